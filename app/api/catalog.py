@@ -1,0 +1,124 @@
+"""GET /api/v1/catalog and /api/v1/presets: everything forms and scripts are built from."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException
+
+from app import codec
+from app.engine.activations import ACTIVATIONS
+from app.engine.config import FIELDS
+from app.engine.initializers import BIASES, INITIALIZERS
+from app.engine.inputs import INPUTS
+from app.engine.params import ParamSpec
+from app.engine.stats import PERCENTILES, SATURATION_MARGIN
+from app.presets import PRESETS, Preset
+from app.settings import Settings, env_name, get_settings
+
+router = APIRouter(prefix="/api/v1", tags=["catalog"])
+
+
+def _params(specs: tuple[ParamSpec, ...]) -> list[dict[str, object]]:
+    return [spec.describe() for spec in specs]
+
+
+def preset_dict(preset: Preset) -> dict[str, Any]:
+    return {
+        "name": preset.name,
+        "title": preset.title,
+        "shows": preset.shows,
+        "source": preset.source,
+        "share": preset.query,
+        "experiment": codec.as_json(codec.to_values(preset.experiment)),
+    }
+
+
+@cache
+def _static_catalog() -> dict[str, Any]:
+    activations = []
+    for a in ACTIVATIONS.values():
+        defaults = {s.name: s.default for s in a.params}
+        low, high = a.bounds(defaults)
+        activations.append(
+            {
+                "name": a.name,
+                "formula": a.formula,
+                "params": _params(a.params),
+                "bounds": [low, high],
+                "gain": a.gain(defaults),
+                "gain_source": "torch.nn.init.calculate_gain"
+                if a.torch_gain
+                else "1 / sqrt(E[f(u)²]), u ~ N(0, 1)",
+                "note": a.note,
+            }
+        )
+    return {
+        "activations": activations,
+        "initializers": [
+            {
+                "name": i.name,
+                "formula": i.formula,
+                "params": _params(i.params),
+                "data_dependent": i.data_dependent,
+                "note": i.note,
+            }
+            for i in INITIALIZERS.values()
+        ],
+        "biases": [
+            {"name": b.name, "formula": b.formula, "params": _params(b.params)} for b in BIASES.values()
+        ],
+        "inputs": [
+            {"name": d.name, "formula": d.formula, "params": _params(d.params), "note": d.note}
+            for d in INPUTS.values()
+        ],
+        "fields": [
+            {
+                "name": f.name,
+                "type": f.kind,
+                "doc": f.doc,
+                "min": f.low,
+                "max": f.high,
+                "choices": list(f.choices),
+                "per_run": f.run_scoped,
+            }
+            for f in FIELDS.values()
+        ],
+        "presets": [preset_dict(p) for p in PRESETS.values()],
+        "statistics": {
+            "percentiles": list(PERCENTILES),
+            "saturation_margin": SATURATION_MARGIN,
+        },
+        "share_link": {
+            "version": codec.FORMAT_VERSION,
+            "example": PRESETS["saito-compare"].query,
+            "syntax": "shared key=value pairs; run=activation,init[,key:value...] once per column; "
+            "width=100-50-20 for a list; range=low,high",
+        },
+    }
+
+
+@router.get("/catalog", summary="Every activation, initializer, input, field, preset and limit")
+def catalog(settings: Annotated[Settings, Depends(get_settings)]) -> dict[str, Any]:
+    limits = settings.limits.describe()
+    return {
+        **_static_catalog(),
+        "limits": [{"name": k, "value": v, "setting": env_name(k)} for k, v in limits.items()],
+    }
+
+
+@router.get("/presets", summary="The presets, each with its experiment and share query")
+def presets() -> list[dict[str, Any]]:
+    return list(_static_catalog()["presets"])
+
+
+@router.get(
+    "/presets/{name}",
+    summary="One preset's experiment (a POST /api/v1/simulate body) and share query",
+    responses={404: {"description": "No preset of that name; the message lists them."}},
+)
+def preset(name: str) -> dict[str, Any]:
+    if name not in PRESETS:
+        raise HTTPException(404, f"no preset {name!r}; presets are {', '.join(PRESETS)}")
+    return preset_dict(PRESETS[name])

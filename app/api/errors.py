@@ -1,0 +1,37 @@
+"""Error answers: every bad input is a 422 naming the field and what it accepts.
+
+The body keeps FastAPI's shape ({"detail": [{"loc", "msg", "type"}]}) so clients handle
+validation errors from Pydantic and from the engine alike.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from app.engine.cost import BudgetError
+from app.engine.params import ConfigError
+from app.settings import env_name
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def field_loc(field: str) -> list[str | int]:
+    """'runs[1].std' -> ['runs', 1, 'std']."""
+    return [int(index) if index else name for name, index in _PATH_PART.findall(field)]
+
+
+def config_error_response(err: ConfigError, source: str) -> JSONResponse:
+    detail: dict[str, Any] = {
+        "loc": [source, *field_loc(err.field)],
+        "msg": f"{err.field}: {err.message}",
+        "type": "value_error",
+    }
+    if isinstance(err, BudgetError):
+        detail["type"] = "budget_exceeded"
+        detail["limit"] = err.limit
+        detail["setting"] = env_name(err.limit)
+        detail["msg"] += f" (server setting {env_name(err.limit)})"
+    return JSONResponse({"detail": [detail]}, status_code=422)

@@ -1,0 +1,73 @@
+"""ExperimentResult -> the API's JSON document (plain dicts, lists and numbers).
+
+JSON has no NaN or infinity: the engine reports non-finite values as counts and leaves the
+statistics of an all-non-finite tensor as null, so every number here is finite.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from app import codec
+from app.engine.experiment import ExperimentResult, LayerResult
+from app.engine.stats import PERCENTILES, TensorStats
+
+
+def _percentile_key(q: float) -> str:
+    return codec.format_number(q)
+
+
+def tensor_dict(stats: TensorStats) -> dict[str, Any]:
+    return {
+        "edges": stats.edges.tolist(),
+        "counts": stats.counts.tolist(),
+        "count": stats.count,
+        "mean": stats.mean,
+        "std": stats.std,
+        "min": stats.min,
+        "max": stats.max,
+        "percentiles": None
+        if stats.percentiles is None
+        else {_percentile_key(q): float(v) for q, v in zip(PERCENTILES, stats.percentiles, strict=True)},
+        "zero_fraction": stats.zero_fraction,
+        "saturated_fraction": stats.saturated_fraction,
+        "nan_count": stats.nan_count,
+        "inf_count": stats.inf_count,
+        "below": stats.below,
+        "above": stats.above,
+    }
+
+
+def layer_dict(layer: LayerResult) -> dict[str, Any]:
+    return {
+        "layer": layer.index,
+        "units": layer.units,
+        "activation": layer.activation,
+        "pre": tensor_dict(layer.pre),
+        "post": tensor_dict(layer.post),
+        "dead_units": layer.dead_units,
+        "dead_fraction": layer.dead_units / layer.units,
+        "distinct_units": layer.distinct_units,
+    }
+
+
+def result_dict(result: ExperimentResult) -> dict[str, Any]:
+    values = codec.to_values(result.config)
+    return {
+        "share": codec.encode(result.config),
+        "experiment": codec.as_json(values),
+        "runs": [
+            {
+                "label": run.label,
+                "config": run.config.as_dict(),
+                "layers": [layer_dict(layer) for layer in run.layers],
+            }
+            for run in result.runs
+        ],
+    }
+
+
+def to_json(document: dict[str, Any]) -> bytes:
+    return orjson.dumps(document)

@@ -1,0 +1,127 @@
+"""Pydantic models of the REST API, built from the engine's field table.
+
+The request models are generated from `FIELDS` so that types, bounds and descriptions in the
+OpenAPI schema are the engine's own; a field added to the engine appears here by itself. The
+response models document the JSON the API returns (responses are serialized directly, without
+re-validating them, for speed).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from app.engine.config import FIELDS, LABEL_MAX, FieldDoc
+
+MAX_WIDTH_LIST = 10_000
+MAX_RUNS_IN_BODY = 64  # structural cap; the server's limit (max_runs) is checked afterwards
+
+SAITO_COMPARE: dict[str, Any] = {
+    "depth": 5,
+    "width": 100,
+    "input_dim": 100,
+    "samples": 1000,
+    "range": [0, 1],
+    "runs": [
+        {"activation": "sigmoid", "init": "normal", "std": 1.0},
+        {"activation": "sigmoid", "init": "xavier"},
+        {"activation": "relu", "init": "he_normal"},
+    ],
+}
+
+
+def _annotation(doc: FieldDoc) -> Any:
+    if doc.kind == "choice":
+        return Literal.__getitem__(doc.choices)
+    if doc.kind == "text":
+        return Annotated[str, Field(max_length=LABEL_MAX)]
+    if doc.kind == "float":
+        return Annotated[float, Field(allow_inf_nan=False, ge=doc.low, le=doc.high)]
+    item = Annotated[int, Field(ge=doc.low, le=doc.high)]
+    if doc.kind == "int":
+        return item
+    return item | Annotated[list[item], Field(min_length=1, max_length=MAX_WIDTH_LIST)]
+
+
+def _run_fields() -> dict[str, Any]:
+    return {
+        name: (_annotation(doc) | None, Field(default=None, description=doc.doc))
+        for name, doc in FIELDS.items()
+    }
+
+
+_STRICT = ConfigDict(extra="forbid")
+
+RunSpec: type[BaseModel] = create_model(
+    "RunSpec",
+    __config__=_STRICT,
+    __doc__="One column: every field is optional and falls back to the experiment's shared value, "
+    "then to its default. A run needs an activation and an init, its own or shared.",
+    **_run_fields(),
+)
+
+Range = Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=2, max_length=2)]
+
+ExperimentSpec: type[BaseModel] = create_model(
+    "ExperimentSpec",
+    __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [SAITO_COMPARE]}),
+    __doc__="Shared settings (any run field) plus the runs side by side.",
+    runs=(
+        list[RunSpec],
+        Field(min_length=1, max_length=MAX_RUNS_IN_BODY, description="the columns, left to right"),
+    ),
+    range=(
+        Range | None,
+        Field(default=None, description="histogram range [low, high] of the activations"),
+    ),
+    z_range=(Range | None, Field(default=None, description="histogram range [low, high] of z")),
+    **_run_fields(),
+)
+
+
+# ---- responses (documentation) -----------------------------------------------------------------
+
+
+class TensorSummary(BaseModel):
+    edges: list[float] = Field(description="bins + 1 bin edges")
+    counts: list[int] = Field(description="values per bin")
+    count: int = Field(description="finite values summarized")
+    mean: float | None
+    std: float | None
+    min: float | None
+    max: float | None
+    percentiles: dict[str, float] | None = Field(
+        description="value at each percentile: 0, 6.68, 15.87, 30.85, 50, 69.15, 84.13, 93.32, 100"
+    )
+    zero_fraction: float = Field(description="fraction of values exactly 0")
+    saturated_fraction: float | None = Field(
+        description="fraction within 3% of the output range from either bound (bounded activations only)"
+    )
+    nan_count: int
+    inf_count: int
+    below: int = Field(description="finite values under an explicit range")
+    above: int = Field(description="finite values over an explicit range")
+
+
+class LayerSummary(BaseModel):
+    layer: int = Field(description="1-based hidden layer")
+    units: int
+    activation: str
+    pre: TensorSummary = Field(description="z = a·W + b (for maxout, every piece)")
+    post: TensorSummary = Field(description="the activation f(z)")
+    dead_units: int = Field(description="units whose activation is 0 for every sample")
+    dead_fraction: float
+    distinct_units: int = Field(description="how many different functions the units compute (1 = symmetric)")
+
+
+class RunSummary(BaseModel):
+    label: str
+    config: dict[str, Any] = Field(description="the run's canonical fields, defaults included")
+    layers: list[LayerSummary]
+
+
+class SimulateResponse(BaseModel):
+    share: str = Field(description="canonical share query of exactly this experiment")
+    experiment: dict[str, Any] = Field(description="the canonical experiment, as a POST body")
+    runs: list[RunSummary]

@@ -1,0 +1,252 @@
+"""Experiment <-> share-link query string, both ways, driven by one table of fields.
+
+A link reads like the experiment it shows and can be edited by hand:
+
+    depth=5&width=100&run=sigmoid,normal&run=sigmoid,xavier&run=relu,he_normal
+
+Shared settings are plain `key=value` pairs; each `run=` is one column: its activation and
+initializer first, then `key:value` items for its parameters and for any shared setting it
+overrides (`run=relu,he_normal,depth:20`). Lists of widths are written `width=100-50-20` and
+histogram ranges `range=0,1`. The query is read with ordinary form decoding (so clients that
+percent-encode the commas work too), and inside a run item the three characters `,` `:` `%` are
+escaped once more, so labels may hold any character. `v=1` names this format; links without it
+are version 1.
+
+Canonical form: defaults are omitted, shared settings come from the first run, later runs list
+only what differs, and keys follow the field table's order; so equal experiments give equal
+strings and decode(encode(x)) == x.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote, unquote_plus
+
+from app.engine.config import (
+    FIELDS,
+    RUN_FIELDS,
+    ExperimentConfig,
+    RunConfig,
+    inherited_default,
+    make_experiment,
+)
+from app.engine.params import ConfigError
+
+FORMAT_VERSION = "1"
+RANGE_KEYS = ("range", "z_range")
+TOP_KEYS = frozenset(RUN_FIELDS) | {"run", "v", *RANGE_KEYS}
+MAX_QUERY_LENGTH = 8192
+MAX_RUN_ITEMS = 64
+
+
+class CodecError(ConfigError):
+    """A share link that cannot be read; `field` names the offending key."""
+
+
+@dataclass(frozen=True)
+class DecodedQuery:
+    """A share link's content as plain values, ready for `make_experiment`."""
+
+    shared: dict[str, Any]
+    runs: list[dict[str, Any]]
+    post_range: list[float] | None = None
+    pre_range: list[float] | None = None
+
+
+# ---- values <-> text ---------------------------------------------------------------------------
+
+
+def format_number(x: float | int) -> str:
+    """Shortest text that reads back as the same number: 1.0 -> "1", 0.01 -> "0.01"."""
+    if isinstance(x, int):
+        return str(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
+
+
+def format_value(name: str, value: object) -> str:
+    if name == "width" and isinstance(value, list | tuple):
+        return "-".join(str(w) for w in value)
+    if isinstance(value, bool):  # not a field type; guard so True never prints as 1
+        raise TypeError(name)
+    if isinstance(value, int | float):
+        return format_number(value)
+    return str(value)
+
+
+def _parse_number(field: str, text: str) -> int | float:
+    try:
+        if text.strip().lstrip("+-").isdigit():
+            return int(text)
+        return float(text)
+    except ValueError:
+        raise CodecError(field, f"must be a number, got {text!r}") from None
+
+
+def parse_value(name: str, text: str) -> object:
+    """A field's value from its link text, typed by the field table (bounds are checked later)."""
+    kind = FIELDS[name].kind
+    if kind in ("int", "float"):
+        return _parse_number(name, text)
+    if kind == "widths":
+        parts = text.split("-")
+        if len(parts) == 1:
+            return _parse_number(name, text)
+        return [_parse_number(name, part) for part in parts]
+    return text
+
+
+def _parse_range(name: str, text: str) -> list[float]:
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise CodecError(name, f"must be two numbers 'low,high', got {text!r}")
+    return [float(_parse_number(name, part)) for part in parts]
+
+
+# ---- decode ------------------------------------------------------------------------------------
+
+
+def _split_pairs(query: str) -> list[tuple[str, str]]:
+    pairs = []
+    for piece in query.lstrip("?").split("&"):
+        if not piece:
+            continue
+        key, _, raw = piece.partition("=")
+        pairs.append((unquote_plus(key), unquote_plus(raw)))
+    return pairs
+
+
+def _escape_item(text: str) -> str:
+    """Escape the characters that delimit run items: ',' between items, ':' in key:value."""
+    return text.replace("%", "%25").replace(",", "%2C").replace(":", "%3A")
+
+
+def _decode_run(text: str, index: int) -> dict[str, Any]:
+    run: dict[str, Any] = {}
+    positional = ("activation", "init")
+    items = text.split(",")
+    if len(items) > MAX_RUN_ITEMS:
+        raise CodecError(f"runs[{index}]", f"has more than {MAX_RUN_ITEMS} items")
+    given = 0
+    for item in items:
+        if not item:
+            continue
+        if ":" in item:
+            key, _, value = item.partition(":")
+            key = unquote(key)
+        else:
+            if given >= len(positional):
+                raise CodecError(
+                    f"runs[{index}]",
+                    f"{unquote(item)!r}: after activation and init, items are key:value",
+                )
+            key, value = positional[given], item
+            given += 1
+        if key not in FIELDS:
+            raise CodecError(f"runs[{index}].{key}", f"unknown field; fields are {', '.join(RUN_FIELDS)}")
+        if key in run:
+            raise CodecError(f"runs[{index}].{key}", "is given twice")
+        run[key] = parse_value(key, unquote(value))
+    return run
+
+
+def decode(query: str) -> DecodedQuery:
+    """Read a share query (with or without the leading '?')."""
+    if len(query) > MAX_QUERY_LENGTH:
+        raise CodecError("query", f"is {len(query)} characters, over the limit of {MAX_QUERY_LENGTH}")
+    shared: dict[str, Any] = {}
+    runs: list[dict[str, Any]] = []
+    ranges: dict[str, list[float]] = {}
+    for key, text in _split_pairs(query):
+        if key not in TOP_KEYS:
+            raise CodecError(
+                key,
+                f"unknown setting; settings are run, v, range, z_range, {', '.join(RUN_FIELDS)}",
+            )
+        if key == "run":
+            runs.append(_decode_run(text, len(runs)))
+            continue
+        if key in shared or key in ranges or (key == "v" and "v" in shared):
+            raise CodecError(key, "is given twice")
+        if key == "v":
+            if text != FORMAT_VERSION:
+                raise CodecError("v", f"share-link version {text!r} is not known; this server reads v=1")
+            shared["v"] = text
+        elif key in RANGE_KEYS:
+            ranges[key] = _parse_range(key, text)
+        else:
+            shared[key] = parse_value(key, text)
+    shared.pop("v", None)
+    return DecodedQuery(shared, runs, ranges.get("range"), ranges.get("z_range"))
+
+
+# ---- encode ------------------------------------------------------------------------------------
+
+
+def _quote(text: str) -> str:
+    return quote(text, safe="-._~,:")
+
+
+def _shared_values(first: RunConfig) -> dict[str, object]:
+    fields = first.as_dict()
+    return {
+        name: fields[name]
+        for name in RUN_FIELDS
+        if name in fields and not FIELDS[name].run_scoped and fields[name] != inherited_default(first, name)
+    }
+
+
+def _run_values(run: RunConfig, shared: Mapping[str, object]) -> dict[str, object]:
+    fields = run.as_dict()
+    values: dict[str, object] = {"activation": run.activation, "init": run.init}
+    for name in RUN_FIELDS:
+        if name in values or name not in fields:
+            continue
+        if fields[name] != shared.get(name, inherited_default(run, name)):
+            values[name] = fields[name]
+    return values
+
+
+def to_values(config: ExperimentConfig) -> DecodedQuery:
+    """The canonical, shortest description of an experiment: what `encode` writes and what the
+    API's JSON body accepts (shared settings, then each run's own values)."""
+    shared = _shared_values(config.runs[0])
+    return DecodedQuery(
+        shared=shared,
+        runs=[_run_values(run, shared) for run in config.runs],
+        post_range=list(config.post_range) if config.post_range else None,
+        pre_range=list(config.pre_range) if config.pre_range else None,
+    )
+
+
+def to_experiment(values: DecodedQuery) -> ExperimentConfig:
+    return make_experiment(values.shared, values.runs, values.post_range, values.pre_range)
+
+
+def as_json(values: DecodedQuery) -> dict[str, object]:
+    """The JSON body form (POST /api/v1/simulate) of decoded values."""
+    body: dict[str, object] = {**values.shared, "runs": values.runs}
+    if values.post_range is not None:
+        body["range"] = values.post_range
+    if values.pre_range is not None:
+        body["z_range"] = values.pre_range
+    return body
+
+
+def encode(config: ExperimentConfig) -> str:
+    """The canonical share query of an experiment (no leading '?')."""
+    values = to_values(config)
+    parts = [f"{name}={_quote(format_value(name, value))}" for name, value in values.shared.items()]
+    for key, bounds in (("range", values.post_range), ("z_range", values.pre_range)):
+        if bounds is not None:
+            parts.append(f"{key}={format_number(bounds[0])},{format_number(bounds[1])}")
+    for run in values.runs:
+        items = [str(run["activation"]), str(run["init"])]
+        items += [
+            f"{k}:{_escape_item(format_value(k, v))}"
+            for k, v in run.items()
+            if k not in ("activation", "init")
+        ]
+        parts.append("run=" + _quote(",".join(items)))
+    return "&".join(parts)

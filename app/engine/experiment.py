@@ -1,0 +1,132 @@
+"""ExperimentConfig -> ExperimentResult: the one entry point the web layer calls.
+
+All runs advance one layer at a time together. That keeps only the current layer of each run in
+memory, and it lets every layer's histograms share one range across the runs (so side-by-side
+columns compare honestly) without storing the whole network.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.engine.activations import ACTIVATIONS
+from app.engine.config import ExperimentConfig, RunConfig
+from app.engine.initializers import INITIALIZERS
+from app.engine.network import Layer, forward, input_samples
+from app.engine.stats import Extent, TensorStats, dead_units, distinct_units, scan, summarize
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    index: int  # 1-based, as the pages title them
+    units: int
+    activation: str
+    pre: TensorStats  # z = a @ W + b (every maxout piece)
+    post: TensorStats  # f(z)
+    dead_units: int
+    distinct_units: int
+
+
+@dataclass(frozen=True)
+class RunResult:
+    config: RunConfig
+    label: str
+    layers: tuple[LayerResult, ...]
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    config: ExperimentConfig
+    runs: tuple[RunResult, ...]
+
+
+def init_label(run: RunConfig) -> str:
+    """The initializer's short label with its parameters filled in: "N(0, 0.01²)", "He × 2"."""
+    params = run.init_params()
+    numbers = {k: f"{v:g}" for k, v in params.items() if isinstance(v, float)}
+    text = INITIALIZERS[run.init].label.format(**numbers).replace("N(0, 1²)", "N(0, 1)")
+    if params.get("mode") == "fan_out":
+        text += " (fan_out)"
+    gain = float(params.get("gain", 1.0))
+    return text if gain == 1.0 else f"{text} × {gain:g}"
+
+
+def default_label(run: RunConfig) -> str:
+    """A human label such as "sigmoid, N(0, 1)" or "tanh → sigmoid, Xavier"."""
+    act = run.activation if not run.output_activation else f"{run.activation} → {run.output_activation}"
+    return f"{act}, {init_label(run)}"
+
+
+def _union(extents: list[Extent]) -> tuple[float, float]:
+    finite = [e for e in extents if e.finite]
+    if not finite:
+        return (0.0, 1.0)
+    low = min(e.low for e in finite)
+    high = max(e.high for e in finite)
+    if low == high:  # every value equal (zero init): a unit-wide range centred on it
+        return (low - 0.5, high + 0.5)
+    return (low, high)
+
+
+def _post_bounds(run: RunConfig, layer: Layer) -> tuple[float | None, float | None]:
+    params = run.output_params() if layer.index == run.depth - 1 else run.activation_params()
+    return ACTIVATIONS[layer.activation].bounds(params)
+
+
+def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float32) -> ExperimentResult:
+    inputs: dict[tuple[object, ...], np.ndarray] = {}
+    streams = []
+    for position, run in enumerate(config.runs):
+        key = (run.input, tuple(run.input_params().items()), run.input_dim, run.samples, run.seed)
+        if key not in inputs:
+            inputs[key] = input_samples(run, dtype)
+        streams.append(forward(run, inputs[key], position, dtype))
+
+    layers: list[list[LayerResult]] = [[] for _ in config.runs]
+    for j in range(max(run.depth for run in config.runs)):
+        active = [i for i, run in enumerate(config.runs) if j < run.depth]
+        current = {i: next(streams[i]) for i in active}
+        pre = {i: scan(current[i].z) for i in active}
+        post = {i: scan(current[i].a) for i in active}
+        bounds = {i: _post_bounds(config.runs[i], current[i]) for i in active}
+        pre_range = config.pre_range or _union(list(pre.values()))
+        unbounded = [post[i] for i in active if None in bounds[i]]
+        shared_post = _union(unbounded)
+        for i in active:
+            run, layer = config.runs[i], current[i]
+            post_range = config.post_range or shared_post
+            if config.post_range is None and None not in bounds[i]:
+                post_range = (float(bounds[i][0] or 0.0), float(bounds[i][1] or 0.0))
+            scale = max(abs(post[i].low), abs(post[i].high)) if post[i].finite else math.nan
+            layers[i].append(
+                LayerResult(
+                    index=j + 1,
+                    units=layer.a.shape[1],
+                    activation=layer.activation,
+                    pre=summarize(
+                        layer.z, pre[i], pre_range, run.bins, explicit_range=bool(config.pre_range)
+                    ),
+                    post=summarize(
+                        layer.a,
+                        post[i],
+                        post_range,
+                        run.bins,
+                        bounds[i],
+                        explicit_range=bool(config.post_range),
+                    ),
+                    dead_units=dead_units(layer.a),
+                    distinct_units=distinct_units(layer.a, scale),
+                )
+            )
+        del current  # free this layer of every run before the next is computed
+
+    return ExperimentResult(
+        config=config,
+        runs=tuple(
+            RunResult(run, run.label or default_label(run), tuple(layers[i]))
+            for i, run in enumerate(config.runs)
+        ),
+    )

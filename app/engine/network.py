@@ -1,0 +1,106 @@
+"""A deep fully connected network, built and run one layer at a time.
+
+Layers are produced lazily so that an experiment can advance all its runs in lock step and keep
+only the current layer of each in memory. Weights come from the run's own generator, drawn layer
+by layer in a fixed order (weights, then biases), so a run is reproducible from its seed and its
+position in the experiment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.engine.activations import ACTIVATIONS
+from app.engine.config import RunConfig
+from app.engine.initializers import BIASES, INITIALIZERS, LSUV_MAX_PASSES, LSUV_TOLERANCE
+from app.engine.inputs import INPUTS
+
+Array = NDArray[np.floating]
+
+# Stream tags keep input samples and weights in independent random streams of one seed.
+INPUT_STREAM = 0
+WEIGHT_STREAM = 1
+
+
+@dataclass
+class Layer:
+    index: int  # 0-based hidden layer
+    activation: str
+    pieces: int
+    weights: Array  # (fan_in, pieces * units)
+    bias: Array | None
+    z: Array  # (samples, pieces * units)
+    a: Array  # (samples, units)
+
+
+def input_samples(run: RunConfig, dtype: type[np.floating] = np.float32) -> Array:
+    """The run's input samples: a function of the input settings and the seed only."""
+    rng = np.random.default_rng([run.seed, INPUT_STREAM])
+    x = INPUTS[run.input].sample(run.samples, run.input_dim, rng, run.input_params())
+    return x.astype(dtype, copy=False)
+
+
+def weight_rng(run: RunConfig, position: int) -> np.random.Generator:
+    return np.random.default_rng([run.seed, WEIGHT_STREAM, position])
+
+
+def _draw_weights(run: RunConfig, fan_in: int, units: int, pieces: int, rng: np.random.Generator) -> Array:
+    init = INITIALIZERS[run.init]
+    params = run.init_params()
+    # Each maxout piece is its own (fan_in, units) matrix with its own fans, side by side.
+    mats = [init.sample(fan_in, units, rng, params) for _ in range(pieces)]
+    return mats[0] if pieces == 1 else np.concatenate(mats, axis=1)
+
+
+def _affine(a: Array, w: Array, b: Array | None) -> Array:
+    z = a @ w
+    if b is not None:
+        z += b
+    return z
+
+
+def lsuv_rescale(a: Array, w: Array, b: Array | None) -> Array:
+    """Scale w until Var(a @ w + b) is within LSUV_TOLERANCE of 1 (at most LSUV_MAX_PASSES)."""
+    for _ in range(LSUV_MAX_PASSES):
+        variance = float(_affine(a, w, b).var(dtype=np.float64))
+        if not math.isfinite(variance) or variance == 0.0 or abs(variance - 1.0) < LSUV_TOLERANCE:
+            break
+        w = w * w.dtype.type(1.0 / math.sqrt(variance))
+    return w
+
+
+def forward(
+    run: RunConfig, x: Array, position: int, dtype: type[np.floating] = np.float32
+) -> Iterator[Layer]:
+    """Yield every hidden layer of the run for inputs x, first to last.
+
+    Overflow is a result to report (inf and NaN counts), not an error, hence the errstate.
+    """
+    rng = weight_rng(run, position)
+    init = INITIALIZERS[run.init]
+    bias_init = BIASES[run.bias]
+    a = x.astype(dtype, copy=False)
+    fan_in = run.input_dim
+    for j, units in enumerate(run.widths):
+        name = run.activation_at(j)
+        activation = ACTIVATIONS[name]
+        act_params = run.output_params() if j == run.depth - 1 else run.activation_params()
+        pieces = activation.pieces(act_params)
+        w = _draw_weights(run, fan_in, units, pieces, rng).astype(dtype, copy=False)
+        b_raw = bias_init.sample(units * pieces, rng, run.bias_params())
+        b = None if b_raw is None else b_raw.astype(dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            if init.data_dependent:
+                w = lsuv_rescale(a, w, b)
+                w *= w.dtype.type(run.init_params()["gain"])
+            z = _affine(a, w, b)
+            pre = z.reshape(z.shape[0], pieces, units) if pieces > 1 else z
+            out = activation.f(pre, act_params).astype(dtype, copy=False)
+        yield Layer(j, name, pieces, w, b, z, out)
+        a = out
+        fan_in = units

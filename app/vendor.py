@@ -1,0 +1,38 @@
+"""Third-party browser assets served from installed Python packages, so nothing loads from a CDN.
+
+Each asset is one named file route; the packages' folders are never mounted whole.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse
+
+router = APIRouter(include_in_schema=False)
+
+ASSETS: dict[str, tuple[str, str, str]] = {
+    # url name: (package, path inside it, media type)
+    "plotly.min.js": ("plotly", "package_data/plotly.min.js", "text/javascript"),
+    "swagger-ui-bundle.js": (
+        "swagger_ui_bundle",
+        "vendor/swagger-ui-5.31.0/swagger-ui-bundle.js",
+        "text/javascript",
+    ),
+    "swagger-ui.css": ("swagger_ui_bundle", "vendor/swagger-ui-5.31.0/swagger-ui.css", "text/css"),
+}
+CACHE = "public, max-age=86400"
+
+
+def asset_path(name: str) -> Path:
+    package, inner, _ = ASSETS[name]
+    return Path(str(files(package).joinpath(inner)))
+
+
+@router.get("/vendor/{name}")
+def vendor_asset(name: str) -> FileResponse:
+    if name not in ASSETS:
+        raise HTTPException(404, "no such asset")
+    return FileResponse(asset_path(name), media_type=ASSETS[name][2], headers={"Cache-Control": CACHE})

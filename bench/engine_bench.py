@@ -1,0 +1,209 @@
+"""The engine's forward pass plus statistics, timed against the bare chain of matrix products.
+
+    python -m bench.engine_bench [--quick] [--sizes 1000x5x100,4096x20x512] [--sigmoid]
+
+Sizes are samples x depth x width (input_dim = width). Both baselines and the engine are timed in
+the same process and run, interleaved, so machine noise hits them alike. Peak RSS is measured in
+a fresh child process per size and workload, since ru_maxrss only ever grows within a process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.engine.config import ExperimentConfig, make_experiment
+from app.engine.cost import experiment_cost
+from app.engine.experiment import run_experiment
+
+Size = tuple[int, int, int]
+Array = NDArray[np.float32]
+
+SIZES = "1000x5x100,4096x20x512,8192x50x1024"
+RUNS = {
+    "relu": {"activation": "relu", "init": "he_normal"},
+    "sigmoid": {"activation": "sigmoid", "init": "xavier"},
+}
+LOAD_WARNING = 0.5  # 1-minute load above this on a 2-core machine makes timings unreliable
+MIB = 1 << 20
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_size(text: str) -> Size:
+    samples, depth, width = (int(part) for part in text.lower().split("x"))
+    return samples, depth, width
+
+
+def repeats_for(size: Size) -> int:
+    """Fewer repeats for bigger sizes, so the default sizes finish in about two minutes."""
+    samples, depth, width = size
+    macs = samples * depth * width * width
+    return 3 if macs >= 10**11 else 7 if macs >= 10**9 else 30
+
+
+def experiment(size: Size, run: str) -> ExperimentConfig:
+    samples, depth, width = size
+    shared = {"depth": depth, "width": width, "input_dim": width, "samples": samples}
+    return make_experiment(shared, [RUNS[run]])
+
+
+def chain_inputs(size: Size) -> tuple[Array, list[Array]]:
+    samples, depth, width = size
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((samples, width), dtype=np.float32)
+    # Scaled by 1/sqrt(width) so the chain stays finite: inf/NaN would be a different workload.
+    scale = np.float32(1.0 / math.sqrt(width))
+    return x, [rng.standard_normal((width, width), dtype=np.float32) * scale for _ in range(depth)]
+
+
+def bare_chain(x: Array, weights: list[Array]) -> Array:
+    a = x
+    for w in weights:
+        a = a @ w
+    return a
+
+
+def chain_drawing(x: Array, depth: int) -> Array:
+    """The chain with each layer's weights drawn inside the loop, as run_experiment does."""
+    width = x.shape[1]
+    rng = np.random.default_rng(0)
+    scale = np.float32(1.0 / math.sqrt(width))
+    a = x
+    for _ in range(depth):
+        w = rng.standard_normal((width, width), dtype=np.float32)
+        w *= scale  # the engine's initializers scale in place too
+        a = a @ w
+    return a
+
+
+def time_interleaved(jobs: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Seconds per call of each job; jobs alternate within a repeat so drift affects all alike."""
+    if repeats > 3:  # warm up caches and the allocator; big sizes cannot afford the extra run
+        for job in jobs.values():
+            job()
+    times: dict[str, list[float]] = {name: [] for name in jobs}
+    for _ in range(repeats):
+        for name, job in jobs.items():
+            start = time.perf_counter()
+            job()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def measure(
+    size: Size, configs: dict[str, ExperimentConfig], repeats: int
+) -> dict[str, list[float]]:
+    x, weights = chain_inputs(size)
+    jobs: dict[str, Callable[[], object]] = {
+        "bare": lambda: bare_chain(x, weights),
+        "draw": lambda: chain_drawing(x, size[1]),
+    }
+    for run, cfg in configs.items():
+        jobs[run] = partial(run_experiment, cfg)
+    return time_interleaved(jobs, repeats)
+
+
+def child(workload: str, size: Size, run: str) -> None:
+    """Run one workload once and print this process's peak RSS in KiB (Linux's unit)."""
+    if workload == "engine":
+        run_experiment(experiment(size, run))
+    elif workload == "chain":
+        x, weights = chain_inputs(size)
+        bare_chain(x, weights)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def peak_rss_mib(workload: str, size: Size = (1, 1, 1), run: str = "relu") -> float:
+    cmd = [sys.executable, "-m", "bench.engine_bench", "--child", workload]
+    cmd += ["--sizes", "x".join(map(str, size)), "--run", run]
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return int(out.split()[-1]) * 1024 / MIB
+
+
+def header() -> None:
+    load = float(Path("/proc/loadavg").read_text().split()[0])
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "(unset)")
+    print(f"python {platform.python_version()}, numpy {np.__version__}, ", end="")
+    print(f"cpu_count {os.cpu_count()}, OPENBLAS_NUM_THREADS={threads}")
+    print(f"1-minute load average: {load:.2f}")
+    if load > LOAD_WARNING:
+        print(f"WARNING: load {load:.2f} > {LOAD_WARNING}: the machine is busy, timings are noisy")
+
+
+def ms(times: list[float]) -> str:
+    return f"{min(times) * 1e3:9.2f} {statistics.median(times) * 1e3:9.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes", default=SIZES, help=f"samples x depth x width, comma separated (default {SIZES})"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="only the smallest default size (smoke test)"
+    )
+    parser.add_argument(
+        "--sigmoid", action="store_true", help="add a sigmoid/xavier line per size (slower)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, help="timed repeats per size (default by size: 30, 7 or 3)"
+    )
+    parser.add_argument("--child", choices=("engine", "chain", "imports"), help=argparse.SUPPRESS)
+    parser.add_argument("--run", default="relu", choices=tuple(RUNS), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sizes = [parse_size(s) for s in (SIZES.split(",")[:1] if args.quick else args.sizes.split(","))]
+    if args.child:
+        child(args.child, sizes[0], args.run)
+        return
+
+    header()
+    floor = peak_rss_mib("imports")
+    print(f"peak RSS of a child that only imports numpy and the engine: {floor:.0f} MiB\n")
+    runs = ["relu", "sigmoid"] if args.sigmoid else ["relu"]
+    print(f"{'':24}{'':4}{'bare matmul ms':>20}{'matmul+draw ms':>20}{'engine ms':>20}"
+          f"{'engine / ...':>14}{'peak RSS MiB':>17}{'est.':>8}")  # fmt: skip
+    print(f"{'size (SxDxW)':<15} {'run':<8} {'rep':>3}" + "       min    median" * 3
+          + f" {'bare':>6} {'+draw':>6} {'engine':>8} {'bare':>7} {'MiB':>7}")  # fmt: skip
+    for size in sizes:
+        samples, depth, width = size
+        configs = {run: experiment(size, run) for run in runs}
+        repeats = args.repeats or repeats_for(size)
+        times = measure(size, configs, repeats)
+        chain_rss = peak_rss_mib("chain", size)
+        for run, cfg in configs.items():
+            bare, draw, eng = (min(times[k]) for k in ("bare", "draw", run))
+            print(
+                f"{f'{samples}x{depth}x{width}':<15} {run:<8} {repeats:>3} {ms(times['bare'])} "
+                f"{ms(times['draw'])} {ms(times[run])} {eng / bare:6.2f} {eng / draw:6.2f} "
+                f"{peak_rss_mib('engine', size, run):8.0f} {chain_rss:7.0f} "
+                f"{experiment_cost(cfg).memory_bytes / MIB:7.0f}",
+                flush=True,
+            )
+    print(
+        "\nms: wall time per run (min and median of `rep` timed repeats, interleaved).\n"
+        "bare matmul: a = a @ W per layer, float32, weights pre-drawn (untimed).\n"
+        "matmul+draw: the same with each W drawn by standard_normal(float32) in the loop.\n"
+        "engine: run_experiment (input sampling, weights, activation, histograms, statistics).\n"
+        "engine / ...: engine min over baseline min.  peak RSS: ru_maxrss of a fresh child\n"
+        "running one engine run or one bare chain (pre-drawn weights: all `depth` held at once);\n"
+        "est.: app.engine.cost.experiment_cost(cfg).memory_bytes, arrays only (no interpreter)."
+    )
+
+
+if __name__ == "__main__":
+    main()
