@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Path
 
 from app import codec
 from app.engine.activations import ACTIVATIONS
@@ -118,7 +118,7 @@ def presets() -> list[dict[str, Any]]:
     summary="One preset's experiment (a POST /api/v1/simulate body) and share query",
     responses={404: {"description": "No preset of that name; the message lists them."}},
 )
-def preset(name: str) -> dict[str, Any]:
+def preset(name: Annotated[str, Path(examples=["saito-compare"])]) -> dict[str, Any]:
     if name not in PRESETS:
         raise HTTPException(404, f"no preset {name!r}; presets are {', '.join(PRESETS)}")
     return preset_dict(PRESETS[name])

@@ -37,8 +37,8 @@ def _annotation(doc: FieldDoc) -> Any:
     if doc.kind == "text":
         return Annotated[str, Field(max_length=LABEL_MAX)]
     if doc.kind == "float":
-        return Annotated[float, Field(allow_inf_nan=False, ge=doc.low, le=doc.high)]
-    item = Annotated[int, Field(ge=doc.low, le=doc.high)]
+        return Annotated[float, Field(strict=True, allow_inf_nan=False, ge=doc.low, le=doc.high)]
+    item = Annotated[int, Field(strict=True, ge=doc.low, le=doc.high)]
     if doc.kind == "int":
         return item
     return item | Annotated[list[item], Field(min_length=1, max_length=MAX_WIDTH_LIST)]
@@ -112,7 +112,9 @@ class LayerSummary(BaseModel):
     post: TensorSummary = Field(description="the activation f(z)")
     dead_units: int = Field(description="units whose activation is 0 for every sample")
     dead_fraction: float
-    distinct_units: int = Field(description="how many different functions the units compute (1 = symmetric)")
+    distinct_units: int | None = Field(
+        description="how many different functions the units compute (1 = symmetric); null if NaN/inf"
+    )
 
 
 class RunSummary(BaseModel):

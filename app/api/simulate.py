@@ -37,7 +37,11 @@ def simulate(values: codec.DecodedQuery, settings: Settings, source: str) -> Res
 @router.post(
     "/simulate",
     response_model=None,
-    responses={200: {"model": SimulateResponse}, **_ERRORS},
+    responses={
+        200: {"model": SimulateResponse},
+        400: {"description": "The body could not be read as JSON text."},
+        **_ERRORS,
+    },
     summary="Run an experiment given as JSON",
 )
 def simulate_post(
@@ -47,6 +51,9 @@ def simulate_post(
     data = spec.model_dump(exclude_none=True)
     runs, post, pre = data.pop("runs"), data.pop("range", None), data.pop("z_range", None)
     return simulate(codec.DecodedQuery(data, runs, post, pre), settings, "body")
+
+
+_RANGE = {"type": "string", "pattern": r"^-?[0-9.]+,-?[0-9.]+$"}
 
 
 def _query_parameters() -> list[dict[str, Any]]:
@@ -92,6 +99,10 @@ def _query_parameters() -> list[dict[str, Any]]:
         schema: dict[str, Any] = {"type": types[doc.kind]}
         if doc.choices:
             schema["enum"] = list(doc.choices)
+        if doc.kind in ("int", "float"):
+            schema.update({k: v for k, v in (("minimum", doc.low), ("maximum", doc.high)) if v is not None})
+        if doc.kind == "widths":
+            schema["pattern"] = r"^[0-9]+(-[0-9]+)*$"
         params.append({"name": doc.name, "in": "query", "description": f"shared {doc.doc}", "schema": schema})
     return params
 
@@ -111,3 +122,11 @@ def simulate_get(request: Request, settings: SettingsDep) -> Response:
     except ConfigError as err:
         return config_error_response(err, "query")
     return simulate(values, settings, "query")
+
+
+@router.api_route(
+    "/simulate", methods=["PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"], include_in_schema=False
+)
+def simulate_other_methods() -> Response:
+    # Starlette's 405 would list only the first matching route's method; name both.
+    return Response(status_code=405, headers={"Allow": "GET, HEAD, POST"})

@@ -7,7 +7,6 @@ columns compare honestly) without storing the whole network.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +26,7 @@ class LayerResult:
     pre: TensorStats  # z = a @ W + b (every maxout piece)
     post: TensorStats  # f(z)
     dead_units: int
-    distinct_units: int
+    distinct_units: int | None  # None when the layer holds NaN or inf
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,6 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
             post_range = config.post_range or shared_post
             if config.post_range is None and None not in bounds[i]:
                 post_range = (float(bounds[i][0] or 0.0), float(bounds[i][1] or 0.0))
-            scale = max(abs(post[i].low), abs(post[i].high)) if post[i].finite else math.nan
             layers[i].append(
                 LayerResult(
                     index=j + 1,
@@ -118,7 +116,7 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
                         explicit_range=bool(config.post_range),
                     ),
                     dead_units=dead_units(layer.a),
-                    distinct_units=distinct_units(layer.a, scale),
+                    distinct_units=distinct_units(layer.a, post[i]),
                 )
             )
         del current  # free this layer of every run before the next is computed

@@ -118,9 +118,11 @@ def _binned_pass(
     scale = bins / (high - low)
     out = _Pass(np.zeros(bins + 2, dtype=np.int64))
     n = min(CHUNK, flat.size)
-    buf = np.empty(n, dtype=flat.dtype)
+    # float32 arithmetic is exact enough for binning, except for ranges so narrow (vanished
+    # signals: 1e-40 wide) or values so large that the scaled values would overflow it.
+    dtype = np.float64 if scale > 1e30 or flat.dtype == np.float64 or _wide(low, high) else np.float32
+    buf = np.empty(n, dtype=dtype)
     index = np.empty(n, dtype=np.intp)
-    dtype = flat.dtype.type
     for start in range(0, flat.size, CHUNK):
         chunk = flat[start : start + CHUNK]
         b, i = buf[: chunk.size], index[: chunk.size]
@@ -234,16 +236,22 @@ def dead_units(a: Array) -> int:
     return int(a.shape[1] - np.count_nonzero((a != 0).any(axis=0)))
 
 
-def distinct_units(a: Array, scale: float) -> int:
+def distinct_units(a: Array, extent: Extent) -> int | None:
     """How many different functions the units of a layer compute (a: samples x units).
 
-    Units within DISTINCT_RTOL * scale of each other on every sample count as one: 1 under zero or
+    Units within DISTINCT_RTOL * max|a| of each other on every sample count as one: 1 under zero or
     constant initialization. Units are sorted by a random projection, which equal units share,
-    and only neighbours whose projections are close are compared in full.
+    and only neighbours whose projections are close are compared in full. None when the layer
+    holds NaN or inf: units are then not comparable.
     """
     units = int(a.shape[1])
-    if units < 2 or not math.isfinite(scale):
+    if extent.finite < extent.size:
+        return None
+    if units < 2:
         return units
+    scale = max(abs(extent.low), abs(extent.high))
+    if _wide(extent.low, extent.high):
+        a = a.astype(np.float64)  # projections of values this large would overflow float32
     tol = DISTINCT_RTOL * max(scale, float(np.finfo(np.float32).tiny))
     r = np.random.default_rng(0x1D5).uniform(0.5, 1.5, int(a.shape[0])).astype(a.dtype)
     keys = (r @ a).astype(np.float64)

@@ -1,0 +1,58 @@
+"""GET /api/v1/catalog and /api/v1/presets: forms and scripts are built from this data."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from app.engine.activations import ACTIVATIONS
+from app.engine.config import FIELDS
+from app.engine.initializers import BIASES, INITIALIZERS
+from app.engine.inputs import INPUTS
+from app.presets import PRESETS
+
+
+def test_catalog_lists_every_registry_entry_with_params_and_formula(client: TestClient) -> None:
+    body = client.get("/api/v1/catalog").json()
+    for key, registry in (
+        ("activations", ACTIVATIONS),
+        ("initializers", INITIALIZERS),
+        ("biases", BIASES),
+        ("inputs", INPUTS),
+    ):
+        assert [entry["name"] for entry in body[key]] == list(registry)
+        assert all(entry["formula"] for entry in body[key])
+    leaky = next(a for a in body["activations"] if a["name"] == "leaky_relu")
+    assert leaky["params"] == [
+        {
+            "name": "alpha",
+            "type": "float",
+            "default": 0.01,
+            "doc": leaky["params"][0]["doc"],
+            "min": 0.0,
+            "max": 1.0,
+        }
+    ]
+    sigmoid = next(a for a in body["activations"] if a["name"] == "sigmoid")
+    assert sigmoid["bounds"] == [0.0, 1.0] and sigmoid["gain"] == 1.0
+    assert [f["name"] for f in body["fields"]] == list(FIELDS)
+    assert [p["name"] for p in body["presets"]] == list(PRESETS)
+    assert {x["name"] for x in body["limits"]} >= {"max_depth", "max_macs", "max_runs"}
+    assert all(x["setting"].startswith("INITSCOPE_MAX_") for x in body["limits"])
+
+
+def test_catalog_preset_experiment_posts_to_the_same_result(client: TestClient) -> None:
+    preset = client.get("/api/v1/presets/nielsen-scaled").json()
+    posted = client.post("/api/v1/simulate", json=preset["experiment"])
+    assert posted.status_code == 200
+    assert posted.json()["share"] == preset["share"] == PRESETS["nielsen-scaled"].query
+    assert posted.content == client.get(f"/api/v1/simulate?{preset['share']}").content
+
+
+def test_catalog_presets_list_matches_registry(client: TestClient) -> None:
+    assert [p["name"] for p in client.get("/api/v1/presets").json()] == list(PRESETS)
+
+
+def test_catalog_unknown_preset_is_404_listing_names(client: TestClient) -> None:
+    response = client.get("/api/v1/presets/nope")
+    assert response.status_code == 404
+    assert "saito-compare" in response.json()["detail"]

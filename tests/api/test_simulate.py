@@ -1,0 +1,166 @@
+"""POST and GET /api/v1/simulate: same answers, canonical share, clear 422s, no NaN in JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.schemas import SAITO_COMPARE
+from app.engine.stats import PERCENTILES
+from app.main import create_app
+from app.settings import get_settings, load_settings
+
+SHARE = "range=0,1&run=sigmoid,normal&run=sigmoid,xavier&run=relu,he_normal"
+
+
+def _walk_numbers(node: Any) -> list[float]:
+    if isinstance(node, dict):
+        return [x for v in node.values() for x in _walk_numbers(v)]
+    if isinstance(node, list):
+        return [x for v in node for x in _walk_numbers(v)]
+    return [node] if isinstance(node, float) else []
+
+
+def test_simulate_get_and_post_return_the_same_bytes(client: TestClient) -> None:
+    got = client.get(f"/api/v1/simulate?{SHARE}")
+    posted = client.post("/api/v1/simulate", json=SAITO_COMPARE)
+    assert got.status_code == posted.status_code == 200
+    assert got.content == posted.content
+    body = got.json()
+    assert body["share"] == SHARE
+    assert client.post("/api/v1/simulate", json=body["experiment"]).content == got.content
+
+
+def test_simulate_response_shape(client: TestClient) -> None:
+    body = client.get(f"/api/v1/simulate?{SHARE}").json()
+    assert [run["label"] for run in body["runs"]] == ["sigmoid, N(0, 1)", "sigmoid, Xavier", "relu, He"]
+    for run in body["runs"]:
+        assert run["config"]["depth"] == 5 and run["config"]["bins"] == 30
+        assert [layer["layer"] for layer in run["layers"]] == [1, 2, 3, 4, 5]
+        for layer in run["layers"]:
+            for kind in ("pre", "post"):
+                t = layer[kind]
+                assert len(t["edges"]) == 31 and len(t["counts"]) == 30
+                assert sum(t["counts"]) + t["below"] + t["above"] == t["count"] == 100_000
+                assert list(t["percentiles"]) == [f"{q:g}" for q in PERCENTILES]
+                assert t["min"] <= t["percentiles"]["50"] <= t["max"]
+            assert 0 <= layer["dead_units"] <= layer["units"] == 100
+            assert 1 <= layer["distinct_units"] <= 100
+    assert all(math.isfinite(x) for x in _walk_numbers(body))
+
+
+def test_simulate_is_deterministic(client: TestClient) -> None:
+    first = client.get(f"/api/v1/simulate?seed=3&{SHARE}").content
+    assert client.get(f"/api/v1/simulate?seed=3&{SHARE}").content == first
+    assert client.get(f"/api/v1/simulate?seed=4&{SHARE}").content != first
+
+
+def test_simulate_overflowing_network_reports_counts_not_nan(client: TestClient) -> None:
+    # 60 linear layers of std 10 overflow float32: JSON must still hold only finite numbers.
+    response = client.get("/api/v1/simulate?depth=60&width=64&samples=64&run=linear,normal,std:10")
+    assert response.status_code == 200
+    assert "NaN" not in response.text and "Infinity" not in response.text
+    last = response.json()["runs"][0]["layers"][-1]["post"]
+    assert last["nan_count"] + last["inf_count"] == 64 * 64
+    assert last["mean"] is None and sum(last["counts"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "loc", "words"),
+    [
+        ("run=sigmoid,normal,std:-1", ["query", "runs", 0, "std"], "between 0 and 100"),
+        ("run=sigmoid,normal,std:nan", ["query", "runs", 0, "std"], "finite"),
+        ("run=foo,xavier", ["query", "runs", 0, "activation"], "one of sigmoid"),
+        ("run=relu,bar", ["query", "runs", 0, "init"], "one of zeros"),
+        ("depth=abc&run=relu,xavier", ["query", "depth"], "number"),
+        ("depth=0&run=relu,xavier", ["query", "depth"], "between 1 and"),
+        ("seed=-1&run=relu,xavier", ["query", "seed"], "between 0 and"),
+        ("", ["query", "runs"], "at least one run"),
+        ("run=relu", ["query", "runs", 0, "init"], "required"),
+        ("input=uniform&input_low=1&input_high=0&run=relu,xavier", ["query", "input_high"], "greater"),
+        ("bogus=1&run=relu,xavier", ["query", "bogus"], "unknown setting"),
+        ("run=maxout,xavier,pieces:99", ["query", "runs", 0, "pieces"], "between 1 and 8"),
+        ("run=relu,xavier,label:" + "x" * 81, ["query", "runs", 0, "label"], "80"),
+    ],
+)
+def test_simulate_get_bad_input_names_the_field(
+    client: TestClient, query: str, loc: list[Any], words: str
+) -> None:
+    response = client.get(f"/api/v1/simulate?{query}")
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == loc
+    assert words in detail["msg"]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"runs": []}, ["body", "runs"]),
+        ({"runs": [{"activation": "relu", "init": "xavier", "std": "nan"}]}, ["body", "runs", 0, "std"]),
+        ({"runs": [{"activation": "nope", "init": "xavier"}]}, ["body", "runs", 0, "activation"]),
+        ({"runs": [{"activation": "relu", "init": "xavier", "typo": 1}]}, ["body", "runs", 0, "typo"]),
+        ({"depth": "deep", "runs": [{"activation": "relu", "init": "xavier"}]}, ["body", "depth"]),
+        ({"depth": True, "runs": [{"activation": "relu", "init": "xavier"}]}, ["body", "depth"]),
+        ({"range": [1, 0], "runs": [{"activation": "relu", "init": "xavier"}]}, ["body", "range"]),
+        ({"runs": [{"activation": "relu"}]}, ["body", "runs", 0, "init"]),
+    ],
+)
+def test_simulate_post_bad_input_names_the_field(
+    client: TestClient, body: dict[str, Any], loc: list[Any]
+) -> None:
+    response = client.post("/api/v1/simulate", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][: len(loc)] == loc
+
+
+def test_simulate_post_malformed_json_is_422(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/simulate", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("query", "limit"),
+    [
+        ("depth=201&run=relu,xavier", "max_depth"),
+        ("width=5000&run=relu,xavier", "max_width"),
+        ("samples=20001&run=relu,xavier", "max_samples"),
+        ("input_dim=5000&run=relu,xavier", "max_input_dim"),
+        ("bins=201&run=relu,xavier", "max_bins"),
+        ("&".join(["run=relu,xavier"] * 9), "max_runs"),
+        ("samples=20000&width=4096&depth=100&run=relu,xavier", "max_macs"),
+    ],
+)
+def test_simulate_over_budget_is_refused_before_work(client: TestClient, query: str, limit: str) -> None:
+    response = client.get(f"/api/v1/simulate?{query}")
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["type"] == "budget_exceeded" and detail["limit"] == limit
+    assert f"INITSCOPE_{limit.upper()}" in detail["msg"]
+
+
+def test_simulate_limits_come_from_environment() -> None:
+    app = create_app()
+    app.dependency_overrides[get_settings] = lambda: load_settings({"INITSCOPE_MAX_DEPTH": "3"})
+    with TestClient(app) as small:
+        assert small.get("/api/v1/simulate?depth=3&run=relu,xavier").status_code == 200
+        refused = small.get("/api/v1/simulate?depth=4&run=relu,xavier")
+        assert refused.status_code == 422 and "limit of 3" in refused.json()["detail"][0]["msg"]
+        limits = {x["name"]: x["value"] for x in small.get("/api/v1/catalog").json()["limits"]}
+        assert limits["max_depth"] == 3
+
+
+def test_simulate_error_bodies_leak_no_internals(client: TestClient) -> None:
+    for response in (
+        client.get("/api/v1/simulate?run=relu,xavier&depth=%00"),
+        client.post("/api/v1/simulate", json={"runs": [{"activation": {"x": 1}, "init": "xavier"}]}),
+    ):
+        assert response.status_code == 422
+        text = json.dumps(response.json())
+        assert "Traceback" not in text and "/app/" not in text and ".py" not in text

@@ -1,0 +1,173 @@
+"""The share-link codec: readable, canonical, round-tripping, and never crashing on any text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app import codec
+from app.engine.config import FIELDS, ExperimentConfig, make_experiment
+from app.engine.params import ConfigError
+
+SAITO_COMPARE = "range=0,1&run=sigmoid,normal&run=sigmoid,xavier&run=relu,he_normal"
+
+
+def roundtrip(query: str) -> ExperimentConfig:
+    return codec.to_experiment(codec.decode(query))
+
+
+def test_codec_saito_compare_is_short_and_readable() -> None:
+    config = make_experiment(
+        {"depth": 5, "width": 100, "input_dim": 100, "samples": 1000},
+        [
+            {"activation": "sigmoid", "init": "normal", "std": 1.0},
+            {"activation": "sigmoid", "init": "xavier"},
+            {"activation": "relu", "init": "he_normal"},
+        ],
+        post_range=[0, 1],
+    )
+    assert codec.encode(config) == SAITO_COMPARE
+    assert len(codec.encode(config)) < 300
+
+
+def test_codec_hand_edited_depth_is_read() -> None:
+    config = roundtrip(SAITO_COMPARE.replace("range", "depth=20&range"))
+    assert [run.depth for run in config.runs] == [20, 20, 20]
+    assert codec.encode(config).startswith("depth=20&")
+
+
+def test_codec_equal_experiments_give_equal_strings() -> None:
+    spelled = [
+        "run=sigmoid,normal",
+        "run=sigmoid,normal,std:1.0",
+        "depth=5&width=100&run=sigmoid,normal,alpha:0.3",
+        "activation=sigmoid&init=normal&run=,",
+        "?std=1&run=sigmoid,normal,gain:1&seed=0",
+        "run=sigmoid%2Cnormal",  # clients that percent-encode the commas
+    ]
+    assert {codec.encode(roundtrip(q)) for q in spelled} == {"run=sigmoid,normal"}
+
+
+def test_codec_per_run_overrides_are_written_in_the_run() -> None:
+    query = "bias=normal&bias_std=2&run=relu,he_normal&run=relu,he_normal,bias:none,depth:20,seed:7"
+    config = roundtrip(query)
+    assert config.runs[1].bias == "none" and config.runs[1].depth == 20 and config.runs[1].seed == 7
+    assert codec.encode(config) == query
+
+
+def test_codec_run_parameter_equal_to_default_but_not_to_shared_is_kept() -> None:
+    config = make_experiment({"input_std": 2.0}, [{"activation": "relu", "init": "xavier"}] * 1)
+    config = ExperimentConfig(
+        runs=(config.runs[0], make_experiment({}, [{"activation": "relu", "init": "xavier"}]).runs[0])
+    )
+    query = codec.encode(config)
+    assert query == "input_std=2&run=relu,xavier&run=relu,xavier,input_std:1"
+    assert roundtrip(query) == config
+
+
+def test_codec_width_list_and_ranges() -> None:
+    query = "width=100-50-20&range=-1,1&z_range=-5,5&run=tanh,xavier"
+    config = roundtrip(query)
+    assert config.runs[0].widths == (100, 50, 20)
+    assert config.post_range == (-1.0, 1.0) and config.pre_range == (-5.0, 5.0)
+    assert codec.encode(config) == "depth=3&" + query
+
+
+@pytest.mark.parametrize(
+    "label", ["ReLU He", "a,b:c%d", "<script>alert(1)</script>", "50% & more + less", "日本語 ✓"]
+)
+def test_codec_labels_round_trip_any_character(label: str) -> None:
+    config = make_experiment({}, [{"activation": "relu", "init": "he_normal", "label": label}])
+    query = codec.encode(config)
+    assert "<" not in query and " " not in query and "&" not in query.split("run=")[1]
+    assert roundtrip(query).runs[0].label == label
+
+
+def test_codec_version_field_is_accepted() -> None:
+    assert roundtrip("v=1&run=relu,xavier") == roundtrip("run=relu,xavier")
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "words"),
+    [
+        ("run=relu,xavier&detph=3", "detph", "unknown setting"),
+        ("run=relu,xavier,detph:3", "runs[0].detph", "unknown field"),
+        ("depth=3&depth=4&run=relu,xavier", "depth", "twice"),
+        ("run=relu,xavier,std:1,std:2", "runs[0].std", "twice"),
+        ("run=relu,xavier,extra", "runs[0]", "key:value"),
+        ("depth=five&run=relu,xavier", "depth", "number"),
+        ("range=0&run=relu,xavier", "range", "two numbers"),
+        ("v=2&run=relu,xavier", "v", "version"),
+        ("x" * 9000, "query", "limit"),
+    ],
+)
+def test_codec_bad_links_name_the_field(query: str, field: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        roundtrip(query)
+    assert caught.value.field == field
+    assert words in caught.value.message
+
+
+# ---- property tests ----------------------------------------------------------------------------
+
+
+def _value(name: str) -> st.SearchStrategy[Any]:
+    doc = FIELDS[name]
+    if doc.kind == "choice":
+        return st.sampled_from(doc.choices)
+    if doc.kind == "text":
+        return st.text(max_size=20)
+    if doc.kind == "float":
+        low = -100.0 if doc.low is None else doc.low
+        high = 100.0 if doc.high is None else doc.high
+        return st.floats(low, high, allow_nan=False, allow_infinity=False)
+    high = min(doc.high or 64, 64)
+    ints = st.integers(int(doc.low or 0), int(high))
+    if doc.kind == "widths":
+        return ints | st.lists(ints, min_size=1, max_size=4)
+    return ints
+
+
+OPTIONAL = [n for n in FIELDS if n not in ("activation", "init", "output_activation", "label")]
+run_fields = st.fixed_dictionaries(
+    {"activation": _value("activation"), "init": _value("init")},
+    optional={name: _value(name) for name in [*OPTIONAL, "output_activation", "label"]},
+)
+
+
+def _config_or_none(shared: dict[str, Any], runs: list[dict[str, Any]]) -> ExperimentConfig | None:
+    try:
+        return make_experiment(shared, runs)
+    except ConfigError:
+        return None  # e.g. input_low >= input_high, or a depth that contradicts a width list
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    shared=st.fixed_dictionaries({}, optional={name: _value(name) for name in OPTIONAL}),
+    runs=st.lists(run_fields, min_size=1, max_size=4),
+)
+def test_codec_decode_of_encode_is_identity(shared: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+    config = _config_or_none(shared, runs)
+    if config is None:
+        return
+    query = codec.encode(config)
+    assert roundtrip(query) == config
+    assert codec.encode(roundtrip(query)) == query
+
+
+query_text = st.text(alphabet=st.sampled_from("run=,:&%+-.0123456789abelmoqrsuxdhgtipwz_ ?2C"), max_size=80)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(query=query_text | st.text(max_size=80))
+def test_codec_random_text_never_crashes_and_accepted_links_round_trip(query: str) -> None:
+    try:
+        config = roundtrip(query)
+    except ConfigError:
+        return
+    canonical = codec.encode(config)
+    assert roundtrip(canonical) == config

@@ -1,0 +1,53 @@
+"""The app's own routes: health, pages, vendor assets served from installed packages, docs."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.vendor import ASSETS, asset_path
+
+
+def test_main_healthz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_main_index_lists_presets_with_links(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert 'href="/api/v1/simulate?range=0,1&amp;run=sigmoid,normal' in page.text
+
+
+@pytest.mark.parametrize("name", ASSETS)
+def test_main_vendor_assets_are_the_installed_files(client: TestClient, name: str) -> None:
+    response = client.get(f"/vendor/{name}")
+    assert response.status_code == 200
+    assert response.content == asset_path(name).read_bytes()
+    assert "max-age" in response.headers["cache-control"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/vendor/../pyproject.toml", "/vendor/%2e%2e%2fapp%2fmain.py", "/vendor/nope.js"]
+)
+def test_main_vendor_serves_only_named_files(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["/static/../app/main.py", "/static/%2e%2e/app/main.py", "/static/..%2fpyproject.toml"]
+)
+def test_main_static_has_no_path_traversal(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 404
+
+
+def test_main_docs_page_uses_local_assets(client: TestClient) -> None:
+    page = client.get("/docs").text
+    assert "/vendor/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+    schema = client.get("/openapi.json").json()
+    assert {"/api/v1/simulate", "/api/v1/catalog", "/api/v1/presets/{name}", "/healthz"} <= set(
+        schema["paths"]
+    )
+    post = schema["paths"]["/api/v1/simulate"]["post"]
+    assert "saito-compare" in post["requestBody"]["content"]["application/json"]["examples"]
+    get_params = {p["name"] for p in schema["paths"]["/api/v1/simulate"]["get"]["parameters"]}
+    assert {"run", "depth", "width", "seed", "range"} <= get_params

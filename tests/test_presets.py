@@ -1,0 +1,112 @@
+"""Every preset is a canonical share link, and shows the claim its text makes (through the API)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app import codec
+from app.engine.cost import Limits, check_limits
+from app.presets import PRESETS
+
+
+@cache
+def _result(client: TestClient, name: str) -> dict[str, Any]:
+    response = client.get(f"/api/v1/simulate?{PRESETS[name].query}")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _layers(client: TestClient, name: str, run: int = 0) -> list[dict[str, Any]]:
+    layers: list[dict[str, Any]] = _result(client, name)["runs"][run]["layers"]
+    return layers
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_presets_are_canonical_and_within_default_limits(name: str) -> None:
+    preset = PRESETS[name]
+    assert codec.encode(preset.experiment) == preset.query
+    check_limits(preset.experiment, Limits())
+    assert preset.title and preset.shows and preset.source
+
+
+def test_presets_saito_sigmoid_std1_saturates_every_layer(client: TestClient) -> None:
+    for layer in _layers(client, "saito-sigmoid-std1"):
+        assert layer["post"]["saturated_fraction"] > 0.5
+
+
+def test_presets_saito_sigmoid_std001_piles_up_near_half(client: TestClient) -> None:
+    for layer in _layers(client, "saito-sigmoid-std001"):
+        post = layer["post"]
+        assert abs(post["mean"] - 0.5) < 0.01 and post["std"] < 0.03
+        assert post["percentiles"]["6.68"] > 0.45 and post["percentiles"]["93.32"] < 0.55
+
+
+def test_presets_saito_sigmoid_xavier_spreads_without_saturating(client: TestClient) -> None:
+    for layer in _layers(client, "saito-sigmoid-xavier"):
+        assert layer["post"]["saturated_fraction"] < 0.01 and layer["post"]["std"] > 0.08
+
+
+def test_presets_saito_tanh_xavier_is_a_symmetric_bell(client: TestClient) -> None:
+    for layer in _layers(client, "saito-tanh-xavier"):
+        post = layer["post"]
+        assert abs(post["mean"]) < 0.05 and 0.2 < post["std"] < 0.7
+        assert abs(post["percentiles"]["15.87"] + post["percentiles"]["84.13"]) < 0.05
+
+
+def test_presets_saito_relu_shrinks_with_xavier_and_std001_but_not_he(client: TestClient) -> None:
+    stds = {name: [layer["post"]["std"] for layer in _layers(client, name)] for name in
+            ("saito-relu-std001", "saito-relu-xavier", "saito-relu-he")}  # fmt: skip
+    assert stds["saito-relu-std001"][-1] < 1e-3 * stds["saito-relu-std001"][0]  # x0.07 per layer
+    assert all(b < a for a, b in zip(stds["saito-relu-xavier"], stds["saito-relu-xavier"][1:], strict=False))
+    assert stds["saito-relu-xavier"][-1] < 0.5 * stds["saito-relu-xavier"][0]
+    assert max(stds["saito-relu-he"]) < 1.5 * min(stds["saito-relu-he"])
+
+
+def test_presets_deep_relu_he_keeps_scale_over_50_layers_while_std001_collapses(client: TestClient) -> None:
+    std001, xavier, he = (
+        [layer["post"]["std"] for layer in _layers(client, "deep-relu-compare", run)] for run in range(3)
+    )
+    assert len(he) == 50
+    assert he[0] / 2 < he[-1] < he[0] * 2
+    assert std001[-1] == 0.0 or std001[-1] < 1e-30 * std001[0]
+    assert xavier[-1] < 1e-3 * xavier[0]
+
+
+def test_presets_nielsen_z_variances_are_501_and_1_5(client: TestClient) -> None:
+    large = _layers(client, "nielsen-large")[0]["pre"]["std"] ** 2
+    scaled = _layers(client, "nielsen-scaled")[0]["pre"]
+    assert large == pytest.approx(501, rel=0.05)
+    assert scaled["std"] ** 2 == pytest.approx(1.5, rel=0.05)
+    # N(0, 1.5): the 15.87th and 84.13th percentiles sit at -+sqrt(1.5), inside (-1.5, 1.5)
+    assert scaled["percentiles"]["15.87"] == pytest.approx(-(1.5**0.5), abs=0.08)
+    assert scaled["percentiles"]["84.13"] == pytest.approx(1.5**0.5, abs=0.08)
+    sat_large = _layers(client, "nielsen-large")[0]["post"]["saturated_fraction"]
+    sat_scaled = _layers(client, "nielsen-scaled")[0]["post"]["saturated_fraction"]
+    assert sat_large > 0.8 and sat_scaled < 0.05
+
+
+def test_presets_ng_zero_init_has_one_distinct_unit_per_layer(client: TestClient) -> None:
+    for run in range(2):
+        assert {layer["distinct_units"] for layer in _layers(client, "ng-zero-init", run)} == {1}
+    assert _layers(client, "ng-zero-init")[-1]["activation"] == "sigmoid"
+
+
+def test_presets_ng_small_init_breaks_symmetry_and_fades_when_deep(client: TestClient) -> None:
+    shallow, deep = _layers(client, "ng-small-init", 0), _layers(client, "ng-small-init", 1)
+    assert all(layer["distinct_units"] == layer["units"] for layer in shallow)
+    # tanh with std 0.01 multiplies the signal's std by about 0.1 per layer
+    assert deep[-2]["post"]["std"] < 1e-10 * deep[0]["post"]["std"]
+
+
+def test_presets_saito_compare_columns_tell_the_three_stories(client: TestClient) -> None:
+    runs = _result(client, "saito-compare")["runs"]
+    assert [run["label"] for run in runs] == ["sigmoid, N(0, 1)", "sigmoid, Xavier", "relu, He"]
+    for j in range(5):
+        std1, xavier, he = (run["layers"][j] for run in runs)
+        assert std1["post"]["saturated_fraction"] > 0.5 > xavier["post"]["saturated_fraction"]
+        assert he["post"]["edges"][0] == 0.0 and he["post"]["edges"][-1] == 1.0
