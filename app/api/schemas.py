@@ -94,7 +94,7 @@ class TensorSummary(BaseModel):
     percentiles: dict[str, float] | None = Field(
         description="value at each percentile: 0, 6.68, 15.87, 30.85, 50, 69.15, 84.13, 93.32, 100"
     )
-    zero_fraction: float = Field(description="fraction of values exactly 0")
+    zero_fraction: float = Field(description="fraction of the finite values exactly 0")
     saturated_fraction: float | None = Field(
         description="fraction within 3% of the output range from either bound (bounded activations only)"
     )

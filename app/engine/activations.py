@@ -42,7 +42,7 @@ def erf(x: Array) -> Array:
 
     NumPy has no erf; this accuracy is far below float32 resolution, so GELU needs no SciPy.
     """
-    z = np.abs(x)
+    z = np.minimum(np.abs(x), 10.0)  # erf(10) = 1 in double; also keeps z * z from overflowing
     t = 1.0 / (1.0 + 0.5 * z)
     poly = np.full_like(t, _ERFC_COEFFS[-1])
     for c in reversed(_ERFC_COEFFS[:-1]):
@@ -57,7 +57,8 @@ def normal_cdf(x: Array) -> Array:
 
 
 def normal_pdf(x: Array) -> Array:
-    out: Array = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+    z = np.minimum(np.abs(x), 40.0)  # the density is 0 in double beyond 40; z * z cannot overflow
+    out: Array = _INV_SQRT_2PI * np.exp(-0.5 * z * z)
     return out
 
 
@@ -122,7 +123,7 @@ ALPHA_LEAKY = ParamSpec(
     high=1.0,
 )
 ALPHA_ELU = ParamSpec("alpha", 1.0, "ELU's saturation value for z -> -inf is -alpha", low=0.0, high=10.0)
-PIECES = ParamSpec("pieces", 2, "number of affine maps whose maximum a unit takes", kind="int", low=1, high=8)
+PIECES = ParamSpec("pieces", 2, "number of affine maps whose maximum a unit takes", kind="int", low=2, high=8)
 
 
 def _f_float(p: Params, key: str) -> float:

@@ -72,8 +72,11 @@ class RunConfig:
         return _pick(self.params, ACTIVATIONS[self.activation].params)
 
     def output_params(self) -> dict[str, ParamValue]:
-        name = self.output_activation or self.activation
-        return _pick(self.params, ACTIVATIONS[name].params)
+        """The last layer's activation parameters: the hidden ones, or the output activation's
+        defaults (alpha and pieces describe the hidden activation only)."""
+        if not self.output_activation:
+            return self.activation_params()
+        return {s.name: s.default for s in ACTIVATIONS[self.output_activation].params}
 
     def init_params(self) -> dict[str, ParamValue]:
         return _pick(self.params, INITIALIZERS[self.init].params)
@@ -182,7 +185,6 @@ def make_run(fields: Mapping[str, object]) -> RunConfig:
     specs: dict[str, ParamSpec] = {}
     for component in (
         ACTIVATIONS[activation].params,
-        ACTIVATIONS[output_activation].params if output_activation else (),
         INITIALIZERS[init].params,
         BIASES[bias].params,
         INPUTS[input_name].params,
@@ -218,6 +220,8 @@ def check_range(name: str, value: object) -> tuple[float, float] | None:
     if value is None:
         return None
     if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
+        raise ConfigError(name, "must be two numbers [low, high]")
+    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in value):
         raise ConfigError(name, "must be two numbers [low, high]")
     low, high = (float(v) for v in value)
     if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
@@ -329,7 +333,6 @@ def inherited_default(run: RunConfig, name: str) -> object:
         return DEFAULT_NAMES[name]
     for specs in (
         ACTIVATIONS[run.activation].params,
-        ACTIVATIONS[run.output_activation].params if run.output_activation else (),
         INITIALIZERS[run.init].params,
         BIASES[run.bias].params,
         INPUTS[run.input].params,

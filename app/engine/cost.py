@@ -52,6 +52,11 @@ class Cost:
 
 PER_TENSOR_VALUES = 30  # statistics per histogram besides its edges and counts
 INPUT_SCRATCH_BYTES = 16  # per input value: binary inputs sort float64 keys into int64 ranks
+# Arrays of z's size alive at once: the previous activation, z, the activation, and the
+# activation's temporaries (GELU's erf holds several).
+Z_COPIES = 8
+# Per weight: the float32 matrix, plus orthogonal's QR in float64 (the Gaussian, Q, R and gain * Q).
+WEIGHT_SCRATCH_BYTES = 4 + 4 * 8
 
 
 def _pieces(run: RunConfig, layer: int) -> int:
@@ -67,9 +72,9 @@ def run_cost(run: RunConfig, itemsize: int = 4) -> Cost:
     macs = passes * run.samples * sum(f * w * k for f, w, k in zip(fans, run.widths, pieces, strict=True))
     widest = max(w * k for w, k in zip(run.widths, pieces, strict=True))
     weights = max(f * w * k for f, w, k in zip(fans, run.widths, pieces, strict=True))
-    # Inputs, the previous activation, z, the activation and one temporary of z's size, plus weights.
-    memory = itemsize * (run.samples * (run.input_dim + 4 * widest) + 2 * weights)
+    memory = itemsize * run.samples * (run.input_dim + Z_COPIES * widest)
     memory += INPUT_SCRATCH_BYTES * run.samples * run.input_dim
+    memory += WEIGHT_SCRATCH_BYTES * weights
     values = 2 * sum(2 * run.bins + 1 + PER_TENSOR_VALUES for _ in run.widths)
     return Cost(macs, memory, values)
 

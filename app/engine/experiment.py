@@ -65,8 +65,9 @@ def _union(extents: list[Extent]) -> tuple[float, float]:
         return (0.0, 1.0)
     low = min(e.low for e in finite)
     high = max(e.high for e in finite)
-    if low == high:  # every value equal (zero init): a unit-wide range centred on it
-        return (low - 0.5, high + 0.5)
+    if low == high:  # every value equal (zero init): a range centred on it, wide enough to exist
+        half = max(0.5, abs(low) * 1e-6)
+        return (low - half, high + half)
     return (low, high)
 
 

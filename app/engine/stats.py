@@ -67,6 +67,13 @@ def _wide(low: float, high: float) -> bool:
     return max(abs(low), abs(high)) > 1e15
 
 
+def _float32_unsafe(low: float, high: float) -> bool:
+    """Values so large their squares overflow float32, or so small (a vanished signal) that their
+    squares underflow to 0 and the std would read 0."""
+    magnitude = max(abs(low), abs(high))
+    return magnitude > 1e15 or 0.0 < magnitude < 1e-15
+
+
 def _mean(flat: Array, low: float, high: float) -> float:
     return float(flat.mean(dtype=np.float64 if _wide(low, high) else None))
 
@@ -135,10 +142,10 @@ def _binned_pass(
             out.saturated += int(np.count_nonzero(chunk >= saturation[1]))
         np.subtract(chunk, dtype(low), out=b)
         np.multiply(b, dtype(scale), out=b)
-        b += dtype(1.0)
+        np.add(b, dtype(1.0), out=b)
         np.clip(b, 0, bins + 1, out=b)
         i[...] = b  # truncation is floor here: b >= 0
-        out.counts += np.bincount(i, minlength=bins + 2)
+        np.add(out.counts, np.bincount(i, minlength=bins + 2), out=out.counts)
     return out
 
 
@@ -190,7 +197,7 @@ def summarize(
     flat = _flat(x)
     if extent.finite < flat.size:
         flat = flat[np.isfinite(flat)]
-    if flat.dtype != np.float64 and (_wide(extent.low, extent.high) or _wide(low, high)):
+    if flat.dtype != np.float64 and (_float32_unsafe(extent.low, extent.high) or _wide(low, high)):
         flat = flat.astype(np.float64)
     per_bin = max(1, -(-FINE_BINS // bins))
     main = _binned_pass(flat, low, high, bins * per_bin, extent.mean, saturation)
@@ -222,7 +229,7 @@ def summarize(
         min=extent.low,
         max=extent.high,
         percentiles=percentiles,
-        zero_fraction=main.zeros / extent.size,
+        zero_fraction=main.zeros / n,
         saturated_fraction=main.saturated / n if bounded else None,
         nan_count=extent.nan,
         inf_count=extent.inf,

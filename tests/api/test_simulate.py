@@ -83,7 +83,7 @@ def test_simulate_overflowing_network_reports_counts_not_nan(client: TestClient)
         ("run=relu", ["query", "runs", 0, "init"], "required"),
         ("input=uniform&input_low=1&input_high=0&run=relu,xavier", ["query", "input_high"], "greater"),
         ("bogus=1&run=relu,xavier", ["query", "bogus"], "unknown setting"),
-        ("run=maxout,xavier,pieces:99", ["query", "runs", 0, "pieces"], "between 1 and 8"),
+        ("run=maxout,xavier,pieces:99", ["query", "runs", 0, "pieces"], "between 2 and 8"),
         ("run=relu,xavier,label:" + "x" * 81, ["query", "runs", 0, "label"], "80"),
     ],
 )

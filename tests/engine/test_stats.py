@@ -1,0 +1,370 @@
+"""Histograms and statistics against NumPy's own functions on the same data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app.engine.stats import (
+    FINE_BINS,
+    PERCENTILES,
+    SATURATION_MARGIN,
+    TensorStats,
+    dead_units,
+    distinct_units,
+    scan,
+    summarize,
+)
+
+Float = type[np.floating[Any]]
+
+N = 100_000
+# Values are binned by a float32 multiply and a cast, np.histogram (on the values in float64) by
+# float64 comparisons with its edges: a value within float32 rounding of an edge (about 1e-7 of a
+# bin index) may land in the neighbouring bin. Out of 1e5 values only a handful are that close to
+# one of the edges: at most 10 values of 1e5 may be counted in a neighbouring bin.
+BOUNDARY_TOLERANCE = 10
+
+Sampler = Callable[[np.random.Generator, int], np.ndarray]
+DISTRIBUTIONS: dict[str, Sampler] = {
+    "normal": lambda rng, n: rng.standard_normal(n),
+    "shifted": lambda rng, n: 1000.0 + 0.5 * rng.standard_normal(n),
+    "uniform": lambda rng, n: rng.uniform(-3.0, 7.0, n),
+    "exponential": lambda rng, n: rng.exponential(2.0, n),
+    "bimodal": lambda rng, n: np.where(rng.random(n) < 0.3, -5.0, 4.0) + 0.2 * rng.standard_normal(n),
+    "cauchy": lambda rng, n: rng.standard_cauchy(n),
+    "relu": lambda rng, n: np.maximum(rng.standard_normal(n), 0.0),
+    "tiny": lambda rng, n: 1e-30 * rng.standard_normal(n),
+    "huge": lambda rng, n: 1e30 * rng.standard_normal(n),
+}
+
+
+def _data(name: str, dtype: Float = np.float32, n: int = N, seed: int = 0) -> np.ndarray:
+    return DISTRIBUTIONS[name](np.random.default_rng(seed), n).astype(dtype)
+
+
+def _own_range(x: np.ndarray) -> tuple[float, float]:
+    return float(np.min(x)), float(np.max(x))
+
+
+def _summary(x: np.ndarray, bins: int = 30, **kwargs: object) -> TensorStats:
+    extent = scan(x)
+    display = kwargs.pop("display", None) or (extent.low, extent.high)
+    return summarize(x, extent, display, bins, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", list(DISTRIBUTIONS))
+@pytest.mark.parametrize("bins", [1, 7, 30, 200])
+def test_summarize_counts_match_np_histogram(name: str, bins: int) -> None:
+    x = _data(name)
+    stats = _summary(x, bins)
+    # On float32 data np.histogram computes float32 edges; on float64 data the summary's edges.
+    expected, edges = np.histogram(x.astype(np.float64), bins=bins, range=_own_range(x))
+    np.testing.assert_array_equal(stats.edges, edges)
+    assert stats.counts.dtype == np.int64
+    assert int(stats.counts.sum()) == N
+    assert int(np.abs(stats.counts - expected).sum()) <= BOUNDARY_TOLERANCE
+    assert (stats.below, stats.above) == (0, 0)
+
+
+@pytest.mark.parametrize("name", ["normal", "exponential", "bimodal"])
+def test_summarize_counts_on_wider_display_range(name: str) -> None:
+    x = _data(name)
+    low, high = _own_range(x)
+    display = (low - 3.0, high + 11.0)
+    stats = _summary(x, 40, display=display)
+    expected, _ = np.histogram(x.astype(np.float64), bins=40, range=display)
+    assert int(stats.counts.sum()) == N
+    assert int(np.abs(stats.counts - expected).sum()) <= BOUNDARY_TOLERANCE
+
+
+@pytest.mark.parametrize("name", list(DISTRIBUTIONS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_summarize_mean_std(name: str, dtype: Float) -> None:
+    x = _data(name, dtype)
+    stats = _summary(x)
+    x64 = x.astype(np.float64)
+    assert stats.count == N
+    assert stats.std is not None
+    assert stats.mean is not None
+    std = float(np.std(x64))
+    assert stats.mean == pytest.approx(float(np.mean(x64)), rel=1e-6, abs=1e-6 * std)
+    assert stats.std == pytest.approx(std, rel=1e-5, abs=0)
+    assert stats.min == float(x64.min())
+    assert stats.max == float(x64.max())
+
+
+def _check_percentiles(stats: TensorStats, x: np.ndarray) -> None:
+    assert stats.percentiles is not None
+    x64 = x[np.isfinite(x)].astype(np.float64)
+    expected = np.percentile(x64, PERCENTILES)
+    bound = (x64.max() - x64.min()) / 256.0  # the bound the stats module documents
+    assert len(stats.percentiles) == len(PERCENTILES)
+    np.testing.assert_array_less(
+        np.abs(np.array(stats.percentiles) - expected), bound + 1e-12 * abs(x64).max()
+    )
+    assert stats.percentiles[0] == x64.min()
+    assert stats.percentiles[-1] == x64.max()
+    assert list(stats.percentiles) == sorted(stats.percentiles)
+
+
+@pytest.mark.parametrize("name", list(DISTRIBUTIONS))
+@pytest.mark.parametrize("bins", [1, 30, 200])
+def test_summarize_percentiles_within_bound(name: str, bins: int) -> None:
+    x = _data(name)
+    _check_percentiles(_summary(x, bins), x)
+
+
+@pytest.mark.parametrize("name", ["normal", "exponential", "bimodal"])
+@pytest.mark.parametrize("widen", [2.0, 7.5, 8.5, 100.0])
+def test_summarize_percentiles_on_wide_display(name: str, widen: float) -> None:
+    """A display range up to 8x the data's uses its own fine bins; beyond, the data's range."""
+    x = _data(name)
+    low, high = _own_range(x)
+    span = high - low
+    _check_percentiles(_summary(x, 30, display=(low - widen * span / 2, high + widen * span / 2)), x)
+
+
+def test_summarize_percentiles_usually_much_closer() -> None:
+    """On smooth data the documented typical error: under (max - min) / 2000."""
+    x = _data("normal")
+    stats = _summary(x)
+    assert stats.percentiles is not None
+    error = np.abs(np.array(stats.percentiles) - np.percentile(x.astype(np.float64), PERCENTILES))
+    assert float(error.max()) < float(np.ptp(x)) / 2000
+    assert FINE_BINS >= 2000
+
+
+@pytest.mark.parametrize("bounds", [(0.0, 1.0), (-1.0, 1.0), (-1.7581, 3.0)])
+def test_summarize_saturated_fraction(bounds: tuple[float, float]) -> None:
+    low, high = bounds
+    rng = np.random.default_rng(1)
+    x = (low + (high - low) / (1.0 + np.exp(-3.0 * rng.standard_normal(N)))).astype(np.float32)
+    stats = _summary(x, 30, display=bounds, bounds=bounds)
+    margin = SATURATION_MARGIN * (high - low)
+    x64 = x.astype(np.float64)
+    expected = np.count_nonzero((x64 <= low + margin) | (x64 >= high - margin)) / N
+    assert SATURATION_MARGIN == 0.03
+    assert stats.saturated_fraction == pytest.approx(expected, abs=2 / N)
+    assert 0.1 < expected < 0.9
+
+
+@pytest.mark.parametrize("bounds", [(None, None), (0.0, None), (None, 1.0)])
+def test_summarize_saturation_needs_both_bounds(bounds: tuple[float | None, float | None]) -> None:
+    assert _summary(_data("normal"), bounds=bounds).saturated_fraction is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_summarize_zero_fraction(dtype: Float) -> None:
+    x = _data("relu", dtype)
+    stats = _summary(x)
+    assert stats.zero_fraction == np.count_nonzero(x == 0) / N
+    assert 0.4 < stats.zero_fraction < 0.6
+    assert _summary(_data("normal")).zero_fraction == 0.0
+
+
+def _with_non_finite(dtype: Float) -> tuple[np.ndarray, np.ndarray]:
+    x = _data("normal", dtype)
+    rng = np.random.default_rng(2)
+    where = rng.permutation(N)
+    x[where[:100]] = np.nan
+    x[where[100:130]] = np.inf
+    x[where[130:150]] = -np.inf
+    x[where[150:1150]] = 0.0
+    return x, x[np.isfinite(x)].astype(np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scan_counts_non_finite(dtype: Float) -> None:
+    x, finite = _with_non_finite(dtype)
+    extent = scan(x)
+    assert (extent.size, extent.finite, extent.nan, extent.inf) == (N, N - 150, 100, 50)
+    assert (extent.low, extent.high) == (finite.min(), finite.max())
+    assert extent.mean == pytest.approx(float(finite.mean()), abs=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_summarize_excludes_non_finite(dtype: Float) -> None:
+    x, finite = _with_non_finite(dtype)
+    stats = _summary(x, 25)
+    assert (stats.nan_count, stats.inf_count, stats.count) == (100, 50, finite.size)
+    expected, _ = np.histogram(finite, bins=25, range=(finite.min(), finite.max()))
+    assert int(stats.counts.sum()) == finite.size
+    assert int(np.abs(stats.counts - expected).sum()) <= BOUNDARY_TOLERANCE
+    assert stats.mean == pytest.approx(float(finite.mean()), abs=1e-6)
+    assert stats.std == pytest.approx(float(finite.std()), rel=1e-5, abs=0)
+    _check_percentiles(stats, x)
+    # 1000 exact zeros: a fraction of all values or of the finite ones (the module leaves which open).
+    assert round(stats.zero_fraction * N) == 1000 or round(stats.zero_fraction * finite.size) == 1000
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_summarize_nothing_finite(value: float) -> None:
+    x = np.full(1000, value, np.float32)
+    stats = _summary(x, 10, display=(0.0, 1.0), bounds=(0.0, 1.0))
+    assert stats.count == 0
+    assert int(stats.counts.sum()) == 0
+    assert stats.counts.shape == (10,)
+    assert stats.mean is None
+    assert stats.std is None
+    assert stats.percentiles is None
+    assert stats.nan_count + stats.inf_count == 1000
+    assert stats.saturated_fraction == 0.0
+
+
+def test_scan_empty() -> None:
+    extent = scan(np.zeros((0, 5), np.float32))
+    assert (extent.size, extent.finite) == (0, 0)
+
+
+@pytest.mark.parametrize(("low", "high"), [(-1.0, 1.5), (0.5, 3.0), (-10.0, -2.0)])
+def test_summarize_explicit_range_below_above(low: float, high: float) -> None:
+    x = _data("normal")
+    x[:50] = high  # values on the top edge belong to the last bin
+    x[50:80] = low
+    stats = _summary(x, 20, display=(low, high), explicit_range=True)
+    below = int(np.count_nonzero(x < low))
+    above = int(np.count_nonzero(x > high))
+    assert (stats.below, stats.above) == (below, above)
+    assert int(stats.counts.sum()) == N - below - above
+    expected, _ = np.histogram(x.astype(np.float64), bins=20, range=(low, high))
+    assert int(np.abs(stats.counts - expected).sum()) <= BOUNDARY_TOLERANCE
+    assert stats.counts[-1] >= 50
+    assert stats.counts[0] >= 30
+    # Statistics still describe all the data, not only the part in range.
+    assert stats.mean == pytest.approx(float(x.astype(np.float64).mean()), abs=1e-5)
+    _check_percentiles(stats, x)
+
+
+@pytest.mark.parametrize("value", [0.0, 3.0, -1e-20, 7e25])
+def test_summarize_constant(value: float) -> None:
+    x = np.full(5000, value, np.float32)
+    v = float(x[0])
+    half = max(0.5, abs(v) / 8)
+    # An odd number of bins puts the value in the middle of the middle bin, far from any edge.
+    stats = _summary(x, 9, display=(v - half, v + half))
+    assert stats.std == 0.0
+    assert stats.mean == v
+    assert stats.percentiles == (v,) * len(PERCENTILES)
+    assert int(stats.counts.sum()) == 5000
+    assert int(np.count_nonzero(stats.counts)) == 1
+    assert stats.zero_fraction == (1.0 if value == 0.0 else 0.0)
+    expected, _ = np.histogram(x.astype(np.float64), bins=9, range=(v - half, v + half))
+    np.testing.assert_array_equal(stats.counts, expected)
+    assert stats.counts[4] == 5000
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_summarize_values_near_float32_max(dtype: Float) -> None:
+    x = (np.random.default_rng(3).standard_normal(10_000) * 5e37).astype(dtype)
+    stats = _summary(x, 20)
+    x64 = x.astype(np.float64)
+    assert int(stats.counts.sum()) == x.size
+    assert stats.std == pytest.approx(float(x64.std()), rel=1e-6, abs=0)
+    assert stats.mean == pytest.approx(float(x64.mean()), rel=1e-6, abs=1e-6 * float(x64.std()))
+
+
+@pytest.mark.parametrize(
+    "magnitude",
+    [
+        1e-10,
+        1e-18,
+        1e-21,
+        1e-25,
+        1e-30,
+    ],
+)
+def test_summarize_std_of_vanished_signal_on_wide_range(magnitude: float) -> None:
+    """Layers whose values vanished (ReLU, std 0.01, 50 layers: ~1e-33) share a display range
+    with healthy runs; their std must still be their own, not 0."""
+    x = (np.random.default_rng(0).standard_normal(10_000) * magnitude).astype(np.float32)
+    stats = _summary(x, 30, display=(-1.0, 1.0))
+    assert stats.std == pytest.approx(float(x.astype(np.float64).std()), rel=1e-5, abs=0)
+    assert int(stats.counts.sum()) == x.size
+
+
+# ---------------------------------------------------------------- units
+
+
+def test_dead_units() -> None:
+    rng = np.random.default_rng(0)
+    a = np.maximum(rng.standard_normal((200, 50)), 0).astype(np.float32)
+    a[:, [3, 7, 11]] = 0.0
+    a[:-1, 20] = 0.0  # alive on one sample: not dead
+    assert dead_units(a) == 3
+    assert dead_units(np.zeros((10, 6), np.float32)) == 6
+    assert dead_units(np.ones((10, 6), np.float32)) == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_distinct_units_identical_columns(dtype: Float) -> None:
+    column = np.random.default_rng(0).standard_normal((500, 1))
+    a = np.repeat(column, 100, axis=1).astype(dtype)
+    assert distinct_units(a, scan(a)) == 1
+    zeros = np.zeros((500, 100), dtype)
+    assert distinct_units(zeros, scan(zeros)) == 1
+    halves = np.full((500, 100), 0.5, dtype)
+    assert distinct_units(halves, scan(halves)) == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("units", [1, 2, 100, 3000])
+def test_distinct_units_random(dtype: Float, units: int) -> None:
+    a = np.random.default_rng(1).standard_normal((300, units)).astype(dtype)
+    assert distinct_units(a, scan(a)) == units
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 37])
+def test_distinct_units_duplicated_groups(k: int) -> None:
+    rng = np.random.default_rng(k)
+    base = rng.standard_normal((400, k))
+    a = base[:, rng.permutation(np.repeat(np.arange(k), 6))].astype(np.float32)
+    assert distinct_units(a, scan(a)) == k
+
+
+def test_distinct_units_tiny_noise_is_identical() -> None:
+    rng = np.random.default_rng(4)
+    base = rng.standard_normal((300, 8)) * 5.0
+    a = base[:, np.repeat(np.arange(8), 10)]
+    noisy = a + 1e-9 * float(np.abs(a).max()) * rng.standard_normal(a.shape)
+    assert not np.array_equal(noisy[:, 0], noisy[:, 1])
+    assert distinct_units(noisy, scan(noisy)) == 8
+    # A few float32 ulps of rounding are no difference either.
+    a32 = (a * (1 + 2e-7 * rng.standard_normal(a.shape))).astype(np.float32)
+    assert not np.array_equal(a32[:, 0], a32[:, 1])
+    assert distinct_units(a32, scan(a32)) == 8
+
+
+def test_distinct_units_small_real_differences_count() -> None:
+    rng = np.random.default_rng(5)
+    column = rng.standard_normal((300, 1))
+    a = np.repeat(column, 20, axis=1)
+    a[7, :] += np.arange(20) * 1e-3  # each unit differs from the next on one sample by 1e-3
+    assert distinct_units(a, scan(a)) == 20
+
+
+def test_distinct_units_tiny_scale_layer() -> None:
+    """A layer whose values all vanished towards 0 (std 0.01, many layers) still has distinct units."""
+    a = np.random.default_rng(6).standard_normal((300, 50)).astype(np.float32) * np.float32(1e-30)
+    assert distinct_units(a, scan(a)) == 50
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_distinct_units_non_finite_is_none(value: float) -> None:
+    """Units holding NaN or inf are not comparable: no count rather than a wrong one."""
+    a = np.random.default_rng(7).standard_normal((30, 12)).astype(np.float32)
+    a[3, 4] = value
+    assert distinct_units(a, scan(a)) is None
+
+
+@pytest.mark.parametrize("magnitude", [1e20, 1e37, 3e38])
+def test_distinct_units_huge_values(magnitude: float) -> None:
+    """Values whose projections would overflow float32 give no warning and the right count."""
+    a = np.random.default_rng(8).standard_normal((1000, 10)) * (magnitude / 4)
+    a[:, 5] = a[:, 4]
+    a[0, 0] = magnitude
+    a32 = a.astype(np.float32)
+    assert distinct_units(a32, scan(a32)) == 9
