@@ -103,9 +103,7 @@ def time_interleaved(jobs: dict[str, Callable[[], object]], repeats: int) -> dic
     return times
 
 
-def measure(
-    size: Size, configs: dict[str, ExperimentConfig], repeats: int
-) -> dict[str, list[float]]:
+def measure(size: Size, configs: dict[str, ExperimentConfig], repeats: int) -> dict[str, list[float]]:
     x, weights = chain_inputs(size)
     jobs: dict[str, Callable[[], object]] = {
         "bare": lambda: bare_chain(x, weights),
@@ -116,19 +114,21 @@ def measure(
     return time_interleaved(jobs, repeats)
 
 
-def child(workload: str, size: Size, run: str) -> None:
+def child(workload: str, size: Size) -> None:
     """Run one workload once and print this process's peak RSS in KiB (Linux's unit)."""
-    if workload == "engine":
-        run_experiment(experiment(size, run))
+    if workload in RUNS:
+        run_experiment(experiment(size, workload))
     elif workload == "chain":
         x, weights = chain_inputs(size)
         bare_chain(x, weights)
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def peak_rss_mib(workload: str, size: Size = (1, 1, 1), run: str = "relu") -> float:
+def peak_rss_mib(workload: str, size: Size = (1, 1, 1)) -> float:
+    """A child's ru_maxrss starts at this process's peak (Linux carries it across fork and exec),
+    so call this before the parent allocates anything big: see main()."""
     cmd = [sys.executable, "-m", "bench.engine_bench", "--child", workload]
-    cmd += ["--sizes", "x".join(map(str, size)), "--run", run]
+    cmd += ["--sizes", "x".join(map(str, size))]
     out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     return int(out.split()[-1]) * 1024 / MIB
 
@@ -148,27 +148,18 @@ def ms(times: list[float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument(
         "--sizes", default=SIZES, help=f"samples x depth x width, comma separated (default {SIZES})"
     )
-    parser.add_argument(
-        "--quick", action="store_true", help="only the smallest default size (smoke test)"
-    )
-    parser.add_argument(
-        "--sigmoid", action="store_true", help="add a sigmoid/xavier line per size (slower)"
-    )
-    parser.add_argument(
-        "--repeats", type=int, help="timed repeats per size (default by size: 30, 7 or 3)"
-    )
-    parser.add_argument("--child", choices=("engine", "chain", "imports"), help=argparse.SUPPRESS)
-    parser.add_argument("--run", default="relu", choices=tuple(RUNS), help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="only the smallest default size (smoke test)")
+    parser.add_argument("--sigmoid", action="store_true", help="add a sigmoid/xavier line per size (slower)")
+    parser.add_argument("--repeats", type=int, help="timed repeats per size (default by size: 30, 7 or 3)")
+    parser.add_argument("--child", choices=(*RUNS, "chain", "imports"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [parse_size(s) for s in (SIZES.split(",")[:1] if args.quick else args.sizes.split(","))]
     if args.child:
-        child(args.child, sizes[0], args.run)
+        child(args.child, sizes[0])
         return
 
     header()
@@ -179,18 +170,19 @@ def main() -> None:
           f"{'engine / ...':>14}{'peak RSS MiB':>17}{'est.':>8}")  # fmt: skip
     print(f"{'size (SxDxW)':<15} {'run':<8} {'rep':>3}" + "       min    median" * 3
           + f" {'bare':>6} {'+draw':>6} {'engine':>8} {'bare':>7} {'MiB':>7}")  # fmt: skip
+    # Every child runs before any timing, while this process is still at its import floor.
+    rss = {(size, w): peak_rss_mib(w, size) for size in sizes for w in ("chain", *runs)}
     for size in sizes:
         samples, depth, width = size
         configs = {run: experiment(size, run) for run in runs}
         repeats = args.repeats or repeats_for(size)
         times = measure(size, configs, repeats)
-        chain_rss = peak_rss_mib("chain", size)
         for run, cfg in configs.items():
             bare, draw, eng = (min(times[k]) for k in ("bare", "draw", run))
             print(
                 f"{f'{samples}x{depth}x{width}':<15} {run:<8} {repeats:>3} {ms(times['bare'])} "
                 f"{ms(times['draw'])} {ms(times[run])} {eng / bare:6.2f} {eng / draw:6.2f} "
-                f"{peak_rss_mib('engine', size, run):8.0f} {chain_rss:7.0f} "
+                f"{rss[size, run]:8.0f} {rss[size, 'chain']:7.0f} "
                 f"{experiment_cost(cfg).memory_bytes / MIB:7.0f}",
                 flush=True,
             )
