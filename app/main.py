@@ -6,8 +6,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import pages, vendor
-from app.api import catalog, simulate
+from app.api import catalog, export, simulate
 from app.pages import ROOT
+from app.security import SecurityHeaders
 
 DESCRIPTION = """
 What weight initialization and activation choice do to every layer of a deep network.
@@ -29,9 +30,11 @@ def create_app() -> FastAPI:
     )
     app.include_router(simulate.router)
     app.include_router(catalog.router)
+    app.include_router(export.router)
     app.include_router(pages.router)
     app.include_router(vendor.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: answers as long as the server runs")
     def healthz() -> dict[str, str]:

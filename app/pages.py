@@ -16,8 +16,14 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "index.html", {"presets": list(PRESETS.values())})
+def dashboard(request: Request) -> HTMLResponse:
+    """The dashboard; its query string is a share link, read by the page through the API."""
+    return templates.TemplateResponse(request, "dashboard.html", {})
+
+
+@router.get("/presets", response_class=HTMLResponse)
+def gallery(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "presets.html", {"presets": list(PRESETS.values())})
 
 
 @router.get("/docs", response_class=HTMLResponse)

@@ -82,6 +82,7 @@ def _static_catalog() -> dict[str, Any]:
                 "max": f.high,
                 "choices": list(f.choices),
                 "per_run": f.run_scoped,
+                "default": f.default,
             }
             for f in FIELDS.values()
         ],

@@ -6,6 +6,8 @@ statistics of an all-non-finite tensor as null, so every number here is finite.
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import orjson
@@ -71,3 +73,23 @@ def result_dict(result: ExperimentResult) -> dict[str, Any]:
 
 def to_json(document: dict[str, Any]) -> bytes:
     return orjson.dumps(document)
+
+
+CSV_COLUMNS = ("run", "label", "layer", "units", "activation", "kind", "bin", "left", "right", "count")
+
+
+def to_csv(document: dict[str, Any]) -> str:
+    """Tidy CSV of the histograms: one row per run x layer x kind x bin."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r, run in enumerate(document["runs"], start=1):
+        for layer in run["layers"]:
+            for kind in ("pre", "post"):
+                edges, counts = layer[kind]["edges"], layer[kind]["counts"]
+                for b, count in enumerate(counts):
+                    writer.writerow(
+                        (r, run["label"], layer["layer"], layer["units"], layer["activation"], kind,
+                         b + 1, repr(edges[b]), repr(edges[b + 1]), count)
+                    )  # fmt: skip
+    return out.getvalue()

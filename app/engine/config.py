@@ -277,6 +277,7 @@ class FieldDoc:
     high: float | None = None
     choices: tuple[str, ...] = ()
     run_scoped: bool = False  # describes a column's model, so share links put it in the run
+    default: ParamValue | None = None  # None: required, or the component's own default
 
 
 def _field_docs() -> dict[str, FieldDoc]:
@@ -293,10 +294,12 @@ def _field_docs() -> dict[str, FieldDoc]:
         "input": (tuple(INPUTS), "input distribution (default normal)", False),
     }
     for name, (choices, doc, scoped) in names.items():
-        docs[name] = FieldDoc(name, "choice", doc, choices=choices, run_scoped=scoped)
+        docs[name] = FieldDoc(
+            name, "choice", doc, choices=choices, run_scoped=scoped, default=DEFAULT_NAMES.get(name)
+        )
     for spec in STRUCTURE.values():
         kind: FieldKind = "widths" if spec.name == "width" else "int"
-        docs[spec.name] = FieldDoc(spec.name, kind, spec.doc, spec.low, spec.high)
+        docs[spec.name] = FieldDoc(spec.name, kind, spec.doc, spec.low, spec.high, default=spec.default)
     docs["label"] = FieldDoc(
         "label", "text", f"column title (at most {LABEL_MAX} characters)", run_scoped=True
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Page
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,3 +75,35 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+class Watch:
+    """Console errors, uncaught exceptions and requests that leave the server, seen by a page."""
+
+    def __init__(self, page: Page, base: str) -> None:
+        self.expected: list[str] = []
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on(
+            "request",
+            lambda req: (
+                None if req.url.startswith((base, "blob:", "data:")) else self.outside.append(req.url)
+            ),
+        )
+
+    def expect_error(self, text: str) -> None:
+        """An error the test provokes on purpose (the browser logs every 4xx fetch)."""
+        self.expected.append(text)
+
+    def assert_clean(self) -> None:
+        assert [e for e in self.errors if not any(x in e for x in self.expected)] == []
+        assert self.outside == []
+
+
+@pytest.fixture
+def watch(page: Page, live_server: str) -> Iterator[Watch]:
+    watcher = Watch(page, live_server)
+    yield watcher
+    watcher.assert_clean()

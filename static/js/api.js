@@ -1,0 +1,43 @@
+// The REST API as the pages use it. The server's codec is the only parser of share links:
+// pages send the query string as it is and receive the canonical experiment back.
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(describe(detail) || `the server answered ${status}`);
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+function describe(detail) {
+  if (typeof detail === "string") return detail;
+  if (!Array.isArray(detail)) return "";
+  return detail
+    .map((d) => (d.msg?.includes(":") ? d.msg : `${(d.loc ?? []).slice(1).join(".")}: ${d.msg}`))
+    .join("; ");
+}
+
+let inFlight = null;
+
+/** Fetch JSON; a newer simulate call aborts the previous one so answers never arrive out of order. */
+async function call(url, init = {}, abortable = false) {
+  let controller = null;
+  if (abortable) {
+    inFlight?.abort();
+    controller = inFlight = new AbortController();
+  }
+  const response = await fetch(url, { ...init, signal: controller?.signal });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, body?.detail);
+  return body;
+}
+
+export const getCatalog = () => call("/api/v1/catalog");
+export const simulateQuery = (query) => call(`/api/v1/simulate?${query}`, {}, true);
+export const simulateBody = (body) =>
+  call(
+    "/api/v1/simulate",
+    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+    true,
+  );
+export const exportUrl = (kind, share) => `/api/v1/export/${kind}?${share}`;

@@ -1,0 +1,246 @@
+// The control panel, built from /api/v1/catalog: shared settings and one card per run.
+// Controls are filled from the server's canonical experiment and read back into a JSON body;
+// validation is the server's (its 422 names the field).
+
+const SHARED = ["depth", "width", "input_dim", "samples", "input", "input_mean", "input_std", "input_low",
+  "input_high", "input_fraction", "bias", "bias_value", "bias_std", "seed", "bins"];
+const RUN = ["activation", "alpha", "pieces", "output_activation", "init", "std", "limit", "value", "mode",
+  "gain", "label"];
+const OWNERS = { activations: "activation", initializers: "init", biases: "bias", inputs: "input" };
+
+let uid = 0;
+
+export class Controls {
+  constructor(catalog, { shared, runs, onChange }) {
+    this.fields = Object.fromEntries(catalog.fields.map((f) => [f.name, f]));
+    // param name -> { owner field, default per component that reads it }
+    this.params = {};
+    for (const [list, owner] of Object.entries(OWNERS)) {
+      for (const component of catalog[list]) {
+        for (const p of component.params) {
+          this.params[p.name] ??= { owner, defaults: {} };
+          this.params[p.name].defaults[component.name] = p.default;
+        }
+      }
+    }
+    this.sharedRoot = shared;
+    this.runsRoot = runs;
+    this.onChange = onChange;
+    shared.addEventListener("change", () => this.onChange());
+    runs.addEventListener("change", (e) => {
+      if (e.target.dataset.field && this.params[e.target.dataset.field] === undefined) this.refreshVisibility();
+      this.onChange();
+    });
+  }
+
+  /** The default a field takes in `context` (the selected components), or "". */
+  defaultOf(name, context) {
+    const param = this.params[name];
+    if (param) return param.defaults[context[param.owner]] ?? "";
+    return this.fields[name]?.default ?? "";
+  }
+
+  input(name, value, { placeholder = "", optional = false } = {}) {
+    const f = this.fields[name];
+    const id = `f${++uid}`;
+    const wrap = document.createElement("div");
+    wrap.className = "field";
+    wrap.dataset.name = name;
+    const label = document.createElement("label");
+    label.htmlFor = id;
+    label.textContent = name.replace(/_/g, " ");
+    label.title = f.doc;
+    let el;
+    if (f.type === "choice") {
+      el = document.createElement("select");
+      const choices = optional ? ["", ...f.choices] : f.choices;
+      for (const c of choices) {
+        const o = document.createElement("option");
+        o.value = c;
+        o.textContent = c === "" ? placeholder || "—" : c;
+        el.append(o);
+      }
+    } else {
+      el = document.createElement("input");
+      if (f.type === "int" || f.type === "float") {
+        el.type = "number";
+        el.step = f.type === "int" ? "1" : "any";
+        if (f.min !== null) el.min = f.min;
+        if (f.max !== null) el.max = f.max;
+        el.inputMode = f.type === "int" ? "numeric" : "decimal";
+      } else {
+        el.type = "text";
+        if (f.type === "widths") el.title = "one width, or one per layer: 100-50-20";
+      }
+      el.placeholder = placeholder;
+    }
+    el.id = id;
+    el.dataset.field = name;
+    el.value = value ?? "";
+    wrap.append(label, el);
+    return wrap;
+  }
+
+  /** Fill every control from a canonical experiment (the API's `experiment`). */
+  fill(experiment) {
+    const shared = { ...experiment };
+    delete shared.runs;
+    this.sharedRoot.replaceChildren();
+    const context = { bias: shared.bias ?? "none", input: shared.input ?? "normal" };
+    for (const name of SHARED) {
+      this.sharedRoot.append(this.input(name, shared[name] ?? this.defaultOf(name, context)));
+    }
+    const histogram = document.createElement("div");
+    histogram.className = "ranges";
+    for (const [key, title] of [["range", "activation range"], ["z_range", "z range"]]) {
+      const [lo, hi] = experiment[key] ?? ["", ""];
+      histogram.append(this.rangeInput(key, title, lo, hi));
+    }
+    this.sharedRoot.append(histogram);
+    this.runsRoot.replaceChildren(...experiment.runs.map((run) => this.runCard(run, shared)));
+    this.refreshVisibility();
+  }
+
+  rangeInput(key, title, lo, hi) {
+    const box = document.createElement("fieldset");
+    box.className = "range";
+    box.dataset.range = key;
+    const legend = document.createElement("legend");
+    legend.textContent = `${title} (blank: automatic)`;
+    box.append(legend);
+    for (const [part, value] of [["low", lo], ["high", hi]]) {
+      const el = document.createElement("input");
+      el.type = "number";
+      el.step = "any";
+      el.value = value;
+      el.placeholder = part;
+      el.setAttribute("aria-label", `${title} ${part}`);
+      el.dataset.part = part;
+      box.append(el);
+    }
+    return box;
+  }
+
+  runCard(run, shared = {}) {
+    const card = document.createElement("fieldset");
+    card.className = "run";
+    const legend = document.createElement("legend");
+    card.append(legend);
+    const context = { activation: run.activation, init: run.init };
+    for (const name of RUN) {
+      const placeholder = name === "output_activation" ? "same" : name === "label" ? "automatic" : "";
+      const value = run[name] ?? (name === "label" || name === "output_activation" ? "" : this.defaultOf(name, context));
+      card.append(this.input(name, value, { placeholder, optional: name === "output_activation" }));
+    }
+    const overrides = document.createElement("details");
+    overrides.className = "overrides";
+    const summary = document.createElement("summary");
+    summary.textContent = "Override shared settings";
+    overrides.append(summary);
+    for (const name of SHARED) {
+      if (this.params[name]) continue; // input/bias parameters follow their shared choice
+      overrides.append(this.input(name, run[name] ?? "", { placeholder: "shared", optional: true }));
+    }
+    overrides.open = SHARED.some((name) => run[name] !== undefined);
+    card.append(overrides);
+    const actions = document.createElement("div");
+    actions.className = "run-actions";
+    for (const [action, text] of [["duplicate", "Duplicate"], ["remove", "Remove"]]) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = text;
+      b.dataset.action = action;
+      actions.append(b);
+    }
+    card.append(actions);
+    actions.addEventListener("click", (e) => this.cardAction(card, e.target.dataset.action));
+    return card;
+  }
+
+  cardAction(card, action) {
+    if (action === "duplicate") {
+      card.after(this.runCard(this.readRun(card)));
+    } else if (action === "remove" && this.runsRoot.children.length > 1) {
+      card.remove();
+    } else {
+      return;
+    }
+    this.refreshVisibility();
+    this.onChange();
+  }
+
+  addRun() {
+    const cards = this.runsRoot.querySelectorAll("fieldset.run");
+    const last = cards[cards.length - 1];
+    this.runsRoot.append(this.runCard(last ? this.readRun(last) : { activation: "relu", init: "he_normal" }));
+    this.refreshVisibility();
+    this.onChange();
+  }
+
+  /** Show only the parameters the selected components read; number the run cards. */
+  refreshVisibility() {
+    const sharedContext = this.context(this.sharedRoot);
+    for (const el of this.sharedRoot.querySelectorAll(".field")) this.toggle(el, sharedContext);
+    const cards = [...this.runsRoot.querySelectorAll("fieldset.run")];
+    cards.forEach((card, i) => {
+      card.querySelector("legend").textContent = `Run ${i + 1}`;
+      const context = this.context(card);
+      for (const el of card.querySelectorAll(":scope > .field")) this.toggle(el, context);
+      card.querySelector('[data-action="remove"]').disabled = cards.length === 1;
+    });
+  }
+
+  context(root) {
+    const context = {};
+    for (const owner of Object.values(OWNERS)) {
+      const el = root.querySelector(`:scope > .field [data-field="${owner}"], :scope > .field > [data-field="${owner}"]`);
+      if (el) context[owner] = el.value;
+    }
+    return context;
+  }
+
+  toggle(wrap, context) {
+    const param = this.params[wrap.dataset.name];
+    const visible = !param || !(param.owner in context) || context[param.owner] in param.defaults;
+    wrap.hidden = !visible;
+  }
+
+  /** The JSON body for POST /api/v1/simulate. */
+  read() {
+    const body = {};
+    for (const wrap of this.sharedRoot.querySelectorAll(".field")) {
+      if (wrap.hidden) continue;
+      const el = wrap.querySelector("[data-field]");
+      if (el.value !== "") body[el.dataset.field] = typed(this.fields[el.dataset.field], el.value);
+    }
+    for (const box of this.sharedRoot.querySelectorAll("fieldset.range")) {
+      const [lo, hi] = [...box.querySelectorAll("input")].map((el) => el.value);
+      if (lo !== "" || hi !== "") body[box.dataset.range] = [typed({ type: "float" }, lo), typed({ type: "float" }, hi)];
+    }
+    body.runs = [...this.runsRoot.querySelectorAll("fieldset.run")].map((card) => this.readRun(card));
+    return body;
+  }
+
+  readRun(card) {
+    const run = {};
+    for (const el of card.querySelectorAll("[data-field]")) {
+      if (el.closest(".field").hidden || el.value === "") continue;
+      run[el.dataset.field] = typed(this.fields[el.dataset.field], el.value);
+    }
+    return run;
+  }
+}
+
+/** A control's text as the JSON value its field takes; text that is no number goes as it is,
+ * so the server's answer names the field. */
+function typed(field, text) {
+  if (field.type === "int" || field.type === "float") {
+    const n = Number(text);
+    return text.trim() !== "" && Number.isFinite(n) ? n : text;
+  }
+  if (field.type === "widths") {
+    const parts = text.split("-").map((p) => Number(p));
+    if (parts.every((n) => Number.isInteger(n))) return parts.length === 1 ? parts[0] : parts;
+  }
+  return text;
+}

@@ -1,0 +1,176 @@
+// The dashboard: controls -> API -> figures, with the address bar always a link to what is shown.
+// The experiment lives in the query string (the server's canonical share query); the view
+// (grid / overlay / ridgeline, z or activations, log y, which layers) lives in the hash.
+
+import { exportUrl, getCatalog, simulateBody, simulateQuery } from "./api.js";
+import { Controls } from "./controls.js";
+import { VIEWS, layerChoices, layerRows, signalFigure } from "./figures.js";
+
+const $ = (id) => document.getElementById(id);
+const PLOT_CONFIG = {
+  responsive: true,
+  displaylogo: false,
+  showSendToCloud: false, // plotly.js 4 defaults to a button that uploads the chart to its cloud
+  modeBarButtonsToRemove: ["select2d", "lasso2d"],
+  toImageButtonOptions: { filename: "initscope", scale: 2 },
+};
+const DEFAULT_PRESET = "saito-compare";
+
+// edits counts control changes, so an answer to an older request never overwrites newer input.
+const state = { catalog: null, result: null, controls: null, changedAt: 0, timer: 0, edits: 0 };
+
+function viewState() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  return {
+    view: VIEWS[hash.get("view")] && hash.get("view") !== "signal" ? hash.get("view") : "grid",
+    kind: hash.get("kind") === "pre" ? "pre" : "post",
+    log: hash.get("log") === "1",
+    layers: hash.get("layers") ?? "auto",
+  };
+}
+
+function setView(patch) {
+  const v = { ...viewState(), ...patch };
+  const hash = new URLSearchParams({ view: v.view, kind: v.kind, log: v.log ? "1" : "0", layers: v.layers });
+  history.replaceState(null, "", `${location.pathname}${location.search}#${hash}`);
+  syncViewControls();
+  draw();
+}
+
+function syncViewControls() {
+  const v = viewState();
+  for (const el of document.querySelectorAll('input[name="view"]')) el.checked = el.value === v.view;
+  for (const el of document.querySelectorAll('input[name="kind"]')) el.checked = el.value === v.kind;
+  $("log-y").checked = v.log;
+  const depth = state.result ? Math.max(...state.result.runs.map((r) => r.layers.length)) : 0;
+  const choices = layerChoices(depth);
+  const select = $("layers");
+  select.replaceChildren(
+    ...choices.map(({ value, text }) => Object.assign(document.createElement("option"), { value, text })),
+  );
+  select.value = choices.some((c) => c.value === v.layers) ? v.layers : "auto";
+  $("layers-field").hidden = choices.length === 0 || v.view === "ridgeline";
+}
+
+function showMessage(text, kind = "error") {
+  const box = $("message");
+  box.textContent = text;
+  box.dataset.kind = kind;
+  box.hidden = !text;
+}
+
+async function draw() {
+  const result = state.result;
+  if (!result) return;
+  const v = viewState();
+  const depth = Math.max(...result.runs.map((r) => r.layers.length));
+  const rows = layerRows(depth, v.layers);
+  const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows });
+  await Promise.all([
+    window.Plotly.react("figure", main.data, main.layout, PLOT_CONFIG),
+    window.Plotly.react("signal", ...Object.values(signalFigure(result)), PLOT_CONFIG),
+  ]);
+  const caption = depth > rows.length && v.view !== "ridgeline" ? ` (${rows.length} of ${depth} layers shown)` : "";
+  $("figure-caption").textContent = `${result.runs.length} runs × ${depth} layers${caption}`;
+  if (state.changedAt) {
+    const ms = Math.round(performance.now() - state.changedAt);
+    document.body.dataset.renderMs = String(ms);
+    $("status").textContent = `Updated in ${ms} ms`;
+    state.changedAt = 0;
+  }
+  document.body.dataset.ready = "1";
+}
+
+function apply(result, edits) {
+  state.result = result;
+  history.replaceState(null, "", `${location.pathname}?${result.share}${location.hash}`);
+  if (edits === state.edits) state.controls.fill(result.experiment);
+  const preset = state.catalog.presets.find((p) => p.share === result.share);
+  $("preset").value = preset ? preset.name : "";
+  $("preset-info").textContent = preset ? `${preset.shows} From ${preset.source}.` : "";
+  $("download-csv").href = exportUrl("csv", result.share);
+  $("download-report").href = exportUrl("report", result.share);
+  showMessage("");
+  syncViewControls();
+  return draw();
+}
+
+async function run(request) {
+  document.body.dataset.busy = "1";
+  const edits = state.edits;
+  try {
+    await apply(await request(), edits);
+  } catch (err) {
+    if (err.name === "AbortError") return; // superseded by a newer change
+    showMessage(`Cannot show this experiment: ${err.message}`);
+    document.body.dataset.ready = "1";
+  } finally {
+    delete document.body.dataset.busy;
+  }
+}
+
+function onControlsChange() {
+  state.edits += 1;
+  state.changedAt ||= performance.now();
+  clearTimeout(state.timer);
+  state.timer = setTimeout(() => run(() => simulateBody(state.controls.read())), 120);
+}
+
+function loadQuery(query) {
+  return run(() => simulateQuery(query));
+}
+
+function downloadJson() {
+  if (!state.result) return;
+  const blob = new Blob([JSON.stringify(state.result, null, 1)], { type: "application/json" });
+  const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: "initscope.json" });
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+async function copyLink() {
+  try {
+    await navigator.clipboard.writeText(location.href);
+    showMessage("Link copied.", "info");
+  } catch {
+    // No clipboard (insecure context or denied): show the link to copy by hand.
+    showMessage(location.href, "info");
+  }
+}
+
+function wire() {
+  $("add-run").addEventListener("click", () => state.controls.addRun());
+  $("copy-link").addEventListener("click", copyLink);
+  $("download-json").addEventListener("click", downloadJson);
+  $("preset").addEventListener("change", (e) => {
+    const preset = state.catalog.presets.find((p) => p.name === e.target.value);
+    if (!preset) return;
+    state.changedAt = performance.now();
+    history.pushState(null, "", `${location.pathname}?${preset.share}${location.hash}`);
+    loadQuery(preset.share);
+  });
+  for (const el of document.querySelectorAll('input[name="view"]')) el.addEventListener("change", () => setView({ view: el.value }));
+  for (const el of document.querySelectorAll('input[name="kind"]')) el.addEventListener("change", () => setView({ kind: el.value }));
+  $("log-y").addEventListener("change", (e) => setView({ log: e.target.checked }));
+  $("layers").addEventListener("change", (e) => setView({ layers: e.target.value }));
+  window.addEventListener("popstate", () => loadQuery(location.search.slice(1)));
+}
+
+async function main() {
+  state.changedAt = performance.now(); // the first draw is timed from page start too
+  wire();
+  try {
+    state.catalog = await getCatalog();
+  } catch (err) {
+    showMessage(`Cannot reach the server: ${err.message}`);
+    return;
+  }
+  const menu = $("preset");
+  for (const p of state.catalog.presets) menu.append(Object.assign(document.createElement("option"), { value: p.name, text: p.title }));
+  state.controls = new Controls(state.catalog, { shared: $("shared"), runs: $("runs"), onChange: onControlsChange });
+  const query = location.search.slice(1);
+  const fallback = state.catalog.presets.find((p) => p.name === DEFAULT_PRESET).share;
+  await loadQuery(query || fallback);
+}
+
+main();

@@ -1,0 +1,352 @@
+// Plotly figure specs from an API result: pure functions, no DOM, no fetching.
+// Used by the dashboard, the preset gallery and the standalone report (which inlines this file).
+// No <b>/<sup> in labels: plotly.js renders them as style attributes, which the pages' CSP blocks.
+
+export const COLORS = ["#2456a6", "#d1495b", "#2e933c", "#c77c02", "#6b4c9a", "#00798c", "#8c564b", "#5b6472"];
+export const KINDS = { post: "activation", pre: "z (pre-activation)" };
+const FONT = { family: "system-ui, sans-serif", size: 12, color: "#1d2330" };
+
+/** Escapes text for Plotly's HTML-like labels: user labels must never become markup. */
+export function esc(text) {
+  return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+export function fmt(x) {
+  if (x === null || x === undefined) return "–";
+  if (x === 0) return "0";
+  const a = Math.abs(x);
+  return a >= 1e4 || a < 1e-3 ? x.toExponential(1) : x.toPrecision(3).replace(/\.?0+$/, "");
+}
+
+function count(n) {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${Math.round(n / 1e3)}k` : String(n);
+}
+
+function pct(x) {
+  return x < 0.001 && x > 0 ? "<0.1%" : `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%`;
+}
+
+/** The compact statistics line of one layer: what each text's claim is read from. */
+export function statsLine(layer, kind) {
+  const t = layer[kind];
+  const parts = [`σ ${fmt(t.std)}`];
+  if (kind === "post" && t.saturated_fraction !== null) parts.push(`sat ${pct(t.saturated_fraction)}`);
+  if (kind === "post") parts.push(`dead ${layer.dead_units}`);
+  if (kind === "pre") parts.push(`mean ${fmt(t.mean)}`);
+  if (layer.distinct_units !== null && layer.distinct_units < layer.units) parts.push(`distinct ${layer.distinct_units}`);
+  if (t.nan_count + t.inf_count > 0) parts.push(`non-finite ${t.nan_count + t.inf_count}`);
+  return parts.join(" · ");
+}
+
+/** Which layers (0-based) to draw: all up to `max`, else a window or every k-th layer. */
+export function layerRows(depth, choice = "auto", max = 10) {
+  const all = [...Array(depth).keys()];
+  if (depth <= max || choice === "all") return all;
+  if (choice.startsWith("from-")) {
+    const start = Math.min(Math.max(0, Number(choice.slice(5)) - 1), depth - 1);
+    return all.slice(start, start + max);
+  }
+  const step = Math.ceil((depth - 1) / (max - 1));
+  const rows = all.filter((j) => j % step === 0);
+  if (rows[rows.length - 1] !== depth - 1) rows.push(depth - 1);
+  return rows;
+}
+
+export function layerChoices(depth, max = 10) {
+  if (depth <= max) return [];
+  const choices = [{ value: "auto", text: `every ${Math.ceil((depth - 1) / (max - 1))}th layer` }];
+  for (let start = 1; start <= depth; start += max) {
+    choices.push({ value: `from-${start}`, text: `layers ${start}–${Math.min(start + max - 1, depth)}` });
+  }
+  return choices;
+}
+
+function bars(tensor, color, name, showlegend) {
+  const { edges, counts } = tensor;
+  const centers = counts.map((_, i) => (edges[i] + edges[i + 1]) / 2);
+  return {
+    type: "bar",
+    x: centers,
+    y: counts,
+    width: counts.map((_, i) => edges[i + 1] - edges[i]),
+    customdata: counts.map((_, i) => [edges[i], edges[i + 1]]),
+    hovertemplate: "[%{customdata[0]:.4g}, %{customdata[1]:.4g}): %{y}<extra>" + esc(name) + "</extra>",
+    marker: { color, line: { width: 0 } },
+    name: esc(name),
+    showlegend,
+  };
+}
+
+/** A bar far above all others (ReLU's exact zeros) flattens the rest of the histogram: clip the
+ * axis above the second-highest bar and label the clipped bar with its count. */
+export function spikeClip({ edges, counts }) {
+  let first = -1;
+  for (let i = 0; i < counts.length; i++) if (first < 0 || counts[i] > counts[first]) first = i;
+  const second = Math.max(0, ...counts.filter((_, i) => i !== first));
+  if (second === 0 || counts[first] < 4 * second) return null;
+  return { top: second * 1.25, count: counts[first], x: (edges[first] + edges[first + 1]) / 2 };
+}
+
+function domains(n, gap) {
+  const size = (1 - gap * (n - 1)) / n;
+  return [...Array(n).keys()].map((i) => [i * (size + gap), i * (size + gap) + size]);
+}
+
+function baseLayout(height) {
+  return {
+    height,
+    font: FONT,
+    paper_bgcolor: "#fff",
+    plot_bgcolor: "#fff",
+    bargap: 0,
+    hoverlabel: { font: { size: 12 } },
+    margin: { l: 64, r: 16, t: 64, b: 40 },
+    annotations: [],
+    showlegend: false,
+  };
+}
+
+/** One column per run, one row per layer (layer 1 on top): histograms with their statistics. */
+export function gridFigure(result, { kind = "post", logY = false, rows = null, compact = false } = {}) {
+  const runs = result.runs;
+  const depth = Math.max(...runs.map((r) => r.layers.length));
+  const shown = rows ?? layerRows(depth);
+  const rowHeight = compact ? 90 : 150;
+  const layout = baseLayout(shown.length * rowHeight + (compact ? 60 : 90));
+  const xs = domains(runs.length, compact ? 0.06 : 0.04);
+  const ys = domains(shown.length, compact ? 0.12 : 0.1).reverse();
+  const data = [];
+  shown.forEach((j, r) => {
+    runs.forEach((run, c) => {
+      const k = r * runs.length + c + 1;
+      const xa = `xaxis${k === 1 ? "" : k}`;
+      const ya = `yaxis${k === 1 ? "" : k}`;
+      const layer = run.layers[j];
+      layout[xa] = { domain: xs[c], anchor: `y${k}`, showgrid: false, zeroline: false, ticks: "outside", nticks: 5 };
+      layout[ya] = {
+        domain: ys[r],
+        anchor: `x${k}`,
+        type: logY ? "log" : "linear",
+        rangemode: "tozero",
+        gridcolor: "#eef1f5",
+        nticks: 4,
+        title: c === 0 ? { text: `layer ${j + 1}`, standoff: 4 } : undefined,
+      };
+      if (!layer) {
+        layout[xa].visible = false;
+        layout[ya].visible = false;
+        return;
+      }
+      const t = layer[kind];
+      layout[xa].range = [t.edges[0], t.edges[t.edges.length - 1]];
+      const trace = bars(t, COLORS[c % COLORS.length], run.label, false);
+      trace.xaxis = `x${k}`;
+      trace.yaxis = `y${k}`;
+      if (logY) trace.y = trace.y.map((v) => (v > 0 ? v : null));
+      data.push(trace);
+      const clip = logY ? null : spikeClip(t);
+      if (clip) {
+        layout[ya].range = [0, clip.top];
+        layout.annotations.push({
+          text: `▲ ${count(clip.count)}`,
+          xref: `x${k}`,
+          yref: `y${k} domain`,
+          x: clip.x,
+          y: 1,
+          xanchor: "left",
+          yanchor: "top",
+          showarrow: false,
+          font: { size: 10, color: "#5b6472" },
+        });
+      }
+      if (!compact) {
+        layout.annotations.push({
+          text: statsLine(layer, kind),
+          xref: `x${k} domain`,
+          yref: `y${k} domain`,
+          x: 1,
+          y: 1.02,
+          xanchor: "right",
+          yanchor: "bottom",
+          showarrow: false,
+          font: { size: 11, color: "#5b6472" },
+        });
+      }
+    });
+  });
+  runs.forEach((run, c) => {
+    layout.annotations.push({
+      text: esc(run.label),
+      xref: "paper",
+      yref: "paper",
+      x: (xs[c][0] + xs[c][1]) / 2,
+      y: 1,
+      yshift: compact ? 28 : 40,
+      xanchor: "center",
+      yanchor: "bottom",
+      showarrow: false,
+      font: { size: compact ? 12 : 14, color: COLORS[c % COLORS.length], weight: 700 },
+    });
+  });
+  return { data, layout };
+}
+
+/** All runs in one plot per layer (outlines), like TensorBoard's overlay mode. */
+export function overlayFigure(result, { kind = "post", logY = false, rows = null } = {}) {
+  const runs = result.runs;
+  const depth = Math.max(...runs.map((r) => r.layers.length));
+  const shown = rows ?? layerRows(depth);
+  const cols = shown.length > 4 ? 2 : 1;
+  const nrows = Math.ceil(shown.length / cols);
+  const layout = baseLayout(nrows * 170 + 100);
+  layout.showlegend = true;
+  layout.legend = { orientation: "h", x: 0, y: 1, yanchor: "bottom", yref: "container" };
+  layout.margin.t = 70;
+  const xs = domains(cols, 0.08);
+  const ys = domains(nrows, 0.12).reverse();
+  const data = [];
+  shown.forEach((j, i) => {
+    const k = i + 1;
+    const [r, c] = [Math.floor(i / cols), i % cols];
+    const suffix = k === 1 ? "" : k;
+    layout[`xaxis${suffix}`] = { domain: xs[c], anchor: `y${k}`, showgrid: false, zeroline: false, ticks: "outside" };
+    layout[`yaxis${suffix}`] = {
+      domain: ys[r],
+      anchor: `x${k}`,
+      type: logY ? "log" : "linear",
+      rangemode: "tozero",
+      gridcolor: "#eef1f5",
+      nticks: 4,
+      title: c === 0 ? { text: "count", standoff: 4 } : undefined,
+    };
+    layout.annotations.push({
+      text: `layer ${j + 1}`,
+      xref: `x${k} domain`,
+      yref: `y${k} domain`,
+      x: 0,
+      y: 1.02,
+      xanchor: "left",
+      yanchor: "bottom",
+      showarrow: false,
+      font: { size: 12 },
+    });
+    runs.forEach((run, ri) => {
+      const layer = run.layers[j];
+      if (!layer) return;
+      const { edges, counts } = layer[kind];
+      data.push({
+        type: "scatter",
+        mode: "lines",
+        line: { shape: "hv", color: COLORS[ri % COLORS.length], width: 2 },
+        x: edges,
+        y: [...counts, counts[counts.length - 1]].map((v) => (logY && v === 0 ? null : v)),
+        name: esc(run.label),
+        legendgroup: `run${ri}`,
+        showlegend: i === 0,
+        hovertemplate: "%{x:.4g}: %{y}<extra>" + esc(run.label) + "</extra>",
+        xaxis: `x${k}`,
+        yaxis: `y${k}`,
+      });
+    });
+  });
+  return { data, layout };
+}
+
+/** Layers stacked downwards per run (ridgeline / offset view): depth at a glance. */
+export function ridgelineFigure(result, { kind = "post" } = {}) {
+  const runs = result.runs;
+  const depth = Math.max(...runs.map((r) => r.layers.length));
+  const layout = baseLayout(Math.min(900, Math.max(320, depth * 34 + 120)));
+  const xs = domains(runs.length, 0.05);
+  const data = [];
+  runs.forEach((run, c) => {
+    const k = c + 1;
+    const suffix = k === 1 ? "" : k;
+    const color = COLORS[c % COLORS.length];
+    run.layers.forEach((layer, j) => {
+      const { edges, counts } = layer[kind];
+      const peak = Math.max(...counts) || 1;
+      const base = -j;
+      const x = [edges[0]];
+      const y = [base];
+      counts.forEach((n, b) => {
+        x.push(edges[b], edges[b + 1]);
+        y.push(base + (1.6 * n) / peak, base + (1.6 * n) / peak);
+      });
+      x.push(edges[edges.length - 1]);
+      y.push(base);
+      data.push({
+        type: "scatter",
+        mode: "lines",
+        x,
+        y,
+        fill: "toself",
+        fillcolor: color + "55",
+        line: { color, width: 1 },
+        name: `layer ${j + 1}`,
+        hoverinfo: "text",
+        text: `${esc(run.label)}<br>layer ${j + 1}: ${statsLine(layer, kind)}`,
+        hoveron: "fills",
+        xaxis: `x${k}`,
+        yaxis: `y${k}`,
+      });
+    });
+    const step = Math.max(1, Math.ceil(depth / 12));
+    const ticks = [...Array(depth).keys()].filter((j) => j % step === 0);
+    layout[`xaxis${suffix}`] = { domain: xs[c], anchor: `y${k}`, showgrid: false, zeroline: false, ticks: "outside" };
+    layout[`yaxis${suffix}`] = {
+      domain: [0, 1],
+      anchor: `x${k}`,
+      range: [-depth + 0.5, 2],
+      tickvals: ticks.map((j) => -j),
+      ticktext: ticks.map((j) => `layer ${j + 1}`),
+      showticklabels: c === 0,
+      showgrid: false,
+      zeroline: false,
+    };
+    layout.annotations.push({
+      text: esc(run.label),
+      xref: `x${k} domain`,
+      yref: "paper",
+      x: 0.5,
+      y: 1,
+      yshift: 12,
+      xanchor: "center",
+      yanchor: "bottom",
+      showarrow: false,
+      font: { size: 14, color, weight: 700 },
+    });
+  });
+  return { data, layout };
+}
+
+/** Std of the activations (solid) and of z (dotted) per layer for every run, log y. */
+export function signalFigure(result) {
+  const data = [];
+  result.runs.forEach((run, c) => {
+    const color = COLORS[c % COLORS.length];
+    const layers = run.layers.map((l) => l.layer);
+    for (const [kind, dash] of [["post", "solid"], ["pre", "dot"]]) {
+      data.push({
+        type: "scatter",
+        mode: "lines+markers",
+        x: layers,
+        // A vanished signal (std 0) has no place on a log axis: it leaves a gap.
+        y: run.layers.map((l) => (l[kind].std > 0 ? l[kind].std : null)),
+        name: `${esc(run.label)}: ${kind === "post" ? "activation" : "z"}`,
+        line: { color, dash, width: 2 },
+        marker: { size: 5 },
+        hovertemplate: `layer %{x}: σ %{y:.3g}<extra>${esc(run.label)} (${kind === "post" ? "a" : "z"})</extra>`,
+      });
+    }
+  });
+  const layout = baseLayout(380);
+  layout.showlegend = true;
+  layout.legend = { orientation: "h", x: 0, y: -0.22 };
+  layout.margin = { l: 64, r: 16, t: 24, b: 90 };
+  layout.xaxis = { title: { text: "layer" }, dtick: Math.max(1, Math.ceil((data[0]?.x.length ?? 1) / 20)) };
+  layout.yaxis = { title: { text: "std" }, type: "log", dtick: 1, gridcolor: "#eef1f5", exponentformat: "e" };
+  return { data, layout };
+}
+
+export const VIEWS = { grid: gridFigure, overlay: overlayFigure, ridgeline: ridgelineFigure, signal: signalFigure };

@@ -1,0 +1,36 @@
+// The preset gallery: a small figure (first and last layer of every run) per preset, drawn when
+// the card scrolls into view so the page opens fast.
+
+import { gridFigure } from "./figures.js";
+
+const CONFIG = { displayModeBar: false, showSendToCloud: false, responsive: true, staticPlot: true };
+
+async function drawCard(card) {
+  const plot = card.querySelector(".mini");
+  try {
+    // One request at a time per card: the gallery must not abort its own requests.
+    const result = await fetch(`/api/v1/simulate?${card.dataset.share}`).then((r) => {
+      if (!r.ok) throw new Error(`the server answered ${r.status}`);
+      return r.json();
+    });
+    const depth = Math.max(...result.runs.map((r) => r.layers.length));
+    const rows = depth === 1 ? [0] : [0, depth - 1];
+    const { data, layout } = gridFigure(result, { rows, compact: true });
+    layout.margin = { l: 48, r: 8, t: 44, b: 28 };
+    await window.Plotly.newPlot(plot, data, layout, CONFIG);
+    card.dataset.drawn = "1";
+  } catch (err) {
+    plot.textContent = `Could not draw this preset: ${err.message}`;
+    card.dataset.drawn = "error";
+  }
+}
+
+const observer = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (!entry.isIntersecting) continue;
+    observer.unobserve(entry.target);
+    drawCard(entry.target);
+  }
+}, { rootMargin: "200px" });
+
+for (const card of document.querySelectorAll(".preset-card")) observer.observe(card);

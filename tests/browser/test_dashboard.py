@@ -1,0 +1,208 @@
+"""The dashboard in a real browser: presets, share links, controls, views, exports, bad links."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from app.presets import PRESETS
+from tests.browser.conftest import Watch
+
+pytestmark = pytest.mark.browser
+MAX_ROWS = 10  # the grid shows at most this many layers at once
+
+
+def open_dashboard(page: Page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+
+
+def wait_for_location(page: Page, pattern: str) -> None:
+    """Wait until the address bar matches: read location.href itself, since Playwright's page.url
+    does not always follow history.replaceState."""
+    page.wait_for_function("p => new RegExp(p).test(location.href)", arg=pattern, timeout=15_000)
+
+
+def grid_traces(page: Page) -> list[dict[str, float]]:
+    """Per bar trace of the main figure: its number of bins and total count."""
+    traces: list[dict[str, float]] = page.evaluate(
+        "() => document.getElementById('figure').data"
+        ".map(t => ({bins: t.y.length, total: t.y.reduce((a, b) => a + (b || 0), 0)}))"
+    )
+    return traces
+
+
+def shown_layers(page: Page) -> list[int]:
+    """The layers the grid shows, from its row titles ("layer 3")."""
+    titles: list[str] = page.evaluate(
+        "() => { const l = document.getElementById('figure').layout;"
+        " return Object.keys(l).filter(k => k.startsWith('yaxis'))"
+        ".map(k => l[k].title?.text).filter(Boolean); }"
+    )
+    return sorted(int(t.split()[1]) for t in titles)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_dashboard_every_preset_renders_its_subplots(
+    page: Page, live_server: str, watch: Watch, name: str
+) -> None:
+    preset = PRESETS[name]
+    open_dashboard(page, f"{live_server}/?{preset.query}")
+    runs = preset.experiment.runs
+    depth = max(run.depth for run in runs)
+    shown = shown_layers(page)
+    assert (
+        shown == list(range(1, depth + 1))
+        if depth <= MAX_ROWS
+        else (len(shown) <= MAX_ROWS and shown[-1] == depth)
+    )
+    traces = grid_traces(page)
+    assert len(traces) == sum(1 for run in runs for layer in shown if layer <= run.depth)
+    assert all(t["bins"] == 30 and t["total"] > 0 for t in traces)
+    assert page.evaluate("document.getElementById('signal').data.length") == 2 * len(runs)
+    assert page.locator(".modebar-btn[data-title^='Share']").count() == 0  # nothing leaves the machine
+    assert page.locator("#preset").input_value() == name
+    assert page.evaluate("location.search") == "?" + preset.query
+
+
+def test_dashboard_control_change_updates_url_and_survives_reload(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    open_dashboard(page, f"{live_server}/?{PRESETS['saito-compare'].query}")
+    depth = page.locator('#shared [data-field="depth"]')
+    depth.fill("3")
+    depth.dispatch_event("change")
+    wait_for_location(page, r"depth=3")
+    page.wait_for_function("document.getElementById('figure').data.length === 9")
+    assert page.locator("#preset").input_value() == ""  # no longer the preset
+    before = grid_traces(page)
+    render_ms = page.evaluate("Number(document.body.dataset.renderMs)")
+    print(f"control change to plot drawn: {render_ms} ms")
+    url = page.evaluate("location.href")
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.evaluate("location.href") == url
+    assert page.locator('#shared [data-field="depth"]').input_value() == "3"
+    assert grid_traces(page) == before
+
+
+def test_dashboard_run_editing_adds_duplicates_and_removes(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    open_dashboard(page, f"{live_server}/?run=relu,he_normal")
+    page.locator("#add-run").click()
+    wait_for_location(page, r"run=relu,he_normal&run=relu,he_normal")
+    card = page.locator("fieldset.run").nth(1)
+    card.locator('[data-field="init"]').select_option("normal")
+    card.locator('[data-field="std"]').fill("0.01")
+    card.locator('[data-field="std"]').dispatch_event("change")
+    wait_for_location(page, r"run=relu,normal,std:0.01")
+    card.get_by_role("button", name="Duplicate").click()
+    wait_for_location(page, r"(run=relu,normal,std:0.01.*){2}")
+    page.locator("fieldset.run").first.get_by_role("button", name="Remove").click()
+    wait_for_location(page, r"\?run=relu,normal,std:0.01&run=relu,normal,std:0.01$")
+    expect(page.locator("fieldset.run")).to_have_count(2)
+
+
+def test_dashboard_hand_edited_link_depth_8_shows_8_rows(page: Page, live_server: str, watch: Watch) -> None:
+    open_dashboard(page, f"{live_server}/?depth=8&run=tanh,xavier&run=relu,he_normal")
+    assert len(grid_traces(page)) == 16
+    assert page.locator('#shared [data-field="depth"]').input_value() == "8"
+    assert page.locator('[data-field="activation"]').nth(1).input_value() == "relu"
+
+
+def test_dashboard_deep_network_shows_a_window_of_layers(
+    page: Page, live_server: str, watch: Watch, artifacts: Path
+) -> None:
+    open_dashboard(page, f"{live_server}/?{PRESETS['deep-relu-compare'].query}")
+    assert len(grid_traces(page)) == 3 * MAX_ROWS
+    expect(page.locator("#figure-caption")).to_contain_text("10 of 50 layers")
+    page.screenshot(path=artifacts / "dashboard-deep.png", full_page=True)
+    page.locator("#layers").select_option("from-41")
+    wait_for_location(page, r"layers=from-41")
+    titles = page.evaluate("document.getElementById('figure').layout.yaxis.title.text")
+    assert titles == "layer 41"
+
+
+def test_dashboard_views_render_and_live_in_the_hash(page: Page, live_server: str, watch: Watch) -> None:
+    open_dashboard(page, f"{live_server}/?{PRESETS['saito-compare'].query}")
+    for view in ("overlay", "ridgeline", "grid"):
+        page.locator(f'input[name="view"][value="{view}"]').check()
+        wait_for_location(page, f"view={view}")
+        assert page.evaluate("document.getElementById('figure').data.length") > 0
+    page.locator('input[name="kind"][value="pre"]').check()
+    page.locator("#log-y").check()
+    wait_for_location(page, r"kind=pre.*log=1")
+    assert page.evaluate("document.getElementById('figure').layout.yaxis.type") == "log"
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator('input[name="kind"][value="pre"]').is_checked()
+    # z of sigmoid with std 1 spreads to about +-30: the x axis is not the activation's [0, 1]
+    assert page.evaluate("document.getElementById('figure').layout.xaxis.range[1]") > 10
+
+
+def test_dashboard_bad_link_shows_a_message(page: Page, live_server: str, watch: Watch) -> None:
+    watch.expect_error("status of 422")
+    open_dashboard(page, f"{live_server}/?depth=abc&run=relu,xavier")
+    message = page.locator("#message")
+    expect(message).to_be_visible()
+    expect(message).to_contain_text("depth")
+    open_dashboard(page, f"{live_server}/?run=relu,normal,std:-1&run=relu,he_normal")
+    expect(message).to_contain_text("must be between")
+
+
+PAYLOADS = [
+    '<img src=x onerror="window.__pwned=1">',
+    "<script>window.__pwned=1</script>",
+    '"><svg onload=window.__pwned=1>',
+]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_dashboard_script_payloads_run_nothing(page: Page, live_server: str, payload: str) -> None:
+    escaped = quote(payload.replace("%", "%25").replace(",", "%2C").replace(":", "%3A"), safe="")
+    for query in (
+        f"run=relu,he_normal,label:{escaped}",  # a valid label, drawn as text
+        f"run={quote(payload, safe='')},xavier",  # an invalid activation, echoed in the message
+        f"depth={quote(payload, safe='')}&run=relu,xavier",
+    ):
+        open_dashboard(page, f"{live_server}/?{query}")
+        assert page.evaluate("window.__pwned") is None
+        assert page.locator("img[src='x'], #figure script, #message *").count() == 0
+
+
+def test_dashboard_exports(page: Page, live_server: str, watch: Watch) -> None:
+    share = PRESETS["saito-compare"].query
+    open_dashboard(page, f"{live_server}/?{share}")
+    assert page.locator("#download-csv").get_attribute("href") == f"/api/v1/export/csv?{share}"
+    assert page.locator("#download-report").get_attribute("href") == f"/api/v1/export/report?{share}"
+    with page.expect_download() as download:
+        page.locator("#download-json").click()
+    assert download.value.suggested_filename == "initscope.json"
+    assert '"share"' in Path(download.value.path()).read_text()
+
+
+def test_dashboard_screenshots_and_small_screens(
+    page: Page, live_server: str, watch: Watch, artifacts: Path
+) -> None:
+    page.set_viewport_size({"width": 1280, "height": 800})
+    open_dashboard(page, f"{live_server}/?{PRESETS['saito-compare'].query}")
+    page.screenshot(path=artifacts / "dashboard-saito-compare.png", full_page=True)
+    unlabeled = page.evaluate(
+        "[...document.querySelectorAll('.panel input, .panel select, .toolbar input, .toolbar select')]"
+        ".filter(el => el.labels.length === 0 && !el.getAttribute('aria-label')).length"
+    )
+    assert unlabeled == 0
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=artifacts / "dashboard-390px.png", full_page=True)
+
+
+def test_dashboard_is_served_with_a_strict_csp(page: Page, live_server: str) -> None:
+    response = page.goto(f"{live_server}/")
+    assert response is not None
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
