@@ -12,10 +12,18 @@ def test_main_healthz(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
-def test_main_index_lists_presets_with_links(client: TestClient) -> None:
-    page = client.get("/")
+def test_main_dashboard_page(client: TestClient) -> None:
+    page = client.get("/?depth=3&run=relu,he_normal")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    assert 'href="/api/v1/simulate?range=0,1&amp;run=sigmoid,normal' in page.text
+    assert 'id="figure"' in page.text and "js/dashboard.js" in page.text
+    assert "<script>" not in page.text  # no inline script: the CSP forbids it
+
+
+def test_main_gallery_links_every_preset(client: TestClient) -> None:
+    page = client.get("/presets")
+    assert page.status_code == 200
+    assert 'href="/?range=0,1&amp;run=sigmoid,normal' in page.text
+    assert page.text.count('class="preset-card"') == 13
 
 
 @pytest.mark.parametrize("name", ASSETS)
