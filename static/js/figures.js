@@ -87,7 +87,9 @@ export function spikeClip({ edges, counts }) {
   return { top: second * 1.25, count: counts[first], x: (edges[first] + edges[first + 1]) / 2 };
 }
 
-function domains(n, gap) {
+/** n equal [start, end] fractions of an axis of `span` pixels, `gapPx` pixels apart. */
+function domains(n, gapPx, span = 1000) {
+  const gap = Math.min(gapPx / span, 0.5 / Math.max(1, n - 1));
   const size = (1 - gap * (n - 1)) / n;
   return [...Array(n).keys()].map((i) => [i * (size + gap), i * (size + gap) + size]);
 }
@@ -113,8 +115,8 @@ export function gridFigure(result, { kind = "post", logY = false, rows = null, c
   const shown = rows ?? layerRows(depth);
   const rowHeight = compact ? 90 : 150;
   const layout = baseLayout(shown.length * rowHeight + (compact ? 60 : 90));
-  const xs = domains(runs.length, compact ? 0.06 : 0.04);
-  const ys = domains(shown.length, compact ? 0.12 : 0.1).reverse();
+  const xs = domains(runs.length, compact ? 24 : 40, 1000);
+  const ys = domains(shown.length, compact ? 30 : 44, layout.height - layout.margin.t - layout.margin.b).reverse();
   const data = [];
   shown.forEach((j, r) => {
     runs.forEach((run, c) => {
@@ -202,8 +204,8 @@ export function overlayFigure(result, { kind = "post", logY = false, rows = null
   layout.showlegend = true;
   layout.legend = { orientation: "h", x: 0, y: 1, yanchor: "bottom", yref: "container" };
   layout.margin.t = 70;
-  const xs = domains(cols, 0.08);
-  const ys = domains(nrows, 0.12).reverse();
+  const xs = domains(cols, 70, 1000);
+  const ys = domains(nrows, 44, layout.height - layout.margin.t - layout.margin.b).reverse();
   const data = [];
   shown.forEach((j, i) => {
     const k = i + 1;
@@ -257,7 +259,7 @@ export function ridgelineFigure(result, { kind = "post" } = {}) {
   const runs = result.runs;
   const depth = Math.max(...runs.map((r) => r.layers.length));
   const layout = baseLayout(Math.min(900, Math.max(320, depth * 34 + 120)));
-  const xs = domains(runs.length, 0.05);
+  const xs = domains(runs.length, 40, 1000);
   const data = [];
   runs.forEach((run, c) => {
     const k = c + 1;
@@ -345,7 +347,11 @@ export function signalFigure(result) {
   layout.legend = { orientation: "h", x: 0, y: -0.22 };
   layout.margin = { l: 64, r: 16, t: 24, b: 90 };
   layout.xaxis = { title: { text: "layer" }, dtick: Math.max(1, Math.ceil((data[0]?.x.length ?? 1) / 20)) };
-  layout.yaxis = { title: { text: "std" }, type: "log", dtick: 1, gridcolor: "#eef1f5", exponentformat: "e" };
+  // One labelled tick per decade reads well over a few decades; vanishing signals span dozens.
+  const stds = data.flatMap((t) => t.y).filter((v) => v > 0);
+  const decades = stds.length ? Math.log10(Math.max(...stds)) - Math.log10(Math.min(...stds)) : 1;
+  const dtick = Math.max(1, Math.ceil(decades / 8));
+  layout.yaxis = { title: { text: "std" }, type: "log", dtick, gridcolor: "#eef1f5", exponentformat: "e" };
   return { data, layout };
 }
 
