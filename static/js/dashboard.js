@@ -65,7 +65,8 @@ async function draw() {
   const v = viewState();
   const depth = Math.max(...result.runs.map((r) => r.layers.length));
   const rows = layerRows(depth, v.layers);
-  const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows });
+  const width = $("figure").clientWidth;
+  const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows, width });
   await Promise.all([
     window.Plotly.react("figure", main.data, main.layout, PLOT_CONFIG),
     window.Plotly.react("signal", ...Object.values(signalFigure(result)), PLOT_CONFIG),

@@ -27,10 +27,11 @@ function pct(x) {
 }
 
 /** The compact statistics line of one layer: what each text's claim is read from. */
-export function statsLine(layer, kind) {
+export function statsLine(layer, kind, short = false) {
   const t = layer[kind];
   const parts = [`σ ${fmt(t.std)}`];
   if (kind === "post" && t.saturated_fraction !== null) parts.push(`sat ${pct(t.saturated_fraction)}`);
+  if (short) return parts.join(" · ");
   if (kind === "post") parts.push(`dead ${layer.dead_units}`);
   if (kind === "pre") parts.push(`mean ${fmt(t.mean)}`);
   if (layer.distinct_units !== null && layer.distinct_units < layer.units) parts.push(`distinct ${layer.distinct_units}`);
@@ -109,7 +110,7 @@ function baseLayout(height) {
 }
 
 /** One column per run, one row per layer (layer 1 on top): histograms with their statistics. */
-export function gridFigure(result, { kind = "post", logY = false, rows = null, compact = false } = {}) {
+export function gridFigure(result, { kind = "post", logY = false, rows = null, compact = false, width = 1000 } = {}) {
   const runs = result.runs;
   const depth = Math.max(...runs.map((r) => r.layers.length));
   const shown = rows ?? layerRows(depth);
@@ -117,6 +118,8 @@ export function gridFigure(result, { kind = "post", logY = false, rows = null, c
   const layout = baseLayout(shown.length * rowHeight + (compact ? 60 : 90));
   const xs = domains(runs.length, compact ? 24 : 40, 1000);
   const ys = domains(shown.length, compact ? 30 : 44, layout.height - layout.margin.t - layout.margin.b).reverse();
+  const narrow = width / runs.length < 260; // phones: short statistics, labels on two lines
+  if (narrow) layout.margin = { ...layout.margin, l: 48, r: 8, t: compact ? 64 : 84 };
   const data = [];
   shown.forEach((j, r) => {
     runs.forEach((run, c) => {
@@ -163,7 +166,7 @@ export function gridFigure(result, { kind = "post", logY = false, rows = null, c
       }
       if (!compact) {
         layout.annotations.push({
-          text: statsLine(layer, kind),
+          text: statsLine(layer, kind, narrow),
           xref: `x${k} domain`,
           yref: `y${k} domain`,
           x: 1,
@@ -171,14 +174,14 @@ export function gridFigure(result, { kind = "post", logY = false, rows = null, c
           xanchor: "right",
           yanchor: "bottom",
           showarrow: false,
-          font: { size: 11, color: "#5b6472" },
+          font: { size: narrow ? 9 : 11, color: "#5b6472" },
         });
       }
     });
   });
   runs.forEach((run, c) => {
     layout.annotations.push({
-      text: esc(run.label),
+      text: narrow || compact ? esc(run.label).replace(", ", "<br>") : esc(run.label),
       xref: "paper",
       yref: "paper",
       x: (xs[c][0] + xs[c][1]) / 2,
