@@ -1,22 +1,35 @@
 # initscope: the dashboard and REST API on port 8000.
-# Runs from the source folder (templates/ and static/ sit beside app/); dependencies from the lock.
-FROM python:3.11-slim
+# One stage is enough: every locked dependency installs from a binary wheel (--only-binary=:all:
+# makes pip fail rather than compile), so no compiler or build tool ever enters the image.
+# Runs from the source folder (templates/ and static/ sit beside app/) as an unprivileged user
+# that can write nowhere in it. Settings are environment variables (INITSCOPE_WORKERS and the
+# INITSCOPE_MAX_* limits, see README.md).
+FROM python:3.11-slim-bookworm
+
+LABEL org.opencontainers.image.title="initscope" \
+      org.opencontainers.image.description="What weight initialization and activation choice do to every layer of a deep network" \
+      org.opencontainers.image.licenses="MIT"
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    INITSCOPE_WORKERS=2
 
 WORKDIR /srv/initscope
 COPY requirements.lock ./
-RUN pip install --no-deps -r requirements.lock \
-    && useradd --system --uid 10001 --home-dir /srv/initscope initscope
+RUN pip install --no-cache-dir --no-deps --only-binary=:all: -r requirements.lock \
+    && groupadd --gid 10001 initscope \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin initscope
 COPY app ./app
 COPY static ./static
 COPY templates ./templates
-USER initscope
+USER 10001:10001
 
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]
+# uvicorn is PID 1 (exec) and runs INITSCOPE_WORKERS worker processes.
+CMD ["sh", "-c", "exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --workers \"${INITSCOPE_WORKERS}\""]

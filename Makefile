@@ -41,3 +41,11 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-results
+
+# The Docker image, built from the Dockerfile with Debian's buildah: no Docker engine needed
+# (scripts/build-image.sh; `docker build -t initscope .` builds the same image where Docker runs).
+IMAGE ?= localhost/initscope:latest
+.PHONY: image
+image:
+	@bash scripts/install-system-deps.sh buildah debootstrap debian-archive-keyring fuse-overlayfs iproute2
+	bash scripts/build-image.sh $(IMAGE)
