@@ -114,7 +114,7 @@ function onControlsChange() {
   state.edits += 1;
   state.changedAt ||= performance.now();
   clearTimeout(state.timer);
-  state.timer = setTimeout(() => run(() => simulateBody(state.controls.read())), 120);
+  state.timer = setTimeout(() => run(() => simulateBody(state.controls.read())), 40);
 }
 
 function loadQuery(query) {

@@ -76,7 +76,7 @@ def test_dashboard_control_change_updates_url_and_survives_reload(
     depth.fill("3")
     depth.dispatch_event("change")
     wait_for_location(page, r"depth=3")
-    page.wait_for_function("document.getElementById('figure').data.length === 9")
+    page.wait_for_function("() => document.getElementById('figure').data.length === 9")
     assert page.locator("#preset").input_value() == ""  # no longer the preset
     before = grid_traces(page)
     render_ms = page.evaluate("Number(document.body.dataset.renderMs)")
