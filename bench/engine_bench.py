@@ -103,6 +103,20 @@ def time_interleaved(jobs: dict[str, Callable[[], object]], repeats: int) -> dic
     return times
 
 
+def settle_allocator() -> None:
+    """Put glibc's malloc in the state a long-running server reaches after its first large request.
+
+    malloc serves blocks above a threshold (128 KiB at start) with fresh mmap'd pages, paying a page
+    fault per 4 KiB on first touch, and raises the threshold to the size of any such block freed.
+    Without this, the baselines' speed depends on what the engine allocated before them in this
+    process: the bare chain at 1000x5x100 measured 0.80 or 0.46 ms depending on the engine version
+    interleaved with it. Freeing one 30 MiB block (under glibc's 32 MiB cap) fixes the threshold
+    above every array of the default sizes but 8192x50x1024's (32 MiB, always mmap'd), for all jobs.
+    """
+    block = np.ones(30 * MIB // 4, dtype=np.float32)
+    del block
+
+
 def measure(size: Size, configs: dict[str, ExperimentConfig], repeats: int) -> dict[str, list[float]]:
     x, weights = chain_inputs(size)
     jobs: dict[str, Callable[[], object]] = {
@@ -172,6 +186,7 @@ def main() -> None:
           + f" {'bare':>6} {'+draw':>6} {'engine':>8} {'bare':>7} {'MiB':>7}")  # fmt: skip
     # Every child runs before any timing, while this process is still at its import floor.
     rss = {(size, w): peak_rss_mib(w, size) for size in sizes for w in ("chain", *runs)}
+    settle_allocator()
     for size in sizes:
         samples, depth, width = size
         configs = {run: experiment(size, run) for run in runs}
@@ -193,7 +208,8 @@ def main() -> None:
         "engine: run_experiment (input sampling, weights, activation, histograms, statistics).\n"
         "engine / ...: engine min over baseline min.  peak RSS: ru_maxrss of a fresh child\n"
         "running one engine run or one bare chain (pre-drawn weights: all `depth` held at once);\n"
-        "est.: app.engine.cost.experiment_cost(cfg).memory_bytes, arrays only (no interpreter)."
+        "est.: app.engine.cost.experiment_cost(cfg).memory_bytes, arrays only (no interpreter).\n"
+        "Timings follow settle_allocator(): malloc in a long-running server's steady state."
     )
 
 

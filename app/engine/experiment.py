@@ -15,7 +15,7 @@ from app.engine.activations import ACTIVATIONS
 from app.engine.config import ExperimentConfig, RunConfig
 from app.engine.initializers import INITIALIZERS
 from app.engine.network import Layer, forward, input_samples
-from app.engine.stats import Extent, TensorStats, dead_units, distinct_units, scan, summarize
+from app.engine.stats import Extent, TensorStats, scan, summarize, unit_counts
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,34 @@ def _post_bounds(run: RunConfig, layer: Layer) -> tuple[float | None, float | No
     return ACTIVATIONS[layer.activation].bounds(params)
 
 
+def _summarize_layer(config: ExperimentConfig, j: int, current: dict[int, Layer]) -> dict[int, LayerResult]:
+    """Layer j of every active run, with histogram ranges shared across the runs."""
+    pre = {i: scan(layer.z) for i, layer in current.items()}
+    post = {i: scan(layer.a) for i, layer in current.items()}
+    bounds = {i: _post_bounds(config.runs[i], layer) for i, layer in current.items()}
+    pre_range = config.pre_range or _union(list(pre.values()))
+    shared_post = _union([post[i] for i in current if None in bounds[i]])
+    results = {}
+    for i, layer in current.items():
+        run = config.runs[i]
+        post_range = config.post_range or shared_post
+        if config.post_range is None and None not in bounds[i]:
+            post_range = (float(bounds[i][0] or 0.0), float(bounds[i][1] or 0.0))
+        dead, distinct = unit_counts(layer.a, post[i])
+        results[i] = LayerResult(
+            index=j + 1,
+            units=layer.a.shape[1],
+            activation=layer.activation,
+            pre=summarize(layer.z, pre[i], pre_range, run.bins, explicit_range=bool(config.pre_range)),
+            post=summarize(
+                layer.a, post[i], post_range, run.bins, bounds[i], explicit_range=bool(config.post_range)
+            ),
+            dead_units=dead,
+            distinct_units=distinct,
+        )
+    return results
+
+
 def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float32) -> ExperimentResult:
     inputs: dict[tuple[object, ...], np.ndarray] = {}
     streams = []
@@ -83,43 +111,15 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
         key = (run.input, tuple(run.input_params().items()), run.input_dim, run.samples, run.seed)
         if key not in inputs:
             inputs[key] = input_samples(run, dtype)
-        streams.append(forward(run, inputs[key], position, dtype))
+        # recycle: each layer is summarized and dropped (below) before the next is asked for.
+        streams.append(forward(run, inputs[key], position, dtype, recycle=True))
+    del inputs  # the streams hold the inputs until their first layer is computed, and no longer
 
     layers: list[list[LayerResult]] = [[] for _ in config.runs]
     for j in range(max(run.depth for run in config.runs)):
-        active = [i for i, run in enumerate(config.runs) if j < run.depth]
-        current = {i: next(streams[i]) for i in active}
-        pre = {i: scan(current[i].z) for i in active}
-        post = {i: scan(current[i].a) for i in active}
-        bounds = {i: _post_bounds(config.runs[i], current[i]) for i in active}
-        pre_range = config.pre_range or _union(list(pre.values()))
-        unbounded = [post[i] for i in active if None in bounds[i]]
-        shared_post = _union(unbounded)
-        for i in active:
-            run, layer = config.runs[i], current[i]
-            post_range = config.post_range or shared_post
-            if config.post_range is None and None not in bounds[i]:
-                post_range = (float(bounds[i][0] or 0.0), float(bounds[i][1] or 0.0))
-            layers[i].append(
-                LayerResult(
-                    index=j + 1,
-                    units=layer.a.shape[1],
-                    activation=layer.activation,
-                    pre=summarize(
-                        layer.z, pre[i], pre_range, run.bins, explicit_range=bool(config.pre_range)
-                    ),
-                    post=summarize(
-                        layer.a,
-                        post[i],
-                        post_range,
-                        run.bins,
-                        bounds[i],
-                        explicit_range=bool(config.post_range),
-                    ),
-                    dead_units=dead_units(layer.a),
-                    distinct_units=distinct_units(layer.a, post[i]),
-                )
-            )
+        current = {i: next(streams[i]) for i, run in enumerate(config.runs) if j < run.depth}
+        for i, result in _summarize_layer(config, j, current).items():
+            layers[i].append(result)
         del current  # free this layer of every run before the next is computed
 
     return ExperimentResult(

