@@ -98,6 +98,14 @@ _PRESET_LIST = [
         "depth=50&width=512&samples=500&run=relu,normal,std:0.01&run=relu,xavier&run=relu,he_normal",
     ),
     Preset(
+        "dead-relu",
+        "Dead ReLUs: biases of -0.5, ReLU | leaky ReLU",
+        "Layer by layer more ReLU units are negative for every sample (dead: zero gradient for ever); "
+        "leaky ReLU has none.",
+        "001 (CS231n notes): bad initialization kills ReLUs; leaky ReLU has no dead units",
+        "bias=constant&bias_value=-0.5&depth=10&run=relu,he_normal&run=leaky_relu,he_normal",
+    ),
+    Preset(
         "nielsen-large",
         "N1: 1000 binary inputs, weights and bias N(0, 1)",
         "z has variance 500 + 1 = 501: |z| >> 1, so the sigmoid saturates.",

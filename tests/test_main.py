@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from app.presets import PRESETS
 from app.vendor import ASSETS, asset_path
 
 
@@ -23,7 +24,7 @@ def test_main_gallery_links_every_preset(client: TestClient) -> None:
     page = client.get("/presets")
     assert page.status_code == 200
     assert 'href="/?range=0,1&amp;run=sigmoid,normal' in page.text
-    assert page.text.count('class="preset-card"') == 13
+    assert page.text.count('class="preset-card"') == len(PRESETS)
 
 
 @pytest.mark.parametrize("name", ASSETS)

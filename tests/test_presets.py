@@ -73,6 +73,8 @@ def test_presets_deep_relu_he_keeps_scale_over_50_layers_while_std001_collapses(
     )
     assert len(he) == 50
     assert he[0] / 2 < he[-1] < he[0] * 2
+    phases = [run["phase"] for run in _result(client, "deep-relu-compare")["runs"]]
+    assert phases == ["ordered", "ordered", "critical"]  # chi = sigma_w^2 / 2: 0.0026, 0.5, 1
     assert std001[-1] == 0.0 or std001[-1] < 1e-30 * std001[0]
     assert xavier[-1] < 1e-3 * xavier[0]
 
@@ -85,9 +87,18 @@ def test_presets_nielsen_z_variances_are_501_and_1_5(client: TestClient) -> None
     # N(0, 1.5): the 15.87th and 84.13th percentiles sit at -+sqrt(1.5), inside (-1.5, 1.5)
     assert scaled["percentiles"]["15.87"] == pytest.approx(-(1.5**0.5), abs=0.08)
     assert scaled["percentiles"]["84.13"] == pytest.approx(1.5**0.5, abs=0.08)
+    assert _layers(client, "nielsen-large")[0]["theory"]["q"] == pytest.approx(501)
+    assert scaled["std"] ** 2 == pytest.approx(_layers(client, "nielsen-scaled")[0]["theory"]["q"], rel=0.05)
     sat_large = _layers(client, "nielsen-large")[0]["post"]["saturated_fraction"]
     sat_scaled = _layers(client, "nielsen-scaled")[0]["post"]["saturated_fraction"]
     assert sat_large > 0.8 and sat_scaled < 0.05
+
+
+def test_presets_dead_relu_kills_relu_units_but_not_leaky_ones(client: TestClient) -> None:
+    relu, leaky = (_layers(client, "dead-relu", run) for run in range(2))
+    dead = [layer["dead_units"] for layer in relu]
+    assert dead[0] == 0 and dead[-1] >= 50 and dead == sorted(dead)
+    assert all(layer["dead_units"] == 0 for layer in leaky)
 
 
 def test_presets_ng_zero_init_has_one_distinct_unit_per_layer(client: TestClient) -> None:

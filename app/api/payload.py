@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from typing import Any
 
 import orjson
@@ -15,6 +16,12 @@ import orjson
 from app import codec
 from app.engine.experiment import ExperimentResult, LayerResult
 from app.engine.stats import PERCENTILES, TensorStats
+from app.engine.theory import LayerTheory, RunTheory
+
+
+def _finite(x: float | None) -> float | None:
+    """JSON has no infinity: an exploded prediction is null."""
+    return x if x is not None and math.isfinite(x) else None
 
 
 def _percentile_key(q: float) -> str:
@@ -42,7 +49,29 @@ def tensor_dict(stats: TensorStats) -> dict[str, Any]:
     }
 
 
-def layer_dict(layer: LayerResult) -> dict[str, Any]:
+def layer_theory_dict(t: LayerTheory) -> dict[str, Any]:
+    return {
+        "q": _finite(t.q),
+        "z_std": _finite(math.sqrt(t.q)),
+        "mean": _finite(t.mean),
+        "std": _finite(math.sqrt(t.variance)),
+        "chi": _finite(t.chi),
+        "gradient_scale": _finite(t.gradient_scale),
+    }
+
+
+def run_theory_dict(t: RunTheory) -> dict[str, Any]:
+    return {
+        "q_star": _finite(t.q_star),
+        "chi": _finite(t.chi_star),
+        "phase": t.phase,
+        "sigma_w2": [_finite(x) for x in t.sigma_w2],
+        "sigma_b2": t.sigma_b2,
+        "note": t.note,
+    }
+
+
+def layer_dict(layer: LayerResult, theory: LayerTheory) -> dict[str, Any]:
     return {
         "layer": layer.index,
         "units": layer.units,
@@ -52,6 +81,7 @@ def layer_dict(layer: LayerResult) -> dict[str, Any]:
         "dead_units": layer.dead_units,
         "dead_fraction": layer.dead_units / layer.units,
         "distinct_units": layer.distinct_units,
+        "theory": layer_theory_dict(theory),
     }
 
 
@@ -64,7 +94,12 @@ def result_dict(result: ExperimentResult) -> dict[str, Any]:
             {
                 "label": run.label,
                 "config": run.config.as_dict(),
-                "layers": [layer_dict(layer) for layer in run.layers],
+                "chi": _finite(run.theory.chi_star),
+                "phase": run.theory.phase,
+                "theory": run_theory_dict(run.theory),
+                "layers": [
+                    layer_dict(layer, t) for layer, t in zip(run.layers, run.theory.layers, strict=True)
+                ],
             }
             for run in result.runs
         ],

@@ -104,6 +104,26 @@ class TensorSummary(BaseModel):
     above: int = Field(description="finite values over an explicit range")
 
 
+class LayerPrediction(BaseModel):
+    """Mean-field theory for this layer (null where the prediction explodes)."""
+
+    q: float | None = Field(description="predicted variance of z")
+    z_std: float | None
+    mean: float | None = Field(description="predicted mean of the activations")
+    std: float | None = Field(description="predicted std of the activations")
+    chi: float | None = Field(description="gradient growth factor through this layer")
+    gradient_scale: float | None = Field(description="predicted std of dL/dz for a N(0, 1) output gradient")
+
+
+class RunPrediction(BaseModel):
+    q_star: float | None = Field(description="fixed point of the variance map (null: it diverges)")
+    chi: float | None = Field(description="chi at the fixed point")
+    phase: str = Field(description="ordered (gradients vanish), critical, or chaotic (they explode)")
+    sigma_w2: list[float | None] = Field(description="per layer: fan_in x Var(W)")
+    sigma_b2: float
+    note: str
+
+
 class LayerSummary(BaseModel):
     layer: int = Field(description="1-based hidden layer")
     units: int
@@ -115,11 +135,15 @@ class LayerSummary(BaseModel):
     distinct_units: int | None = Field(
         description="how many different functions the units compute (1 = symmetric); null if NaN/inf"
     )
+    theory: LayerPrediction
 
 
 class RunSummary(BaseModel):
     label: str
     config: dict[str, Any] = Field(description="the run's canonical fields, defaults included")
+    chi: float | None = Field(description="mean-field chi at the fixed point: < 1 vanishing, > 1 exploding")
+    phase: str
+    theory: RunPrediction
     layers: list[LayerSummary]
 
 

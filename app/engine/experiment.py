@@ -13,9 +13,10 @@ import numpy as np
 
 from app.engine.activations import ACTIVATIONS
 from app.engine.config import ExperimentConfig, RunConfig
-from app.engine.initializers import INITIALIZERS
+from app.engine.labels import run_labels
 from app.engine.network import Layer, forward, input_samples
 from app.engine.stats import Extent, TensorStats, scan, summarize, unit_counts
+from app.engine.theory import RunTheory, run_theory
 
 
 @dataclass(frozen=True)
@@ -34,29 +35,13 @@ class RunResult:
     config: RunConfig
     label: str
     layers: tuple[LayerResult, ...]
+    theory: RunTheory  # the mean-field prediction for the same network
 
 
 @dataclass(frozen=True)
 class ExperimentResult:
     config: ExperimentConfig
     runs: tuple[RunResult, ...]
-
-
-def init_label(run: RunConfig) -> str:
-    """The initializer's short label with its parameters filled in: "N(0, 0.01²)", "He × 2"."""
-    params = run.init_params()
-    numbers = {k: f"{v:g}" for k, v in params.items() if isinstance(v, float)}
-    text = INITIALIZERS[run.init].label.format(**numbers).replace("N(0, 1²)", "N(0, 1)")
-    if params.get("mode") == "fan_out":
-        text += " (fan_out)"
-    gain = float(params.get("gain", 1.0))
-    return text if gain == 1.0 else f"{text} × {gain:g}"
-
-
-def default_label(run: RunConfig) -> str:
-    """A human label such as "sigmoid, N(0, 1)" or "tanh → sigmoid, Xavier"."""
-    act = run.activation if not run.output_activation else f"{run.activation} → {run.output_activation}"
-    return f"{act}, {init_label(run)}"
 
 
 def _union(extents: list[Extent]) -> tuple[float, float]:
@@ -122,10 +107,10 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
             layers[i].append(result)
         del current  # free this layer of every run before the next is computed
 
+    labels = run_labels(config.runs)
     return ExperimentResult(
         config=config,
         runs=tuple(
-            RunResult(run, run.label or default_label(run), tuple(layers[i]))
-            for i, run in enumerate(config.runs)
+            RunResult(run, labels[i], tuple(layers[i]), run_theory(run)) for i, run in enumerate(config.runs)
         ),
     )

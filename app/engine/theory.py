@@ -194,6 +194,8 @@ def run_theory(run: RunConfig) -> RunTheory:
     note = ""
     if run.init in ("zeros", "constant"):
         note = "mean field assumes zero-mean random weights: it does not describe constant weights"
+    elif run.bias == "constant" and float(run.bias_params()["bias_value"]) != 0.0:
+        note = "mean field assumes zero-mean biases: a constant bias shifts z, which it does not model"
     return RunTheory(
         layers=tuple(
             LayerTheory(q=q, mean=m, variance=v, chi=c, gradient_scale=g)

@@ -149,6 +149,20 @@ export function gridFigure(result, { kind = "post", logY = false, rows = null, c
       trace.yaxis = `y${k}`;
       if (logY) trace.y = trace.y.map((v) => (v > 0 ? v : null));
       data.push(trace);
+      if (kind === "pre" && layer.theory?.q > 0 && Number.isFinite(layer.theory.q)) {
+        const curve = predictedDensity(t, layer.theory.q);
+        data.push({
+          type: "scatter",
+          mode: "lines",
+          x: curve.x,
+          y: logY ? curve.y.map((v) => (v >= 0.5 ? v : null)) : curve.y,
+          line: { color: "#1d2330", width: 1.5, dash: "dash" },
+          hovertemplate: `N(0, ${fmt(layer.theory.q)}): %{y:.0f}<extra>theory</extra>`,
+          xaxis: `x${k}`,
+          yaxis: `y${k}`,
+          showlegend: false,
+        });
+      }
       const clip = logY ? null : spikeClip(t);
       if (clip) {
         layout[ya].range = [0, clip.top];
@@ -326,22 +340,39 @@ export function ridgelineFigure(result, { kind = "post" } = {}) {
 }
 
 /** Std of the activations (solid) and of z (dotted) per layer for every run, log y. */
+/** Std per layer for every run, log y: measured as markers (activations filled, z open), the
+ * mean-field prediction as lines (solid, dotted) when the result carries it. */
 export function signalFigure(result) {
   const data = [];
+  const positive = (v) => (v > 0 && Number.isFinite(v) ? v : null); // log axis: gaps, not zeros
   result.runs.forEach((run, c) => {
     const color = COLORS[c % COLORS.length];
     const layers = run.layers.map((l) => l.layer);
-    for (const [kind, dash] of [["post", "solid"], ["pre", "dot"]]) {
+    const hasTheory = run.layers.every((l) => l.theory);
+    for (const [kind, symbol, dash] of [["post", "circle", "solid"], ["pre", "circle-open", "dot"]]) {
+      const what = kind === "post" ? "activation" : "z";
       data.push({
         type: "scatter",
-        mode: "lines+markers",
+        mode: hasTheory ? "markers" : "lines+markers",
         x: layers,
-        // A vanished signal (std 0) has no place on a log axis: it leaves a gap.
-        y: run.layers.map((l) => (l[kind].std > 0 ? l[kind].std : null)),
-        name: `${esc(run.label)}: ${kind === "post" ? "activation" : "z"}`,
+        y: run.layers.map((l) => positive(l[kind].std)),
+        name: `${esc(run.label)}: ${what}`,
+        legendgroup: `run${c}`,
+        line: { color, dash, width: 1.5 },
+        marker: { size: 7, symbol, color, line: { color, width: 1.5 } },
+        hovertemplate: `layer %{x}: σ %{y:.3g}<extra>${esc(run.label)} (${what})</extra>`,
+      });
+      if (!hasTheory) continue;
+      data.push({
+        type: "scatter",
+        mode: "lines",
+        x: layers,
+        y: run.layers.map((l) => positive(kind === "post" ? l.theory.std : l.theory.z_std)),
+        name: `${esc(run.label)}: ${what}, theory`,
+        legendgroup: `run${c}`,
+        showlegend: false,
         line: { color, dash, width: 2 },
-        marker: { size: 5 },
-        hovertemplate: `layer %{x}: σ %{y:.3g}<extra>${esc(run.label)} (${kind === "post" ? "a" : "z"})</extra>`,
+        hovertemplate: `layer %{x}: predicted σ %{y:.3g}<extra>${esc(run.label)} (${what})</extra>`,
       });
     }
   });
@@ -356,6 +387,18 @@ export function signalFigure(result) {
   const dtick = Math.max(1, Math.ceil(decades / 8));
   layout.yaxis = { title: { text: "std" }, type: "log", dtick, gridcolor: "#eef1f5", exponentformat: "e" };
   return { data, layout };
+}
+
+/** The mean-field density of z, N(0, q), as expected counts per bin width: a smooth curve. */
+export function predictedDensity(tensor, q) {
+  const { edges, counts } = tensor;
+  const total = counts.reduce((a, b) => a + b, 0);
+  const width = (edges[edges.length - 1] - edges[0]) / counts.length;
+  const sd = Math.sqrt(q);
+  const n = 120;
+  const x = [...Array(n + 1).keys()].map((i) => edges[0] + ((edges[edges.length - 1] - edges[0]) * i) / n);
+  const y = x.map((v) => (total * width * Math.exp(-0.5 * (v / sd) ** 2)) / (sd * Math.sqrt(2 * Math.PI)));
+  return { x, y };
 }
 
 export const VIEWS = { grid: gridFigure, overlay: overlayFigure, ridgeline: ridgelineFigure, signal: signalFigure };

@@ -50,6 +50,8 @@ def test_simulate_response_shape(client: TestClient) -> None:
                 assert t["min"] <= t["percentiles"]["50"] <= t["max"]
             assert 0 <= layer["dead_units"] <= layer["units"] == 100
             assert 1 <= layer["distinct_units"] <= 100
+            assert set(layer["theory"]) == {"q", "z_std", "mean", "std", "chi", "gradient_scale"}
+        assert run["phase"] in ("ordered", "critical", "chaotic") and run["chi"] == run["theory"]["chi"]
     assert all(math.isfinite(x) for x in _walk_numbers(body))
 
 

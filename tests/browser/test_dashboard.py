@@ -62,7 +62,8 @@ def test_dashboard_every_preset_renders_its_subplots(
     traces = grid_traces(page)
     assert len(traces) == sum(1 for run in runs for layer in shown if layer <= run.depth)
     assert all(t["bins"] == 30 and t["total"] > 0 for t in traces)
-    assert page.evaluate("document.getElementById('signal').data.length") == 2 * len(runs)
+    # measured markers and predicted lines, for activations and z, per run
+    assert page.evaluate("document.getElementById('signal').data.length") == 4 * len(runs)
     assert page.locator(".modebar-btn[data-title^='Share']").count() == 0  # nothing leaves the machine
     assert page.locator("#preset").input_value() == name
     assert page.evaluate("location.search") == "?" + preset.query
@@ -142,6 +143,9 @@ def test_dashboard_views_render_and_live_in_the_hash(page: Page, live_server: st
     assert page.locator('input[name="kind"][value="pre"]').is_checked()
     # z of sigmoid with std 1 spreads to about +-30: the x axis is not the activation's [0, 1]
     assert page.evaluate("document.getElementById('figure').layout.xaxis.range[1]") > 10
+    # every z histogram carries the predicted density N(0, q) of the mean-field theory
+    curves = page.evaluate("document.getElementById('figure').data.filter(t => t.type === 'scatter').length")
+    assert curves == 15
 
 
 def test_dashboard_bad_link_shows_a_message(page: Page, live_server: str, watch: Watch) -> None:

@@ -16,8 +16,9 @@ import pytest
 from app.engine.activations import ACTIVATIONS
 from app.engine.config import make_experiment
 from app.engine.cost import Limits, check_limits
-from app.engine.experiment import ExperimentResult, RunResult, default_label, run_experiment
+from app.engine.experiment import ExperimentResult, RunResult, run_experiment
 from app.engine.initializers import INITIALIZERS
+from app.engine.labels import default_label
 from app.engine.stats import PERCENTILES, TensorStats
 
 ROOT = Path(__file__).resolve().parents[2]
