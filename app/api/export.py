@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 
 from app import codec, report
@@ -9,19 +12,25 @@ from app.api.errors import config_error_response
 from app.api.payload import result_dict, to_csv
 from app.api.shared import ERRORS, SettingsDep, run_values, share_query_parameters
 from app.engine.params import ConfigError
+from app.settings import Settings
 
 router = APIRouter(prefix="/api/v1/export", tags=["export"])
 
 
-def _document(request: Request, settings: SettingsDep) -> dict[str, object] | Response:
+def _download(
+    request: Request,
+    settings: Settings,
+    render: Callable[[dict[str, Any]], str],
+    media_type: str,
+    filename: str,
+) -> Response:
+    """Run the share query in the request and answer with `render` of its result, as a file."""
     try:
-        return result_dict(run_values(codec.decode(request.url.query), settings))
+        document = result_dict(run_values(codec.decode(request.url.query), settings))
     except ConfigError as err:
         return config_error_response(err, "query")
-
-
-def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"'}
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(render(document), media_type=media_type, headers=headers)
 
 
 @router.get(
@@ -35,12 +44,7 @@ def _attachment(name: str) -> dict[str, str]:
     openapi_extra={"parameters": share_query_parameters()},
 )
 def export_csv(request: Request, settings: SettingsDep) -> Response:
-    document = _document(request, settings)
-    if isinstance(document, Response):
-        return document
-    return Response(
-        to_csv(document), media_type="text/csv; charset=utf-8", headers=_attachment("initscope.csv")
-    )
+    return _download(request, settings, to_csv, "text/csv; charset=utf-8", "initscope.csv")
 
 
 @router.get(
@@ -51,11 +55,4 @@ def export_csv(request: Request, settings: SettingsDep) -> Response:
     openapi_extra={"parameters": share_query_parameters()},
 )
 def export_report(request: Request, settings: SettingsDep) -> Response:
-    document = _document(request, settings)
-    if isinstance(document, Response):
-        return document
-    return Response(
-        report.render(document),
-        media_type="text/html; charset=utf-8",
-        headers=_attachment("initscope-report.html"),
-    )
+    return _download(request, settings, report.render, "text/html; charset=utf-8", "initscope-report.html")

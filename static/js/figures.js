@@ -95,6 +95,22 @@ function domains(n, gapPx, span = 1000) {
   return [...Array(n).keys()].map((i) => [i * (size + gap), i * (size + gap) + size]);
 }
 
+/** The x and y axes of subplot k (1-based) of a histogram figure; returns their layout keys. */
+function histogramAxes(layout, k, xDomain, yDomain, logY, title) {
+  const suffix = k === 1 ? "" : k;
+  layout[`xaxis${suffix}`] = { domain: xDomain, anchor: `y${k}`, showgrid: false, zeroline: false, ticks: "outside" };
+  layout[`yaxis${suffix}`] = {
+    domain: yDomain,
+    anchor: `x${k}`,
+    type: logY ? "log" : "linear",
+    rangemode: "tozero",
+    gridcolor: "#eef1f5",
+    nticks: 4,
+    title: title ? { text: title, standoff: 4 } : undefined,
+  };
+  return [`xaxis${suffix}`, `yaxis${suffix}`];
+}
+
 function baseLayout(height) {
   return {
     height,
@@ -124,19 +140,9 @@ export function gridFigure(result, { kind = "post", logY = false, rows = null, c
   shown.forEach((j, r) => {
     runs.forEach((run, c) => {
       const k = r * runs.length + c + 1;
-      const xa = `xaxis${k === 1 ? "" : k}`;
-      const ya = `yaxis${k === 1 ? "" : k}`;
+      const [xa, ya] = histogramAxes(layout, k, xs[c], ys[r], logY, c === 0 ? `layer ${j + 1}` : null);
+      layout[xa].nticks = 5;
       const layer = run.layers[j];
-      layout[xa] = { domain: xs[c], anchor: `y${k}`, showgrid: false, zeroline: false, ticks: "outside", nticks: 5 };
-      layout[ya] = {
-        domain: ys[r],
-        anchor: `x${k}`,
-        type: logY ? "log" : "linear",
-        rangemode: "tozero",
-        gridcolor: "#eef1f5",
-        nticks: 4,
-        title: c === 0 ? { text: `layer ${j + 1}`, standoff: 4 } : undefined,
-      };
       if (!layer) {
         layout[xa].visible = false;
         layout[ya].visible = false;
@@ -227,17 +233,7 @@ export function overlayFigure(result, { kind = "post", logY = false, rows = null
   shown.forEach((j, i) => {
     const k = i + 1;
     const [r, c] = [Math.floor(i / cols), i % cols];
-    const suffix = k === 1 ? "" : k;
-    layout[`xaxis${suffix}`] = { domain: xs[c], anchor: `y${k}`, showgrid: false, zeroline: false, ticks: "outside" };
-    layout[`yaxis${suffix}`] = {
-      domain: ys[r],
-      anchor: `x${k}`,
-      type: logY ? "log" : "linear",
-      rangemode: "tozero",
-      gridcolor: "#eef1f5",
-      nticks: 4,
-      title: c === 0 ? { text: "count", standoff: 4 } : undefined,
-    };
+    histogramAxes(layout, k, xs[c], ys[r], logY, c === 0 ? "count" : null);
     layout.annotations.push({
       text: `layer ${j + 1}`,
       xref: `x${k} domain`,
