@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import pages, vendor
-from app.api import catalog, export, simulate
+from app.api import catalog, export, simulate, theory
 from app.pages import ROOT
 from app.security import SecurityHeaders
 
@@ -31,6 +31,7 @@ def create_app() -> FastAPI:
     app.include_router(simulate.router)
     app.include_router(catalog.router)
     app.include_router(export.router)
+    app.include_router(theory.router)
     app.include_router(pages.router)
     app.include_router(vendor.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")

@@ -177,6 +177,19 @@ export class Controls {
     this.onChange();
   }
 
+  /** Set fields of the shared settings (run = null) or of run `run` (0-based), then update. */
+  set(run, values) {
+    const root = run === null ? this.sharedRoot : this.runsRoot.querySelectorAll("fieldset.run")[run];
+    if (!root) return;
+    for (const [name, value] of Object.entries(values)) {
+      const el = root.querySelector(`:scope > .field > [data-field="${name}"], :scope > .fields > .field > [data-field="${name}"]`)
+        ?? root.querySelector(`.field > [data-field="${name}"]`);
+      if (el) el.value = String(value);
+    }
+    this.refreshVisibility();
+    this.onChange();
+  }
+
   /** Show only the parameters the selected components read; number the run cards. */
   refreshVisibility() {
     const sharedContext = this.context(this.sharedRoot);

@@ -4,7 +4,7 @@
 
 import { exportUrl, getCatalog, simulateBody, simulateQuery } from "./api.js";
 import { Controls } from "./controls.js";
-import { VIEWS, layerChoices, layerRows, signalFigure } from "./figures.js";
+import { VIEWS, layerChoices, layerRows, phaseFigure, signalFigure } from "./figures.js";
 
 const $ = (id) => document.getElementById(id);
 const PLOT_CONFIG = {
@@ -17,7 +17,7 @@ const PLOT_CONFIG = {
 const DEFAULT_PRESET = "saito-compare";
 
 // edits counts control changes, so an answer to an older request never overwrites newer input.
-const state = { catalog: null, result: null, controls: null, changedAt: 0, timer: 0, edits: 0 };
+const state = { catalog: null, result: null, controls: null, changedAt: 0, timer: 0, edits: 0, phases: new Map() };
 
 function viewState() {
   const hash = new URLSearchParams(location.hash.slice(1));
@@ -70,7 +70,12 @@ async function draw() {
   await Promise.all([
     window.Plotly.react("figure", main.data, main.layout, PLOT_CONFIG),
     window.Plotly.react("signal", ...Object.values(signalFigure(result)), PLOT_CONFIG),
+    drawPhase(result),
   ]);
+  if (!state.phaseWired) {
+    $("phase").on("plotly_click", onPhaseClick);
+    state.phaseWired = true;
+  }
   const caption = depth > rows.length && v.view !== "ridgeline" ? ` (${rows.length} of ${depth} layers shown)` : "";
   $("figure-caption").textContent = `${result.runs.length} runs × ${depth} layers${caption}`;
   if (state.changedAt) {
@@ -80,6 +85,45 @@ async function draw() {
     state.changedAt = 0;
   }
   document.body.dataset.ready = "1";
+}
+
+/** The phase diagram of the first run's activation, with every run that uses it marked. */
+async function drawPhase(result) {
+  const first = result.runs[0].config;
+  const marked = result.runs.map((run, index) => ({ run, index })).filter((r) => r.run.config.activation === first.activation);
+  const sigma = (r) => Math.sqrt(r.run.theory.sigma_w2.at(r.run.theory.sigma_w2.length > 1 ? 1 : 0) ?? 0);
+  const query = new URLSearchParams({
+    activation: first.activation,
+    // Wide enough to show every run (the API allows up to 50).
+    sigma_w_max: String(Math.min(50, Math.max(4, Math.ceil(1.2 * Math.max(...marked.map(sigma)))))),
+    sigma_b_max: String(
+      Math.min(50, Math.max(1, Math.ceil(1.2 * Math.max(...marked.map((r) => Math.sqrt(r.run.theory.sigma_b2)))))),
+    ),
+  });
+  for (const name of ["alpha", "pieces"]) if (first[name] !== undefined) query.set(name, String(first[name]));
+  const key = query.toString();
+  if (!state.phases.has(key)) state.phases.set(key, fetch(`/api/v1/phase-diagram?${key}`).then((r) => r.json()));
+  const diagram = await state.phases.get(key);
+  const { data, layout } = phaseFigure(diagram, marked);
+  await window.Plotly.react("phase", data, layout, PLOT_CONFIG);
+  $("phase-title").textContent = `Order-to-chaos phase diagram: ${first.activation}`;
+  const select = $("phase-run");
+  select.replaceChildren(
+    ...marked.map((r) => Object.assign(document.createElement("option"), { value: String(r.index), text: `run ${r.index + 1}` })),
+  );
+}
+
+/** A click on the diagram gives the chosen run weights N(0, (sigma_w / sqrt(width))^2) and every run
+ * biases N(0, sigma_b^2): the network moves to that point of the diagram. */
+function onPhaseClick(event) {
+  const point = event.points?.[0];
+  const run = Number($("phase-run").value);
+  const config = state.result?.runs[run]?.config;
+  if (!point || !config) return;
+  const width = Array.isArray(config.width) ? config.width[0] : config.width;
+  const round = (x) => Number(x.toPrecision(4));
+  state.controls.set(null, point.y > 0.001 ? { bias: "normal", bias_std: round(point.y) } : { bias: "none" });
+  state.controls.set(run, { init: "normal", std: round(point.x / Math.sqrt(width)) });
 }
 
 function apply(result, edits) {

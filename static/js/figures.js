@@ -397,4 +397,60 @@ export function predictedDensity(tensor, q) {
   return { x, y };
 }
 
+/** The order-to-chaos phase diagram of one activation: log10 chi over (sigma_w, sigma_b), the
+ * critical line chi = 1, and the runs that use this activation as markers. */
+export function phaseFigure(diagram, runs) {
+  const data = [
+    {
+      // Filled contours are SVG paths; a heatmap's image and a colour bar would need inline
+      // styles, which the pages' CSP blocks. The caption explains the colours instead.
+      type: "contour",
+      x: diagram.sigma_w,
+      y: diagram.sigma_b,
+      z: diagram.log10_chi,
+      // White at chi = 1, blue below (ordered: gradients vanish), red above (chaotic); plotly's
+      // "RdBu" runs from blue at zmin to red at zmax. Beyond 100x either way the colour saturates.
+      zmin: -2,
+      zmax: 2,
+      colorscale: "RdBu",
+      showscale: false,
+      contours: { start: -2, end: 2, size: 0.25, coloring: "fill", showlines: false },
+      hovertemplate: "σw %{x:.3f}, σb %{y:.3f}: log₁₀ χ %{z:.2f}<extra></extra>",
+      name: "log₁₀ χ",
+      showlegend: false,
+    },
+    {
+      type: "scatter",
+      mode: "lines",
+      x: diagram.critical_sigma_w,
+      y: diagram.sigma_b,
+      line: { color: "#1d2330", width: 2 },
+      name: "critical: χ = 1",
+      hoverinfo: "skip",
+    },
+  ];
+  runs.forEach(({ run, index }) => {
+    const hidden = run.theory.sigma_w2.length > 1 ? run.theory.sigma_w2[1] : run.theory.sigma_w2[0];
+    if (hidden === null) return;
+    data.push({
+      type: "scatter",
+      mode: "markers+text",
+      x: [Math.sqrt(hidden)],
+      y: [Math.sqrt(run.theory.sigma_b2)],
+      text: [`${index + 1}`],
+      textposition: "top center",
+      marker: { size: 12, color: COLORS[index % COLORS.length], line: { color: "#fff", width: 2 } },
+      name: esc(run.label),
+      hovertemplate: `${esc(run.label)}: %{x:.3f}, %{y:.3f} (${run.phase})<extra></extra>`,
+    });
+  });
+  const layout = baseLayout(360);
+  layout.showlegend = true;
+  layout.legend = { orientation: "h", x: 0, y: -0.25 };
+  layout.margin = { l: 64, r: 16, t: 16, b: 90 };
+  layout.xaxis = { title: { text: "σw (weight std × √fan_in)" }, range: [0, diagram.sigma_w.at(-1)] };
+  layout.yaxis = { title: { text: "σb (bias std)" }, range: [0, diagram.sigma_b.at(-1)] };
+  return { data, layout };
+}
+
 export const VIEWS = { grid: gridFigure, overlay: overlayFigure, ridgeline: ridgelineFigure, signal: signalFigure };

@@ -210,3 +210,20 @@ def test_dashboard_is_served_with_a_strict_csp(page: Page, live_server: str) -> 
     response = page.goto(f"{live_server}/")
     assert response is not None
     assert response.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+def test_dashboard_phase_diagram_marks_runs_and_clicks_set_the_init(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    open_dashboard(page, f"{live_server}/?bias=normal&bias_std=0.3&run=tanh,xavier&run=relu,he_normal")
+    expect(page.locator("#phase-title")).to_have_text("Order-to-chaos phase diagram: tanh")
+    markers = page.evaluate(
+        "document.getElementById('phase').data.filter(t => t.mode === 'markers+text').length"
+    )
+    assert markers == 1  # only the runs that use this activation
+    page.locator("#phase").scroll_into_view_if_needed()
+    box = page.locator("#phase .nsewdrag").first.bounding_box()
+    assert box is not None
+    sigma_w_max = page.evaluate("document.getElementById('phase').layout.xaxis.range[1]")
+    page.mouse.click(box["x"] + box["width"] * 1.4 / sigma_w_max, box["y"] + box["height"] * 0.5)
+    wait_for_location(page, r"run=tanh,normal,std:0\.1[34]")

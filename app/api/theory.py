@@ -1,0 +1,65 @@
+"""GET /api/v1/phase-diagram: where an activation's networks are ordered, critical or chaotic."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.api.errors import config_error_response
+from app.engine.activations import ACTIVATIONS
+from app.engine.params import ConfigError, resolve_params
+from app.engine.theory import phase_diagram
+
+router = APIRouter(prefix="/api/v1", tags=["theory"])
+
+
+def _critical_sigma_w(sigma_w: np.ndarray, row: np.ndarray) -> float | None:
+    """Where log10 chi crosses 0 along a row, by linear interpolation; None if it does not."""
+    finite = np.isfinite(row)
+    sign = np.sign(np.where(finite, row, np.nan))
+    crossings = np.flatnonzero(sign[:-1] * sign[1:] < 0)
+    if crossings.size == 0:
+        return None
+    i = int(crossings[0])
+    a, b = float(row[i]), float(row[i + 1])
+    return float(sigma_w[i] + (sigma_w[i + 1] - sigma_w[i]) * a / (a - b))
+
+
+@router.get(
+    "/phase-diagram",
+    summary="log10 chi at the mean-field fixed point over (sigma_w, sigma_b), with the critical line",
+    responses={422: {"description": "An unknown activation or a parameter out of range."}},
+)
+def get_phase_diagram(
+    request: Request,
+    activation: Annotated[str, Query(examples=["tanh"], description="an activation from the catalog")],
+    alpha: Annotated[float | None, Query(allow_inf_nan=False)] = None,
+    pieces: Annotated[int | None, Query()] = None,
+    sigma_w_max: Annotated[float, Query(gt=0, le=50, allow_inf_nan=False)] = 4.0,
+    sigma_b_max: Annotated[float, Query(gt=0, le=50, allow_inf_nan=False)] = 1.0,
+    steps: Annotated[int, Query(ge=2, le=200)] = 100,
+) -> Response:
+    if activation not in ACTIVATIONS:
+        err = ConfigError("activation", f"unknown activation {activation!r}; one of {', '.join(ACTIVATIONS)}")
+        return config_error_response(err, "query")
+    try:
+        params = resolve_params(ACTIVATIONS[activation].params, {"alpha": alpha, "pieces": pieces})
+    except ConfigError as err:
+        return config_error_response(err, "query")
+    sigma_w = np.linspace(sigma_w_max / steps, sigma_w_max, steps)
+    sigma_b = np.linspace(0.0, sigma_b_max, steps)
+    log_chi, _ = phase_diagram(activation, params, sigma_w, sigma_b)
+    body: dict[str, Any] = {
+        "activation": activation,
+        "params": params,
+        "sigma_w": sigma_w.tolist(),
+        "sigma_b": sigma_b.tolist(),
+        # rows follow sigma_b, columns sigma_w; null where chi is 0 (log of 0)
+        "log10_chi": [[round(v, 4) if math.isfinite(v) else None for v in row] for row in log_chi.tolist()],
+        "critical_sigma_w": [_critical_sigma_w(sigma_w, row) for row in log_chi],
+    }
+    return JSONResponse(body)

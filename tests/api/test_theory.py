@@ -1,0 +1,43 @@
+"""GET /api/v1/phase-diagram."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def test_theory_phase_diagram_tanh_critical_line(client: TestClient) -> None:
+    body = client.get("/api/v1/phase-diagram?activation=tanh&sigma_b_max=0.6&steps=121").json()
+    assert len(body["log10_chi"]) == len(body["sigma_b"]) == 121
+    assert len(body["log10_chi"][0]) == len(body["sigma_w"]) == 121
+    row = min(range(121), key=lambda i: abs(body["sigma_b"][i] - 0.3))
+    assert body["sigma_b"][row] == pytest.approx(0.3)
+    assert body["critical_sigma_w"][row] == pytest.approx(1.396, abs=0.01)
+
+
+def test_theory_phase_diagram_relu_is_critical_at_root_2(client: TestClient) -> None:
+    body = client.get("/api/v1/phase-diagram?activation=relu").json()
+    assert all(x == pytest.approx(math.sqrt(2), abs=0.01) for x in body["critical_sigma_w"])
+    leaky = client.get("/api/v1/phase-diagram?activation=leaky_relu&alpha=0.5").json()
+    assert leaky["params"] == {"alpha": 0.5}
+    assert leaky["critical_sigma_w"][0] == pytest.approx(math.sqrt(2 / 1.25), abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("activation=nope", "activation"),
+        ("activation=leaky_relu&alpha=5", "alpha"),
+        ("activation=maxout&pieces=1", "pieces"),
+        ("activation=tanh&steps=1000", "steps"),
+        ("activation=tanh&sigma_w_max=nan", "sigma_w_max"),
+        ("activation=tanh&sigma_b_max=51", "sigma_b_max"),
+        ("", "activation"),
+    ],
+)
+def test_theory_phase_diagram_bad_input(client: TestClient, query: str, field: str) -> None:
+    response = client.get(f"/api/v1/phase-diagram?{query}")
+    assert response.status_code == 422
+    assert field in response.json()["detail"][0]["loc"]
