@@ -15,8 +15,9 @@ from app.engine.activations import ACTIVATIONS
 from app.engine.config import ExperimentConfig, RunConfig
 from app.engine.labels import run_labels
 from app.engine.network import Layer, forward, input_samples
-from app.engine.stats import Extent, TensorStats, scan, summarize, unit_counts
+from app.engine.stats import Extent, TensorStats, scan, summarize
 from app.engine.theory import RunTheory, run_theory
+from app.engine.units import unit_counts
 
 
 @dataclass(frozen=True)

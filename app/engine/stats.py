@@ -25,9 +25,7 @@ PERCENTILES = (0.0, 6.68, 15.87, 30.85, 50.0, 69.15, 84.13, 93.32, 100.0)
 SATURATION_MARGIN = 0.03  # within 3% of the output range from either bound counts as saturated
 FINE_BINS = 2048  # sub-bins across a range, for percentiles
 CHUNK = 1 << 16  # elements per chunk: 256 KiB of float32 stays in cache for the fused passes
-DISTINCT_RTOL = 1e-5  # units closer than this (relative to the layer's largest |value|) are one
 SQUARE_ROW = 1024  # values per dot product in the sum of squares (see _sum_of_squares)
-SIGNATURE_ROWS = 32  # samples on which candidate pairs of equal units are compared first
 LANES = 4  # copies of the counts that consecutive values alternate between (see _lane_offsets)
 
 Array = NDArray[np.floating]
@@ -68,7 +66,7 @@ def _flat(x: Array) -> Array:
     return np.ascontiguousarray(x).reshape(-1)
 
 
-def _wide(low: float, high: float) -> bool:
+def is_wide(low: float, high: float) -> bool:
     """Whether float32 arithmetic on values this large could overflow (sums, squares, spans)."""
     return max(abs(low), abs(high)) > 1e15
 
@@ -120,7 +118,7 @@ def _scan_chunks(flat: Array) -> tuple[float, float, float]:
     low, high = float(np.minimum.reduce(lows)), float(np.maximum.reduce(highs))
     if not (math.isfinite(low) and math.isfinite(high)):
         return low, high, math.nan  # the caller counts NaN and inf and starts over
-    if low == high or _wide(low, high):
+    if low == high or is_wide(low, high):
         return low, high, _mean(flat, low, high)
     return low, high, total / flat.size
 
@@ -130,7 +128,7 @@ def _mean(flat: Array, low: float, high: float) -> float:
         return low
     # Pairwise summation in the array's dtype is accurate; float64 only where float32 could overflow.
     # The division stays in that dtype too, as ndarray.mean's does.
-    total = np.add.reduce(flat, dtype=np.float64 if _wide(low, high) else None)
+    total = np.add.reduce(flat, dtype=np.float64 if is_wide(low, high) else None)
     return float(total / total.dtype.type(flat.size))
 
 
@@ -180,7 +178,7 @@ def _binned_pass(
     scale = bins / (high - low)
     # float32 arithmetic is exact enough for binning, except for ranges so narrow (vanished
     # signals: 1e-40 wide) or values so large that the scaled values would overflow it.
-    wide = scale > 1e30 or flat.dtype == np.float64 or _wide(low, high)
+    wide = scale > 1e30 or flat.dtype == np.float64 or is_wide(low, high)
     dtype: type[np.floating] = np.float64 if wide else np.float32
     origin, factor = dtype(low), dtype(scale)
     # When every value is in range, 0 <= (x - low) * scale + 1 < bins + 2 in this very arithmetic
@@ -287,7 +285,7 @@ def summarize(
     flat = _flat(x)
     if extent.finite < flat.size:
         flat = flat[np.isfinite(flat)]
-    if flat.dtype != np.float64 and (_float32_unsafe(extent.low, extent.high) or _wide(low, high)):
+    if flat.dtype != np.float64 and (_float32_unsafe(extent.low, extent.high) or is_wide(low, high)):
         flat = flat.astype(np.float64)
     data = (extent.low, extent.high)
     # Count only what the extent says can occur: no zeros in (0, 1), no saturation in (0.2, 0.8).
@@ -334,81 +332,3 @@ def summarize(
         below=below,
         above=above,
     )
-
-
-def dead_units(a: Array) -> int:
-    """Units whose activation is exactly zero for every sample (a: samples x units)."""
-    return int(a.shape[1] - np.count_nonzero((a != 0).any(axis=0)))
-
-
-def distinct_units(a: Array, extent: Extent) -> int | None:
-    """How many different functions the units of a layer compute (a: samples x units).
-
-    Units within DISTINCT_RTOL * max|a| of each other on every sample count as one: 1 under zero or
-    constant initialization. Units are sorted by a random projection, which equal units share,
-    and only neighbours whose projections are close are compared, on a few samples first and in
-    full only if they agree there. None when the layer holds NaN or inf: units are then not
-    comparable.
-    """
-    return unit_counts(a, extent)[1]
-
-
-@lru_cache(maxsize=8)
-def _projection(samples: int, dtype: np.dtype[np.floating]) -> tuple[NDArray[np.floating], float]:
-    """The projection's fixed random weights, and their sum: made once per number of samples."""
-    r = np.random.default_rng(0x1D5).uniform(0.5, 1.5, samples).astype(dtype)
-    r.flags.writeable = False
-    return r, float(r.sum())
-
-
-def unit_counts(a: Array, extent: Extent) -> tuple[int, int | None]:
-    """dead_units(a) and distinct_units(a, extent), sharing one projection of the layer."""
-    units = int(a.shape[1])
-    if extent.finite < extent.size:
-        return dead_units(a), None
-    if units < 2:
-        return dead_units(a), units
-    if extent.low == extent.high:  # one value everywhere (zero init): every unit is the same
-        return (units if extent.low == 0.0 else 0), 1
-    # Projections of values this large would overflow float32.
-    wide = _wide(extent.low, extent.high)
-    r, r_sum = _projection(int(a.shape[0]), np.dtype(np.float64) if wide else a.dtype)
-    keys = (r @ (a.astype(np.float64) if wide else a)).astype(np.float64)
-    # A unit that is zero on every sample projects to exactly 0, so only units with a 0 key need
-    # checking: a few columns, unless most of the layer is dead.
-    suspects = np.flatnonzero(keys == 0)
-    if suspects.size * 8 < units:
-        alive = (np.take(a, suspects, axis=1) != 0).any(axis=0)
-    else:
-        alive = (a != 0).any(axis=0)[suspects]
-    is_dead = np.zeros(units, dtype=np.bool_)
-    is_dead[suspects[~alive]] = True
-    dead = int(suspects.size - np.count_nonzero(alive))
-
-    scale = max(abs(extent.low), abs(extent.high))
-    tol = DISTINCT_RTOL * max(scale, float(np.finfo(np.float32).tiny))
-    order = np.argsort(keys, kind="stable")
-    gaps = np.diff(keys[order])
-    # Two units within tol everywhere have projections within tol * sum(r), plus rounding.
-    key_tol = tol * r_sum + 1e-5 * float(np.abs(keys).max())
-    candidates = np.flatnonzero(gaps <= key_tol)
-    left, right = order[candidates], order[candidates + 1]
-    both_dead = is_dead[left] & is_dead[right]  # the same function, known without looking
-    left, right = left[~both_dead], right[~both_dead]
-    # The projection's bound is loose (about half of the neighbours of a random layer pass it), so
-    # compare the candidates block of samples by block, dropping a pair as soon as it differs: the
-    # first SIGNATURE_ROWS samples settle nearly every pair of different units, and only pairs that
-    # are still equal (symmetric layers) are compared in full. A difference of values near the
-    # float32 limit may overflow to inf: a difference all the same.
-    rows = int(a.shape[0])
-    start, step = 0, SIGNATURE_ROWS
-    with np.errstate(over="ignore"):
-        while left.size and start < rows:
-            block = a[start : start + step]
-            # np.take gathers columns of a row block 4x faster than block[:, left] does.
-            gap = np.abs(np.take(block, left, axis=1) - np.take(block, right, axis=1))
-            same = gap.max(axis=0) <= tol
-            left, right = left[same], right[same]
-            start += step
-            step = max(SIGNATURE_ROWS, CHUNK // max(1, left.size))
-    return dead, units - int(left.size) - int(np.count_nonzero(both_dead))
