@@ -36,7 +36,9 @@ from app.engine.params import ConfigError
 
 FORMAT_VERSION = "1"
 RANGE_KEYS = ("range", "z_range")
-TOP_KEYS = frozenset(RUN_FIELDS) | {"run", "v", *RANGE_KEYS}
+OPTION_KEYS = ("grad", "loss")  # the backward pass: grad=1 runs it, loss=mse changes its signal
+TOP_KEYS = frozenset(RUN_FIELDS) | {"run", "v", *RANGE_KEYS, *OPTION_KEYS}
+FLAGS = {"1": True, "0": False, "true": True, "false": False}
 MAX_QUERY_LENGTH = 8192
 MAX_RUN_ITEMS = 64
 
@@ -53,6 +55,8 @@ class DecodedQuery:
     runs: list[dict[str, Any]]
     post_range: list[float] | None = None
     pre_range: list[float] | None = None
+    gradients: bool = False
+    loss: str = "normal"
 
 
 # ---- values <-> text ---------------------------------------------------------------------------
@@ -158,6 +162,7 @@ def decode(query: str) -> DecodedQuery:
     shared: dict[str, Any] = {}
     runs: list[dict[str, Any]] = []
     ranges: dict[str, list[float]] = {}
+    options: dict[str, Any] = {}
     for key, text in _split_pairs(query):
         if key not in TOP_KEYS:
             raise CodecError(
@@ -175,10 +180,23 @@ def decode(query: str) -> DecodedQuery:
             shared["v"] = text
         elif key in RANGE_KEYS:
             ranges[key] = _parse_range(key, text)
+        elif key in OPTION_KEYS:
+            if key in options:
+                raise CodecError(key, "is given twice")
+            if key == "grad" and text not in FLAGS:
+                raise CodecError("grad", f"must be 1 or 0, got {text!r}")
+            options[key] = FLAGS[text] if key == "grad" else text
         else:
             shared[key] = parse_value(key, text)
     shared.pop("v", None)
-    return DecodedQuery(shared, runs, ranges.get("range"), ranges.get("z_range"))
+    return DecodedQuery(
+        shared,
+        runs,
+        ranges.get("range"),
+        ranges.get("z_range"),
+        options.get("grad", False),
+        options.get("loss", "normal"),
+    )
 
 
 # ---- encode ------------------------------------------------------------------------------------
@@ -217,11 +235,15 @@ def to_values(config: ExperimentConfig) -> DecodedQuery:
         runs=[_run_values(run, shared) for run in config.runs],
         post_range=list(config.post_range) if config.post_range else None,
         pre_range=list(config.pre_range) if config.pre_range else None,
+        gradients=config.gradients,
+        loss=config.loss,
     )
 
 
 def to_experiment(values: DecodedQuery) -> ExperimentConfig:
-    return make_experiment(values.shared, values.runs, values.post_range, values.pre_range)
+    return make_experiment(
+        values.shared, values.runs, values.post_range, values.pre_range, values.gradients, values.loss
+    )
 
 
 def as_json(values: DecodedQuery) -> dict[str, object]:
@@ -231,6 +253,10 @@ def as_json(values: DecodedQuery) -> dict[str, object]:
         body["range"] = values.post_range
     if values.pre_range is not None:
         body["z_range"] = values.pre_range
+    if values.gradients:
+        body["grad"] = True
+    if values.loss != "normal":
+        body["loss"] = values.loss
     return body
 
 
@@ -241,6 +267,10 @@ def encode(config: ExperimentConfig) -> str:
     for key, bounds in (("range", values.post_range), ("z_range", values.pre_range)):
         if bounds is not None:
             parts.append(f"{key}={format_number(bounds[0])},{format_number(bounds[1])}")
+    if values.gradients:
+        parts.append("grad=1")
+    if values.loss != "normal":
+        parts.append(f"loss={_quote(values.loss)}")
     for run in values.runs:
         items = [str(run["activation"]), str(run["init"])]
         items += [

@@ -171,3 +171,15 @@ def test_codec_random_text_never_crashes_and_accepted_links_round_trip(query: st
         return
     canonical = codec.encode(config)
     assert roundtrip(canonical) == config
+
+
+def test_codec_backward_options_round_trip() -> None:
+    config = roundtrip("grad=1&loss=mse&run=sigmoid,xavier")
+    assert config.gradients and config.loss == "mse"
+    assert codec.encode(config) == "grad=1&loss=mse&run=sigmoid,xavier"
+    assert codec.encode(roundtrip("grad=0&loss=normal&run=sigmoid,xavier")) == "run=sigmoid,xavier"
+    assert codec.as_json(codec.to_values(config))["grad"] is True
+    for query, field in (("grad=2&run=relu,xavier", "grad"), ("loss=l1&run=relu,xavier", "loss")):
+        with pytest.raises(ConfigError) as caught:
+            roundtrip(query)
+        assert caught.value.field == field

@@ -82,6 +82,14 @@ def layer_dict(layer: LayerResult, theory: LayerTheory) -> dict[str, Any]:
         "dead_fraction": layer.dead_units / layer.units,
         "distinct_units": layer.distinct_units,
         "theory": layer_theory_dict(theory),
+        "grad": None if layer.grad is None else tensor_dict(layer.grad),
+        "weight_grad": None
+        if layer.weight_grad is None
+        else {
+            "norm": _finite(layer.weight_grad.norm),
+            "std": _finite(layer.weight_grad.std),
+            "grad_data_ratio": _finite(layer.weight_grad.grad_data_ratio),
+        },
     }
 
 

@@ -61,6 +61,7 @@ RunSpec: type[BaseModel] = create_model(
     **_run_fields(),
 )
 
+Loss = Literal["normal", "mse"]
 Range = Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=2, max_length=2)]
 
 ExperimentSpec: type[BaseModel] = create_model(
@@ -76,6 +77,17 @@ ExperimentSpec: type[BaseModel] = create_model(
         Field(default=None, description="histogram range [low, high] of the activations"),
     ),
     z_range=(Range | None, Field(default=None, description="histogram range [low, high] of z")),
+    grad=(
+        bool | None,
+        Field(default=None, strict=True, description="also run the backward pass (layers gain grad)"),
+    ),
+    loss=(
+        Loss | None,
+        Field(
+            default=None,
+            description="backward signal: normal (N(0, 1) dL/da at the output) or mse (a - y, y ~ N(0, 1))",
+        ),
+    ),
     **_run_fields(),
 )
 
@@ -136,6 +148,10 @@ class LayerSummary(BaseModel):
         description="how many different functions the units compute (1 = symmetric); null if NaN/inf"
     )
     theory: LayerPrediction
+    grad: TensorSummary | None = Field(description="dL/dz, when the experiment asks for gradients")
+    weight_grad: dict[str, float | None] | None = Field(
+        description="norm and std of dL/dW, and grad_data_ratio = std(dL/dW) / std(W)"
+    )
 
 
 class RunSummary(BaseModel):

@@ -69,6 +69,18 @@ def share_query_parameters() -> list[dict[str, Any]]:
             "description": "share-link format version (1)",
             "schema": {"type": "string"},
         },
+        {
+            "name": "grad",
+            "in": "query",
+            "description": "1: also run the backward pass",
+            "schema": {"type": "string", "enum": ["0", "1"]},
+        },
+        {
+            "name": "loss",
+            "in": "query",
+            "description": "backward signal",
+            "schema": {"type": "string", "enum": ["normal", "mse"]},
+        },
     ]
     for doc in FIELDS.values():
         schema: dict[str, Any] = {"type": types[doc.kind]}

@@ -41,7 +41,8 @@ def simulate_post(
 ) -> Response:
     data = spec.model_dump(exclude_none=True)
     runs, post, pre = data.pop("runs"), data.pop("range", None), data.pop("z_range", None)
-    return simulate(codec.DecodedQuery(data, runs, post, pre), settings, "body")
+    grad, loss = data.pop("grad", False), data.pop("loss", "normal")
+    return simulate(codec.DecodedQuery(data, runs, post, pre, grad, loss), settings, "body")
 
 
 @router.get(

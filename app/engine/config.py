@@ -120,6 +120,8 @@ class ExperimentConfig:
     runs: tuple[RunConfig, ...]
     post_range: tuple[float, float] | None = None
     pre_range: tuple[float, float] | None = None
+    gradients: bool = False  # also run the backward pass (about 3x the work)
+    loss: str = "normal"  # the backward signal: "normal" (N(0, 1) at the output) or "mse"
 
 
 def _pick(params: tuple[tuple[str, ParamValue], ...], specs: tuple[ParamSpec, ...]) -> dict[str, ParamValue]:
@@ -234,6 +236,8 @@ def make_experiment(
     runs: Sequence[Mapping[str, object]],
     post_range: object = None,
     pre_range: object = None,
+    gradients: object = False,
+    loss: object = "normal",
 ) -> ExperimentConfig:
     """An experiment from shared fields and per-run overrides (a run's own value wins).
 
@@ -256,7 +260,24 @@ def make_experiment(
         runs=tuple(built),
         post_range=check_range("range", post_range),
         pre_range=check_range("z_range", pre_range),
+        gradients=_flag("grad", gradients),
+        loss=_loss(loss),
     )
+
+
+LOSSES = ("normal", "mse")
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(name, "must be true or false (1 or 0 in a link)")
+    return value
+
+
+def _loss(value: object) -> str:
+    if value not in LOSSES:
+        raise ConfigError("loss", f"must be one of {', '.join(LOSSES)}")
+    return str(value)
 
 
 FieldKind = Literal["int", "float", "choice", "text", "widths"]

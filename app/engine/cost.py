@@ -65,7 +65,7 @@ def _pieces(run: RunConfig, layer: int) -> int:
     return ACTIVATIONS[run.activation_at(layer)].pieces(params)
 
 
-def run_cost(run: RunConfig, itemsize: int = 4) -> Cost:
+def run_cost(run: RunConfig, itemsize: int = 4, gradients: bool = False) -> Cost:
     fans = (run.input_dim, *run.widths[:-1])
     pieces = [_pieces(run, j) for j in range(run.depth)]
     passes = 1 + (LSUV_MAX_PASSES if INITIALIZERS[run.init].data_dependent else 0)
@@ -76,11 +76,17 @@ def run_cost(run: RunConfig, itemsize: int = 4) -> Cost:
     memory += INPUT_SCRATCH_BYTES * run.samples * run.input_dim
     memory += WEIGHT_SCRATCH_BYTES * weights
     values = 2 * sum(2 * run.bins + 1 + PER_TENSOR_VALUES for _ in run.widths)
+    if gradients:
+        # Backward: dL/dW and dL/da per layer (two more products); every layer's z, activation and
+        # gradient stay in memory until the pass is done; a third histogram per layer.
+        macs *= 3
+        memory += itemsize * run.samples * sum(3 * w * k + w for w, k in zip(run.widths, pieces, strict=True))
+        values += values // 2
     return Cost(macs, memory, values)
 
 
 def experiment_cost(config: ExperimentConfig, itemsize: int = 4) -> Cost:
-    costs = [run_cost(run, itemsize) for run in config.runs]
+    costs = [run_cost(run, itemsize, config.gradients) for run in config.runs]
     return Cost(
         macs=sum(c.macs for c in costs),
         memory_bytes=sum(c.memory_bytes for c in costs),

@@ -7,11 +7,13 @@ columns compare honestly) without storing the whole network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from app.engine.activations import ACTIVATIONS
+from app.engine.backward import LayerGradient, backward, upstream_gradient
 from app.engine.config import ExperimentConfig, RunConfig
 from app.engine.labels import run_labels
 from app.engine.network import Layer, forward, input_samples
@@ -29,6 +31,15 @@ class LayerResult:
     post: TensorStats  # f(z)
     dead_units: int
     distinct_units: int | None  # None when the layer holds NaN or inf
+    grad: TensorStats | None = None  # dL/dz, when the experiment runs the backward pass
+    weight_grad: WeightGradient | None = None
+
+
+@dataclass(frozen=True)
+class WeightGradient:
+    norm: float  # Frobenius norm of dL/dW
+    std: float
+    grad_data_ratio: float | None  # std(dL/dW) / std(W)
 
 
 @dataclass(frozen=True)
@@ -90,24 +101,83 @@ def _summarize_layer(config: ExperimentConfig, j: int, current: dict[int, Layer]
     return results
 
 
+def _scaled(stats: TensorStats, exponent: int) -> TensorStats:
+    """Statistics of x from those of x / 2**exponent (counts are the same)."""
+
+    def up(v: float | None) -> float | None:
+        return None if v is None else math.ldexp(v, exponent)
+
+    return replace(
+        stats,
+        edges=np.ldexp(stats.edges, exponent),
+        mean=up(stats.mean),
+        std=up(stats.std),
+        min=up(stats.min),
+        max=up(stats.max),
+        percentiles=None
+        if stats.percentiles is None
+        else tuple(math.ldexp(p, exponent) for p in stats.percentiles),
+    )
+
+
+def _gradient_stats(config: ExperimentConfig, grads: dict[int, LayerGradient]) -> dict[int, TensorStats]:
+    """Layer j's dL/dz of every run that has it, binned on one range shared by the runs."""
+    extents = {i: scan(g.delta) for i, g in grads.items()}
+    true = [
+        replace(e, low=math.ldexp(e.low, grads[i].exponent), high=math.ldexp(e.high, grads[i].exponent))
+        for i, e in extents.items()
+    ]
+    low, high = _union(true)
+    out = {}
+    for i, g in grads.items():
+        shown = (math.ldexp(low, -g.exponent), math.ldexp(high, -g.exponent))
+        stats = summarize(g.delta, extents[i], shown, config.runs[i].bins)
+        out[i] = _scaled(stats, g.exponent)
+    return out
+
+
 def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float32) -> ExperimentResult:
     inputs: dict[tuple[object, ...], np.ndarray] = {}
     streams = []
+    samples = []
     for position, run in enumerate(config.runs):
         key = (run.input, tuple(run.input_params().items()), run.input_dim, run.samples, run.seed)
         if key not in inputs:
             inputs[key] = input_samples(run, dtype)
-        # recycle: each layer is summarized and dropped (below) before the next is asked for.
-        streams.append(forward(run, inputs[key], position, dtype, recycle=True))
+        samples.append(inputs[key] if config.gradients else None)
+        # recycle: each layer is summarized and dropped (below) before the next is asked for,
+        # unless the backward pass needs every layer.
+        streams.append(forward(run, inputs[key], position, dtype, recycle=not config.gradients))
     del inputs  # the streams hold the inputs until their first layer is computed, and no longer
 
     layers: list[list[LayerResult]] = [[] for _ in config.runs]
+    kept: list[list[Layer]] = [[] for _ in config.runs]
     for j in range(max(run.depth for run in config.runs)):
         current = {i: next(streams[i]) for i, run in enumerate(config.runs) if j < run.depth}
         for i, result in _summarize_layer(config, j, current).items():
             layers[i].append(result)
-        del current  # free this layer of every run before the next is computed
+        if config.gradients:
+            for i, layer in current.items():
+                kept[i].append(layer)
+        del current  # free this layer of every run (unless kept) before the next is computed
 
+    if config.gradients:
+        grads = []
+        for i, run in enumerate(config.runs):
+            x = samples[i]
+            assert x is not None
+            upstream = upstream_gradient(run, i, kept[i][-1].a, config.loss)
+            grads.append(backward(run, kept[i], x, upstream)[0])
+            kept[i] = []  # the forward arrays are no longer needed
+        for j in range(max(run.depth for run in config.runs)):
+            stats = _gradient_stats(config, {i: g[j] for i, g in enumerate(grads) if j < len(g)})
+            for i, s in stats.items():
+                g = grads[i][j]
+                layers[i][j] = replace(
+                    layers[i][j],
+                    grad=s,
+                    weight_grad=WeightGradient(g.weight_norm, g.weight_std, g.grad_data_ratio),
+                )
     labels = run_labels(config.runs)
     return ExperimentResult(
         config=config,

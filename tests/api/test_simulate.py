@@ -166,3 +166,19 @@ def test_simulate_error_bodies_leak_no_internals(client: TestClient) -> None:
         assert response.status_code == 422
         text = json.dumps(response.json())
         assert "Traceback" not in text and "/app/" not in text and ".py" not in text
+
+
+def test_simulate_gradients_on_request(client: TestClient) -> None:
+    plain = client.get("/api/v1/simulate?depth=3&run=tanh,xavier").json()
+    assert plain["runs"][0]["layers"][0]["grad"] is None
+    body = client.get("/api/v1/simulate?depth=3&grad=1&run=tanh,xavier&run=relu,he_normal").json()
+    assert body["share"] == "depth=3&grad=1&run=tanh,xavier&run=relu,he_normal"
+    for run in body["runs"]:
+        for layer in run["layers"]:
+            grad = layer["grad"]
+            assert sum(grad["counts"]) == grad["count"] == 100_000
+            assert layer["weight_grad"]["norm"] > 0 and layer["weight_grad"]["grad_data_ratio"] > 0
+    # gradient histograms share each layer's range across runs, like z
+    assert body["runs"][0]["layers"][1]["grad"]["edges"] == body["runs"][1]["layers"][1]["grad"]["edges"]
+    posted = client.post("/api/v1/simulate", json=body["experiment"])
+    assert posted.json()["share"] == body["share"]

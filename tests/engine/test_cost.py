@@ -207,3 +207,11 @@ def test_cost_memory_bounds_peak_binary_inputs() -> None:
         [{"input_dim": 1000, "samples": 2000}, {"input_fraction": 0.2}],
     )
     assert _peak_bytes(cfg) <= MEMORY_SLACK * experiment_cost(cfg).memory_bytes
+
+
+def test_cost_gradients_triple_the_work_and_hold_every_layer() -> None:
+    runs = [{"activation": "relu", "init": "he_normal"}]
+    forward_only = experiment_cost(make_experiment({"depth": 4, "width": 50}, runs))
+    both = experiment_cost(make_experiment({"depth": 4, "width": 50}, runs, gradients=True))
+    assert both.macs == 3 * forward_only.macs
+    assert both.memory_bytes > forward_only.memory_bytes

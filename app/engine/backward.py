@@ -1,0 +1,90 @@
+"""The backward pass: the gradient of the loss with respect to every layer's z, and the weights'.
+
+The loss's gradient at the output is either a standard normal vector per sample ("normal": the
+mean-field convention, a random linear read-out) or a - y for random targets y ~ N(0, 1) ("mse",
+the gradient of half the squared error). Vanishing gradients (a 50-layer sigmoid network reaches
+1e-36) would turn into float32 subnormals, on which matrix products run ~5x slower, or flush to
+zero and hide the early layers. So each layer's gradient is rescaled by a power of two (exact in
+floating point) to a maximum near 1, and the exponent is kept beside it: statistics are scaled
+back with ldexp.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.engine.activations import ACTIVATIONS
+from app.engine.config import RunConfig
+from app.engine.network import Layer
+
+Array = NDArray[np.floating]
+GRADIENT_STREAM = 2  # the upstream gradient's random stream, beside inputs (0) and weights (1)
+
+
+@dataclass(frozen=True)
+class LayerGradient:
+    delta: Array  # dL/dz, divided by 2**exponent; shape of the layer's z (every maxout piece)
+    exponent: int
+    weight_norm: float  # Frobenius norm of dL/dW
+    weight_std: float  # std of dL/dW
+    grad_data_ratio: float | None  # std(dL/dW) / std(W); None when the weights are constant
+
+
+def _normalize(x: Array) -> tuple[Array, int]:
+    """x / 2**e with max |x / 2**e| in [0.5, 1), and e; x unchanged when it is 0 or not finite."""
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if peak == 0.0 or not math.isfinite(peak):
+        return x, 0
+    exponent = math.frexp(peak)[1]
+    return np.ldexp(x, -exponent).astype(x.dtype, copy=False), exponent
+
+
+def upstream_gradient(run: RunConfig, position: int, output: Array, loss: str) -> Array:
+    """dL/da at the last layer, from the run's own random stream."""
+    rng = np.random.default_rng([run.seed, GRADIENT_STREAM, position])
+    noise = rng.standard_normal(output.shape).astype(output.dtype, copy=False)
+    return noise if loss == "normal" else output - noise
+
+
+def _slope(run: RunConfig, layer: Layer) -> Array:
+    """f'(z) of the layer, shaped like z (maxout: the one-hot mask of each unit's winning piece)."""
+    last = layer.index == run.depth - 1
+    params = run.output_params() if last else run.activation_params()
+    z = layer.z.reshape(layer.z.shape[0], layer.pieces, -1) if layer.pieces > 1 else layer.z
+    return ACTIVATIONS[layer.activation].df(z, params)
+
+
+def backward(
+    run: RunConfig, layers: list[Layer], x: Array, upstream: Array
+) -> tuple[list[LayerGradient], Array]:
+    """Backpropagate `upstream` (dL/da of the last layer) through the run's layers.
+
+    Returns each layer's gradient (first to last) and dL/dx of the inputs (at its true scale).
+    """
+    grads: list[LayerGradient | None] = [None] * len(layers)
+    g, exponent = _normalize(upstream)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        for j in range(len(layers) - 1, -1, -1):
+            layer = layers[j]
+            slope = _slope(run, layer)
+            # maxout: each unit's gradient goes to its winning piece
+            full: Array = (slope * g[:, None, :]).reshape(layer.z.shape) if layer.pieces > 1 else slope * g
+            delta, shift = _normalize(full.astype(layer.z.dtype, copy=False))
+            exponent += shift
+            a_in = x if j == 0 else layers[j - 1].a
+            dw = a_in.T @ delta
+            w_std = float(layer.weights.std(dtype=np.float64))
+            dw_std = math.ldexp(float(dw.std(dtype=np.float64)), exponent)
+            grads[j] = LayerGradient(
+                delta=delta,
+                exponent=exponent,
+                weight_norm=math.ldexp(float(np.linalg.norm(dw.astype(np.float64))), exponent),
+                weight_std=dw_std,
+                grad_data_ratio=dw_std / w_std if w_std > 0 else None,
+            )
+            g = delta @ layer.weights.T
+    return [grad for grad in grads if grad is not None], np.ldexp(g, exponent)
