@@ -23,7 +23,7 @@ function viewState() {
   const hash = new URLSearchParams(location.hash.slice(1));
   return {
     view: VIEWS[hash.get("view")] && hash.get("view") !== "signal" ? hash.get("view") : "grid",
-    kind: hash.get("kind") === "pre" ? "pre" : "post",
+    kind: ["pre", "grad"].includes(hash.get("kind")) ? hash.get("kind") : "post",
     log: hash.get("log") === "1",
     layers: hash.get("layers") ?? "auto",
   };
@@ -42,6 +42,9 @@ function syncViewControls() {
   for (const el of document.querySelectorAll('input[name="view"]')) el.checked = el.value === v.view;
   for (const el of document.querySelectorAll('input[name="kind"]')) el.checked = el.value === v.kind;
   $("log-y").checked = v.log;
+  const hasGrad = Boolean(state.result?.runs[0].layers[0].grad);
+  $("gradients").checked = hasGrad;
+  document.querySelector('input[name="kind"][value="grad"]').disabled = !hasGrad;
   const depth = state.result ? Math.max(...state.result.runs.map((r) => r.layers.length)) : 0;
   const choices = layerChoices(depth);
   const select = $("layers");
@@ -63,6 +66,7 @@ async function draw() {
   const result = state.result;
   if (!result) return;
   const v = viewState();
+  if (v.kind === "grad" && !result.runs[0].layers[0].grad) v.kind = "post"; // no backward pass run
   const depth = Math.max(...result.runs.map((r) => r.layers.length));
   const rows = layerRows(depth, v.layers);
   const width = $("figure").clientWidth;
@@ -158,7 +162,14 @@ function onControlsChange() {
   state.edits += 1;
   state.changedAt ||= performance.now();
   clearTimeout(state.timer);
-  state.timer = setTimeout(() => run(() => simulateBody(state.controls.read())), 40);
+  state.timer = setTimeout(() => run(() => simulateBody({ ...state.controls.read(), ...backwardOptions() })), 40);
+}
+
+/** The backward pass: on when the Gradients box is ticked; the loss stays what the link says. */
+function backwardOptions() {
+  const options = $("gradients").checked ? { grad: true } : {};
+  const loss = state.result?.experiment.loss;
+  return loss ? { ...options, loss } : options;
 }
 
 function loadQuery(query) {
@@ -197,6 +208,7 @@ function wire() {
   for (const el of document.querySelectorAll('input[name="view"]')) el.addEventListener("change", () => setView({ view: el.value }));
   for (const el of document.querySelectorAll('input[name="kind"]')) el.addEventListener("change", () => setView({ kind: el.value }));
   $("log-y").addEventListener("change", (e) => setView({ log: e.target.checked }));
+  $("gradients").addEventListener("change", () => onControlsChange());
   $("layers").addEventListener("change", (e) => setView({ layers: e.target.value }));
   window.addEventListener("popstate", () => loadQuery(location.search.slice(1)));
 }

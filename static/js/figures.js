@@ -3,7 +3,7 @@
 // No <b>/<sup> in labels: plotly.js renders them as style attributes, which the pages' CSP blocks.
 
 export const COLORS = ["#2456a6", "#d1495b", "#2e933c", "#c77c02", "#6b4c9a", "#00798c", "#8c564b", "#5b6472"];
-export const KINDS = { post: "activation", pre: "z (pre-activation)" };
+export const KINDS = { post: "activation", pre: "z (pre-activation)", grad: "dL/dz (gradient)" };
 const FONT = { family: "system-ui, sans-serif", size: 12, color: "#1d2330" };
 
 /** Escapes text for Plotly's HTML-like labels: user labels must never become markup. */
@@ -34,6 +34,9 @@ export function statsLine(layer, kind, short = false) {
   if (short) return parts.join(" · ");
   if (kind === "post") parts.push(`dead ${layer.dead_units}`);
   if (kind === "pre") parts.push(`mean ${fmt(t.mean)}`);
+  if (kind === "grad" && layer.weight_grad?.grad_data_ratio != null) {
+    parts.push(`dW:W ${fmt(layer.weight_grad.grad_data_ratio)}`);
+  }
   if (layer.distinct_units !== null && layer.distinct_units < layer.units) parts.push(`distinct ${layer.distinct_units}`);
   if (t.nan_count + t.inf_count > 0) parts.push(`non-finite ${t.nan_count + t.inf_count}`);
   return parts.join(" · ");
@@ -55,7 +58,7 @@ export function layerRows(depth, choice = "auto", max = 10) {
 
 export function layerChoices(depth, max = 10) {
   if (depth <= max) return [];
-  const choices = [{ value: "auto", text: `every ${Math.ceil((depth - 1) / (max - 1))}th layer` }];
+  const choices = [{ value: "auto", text: `one layer in ${Math.ceil((depth - 1) / (max - 1))}` }];
   for (let start = 1; start <= depth; start += max) {
     choices.push({ value: `from-${start}`, text: `layers ${start}–${Math.min(start + max - 1, depth)}` });
   }
@@ -370,6 +373,31 @@ export function signalFigure(result) {
         line: { color, dash, width: 2 },
         hovertemplate: `layer %{x}: predicted σ %{y:.3g}<extra>${esc(run.label)} (${what})</extra>`,
       });
+    }
+    if (run.layers.every((l) => l.grad)) {
+      data.push({
+        type: "scatter",
+        mode: "markers",
+        x: layers,
+        y: run.layers.map((l) => positive(l.grad.std)),
+        name: `${esc(run.label)}: gradient`,
+        legendgroup: `run${c}`,
+        marker: { size: 8, symbol: "triangle-up", color },
+        hovertemplate: `layer %{x}: σ %{y:.3g}<extra>${esc(run.label)} (dL/dz)</extra>`,
+      });
+      if (hasTheory) {
+        data.push({
+          type: "scatter",
+          mode: "lines",
+          x: layers,
+          y: run.layers.map((l) => positive(l.theory.gradient_scale)),
+          name: `${esc(run.label)}: gradient, theory`,
+          legendgroup: `run${c}`,
+          showlegend: false,
+          line: { color, dash: "dashdot", width: 2 },
+          hovertemplate: `layer %{x}: predicted σ %{y:.3g}<extra>${esc(run.label)} (dL/dz)</extra>`,
+        });
+      }
     }
   });
   const layout = baseLayout(380);

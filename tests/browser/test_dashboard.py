@@ -227,3 +227,20 @@ def test_dashboard_phase_diagram_marks_runs_and_clicks_set_the_init(
     sigma_w_max = page.evaluate("document.getElementById('phase').layout.xaxis.range[1]")
     page.mouse.click(box["x"] + box["width"] * 1.4 / sigma_w_max, box["y"] + box["height"] * 0.5)
     wait_for_location(page, r"run=tanh,normal,std:0\.1[34]")
+
+
+def test_dashboard_backward_pass_shows_gradient_histograms(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    open_dashboard(page, f"{live_server}/?depth=4&run=sigmoid,xavier&run=relu,he_normal")
+    gradient_view = page.locator('input[name="kind"][value="grad"]')
+    assert gradient_view.is_disabled()
+    page.locator("#gradients").check()
+    wait_for_location(page, r"grad=1")
+    page.wait_for_function("() => !document.querySelector('input[name=kind][value=grad]').disabled")
+    gradient_view.check()
+    wait_for_location(page, r"kind=grad")
+    assert len(grid_traces(page)) == 8
+    # measured gradient std (markers) and its prediction (line) join the signal chart
+    names = page.evaluate("document.getElementById('signal').data.map(t => t.name)")
+    assert "sigmoid, Xavier: gradient" in names
