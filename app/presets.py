@@ -106,6 +106,14 @@ _PRESET_LIST = [
         "bias=constant&bias_value=-0.5&depth=10&run=relu,he_normal&run=leaky_relu,he_normal",
     ),
     Preset(
+        "vanishing-gradient",
+        "Vanishing gradients: 20 sigmoid layers | 20 ReLU layers with He",
+        "The sigmoid network's gradient shrinks about 4x per layer going back (1e-13 at layer 1), "
+        "as the mean-field chi < 1 predicts; ReLU with He keeps it.",
+        "001 and 002: saturating sigmoids make gradients vanish; He initialization keeps ReLU critical",
+        "depth=20&grad=1&run=sigmoid,xavier&run=relu,he_normal",
+    ),
+    Preset(
         "nielsen-large",
         "N1: 1000 binary inputs, weights and bias N(0, 1)",
         "z has variance 500 + 1 = 501: |z| >> 1, so the sigmoid saturates.",

@@ -101,6 +101,15 @@ def test_presets_dead_relu_kills_relu_units_but_not_leaky_ones(client: TestClien
     assert all(layer["dead_units"] == 0 for layer in leaky)
 
 
+def test_presets_vanishing_gradient_in_deep_sigmoid_but_not_relu_he(client: TestClient) -> None:
+    runs = _result(client, "vanishing-gradient")["runs"]
+    sigmoid = [layer["grad"]["std"] for layer in runs[0]["layers"]]
+    relu = [layer["grad"]["std"] for layer in runs[1]["layers"]]
+    assert sigmoid[0] < 1e-8 * sigmoid[-1]
+    assert max(relu) < 3 * min(relu)
+    assert runs[0]["phase"] == "ordered" and runs[1]["phase"] == "critical"
+
+
 def test_presets_ng_zero_init_has_one_distinct_unit_per_layer(client: TestClient) -> None:
     for run in range(2):
         assert {layer["distinct_units"] for layer in _layers(client, "ng-zero-init", run)} == {1}

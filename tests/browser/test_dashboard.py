@@ -62,8 +62,9 @@ def test_dashboard_every_preset_renders_its_subplots(
     traces = grid_traces(page)
     assert len(traces) == sum(1 for run in runs for layer in shown if layer <= run.depth)
     assert all(t["bins"] == 30 and t["total"] > 0 for t in traces)
-    # measured markers and predicted lines, for activations and z, per run
-    assert page.evaluate("document.getElementById('signal').data.length") == 4 * len(runs)
+    # measured markers and predicted lines, for activations and z (and gradients), per run
+    series = 6 if preset.experiment.gradients else 4
+    assert page.evaluate("document.getElementById('signal').data.length") == series * len(runs)
     assert page.locator(".modebar-btn[data-title^='Share']").count() == 0  # nothing leaves the machine
     assert page.locator("#preset").input_value() == name
     assert page.evaluate("location.search") == "?" + preset.query
