@@ -54,10 +54,13 @@ def repeats_for(size: Size) -> int:
     return 3 if macs >= 10**11 else 7 if macs >= 10**9 else 30
 
 
+GRADIENTS = False  # --gradients: engine with its backward pass, baseline the forward+backward chain
+
+
 def experiment(size: Size, run: str) -> ExperimentConfig:
     samples, depth, width = size
     shared = {"depth": depth, "width": width, "input_dim": width, "samples": samples}
-    return make_experiment(shared, [RUNS[run]])
+    return make_experiment(shared, [RUNS[run]], gradients=GRADIENTS)
 
 
 def chain_inputs(size: Size) -> tuple[Array, list[Array]]:
@@ -71,8 +74,17 @@ def chain_inputs(size: Size) -> tuple[Array, list[Array]]:
 
 def bare_chain(x: Array, weights: list[Array]) -> Array:
     a = x
+    kept = [x]
     for w in weights:
         a = a @ w
+        if GRADIENTS:
+            kept.append(a)
+    if GRADIENTS:
+        # The backward chain for the same shapes: dL/dW = a_in^T delta, then delta @ W^T.
+        delta = kept.pop()
+        for w in reversed(weights):
+            _ = kept.pop().T @ delta
+            delta = delta @ w.T
     return a
 
 
@@ -142,6 +154,7 @@ def peak_rss_mib(workload: str, size: Size = (1, 1, 1)) -> float:
     """A child's ru_maxrss starts at this process's peak (Linux carries it across fork and exec),
     so call this before the parent allocates anything big: see main()."""
     cmd = [sys.executable, "-m", "bench.engine_bench", "--child", workload]
+    cmd += ["--gradients"] if GRADIENTS else []
     cmd += ["--sizes", "x".join(map(str, size))]
     out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     return int(out.split()[-1]) * 1024 / MIB
@@ -169,8 +182,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only the smallest default size (smoke test)")
     parser.add_argument("--sigmoid", action="store_true", help="add a sigmoid/xavier line per size (slower)")
     parser.add_argument("--repeats", type=int, help="timed repeats per size (default by size: 30, 7 or 3)")
+    parser.add_argument(
+        "--gradients",
+        action="store_true",
+        help="engine with the backward pass, against the forward+backward matmul chain",
+    )
     parser.add_argument("--child", choices=(*RUNS, "chain", "imports"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global GRADIENTS
+    GRADIENTS = args.gradients
     sizes = [parse_size(s) for s in (SIZES.split(",")[:1] if args.quick else args.sizes.split(","))]
     if args.child:
         child(args.child, sizes[0])
