@@ -260,9 +260,21 @@ def as_json(values: DecodedQuery) -> dict[str, object]:
     return body
 
 
+def from_json(body: Mapping[str, Any]) -> DecodedQuery:
+    """Values from a JSON body (POST /api/v1/simulate), the inverse of `as_json`."""
+    shared = dict(body)
+    runs, post, pre = shared.pop("runs"), shared.pop("range", None), shared.pop("z_range", None)
+    grad, loss = shared.pop("grad", False), shared.pop("loss", "normal")
+    return DecodedQuery(shared, runs, post, pre, grad, loss)
+
+
 def encode(config: ExperimentConfig) -> str:
     """The canonical share query of an experiment (no leading '?')."""
-    values = to_values(config)
+    return format_query(to_values(config))
+
+
+def format_query(values: DecodedQuery) -> str:
+    """The share query of canonical values (see `to_values`)."""
     parts = [f"{name}={_quote(format_value(name, value))}" for name, value in values.shared.items()]
     for key, bounds in (("range", values.post_range), ("z_range", values.pre_range)):
         if bounds is not None:

@@ -96,7 +96,7 @@ def layer_dict(layer: LayerResult, theory: LayerTheory) -> dict[str, Any]:
 def result_dict(result: ExperimentResult) -> dict[str, Any]:
     values = codec.to_values(result.config)
     return {
-        "share": codec.encode(result.config),
+        "share": codec.format_query(values),
         "experiment": codec.as_json(values),
         "runs": [
             {

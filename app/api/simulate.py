@@ -39,10 +39,7 @@ def simulate_post(
     spec: Annotated[ExperimentSpec, Body(openapi_examples={"saito-compare": {"value": SAITO_COMPARE}})],
     settings: SettingsDep,
 ) -> Response:
-    data = spec.model_dump(exclude_none=True)
-    runs, post, pre = data.pop("runs"), data.pop("range", None), data.pop("z_range", None)
-    grad, loss = data.pop("grad", False), data.pop("loss", "normal")
-    return simulate(codec.DecodedQuery(data, runs, post, pre, grad, loss), settings, "body")
+    return simulate(codec.from_json(spec.model_dump(exclude_none=True)), settings, "body")
 
 
 @router.get(

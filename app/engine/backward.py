@@ -52,8 +52,7 @@ def upstream_gradient(run: RunConfig, position: int, output: Array, loss: str) -
 
 def _slope(run: RunConfig, layer: Layer) -> Array:
     """f'(z) of the layer, shaped like z (maxout: the one-hot mask of each unit's winning piece)."""
-    last = layer.index == run.depth - 1
-    params = run.output_params() if last else run.activation_params()
+    params = run.activation_params_at(layer.index)
     z = layer.z.reshape(layer.z.shape[0], layer.pieces, -1) if layer.pieces > 1 else layer.z
     return ACTIVATIONS[layer.activation].df(z, params)
 

@@ -92,6 +92,10 @@ class RunConfig:
         last = layer == self.depth - 1
         return self.output_activation if last and self.output_activation else self.activation
 
+    def activation_params_at(self, layer: int) -> dict[str, ParamValue]:
+        """The parameters of `activation_at(layer)`."""
+        return self.output_params() if layer == self.depth - 1 else self.activation_params()
+
     def as_dict(self) -> dict[str, object]:
         """The run as flat fields: exactly what `make_run` accepts and share links carry."""
         uniform = len(set(self.widths)) == 1

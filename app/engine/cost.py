@@ -60,8 +60,7 @@ WEIGHT_SCRATCH_BYTES = 4 + 4 * 8
 
 
 def _pieces(run: RunConfig, layer: int) -> int:
-    is_last = layer == run.depth - 1
-    params = run.output_params() if is_last else run.activation_params()
+    params = run.activation_params_at(layer)
     return ACTIVATIONS[run.activation_at(layer)].pieces(params)
 
 

@@ -69,7 +69,7 @@ def _union(extents: list[Extent]) -> tuple[float, float]:
 
 
 def _post_bounds(run: RunConfig, layer: Layer) -> tuple[float | None, float | None]:
-    params = run.output_params() if layer.index == run.depth - 1 else run.activation_params()
+    params = run.activation_params_at(layer.index)
     return ACTIVATIONS[layer.activation].bounds(params)
 
 

@@ -125,7 +125,7 @@ def forward(
     for j, units in enumerate(run.widths):
         name = run.activation_at(j)
         activation = ACTIVATIONS[name]
-        act_params = run.output_params() if j == run.depth - 1 else run.activation_params()
+        act_params = run.activation_params_at(j)
         pieces = activation.pieces(act_params)
         w = _draw_weights(run, fan_in, units, pieces, rng).astype(dtype, copy=False)
         b_raw = bias_init.sample(units * pieces, rng, run.bias_params())

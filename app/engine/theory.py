@@ -168,7 +168,7 @@ def run_theory(run: RunConfig) -> RunTheory:
     qs, sigmas, stats, slopes = [], [], [], []
     for j in range(run.depth):
         name = run.activation_at(j)
-        params = run.output_params() if j == run.depth - 1 else run.activation_params()
+        params = run.activation_params_at(j)
         s_w2 = _sigma_w2(run, j, q_in, sigma_b2)
         q = s_w2 * q_in + sigma_b2
         m = moments(name, params, np.array(min(q, Q_MAX)))

@@ -98,6 +98,21 @@ function domains(n, gapPx, span = 1000) {
   return [...Array(n).keys()].map((i) => [i * (size + gap), i * (size + gap) + size]);
 }
 
+/** A line of text just above subplot k, flush with its left or right edge. */
+function titleOver(k, text, side, font) {
+  return {
+    text,
+    xref: `x${k} domain`,
+    yref: `y${k} domain`,
+    x: side === "left" ? 0 : 1,
+    y: 1.02,
+    xanchor: side,
+    yanchor: "bottom",
+    showarrow: false,
+    font,
+  };
+}
+
 /** The x and y axes of subplot k (1-based) of a histogram figure; returns their layout keys. */
 function histogramAxes(layout, k, xDomain, yDomain, logY, title) {
   const suffix = k === 1 ? "" : k;
@@ -188,17 +203,9 @@ export function gridFigure(result, { kind = "post", logY = false, rows = null, c
         });
       }
       if (!compact) {
-        layout.annotations.push({
-          text: statsLine(layer, kind, narrow),
-          xref: `x${k} domain`,
-          yref: `y${k} domain`,
-          x: 1,
-          y: 1.02,
-          xanchor: "right",
-          yanchor: "bottom",
-          showarrow: false,
-          font: { size: narrow ? 9 : 11, color: "#5b6472" },
-        });
+        layout.annotations.push(
+          titleOver(k, statsLine(layer, kind, narrow), "right", { size: narrow ? 9 : 11, color: "#5b6472" }),
+        );
       }
     });
   });
@@ -237,17 +244,7 @@ export function overlayFigure(result, { kind = "post", logY = false, rows = null
     const k = i + 1;
     const [r, c] = [Math.floor(i / cols), i % cols];
     histogramAxes(layout, k, xs[c], ys[r], logY, c === 0 ? "count" : null);
-    layout.annotations.push({
-      text: `layer ${j + 1}`,
-      xref: `x${k} domain`,
-      yref: `y${k} domain`,
-      x: 0,
-      y: 1.02,
-      xanchor: "left",
-      yanchor: "bottom",
-      showarrow: false,
-      font: { size: 12 },
-    });
+    layout.annotations.push(titleOver(k, `layer ${j + 1}`, "left", { size: 12 }));
     runs.forEach((run, ri) => {
       const layer = run.layers[j];
       if (!layer) return;

@@ -170,19 +170,23 @@ def test_experiment_relu_std001_deep_collapses() -> None:
 # ---------------------------------------------------------------- Nielsen
 
 
+# Nielsen's setup: 1000 inputs, half of them 1; many units, so pooled variances are precise.
+NIELSEN = {
+    "input": "binary",
+    "input_fraction": 0.5,
+    "input_dim": 1000,
+    "depth": 1,
+    "width": 4000,
+    "samples": 500,
+}
+
+
 def test_experiment_nielsen_n1_variance_501() -> None:
     """N1: 500 of 1000 inputs are 1; weights and bias N(0, 1): Var(z) = 500 + 1; sigmoid saturates.
 
     The pooled variance over 4000 units has a relative standard error of about 1.1%."""
     result = _run(
-        {
-            "input": "binary",
-            "input_fraction": 0.5,
-            "input_dim": 1000,
-            "depth": 1,
-            "width": 4000,
-            "samples": 500,
-        },
+        NIELSEN,
         [{"activation": "sigmoid", "init": "normal", "std": 1.0, "bias": "normal", "bias_std": 1.0}],
     )
     pre = result.runs[0].layers[0].pre
@@ -199,14 +203,7 @@ def test_experiment_nielsen_n2_variance_1_5() -> None:
     """N2: weights N(0, 1/1000) (the texts' Xavier), bias N(0, 1): Var(z) = 0.5 + 1 = 1.5, and
     most z in (-1, 1) where the sigmoid is steep: P(|N(0, 1.5)| < 1) = 58.6%."""
     result = _run(
-        {
-            "input": "binary",
-            "input_fraction": 0.5,
-            "input_dim": 1000,
-            "depth": 1,
-            "width": 4000,
-            "samples": 500,
-        },
+        NIELSEN,
         [{"activation": "sigmoid", "init": "xavier", "bias": "normal", "bias_std": 1.0}],
         pre_range=[-1.0, 1.0],
     )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.engine.stats import scan
-from app.engine.units import dead_units, distinct_units
+from app.engine.units import dead_units, distinct_units, unit_counts
 
 Float = type[np.floating[Any]]
 
@@ -92,3 +92,14 @@ def test_distinct_units_huge_values(magnitude: float) -> None:
     a[0, 0] = magnitude
     a32 = a.astype(np.float32)
     assert distinct_units(a32, scan(a32)) == 9
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_unit_counts_dead_matches_the_definition(seed: int) -> None:
+    """The experiment's fast path (dead units found from the projection) against the definition."""
+    rng = np.random.default_rng(seed)
+    a = np.maximum(rng.standard_normal((300, 80)) - 1.5, 0).astype(np.float32)
+    a[:, rng.choice(80, size=seed * 5, replace=False)] = 0.0
+    dead, distinct = unit_counts(a, scan(a))
+    assert dead == int((~(a != 0).any(axis=0)).sum())
+    assert distinct == distinct_units(a, scan(a)) == 80 - dead + (1 if dead else 0)
