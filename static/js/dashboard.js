@@ -88,6 +88,7 @@ async function draw() {
     $("status").textContent = `Updated in ${ms} ms`;
     state.changedAt = 0;
   }
+  $("charts").hidden = false;
   document.body.dataset.ready = "1";
 }
 
@@ -151,7 +152,9 @@ async function run(request) {
     await apply(await request(), edits);
   } catch (err) {
     if (err.name === "AbortError") return; // superseded by a newer change
-    showMessage(`Cannot show this experiment: ${err.message}`);
+    // With nothing drawn yet (a bad link), say how to get going again.
+    const next = state.result ? "" : " Fix the link, or pick a preset above.";
+    showMessage(`Cannot show this experiment: ${err.message}.${next}`);
     document.body.dataset.ready = "1";
   } finally {
     delete document.body.dataset.busy;
