@@ -69,6 +69,7 @@ async function draw() {
   if (v.kind === "grad" && !result.runs[0].layers[0].grad) v.kind = "post"; // no backward pass run
   const depth = Math.max(...result.runs.map((r) => r.layers.length));
   const rows = layerRows(depth, v.layers);
+  $("charts").hidden = false; // before drawing: a hidden plot would be laid out at a default width
   const width = $("figure").clientWidth;
   const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows, width });
   await Promise.all([
@@ -88,7 +89,6 @@ async function draw() {
     $("status").textContent = `Updated in ${ms} ms`;
     state.changedAt = 0;
   }
-  $("charts").hidden = false;
   document.body.dataset.ready = "1";
 }
 
