@@ -36,7 +36,9 @@ from app.engine.params import ConfigError
 
 FORMAT_VERSION = "1"
 RANGE_KEYS = ("range", "z_range")
-OPTION_KEYS = ("grad", "loss")  # the backward pass: grad=1 runs it, loss=mse changes its signal
+# grad=0 skips the backward pass, theory=0 the mean-field prediction; loss=mse changes the backward signal
+FLAG_KEYS = ("grad", "theory")
+OPTION_KEYS = (*FLAG_KEYS, "loss")
 TOP_KEYS = frozenset(RUN_FIELDS) | {"run", "v", *RANGE_KEYS, *OPTION_KEYS}
 FLAGS = {"1": True, "0": False, "true": True, "false": False}
 MAX_QUERY_LENGTH = 8192
@@ -55,8 +57,9 @@ class DecodedQuery:
     runs: list[dict[str, Any]]
     post_range: list[float] | None = None
     pre_range: list[float] | None = None
-    gradients: bool = False
+    gradients: bool = True
     loss: str = "normal"
+    theory: bool = True
 
 
 # ---- values <-> text ---------------------------------------------------------------------------
@@ -183,9 +186,9 @@ def decode(query: str) -> DecodedQuery:
         elif key in OPTION_KEYS:
             if key in options:
                 raise CodecError(key, "is given twice")
-            if key == "grad" and text not in FLAGS:
-                raise CodecError("grad", f"must be 1 or 0, got {text!r}")
-            options[key] = FLAGS[text] if key == "grad" else text
+            if key in FLAG_KEYS and text not in FLAGS:
+                raise CodecError(key, f"must be 1 or 0, got {text!r}")
+            options[key] = FLAGS[text] if key in FLAG_KEYS else text
         else:
             shared[key] = parse_value(key, text)
     shared.pop("v", None)
@@ -194,8 +197,9 @@ def decode(query: str) -> DecodedQuery:
         runs,
         ranges.get("range"),
         ranges.get("z_range"),
-        options.get("grad", False),
+        options.get("grad", True),
         options.get("loss", "normal"),
+        options.get("theory", True),
     )
 
 
@@ -237,12 +241,19 @@ def to_values(config: ExperimentConfig) -> DecodedQuery:
         pre_range=list(config.pre_range) if config.pre_range else None,
         gradients=config.gradients,
         loss=config.loss,
+        theory=config.theory,
     )
 
 
 def to_experiment(values: DecodedQuery) -> ExperimentConfig:
     return make_experiment(
-        values.shared, values.runs, values.post_range, values.pre_range, values.gradients, values.loss
+        values.shared,
+        values.runs,
+        values.post_range,
+        values.pre_range,
+        values.gradients,
+        values.loss,
+        values.theory,
     )
 
 
@@ -253,10 +264,13 @@ def as_json(values: DecodedQuery) -> dict[str, object]:
         body["range"] = values.post_range
     if values.pre_range is not None:
         body["z_range"] = values.pre_range
-    if values.gradients:
-        body["grad"] = True
+    # Defaults are left out, as in a link: both on, the normal backward signal.
+    if not values.gradients:
+        body["grad"] = False
     if values.loss != "normal":
         body["loss"] = values.loss
+    if not values.theory:
+        body["theory"] = False
     return body
 
 
@@ -264,8 +278,8 @@ def from_json(body: Mapping[str, Any]) -> DecodedQuery:
     """Values from a JSON body (POST /api/v1/simulate), the inverse of `as_json`."""
     shared = dict(body)
     runs, post, pre = shared.pop("runs"), shared.pop("range", None), shared.pop("z_range", None)
-    grad, loss = shared.pop("grad", False), shared.pop("loss", "normal")
-    return DecodedQuery(shared, runs, post, pre, grad, loss)
+    grad, loss, theory = shared.pop("grad", True), shared.pop("loss", "normal"), shared.pop("theory", True)
+    return DecodedQuery(shared, runs, post, pre, grad, loss, theory)
 
 
 def encode(config: ExperimentConfig) -> str:
@@ -279,10 +293,12 @@ def format_query(values: DecodedQuery) -> str:
     for key, bounds in (("range", values.post_range), ("z_range", values.pre_range)):
         if bounds is not None:
             parts.append(f"{key}={format_number(bounds[0])},{format_number(bounds[1])}")
-    if values.gradients:
-        parts.append("grad=1")
+    if not values.gradients:
+        parts.append("grad=0")
     if values.loss != "normal":
         parts.append(f"loss={_quote(values.loss)}")
+    if not values.theory:
+        parts.append("theory=0")
     for run in values.runs:
         items = [str(run["activation"]), str(run["init"])]
         items += [

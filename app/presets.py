@@ -95,7 +95,8 @@ _PRESET_LIST = [
         "50 ReLU layers of 512: std 0.01 | Xavier | He",
         "Only He keeps the activations' scale over 50 layers; Xavier fades, std 0.01 collapses to 0.",
         "002, extended to a deep network (500 samples; 512 units keep one network's drift small)",
-        "depth=50&width=512&samples=500&run=relu,normal,std:0.01&run=relu,xavier&run=relu,he_normal",
+        # forward only: 50 layers backward would be 3x the work, over the default budget
+        "depth=50&width=512&samples=500&grad=0&run=relu,normal,std:0.01&run=relu,xavier&run=relu,he_normal",
     ),
     Preset(
         "dead-relu",
@@ -111,7 +112,7 @@ _PRESET_LIST = [
         "The sigmoid network's gradient shrinks about 4x per layer going back (1e-13 at layer 1), "
         "as the mean-field chi < 1 predicts; ReLU with He keeps it.",
         "001 and 002: saturating sigmoids make gradients vanish; He initialization keeps ReLU critical",
-        "depth=20&grad=1&run=sigmoid,xavier&run=relu,he_normal",
+        "depth=20&run=sigmoid,xavier&run=relu,he_normal",
     ),
     Preset(
         "nielsen-large",

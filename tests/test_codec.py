@@ -175,11 +175,23 @@ def test_codec_random_text_never_crashes_and_accepted_links_round_trip(query: st
 
 def test_codec_backward_options_round_trip() -> None:
     config = roundtrip("grad=1&loss=mse&run=sigmoid,xavier")
-    assert config.gradients and config.loss == "mse"
-    assert codec.encode(config) == "grad=1&loss=mse&run=sigmoid,xavier"
-    assert codec.encode(roundtrip("grad=0&loss=normal&run=sigmoid,xavier")) == "run=sigmoid,xavier"
-    assert codec.as_json(codec.to_values(config))["grad"] is True
-    for query, field in (("grad=2&run=relu,xavier", "grad"), ("loss=l1&run=relu,xavier", "loss")):
+    assert config.gradients and config.theory and config.loss == "mse"
+    assert codec.encode(config) == "loss=mse&run=sigmoid,xavier"  # on by default: left out
+    off = roundtrip("grad=0&theory=0&loss=normal&run=sigmoid,xavier")
+    assert not off.gradients and not off.theory
+    assert codec.encode(off) == "grad=0&theory=0&run=sigmoid,xavier"
+    assert codec.as_json(codec.to_values(off)) == {
+        "runs": [{"activation": "sigmoid", "init": "xavier"}],
+        "grad": False,
+        "theory": False,
+    }
+    assert "grad" not in codec.as_json(codec.to_values(config))
+    bad = (
+        ("grad=2&run=relu,xavier", "grad"),
+        ("theory=yes&run=relu,xavier", "theory"),
+        ("loss=l1&run=relu,xavier", "loss"),
+    )
+    for query, field in bad:
         with pytest.raises(ConfigError) as caught:
             roundtrip(query)
         assert caught.value.field == field

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from app import codec
-from app.engine.experiment import ExperimentResult, LayerResult
+from app.engine.experiment import ExperimentResult, LayerResult, RunResult
 from app.engine.stats import PERCENTILES, TensorStats
 from app.engine.theory import LayerTheory, RunTheory
 
@@ -71,7 +71,7 @@ def run_theory_dict(t: RunTheory) -> dict[str, Any]:
     }
 
 
-def layer_dict(layer: LayerResult, theory: LayerTheory) -> dict[str, Any]:
+def layer_dict(layer: LayerResult, theory: LayerTheory | None) -> dict[str, Any]:
     return {
         "layer": layer.index,
         "units": layer.units,
@@ -81,7 +81,7 @@ def layer_dict(layer: LayerResult, theory: LayerTheory) -> dict[str, Any]:
         "dead_units": layer.dead_units,
         "dead_fraction": layer.dead_units / layer.units,
         "distinct_units": layer.distinct_units,
-        "theory": layer_theory_dict(theory),
+        "theory": None if theory is None else layer_theory_dict(theory),
         "grad": None if layer.grad is None else tensor_dict(layer.grad),
         "weight_grad": None
         if layer.weight_grad is None
@@ -93,24 +93,27 @@ def layer_dict(layer: LayerResult, theory: LayerTheory) -> dict[str, Any]:
     }
 
 
+def run_dict(run: RunResult) -> dict[str, Any]:
+    theory = run.theory
+    return {
+        "label": run.label,
+        "config": run.config.as_dict(),
+        "chi": None if theory is None else _finite(theory.chi_star),
+        "phase": None if theory is None else theory.phase,
+        "theory": None if theory is None else run_theory_dict(theory),
+        "layers": [
+            layer_dict(layer, None if theory is None else theory.layers[j])
+            for j, layer in enumerate(run.layers)
+        ],
+    }
+
+
 def result_dict(result: ExperimentResult) -> dict[str, Any]:
     values = codec.to_values(result.config)
     return {
         "share": codec.format_query(values),
         "experiment": codec.as_json(values),
-        "runs": [
-            {
-                "label": run.label,
-                "config": run.config.as_dict(),
-                "chi": _finite(run.theory.chi_star),
-                "phase": run.theory.phase,
-                "theory": run_theory_dict(run.theory),
-                "layers": [
-                    layer_dict(layer, t) for layer, t in zip(run.layers, run.theory.layers, strict=True)
-                ],
-            }
-            for run in result.runs
-        ],
+        "runs": [run_dict(run) for run in result.runs],
     }
 
 

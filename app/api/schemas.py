@@ -79,7 +79,19 @@ ExperimentSpec: type[BaseModel] = create_model(
     z_range=(Range | None, Field(default=None, description="histogram range [low, high] of z")),
     grad=(
         bool | None,
-        Field(default=None, strict=True, description="also run the backward pass (layers gain grad)"),
+        Field(
+            default=None,
+            strict=True,
+            description="run the backward pass (layers carry grad); default true, false for speed",
+        ),
+    ),
+    theory=(
+        bool | None,
+        Field(
+            default=None,
+            strict=True,
+            description="the mean-field prediction (runs and layers carry theory); default true",
+        ),
     ),
     loss=(
         Loss | None,
@@ -147,8 +159,8 @@ class LayerSummary(BaseModel):
     distinct_units: int | None = Field(
         description="how many different functions the units compute (1 = symmetric); null if NaN/inf"
     )
-    theory: LayerPrediction
-    grad: TensorSummary | None = Field(description="dL/dz, when the experiment asks for gradients")
+    theory: LayerPrediction | None = Field(description="the mean-field prediction; null with theory=0")
+    grad: TensorSummary | None = Field(description="dL/dz; null with grad=0")
     weight_grad: dict[str, float | None] | None = Field(
         description="norm and std of dL/dW, and grad_data_ratio = std(dL/dW) / std(W)"
     )
@@ -158,8 +170,8 @@ class RunSummary(BaseModel):
     label: str
     config: dict[str, Any] = Field(description="the run's canonical fields, defaults included")
     chi: float | None = Field(description="mean-field chi at the fixed point: < 1 vanishing, > 1 exploding")
-    phase: str
-    theory: RunPrediction
+    phase: str | None = Field(description="ordered, critical or chaotic; null with theory=0")
+    theory: RunPrediction | None
     layers: list[LayerSummary]
 
 

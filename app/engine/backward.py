@@ -86,4 +86,6 @@ def backward(
                 grad_data_ratio=dw_std / w_std if w_std > 0 else None,
             )
             g = delta @ layer.weights.T
-    return [grad for grad in grads if grad is not None], np.ldexp(g, exponent)
+        # dL/dx of an exploding network is honestly infinite: no warning for that
+        dx = np.ldexp(g, exponent)
+    return [grad for grad in grads if grad is not None], dx

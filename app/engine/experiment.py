@@ -47,7 +47,7 @@ class RunResult:
     config: RunConfig
     label: str
     layers: tuple[LayerResult, ...]
-    theory: RunTheory  # the mean-field prediction for the same network
+    theory: RunTheory | None  # the mean-field prediction for the same network, unless switched off
 
 
 @dataclass(frozen=True)
@@ -182,6 +182,7 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
     return ExperimentResult(
         config=config,
         runs=tuple(
-            RunResult(run, labels[i], tuple(layers[i]), run_theory(run)) for i, run in enumerate(config.runs)
+            RunResult(run, labels[i], tuple(layers[i]), run_theory(run) if config.theory else None)
+            for i, run in enumerate(config.runs)
         ),
     )

@@ -94,6 +94,9 @@ async function draw() {
 
 /** The phase diagram of the first run's activation, with every run that uses it marked. */
 async function drawPhase(result) {
+  const hasTheory = result.runs.every((run) => run.theory);
+  $("phase-section").hidden = !hasTheory; // theory=0 in the link: nothing to place on the diagram
+  if (!hasTheory) return;
   const first = result.runs[0].config;
   const marked = result.runs.map((run, index) => ({ run, index })).filter((r) => r.run.config.activation === first.activation);
   const sigma = (r) => Math.sqrt(r.run.theory.sigma_w2.at(r.run.theory.sigma_w2.length > 1 ? 1 : 0) ?? 0);
@@ -168,11 +171,13 @@ function onControlsChange() {
   state.timer = setTimeout(() => run(() => simulateBody({ ...state.controls.read(), ...backwardOptions() })), 40);
 }
 
-/** The backward pass: on when the Gradients box is ticked; the loss stays what the link says. */
+/** The backward pass: off when the Backward pass box is cleared; loss and theory stay what the link says. */
 function backwardOptions() {
-  const options = $("gradients").checked ? { grad: true } : {};
-  const loss = state.result?.experiment.loss;
-  return loss ? { ...options, loss } : options;
+  const options = $("gradients").checked ? {} : { grad: false };
+  const { loss, theory } = state.result?.experiment ?? {};
+  if (loss) options.loss = loss;
+  if (theory === false) options.theory = false;
+  return options;
 }
 
 function loadQuery(query) {

@@ -168,11 +168,17 @@ def test_simulate_error_bodies_leak_no_internals(client: TestClient) -> None:
         assert "Traceback" not in text and "/app/" not in text and ".py" not in text
 
 
-def test_simulate_gradients_on_request(client: TestClient) -> None:
-    plain = client.get("/api/v1/simulate?depth=3&run=tanh,xavier").json()
-    assert plain["runs"][0]["layers"][0]["grad"] is None
+def test_simulate_gradients_and_theory_by_default_switchable(client: TestClient) -> None:
+    plain = client.get("/api/v1/simulate?depth=3&grad=0&theory=0&run=tanh,xavier").json()
+    assert plain["share"] == "depth=3&grad=0&theory=0&run=tanh,xavier"
+    assert plain["experiment"]["grad"] is False and plain["experiment"]["theory"] is False
+    run = plain["runs"][0]
+    assert run["theory"] is run["chi"] is run["phase"] is None
+    assert all(layer["grad"] is layer["theory"] is layer["weight_grad"] is None for layer in run["layers"])
+    assert client.post("/api/v1/simulate", json=plain["experiment"]).json()["share"] == plain["share"]
     body = client.get("/api/v1/simulate?depth=3&grad=1&run=tanh,xavier&run=relu,he_normal").json()
-    assert body["share"] == "depth=3&grad=1&run=tanh,xavier&run=relu,he_normal"
+    assert body["share"] == "depth=3&run=tanh,xavier&run=relu,he_normal"
+    assert body["runs"][0]["phase"] and body["runs"][0]["layers"][0]["theory"]["q"] > 0
     for run in body["runs"]:
         for layer in run["layers"]:
             grad = layer["grad"]

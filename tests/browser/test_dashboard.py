@@ -233,11 +233,11 @@ def test_dashboard_phase_diagram_marks_runs_and_clicks_set_the_init(
 def test_dashboard_backward_pass_shows_gradient_histograms(
     page: Page, live_server: str, watch: Watch
 ) -> None:
-    open_dashboard(page, f"{live_server}/?depth=4&run=sigmoid,xavier&run=relu,he_normal")
+    open_dashboard(page, f"{live_server}/?depth=4&grad=0&run=sigmoid,xavier&run=relu,he_normal")
     gradient_view = page.locator('input[name="kind"][value="grad"]')
     assert gradient_view.is_disabled()
-    page.locator("#gradients").check()
-    wait_for_location(page, r"grad=1")
+    page.locator("#gradients").check()  # on by default: the link loses its grad=0
+    page.wait_for_function("() => !location.href.includes('grad=0')")
     page.wait_for_function("() => !document.querySelector('input[name=kind][value=grad]').disabled")
     gradient_view.check()
     wait_for_location(page, r"kind=grad")

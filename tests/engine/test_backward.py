@@ -43,6 +43,7 @@ def test_backward_vanishing_sigmoid_keeps_its_tiny_gradients_and_matches_theory(
     config = make_experiment({"depth": 30}, [{"activation": "sigmoid", "init": "xavier"}], gradients=True)
     run = run_experiment(config).runs[0]
     measured = [float(layer.grad.std or 0.0) for layer in run.layers if layer.grad is not None]
+    assert run.theory is not None
     predicted = [t.gradient_scale for t in run.theory.layers]
     assert measured[0] < 1e-15 < measured[-1]  # vanished, yet not flushed to zero
     for m, p in zip(measured, predicted, strict=True):
@@ -58,6 +59,13 @@ def test_backward_mse_loss_differs_from_normal_at_the_output() -> None:
     assert normal.layers[0].pre.std == mse.layers[0].pre.std  # the forward pass is the same
 
 
-def test_backward_off_by_default() -> None:
-    run = run_experiment(make_experiment({}, [{"activation": "relu", "init": "he_normal"}])).runs[0]
-    assert all(layer.grad is None and layer.weight_grad is None for layer in run.layers)
+def test_backward_on_by_default_and_switchable() -> None:
+    runs = [{"activation": "relu", "init": "he_normal"}]
+    on = run_experiment(make_experiment({}, runs)).runs[0]
+    assert all(layer.grad is not None and layer.weight_grad is not None for layer in on.layers)
+    off = run_experiment(make_experiment({}, runs, gradients=False)).runs[0]
+    assert all(layer.grad is None and layer.weight_grad is None for layer in off.layers)
+    # the backward pass draws nothing from the forward pass's streams: the same forward numbers
+    assert [(layer.post.mean, layer.post.std) for layer in off.layers] == [
+        (layer.post.mean, layer.post.std) for layer in on.layers
+    ]
