@@ -1,14 +1,18 @@
-"""create_app(): the API routers, the pages, static files and vendor assets."""
+"""create_app(): the API routers, the pages, static files and vendor assets, and the middleware."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app import pages, vendor
-from app.api import catalog, export, simulate, theory
+from app.api import catalog, export, simulate, status, theory
+from app.api.runner import Runner
 from app.pages import ROOT
 from app.security import SecurityHeaders
+from app.settings import Settings, get_settings
 
 DESCRIPTION = """
 What weight initialization and activation choice do to every layer of a deep network.
@@ -20,7 +24,9 @@ limit.
 """
 
 
-def create_app() -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application; `settings` default to the environment's (INITSCOPE_*)."""
+    settings = settings or get_settings()
     app = FastAPI(
         title="initscope",
         version="1.0.0",
@@ -28,17 +34,32 @@ def create_app() -> FastAPI:
         docs_url=None,  # served by pages.docs with local Swagger UI assets, never a CDN
         redoc_url=None,
     )
+    app.state.runner = Runner(settings.cache_bytes, settings.max_in_flight, settings.max_pending_macs)
     app.include_router(simulate.router)
+    app.include_router(status.router)
     app.include_router(catalog.router)
     app.include_router(export.router)
     app.include_router(theory.router)
     app.include_router(pages.router)
     app.include_router(vendor.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    # Experiment answers and vendor files come compressed already (once, when made); this
+    # compresses the rest (pages, catalog, CSV, reports) and skips what has a Content-Encoding.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     app.add_middleware(SecurityHeaders)
+    if settings.cors_origins:  # off unless INITSCOPE_CORS_ORIGINS names the origins to allow
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+            expose_headers=["Retry-After", "X-Cache"],
+            max_age=600,
+        )
 
+    # async: answered on the event loop, never queued behind experiments in the thread pool
     @app.get("/healthz", tags=["health"], summary="Liveness: answers as long as the server runs")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app

@@ -2,6 +2,8 @@
 
 Every limit on an experiment's size is here, under the name the catalog reports and an
 environment variable of the same name: INITSCOPE_MAX_DEPTH sets Limits.max_depth, and so on.
+The server's own settings follow the same rule (INITSCOPE_CACHE_BYTES sets Settings.cache_bytes);
+they hold per worker process. INITSCOPE_CORS_ORIGINS is a comma-separated list of origins.
 """
 
 from __future__ import annotations
@@ -23,26 +25,46 @@ def env_name(limit: str) -> str:
 @dataclass(frozen=True)
 class Settings:
     limits: Limits = field(default_factory=Limits)
+    cache_bytes: int = 128 << 20  # results kept, as served JSON (and gzip), per worker
+    max_in_flight: int = 2  # experiments computed at once per worker (threads)
+    # multiply-adds admitted at once per worker (running and waiting); beyond it a fast 503
+    max_pending_macs: int = 2 * Limits().max_macs
+    cors_origins: tuple[str, ...] = ()  # none: browsers may call the API only from its own pages
 
 
-def _read_limits(environ: Mapping[str, str]) -> Limits:
-    values: dict[str, int] = {}
-    for f in fields(Limits):
-        raw = environ.get(env_name(f.name))
-        if raw is None:
-            continue
-        try:
-            value = int(raw.replace("_", ""))
-        except ValueError:
-            raise ValueError(f"{env_name(f.name)}={raw!r} is not an integer") from None
-        if value < 1:
-            raise ValueError(f"{env_name(f.name)} must be at least 1")
-        values[f.name] = value
-    return replace(Limits(), **values)
+SERVER_SETTINGS = ("cache_bytes", "max_in_flight", "max_pending_macs")
+
+
+def _read_int(environ: Mapping[str, str], name: str) -> int | None:
+    raw = environ.get(env_name(name))
+    if raw is None:
+        return None
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ValueError(f"{env_name(name)}={raw!r} is not an integer") from None
+    if value < 1:
+        raise ValueError(f"{env_name(name)} must be at least 1")
+    return value
+
+
+def _read_ints(environ: Mapping[str, str], names: list[str]) -> dict[str, int]:
+    return {name: value for name in names if (value := _read_int(environ, name)) is not None}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    return Settings(limits=_read_limits(os.environ if environ is None else environ))
+    env = os.environ if environ is None else environ
+    limits = replace(Limits(), **_read_ints(env, [f.name for f in fields(Limits)]))
+    server = _read_ints(env, list(SERVER_SETTINGS))
+    server.setdefault("max_pending_macs", 2 * limits.max_macs)  # two of the largest experiments
+    origins = tuple(o.strip() for o in env.get(env_name("cors_origins"), "").split(",") if o.strip())
+    settings = Settings(limits=limits, cors_origins=origins, **server)
+    if settings.max_pending_macs < limits.max_macs:
+        raise ValueError(
+            f"{env_name('max_pending_macs')} must be at least {env_name('max_macs')} "
+            f"({limits.max_macs}), or the largest allowed experiment could never run"
+        )
+    return settings
 
 
 @cache

@@ -5,10 +5,12 @@ Each asset is one named file route; the packages' folders are never mounted whol
 
 from __future__ import annotations
 
+import gzip
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 
 router = APIRouter(include_in_schema=False)
@@ -31,8 +33,19 @@ def asset_path(name: str) -> Path:
     return Path(str(files(package).joinpath(inner)))
 
 
-@router.get("/vendor/{name}")
-def vendor_asset(name: str) -> FileResponse:
+@cache
+def gzipped(name: str) -> bytes:
+    """The asset compressed once per process (plotly.min.js: 4.8 MB to about 1.4 MB)."""
+    return gzip.compress(asset_path(name).read_bytes(), compresslevel=6, mtime=0)
+
+
+@router.get("/vendor/{name}", response_model=None)
+def vendor_asset(name: str, request: Request) -> Response | FileResponse:
     if name not in ASSETS:
         raise HTTPException(404, "no such asset")
-    return FileResponse(asset_path(name), media_type=ASSETS[name][2], headers={"Cache-Control": CACHE})
+    media_type = ASSETS[name][2]
+    headers = {"Cache-Control": CACHE, "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(gzipped(name), media_type=media_type, headers=headers)
+    return FileResponse(asset_path(name), media_type=media_type, headers=headers)

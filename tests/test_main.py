@@ -29,10 +29,20 @@ def test_main_gallery_links_every_preset(client: TestClient) -> None:
 
 @pytest.mark.parametrize("name", ASSETS)
 def test_main_vendor_assets_are_the_installed_files(client: TestClient, name: str) -> None:
-    response = client.get(f"/vendor/{name}")
-    assert response.status_code == 200
-    assert response.content == asset_path(name).read_bytes()
-    assert "max-age" in response.headers["cache-control"]
+    plain = client.get(f"/vendor/{name}", headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    assert plain.content == asset_path(name).read_bytes()
+    assert "max-age" in plain.headers["cache-control"]
+    # compressed once per process, and not again by the middleware
+    packed = client.get(f"/vendor/{name}", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip" and packed.content == plain.content
+    assert int(packed.headers["content-length"]) < len(plain.content) / 2
+
+
+def test_main_pages_and_catalog_are_compressed(client: TestClient) -> None:
+    for path in ("/", "/api/v1/catalog", "/static/js/figures.js"):
+        response = client.get(path, headers={"Accept-Encoding": "gzip"})
+        assert response.status_code == 200 and response.headers["content-encoding"] == "gzip", path
 
 
 @pytest.mark.parametrize(

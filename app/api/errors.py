@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from app.api.runner import OverloadedError
 from app.engine.cost import BudgetError
 from app.engine.params import ConfigError
 from app.settings import env_name
@@ -35,3 +36,8 @@ def config_error_response(err: ConfigError, source: str) -> JSONResponse:
         detail["setting"] = env_name(err.limit)
         detail["msg"] += f" (server setting {env_name(err.limit)})"
     return JSONResponse({"detail": [detail]}, status_code=422)
+
+
+def overloaded_response(err: OverloadedError) -> JSONResponse:
+    detail = {"loc": [], "msg": str(err), "type": "overloaded", "retry_after": err.retry_after}
+    return JSONResponse({"detail": [detail]}, status_code=503, headers={"Retry-After": str(err.retry_after)})

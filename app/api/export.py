@@ -5,30 +5,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request, Response
 
 from app import codec, report
-from app.api.errors import config_error_response
-from app.api.payload import result_dict, to_csv
-from app.api.shared import ERRORS, SettingsDep, run_values, share_query_parameters
+from app.api.errors import config_error_response, overloaded_response
+from app.api.payload import to_csv
+from app.api.runner import OverloadedError, Runner
+from app.api.shared import ERRORS, RunnerDep, SettingsDep, answer_values, share_query_parameters
 from app.engine.params import ConfigError
 from app.settings import Settings
 
 router = APIRouter(prefix="/api/v1/export", tags=["export"])
 
 
-def _download(
+async def _download(
     request: Request,
     settings: Settings,
+    runner: Runner,
     render: Callable[[dict[str, Any]], str],
     media_type: str,
     filename: str,
 ) -> Response:
     """Run the share query in the request and answer with `render` of its result, as a file."""
     try:
-        document = result_dict(run_values(codec.decode(request.url.query), settings))
+        answer, _ = await answer_values(codec.decode(request.url.query), settings, runner)
     except ConfigError as err:
         return config_error_response(err, "query")
+    except OverloadedError as err:
+        return overloaded_response(err)
+    document = orjson.loads(answer.json)  # the cached answer: the same numbers the API serves
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     return Response(render(document), media_type=media_type, headers=headers)
 
@@ -43,8 +49,8 @@ def _download(
     summary="The experiment's histograms as a tidy CSV",
     openapi_extra={"parameters": share_query_parameters()},
 )
-def export_csv(request: Request, settings: SettingsDep) -> Response:
-    return _download(request, settings, to_csv, "text/csv; charset=utf-8", "initscope.csv")
+async def export_csv(request: Request, settings: SettingsDep, runner: RunnerDep) -> Response:
+    return await _download(request, settings, runner, to_csv, "text/csv; charset=utf-8", "initscope.csv")
 
 
 @router.get(
@@ -54,5 +60,7 @@ def export_csv(request: Request, settings: SettingsDep) -> Response:
     summary="A standalone HTML report (plotly.js embedded: opens offline)",
     openapi_extra={"parameters": share_query_parameters()},
 )
-def export_report(request: Request, settings: SettingsDep) -> Response:
-    return _download(request, settings, report.render, "text/html; charset=utf-8", "initscope-report.html")
+async def export_report(request: Request, settings: SettingsDep, runner: RunnerDep) -> Response:
+    return await _download(
+        request, settings, runner, report.render, "text/html; charset=utf-8", "initscope-report.html"
+    )

@@ -4,27 +4,42 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from app import codec
+from app.api.runner import Answer, Runner
 from app.engine.config import FIELDS
 from app.engine.cost import check_limits
-from app.engine.experiment import ExperimentResult, run_experiment
 from app.settings import Settings, get_settings
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
+
+def get_runner(request: Request) -> Runner:
+    runner: Runner = request.app.state.runner
+    return runner
+
+
+RunnerDep = Annotated[Runner, Depends(get_runner)]
+
 ERRORS: dict[int | str, dict[str, Any]] = {
-    422: {"description": "A field is invalid or the experiment is over a limit; `detail` names it."}
+    422: {"description": "A field is invalid or the experiment is over a limit; `detail` names it."},
+    503: {
+        "description": "The server has as much work admitted as it takes on; the Retry-After "
+        "header says when to try again."
+    },
 }
 
 
-def run_values(values: codec.DecodedQuery, settings: Settings) -> ExperimentResult:
-    """Validate, bound, then run: the one path of every experiment endpoint. Raises ConfigError
-    (a BudgetError when over a limit) before any work starts."""
+async def answer_values(
+    values: codec.DecodedQuery, settings: Settings, runner: Runner
+) -> tuple[Answer, bool]:
+    """Validate, bound, then run (or find in the cache): the one path of every experiment
+    endpoint. Raises ConfigError (a BudgetError when over a limit) before any work starts, and
+    OverloadedError when the server is full."""
     config = codec.to_experiment(values)
-    check_limits(config, settings.limits)
-    return run_experiment(config)
+    cost = check_limits(config, settings.limits)
+    return await runner.answer(config, cost.macs)
 
 
 _RANGE = {"type": "string", "pattern": r"^-?[0-9.]+,-?[0-9.]+$"}

@@ -7,22 +7,35 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request, Response
 
 from app import codec
-from app.api.errors import config_error_response
-from app.api.payload import result_dict, to_json
+from app.api.errors import config_error_response, overloaded_response
+from app.api.runner import Answer, OverloadedError, Runner
 from app.api.schemas import SAITO_COMPARE, ExperimentSpec, SimulateResponse
-from app.api.shared import ERRORS, SettingsDep, run_values, share_query_parameters
+from app.api.shared import ERRORS, RunnerDep, SettingsDep, answer_values, share_query_parameters
 from app.engine.params import ConfigError
 from app.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["simulate"])
 
 
-def simulate(values: codec.DecodedQuery, settings: Settings, source: str) -> Response:
+def served(answer: Answer, cached: bool, request: Request) -> Response:
+    """The answer's bytes, gzipped when the client takes it (compressed once, when computed)."""
+    headers = {"X-Cache": "hit" if cached else "miss", "Vary": "Accept-Encoding"}
+    if answer.gzip is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(answer.gzip, media_type="application/json", headers=headers)
+    return Response(answer.json, media_type="application/json", headers=headers)
+
+
+async def simulate(
+    values: codec.DecodedQuery, settings: Settings, runner: Runner, request: Request, source: str
+) -> Response:
     try:
-        result = run_values(values, settings)
+        answer, cached = await answer_values(values, settings, runner)
     except ConfigError as err:
         return config_error_response(err, source)
-    return Response(to_json(result_dict(result)), media_type="application/json")
+    except OverloadedError as err:
+        return overloaded_response(err)
+    return served(answer, cached, request)
 
 
 @router.post(
@@ -35,11 +48,15 @@ def simulate(values: codec.DecodedQuery, settings: Settings, source: str) -> Res
     },
     summary="Run an experiment given as JSON",
 )
-def simulate_post(
+async def simulate_post(
     spec: Annotated[ExperimentSpec, Body(openapi_examples={"saito-compare": {"value": SAITO_COMPARE}})],
+    request: Request,
     settings: SettingsDep,
+    runner: RunnerDep,
 ) -> Response:
-    return simulate(codec.from_json(spec.model_dump(exclude_none=True)), settings, "body")
+    return await simulate(
+        codec.from_json(spec.model_dump(exclude_none=True)), settings, runner, request, "body"
+    )
 
 
 @router.get(
@@ -51,12 +68,12 @@ def simulate_post(
     "`?range=0,1&run=sigmoid,normal&run=sigmoid,xavier&run=relu,he_normal`.",
     openapi_extra={"parameters": share_query_parameters()},
 )
-def simulate_get(request: Request, settings: SettingsDep) -> Response:
+async def simulate_get(request: Request, settings: SettingsDep, runner: RunnerDep) -> Response:
     try:
         values = codec.decode(request.url.query)
     except ConfigError as err:
         return config_error_response(err, "query")
-    return simulate(values, settings, "query")
+    return await simulate(values, settings, runner, request, "query")
 
 
 @router.api_route(

@@ -1,0 +1,139 @@
+"""The runner: cache by canonical experiment, shared work, admission within a budget, gzip."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from app import codec
+from app.api.runner import Answer, OverloadedError, Runner, compute
+from app.engine.config import ExperimentConfig
+from app.main import create_app
+from app.settings import Settings
+
+SMALL = "depth=2&width=20&samples=50&run=relu,he_normal"
+
+
+def _config(query: str) -> ExperimentConfig:
+    return codec.to_experiment(codec.decode(query))
+
+
+def test_runner_caches_by_canonical_experiment_with_counters() -> None:
+    with TestClient(create_app(Settings())) as client:
+        first = client.get(f"/api/v1/simulate?{SMALL}")
+        # the same experiment spelled differently (defaults given, keys reordered) is a hit
+        again = client.get("/api/v1/simulate?run=relu,he_normal&samples=50&width=20&depth=2&grad=1")
+        assert first.headers["x-cache"] == "miss" and again.headers["x-cache"] == "hit"
+        assert first.content == again.content
+        status = client.get("/api/v1/status").json()
+    assert status["cache"]["hits"] == 1 and status["cache"]["misses"] == 1
+    assert status["cache"]["entries"] == 1 and 0 < status["cache"]["bytes"] <= status["cache"]["max_bytes"]
+    assert status["work"]["running_or_waiting"] == 0 and status["work"]["pending_macs"] == 0
+
+
+def test_runner_answers_are_byte_identical_across_servers() -> None:
+    bodies = []
+    for _ in range(2):
+        with TestClient(create_app(Settings())) as client:
+            bodies.append(client.get(f"/api/v1/simulate?{SMALL}", headers={"Accept-Encoding": "gzip"}))
+    assert bodies[0].content == bodies[1].content  # gzip with mtime 0: deterministic too
+
+
+def test_runner_gzips_large_answers_for_clients_that_take_it() -> None:
+    with TestClient(create_app(Settings())) as client:
+        query = "/api/v1/simulate?range=0,1&run=sigmoid,normal&run=sigmoid,xavier&run=relu,he_normal"
+        plain = client.get(query, headers={"Accept-Encoding": "identity"})
+        packed = client.get(query, headers={"Accept-Encoding": "gzip, deflate"})
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip" and packed.headers["vary"] == "Accept-Encoding"
+    assert packed.content == plain.content  # httpx decompressed it
+    assert int(packed.headers["content-length"]) < len(plain.content) / 3
+
+
+def test_runner_compute_compresses_only_large_answers() -> None:
+    small = compute(_config("depth=1&width=2&samples=2&bins=2&grad=0&theory=0&run=relu,he_normal"))
+    assert small.gzip is None or len(small.json) >= 1024
+    large = compute(_config(SMALL))
+    assert large.gzip is not None and gzip.decompress(large.gzip) == large.json
+    assert orjson.loads(large.json)["share"] == "depth=2&width=20&samples=50&run=relu,he_normal"
+
+
+def test_runner_cache_is_bounded_by_bytes() -> None:
+    one = compute(_config(SMALL)).size
+    runner = Runner(cache_bytes=int(2.5 * one), max_in_flight=1, max_pending_macs=10**12)
+
+    async def fill() -> None:
+        for seed in range(5):
+            await runner.answer(_config(f"{SMALL}&seed={seed}"), 1)
+
+    asyncio.run(fill())
+    cache = runner.status()["cache"]
+    assert cache["misses"] == 5 and cache["entries"] <= 2 and cache["bytes"] <= 2.5 * one
+    # an answer larger than the whole cache is served, not kept
+    tiny = Runner(cache_bytes=10, max_in_flight=1, max_pending_macs=10**12)
+    answer, cached = asyncio.run(tiny.answer(_config(SMALL), 1))
+    assert not cached and answer.json and tiny.status()["cache"]["entries"] == 0
+
+
+def test_runner_identical_requests_in_flight_share_one_computation() -> None:
+    runner = Runner(cache_bytes=1 << 20, max_in_flight=1, max_pending_macs=10**12)
+
+    async def both() -> list[tuple[Answer, bool]]:
+        return await asyncio.gather(*(runner.answer(_config(SMALL), 1) for _ in range(3)))
+
+    answers = asyncio.run(both())
+    assert len({a.json for a, _ in answers}) == 1
+    status = runner.status()["cache"]
+    assert status["misses"] == 1 and status["shared"] == 2
+
+
+def test_runner_refuses_work_over_the_pending_budget_with_retry_after() -> None:
+    runner = Runner(cache_bytes=1 << 20, max_in_flight=1, max_pending_macs=100)
+
+    async def flood() -> list[tuple[Answer, bool] | BaseException]:
+        jobs = [runner.answer(_config(f"{SMALL}&seed={seed}"), 60) for seed in range(4)]
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    results = asyncio.run(flood())
+    refused = [r for r in results if isinstance(r, OverloadedError)]
+    assert len(refused) == 3 and all(r.retry_after >= 1 for r in refused)
+    assert isinstance(results[0], tuple)
+    assert runner.status()["work"] == {
+        "running_or_waiting": 0,
+        "pending_macs": 0,
+        "max_in_flight": 1,
+        "max_pending_macs": 100,
+        "rejected": 3,
+    }
+    # the budget frees as work ends: the same request is admitted again
+    answer, cached = asyncio.run(runner.answer(_config(f"{SMALL}&seed=3"), 60))
+    assert not cached and answer.json
+
+
+def test_runner_always_admits_work_when_idle() -> None:
+    runner = Runner(cache_bytes=1 << 20, max_in_flight=1, max_pending_macs=1)
+    answer, _ = asyncio.run(runner.answer(_config(SMALL), 10**9))
+    assert answer.json
+
+
+def test_runner_overloaded_answer_is_a_503_with_retry_after() -> None:
+    from app.api.errors import overloaded_response
+
+    response = overloaded_response(OverloadedError(7))
+    assert response.status_code == 503 and response.headers["retry-after"] == "7"
+    detail = orjson.loads(response.body)["detail"][0]
+    assert (
+        detail["type"] == "overloaded" and detail["retry_after"] == 7 and "retry after 7 s" in detail["msg"]
+    )
+
+
+@pytest.mark.parametrize("path", ["/api/v1/export/csv", "/api/v1/export/report"])
+def test_runner_exports_share_the_cache(path: str) -> None:
+    with TestClient(create_app(Settings())) as client:
+        client.get(f"/api/v1/simulate?{SMALL}")
+        assert client.get(f"{path}?{SMALL}").status_code == 200
+        assert client.get("/api/v1/status").json()["cache"]["hits"] == 1
