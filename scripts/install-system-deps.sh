@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite needs, once: Chromium for the browser tests; buildah,
+# Installs the Debian packages the test suite needs, once: Chromium for the browser tests; curl for
+# the README's curl examples (tests/test_readme.py); buildah,
 # debootstrap and fuse-overlayfs to build and run the Docker image without a Docker engine (iproute2
 # gives that container a loopback-only network). Arguments install just those packages instead.
 set -euo pipefail
-packages=(chromium buildah debootstrap debian-archive-keyring fuse-overlayfs iproute2)
+packages=(chromium curl buildah debootstrap debian-archive-keyring fuse-overlayfs iproute2)
 [ $# -eq 0 ] || packages=("$@")
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,146 @@
+"""The `initscope` command: serve the dashboard, or run experiments against a running server.
+
+    initscope serve --port 8000
+    initscope simulate --preset saito-compare --format csv --out saito.csv
+    initscope report --preset deep-relu-compare --out report.html
+
+Exit status: 0 done, 1 the API answered an error or could not be reached, 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.client import DEFAULT_URL, Client, InitscopeConnectionError, InitscopeError
+
+URL_VARIABLE = "INITSCOPE_URL"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="initscope",
+        description="What weight initialization and activation choice do to every layer of a deep network.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the dashboard and the API")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default: %(default)s)")
+    serve.add_argument("--reload", action="store_true", help="restart when the code changes (development)")
+
+    url = argparse.ArgumentParser(add_help=False)
+    url.add_argument(
+        "--url",
+        default=os.environ.get(URL_VARIABLE, DEFAULT_URL),
+        help=f"the server (default: ${URL_VARIABLE} or {DEFAULT_URL})",
+    )
+    experiment = argparse.ArgumentParser(add_help=False)
+    given = experiment.add_mutually_exclusive_group(required=True)
+    given.add_argument("--preset", metavar="NAME", help="a preset (`initscope presets` lists them)")
+    given.add_argument("--query", metavar="QUERY", help="a share query, or a whole dashboard link")
+    given.add_argument("--json", metavar="FILE", help="a POST /api/v1/simulate body; - reads stdin")
+
+    simulate = commands.add_parser(
+        "simulate", parents=[experiment, url], help="run an experiment, print its JSON or CSV"
+    )
+    simulate.add_argument("--format", choices=["json", "csv"], default="json", help="(default: json)")
+    simulate.add_argument("--indent", type=int, metavar="N", help="pretty-print the JSON (default: one line)")
+    simulate.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+
+    report = commands.add_parser(
+        "report", parents=[experiment, url], help="write an experiment's standalone HTML report"
+    )
+    report.add_argument("--out", metavar="FILE", required=True, help="the HTML file to write")
+
+    commands.add_parser("presets", parents=[url], help="list the presets")
+    return parser
+
+
+def _experiment(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
+    """The experiment arguments as keyword arguments of the client's methods."""
+    if args.json is None:
+        return {"preset": args.preset, "query": args.query}
+    try:
+        text = sys.stdin.read() if args.json == "-" else Path(args.json).read_text(encoding="utf-8")
+        body = json.loads(text)
+    except (OSError, ValueError) as err:
+        parser.error(f"--json {args.json}: {err}")
+    if not isinstance(body, dict):
+        parser.error(f'--json {args.json}: an experiment is a JSON object, like {{"runs": [...]}}')
+    return {"experiment": body}
+
+
+def _write(text: str, out: str | None) -> None:
+    if out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+    else:
+        Path(out).write_text(text, encoding="utf-8")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn  # only here: the client commands need nothing but httpx
+
+    # The import string, not the app object: uvicorn needs it to start workers or reload.
+    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers, reload=args.reload)
+    return 0
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        if args.workers < 1:
+            parser.error("--workers must be at least 1")
+        if args.reload and args.workers > 1:
+            parser.error("--reload runs one process; leave out --workers")
+        return _serve(args)
+    with Client(args.url) as client:
+        if args.command == "presets":
+            presets = client.presets()
+            width = max(len(p["name"]) for p in presets)
+            _write("".join(f"{p['name']:<{width}}  {p['title']}\n" for p in presets), None)
+        elif args.command == "report":
+            _write(client.report(**_experiment(parser, args)), args.out)
+        elif args.format == "csv":
+            _write(client.export_csv(**_experiment(parser, args)), args.out)
+        else:
+            separators = (",", ": ") if args.indent is not None else (",", ":")
+            result = client.simulate(**_experiment(parser, args))
+            _write(json.dumps(result, indent=args.indent, separators=separators), args.out)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        return _run(parser, args)
+    except SystemExit as done:  # argparse: 2 for a usage error, 0 after --help
+        if isinstance(done.code, int):
+            return done.code
+        raise
+    except BrokenPipeError:
+        # The reader stopped early (`| head`): send the rest of stdout nowhere so that Python's
+        # final flush does not report the broken pipe too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except InitscopeConnectionError as err:
+        hint = "is the server running? start it with `initscope serve`"
+        print(f"initscope: error: {err}; {hint}", file=sys.stderr)
+        return 1
+    except InitscopeError as err:
+        print(f"initscope: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # writing --out
+        print(f"initscope: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""A small client of the initscope REST API; it needs only httpx.
+
+    with Client("http://127.0.0.1:8000") as client:
+        result = client.simulate(preset="saito-compare")
+
+An experiment is given one of three ways: a JSON body (`experiment`, as POST /api/v1/simulate
+takes it), a share query (`query`, the dashboard's link or just its query string) or a preset's
+name (`preset`). Every error answer raises `InitscopeError`, and so does a server that cannot be
+reached (`InitscopeConnectionError`).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from types import TracebackType
+from typing import Any, Self, TypedDict, cast
+from urllib.parse import quote
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+class Tensor(TypedDict):
+    """Histogram and statistics of one layer's z (`pre`) or activations (`post`); main keys."""
+
+    edges: list[float]
+    counts: list[int]
+    mean: float | None
+    std: float | None
+    min: float | None
+    max: float | None
+    percentiles: dict[str, float] | None
+    zero_fraction: float | None
+    saturated_fraction: float | None
+
+
+class Layer(TypedDict):
+    layer: int
+    units: int
+    activation: str
+    pre: Tensor
+    post: Tensor
+    dead_units: int
+    distinct_units: int
+    theory: dict[str, Any]
+
+
+class Run(TypedDict):
+    label: str
+    config: dict[str, Any]
+    chi: float | None
+    phase: str
+    layers: list[Layer]
+
+
+class SimulateResult(TypedDict):
+    share: str
+    experiment: dict[str, Any]
+    runs: list[Run]
+
+
+class Preset(TypedDict):
+    name: str
+    title: str
+    shows: str
+    source: str
+    share: str
+    experiment: dict[str, Any]
+
+
+class InitscopeError(Exception):
+    """An error answer of the API: `status_code`, the API's `message` (naming the field), the raw
+    `detail`, and `retry_after` (seconds) when the server asked to be retried later."""
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        detail: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.detail = detail
+        self.retry_after = retry_after
+        text = message if status_code is None else f"HTTP {status_code}: {message}"
+        if retry_after is not None:
+            text += f" (retry after {retry_after:g} s)"
+        super().__init__(text)
+
+
+class InitscopeConnectionError(InitscopeError):
+    """The server could not be reached (refused, timed out, unknown host): no status code."""
+
+
+def _query(text: str) -> str:
+    """A share query from a query or a whole link: the part after '?', without the '#' view."""
+    text = text.partition("#")[0]
+    return text.partition("?")[2] if "?" in text else text
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:  # the other form the header may take: an HTTP date
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _message(detail: Any) -> str:
+    """One line from FastAPI's detail: a string, or a list of {"loc", "msg"} naming the field."""
+    if not isinstance(detail, list) or not all(isinstance(item, dict) for item in detail):
+        return str(detail)
+    lines = []
+    for item in detail:
+        loc = item.get("loc", [])[1:]  # [0] is where: body, query or path
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        msg = str(item.get("msg", item))
+        named = not field or field.startswith("[") or msg.startswith(f"{field}:")
+        lines.append(msg if named else f"{field}: {msg}")
+    return "; ".join(lines)
+
+
+class Client:
+    """A session with one initscope server; use it as a context manager or call `close()`."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        timeout: float = 60.0,  # an experiment at the default limits takes seconds, not minutes
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, transport=transport, follow_redirects=True
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, json=body)
+        except httpx.TransportError as err:
+            raise InitscopeConnectionError(f"cannot reach {self.base_url}: {err}") from err
+        if response.is_error:
+            try:
+                detail = response.json()["detail"]
+            except (ValueError, KeyError, TypeError):  # not the API's JSON: a proxy's page, say
+                detail = response.text.strip()[:200] or response.reason_phrase
+            retry = _retry_after(response.headers.get("retry-after"))
+            raise InitscopeError(_message(detail), response.status_code, detail, retry)
+        return response
+
+    def _json(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self._request(method, path, body)
+        try:
+            return response.json()
+        except ValueError:
+            raise InitscopeError(
+                f"{response.url} answered {response.headers.get('content-type')}, not JSON: "
+                "is this an initscope server?",
+                response.status_code,
+            ) from None
+
+    def _share(self, experiment: dict[str, Any] | None, preset: str | None, query: str | None) -> str:
+        if sum(x is not None for x in (experiment, preset, query)) != 1:
+            raise ValueError("give exactly one of experiment, preset or query")
+        if preset is not None:
+            return self.preset(preset)["share"]
+        if experiment is not None:
+            # The server is the one writer of share links; it caches the result it runs here,
+            # so the download that follows costs no second run.
+            return cast(str, self._json("POST", "/api/v1/simulate", experiment)["share"])
+        return _query(cast(str, query))
+
+    def simulate(
+        self, experiment: dict[str, Any] | None = None, *, preset: str | None = None, query: str | None = None
+    ) -> SimulateResult:
+        """Run an experiment: a JSON body is POSTed as is, a preset or a share query is a GET."""
+        if experiment is not None and preset is None and query is None:
+            return cast(SimulateResult, self._json("POST", "/api/v1/simulate", experiment))
+        share = self._share(experiment, preset, query)
+        return cast(SimulateResult, self._json("GET", f"/api/v1/simulate?{share}"))
+
+    def export_csv(
+        self, experiment: dict[str, Any] | None = None, *, preset: str | None = None, query: str | None = None
+    ) -> str:
+        """The histograms as CSV: one row per run x layer x kind x bin."""
+        share = self._share(experiment, preset, query)
+        return self._request("GET", f"/api/v1/export/csv?{share}").text
+
+    def report(
+        self, experiment: dict[str, Any] | None = None, *, preset: str | None = None, query: str | None = None
+    ) -> str:
+        """A standalone HTML report (plotly.js inside: it opens offline)."""
+        share = self._share(experiment, preset, query)
+        return self._request("GET", f"/api/v1/export/report?{share}").text
+
+    def catalog(self) -> dict[str, Any]:
+        """Every activation, initializer, bias, input, field, preset and limit."""
+        return cast(dict[str, Any], self._json("GET", "/api/v1/catalog"))
+
+    def presets(self) -> list[Preset]:
+        return cast(list[Preset], self._json("GET", "/api/v1/presets"))
+
+    def preset(self, name: str) -> Preset:
+        """One preset: its share query and its experiment as a JSON body."""
+        return cast(Preset, self._json("GET", f"/api/v1/presets/{quote(name, safe='')}"))
