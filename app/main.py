@@ -8,7 +8,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app import pages, vendor
-from app.api import catalog, export, simulate, status, theory
+from app.api import catalog, export, paths, simulate, status, theory
 from app.api.runner import Runner
 from app.pages import ROOT
 from app.security import SecurityHeaders
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalog.router)
     app.include_router(export.router)
     app.include_router(theory.router)
+    app.include_router(paths.router)
     app.include_router(pages.router)
     app.include_router(vendor.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")

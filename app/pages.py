@@ -26,6 +26,12 @@ def gallery(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "presets.html", {"presets": list(PRESETS.values())})
 
 
+@router.get("/optimizers", response_class=HTMLResponse)
+def optimizers(request: Request) -> HTMLResponse:
+    """Optimizer paths on a 2-D surface; the query string is the paths API's share link."""
+    return templates.TemplateResponse(request, "optimizers.html", {})
+
+
 @router.get("/docs", response_class=HTMLResponse)
 def docs(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "docs.html", {})

@@ -12,8 +12,10 @@ from app.engine.activations import ACTIVATIONS
 from app.engine.config import FIELDS
 from app.engine.initializers import BIASES, INITIALIZERS
 from app.engine.inputs import INPUTS
+from app.engine.optimizers import OPTIMIZERS
 from app.engine.params import ParamSpec
 from app.engine.stats import PERCENTILES, SATURATION_MARGIN
+from app.engine.surfaces import SURFACES
 from app.presets import PRESETS, Preset
 from app.settings import Settings, env_name, get_settings
 
@@ -72,6 +74,14 @@ def _static_catalog() -> dict[str, Any]:
         "inputs": [
             {"name": d.name, "formula": d.formula, "params": _params(d.params), "note": d.note}
             for d in INPUTS.values()
+        ],
+        "optimizers": [
+            {"name": o.name, "label": o.label, "formula": o.formula, "params": _params(o.params)}
+            for o in OPTIMIZERS.values()
+        ],
+        "surfaces": [
+            {"name": s.name, "label": s.label, "formula": s.formula, "start": list(s.start), "note": s.note}
+            for s in SURFACES.values()
         ],
         "fields": [
             {

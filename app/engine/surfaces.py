@@ -1,0 +1,270 @@
+"""2-D test surfaces and the paths optimizers take on them (Saito, "Deep Learning from Scratch", 6.1).
+
+Each surface gives its value and gradient side by side, a default start and a plotting window.
+`optimizer_path` runs one optimizer from the registry (the same `update` the networks use) from a
+start point; a path that leaves the finite numbers or goes beyond `DIVERGENCE_BOUND` stops there
+and says so, rather than filling the page with overflow. `PathsConfig` is one comparison (surface,
+start, steps, optimizers), validated and bounded by `make_paths_config`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.engine.optimizers import make_optimizer, resolve_optimizer_params
+from app.engine.params import ConfigError, ParamSpec
+
+Array = NDArray[np.float64]
+Grad = tuple[Array, Array]
+Window = tuple[float, float, float, float]  # x_min, x_max, y_min, y_max
+
+DIVERGENCE_BOUND = 1e6  # |x| or |y| beyond this: the path has diverged (and would overflow soon)
+
+
+@dataclass(frozen=True)
+class Surface:
+    name: str
+    label: str
+    formula: str
+    f: Callable[[Array, Array], Array]
+    grad: Callable[[Array, Array], Grad]
+    start: tuple[float, float]
+    window: Window
+    minima: tuple[tuple[float, float], ...]  # the global minima, where there are any
+    log_levels: bool = False  # contour levels of log10(1 + f - f_min): the values span decades
+    note: str = ""
+
+    @property
+    def f_min(self) -> float:
+        x, y = self.minima[0]
+        return float(self.f(np.array(x), np.array(y)))
+
+
+def _book(x: Array, y: Array) -> Array:
+    return x * x / 20.0 + y * y
+
+
+def _book_grad(x: Array, y: Array) -> Grad:
+    return x / 10.0, 2.0 * y
+
+
+def _rosenbrock(x: Array, y: Array) -> Array:
+    return (1.0 - x) ** 2 + 100.0 * (y - x * x) ** 2
+
+
+def _rosenbrock_grad(x: Array, y: Array) -> Grad:
+    return -2.0 * (1.0 - x) - 400.0 * x * (y - x * x), 200.0 * (y - x * x)
+
+
+def _saddle(x: Array, y: Array) -> Array:
+    return x * x / 2.0 + y**4 / 4.0 - y * y / 2.0
+
+
+def _saddle_grad(x: Array, y: Array) -> Grad:
+    return x, y**3 - y
+
+
+_BEALE_C = (1.5, 2.25, 2.625)
+
+
+def _beale(x: Array, y: Array) -> Array:
+    return sum(((c - x + x * y ** (k + 1)) ** 2 for k, c in enumerate(_BEALE_C)), np.zeros_like(x))
+
+
+def _beale_grad(x: Array, y: Array) -> Grad:
+    gx, gy = np.zeros_like(x), np.zeros_like(y)
+    for k, c in enumerate(_BEALE_C):
+        r = c - x + x * y ** (k + 1)
+        gx = gx + 2.0 * r * (y ** (k + 1) - 1.0)
+        gy = gy + 2.0 * r * (k + 1) * x * y**k
+    return gx, gy
+
+
+_SURFACE_LIST = [
+    Surface(
+        "book",
+        "Elongated bowl (the book's)",
+        "f(x, y) = x²/20 + y²",
+        _book,
+        _book_grad,
+        start=(-7.0, 2.0),
+        window=(-10.0, 10.0, -5.0, 5.0),
+        minima=((0.0, 0.0),),
+        note="twenty times more curved in y than in x: the gradient points across the valley, not along it",
+    ),
+    Surface(
+        "rosenbrock",
+        "Rosenbrock's banana valley",
+        "f(x, y) = (1 − x)² + 100 (y − x²)²",
+        _rosenbrock,
+        _rosenbrock_grad,
+        start=(-1.5, 2.0),
+        window=(-2.0, 2.0, -1.0, 3.0),
+        minima=((1.0, 1.0),),
+        log_levels=True,
+        note="finding the curved valley is easy, following it to (1, 1) is hard",
+    ),
+    Surface(
+        "saddle",
+        "Saddle between two valleys",
+        "f(x, y) = x²/2 + y⁴/4 − y²/2",
+        _saddle,
+        _saddle_grad,
+        start=(-2.5, 0.01),
+        window=(-3.0, 3.0, -2.0, 2.0),
+        minima=((0.0, -1.0), (0.0, 1.0)),
+        note="a saddle point at (0, 0): starting near y = 0, the gradient barely says which way to go",
+    ),
+    Surface(
+        "beale",
+        "Beale's function",
+        "f(x, y) = (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²",
+        _beale,
+        _beale_grad,
+        start=(1.0, 1.4),
+        window=(-1.0, 4.5, -2.0, 2.5),
+        minima=((3.0, 0.5),),
+        log_levels=True,
+        note="flat plateaus and steep walls: gradients span many decades",
+    ),
+]
+
+SURFACES: dict[str, Surface] = {s.name: s for s in _SURFACE_LIST}
+DEFAULT_SURFACE = "book"
+
+
+@dataclass(frozen=True)
+class Path:
+    """One optimizer's path: points[0] is the start, points[k] the point after step k."""
+
+    optimizer: str
+    params: dict[str, float]
+    x: Array
+    y: Array
+    values: Array
+    diverged_at: int | None  # the step that left the finite numbers or DIVERGENCE_BOUND; None if none
+
+    @property
+    def diverged(self) -> bool:
+        return self.diverged_at is not None
+
+
+def optimizer_path(
+    surface: Surface, start: tuple[float, float], steps: int, optimizer: str, params: Mapping[str, float]
+) -> Path:
+    """`steps` updates of a fresh optimizer from `start`; raises ConfigError for bad parameters."""
+    opt = make_optimizer(optimizer, **params)
+    point = {"x": np.array(float(start[0])), "y": np.array(float(start[1]))}
+    xs, ys = [float(start[0])], [float(start[1])]
+    diverged_at = None
+    for step in range(1, steps + 1):
+        # Huge steps may overflow inside the update; the check below catches the result instead.
+        with np.errstate(over="ignore", invalid="ignore"):
+            gx, gy = surface.grad(point["x"], point["y"])
+            opt.update(point, {"x": np.asarray(gx), "y": np.asarray(gy)})
+        x, y = float(point["x"]), float(point["y"])
+        if not (abs(x) <= DIVERGENCE_BOUND and abs(y) <= DIVERGENCE_BOUND):  # also catches nan
+            diverged_at = step
+            break
+        xs.append(x)
+        ys.append(y)
+    x_arr, y_arr = np.array(xs), np.array(ys)
+    return Path(optimizer, dict(params), x_arr, y_arr, surface.f(x_arr, y_arr), diverged_at)
+
+
+def optimizer_paths(
+    surface: Surface,
+    start: tuple[float, float],
+    steps: int,
+    optimizers: list[tuple[str, Mapping[str, float]]],
+) -> list[Path]:
+    """One path per (optimizer name, parameters), all from the same start."""
+    return [optimizer_path(surface, start, steps, name, params) for name, params in optimizers]
+
+
+def plot_window(surface: Surface, start: tuple[float, float]) -> Window:
+    """The surface's window, grown to show the start with a margin."""
+    x0, x1, y0, y1 = surface.window
+    sx, sy = start
+    mx, my = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
+    return (min(x0, sx - mx), max(x1, sx + mx), min(y0, sy - my), max(y1, sy + my))
+
+
+def contour_grid(surface: Surface, window: Window, points: int = 121) -> tuple[Array, Array, Array]:
+    """x (points,), y (points,) and the contour levels (points, points), rows along y: f itself, or
+    log10(1 + f - f_min) for surfaces whose values span decades."""
+    x = np.linspace(window[0], window[1], points)
+    y = np.linspace(window[2], window[3], points)
+    gx, gy = np.meshgrid(x, y)
+    z = surface.f(gx, gy)
+    if surface.log_levels:
+        z = np.log10(1.0 + np.maximum(z - surface.f_min, 0.0))
+    return x, y, z
+
+
+STEPS = ParamSpec("steps", 30, "optimizer updates per path", kind="int", low=1, high=1000)
+START = ParamSpec("start", 0.0, "start coordinate", low=-100.0, high=100.0)
+MAX_PATHS = 8
+# Learning rates that show each optimizer's character on the book's bowl in 30 steps: the book's
+# (ch06/optimizer_compare_naive.py) for its four, Momentum's for Nesterov, and RMSProp's own.
+# The registry's defaults (the book's for MNIST) would barely move in 30 steps here.
+PATH_LR = {"sgd": 0.95, "momentum": 0.1, "nesterov": 0.1, "adagrad": 1.5, "rmsprop": 0.1, "adam": 0.3}
+# The book's comparison: the default when no optimizer is named.
+BOOK_OPTIMIZERS = tuple((name, {"lr": PATH_LR[name]}) for name in ("sgd", "momentum", "adagrad", "adam"))
+
+
+@dataclass(frozen=True)
+class PathRun:
+    optimizer: str
+    params: dict[str, float]  # every parameter, defaults filled in
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    surface: str
+    start: tuple[float, float]
+    steps: int
+    runs: tuple[PathRun, ...]
+
+
+def make_paths_config(
+    surface: str | None = None,
+    start: tuple[object, object] | None = None,
+    steps: object | None = None,
+    runs: list[tuple[str, Mapping[str, object]]] | None = None,
+) -> PathsConfig:
+    """A checked comparison; None takes the default (the surface's own start, the book's four
+    optimizers). Raises ConfigError naming the field (`opt[i].lr` for an optimizer's) and its limits."""
+    name = DEFAULT_SURFACE if surface is None else surface
+    if name not in SURFACES:
+        raise ConfigError("surface", f"unknown surface {name!r}; one of {', '.join(SURFACES)}")
+    if start is None:
+        point = SURFACES[name].start
+    else:
+        try:
+            point = (float(START.check(start[0])), float(START.check(start[1])))
+        except ConfigError as err:
+            raise ConfigError("start", f"each coordinate {err.message}") from None
+    n_steps = int(STEPS.check(STEPS.default if steps is None else steps))
+    chosen = list(BOOK_OPTIMIZERS) if runs is None else runs
+    if not 1 <= len(chosen) <= MAX_PATHS:
+        raise ConfigError("opt", f"must name between 1 and {MAX_PATHS} optimizers, got {len(chosen)}")
+    checked = []
+    for i, (optimizer, params) in enumerate(chosen):
+        try:
+            checked.append(PathRun(optimizer, resolve_optimizer_params(optimizer, params)))
+        except ConfigError as err:
+            where = f"opt[{i}]" if err.field == "optimizer" else f"opt[{i}].{err.field}"
+            raise ConfigError(where, err.message) from None
+    return PathsConfig(name, point, n_steps, tuple(checked))
+
+
+def compute_paths(config: PathsConfig) -> list[Path]:
+    surface = SURFACES[config.surface]
+    return optimizer_paths(
+        surface, config.start, config.steps, [(r.optimizer, r.params) for r in config.runs]
+    )
