@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint check bench install install-test system-deps clean
+.PHONY: serve test lint check bench bench-load install install-test system-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,9 @@ install-test: $(VENV)/.installed-test system-deps
 system-deps:
 	@bash scripts/install-system-deps.sh
 
+WORKERS ?= 1
 serve: install
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -38,6 +39,11 @@ test: install-test lint
 
 bench: install
 	$(BIN)/python -m bench.engine_bench
+
+# The server under load (wrk on loopback): /healthz, a cached and an uncached experiment.
+bench-load: install-test
+	@bash scripts/install-system-deps.sh wrk
+	$(BIN)/python -m bench.load_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-results

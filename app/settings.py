@@ -29,10 +29,11 @@ class Settings:
     max_in_flight: int = 2  # experiments computed at once per worker (threads)
     # multiply-adds admitted at once per worker (running and waiting); beyond it a fast 503
     max_pending_macs: int = 2 * Limits().max_macs
+    blas_threads: int = 1  # threads of each matrix product (OpenBLAS), per experiment
     cors_origins: tuple[str, ...] = ()  # none: browsers may call the API only from its own pages
 
 
-SERVER_SETTINGS = ("cache_bytes", "max_in_flight", "max_pending_macs")
+SERVER_SETTINGS = ("cache_bytes", "max_in_flight", "max_pending_macs", "blas_threads")
 
 
 def _read_int(environ: Mapping[str, str], name: str) -> int | None:
@@ -68,6 +69,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 @cache
-def get_settings() -> Settings:
-    """The process's settings (a FastAPI dependency; tests override it)."""
+def current_settings() -> Settings:
+    """The process's settings, read from the environment once."""
     return load_settings()
+
+
+async def get_settings() -> Settings:
+    """The settings as a FastAPI dependency (tests override it). async: a plain def dependency
+    would cost every request a hop to the thread pool."""
+    return current_settings()

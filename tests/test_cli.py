@@ -16,7 +16,7 @@ import pytest
 from app import cli
 from app.api.payload import CSV_COLUMNS
 from app.presets import PRESETS
-from tests.conftest import free_port, wait_healthy
+from tests.live import free_port, wait_healthy
 
 SCRIPT = Path(sys.executable).with_name("initscope")
 SHARE = "depth=3&width=20&samples=50&bins=4&run=tanh,xavier&run=relu,he_normal"

@@ -15,7 +15,7 @@ import pytest
 from app.api.payload import CSV_COLUMNS
 from app.client import Client, InitscopeConnectionError, InitscopeError
 from app.presets import PRESETS
-from tests.conftest import ROOT, free_port
+from tests.live import ROOT, free_port
 
 BODY = {
     "depth": 3,

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from app.api.payload import CSV_COLUMNS
-from tests.conftest import ROOT
+from tests.live import ROOT
 
 README_URL = "http://127.0.0.1:8000"
 

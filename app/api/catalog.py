@@ -111,7 +111,7 @@ def _static_catalog() -> dict[str, Any]:
 
 
 @router.get("/catalog", summary="Every activation, initializer, input, field, preset and limit")
-def catalog(settings: Annotated[Settings, Depends(get_settings)]) -> dict[str, Any]:
+async def catalog(settings: Annotated[Settings, Depends(get_settings)]) -> dict[str, Any]:
     limits = settings.limits.describe()
     return {
         **_static_catalog(),

@@ -8,11 +8,11 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from app import codec, report
+from app import report
 from app.api.errors import config_error_response, overloaded_response
 from app.api.payload import to_csv
 from app.api.runner import OverloadedError, Runner
-from app.api.shared import ERRORS, RunnerDep, SettingsDep, answer_values, share_query_parameters
+from app.api.shared import ERRORS, RunnerDep, SettingsDep, answer_query, share_query_parameters
 from app.engine.params import ConfigError
 from app.settings import Settings
 
@@ -29,7 +29,7 @@ async def _download(
 ) -> Response:
     """Run the share query in the request and answer with `render` of its result, as a file."""
     try:
-        answer, _ = await answer_values(codec.decode(request.url.query), settings, runner)
+        answer, _ = await answer_query(request.url.query, settings, runner)
     except ConfigError as err:
         return config_error_response(err, "query")
     except OverloadedError as err:

@@ -15,7 +15,7 @@ from app.settings import Settings, get_settings
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_runner(request: Request) -> Runner:
+async def get_runner(request: Request) -> Runner:  # async: no thread-pool hop
     runner: Runner = request.app.state.runner
     return runner
 
@@ -32,14 +32,23 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 async def answer_values(
-    values: codec.DecodedQuery, settings: Settings, runner: Runner
+    values: codec.DecodedQuery, settings: Settings, runner: Runner, query: str | None = None
 ) -> tuple[Answer, bool]:
     """Validate, bound, then run (or find in the cache): the one path of every experiment
     endpoint. Raises ConfigError (a BudgetError when over a limit) before any work starts, and
-    OverloadedError when the server is full."""
+    OverloadedError when the server is full. `query`, the share query as typed, is remembered
+    so that the same link is answered from the cache without decoding it again."""
     config = codec.to_experiment(values)
     cost = check_limits(config, settings.limits)
-    return await runner.answer(config, cost.macs)
+    return await runner.answer(config, cost.macs, None if query is None else (query, settings.limits))
+
+
+async def answer_query(query: str, settings: Settings, runner: Runner) -> tuple[Answer, bool]:
+    """`answer_values` of a share query; raises ConfigError (a CodecError) for a bad link."""
+    cached = runner.cached_query(query, settings.limits)
+    if cached is not None:
+        return cached, True
+    return await answer_values(codec.decode(query), settings, runner, query)
 
 
 _RANGE = {"type": "string", "pattern": r"^-?[0-9.]+,-?[0-9.]+$"}

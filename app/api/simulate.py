@@ -10,7 +10,7 @@ from app import codec
 from app.api.errors import config_error_response, overloaded_response
 from app.api.runner import Answer, OverloadedError, Runner
 from app.api.schemas import SAITO_COMPARE, ExperimentSpec, SimulateResponse
-from app.api.shared import ERRORS, RunnerDep, SettingsDep, answer_values, share_query_parameters
+from app.api.shared import ERRORS, RunnerDep, SettingsDep, answer_query, answer_values, share_query_parameters
 from app.engine.params import ConfigError
 from app.settings import Settings
 
@@ -70,10 +70,12 @@ async def simulate_post(
 )
 async def simulate_get(request: Request, settings: SettingsDep, runner: RunnerDep) -> Response:
     try:
-        values = codec.decode(request.url.query)
+        answer, cached = await answer_query(request.url.query, settings, runner)
     except ConfigError as err:
         return config_error_response(err, "query")
-    return await simulate(values, settings, runner, request, "query")
+    except OverloadedError as err:
+        return overloaded_response(err)
+    return served(answer, cached, request)
 
 
 @router.api_route(

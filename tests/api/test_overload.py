@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import serve
+from tests.live import serve
 
 # ~14 G multiply-adds, about a second of work: two fit in the budget below, the rest do not
 HEAVY = "/api/v1/simulate?depth=10&width=1024&samples=1500&grad=0&run=relu,he_normal&seed={}"

@@ -13,7 +13,7 @@ from app import codec
 from app.api.runner import Answer, OverloadedError, Runner, compute
 from app.engine.config import ExperimentConfig
 from app.main import create_app
-from app.settings import Settings
+from app.settings import Settings, get_settings, load_settings
 
 SMALL = "depth=2&width=20&samples=50&run=relu,he_normal"
 
@@ -137,3 +137,13 @@ def test_runner_exports_share_the_cache(path: str) -> None:
         client.get(f"/api/v1/simulate?{SMALL}")
         assert client.get(f"{path}?{SMALL}").status_code == 200
         assert client.get("/api/v1/status").json()["cache"]["hits"] == 1
+
+
+def test_runner_a_link_seen_before_is_still_checked_against_the_limits_in_force() -> None:
+    app = create_app(Settings())
+    with TestClient(app) as client:
+        assert client.get(f"/api/v1/simulate?{SMALL}").status_code == 200
+        assert client.get(f"/api/v1/simulate?{SMALL}").headers["x-cache"] == "hit"  # by the link as typed
+        app.dependency_overrides[get_settings] = lambda: load_settings({"INITSCOPE_MAX_DEPTH": "1"})
+        refused = client.get(f"/api/v1/simulate?{SMALL}")
+        assert refused.status_code == 422 and refused.json()["detail"][0]["limit"] == "max_depth"
