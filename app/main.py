@@ -6,7 +6,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
-from threadpoolctl import threadpool_limits
 
 from app import pages, vendor
 from app.api import catalog, export, paths, simulate, status, theory
@@ -28,10 +27,6 @@ limit.
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The application; `settings` default to the environment's (INITSCOPE_*)."""
     settings = settings or current_settings()
-    # One BLAS thread per experiment: the server's parallelism is its experiments in flight
-    # (and its workers). OpenBLAS's own threads, called from several request threads on a
-    # small machine, spin against each other: 2 requests at once took 2.3 s instead of 0.12 s.
-    threadpool_limits(limits=settings.blas_threads, user_api="blas")
     app = FastAPI(
         title="initscope",
         version="1.0.0",

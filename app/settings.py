@@ -29,11 +29,10 @@ class Settings:
     max_in_flight: int = 2  # experiments computed at once per worker (threads)
     # multiply-adds admitted at once per worker (running and waiting); beyond it a fast 503
     max_pending_macs: int = 2 * Limits().max_macs
-    blas_threads: int = 1  # threads of each matrix product (OpenBLAS), per experiment
     cors_origins: tuple[str, ...] = ()  # none: browsers may call the API only from its own pages
 
 
-SERVER_SETTINGS = ("cache_bytes", "max_in_flight", "max_pending_macs", "blas_threads")
+SERVER_SETTINGS = ("cache_bytes", "max_in_flight", "max_pending_macs")
 
 
 def _read_int(environ: Mapping[str, str], name: str) -> int | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from app.engine import blas
 from app.engine.activations import ACTIVATIONS
 from app.engine.backward import LayerGradient, backward, upstream_gradient
 from app.engine.config import ExperimentConfig, RunConfig
@@ -137,6 +138,7 @@ def _gradient_stats(config: ExperimentConfig, grads: dict[int, LayerGradient]) -
 
 
 def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float32) -> ExperimentResult:
+    blas.single_thread()  # the same bits on every machine
     inputs: dict[tuple[object, ...], np.ndarray] = {}
     streams = []
     samples = []

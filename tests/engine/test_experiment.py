@@ -314,8 +314,9 @@ def digest():
 
 def test_experiment_deterministic_across_processes() -> None:
     digests = []
-    for hash_seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    # another hash seed, and another BLAS thread count (as on a machine with more CPUs)
+    for hash_seed, threads in (("1", "1"), ("2", "2")):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "OPENBLAS_NUM_THREADS": threads}
         out = subprocess.run(
             [sys.executable, "-c", DIGEST_SCRIPT + "\nprint(digest())"],
             cwd=ROOT,
