@@ -8,8 +8,9 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app import pages, vendor
-from app.api import catalog, export, paths, simulate, status, theory
+from app.api import catalog, export, paths, simulate, status, theory, train
 from app.api.runner import Runner
+from app.api.train_jobs import TrainJobs
 from app.pages import ROOT
 from app.security import SecurityHeaders
 from app.settings import Settings, current_settings
@@ -35,9 +36,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.runner = Runner(settings.cache_bytes, settings.max_in_flight, settings.max_pending_macs)
+    app.state.train_jobs = TrainJobs(settings.max_jobs, settings.cache_bytes // 4)
     app.include_router(simulate.router)
     app.include_router(status.router)
-    app.include_router(catalog.router)
+    app.include_router(catalog.router)  # before train: /train/presets, not DELETE /train/{job}
+    app.include_router(train.router)
     app.include_router(export.router)
     app.include_router(theory.router)
     app.include_router(paths.router)

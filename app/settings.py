@@ -29,10 +29,11 @@ class Settings:
     max_in_flight: int = 2  # experiments computed at once per worker (threads)
     # multiply-adds admitted at once per worker (running and waiting); beyond it a fast 503
     max_pending_macs: int = 2 * Limits().max_macs
+    max_jobs: int = 2  # trainings running at once per worker (each on its own thread)
     cors_origins: tuple[str, ...] = ()  # none: browsers may call the API only from its own pages
 
 
-SERVER_SETTINGS = ("cache_bytes", "max_in_flight", "max_pending_macs")
+SERVER_SETTINGS = ("cache_bytes", "max_in_flight", "max_pending_macs", "max_jobs")
 
 
 def _read_int(environ: Mapping[str, str], name: str) -> int | None:

@@ -18,6 +18,7 @@ from app.engine.stats import PERCENTILES, SATURATION_MARGIN
 from app.engine.surfaces import SURFACES
 from app.presets import PRESETS, Preset
 from app.settings import Settings, env_name, get_settings
+from app.train_presets import TRAIN_PRESETS
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
@@ -97,6 +98,10 @@ def _static_catalog() -> dict[str, Any]:
             for f in FIELDS.values()
         ],
         "presets": [preset_dict(p) for p in PRESETS.values()],
+        "train_presets": [
+            {"name": p.name, "title": p.title, "shows": p.shows, "source": p.source, "share": p.query}
+            for p in TRAIN_PRESETS.values()
+        ],
         "statistics": {
             "percentiles": list(PERCENTILES),
             "saturation_margin": SATURATION_MARGIN,
@@ -122,6 +127,11 @@ async def catalog(settings: Annotated[Settings, Depends(get_settings)]) -> dict[
 @router.get("/presets", summary="The presets, each with its experiment and share query")
 def presets() -> list[dict[str, Any]]:
     return list(_static_catalog()["presets"])
+
+
+@router.get("/train/presets", summary="The training presets, each with its training link")
+async def train_presets() -> list[dict[str, Any]]:
+    return list(_static_catalog()["train_presets"])
 
 
 @router.get(

@@ -38,6 +38,7 @@ class Limits:
     max_macs: int = 20_000_000_000
     max_memory_bytes: int = 1 << 30
     max_response_values: int = 2_000_000
+    max_train_macs: int = 500_000_000_000  # a training's multiply-adds (about 10 s on one core)
 
     def describe(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

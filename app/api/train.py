@@ -1,0 +1,166 @@
+"""Training on MNIST (or synthetic data) as a background job: start, stream progress, cancel.
+
+    GET    /api/v1/train?<link>          the finished result (scripts; waits for the training)
+    GET    /api/v1/train/stream?<link>   Server-Sent Events: start, progress..., done (or error)
+    DELETE /api/v1/train/{id}            cancel a running training
+    GET    /api/v1/train/presets         the training presets (app/api/catalog.py, with the others)
+
+The link is checked and the training's cost bounded before anything starts (a 422 naming the
+field and the limit); a finished training is cached, so a shared link answers at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import StreamingResponse
+
+from app import train_codec
+from app.api.errors import config_error_response, overloaded_response
+from app.api.runner import OverloadedError
+from app.api.shared import SettingsDep
+from app.api.train_jobs import TrainJobs, events, job_id
+from app.engine.cost import BudgetError, Limits
+from app.engine.params import ConfigError
+from app.engine.train_config import train_cost
+
+router = APIRouter(prefix="/api/v1/train", tags=["train"])
+
+LINK = {
+    "name": "link",
+    "in": "query",
+    "required": False,
+    "description": "the training link, e.g. depth=4&run=relu,normal,std:0.01&run=relu,he_normal "
+    "(keys: data, batch, iterations, batch_seed, record_every, captures, probe, opt, lr, momentum, "
+    "decay, beta1, beta2, and the experiment link's network keys)",
+    "schema": {"type": "string"},
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"description": "A field is invalid or the training is over a limit; `detail` names it."},
+    503: {"description": "As many trainings run as the server takes; see Retry-After."},
+}
+
+
+async def get_jobs(request: Request) -> TrainJobs:
+    jobs: TrainJobs = request.app.state.train_jobs
+    return jobs
+
+
+JobsDep = Annotated[TrainJobs, Depends(get_jobs)]
+
+
+def checked(query: str, limits: Limits) -> tuple[train_codec.Training, str]:
+    """The training of a link and its canonical form; raises ConfigError (BudgetError over a limit)."""
+    training = train_codec.decode(query)
+    if len(training.runs) > limits.max_runs:
+        raise BudgetError(
+            "runs", f"{len(training.runs)} runs is over the limit of {limits.max_runs}", "max_runs"
+        )
+    costs = [train_cost(config) for config in training.runs]
+    for total, limit, name, what in (
+        (sum(c.macs for c in costs), limits.max_train_macs, "max_train_macs", "multiply-adds"),
+        (sum(c.memory_bytes for c in costs), limits.max_memory_bytes, "max_memory_bytes", "bytes of memory"),
+        (sum(c.response_values for c in costs), limits.max_response_values, "max_response_values", "values"),
+    ):
+        if total > limit:
+            raise BudgetError(
+                "iterations",
+                f"the training needs {total:,} {what}, over the budget of {limit:,}; "
+                "use fewer iterations, units, layers or runs",
+                name,
+            )
+    return training, train_codec.encode(training)
+
+
+def _sse(kind: str, data: bytes) -> bytes:
+    return b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n"
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **ERRORS},
+    summary="Train, streaming progress as Server-Sent Events",
+    description="Events: `start` ({id, share, iterations, labels}), `progress` (the partial result, "
+    "about every `record_every` steps), then `done` (the result) or `error`. Closing the "
+    "connection cancels the training.",
+    openapi_extra={"parameters": [LINK]},
+)
+async def train_stream(request: Request, settings: SettingsDep, jobs: JobsDep) -> Response:
+    try:
+        training, share = checked(request.url.query, settings.limits)
+    except ConfigError as err:
+        return config_error_response(err, "query")
+    key = job_id(share)
+    start = {"id": key, "share": share, "iterations": training.runs[0].iterations}
+    cached = jobs.cached(share)
+    if cached is not None:
+        body = _sse("start", orjson.dumps(start)) + _sse("done", cached)
+        return Response(body, media_type="text/event-stream", headers={"X-Cache": "hit"})
+    try:
+        job, queue = jobs.listen(training, share)
+    except OverloadedError as err:
+        return overloaded_response(err)
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            yield _sse("start", orjson.dumps(start))
+            async for event in events(queue):
+                yield _sse(event.kind, event.data)
+        finally:  # done, or the client went away: the last listener leaving stops the job
+            jobs.leave(job, queue)
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "X-Cache": "miss"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+@router.get(
+    "",
+    response_model=None,
+    responses={200: {"description": "the finished training: per run loss, records, captures"}, **ERRORS},
+    summary="Train and answer with the result (waits for the end)",
+    openapi_extra={"parameters": [LINK]},
+)
+async def train_result(request: Request, settings: SettingsDep, jobs: JobsDep) -> Response:
+    try:
+        training, share = checked(request.url.query, settings.limits)
+    except ConfigError as err:
+        return config_error_response(err, "query")
+    cached = jobs.cached(share)
+    if cached is not None:
+        return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
+    try:
+        job, queue = jobs.listen(training, share)
+    except OverloadedError as err:
+        return overloaded_response(err)
+    try:
+        async for event in events(queue):
+            if event.kind == "done":
+                return Response(event.data, media_type="application/json", headers={"X-Cache": "miss"})
+            if event.kind == "error":
+                return Response(event.data, status_code=500, media_type="application/json")
+    finally:
+        jobs.leave(job, queue)
+    return Response(status_code=500)  # unreachable: events end with done or error
+
+
+@router.delete(
+    "/{job}",
+    status_code=204,
+    response_class=Response,
+    responses={404: {"description": "no training with this id runs in this server process"}},
+    summary="Cancel a running training",
+)
+async def train_cancel(job: str, jobs: JobsDep) -> Response:
+    if jobs.cancel(job):
+        return Response(status_code=204)
+    return Response(
+        orjson.dumps(
+            {"detail": [{"loc": ["path", "job"], "msg": "no such running training", "type": "not_found"}]}
+        ),
+        status_code=404,
+        media_type="application/json",
+    )

@@ -1,0 +1,135 @@
+"""The training API: streamed progress, the cached result, limits, the job cap and cancelling."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from app.train_presets import TRAIN_PRESETS
+
+SHORT = "depth=2&width=30&iterations=120&record_every=20&run=relu,he_normal&run=relu,normal,std:0.01"
+LONG = "depth=1&width=8&batch=8&iterations=1000000&record_every=50&run=relu,he_normal"
+
+
+def _events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    kind = ""
+    for line in lines:
+        if line.startswith("event: "):
+            kind = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            yield kind, orjson.loads(line.removeprefix("data: "))
+
+
+def test_train_stream_sends_start_progress_and_done_then_caches(client: TestClient) -> None:
+    with client.stream("GET", f"/api/v1/train/stream?{SHORT}") as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith(
+            "text/event-stream"
+        )
+        events = list(_events(response.iter_lines()))
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "start" and kinds[-1] == "done" and set(kinds[1:-1]) == {"progress"}
+    assert len(kinds) >= 4  # progress arrives while it trains
+    start, done = events[0][1], events[-1][1]
+    assert start["share"] == SHORT and start["iterations"] == 120 and len(start["id"]) == 16
+    steps = [data["steps"] for kind, data in events if kind == "progress"]
+    assert steps == sorted(steps) and steps[0] < 120
+    assert done["steps"] == 120 and [run["status"] for run in done["runs"]] == ["done", "done"]
+    run = done["runs"][0]
+    assert len(run["loss"]) == len(run["loss_smoothed"]) == 120
+    assert run["records"]["step"] == [0, 20, 40, 60, 80, 100, 120]
+    assert len(run["records"]["dead_fraction"][0]) == 2 and len(run["records"]["update_ratio"][1]) == 3
+    assert [c["step"] for c in run["captures"]] == [0, 30, 60, 120]
+    layer = run["captures"][-1]["layers"][0]
+    assert sum(layer["post"]["counts"]) == layer["post"]["count"] and layer["grad"]["std"] > 0
+    # the finished training is cached: the same link answers at once, the same bytes
+    again = client.get(f"/api/v1/train?{SHORT}")
+    assert again.headers["x-cache"] == "hit" and again.json() == done
+
+
+def test_train_results_are_deterministic_across_servers() -> None:
+    bodies = []
+    for _ in range(2):
+        with TestClient(create_app(Settings())) as client:
+            response = client.get(f"/api/v1/train?{SHORT}")
+            assert response.headers["x-cache"] == "miss"
+            bodies.append(response.content)
+    assert bodies[0] == bodies[1]
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "kind"),
+    [
+        ("iterations=abc&run=relu,he_normal", "iterations", "value_error"),
+        ("opt=lbfgs&run=relu,he_normal", "runs", "value_error"),
+        ("iterations=1000000&run=relu,he_normal", "iterations", "budget_exceeded"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/v1/train", "/api/v1/train/stream"])
+def test_train_bad_links_are_422_naming_the_field(
+    client: TestClient, path: str, query: str, field: str, kind: str
+) -> None:
+    response = client.get(f"{path}?{query}")
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["loc"][1] == field and detail["type"] == kind
+    if kind == "budget_exceeded":
+        assert detail["setting"] == "INITSCOPE_MAX_TRAIN_MACS"
+
+
+def _wait(condition: object, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+def test_train_job_cap_503_then_cancel_frees_the_place() -> None:
+    limits = Settings().limits
+    settings = Settings(limits=type(limits)(**{**limits.describe(), "max_train_macs": 10**15}), max_jobs=1)
+    app = create_app(settings)
+    with TestClient(app) as client, client.stream("GET", f"/api/v1/train/stream?{LONG}") as running:
+        lines = running.iter_lines()
+        events = _events(lines)
+        kind, start = next(events)
+        assert kind == "start"
+        assert next(events)[0] == "progress"
+        busy = client.get(f"/api/v1/train/stream?{SHORT}")
+        assert busy.status_code == 503 and int(busy.headers["retry-after"]) >= 1
+        assert busy.json()["detail"][0]["type"] == "overloaded"
+        assert client.delete(f"/api/v1/train/{start['id']}").status_code == 204
+        last = [data for kind, data in events if kind == "done"][-1]
+        assert last["runs"][0]["status"] == "cancelled" and last["steps"] < 1_000_000
+        _wait(lambda: not app.state.train_jobs.running)
+        assert client.get(f"/api/v1/train?{SHORT}").status_code == 200  # the server serves again
+        assert client.get("/healthz").status_code == 200
+        assert client.delete(f"/api/v1/train/{start['id']}").status_code == 404  # no longer running
+        # a cancelled training is not cached: asking again trains again
+        assert app.state.train_jobs.cached(start["share"]) is None
+
+
+def test_train_closing_the_stream_cancels_the_job() -> None:
+    limits = Settings().limits
+    settings = Settings(limits=type(limits)(**{**limits.describe(), "max_train_macs": 10**15}))
+    app = create_app(settings)
+    with TestClient(app) as client:
+        with client.stream("GET", f"/api/v1/train/stream?{LONG}") as response:
+            events = _events(response.iter_lines())
+            assert next(events)[0] == "start" and next(events)[0] == "progress"
+        jobs = app.state.train_jobs
+        _wait(lambda: not jobs.running)
+        assert jobs.cancelled == 1
+
+
+def test_train_presets_listed_with_their_links(client: TestClient) -> None:
+    listed = client.get("/api/v1/train/presets").json()
+    assert [p["name"] for p in listed] == list(TRAIN_PRESETS)
+    assert all(p["share"] == TRAIN_PRESETS[p["name"]].query for p in listed)
