@@ -32,6 +32,12 @@ def optimizers(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "optimizers.html", {})
 
 
+@router.get("/train", response_class=HTMLResponse)
+def train(request: Request) -> HTMLResponse:
+    """Training runs streamed live; the query string is the training API's share link."""
+    return templates.TemplateResponse(request, "train.html", {})
+
+
 @router.get("/docs", response_class=HTMLResponse)
 def docs(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "docs.html", {})

@@ -23,6 +23,7 @@ from app.api.errors import config_error_response, overloaded_response
 from app.api.runner import OverloadedError
 from app.api.shared import SettingsDep
 from app.api.train_jobs import TrainJobs, events, job_id
+from app.api.train_payload import train_labels
 from app.engine.cost import BudgetError, Limits
 from app.engine.params import ConfigError
 from app.engine.train_config import train_cost
@@ -95,7 +96,12 @@ async def train_stream(request: Request, settings: SettingsDep, jobs: JobsDep) -
     except ConfigError as err:
         return config_error_response(err, "query")
     key = job_id(share)
-    start = {"id": key, "share": share, "iterations": training.runs[0].iterations}
+    start = {
+        "id": key,
+        "share": share,
+        "iterations": training.runs[0].iterations,
+        "labels": train_labels(training.runs),
+    }
     cached = jobs.cached(share)
     if cached is not None:
         body = _sse("start", orjson.dumps(start)) + _sse("done", cached)

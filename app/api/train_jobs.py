@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -24,6 +25,10 @@ from app.api.train_payload import train_dict
 from app.engine.training import TrainResult, train_runs
 
 RETRY_AFTER = 5  # seconds: trainings take seconds to minutes
+# Progress goes out at most this often, with its per-step curves thinned: each update carries the
+# whole result so far, so without both a long training streamed hundreds of megabytes.
+PROGRESS_SECONDS = 0.2
+PROGRESS_POINTS = 1000
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ class TrainJobs:
         """A listener is gone; the last one leaving stops the job."""
         if queue in job.listeners:
             job.listeners.remove(queue)
-        if not job.listeners and job.id in self.running:
+        if not job.listeners and self.running.get(job.id) is job:  # not a newer job of the same link
             self.cancel(job.id)
 
     def cancel(self, key: str) -> bool:
@@ -94,8 +99,14 @@ class TrainJobs:
         def publish(kind: str, data: bytes) -> None:
             loop.call_soon_threadsafe(self._publish, job, Event(kind, data))
 
+        sent = [0.0]
+
         def progress(results: list[TrainResult]) -> None:
-            publish("progress", orjson.dumps(train_dict(results, job.share, job.id)))
+            now = time.monotonic()
+            if now - sent[0] < PROGRESS_SECONDS or all(r.status != "running" for r in results):
+                return  # too soon, or the end: "done" follows with everything
+            sent[0] = now
+            publish("progress", orjson.dumps(train_dict(results, job.share, job.id, PROGRESS_POINTS)))
 
         try:
             results = train_runs(list(job.training.runs), progress, job.stop.is_set)

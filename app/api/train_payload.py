@@ -40,9 +40,11 @@ def train_labels(configs: Sequence[TrainConfig]) -> list[str]:
     return out
 
 
-def train_run_dict(result: TrainResult, label: str) -> dict[str, Any]:
+def train_run_dict(result: TrainResult, label: str, max_points: int | None = None) -> dict[str, Any]:
+    """`max_points` thins the per-step curves (every `loss_stride`-th step) for progress updates."""
     records = result.records
     config = result.config
+    stride = 1 if max_points is None else max(1, math.ceil(len(result.loss) / max_points))
     return {
         "label": label,
         "config": {
@@ -54,8 +56,9 @@ def train_run_dict(result: TrainResult, label: str) -> dict[str, Any]:
         },
         "status": result.status,
         "steps": result.steps,
-        "loss": _curve(result.loss),
-        "loss_smoothed": _curve(result.smoothed_loss()),
+        "loss_stride": stride,  # loss[i] is the loss at step i * loss_stride
+        "loss": _curve(result.loss[::stride]),
+        "loss_smoothed": _curve(result.smoothed_loss()[::stride]),
         "records": {
             "step": [r.step for r in records],
             "train_loss": [_finite(r.train_loss) for r in records],
@@ -85,12 +88,14 @@ def train_run_dict(result: TrainResult, label: str) -> dict[str, Any]:
     }
 
 
-def train_dict(results: Sequence[TrainResult], share: str, job_id: str) -> dict[str, Any]:
+def train_dict(
+    results: Sequence[TrainResult], share: str, job_id: str, max_points: int | None = None
+) -> dict[str, Any]:
     labels = train_labels([r.config for r in results])
     return {
         "share": share,
         "id": job_id,
         "iterations": results[0].config.iterations,
-        "steps": min(r.steps for r in results),
-        "runs": [train_run_dict(r, label) for r, label in zip(results, labels, strict=True)],
+        "steps": max(r.steps for r in results),  # a run that diverged early stops counting
+        "runs": [train_run_dict(r, label, max_points) for r, label in zip(results, labels, strict=True)],
     }

@@ -35,14 +35,15 @@ def test_train_stream_sends_start_progress_and_done_then_caches(client: TestClie
         events = list(_events(response.iter_lines()))
     kinds = [kind for kind, _ in events]
     assert kinds[0] == "start" and kinds[-1] == "done" and set(kinds[1:-1]) == {"progress"}
-    assert len(kinds) >= 4  # progress arrives while it trains
+    assert len(kinds) >= 3  # progress arrives while it trains
     start, done = events[0][1], events[-1][1]
     assert start["share"] == SHORT and start["iterations"] == 120 and len(start["id"]) == 16
+    assert start["labels"] == ["relu, He", "relu, N(0, 0.01²)"]
     steps = [data["steps"] for kind, data in events if kind == "progress"]
     assert steps == sorted(steps) and steps[0] < 120
     assert done["steps"] == 120 and [run["status"] for run in done["runs"]] == ["done", "done"]
     run = done["runs"][0]
-    assert len(run["loss"]) == len(run["loss_smoothed"]) == 120
+    assert len(run["loss"]) == len(run["loss_smoothed"]) == 120 and run["loss_stride"] == 1
     assert run["records"]["step"] == [0, 20, 40, 60, 80, 100, 120]
     assert len(run["records"]["dead_fraction"][0]) == 2 and len(run["records"]["update_ratio"][1]) == 3
     assert [c["step"] for c in run["captures"]] == [0, 30, 60, 120]
@@ -133,3 +134,17 @@ def test_train_presets_listed_with_their_links(client: TestClient) -> None:
     listed = client.get("/api/v1/train/presets").json()
     assert [p["name"] for p in listed] == list(TRAIN_PRESETS)
     assert all(p["share"] == TRAIN_PRESETS[p["name"]].query for p in listed)
+
+
+def test_train_progress_is_thinned_and_paced(client: TestClient) -> None:
+    # each progress event carries the whole result so far: thinned curves, a few per second
+    query = "data=synthetic&width=20&batch=16&iterations=20000&run=relu,he_normal"
+    with client.stream("GET", f"/api/v1/train/stream?{query}") as response:
+        body = b"".join(response.iter_bytes())
+    events = list(_events(iter(body.decode().splitlines())))
+    progress = [data["runs"][0] for kind, data in events if kind == "progress"]
+    assert progress and all(len(run["loss"]) <= 1000 for run in progress)
+    assert all(run["loss_stride"] == -(-run["steps"] // 1000) for run in progress)
+    done = events[-1][1]["runs"][0]
+    assert len(done["loss"]) == 20000 and done["loss_stride"] == 1
+    assert len(body) < 5_000_000  # it was 190 MB when every update carried every step

@@ -1,0 +1,301 @@
+// Plotly figure specs of a training result: pure functions, no DOM, no fetching.
+// No <b>/<sup> in plotly text and no "power" exponents: plotly.js styles them with style
+// attributes, which the pages' CSP blocks.
+
+import { COLORS, esc, fmt, gridFigure, layerRows, spikeClip } from "./figures.js";
+
+const FONT = { family: "system-ui, sans-serif", size: 12, color: "#1d2330" };
+const MAX_POINTS = 4000; // per raw loss trace: more than the plot has pixels
+const color = (i) => COLORS[i % COLORS.length];
+
+function layout(height, extra = {}) {
+  return {
+    height,
+    font: FONT,
+    paper_bgcolor: "#fff",
+    plot_bgcolor: "#fff",
+    margin: { l: 56, r: 20, t: 18, b: 44 },
+    hovermode: "closest",
+    showlegend: false,
+    xaxis: { title: { text: "step" }, zeroline: false, ticks: "outside", rangemode: "tozero" },
+    ...extra,
+  };
+}
+
+/** Every k-th point (and the last) of a long curve: the raw loss has one point per step, or one
+ * per `stride` steps in a progress update (the server thins those). */
+function thin(values, stride = 1) {
+  const k = Math.ceil(values.length / MAX_POINTS);
+  const x = [];
+  const y = [];
+  for (let i = 0; i < values.length; i += k) {
+    x.push(i * stride);
+    y.push(values[i]);
+  }
+  if (values.length && x.at(-1) !== (values.length - 1) * stride) {
+    x.push((values.length - 1) * stride);
+    y.push(values.at(-1));
+  }
+  return { x, y };
+}
+
+/** Each step's batch loss (thin, faint) and its moving average (bold), one colour per run. A
+ * diverging run's loss shoots up by orders of magnitude: the axis stops at twice the highest
+ * starting loss, and an × marks where the run stopped. */
+export function lossFigure(result, { logY = false, iterations = null } = {}) {
+  const data = [];
+  const firsts = result.runs.map((run) => run.loss_smoothed.find((v) => v !== null)).filter(Number.isFinite);
+  const top = firsts.length ? 2 * Math.max(...firsts) : Infinity;
+  result.runs.forEach((run, i) => {
+    const stride = run.loss_stride ?? 1;
+    const raw = thin(run.loss, stride);
+    data.push({
+      type: "scatter",
+      mode: "lines",
+      ...raw,
+      y: logY ? raw.y.map((v) => (v > 0 ? v : null)) : raw.y,
+      line: { color: color(i), width: 1 },
+      opacity: 0.3,
+      name: esc(run.label),
+      hovertemplate: `step %{x}: %{y:.4g}<extra>${esc(run.label)} (batch)</extra>`,
+    });
+    data.push({
+      type: "scatter",
+      mode: "lines",
+      ...thin(run.loss_smoothed, stride),
+      line: { color: color(i), width: 2.5 },
+      name: esc(run.label),
+      hovertemplate: `step %{x}: %{y:.4g}<extra>${esc(run.label)} (smoothed)</extra>`,
+    });
+    if (run.status !== "diverged") return;
+    const last = run.loss.findLast((v) => v !== null) ?? top;
+    data.push({
+      type: "scatter",
+      mode: "markers",
+      x: [(run.loss.length - 1) * stride],
+      y: [Math.min(last, top * 0.96)],
+      marker: { symbol: "x", size: 11, color: color(i), line: { width: 1, color: "#fff" } },
+      name: esc(run.label),
+      hovertemplate: `diverged at step ${run.steps}<extra>${esc(run.label)}</extra>`,
+    });
+  });
+  const spec = layout(320);
+  if (iterations) spec.xaxis.range = [0, iterations];
+  spec.yaxis = { title: { text: "cross-entropy" }, gridcolor: "#eef1f5", zeroline: false, ticks: "outside", exponentformat: "e" };
+  const values = data.flatMap((t) => t.y).filter((v) => v > 0 && Number.isFinite(v));
+  const clipped = values.some((v) => v > top);
+  if (logY) {
+    Object.assign(spec.yaxis, { type: "log", tickformat: "~g", dtick: "D2" });
+    if (clipped) spec.yaxis.range = [Math.log10(Math.min(...values)) - 0.05, Math.log10(top)];
+  } else {
+    spec.yaxis.rangemode = "tozero";
+    if (clipped) spec.yaxis.range = [0, top];
+  }
+  return { data, layout: spec };
+}
+
+/** Accuracy on the test set (solid) and on the training probe (dashed) at every record. */
+export function accuracyFigure(result, { iterations = null } = {}) {
+  const data = [];
+  result.runs.forEach((run, i) => {
+    const { step, test_accuracy: test, train_accuracy: train } = run.records;
+    for (const [y, dash, what] of [[train, "dash", "training"], [test, "solid", "test"]]) {
+      data.push({
+        type: "scatter",
+        mode: step.length > 1 ? "lines" : "markers",
+        x: step,
+        y,
+        line: { color: color(i), width: what === "test" ? 2.5 : 1.5, dash },
+        marker: { color: color(i) },
+        name: `${esc(run.label)} (${what})`,
+        hovertemplate: `step %{x}: %{y:.1%}<extra>${esc(run.label)} (${what})</extra>`,
+      });
+    }
+  });
+  const spec = layout(320);
+  if (iterations) spec.xaxis.range = [0, iterations];
+  spec.yaxis = { title: { text: "accuracy" }, range: [0, 1.02], tickformat: ".0%", gridcolor: "#eef1f5", zeroline: false };
+  return { data, layout: spec };
+}
+
+/** One value per record from per-layer lists: layer `which` (0-based), the "output" layer (the
+ * last), or the "mean" over layers. */
+function perLayer(rows, which) {
+  return rows.map((row) => {
+    if (which === "output") return row.at(-1) ?? null;
+    if (which !== "mean") return row[Number(which)] ?? null;
+    const ok = row.filter((v) => v !== null && v !== undefined);
+    return ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : null;
+  });
+}
+
+/** The fraction of each hidden layer's units that are zero for every probe sample. */
+export function deadFigure(result, { which = "mean", iterations = null } = {}) {
+  const data = result.runs.map((run, i) => ({
+    type: "scatter",
+    mode: run.records.step.length > 1 ? "lines" : "markers",
+    x: run.records.step,
+    y: perLayer(run.records.dead_fraction, which),
+    line: { color: color(i), width: 2 },
+    marker: { color: color(i) },
+    name: esc(run.label),
+    hovertemplate: `step %{x}: %{y:.1%} dead<extra>${esc(run.label)}</extra>`,
+  }));
+  const spec = layout(280);
+  if (iterations) spec.xaxis.range = [0, iterations];
+  // At least 0 to 10%, at most 0 to 100%: a few dead units stay visible.
+  spec.yaxis = {
+    title: { text: "dead units" },
+    autorangeoptions: { include: [0, 0.1], clipmin: 0, clipmax: 1 },
+    tickformat: ".0%",
+    gridcolor: "#eef1f5",
+    zeroline: false,
+  };
+  return { data, layout: spec };
+}
+
+/** log10(std of the update / std of the weights) per record; the rule of thumb is about -3. */
+export function ratioFigure(result, { which = "mean", iterations = null } = {}) {
+  const data = result.runs.map((run, i) => {
+    // Step 0 has no update yet: its list is empty.
+    const y = perLayer(run.records.update_ratio, which);
+    return {
+      type: "scatter",
+      mode: run.records.step.length > 2 ? "lines" : "lines+markers",
+      x: run.records.step,
+      y,
+      connectgaps: false,
+      line: { color: color(i), width: 2 },
+      marker: { color: color(i) },
+      name: esc(run.label),
+      hovertemplate: `step %{x}: %{y:.2f}<extra>${esc(run.label)}</extra>`,
+    };
+  });
+  const values = data.flatMap((t) => t.y).filter((v) => v !== null);
+  const low = Math.min(-4, ...values);
+  const high = Math.max(-2, ...values);
+  const spec = layout(280);
+  if (iterations) spec.xaxis.range = [0, iterations];
+  spec.yaxis = {
+    title: { text: "log10 update ratio" },
+    range: [Math.floor(low) - 0.25, Math.ceil(high) + 0.25],
+    dtick: 1,
+    gridcolor: "#eef1f5",
+    zeroline: false,
+  };
+  spec.shapes = [
+    { type: "line", xref: "paper", x0: 0, x1: 1, y0: -3, y1: -3, line: { color: "#5b6472", width: 1.5, dash: "dot" } },
+  ];
+  return { data, layout: spec };
+}
+
+/** The steps with histograms, of any run, in order. */
+export function captureSteps(result) {
+  return [...new Set(result.runs.flatMap((run) => run.captures.map((c) => c.step)))].sort((a, b) => a - b);
+}
+
+/** A run's capture at `step`, or null (a run that diverged or stopped before it). */
+function captureAt(run, step) {
+  return run.captures.find((c) => c.step === step) ?? null;
+}
+
+/** Per-layer histograms (activations "post" or gradients "grad") of every run at one captured
+ * step: the dashboard's grid. A layer without that histogram is left blank. */
+export function histogramsFigure(result, step, { kind = "post", width = 1000 } = {}) {
+  const runs = result.runs.map((run) => ({
+    label: run.label,
+    layers: (captureAt(run, step)?.layers ?? []).map((layer) => (layer[kind] ? layer : undefined)),
+  }));
+  const depth = Math.max(0, ...runs.map((r) => r.layers.length));
+  if (depth === 0) return null;
+  const figure = gridFigure({ runs }, { kind, rows: layerRows(depth), width });
+  // Values of a network about to diverge pass 1e15, where plotly's default switches to
+  // superscript exponents (blocked by the CSP): "e" notation instead.
+  for (const key of Object.keys(figure.layout)) if (key.startsWith("xaxis")) figure.layout[key].exponentformat = "e";
+  return figure;
+}
+
+/** One layer's histogram at every captured step, stacked downwards (the first on top), one
+ * column per run: TensorBoard's offset view of a distribution over training. */
+export function ridgeFigure(result, layer, { kind = "post", width = 1000 } = {}) {
+  const steps = captureSteps(result);
+  const n = result.runs.length;
+  const narrow = width / n < 260; // phones: labels on two lines
+  const gap = Math.min(0.06, 0.5 / Math.max(1, n - 1));
+  const size = (1 - gap * (n - 1)) / n;
+  const spec = layout(Math.min(640, Math.max(260, steps.length * 34 + 110)), {
+    margin: { l: 72, r: 12, t: narrow ? 52 : 36, b: 40 },
+    hovermode: "closest",
+    annotations: [],
+  });
+  delete spec.xaxis;
+  const data = [];
+  result.runs.forEach((run, c) => {
+    const k = c + 1;
+    const suffix = k === 1 ? "" : k;
+    steps.forEach((step, row) => {
+      const found = captureAt(run, step)?.layers.find((l) => l.layer === layer)?.[kind];
+      if (!found) return;
+      const { edges, counts } = found;
+      // ReLU's exact zeros are one bar far above the rest: scale by the second-highest bar.
+      const peak = spikeClip(found)?.top ?? (Math.max(...counts) || 1);
+      const height = (count) => 1.6 * Math.min(1.15, count / peak);
+      const base = -row;
+      const x = [edges[0]];
+      const y = [base];
+      counts.forEach((count, b) => {
+        x.push(edges[b], edges[b + 1]);
+        y.push(base + height(count), base + height(count));
+      });
+      x.push(edges.at(-1));
+      y.push(base);
+      const fade = Math.round(0x33 + (0x99 * (row + 1)) / steps.length).toString(16);
+      data.push({
+        type: "scatter",
+        mode: "lines",
+        x,
+        y,
+        fill: "toself",
+        fillcolor: color(c) + fade,
+        line: { color: color(c), width: 1 },
+        name: `step ${step}`,
+        hoverinfo: "text",
+        hoveron: "fills",
+        text: `${esc(run.label)}, layer ${layer}, step ${step}: σ ${fmt(found.std)}`,
+        xaxis: `x${k}`,
+        yaxis: `y${k}`,
+      });
+    });
+    spec[`xaxis${suffix}`] = {
+      domain: [c * (size + gap), c * (size + gap) + size],
+      anchor: `y${k}`,
+      zeroline: false,
+      ticks: "outside",
+      exponentformat: "e",
+    };
+    const every = Math.max(1, Math.ceil(steps.length / 12));
+    const ticks = steps.map((s, row) => [s, row]).filter(([, row]) => row % every === 0 || row === steps.length - 1);
+    spec[`yaxis${suffix}`] = {
+      anchor: `x${k}`,
+      range: [-steps.length + 0.6, 2],
+      tickvals: ticks.map(([, row]) => -row),
+      ticktext: ticks.map(([s]) => `step ${s}`),
+      showticklabels: c === 0,
+      showgrid: false,
+      zeroline: false,
+    };
+    spec.annotations.push({
+      text: narrow ? esc(run.label).replace(", ", "<br>") : esc(run.label),
+      xref: `x${k} domain`,
+      yref: "paper",
+      x: 0.5,
+      y: 1,
+      yshift: 8,
+      xanchor: "center",
+      yanchor: "bottom",
+      showarrow: false,
+      font: { size: 13, color: color(c), weight: 700 },
+    });
+  });
+  return { data, layout: spec };
+}

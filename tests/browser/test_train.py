@@ -1,0 +1,179 @@
+"""The training page in a real browser: a short training streams in, Cancel stops a long one."""
+
+from __future__ import annotations
+
+import json
+import re
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from app.settings import load_settings
+from tests.browser.conftest import Watch
+
+pytestmark = pytest.mark.browser
+SHORT = (
+    "data=mnist&width=100-100&iterations=200&record_every=10&captures=0-100-200"
+    "&run=relu,normal,std:0.01&run=relu,he_normal"
+)
+# Seconds of training in few, small progress events. (A tiny network over 20,000 steps is over in
+# about 4 s, before a click lands on a busy machine, and streams 190 MB: every progress event
+# carries the whole loss curve so far.)
+LONG = "data=mnist&width=300-300&iterations=3000&record_every=100&run=relu,he_normal"
+
+# Every value the progress bar takes (a MutationObserver's old values, then the current one).
+RECORD_PROGRESS = """() => {
+  const bar = document.getElementById('progress');
+  const seen = [];
+  new MutationObserver((records) => {
+    for (const r of records) seen.push(Number(r.oldValue));
+  }).observe(bar, { attributes: true, attributeFilter: ['value'], attributeOldValue: true });
+  window.progressSeen = () => [...seen, Number(bar.value)];
+}"""
+
+
+def open_page(page: Page, url: str, width: int = 1280) -> None:
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+
+
+def first_progress_steps(url: str) -> int:
+    """The steps of a stream's first progress event (then the stream is closed, which stops it)."""
+    with httpx.stream("GET", url, timeout=30) as response:
+        assert response.status_code == 200
+        event = ""
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event == "progress":
+                steps: int = json.loads(line.split(":", 1)[1])["steps"]
+                return steps
+    raise AssertionError("no progress event")
+
+
+def histograms(page: Page) -> list[list[float]]:
+    bars: list[list[float]] = page.evaluate(
+        "() => document.getElementById('histograms').data.filter(t => t.type === 'bar').map(t => t.x)"
+    )
+    return bars
+
+
+def test_train_streams_progress_and_draws(
+    page: Page, live_server: str, watch: Watch, artifacts: Path
+) -> None:
+    open_page(page, f"{live_server}/train?{SHORT}")
+    expect(page.locator("#progress-text")).to_have_text("not started")
+    assert page.locator("#charts").is_hidden()  # nothing to draw before Start
+    page.evaluate(RECORD_PROGRESS)
+    page.locator("#start").click()
+    expect(page.locator("#progress-text")).to_have_text("step 200 of 200", timeout=60_000)
+    expect(page.locator("#runs .status")).to_have_text(["done", "done"])
+    seen: list[float] = page.evaluate("() => window.progressSeen()")
+    assert seen[-1] == 200
+    assert any(0 < v < 200 for v in seen), seen  # the bar moved before the end
+    assert seen == sorted(seen)
+    # The address bar holds the server's canonical link (defaults left out).
+    href = page.evaluate("() => location.href")
+    assert "run=relu,normal,std:0.01&run=relu,he_normal" in href and "iterations=200" in href
+    assert page.locator("#query").input_value() == href.split("?", 1)[1]
+    page.wait_for_function("() => document.getElementById('loss').data?.length >= 4")
+    curves = page.evaluate(
+        "() => document.getElementById('loss').data.map(t => t.y.filter(v => v !== null).length)"
+    )
+    assert len(curves) == 4 and all(n >= 100 for n in curves)  # raw and smoothed, per run
+    accuracy = page.evaluate("() => document.getElementById('accuracy').data.map(t => t.x.length)")
+    assert accuracy == [21, 21, 21, 21]  # records at 0, 10, ..., 200
+    # The slider follows the last capture; moving it redraws the histograms of step 0.
+    expect(page.locator("#capture-label")).to_have_text("200")
+    before = histograms(page)
+    assert len(before) == 4  # 2 layers x 2 runs
+    page.locator("#capture-step").press("Home")
+    expect(page.locator("#capture-label")).to_have_text("0")
+    page.wait_for_function(
+        "b => JSON.stringify(document.getElementById('histograms').data"
+        ".filter(t => t.type === 'bar').map(t => t.x)) !== b",
+        arg=json.dumps(before),
+    )
+    assert histograms(page) != before
+    page.locator("input[name=kind][value=grad]").check()
+    # Gradients: dL/dz takes both signs, where ReLU's activations are never negative.
+    page.wait_for_function(
+        "() => document.getElementById('histograms').data.some(t => t.type === 'bar' && t.x.some(v => v < 0))"
+    )
+    ridge = page.evaluate("() => document.getElementById('ridgeline').data.length")
+    assert ridge == 6  # 3 captures x 2 runs
+    page.locator("input[name=kind][value=post]").check()
+    page.evaluate("() => window.scrollTo(0, 0)")  # the settings panel is sticky
+    page.screenshot(path=artifacts / "train.png", full_page=True)
+    # A phone: one column; the finished training comes from the server's cache at once.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    page.locator("#start").click()
+    expect(page.locator("#progress-text")).to_have_text("step 200 of 200")
+    page.wait_for_function("() => document.body.dataset.drawn >= 1 && document.body.dataset.running === '0'")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=artifacts / "train-mobile.png", full_page=True)
+
+
+def test_train_cancel_stops_the_training(page: Page, live_server: str, watch: Watch, artifacts: Path) -> None:
+    open_page(page, f"{live_server}/train?{LONG}")
+    page.locator("#start").click()
+    page.wait_for_function("() => document.getElementById('progress').value > 0", timeout=30_000)
+    page.locator("#cancel").click()
+    expect(page.locator("#runs .status")).to_have_text([re.compile(r"^cancelled at step \d+$")])
+    expect(page.locator("#progress-text")).to_contain_text("cancelled at step")
+    expect(page.locator("#message")).to_contain_text("Cancelled at step")
+    expect(page.locator("#start")).to_be_enabled()
+    expect(page.locator("#cancel")).to_be_disabled()
+    steps = page.evaluate("() => document.getElementById('progress').value")
+    assert 0 < steps < 3000
+    assert httpx.get(f"{live_server}/healthz", timeout=5).status_code == 200
+    # The job stopped: the same link starts a new training from step 0, not the old one's progress.
+    assert first_progress_steps(f"{live_server}/api/v1/train/stream?{LONG}") == 100
+    page.screenshot(path=artifacts / "train-cancelled.png", full_page=True)
+
+
+def test_train_bad_link_says_why(page: Page, live_server: str, watch: Watch) -> None:
+    watch.expect_error("422")
+    open_page(page, f"{live_server}/train?iterations=0&run=relu,he_normal")
+    page.locator("#start").click()
+    expect(page.locator("#message")).to_contain_text("iterations: must be between 1 and")
+    assert page.locator("#charts").is_hidden()
+    expect(page.locator("#progress-text")).to_have_text("not started")
+
+
+def test_train_full_server_says_when_to_retry(page: Page, live_server: str, watch: Watch) -> None:
+    watch.expect_error("503")
+    open_page(page, f"{live_server}/train?{SHORT}&batch_seed=1")
+    with ExitStack() as streams:
+        for seed in range(2, 2 + load_settings().max_jobs):  # as many as the server runs at once
+            url = f"{live_server}/api/v1/train/stream?{LONG}&batch_seed={seed}"
+            response = streams.enter_context(httpx.stream("GET", url, timeout=30))
+            assert response.status_code == 200
+        page.locator("#start").click()
+        expect(page.locator("#message")).to_contain_text("the server is busy: try again in 5 s")
+    assert page.locator("#charts").is_hidden()
+    expect(page.locator("#start")).to_be_enabled()
+
+
+def test_train_presets_and_fields_edit_the_link(page: Page, live_server: str, watch: Watch) -> None:
+    presets = httpx.get(f"{live_server}/api/v1/train/presets", timeout=5).json()
+    open_page(page, f"{live_server}/train")
+    # No link: the first preset, not started.
+    assert page.evaluate("() => location.search") == "?" + presets[0]["share"]
+    expect(page.locator("#preset")).to_have_value(presets[0]["name"])
+    page.locator("#preset").select_option(presets[-1]["name"])
+    expect(page.locator("#query")).to_have_value(presets[-1]["share"])
+    expect(page.locator("#preset-info")).to_contain_text(presets[-1]["source"])
+    page.locator("#iterations").fill("300")
+    page.locator("#iterations").dispatch_event("change")
+    page.locator("#opt").select_option("adam")
+    query = page.locator("#query").input_value()
+    assert "iterations=300" in query and "opt=adam" in query
+    assert query.endswith(presets[-1]["share"].split("&run=", 1)[1])  # the runs are left alone
+    expect(page.locator("#preset")).to_have_value("")  # no longer the preset
