@@ -116,10 +116,20 @@ function titleOver(k, text, side, font) {
 /** The x and y axes of subplot k (1-based) of a histogram figure; returns their layout keys. */
 function histogramAxes(layout, k, xDomain, yDomain, logY, title) {
   const suffix = k === 1 ? "" : k;
-  layout[`xaxis${suffix}`] = { domain: xDomain, anchor: `y${k}`, showgrid: false, zeroline: false, ticks: "outside" };
+  // exponentformat "e": plotly's default writes huge values (an exploding network's 1e30) with
+  // <sup>, styled inline, which the pages' CSP refuses
+  layout[`xaxis${suffix}`] = {
+    domain: xDomain,
+    anchor: `y${k}`,
+    showgrid: false,
+    zeroline: false,
+    ticks: "outside",
+    exponentformat: "e",
+  };
   layout[`yaxis${suffix}`] = {
     domain: yDomain,
     anchor: `x${k}`,
+    exponentformat: "e",
     type: logY ? "log" : "linear",
     rangemode: "tozero",
     gridcolor: "#eef1f5",
@@ -308,7 +318,14 @@ export function ridgelineFigure(result, { kind = "post" } = {}) {
     });
     const step = Math.max(1, Math.ceil(depth / 12));
     const ticks = [...Array(depth).keys()].filter((j) => j % step === 0);
-    layout[`xaxis${suffix}`] = { domain: xs[c], anchor: `y${k}`, showgrid: false, zeroline: false, ticks: "outside" };
+    layout[`xaxis${suffix}`] = {
+      domain: xs[c],
+      anchor: `y${k}`,
+      showgrid: false,
+      zeroline: false,
+      ticks: "outside",
+      exponentformat: "e",
+    };
     layout[`yaxis${suffix}`] = {
       domain: [0, 1],
       anchor: `x${k}`,

@@ -245,3 +245,14 @@ def test_dashboard_backward_pass_shows_gradient_histograms(
     # measured gradient std (markers) and its prediction (line) join the signal chart
     names = page.evaluate("document.getElementById('signal').data.map(t => t.name)")
     assert "sigmoid, Xavier: gradient" in names
+
+
+def test_dashboard_exploding_network_draws_under_the_csp(page: Page, live_server: str, watch: Watch) -> None:
+    # values past 1e15 made plotly write axis exponents with inline-styled <sup>, which the CSP
+    # refused (a console error); exponentformat "e" keeps every tick plain text
+    open_dashboard(page, f"{live_server}/?depth=20&run=relu,normal,std:1")
+    assert len(grid_traces(page)) > 0
+    for kind in ("pre", "grad"):
+        page.locator(f'input[name="kind"][value="{kind}"]').check()
+        wait_for_location(page, f"kind={kind}")
+        page.wait_for_function("() => document.body.dataset.ready === '1'")
