@@ -148,3 +148,24 @@ def test_train_progress_is_thinned_and_paced(client: TestClient) -> None:
     done = events[-1][1]["runs"][0]
     assert len(done["loss"]) == 20000 and done["loss_stride"] == 1
     assert len(body) < 5_000_000  # it was 190 MB when every update carried every step
+
+
+def test_train_a_crashing_job_answers_its_listener_and_frees_its_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.api import train_jobs
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise MemoryError("injected")
+
+    monkeypatch.setattr(train_jobs, "train_runs", crash)
+    app = create_app(Settings(max_jobs=1))
+    with TestClient(app) as client:
+        with client.stream("GET", f"/api/v1/train/stream?{SHORT}") as response:
+            events = list(_events(response.iter_lines()))
+        assert [kind for kind, _ in events] == ["start", "error"]
+        assert events[1][1]["detail"][0]["msg"] == "the training failed: MemoryError"  # no trace, no path
+        _wait(lambda: not app.state.train_jobs.running)
+        assert app.state.train_jobs.cached(events[0][1]["share"]) is None
+        monkeypatch.undo()
+        assert client.get(f"/api/v1/train?{SHORT}").status_code == 200  # its place is free again
