@@ -11,7 +11,9 @@ field and the limit); a finished training is cached, so a shared link answers at
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -22,11 +24,12 @@ from app import train_codec
 from app.api.errors import config_error_response, overloaded_response
 from app.api.runner import OverloadedError
 from app.api.shared import SettingsDep
-from app.api.train_jobs import TrainJobs, events, job_id
+from app.api.train_jobs import Event, Job, TrainJobs, events, job_id
 from app.api.train_payload import train_labels
 from app.engine.cost import BudgetError, Limits
 from app.engine.params import ConfigError
 from app.engine.train_config import train_cost
+from app.settings import Settings
 
 router = APIRouter(prefix="/api/v1/train", tags=["train"])
 
@@ -76,6 +79,34 @@ def checked(query: str, limits: Limits) -> tuple[train_codec.Training, str]:
     return training, train_codec.encode(training)
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A checked training link: its cached result, or the job it listens to."""
+
+    training: train_codec.Training
+    share: str
+    cached: bytes | None
+    job: Job | None = None
+    queue: asyncio.Queue[Event] | None = None
+
+
+def open_training(request: Request, settings: Settings, jobs: TrainJobs) -> Response | Opened:
+    """What both endpoints do first: check the link, then take its cached result or join (and
+    start) its job; an error answer (422, 503) when one of those fails."""
+    try:
+        training, share = checked(request.url.query, settings.limits)
+    except ConfigError as err:
+        return config_error_response(err, "query")
+    cached = jobs.cached(share)
+    if cached is not None:
+        return Opened(training, share, cached)
+    try:
+        job, queue = jobs.listen(training, share)
+    except OverloadedError as err:
+        return overloaded_response(err)
+    return Opened(training, share, None, job, queue)
+
+
 def _sse(kind: str, data: bytes) -> bytes:
     return b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n"
 
@@ -91,25 +122,20 @@ def _sse(kind: str, data: bytes) -> bytes:
     openapi_extra={"parameters": [LINK]},
 )
 async def train_stream(request: Request, settings: SettingsDep, jobs: JobsDep) -> Response:
-    try:
-        training, share = checked(request.url.query, settings.limits)
-    except ConfigError as err:
-        return config_error_response(err, "query")
-    key = job_id(share)
+    opened = open_training(request, settings, jobs)
+    if isinstance(opened, Response):
+        return opened
     start = {
-        "id": key,
-        "share": share,
-        "iterations": training.runs[0].iterations,
-        "labels": train_labels(training.runs),
+        "id": job_id(opened.share),
+        "share": opened.share,
+        "iterations": opened.training.runs[0].iterations,
+        "labels": train_labels(opened.training.runs),
     }
-    cached = jobs.cached(share)
-    if cached is not None:
-        body = _sse("start", orjson.dumps(start)) + _sse("done", cached)
+    if opened.cached is not None:
+        body = _sse("start", orjson.dumps(start)) + _sse("done", opened.cached)
         return Response(body, media_type="text/event-stream", headers={"X-Cache": "hit"})
-    try:
-        job, queue = jobs.listen(training, share)
-    except OverloadedError as err:
-        return overloaded_response(err)
+    job, queue = opened.job, opened.queue
+    assert job is not None and queue is not None
 
     async def stream() -> AsyncIterator[bytes]:
         try:
@@ -131,17 +157,13 @@ async def train_stream(request: Request, settings: SettingsDep, jobs: JobsDep) -
     openapi_extra={"parameters": [LINK]},
 )
 async def train_result(request: Request, settings: SettingsDep, jobs: JobsDep) -> Response:
-    try:
-        training, share = checked(request.url.query, settings.limits)
-    except ConfigError as err:
-        return config_error_response(err, "query")
-    cached = jobs.cached(share)
-    if cached is not None:
-        return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
-    try:
-        job, queue = jobs.listen(training, share)
-    except OverloadedError as err:
-        return overloaded_response(err)
+    opened = open_training(request, settings, jobs)
+    if isinstance(opened, Response):
+        return opened
+    if opened.cached is not None:
+        return Response(opened.cached, media_type="application/json", headers={"X-Cache": "hit"})
+    job, queue = opened.job, opened.queue
+    assert job is not None and queue is not None
     try:
         async for event in events(queue):
             if event.kind == "done":

@@ -5,6 +5,7 @@
 import { exportUrl, getCatalog, simulateBody, simulateQuery } from "./api.js";
 import { Controls } from "./controls.js";
 import { VIEWS, layerChoices, layerRows, phaseFigure, signalFigure } from "./figures.js";
+import { copyLink, showMessage } from "./page.js";
 
 const $ = (id) => document.getElementById(id);
 const PLOT_CONFIG = {
@@ -53,13 +54,6 @@ function syncViewControls() {
   );
   select.value = choices.some((c) => c.value === v.layers) ? v.layers : "auto";
   $("layers-field").hidden = choices.length === 0 || v.view === "ridgeline";
-}
-
-function showMessage(text, kind = "error") {
-  const box = $("message");
-  box.textContent = text;
-  box.dataset.kind = kind;
-  box.hidden = !text;
 }
 
 async function draw() {
@@ -190,16 +184,6 @@ function downloadJson() {
   const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: "initscope.json" });
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-}
-
-async function copyLink() {
-  try {
-    await navigator.clipboard.writeText(location.href);
-    showMessage("Link copied.", "info");
-  } catch {
-    // No clipboard (insecure context or denied): show the link to copy by hand.
-    showMessage(location.href, "info");
-  }
 }
 
 function wire() {

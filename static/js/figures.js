@@ -113,19 +113,14 @@ function titleOver(k, text, side, font) {
   };
 }
 
+// The value axis of a histogram. exponentformat "e": plotly's default writes huge values (an
+// exploding network's 1e30) with <sup>, styled inline, which the pages' CSP refuses.
+const VALUE_AXIS = { showgrid: false, zeroline: false, ticks: "outside", exponentformat: "e" };
+
 /** The x and y axes of subplot k (1-based) of a histogram figure; returns their layout keys. */
 function histogramAxes(layout, k, xDomain, yDomain, logY, title) {
   const suffix = k === 1 ? "" : k;
-  // exponentformat "e": plotly's default writes huge values (an exploding network's 1e30) with
-  // <sup>, styled inline, which the pages' CSP refuses
-  layout[`xaxis${suffix}`] = {
-    domain: xDomain,
-    anchor: `y${k}`,
-    showgrid: false,
-    zeroline: false,
-    ticks: "outside",
-    exponentformat: "e",
-  };
+  layout[`xaxis${suffix}`] = { ...VALUE_AXIS, domain: xDomain, anchor: `y${k}` };
   layout[`yaxis${suffix}`] = {
     domain: yDomain,
     anchor: `x${k}`,
@@ -318,14 +313,7 @@ export function ridgelineFigure(result, { kind = "post" } = {}) {
     });
     const step = Math.max(1, Math.ceil(depth / 12));
     const ticks = [...Array(depth).keys()].filter((j) => j % step === 0);
-    layout[`xaxis${suffix}`] = {
-      domain: xs[c],
-      anchor: `y${k}`,
-      showgrid: false,
-      zeroline: false,
-      ticks: "outside",
-      exponentformat: "e",
-    };
+    layout[`xaxis${suffix}`] = { ...VALUE_AXIS, domain: xs[c], anchor: `y${k}` };
     layout[`yaxis${suffix}`] = {
       domain: [0, 1],
       anchor: `x${k}`,

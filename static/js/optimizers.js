@@ -4,6 +4,7 @@
 
 import { ApiError, getCatalog } from "./api.js";
 import { COLOR, gapsFigure, pathsFigure } from "./paths-figures.js";
+import { copyLink, showMessage } from "./page.js";
 
 const $ = (id) => document.getElementById(id);
 const API = "/api/v1/optimizer-paths";
@@ -24,13 +25,6 @@ async function request(init = {}, query = "") {
   const body = await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, body?.detail);
   return body;
-}
-
-function showMessage(text, kind = "error") {
-  const box = $("message");
-  box.textContent = text;
-  box.dataset.kind = kind;
-  box.hidden = !text;
 }
 
 // ---- controls ---------------------------------------------------------------------------------
@@ -185,15 +179,6 @@ function onChange(surfaceChanged = false) {
   }
   const init = { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
   run(() => request(init));
-}
-
-async function copyLink() {
-  try {
-    await navigator.clipboard.writeText(location.href);
-    showMessage("Link copied.", "info");
-  } catch {
-    showMessage(location.href, "info"); // no clipboard here: the link to copy by hand
-  }
 }
 
 function wire() {

@@ -7,6 +7,7 @@
 import { ApiError } from "./api.js";
 import { COLORS } from "./figures.js";
 import { accuracyFigure, captureSteps, deadFigure, histogramsFigure, lossFigure, ratioFigure, ridgeFigure } from "./train-figures.js";
+import { copyLink, showMessage } from "./page.js";
 
 const $ = (id) => document.getElementById(id);
 const API = "/api/v1/train";
@@ -20,13 +21,6 @@ const PLOT_CONFIG = {
 const KEYS = ["iterations", "batch", "opt", "lr"]; // the shared keys the form fields set
 
 const state = { presets: [], job: null, result: null, labels: [], follow: true, drawing: null, queued: null };
-
-function showMessage(text, kind = "error") {
-  const box = $("message");
-  box.textContent = text;
-  box.dataset.kind = kind;
-  box.hidden = !text;
-}
 
 // ---- the query and the form fields -----------------------------------------------------------
 
@@ -301,15 +295,6 @@ function drawQueued() {
 }
 
 // ---- wiring ------------------------------------------------------------------------------------
-
-async function copyLink() {
-  try {
-    await navigator.clipboard.writeText(location.href);
-    showMessage("Link copied.", "info");
-  } catch {
-    showMessage(location.href, "info"); // no clipboard here: the link to copy by hand
-  }
-}
 
 function wire() {
   $("start").addEventListener("click", start);
