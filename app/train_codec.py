@@ -138,11 +138,13 @@ def decode(query: str) -> Training:
                 )
             )
         except ConfigError as err:
-            where = (
-                err.field
-                if err.field in (*TRAIN_KEYS.values(), "data", "captures")
-                else f"runs[{i}].{err.field}"
-            )
+            key = "opt" if err.field == "optimizer" else err.field  # as the link spells it
+            if err.field in (*TRAIN_KEYS.values(), "data", "captures"):
+                where = err.field
+            elif key in shared_opt and key not in own:
+                where = key  # a shared setting: name it where the link has it
+            else:
+                where = f"runs[{i}].{key}"
             raise ConfigError(where, err.message) from None
     return Training(tuple(configs))
 

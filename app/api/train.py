@@ -26,7 +26,8 @@ from app.api.runner import OverloadedError
 from app.api.shared import SettingsDep
 from app.api.train_jobs import Event, Job, TrainJobs, events, job_id
 from app.api.train_payload import train_labels
-from app.engine.cost import BudgetError, Limits
+from app.engine.config import ExperimentConfig
+from app.engine.cost import BudgetError, Limits, check_limits
 from app.engine.params import ConfigError
 from app.engine.train_config import train_cost
 from app.settings import Settings
@@ -59,10 +60,8 @@ JobsDep = Annotated[TrainJobs, Depends(get_jobs)]
 def checked(query: str, limits: Limits) -> tuple[train_codec.Training, str]:
     """The training of a link and its canonical form; raises ConfigError (BudgetError over a limit)."""
     training = train_codec.decode(query)
-    if len(training.runs) > limits.max_runs:
-        raise BudgetError(
-            "runs", f"{len(training.runs)} runs is over the limit of {limits.max_runs}", "max_runs"
-        )
+    # the networks within the experiment limits (runs, depth, width, bins, ...), then the training's
+    check_limits(ExperimentConfig(runs=tuple(c.run for c in training.runs)), limits)
     costs = [train_cost(config) for config in training.runs]
     for total, limit, name, what in (
         (sum(c.macs for c in costs), limits.max_train_macs, "max_train_macs", "multiply-adds"),

@@ -5,7 +5,7 @@
 import { exportUrl, getCatalog, simulateBody, simulateQuery } from "./api.js";
 import { Controls } from "./controls.js";
 import { VIEWS, layerChoices, layerRows, phaseFigure, signalFigure } from "./figures.js";
-import { copyLink, showMessage } from "./page.js";
+import { copyLink, loadAndDraw, showMessage } from "./page.js";
 
 const $ = (id) => document.getElementById(id);
 const PLOT_CONFIG = {
@@ -142,20 +142,13 @@ function apply(result, edits) {
   return draw();
 }
 
-async function run(request) {
-  document.body.dataset.busy = "1";
+function run(request) {
   const edits = state.edits;
-  try {
-    await apply(await request(), edits);
-  } catch (err) {
-    if (err.name === "AbortError") return; // superseded by a newer change
-    // With nothing drawn yet (a bad link), say how to get going again.
-    const next = state.result ? "" : " Fix the link, or pick a preset above.";
-    showMessage(`Cannot show this experiment: ${err.message}.${next}`);
-    document.body.dataset.ready = "1";
-  } finally {
-    delete document.body.dataset.busy;
-  }
+  return loadAndDraw(request, (result) => apply(result, edits), {
+    what: "Cannot show this experiment",
+    hint: "Fix the link, or pick a preset above.",
+    drawn: () => Boolean(state.result),
+  });
 }
 
 function onControlsChange() {

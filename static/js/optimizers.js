@@ -4,7 +4,7 @@
 
 import { ApiError, getCatalog } from "./api.js";
 import { COLOR, gapsFigure, pathsFigure } from "./paths-figures.js";
-import { copyLink, showMessage } from "./page.js";
+import { copyLink, loadAndDraw, showMessage } from "./page.js";
 
 const $ = (id) => document.getElementById(id);
 const API = "/api/v1/optimizer-paths";
@@ -152,19 +152,13 @@ function apply(result, edits, rebuild) {
   return draw(result);
 }
 
-async function run(call, rebuild = false) {
-  document.body.dataset.busy = "1";
+function run(call, rebuild = false) {
   const edits = state.edits;
-  try {
-    await apply(await call(), edits, rebuild);
-  } catch (err) {
-    if (err.name === "AbortError") return; // superseded by a newer change
-    const next = state.result ? "" : " Fix the link, or go back to the book's comparison (link on the left).";
-    showMessage(`Cannot show these paths: ${err.message}.${next}`);
-    document.body.dataset.ready = "1";
-  } finally {
-    delete document.body.dataset.busy;
-  }
+  return loadAndDraw(call, (result) => apply(result, edits, rebuild), {
+    what: "Cannot show these paths",
+    hint: "Fix the link, or go back to the book's comparison (link on the left).",
+    drawn: () => Boolean(state.result),
+  });
 }
 
 function onChange(surfaceChanged = false) {

@@ -18,3 +18,22 @@ export async function copyLink() {
     showMessage(location.href, "info");
   }
 }
+
+/**
+ * Fetch with `load`, then `draw` the answer; the page is busy meanwhile (body[data-busy]). A
+ * request superseded by a newer one (AbortError) is dropped; any other failure is shown as
+ * `what: reason.`, followed by `hint` while nothing is drawn yet (`drawn` false: a bad link), and
+ * the page is marked ready (body[data-ready]) so a visitor, or a test, sees the message.
+ */
+export async function loadAndDraw(load, draw, { what, hint, drawn }) {
+  document.body.dataset.busy = "1";
+  try {
+    await draw(await load());
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    showMessage(`${what}: ${err.message}.${drawn() ? "" : ` ${hint}`}`);
+    document.body.dataset.ready = "1";
+  } finally {
+    delete document.body.dataset.busy;
+  }
+}

@@ -68,7 +68,7 @@ def test_train_results_are_deterministic_across_servers() -> None:
     ("query", "field", "kind"),
     [
         ("iterations=abc&run=relu,he_normal", "iterations", "value_error"),
-        ("opt=lbfgs&run=relu,he_normal", "runs", "value_error"),
+        ("opt=lbfgs&run=relu,he_normal", "opt", "value_error"),
         ("iterations=1000000&run=relu,he_normal", "iterations", "budget_exceeded"),
     ],
 )
@@ -169,3 +169,18 @@ def test_train_a_crashing_job_answers_its_listener_and_frees_its_place(
         assert app.state.train_jobs.cached(events[0][1]["share"]) is None
         monkeypatch.undo()
         assert client.get(f"/api/v1/train?{SHORT}").status_code == 200  # its place is free again
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "limit"),
+    [
+        ("width=5000&run=relu,he_normal", "runs[0].width", "max_width"),
+        ("bins=500&run=relu,he_normal", "runs[0].bins", "max_bins"),
+        ("depth=1&width=4" + "&run=relu,he_normal" * 9, "runs", "max_runs"),
+    ],
+)
+def test_train_networks_keep_the_experiment_limits(
+    client: TestClient, query: str, field: str, limit: str
+) -> None:
+    detail = client.get(f"/api/v1/train?{query}").json()["detail"][0]
+    assert (detail["msg"].split(":")[0], detail["limit"]) == (field, limit)

@@ -69,3 +69,16 @@ def watch(page: Page, live_server: str) -> Iterator[Watch]:
     watcher = Watch(page, live_server)
     yield watcher
     watcher.assert_clean()
+
+
+def open_page(page: Page, url: str, width: int = 1280) -> None:
+    """Open a page `width` pixels wide and wait until it has drawn (it sets body[data-ready])."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+
+
+def wait_for_location(page: Page, pattern: str) -> None:
+    """Wait until the address bar matches: read location.href itself, since Playwright's page.url
+    does not always follow history.replaceState."""
+    page.wait_for_function("p => new RegExp(p).test(location.href)", arg=pattern, timeout=15_000)

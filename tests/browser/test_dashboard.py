@@ -9,21 +9,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.presets import PRESETS
-from tests.browser.conftest import Watch
+from tests.browser.conftest import Watch, open_page, wait_for_location
 
 pytestmark = pytest.mark.browser
 MAX_ROWS = 10  # the grid shows at most this many layers at once
-
-
-def open_dashboard(page: Page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
-
-
-def wait_for_location(page: Page, pattern: str) -> None:
-    """Wait until the address bar matches: read location.href itself, since Playwright's page.url
-    does not always follow history.replaceState."""
-    page.wait_for_function("p => new RegExp(p).test(location.href)", arg=pattern, timeout=15_000)
 
 
 def grid_traces(page: Page) -> list[dict[str, float]]:
@@ -50,7 +39,7 @@ def test_dashboard_every_preset_renders_its_subplots(
     page: Page, live_server: str, watch: Watch, name: str
 ) -> None:
     preset = PRESETS[name]
-    open_dashboard(page, f"{live_server}/?{preset.query}")
+    open_page(page, f"{live_server}/?{preset.query}")
     runs = preset.experiment.runs
     depth = max(run.depth for run in runs)
     shown = shown_layers(page)
@@ -73,7 +62,7 @@ def test_dashboard_every_preset_renders_its_subplots(
 def test_dashboard_control_change_updates_url_and_survives_reload(
     page: Page, live_server: str, watch: Watch
 ) -> None:
-    open_dashboard(page, f"{live_server}/?{PRESETS['saito-compare'].query}")
+    open_page(page, f"{live_server}/?{PRESETS['saito-compare'].query}")
     depth = page.locator('#shared [data-field="depth"]')
     depth.fill("3")
     depth.dispatch_event("change")
@@ -94,7 +83,7 @@ def test_dashboard_control_change_updates_url_and_survives_reload(
 def test_dashboard_run_editing_adds_duplicates_and_removes(
     page: Page, live_server: str, watch: Watch
 ) -> None:
-    open_dashboard(page, f"{live_server}/?run=relu,he_normal")
+    open_page(page, f"{live_server}/?run=relu,he_normal")
     page.locator("#add-run").click()
     wait_for_location(page, r"run=relu,he_normal&run=relu,he_normal")
     card = page.locator("fieldset.run").nth(1)
@@ -110,7 +99,7 @@ def test_dashboard_run_editing_adds_duplicates_and_removes(
 
 
 def test_dashboard_hand_edited_link_depth_8_shows_8_rows(page: Page, live_server: str, watch: Watch) -> None:
-    open_dashboard(page, f"{live_server}/?depth=8&run=tanh,xavier&run=relu,he_normal")
+    open_page(page, f"{live_server}/?depth=8&run=tanh,xavier&run=relu,he_normal")
     assert len(grid_traces(page)) == 16
     assert page.locator('#shared [data-field="depth"]').input_value() == "8"
     assert page.locator('[data-field="activation"]').nth(1).input_value() == "relu"
@@ -119,7 +108,7 @@ def test_dashboard_hand_edited_link_depth_8_shows_8_rows(page: Page, live_server
 def test_dashboard_deep_network_shows_a_window_of_layers(
     page: Page, live_server: str, watch: Watch, artifacts: Path
 ) -> None:
-    open_dashboard(page, f"{live_server}/?{PRESETS['deep-relu-compare'].query}")
+    open_page(page, f"{live_server}/?{PRESETS['deep-relu-compare'].query}")
     assert len(grid_traces(page)) == 3 * MAX_ROWS
     expect(page.locator("#figure-caption")).to_contain_text("10 of 50 layers")
     page.screenshot(path=artifacts / "dashboard-deep.png", full_page=True)
@@ -130,7 +119,7 @@ def test_dashboard_deep_network_shows_a_window_of_layers(
 
 
 def test_dashboard_views_render_and_live_in_the_hash(page: Page, live_server: str, watch: Watch) -> None:
-    open_dashboard(page, f"{live_server}/?{PRESETS['saito-compare'].query}")
+    open_page(page, f"{live_server}/?{PRESETS['saito-compare'].query}")
     for view in ("overlay", "ridgeline", "grid"):
         page.locator(f'input[name="view"][value="{view}"]').check()
         wait_for_location(page, f"view={view}")
@@ -151,11 +140,11 @@ def test_dashboard_views_render_and_live_in_the_hash(page: Page, live_server: st
 
 def test_dashboard_bad_link_shows_a_message(page: Page, live_server: str, watch: Watch) -> None:
     watch.expect_error("status of 422")
-    open_dashboard(page, f"{live_server}/?depth=abc&run=relu,xavier")
+    open_page(page, f"{live_server}/?depth=abc&run=relu,xavier")
     message = page.locator("#message")
     expect(message).to_be_visible()
     expect(message).to_contain_text("depth")
-    open_dashboard(page, f"{live_server}/?run=relu,normal,std:-1&run=relu,he_normal")
+    open_page(page, f"{live_server}/?run=relu,normal,std:-1&run=relu,he_normal")
     expect(message).to_contain_text("must be between")
 
 
@@ -174,14 +163,14 @@ def test_dashboard_script_payloads_run_nothing(page: Page, live_server: str, pay
         f"run={quote(payload, safe='')},xavier",  # an invalid activation, echoed in the message
         f"depth={quote(payload, safe='')}&run=relu,xavier",
     ):
-        open_dashboard(page, f"{live_server}/?{query}")
+        open_page(page, f"{live_server}/?{query}")
         assert page.evaluate("window.__pwned") is None
         assert page.locator("img[src='x'], #figure script, #message *").count() == 0
 
 
 def test_dashboard_exports(page: Page, live_server: str, watch: Watch) -> None:
     share = PRESETS["saito-compare"].query
-    open_dashboard(page, f"{live_server}/?{share}")
+    open_page(page, f"{live_server}/?{share}")
     assert page.locator("#download-csv").get_attribute("href") == f"/api/v1/export/csv?{share}"
     assert page.locator("#download-report").get_attribute("href") == f"/api/v1/export/report?{share}"
     with page.expect_download() as download:
@@ -194,7 +183,7 @@ def test_dashboard_screenshots_and_small_screens(
     page: Page, live_server: str, watch: Watch, artifacts: Path
 ) -> None:
     page.set_viewport_size({"width": 1280, "height": 800})
-    open_dashboard(page, f"{live_server}/?{PRESETS['saito-compare'].query}")
+    open_page(page, f"{live_server}/?{PRESETS['saito-compare'].query}")
     page.screenshot(path=artifacts / "dashboard-saito-compare.png", full_page=True)
     unlabeled = page.evaluate(
         "[...document.querySelectorAll('.panel input, .panel select, .toolbar input, .toolbar select')]"
@@ -216,7 +205,7 @@ def test_dashboard_is_served_with_a_strict_csp(page: Page, live_server: str) -> 
 def test_dashboard_phase_diagram_marks_runs_and_clicks_set_the_init(
     page: Page, live_server: str, watch: Watch
 ) -> None:
-    open_dashboard(page, f"{live_server}/?bias=normal&bias_std=0.3&run=tanh,xavier&run=relu,he_normal")
+    open_page(page, f"{live_server}/?bias=normal&bias_std=0.3&run=tanh,xavier&run=relu,he_normal")
     expect(page.locator("#phase-title")).to_have_text("Order-to-chaos phase diagram: tanh")
     markers = page.evaluate(
         "document.getElementById('phase').data.filter(t => t.mode === 'markers+text').length"
@@ -233,7 +222,7 @@ def test_dashboard_phase_diagram_marks_runs_and_clicks_set_the_init(
 def test_dashboard_backward_pass_shows_gradient_histograms(
     page: Page, live_server: str, watch: Watch
 ) -> None:
-    open_dashboard(page, f"{live_server}/?depth=4&grad=0&run=sigmoid,xavier&run=relu,he_normal")
+    open_page(page, f"{live_server}/?depth=4&grad=0&run=sigmoid,xavier&run=relu,he_normal")
     gradient_view = page.locator('input[name="kind"][value="grad"]')
     assert gradient_view.is_disabled()
     page.locator("#gradients").check()  # on by default: the link loses its grad=0
@@ -250,7 +239,7 @@ def test_dashboard_backward_pass_shows_gradient_histograms(
 def test_dashboard_exploding_network_draws_under_the_csp(page: Page, live_server: str, watch: Watch) -> None:
     # values past 1e15 made plotly write axis exponents with inline-styled <sup>, which the CSP
     # refused (a console error); exponentformat "e" keeps every tick plain text
-    open_dashboard(page, f"{live_server}/?depth=20&run=relu,normal,std:1")
+    open_page(page, f"{live_server}/?depth=20&run=relu,normal,std:1")
     assert len(grid_traces(page)) > 0
     for kind in ("pre", "grad"):
         page.locator(f'input[name="kind"][value="{kind}"]').check()

@@ -7,20 +7,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Watch
+from tests.browser.conftest import Watch, open_page, wait_for_location
 
 pytestmark = pytest.mark.browser
 BOOK = "opt=sgd,lr:0.95&opt=momentum,lr:0.1&opt=adagrad,lr:1.5&opt=adam,lr:0.3"
-
-
-def open_page(page: Page, url: str) -> None:
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(url)
-    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
-
-
-def wait_for_location(page: Page, pattern: str) -> None:
-    page.wait_for_function("p => new RegExp(p).test(location.href)", arg=pattern, timeout=15_000)
 
 
 def path_traces(page: Page) -> list[dict[str, object]]:

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.settings import load_settings
-from tests.browser.conftest import Watch
+from tests.browser.conftest import Watch, open_page
 
 pytestmark = pytest.mark.browser
 SHORT = (
@@ -33,12 +33,6 @@ RECORD_PROGRESS = """() => {
   }).observe(bar, { attributes: true, attributeFilter: ['value'], attributeOldValue: true });
   window.progressSeen = () => [...seen, Number(bar.value)];
 }"""
-
-
-def open_page(page: Page, url: str, width: int = 1280) -> None:
-    page.set_viewport_size({"width": width, "height": 900})
-    page.goto(url)
-    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
 
 
 def first_progress_steps(url: str) -> int:
