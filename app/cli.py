@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.client import DEFAULT_URL, Client, InitscopeConnectionError, InitscopeError
+from .client import DEFAULT_URL, Client, InitscopeConnectionError, InitscopeError
 
 URL_VARIABLE = "INITSCOPE_URL"
 
@@ -88,7 +88,9 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # only here: the client commands need nothing but httpx
 
     # The import string, not the app object: uvicorn needs it to start workers or reload.
-    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers, reload=args.reload)
+    uvicorn.run(
+        f"{__package__}.main:app", host=args.host, port=args.port, workers=args.workers, reload=args.reload
+    )
     return 0
 
 

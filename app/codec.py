@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, unquote_plus
 
-from app.engine.config import (
+from .engine.config import (
     FIELDS,
     RUN_FIELDS,
     ExperimentConfig,
@@ -32,7 +32,7 @@ from app.engine.config import (
     inherited_default,
     make_experiment,
 )
-from app.engine.params import ConfigError
+from .engine.params import ConfigError
 
 FORMAT_VERSION = "1"
 RANGE_KEYS = ("range", "z_range")

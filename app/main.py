@@ -7,13 +7,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from app import pages, vendor
-from app.api import catalog, export, paths, simulate, status, theory, train
-from app.api.runner import Runner
-from app.api.train_jobs import TrainJobs
-from app.pages import ROOT
-from app.security import SecurityHeaders
-from app.settings import Settings, current_settings
+from . import pages, vendor
+from .api import catalog, export, paths, simulate, status, theory, train
+from .api.runner import Runner
+from .api.train_jobs import TrainJobs
+from .assets import STATIC_DIR
+from .security import SecurityHeaders
+from .settings import Settings, current_settings
 
 DESCRIPTION = """
 What weight initialization and activation choice do to every layer of a deep network.
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(paths.router)
     app.include_router(pages.router)
     app.include_router(vendor.router)
-    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Experiment answers and vendor files come compressed already (once, when made); this
     # compresses the rest (pages, catalog, CSV, reports) and skips what has a Content-Encoding.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from app.presets import PRESETS
+from .assets import TEMPLATES_DIR
+from .presets import PRESETS
 
-ROOT = Path(__file__).resolve().parent.parent
-templates = Jinja2Templates(directory=ROOT / "templates")
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
 router = APIRouter(include_in_schema=False)
 
 

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
-from app.codec import format_number
-from app.engine.optimizers import OPTIMIZERS
-from app.engine.params import ConfigError
-from app.engine.surfaces import DEFAULT_SURFACE, STEPS, SURFACES, PathsConfig, make_paths_config
+from .codec import format_number
+from .engine.optimizers import OPTIMIZERS
+from .engine.params import ConfigError
+from .engine.surfaces import DEFAULT_SURFACE, STEPS, SURFACES, PathsConfig, make_paths_config
 
 KEYS = ("surface", "start", "steps", "opt")
 MAX_QUERY_LENGTH = 4096

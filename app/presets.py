@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from app import codec
-from app.engine.config import ExperimentConfig
+from . import codec
+from .engine.config import ExperimentConfig
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,16 @@ import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from app.pages import ROOT
-from app.vendor import asset_path
+from .assets import STATIC_DIR, TEMPLATES_DIR
+from .vendor import asset_path
 
-_env = Environment(loader=FileSystemLoader(ROOT / "templates"), autoescape=select_autoescape())
+_env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape())
 
 
 @cache
 def _scripts() -> tuple[str, str]:
     plotly = asset_path("plotly.min.js").read_text(encoding="utf-8")
-    figures = (ROOT / "static" / "js" / "figures.js").read_text(encoding="utf-8")
+    figures = (STATIC_DIR / "js" / "figures.js").read_text(encoding="utf-8")
     return plotly, figures
 
 

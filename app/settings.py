@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import cache
 
-from app.engine.cost import Limits
+from .engine.cost import Limits
 
 ENV_PREFIX = "INITSCOPE_"
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from urllib.parse import quote, unquote, unquote_plus
 
-from app import codec
-from app.engine.config import INPUT_DIM, ExperimentConfig
-from app.engine.optimizers import OPTIMIZERS
-from app.engine.params import ConfigError
-from app.engine.train_config import (
+from . import codec
+from .engine.config import INPUT_DIM, ExperimentConfig
+from .engine.optimizers import OPTIMIZERS
+from .engine.params import ConfigError
+from .engine.train_config import (
     BATCH_SEED,
     BATCH_SIZE,
     ITERATIONS,

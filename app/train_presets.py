@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from app import train_codec
+from . import train_codec
 
 
 @dataclass(frozen=True)

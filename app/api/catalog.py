@@ -7,18 +7,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 
-from app import codec
-from app.engine.activations import ACTIVATIONS
-from app.engine.config import FIELDS
-from app.engine.initializers import BIASES, INITIALIZERS
-from app.engine.inputs import INPUTS
-from app.engine.optimizers import OPTIMIZERS
-from app.engine.params import ParamSpec
-from app.engine.stats import PERCENTILES, SATURATION_MARGIN
-from app.engine.surfaces import SURFACES
-from app.presets import PRESETS, Preset
-from app.settings import Settings, env_name, get_settings
-from app.train_presets import TRAIN_PRESETS
+from .. import codec
+from ..engine.activations import ACTIVATIONS
+from ..engine.config import FIELDS
+from ..engine.initializers import BIASES, INITIALIZERS
+from ..engine.inputs import INPUTS
+from ..engine.optimizers import OPTIMIZERS
+from ..engine.params import ParamSpec
+from ..engine.stats import PERCENTILES, SATURATION_MARGIN
+from ..engine.surfaces import SURFACES
+from ..presets import PRESETS, Preset
+from ..settings import Settings, env_name, get_settings
+from ..train_presets import TRAIN_PRESETS
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from app.api.runner import OverloadedError
-from app.engine.cost import BudgetError
-from app.engine.params import ConfigError
-from app.settings import env_name
+from ..engine.cost import BudgetError
+from ..engine.params import ConfigError
+from ..settings import env_name
+from .runner import OverloadedError
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 

@@ -8,13 +8,13 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from app import report
-from app.api.errors import config_error_response, overloaded_response
-from app.api.payload import to_csv
-from app.api.runner import OverloadedError, Runner
-from app.api.shared import ERRORS, RunnerDep, SettingsDep, answer_query, share_query_parameters
-from app.engine.params import ConfigError
-from app.settings import Settings
+from .. import report
+from ..engine.params import ConfigError
+from ..settings import Settings
+from .errors import config_error_response, overloaded_response
+from .payload import to_csv
+from .runner import OverloadedError, Runner
+from .shared import ERRORS, RunnerDep, SettingsDep, answer_query, share_query_parameters
 
 router = APIRouter(prefix="/api/v1/export", tags=["export"])
 

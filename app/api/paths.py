@@ -7,12 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app import paths_codec
-from app.api.errors import config_error_response
-from app.api.payload import to_json
-from app.engine.optimizers import OPTIMIZERS
-from app.engine.params import ConfigError
-from app.engine.surfaces import (
+from .. import paths_codec
+from ..engine.optimizers import OPTIMIZERS
+from ..engine.params import ConfigError
+from ..engine.surfaces import (
     MAX_PATHS,
     PATH_LR,
     SURFACES,
@@ -22,6 +20,8 @@ from app.engine.surfaces import (
     contour_grid,
     plot_window,
 )
+from .errors import config_error_response
+from .payload import to_json
 
 router = APIRouter(prefix="/api/v1", tags=["optimizers"])
 BOOK_QUERY = "opt=sgd,lr:0.95&opt=momentum,lr:0.1&opt=adagrad,lr:1.5&opt=adam,lr:0.3"

@@ -13,10 +13,10 @@ from typing import Any
 
 import orjson
 
-from app import codec
-from app.engine.experiment import ExperimentResult, LayerResult, RunResult
-from app.engine.stats import PERCENTILES, TensorStats
-from app.engine.theory import LayerTheory, RunTheory
+from .. import codec
+from ..engine.experiment import ExperimentResult, LayerResult, RunResult
+from ..engine.stats import PERCENTILES, TensorStats
+from ..engine.theory import LayerTheory, RunTheory
 
 
 def _finite(x: float | None) -> float | None:

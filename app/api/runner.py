@@ -20,11 +20,11 @@ from typing import Any
 import anyio.to_thread
 from cachetools import LRUCache
 
-from app import codec
-from app.api.payload import result_dict, to_json
-from app.engine.config import ExperimentConfig
-from app.engine.cost import Limits
-from app.engine.experiment import run_experiment
+from .. import codec
+from ..engine.config import ExperimentConfig
+from ..engine.cost import Limits
+from ..engine.experiment import run_experiment
+from .payload import result_dict, to_json
 
 GZIP_MIN_BYTES = 1024
 # Share queries seen, as typed, mapped to their canonical key: a repeated link is answered from

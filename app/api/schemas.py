@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from app.engine.config import FIELDS, LABEL_MAX, FieldDoc
+from ..engine.config import FIELDS, LABEL_MAX, FieldDoc
 
 MAX_WIDTH_LIST = 10_000
 MAX_RUNS_IN_BODY = 64  # structural cap; the server's limit (max_runs) is checked afterwards

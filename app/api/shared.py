@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from app import codec
-from app.api.runner import Answer, Runner
-from app.engine.config import FIELDS
-from app.engine.cost import check_limits
-from app.settings import Settings, get_settings
+from .. import codec
+from ..engine.config import FIELDS
+from ..engine.cost import check_limits
+from ..settings import Settings, get_settings
+from .runner import Answer, Runner
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

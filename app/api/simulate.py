@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, Response
 
-from app import codec
-from app.api.errors import config_error_response, overloaded_response
-from app.api.runner import Answer, OverloadedError, Runner
-from app.api.schemas import SAITO_COMPARE, ExperimentSpec, SimulateResponse
-from app.api.shared import ERRORS, RunnerDep, SettingsDep, answer_query, answer_values, share_query_parameters
-from app.engine.params import ConfigError
-from app.settings import Settings
+from .. import codec
+from ..engine.params import ConfigError
+from ..settings import Settings
+from .errors import config_error_response, overloaded_response
+from .runner import Answer, OverloadedError, Runner
+from .schemas import SAITO_COMPARE, ExperimentSpec, SimulateResponse
+from .shared import ERRORS, RunnerDep, SettingsDep, answer_query, answer_values, share_query_parameters
 
 router = APIRouter(prefix="/api/v1", tags=["simulate"])
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.api.shared import RunnerDep
+from .shared import RunnerDep
 
 router = APIRouter(prefix="/api/v1", tags=["health"])
 

@@ -9,10 +9,10 @@ import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api.errors import config_error_response
-from app.engine.activations import ACTIVATIONS
-from app.engine.params import ConfigError, resolve_params
-from app.engine.theory import phase_diagram
+from ..engine.activations import ACTIVATIONS
+from ..engine.params import ConfigError, resolve_params
+from ..engine.theory import phase_diagram
+from .errors import config_error_response
 
 router = APIRouter(prefix="/api/v1", tags=["theory"])
 

@@ -20,17 +20,17 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
-from app import train_codec
-from app.api.errors import config_error_response, overloaded_response
-from app.api.runner import OverloadedError
-from app.api.shared import SettingsDep
-from app.api.train_jobs import Event, Job, TrainJobs, events, job_id
-from app.api.train_payload import train_labels
-from app.engine.config import ExperimentConfig
-from app.engine.cost import BudgetError, Limits, check_limits
-from app.engine.params import ConfigError
-from app.engine.train_config import train_cost
-from app.settings import Settings
+from .. import train_codec
+from ..engine.config import ExperimentConfig
+from ..engine.cost import BudgetError, Limits, check_limits
+from ..engine.params import ConfigError
+from ..engine.train_config import train_cost
+from ..settings import Settings
+from .errors import config_error_response, overloaded_response
+from .runner import OverloadedError
+from .shared import SettingsDep
+from .train_jobs import Event, Job, TrainJobs, events, job_id
+from .train_payload import train_labels
 
 router = APIRouter(prefix="/api/v1/train", tags=["train"])
 

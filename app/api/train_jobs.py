@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import orjson
 from cachetools import LRUCache
 
-from app import train_codec
-from app.api.runner import OverloadedError
-from app.api.train_payload import train_dict
-from app.engine.training import TrainResult, train_runs
+from .. import train_codec
+from ..engine.training import TrainResult, train_runs
+from .runner import OverloadedError
+from .train_payload import train_dict
 
 RETRY_AFTER = 5  # seconds: trainings take seconds to minutes
 # Progress goes out at most this often, with its per-step curves thinned: each update carries the

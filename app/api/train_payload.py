@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from app.api.payload import tensor_dict
-from app.engine.labels import run_labels
-from app.engine.optimizers import OPTIMIZERS
-from app.engine.train_config import TrainConfig
-from app.engine.training import TrainResult
+from ..engine.labels import run_labels
+from ..engine.optimizers import OPTIMIZERS
+from ..engine.train_config import TrainConfig
+from ..engine.training import TrainResult
+from .payload import tensor_dict
 
 
 def _finite(x: float | None) -> float | None:

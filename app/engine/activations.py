@@ -15,7 +15,7 @@ from functools import cache
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine.params import ParamSpec, ParamValue
+from .params import ParamSpec, ParamValue
 
 Array = NDArray[np.floating]
 Params = Mapping[str, ParamValue]

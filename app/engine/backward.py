@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine.activations import ACTIVATIONS
-from app.engine.config import RunConfig
-from app.engine.network import Layer
+from .activations import ACTIVATIONS
+from .config import RunConfig
+from .network import Layer
 
 Array = NDArray[np.floating]
 GRADIENT_STREAM = 2  # the upstream gradient's random stream, beside inputs (0) and weights (1)

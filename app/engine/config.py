@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from app.engine.activations import ACTIVATIONS
-from app.engine.initializers import BIASES, INITIALIZERS
-from app.engine.inputs import INPUTS
-from app.engine.params import ConfigError, ParamSpec, ParamValue, resolve_params
+from .activations import ACTIVATIONS
+from .initializers import BIASES, INITIALIZERS
+from .inputs import INPUTS
+from .params import ConfigError, ParamSpec, ParamValue, resolve_params
 
 # Structural fields. These ceilings only keep absurd values from allocating anything; the
 # server's own, lower limits (cost.py, set by environment variables) are checked after this.

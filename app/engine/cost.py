@@ -11,10 +11,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from app.engine.activations import ACTIVATIONS
-from app.engine.config import ExperimentConfig, RunConfig
-from app.engine.initializers import INITIALIZERS, LSUV_MAX_PASSES
-from app.engine.params import ConfigError
+from .activations import ACTIVATIONS
+from .config import ExperimentConfig, RunConfig
+from .initializers import INITIALIZERS, LSUV_MAX_PASSES
+from .params import ConfigError
 
 
 class BudgetError(ConfigError):

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine.config import RunConfig
-from app.engine.network import input_samples
+from .config import RunConfig
+from .network import input_samples
 
 MNIST_FILE = "mnist_5k.npz"
 MNIST_CLASSES = 10
@@ -56,7 +56,7 @@ def _frozen(a: A) -> A:
 
 @cache
 def _mnist_raw() -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
-    with (resources.files("app.engine") / "data" / MNIST_FILE).open("rb") as f, np.load(f) as npz:
+    with (resources.files(__package__) / "data" / MNIST_FILE).open("rb") as f, np.load(f) as npz:
         images = np.asarray(npz["images"], dtype=np.uint8)
         labels = np.asarray(npz["labels"], dtype=np.uint8)
     return images, labels

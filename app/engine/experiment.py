@@ -12,15 +12,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.engine import blas
-from app.engine.activations import ACTIVATIONS
-from app.engine.backward import LayerGradient, backward, upstream_gradient
-from app.engine.config import ExperimentConfig, RunConfig
-from app.engine.labels import run_labels
-from app.engine.network import Layer, forward, input_samples
-from app.engine.stats import Extent, TensorStats, scan, summarize
-from app.engine.theory import RunTheory, run_theory
-from app.engine.units import unit_counts
+from . import blas
+from .activations import ACTIVATIONS
+from .backward import LayerGradient, backward, upstream_gradient
+from .config import ExperimentConfig, RunConfig
+from .labels import run_labels
+from .network import Layer, forward, input_samples
+from .stats import Extent, TensorStats, scan, summarize
+from .theory import RunTheory, run_theory
+from .units import unit_counts
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine.params import ParamSpec, ParamValue
+from .params import ParamSpec, ParamValue
 
 Params = Mapping[str, ParamValue]
 Weights = NDArray[np.float32]

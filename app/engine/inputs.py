@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine.params import ParamSpec, ParamValue
+from .params import ParamSpec, ParamValue
 
 Params = Mapping[str, ParamValue]
 Samples = NDArray[np.float32]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.engine.config import RUN_FIELDS, RunConfig
-from app.engine.initializers import INITIALIZERS
+from .config import RUN_FIELDS, RunConfig
+from .initializers import INITIALIZERS
 
 
 def init_label(run: RunConfig) -> str:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine.activations import ACTIVATIONS, Activation, Params
-from app.engine.config import RunConfig
-from app.engine.initializers import BIASES, INITIALIZERS
-from app.engine.network import lsuv_rescale, weight_rng
+from .activations import ACTIVATIONS, Activation, Params
+from .config import RunConfig
+from .initializers import BIASES, INITIALIZERS
+from .network import lsuv_rescale, weight_rng
 
 Array = NDArray[np.floating]
 

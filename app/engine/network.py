@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine.activations import ACTIVATIONS, Activation, Params
-from app.engine.config import RunConfig
-from app.engine.initializers import BIASES, INITIALIZERS, LSUV_MAX_PASSES, LSUV_TOLERANCE
-from app.engine.inputs import INPUTS
+from .activations import ACTIVATIONS, Activation, Params
+from .config import RunConfig
+from .initializers import BIASES, INITIALIZERS, LSUV_MAX_PASSES, LSUV_TOLERANCE
+from .inputs import INPUTS
 
 Array = NDArray[np.floating]
 

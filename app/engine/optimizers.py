@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine.params import ConfigError, ParamSpec, resolve_params
+from .params import ConfigError, ParamSpec, resolve_params
 
 Array = NDArray[Any]  # any float dtype; updates keep the parameter's dtype
 EPS = 1e-7  # the book's guard against dividing by sqrt(h) = 0

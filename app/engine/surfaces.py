@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine.optimizers import make_optimizer, resolve_optimizer_params
-from app.engine.params import ConfigError, ParamSpec
+from .optimizers import make_optimizer, resolve_optimizer_params
+from .params import ConfigError, ParamSpec
 
 Array = NDArray[np.float64]
 Grad = tuple[Array, Array]

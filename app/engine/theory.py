@@ -27,11 +27,11 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine.activations import ACTIVATIONS, normal_cdf, normal_pdf
-from app.engine.config import RunConfig
-from app.engine.initializers import BIASES, INITIALIZERS
-from app.engine.inputs import INPUTS
-from app.engine.params import ParamValue
+from .activations import ACTIVATIONS, normal_cdf, normal_pdf
+from .config import RunConfig
+from .initializers import BIASES, INITIALIZERS
+from .inputs import INPUTS
+from .params import ParamValue
 
 HALF_LINE_NODES = 48  # Gauss-Legendre nodes on each side of the kink at u = 0
 HALF_LINE_END = 12.0  # the normal density is below 1e-31 beyond

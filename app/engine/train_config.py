@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from app.engine.activations import ACTIVATIONS
-from app.engine.config import RunConfig, make_run
-from app.engine.cost import Cost
-from app.engine.datasets import MNIST_CLASSES, split_sizes
-from app.engine.initializers import INITIALIZERS, LSUV_MAX_PASSES
-from app.engine.optimizers import resolve_optimizer_params
-from app.engine.params import ConfigError, ParamSpec
+from .activations import ACTIVATIONS
+from .config import RunConfig, make_run
+from .cost import Cost
+from .datasets import MNIST_CLASSES, split_sizes
+from .initializers import INITIALIZERS, LSUV_MAX_PASSES
+from .optimizers import resolve_optimizer_params
+from .params import ConfigError, ParamSpec
 
 DATASETS = ("mnist", "synthetic")
 MNIST_FEATURES = 784

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine.mlp import MLP, Array, Pass
-from app.engine.stats import Extent, TensorStats, scan, summarize
-from app.engine.units import dead_units, unit_counts
+from .mlp import MLP, Array, Pass
+from .stats import Extent, TensorStats, scan, summarize
+from .units import dead_units, unit_counts
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,12 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine import blas
-from app.engine.datasets import MNIST_CLASSES, Dataset, mnist, synthetic
-from app.engine.mlp import MLP
-from app.engine.optimizers import make_optimizer
-from app.engine.train_config import TrainConfig
-from app.engine.train_records import (
+from . import blas
+from .datasets import MNIST_CLASSES, Dataset, mnist, synthetic
+from .mlp import MLP
+from .optimizers import make_optimizer
+from .train_config import TrainConfig
+from .train_records import (
     Capture,
     Record,
     capture_layers,

@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine.stats import CHUNK, Array, Extent, is_wide
+from .stats import CHUNK, Array, Extent, is_wide
 
 DISTINCT_RTOL = 1e-5  # units closer than this (relative to the layer's largest |value|) are one
 SIGNATURE_ROWS = 32  # samples on which candidate pairs of equal units are compared first
