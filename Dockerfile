@@ -31,5 +31,6 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
-# uvicorn is PID 1 (exec) and runs INITSCOPE_WORKERS worker processes.
-CMD ["sh", "-c", "exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --workers \"${INITSCOPE_WORKERS}\""]
+# `initscope serve` (run from the source folder) is PID 1 (exec) and runs INITSCOPE_WORKERS worker
+# processes, with the server settings of every other way initscope starts (INITSCOPE_* timeouts).
+CMD ["sh", "-c", "exec python -m app.cli serve --host 0.0.0.0 --port 8000 --workers \"${INITSCOPE_WORKERS}\""]

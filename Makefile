@@ -27,7 +27,7 @@ system-deps:
 
 WORKERS ?= 1
 serve: install
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	$(BIN)/initscope serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

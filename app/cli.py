@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default: %(default)s)")
     serve.add_argument("--reload", action="store_true", help="restart when the code changes (development)")
+    serve.add_argument("--no-access-log", action="store_true", help="log no line per request")
 
     url = argparse.ArgumentParser(add_help=False)
     url.add_argument(
@@ -87,9 +88,21 @@ def _write(text: str, out: str | None) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # only here: the client commands need nothing but httpx
 
+    from .settings import current_settings
+
+    settings = current_settings()
     # The import string, not the app object: uvicorn needs it to start workers or reload.
     uvicorn.run(
-        f"{__package__}.main:app", host=args.host, port=args.port, workers=args.workers, reload=args.reload
+        f"{__package__}.main:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        reload=args.reload,
+        timeout_keep_alive=settings.timeout_keep_alive,
+        limit_concurrency=settings.limit_concurrency,
+        timeout_graceful_shutdown=settings.shutdown_seconds,
+        access_log=not args.no_access_log,
+        server_header=False,  # no "server: uvicorn": the version helps nobody but an attacker
     )
     return 0
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
@@ -25,16 +29,26 @@ limit.
 """
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # Shutting down: stop the trainings and wait for their threads (a step each), in a thread so
+    # the loop can still deliver their last events to the streams that are closing.
+    await asyncio.to_thread(app.state.train_jobs.shutdown)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The application; `settings` default to the environment's (INITSCOPE_*)."""
     settings = settings or current_settings()
     app = FastAPI(
+        lifespan=lifespan,
         title="initscope",
         version="1.0.0",
         description=DESCRIPTION,
         docs_url=None,  # served by pages.docs with local Swagger UI assets, never a CDN
         redoc_url=None,
     )
+    app.state.settings = settings
     app.state.runner = Runner(settings.cache_bytes, settings.max_in_flight, settings.max_pending_macs)
     app.state.train_jobs = TrainJobs(settings.max_jobs, settings.cache_bytes // 4)
     app.include_router(simulate.router)

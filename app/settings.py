@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import cache
 
+from starlette.requests import Request
+
 from .engine.cost import Limits
 
 ENV_PREFIX = "INITSCOPE_"
@@ -31,9 +33,25 @@ class Settings:
     max_pending_macs: int = 2 * Limits().max_macs
     max_jobs: int = 2  # trainings running at once per worker (each on its own thread)
     cors_origins: tuple[str, ...] = ()  # none: browsers may call the API only from its own pages
+    # The HTTP server's (uvicorn's), for every way initscope starts (initscope serve, make serve,
+    # the Docker image): seconds an idle kept-alive connection stays open; connections and
+    # requests at once per worker, beyond which new requests get a 503 (so a flood of slow or
+    # half-open connections cannot exhaust the process); seconds a stopping server lets open
+    # requests and streams finish before it cuts them (then trainings stop and are joined).
+    timeout_keep_alive: int = 5
+    limit_concurrency: int = 1000
+    shutdown_seconds: int = 5
 
 
-SERVER_SETTINGS = ("cache_bytes", "max_in_flight", "max_pending_macs", "max_jobs")
+SERVER_SETTINGS = (
+    "cache_bytes",
+    "max_in_flight",
+    "max_pending_macs",
+    "max_jobs",
+    "timeout_keep_alive",
+    "limit_concurrency",
+    "shutdown_seconds",
+)
 
 
 def _read_int(environ: Mapping[str, str], name: str) -> int | None:
@@ -74,7 +92,8 @@ def current_settings() -> Settings:
     return load_settings()
 
 
-async def get_settings() -> Settings:
-    """The settings as a FastAPI dependency (tests override it). async: a plain def dependency
-    would cost every request a hop to the thread pool."""
-    return current_settings()
+async def get_settings(request: Request) -> Settings:
+    """The settings the app was made with (create_app), as a FastAPI dependency (tests override
+    it). async: a plain def dependency would cost every request a hop to the thread pool."""
+    settings: Settings = request.app.state.settings
+    return settings

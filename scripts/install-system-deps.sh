@@ -2,9 +2,11 @@
 # Installs the Debian packages the test suite needs, once: Chromium for the browser tests; curl for
 # the README's curl examples (tests/test_readme.py); buildah,
 # debootstrap and fuse-overlayfs to build and run the Docker image without a Docker engine (iproute2
-# gives that container a loopback-only network). Arguments install just those packages instead.
+# gives that container a loopback-only network); Node.js, unless a `node` is there already, for the
+# pages' JavaScript unit tests (node --test). Arguments install just those packages instead.
 set -euo pipefail
 packages=(chromium curl buildah debootstrap debian-archive-keyring fuse-overlayfs iproute2)
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
 [ $# -eq 0 ] || packages=("$@")
 missing=()
 for p in "${packages[@]}"; do

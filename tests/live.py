@@ -41,15 +41,15 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 20) -
 def serve(
     environ: dict[str, str] | None = None, options: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A real uvicorn on a free loopback port with extra INITSCOPE_* settings and uvicorn
-    `options`; yields its URL and process."""
+    """A real server on a free loopback port, started as `initscope serve` starts it, with extra
+    INITSCOPE_* settings and `initscope serve` options; yields its URL and process."""
     port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "uvicorn",
-            "app.main:app",
+            "app.cli",
+            "serve",
             "--host",
             "127.0.0.1",
             "--port",

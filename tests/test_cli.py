@@ -16,6 +16,7 @@ import pytest
 from app import cli
 from app.api.payload import CSV_COLUMNS
 from app.presets import PRESETS
+from app.settings import load_settings
 from tests.live import free_port, wait_healthy
 
 SCRIPT = Path(sys.executable).with_name("initscope")
@@ -160,13 +161,52 @@ def test_cli_json_that_is_not_an_experiment_exits_2(
     assert run(capsys, "simulate", "--json", str(tmp_path / "bad.json"))[0] == 2
 
 
+ENVIRON = {
+    "INITSCOPE_TIMEOUT_KEEP_ALIVE": "2",
+    "INITSCOPE_LIMIT_CONCURRENCY": "50",
+    "INITSCOPE_SHUTDOWN_SECONDS": "3",
+}
+
+
 def test_cli_serve_runs_uvicorn_on_the_import_string(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: calls.append((args, kwargs)))
     assert run(capsys, "serve", "--host", "0.0.0.0", "--port", "9000", "--workers", "4")[0] == 0
-    assert calls == [(("app.main:app",), {"host": "0.0.0.0", "port": 9000, "workers": 4, "reload": False})]
+    [(args, kwargs)] = calls
+    assert args == ("app.main:app",)
+    assert kwargs == {
+        "host": "0.0.0.0",
+        "port": 9000,
+        "workers": 4,
+        "reload": False,
+        "timeout_keep_alive": 5,
+        "limit_concurrency": 1000,
+        "timeout_graceful_shutdown": 5,
+        "access_log": True,
+        "server_header": False,
+    }
+
+
+def test_cli_serve_takes_the_server_settings_from_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr("app.settings.current_settings", lambda: load_settings(ENVIRON))
+    assert run(capsys, "serve", "--no-access-log")[0] == 0
+    [kwargs] = calls
+    assert (
+        kwargs["timeout_keep_alive"],
+        kwargs["limit_concurrency"],
+        kwargs["timeout_graceful_shutdown"],
+    ) == (
+        2,
+        50,
+        3,
+    )
+    assert kwargs["access_log"] is False
 
 
 def test_cli_installed_script_help() -> None:

@@ -11,6 +11,7 @@ from ..engine.config import FIELDS
 from ..engine.cost import check_limits
 from ..settings import Settings, get_settings
 from .runner import Answer, Runner
+from .train_jobs import TrainJobs
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -21,6 +22,14 @@ async def get_runner(request: Request) -> Runner:  # async: no thread-pool hop
 
 
 RunnerDep = Annotated[Runner, Depends(get_runner)]
+
+
+async def get_jobs(request: Request) -> TrainJobs:
+    jobs: TrainJobs = request.app.state.train_jobs
+    return jobs
+
+
+JobsDep = Annotated[TrainJobs, Depends(get_jobs)]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "A field is invalid or the experiment is over a limit; `detail` names it."},

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from .shared import RunnerDep
+from .shared import JobsDep, RunnerDep
 
 router = APIRouter(prefix="/api/v1", tags=["health"])
 
@@ -17,5 +17,5 @@ router = APIRouter(prefix="/api/v1", tags=["health"])
     description="Each worker process has its own cache and counters; with several workers a "
     "request reaches one of them.",
 )
-async def status(runner: RunnerDep) -> dict[str, Any]:
-    return runner.status()
+async def status(runner: RunnerDep, jobs: JobsDep) -> dict[str, Any]:
+    return {**runner.status(), "trainings": jobs.status()}

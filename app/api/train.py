@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from .. import train_codec
@@ -28,8 +28,8 @@ from ..engine.train_config import train_cost
 from ..settings import Settings
 from .errors import config_error_response, overloaded_response
 from .runner import OverloadedError
-from .shared import SettingsDep
-from .train_jobs import Event, Job, TrainJobs, events, job_id
+from .shared import JobsDep, SettingsDep
+from .train_jobs import Event, Job, Listener, TrainJobs, events, job_id
 from .train_payload import train_labels
 
 router = APIRouter(prefix="/api/v1/train", tags=["train"])
@@ -47,14 +47,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "A field is invalid or the training is over a limit; `detail` names it."},
     503: {"description": "As many trainings run as the server takes; see Retry-After."},
 }
-
-
-async def get_jobs(request: Request) -> TrainJobs:
-    jobs: TrainJobs = request.app.state.train_jobs
-    return jobs
-
-
-JobsDep = Annotated[TrainJobs, Depends(get_jobs)]
 
 
 def checked(query: str, limits: Limits) -> tuple[train_codec.Training, str]:
@@ -86,7 +78,7 @@ class Opened:
     share: str
     cached: bytes | None
     job: Job | None = None
-    queue: asyncio.Queue[Event] | None = None
+    listener: Listener | None = None
 
 
 def open_training(request: Request, settings: Settings, jobs: TrainJobs) -> Response | Opened:
@@ -100,10 +92,10 @@ def open_training(request: Request, settings: Settings, jobs: TrainJobs) -> Resp
     if cached is not None:
         return Opened(training, share, cached)
     try:
-        job, queue = jobs.listen(training, share)
+        job, listener = jobs.listen(training, share)
     except OverloadedError as err:
         return overloaded_response(err)
-    return Opened(training, share, None, job, queue)
+    return Opened(training, share, None, job, listener)
 
 
 def _sse(kind: str, data: bytes) -> bytes:
@@ -133,16 +125,17 @@ async def train_stream(request: Request, settings: SettingsDep, jobs: JobsDep) -
     if opened.cached is not None:
         body = _sse("start", orjson.dumps(start)) + _sse("done", opened.cached)
         return Response(body, media_type="text/event-stream", headers={"X-Cache": "hit"})
-    job, queue = opened.job, opened.queue
-    assert job is not None and queue is not None
+    job, listener = opened.job, opened.listener
+    assert job is not None and listener is not None
+    start["token"] = listener.token  # this listener's alone: DELETE with it cancels
 
     async def stream() -> AsyncIterator[bytes]:
         try:
             yield _sse("start", orjson.dumps(start))
-            async for event in events(queue):
+            async for event in events(job, listener):
                 yield _sse(event.kind, event.data)
         finally:  # done, or the client went away: the last listener leaving stops the job
-            jobs.leave(job, queue)
+            jobs.leave(job, listener)
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "X-Cache": "miss"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
@@ -161,33 +154,71 @@ async def train_result(request: Request, settings: SettingsDep, jobs: JobsDep) -
         return opened
     if opened.cached is not None:
         return Response(opened.cached, media_type="application/json", headers={"X-Cache": "hit"})
-    job, queue = opened.job, opened.queue
-    assert job is not None and queue is not None
+    job, listener = opened.job, opened.listener
+    assert job is not None and listener is not None
+    ending = asyncio.ensure_future(_last_event(job, listener))
+    gone = asyncio.ensure_future(_disconnected(request))
     try:
-        async for event in events(queue):
-            if event.kind == "done":
-                return Response(event.data, media_type="application/json", headers={"X-Cache": "miss"})
-            if event.kind == "error":
-                return Response(event.data, status_code=500, media_type="application/json")
-    finally:
-        jobs.leave(job, queue)
-    return Response(status_code=500)  # unreachable: events end with done or error
+        await asyncio.wait({ending, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:  # the result is in, or the client hung up: leaving alone stops the job
+        ending.cancel()
+        gone.cancel()
+        jobs.leave(job, listener)
+    if not ending.done() or ending.cancelled():
+        return Response(status_code=499)  # nobody reads it
+    event = ending.result()
+    if event.kind == "done":
+        return Response(event.data, media_type="application/json", headers={"X-Cache": "miss"})
+    return Response(event.data, status_code=500, media_type="application/json")
+
+
+async def _last_event(job: Job, listener: Listener) -> Event:
+    async for event in events(job, listener):
+        if event.last:
+            return event
+    raise RuntimeError("a training's events end with done or error")
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client hangs up. A GET's body is empty, so the next message after it is
+    the disconnect (uvicorn sends it when the connection closes)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _not_cancelled(status: int, loc: list[str], msg: str, kind: str) -> Response:
+    body = {"detail": [{"loc": loc, "msg": msg, "type": kind}]}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 @router.delete(
     "/{job}",
     status_code=204,
     response_class=Response,
-    responses={404: {"description": "no training with this id runs in this server process"}},
-    summary="Cancel a running training",
+    responses={
+        403: {"description": "the token is not one this training handed out"},
+        404: {"description": "no training with this id runs in this server process"},
+        422: {"description": "no token given"},
+    },
+    summary="Cancel a running training (with the token its stream's start event gave you)",
+    description="Only a listener can cancel, with the `token` of its own `start` event: the training "
+    "stops if no one else follows it, and goes on for the others if someone does (the canceller's "
+    "stream ends either way). Watching a link stays open to all.",
 )
-async def train_cancel(job: str, jobs: JobsDep) -> Response:
-    if jobs.cancel(job):
-        return Response(status_code=204)
-    return Response(
-        orjson.dumps(
-            {"detail": [{"loc": ["path", "job"], "msg": "no such running training", "type": "not_found"}]}
-        ),
-        status_code=404,
-        media_type="application/json",
-    )
+async def train_cancel(
+    job: str,
+    jobs: JobsDep,
+    token: Annotated[str | None, Query(description="from the stream's start event", max_length=64)] = None,
+) -> Response:
+    if not token:
+        return _not_cancelled(
+            422, ["query", "token"], "token: required; the stream's start event gives it", "missing"
+        )
+    outcome = jobs.cancel(job, token)
+    if outcome == "no_job":
+        return _not_cancelled(404, ["path", "job"], "no such running training", "not_found")
+    if outcome == "wrong_token":
+        return _not_cancelled(
+            403, ["query", "token"], "token: not a token of this training's listeners", "forbidden"
+        )
+    return Response(status_code=204)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from numpy.typing import NDArray
 from ..engine.labels import run_labels
 from ..engine.optimizers import OPTIMIZERS
 from ..engine.train_config import TrainConfig
+from ..engine.train_records import Capture, Record
 from ..engine.training import TrainResult
 from .payload import tensor_dict
 
@@ -40,11 +42,20 @@ def train_labels(configs: Sequence[TrainConfig]) -> list[str]:
     return out
 
 
-def train_run_dict(result: TrainResult, label: str, max_points: int | None = None) -> dict[str, Any]:
-    """`max_points` thins the per-step curves (every `loss_stride`-th step) for progress updates."""
-    records = result.records
+PROGRESS_POINTS = 1000  # progress thins each loss curve to about this many points
+
+
+@dataclass
+class Sent:
+    """How much of one run the progress increments have carried so far."""
+
+    loss: int = 0  # thinned loss points
+    records: int = 0
+    captures: int = 0
+
+
+def _head(result: TrainResult, label: str) -> dict[str, Any]:
     config = result.config
-    stride = 1 if max_points is None else max(1, math.ceil(len(result.loss) / max_points))
     return {
         "label": label,
         "config": {
@@ -56,46 +67,86 @@ def train_run_dict(result: TrainResult, label: str, max_points: int | None = Non
         },
         "status": result.status,
         "steps": result.steps,
-        "loss_stride": stride,  # loss[i] is the loss at step i * loss_stride
-        "loss": _curve(result.loss[::stride]),
-        "loss_smoothed": _curve(result.smoothed_loss()[::stride]),
-        "records": {
-            "step": [r.step for r in records],
-            "train_loss": [_finite(r.train_loss) for r in records],
-            "train_accuracy": [_finite(r.train_accuracy) for r in records],
-            "test_loss": [_finite(r.test_loss) for r in records],
-            "test_accuracy": [_finite(r.test_accuracy) for r in records],
-            "dead_fraction": [[_finite(x) for x in r.dead_fraction] for r in records],
-            "update_ratio": [[_finite(x) for x in r.update_ratio] for r in records],
-        },
-        "captures": [
-            {
-                "step": capture.step,
-                "layers": [
-                    {
-                        "layer": layer.index,
-                        "units": layer.units,
-                        "post": tensor_dict(layer.activation),
-                        "grad": tensor_dict(layer.gradient),
-                        "dead_units": layer.dead_units,
-                        "distinct_units": layer.distinct_units,
-                    }
-                    for layer in capture.layers
-                ],
-            }
-            for capture in result.captures
-        ],
     }
 
 
-def train_dict(
-    results: Sequence[TrainResult], share: str, job_id: str, max_points: int | None = None
-) -> dict[str, Any]:
+def _records(records: Sequence[Record]) -> dict[str, list[Any]]:
+    return {
+        "step": [r.step for r in records],
+        "train_loss": [_finite(r.train_loss) for r in records],
+        "train_accuracy": [_finite(r.train_accuracy) for r in records],
+        "test_loss": [_finite(r.test_loss) for r in records],
+        "test_accuracy": [_finite(r.test_accuracy) for r in records],
+        "dead_fraction": [[_finite(x) for x in r.dead_fraction] for r in records],
+        "update_ratio": [[_finite(x) for x in r.update_ratio] for r in records],
+    }
+
+
+def _captures(captures: Sequence[Capture]) -> list[dict[str, Any]]:
+    return [
+        {
+            "step": capture.step,
+            "layers": [
+                {
+                    "layer": layer.index,
+                    "units": layer.units,
+                    "post": tensor_dict(layer.activation),
+                    "grad": tensor_dict(layer.gradient),
+                    "dead_units": layer.dead_units,
+                    "distinct_units": layer.distinct_units,
+                }
+                for layer in capture.layers
+            ],
+        }
+        for capture in captures
+    ]
+
+
+def _run(result: TrainResult, label: str, stride: int, sent: Sent) -> dict[str, Any]:
+    """Run `result` from where `sent` says, its loss curves every `stride`-th step."""
+    first = sent.loss * stride
+    return {
+        **_head(result, label),
+        "loss_stride": stride,  # loss[i] is the loss at step i * loss_stride
+        "loss": _curve(result.loss[first::stride]),
+        "loss_smoothed": _curve(result.smoothed_loss()[first::stride]),
+        "records": _records(result.records[sent.records :]),
+        "captures": _captures(result.captures[sent.captures :]),
+    }
+
+
+def train_dict(results: Sequence[TrainResult], share: str, job_id: str) -> dict[str, Any]:
+    """The whole result: every step's loss."""
     labels = train_labels([r.config for r in results])
     return {
         "share": share,
         "id": job_id,
         "iterations": results[0].config.iterations,
         "steps": max(r.steps for r in results),  # a run that diverged early stops counting
-        "runs": [train_run_dict(r, label, max_points) for r, label in zip(results, labels, strict=True)],
+        "runs": [_run(r, label, 1, Sent()) for r, label in zip(results, labels, strict=True)],
+    }
+
+
+def train_increment(
+    results: Sequence[TrainResult], share: str, job_id: str, sent: Sequence[Sent]
+) -> dict[str, Any]:
+    """What is new since the increments counted in `sent` (which it advances): the loss curves
+    thinned to PROGRESS_POINTS (a stride fixed by the iterations), the new records and captures.
+    Appending every increment's arrays to the first's gives the progress so far."""
+    labels = train_labels([r.config for r in results])
+    iterations = results[0].config.iterations
+    stride = max(1, math.ceil(iterations / PROGRESS_POINTS))
+    runs = []
+    for result, label, had in zip(results, labels, sent, strict=True):
+        runs.append(_run(result, label, stride, had))
+        had.loss = len(range(0, len(result.loss), stride))
+        had.records = len(result.records)
+        had.captures = len(result.captures)
+    return {
+        "share": share,
+        "id": job_id,
+        "iterations": iterations,
+        "steps": max(r.steps for r in results),
+        "increment": True,
+        "runs": runs,
     }

@@ -20,6 +20,12 @@ from .optimizers import resolve_optimizer_params
 from .params import ConfigError, ParamSpec
 
 DATASETS = ("mnist", "synthetic")
+# What a step and a record cost besides their matrix products, per layer, in multiply-adds of the
+# same time (the budget's ~5e10 a second on one core): a tiny network's steps are all overhead,
+# so without these a depth-200, width-1 training of a million steps passed as a few seconds of
+# work and ran for hours. Measured: ~10 us a layer a step, ~50 us a layer a record.
+STEP_OVERHEAD_MACS = 500_000
+RECORD_OVERHEAD_MACS = 2_500_000
 MNIST_FEATURES = 784
 
 BATCH_SIZE = ParamSpec("batch_size", 128, "samples per step", kind="int", low=1, high=4096)
@@ -119,6 +125,8 @@ def train_cost(config: TrainConfig, itemsize: int = 4) -> Cost:
     macs += len(config.captures) * probe * 2 * per_sample
     if INITIALIZERS[run.init].data_dependent:
         macs += (LSUV_MAX_PASSES + 1) * probe * per_sample
+    layers = len(sizes)
+    macs += (config.iterations * STEP_OVERHEAD_MACS + records * RECORD_OVERHEAD_MACS) * layers
     weights = sum(f * w + w for f, w in sizes)
     widest = sum(w for _, w in sizes)
     memory = itemsize * (
@@ -128,9 +136,8 @@ def train_cost(config: TrainConfig, itemsize: int = 4) -> Cost:
         + 6 * max(probe, test_size) * widest  # an evaluation's or a capture's arrays
     )
     memory += 8 * (config.iterations + 1)  # the loss curve
-    depth = len(sizes)
-    values = config.iterations + 1 + records * (5 + 2 * depth)
-    values += len(config.captures) * 2 * (depth - 1) * (2 * run.bins + 1 + 30)
+    values = config.iterations + 1 + records * (5 + 2 * layers)
+    values += len(config.captures) * 2 * (layers - 1) * (2 * run.bins + 1 + 30)
     return Cost(macs=macs, memory_bytes=memory, response_values=values)
 
 

@@ -8,6 +8,7 @@ import { ApiError } from "./api.js";
 import { COLORS } from "./figures.js";
 import { accuracyFigure, captureSteps, deadFigure, histogramsFigure, lossFigure, ratioFigure, ridgeFigure } from "./train-figures.js";
 import { copyLink, showMessage } from "./page.js";
+import { mergeProgress } from "./train-progress.js";
 
 const $ = (id) => document.getElementById(id);
 const API = "/api/v1/train";
@@ -102,7 +103,6 @@ function apiError(status, body) {
 
 async function start() {
   const query = $("query").value.trim();
-  const previous = state.job;
   const job = (state.job = { controller: new AbortController(), id: null, cancelled: false });
   state.result = null;
   state.follow = true;
@@ -112,7 +112,6 @@ async function start() {
   showMessage("");
   setProgress(0, 0, "starting…");
   try {
-    await previous?.deleted; // a job's id is its link: a late DELETE would cancel the new one
     const response = await open(query, job.controller.signal);
     let finished = false;
     for await (const { event, data } of sse(response)) {
@@ -120,7 +119,8 @@ async function start() {
       // Once cancelled, only the server's last word counts: its result, runs marked cancelled.
       if (job.cancelled && event !== "done") continue;
       if (event === "start") onStart(data, job);
-      else if (event === "progress" || event === "done") onResult(data);
+      else if (event === "progress") onResult(mergeProgress(state.result, data));
+      else if (event === "done") onResult(data);
       else if (event === "error") throw apiError(500, data);
       if (event === "done") finished = true;
     }
@@ -139,6 +139,7 @@ async function start() {
 
 function onStart(data, job) {
   job.id = data.id;
+  job.token = data.token; // ours alone: cancelling needs it
   state.labels = data.labels ?? [];
   history.replaceState(null, "", `${location.pathname}?${data.share}`);
   setQuery(data.share);
@@ -168,7 +169,7 @@ function stop() {
   if (!job || job.cancelled || job.finished) return;
   job.cancelled = true;
   if (job.id) {
-    const url = `${API}/${encodeURIComponent(job.id)}`;
+    const url = `${API}/${encodeURIComponent(job.id)}?token=${encodeURIComponent(job.token)}`;
     job.deleted = fetch(url, { method: "DELETE" }).catch(() => {});
     job.deleted.then(() => setTimeout(() => job.controller.abort(), 1000));
   } else job.controller.abort();

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +11,8 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from app import train_codec
+from app.api.train_jobs import Job, Listener, TrainJobs
 from app.main import create_app
 from app.settings import Settings
 from app.train_presets import TRAIN_PRESETS
@@ -106,13 +109,14 @@ def test_train_job_cap_503_then_cancel_frees_the_place() -> None:
         busy = client.get(f"/api/v1/train/stream?{SHORT}")
         assert busy.status_code == 503 and int(busy.headers["retry-after"]) >= 1
         assert busy.json()["detail"][0]["type"] == "overloaded"
-        assert client.delete(f"/api/v1/train/{start['id']}").status_code == 204
+        assert client.delete(f"/api/v1/train/{start['id']}?token={start['token']}").status_code == 204
         last = [data for kind, data in events if kind == "done"][-1]
         assert last["runs"][0]["status"] == "cancelled" and last["steps"] < 1_000_000
         _wait(lambda: not app.state.train_jobs.running)
         assert client.get(f"/api/v1/train?{SHORT}").status_code == 200  # the server serves again
         assert client.get("/healthz").status_code == 200
-        assert client.delete(f"/api/v1/train/{start['id']}").status_code == 404  # no longer running
+        gone = client.delete(f"/api/v1/train/{start['id']}?token={start['token']}")
+        assert gone.status_code == 404  # no longer running
         # a cancelled training is not cached: asking again trains again
         assert app.state.train_jobs.cached(start["share"]) is None
 
@@ -136,18 +140,133 @@ def test_train_presets_listed_with_their_links(client: TestClient) -> None:
     assert all(p["share"] == TRAIN_PRESETS[p["name"]].query for p in listed)
 
 
-def test_train_progress_is_thinned_and_paced(client: TestClient) -> None:
-    # each progress event carries the whole result so far: thinned curves, a few per second
-    query = "data=synthetic&width=20&batch=16&iterations=20000&run=relu,he_normal"
+def _merged(progress: list[dict[str, Any]]) -> dict[str, Any]:
+    """The progress so far, from its increments (what static/js/train-progress.js does)."""
+    runs = [dict(run, records=dict(run["records"])) for run in progress[0]["runs"]]
+    for increment in progress[1:]:
+        for run, new in zip(runs, increment["runs"], strict=True):
+            for key in ("loss", "loss_smoothed", "captures"):
+                run[key] = run[key] + new[key]
+            run["records"] = {k: run["records"][k] + v for k, v in new["records"].items()}
+            run["status"], run["steps"] = new["status"], new["steps"]
+    return {**progress[-1], "runs": runs}
+
+
+def test_train_progress_is_sent_as_increments_thinned_and_paced(client: TestClient) -> None:
+    # each progress event carries only what is new: its loss points (every 20th step here, for
+    # 20,000 iterations), records and captures; together they are the result so far
+    query = "data=synthetic&width=20&batch=16&iterations=20000&captures=0-100-19000&run=relu,he_normal"
     with client.stream("GET", f"/api/v1/train/stream?{query}") as response:
         body = b"".join(response.iter_bytes())
     events = list(_events(iter(body.decode().splitlines())))
-    progress = [data["runs"][0] for kind, data in events if kind == "progress"]
-    assert progress and all(len(run["loss"]) <= 1000 for run in progress)
-    assert all(run["loss_stride"] == -(-run["steps"] // 1000) for run in progress)
+    progress = [data for kind, data in events if kind == "progress"]
+    assert len(progress) >= 2 and all(p["increment"] for p in progress)
+    assert all(run["loss_stride"] == 20 for p in progress for run in p["runs"])
     done = events[-1][1]["runs"][0]
     assert len(done["loss"]) == 20000 and done["loss_stride"] == 1
-    assert len(body) < 5_000_000  # it was 190 MB when every update carried every step
+    so_far = _merged(progress)["runs"][0]
+    points = len(so_far["loss"])
+    assert 0 < points <= 1000
+    assert so_far["loss"] == done["loss"][::20][:points]
+    assert so_far["loss_smoothed"] == done["loss_smoothed"][::20][:points]
+    recorded = len(so_far["records"]["step"])
+    assert so_far["records"] == {k: v[:recorded] for k, v in done["records"].items()}
+    assert so_far["captures"] == done["captures"][: len(so_far["captures"])]
+    # the stream is about the result's size, not the result's size times the events
+    assert len(body) < 2 * len(orjson.dumps(events[-1][1])) + 200_000
+
+
+def test_train_jobs_end_after_their_listeners_loop_has_closed() -> None:
+    # A server (or a test client) may close its event loop while a training ends: the job must
+    # still end, free its place and keep its result (it once raised "Event loop is closed").
+    jobs = TrainJobs(max_jobs=1, cache_bytes=1 << 24)
+    training = train_codec.decode(SHORT)
+    share = train_codec.encode(training)
+    loop = asyncio.new_event_loop()
+
+    async def join() -> Job:
+        return jobs.listen(training, share)[0]
+
+    job = loop.run_until_complete(join())
+    loop.close()
+    assert job.thread is not None
+    job.thread.join(60)
+    assert not job.thread.is_alive() and not jobs.running
+    assert jobs.cached(share) is not None and job.log[-1].kind == "done"
+
+
+def test_train_shutdown_stops_and_joins_running_jobs() -> None:
+    jobs = TrainJobs(max_jobs=2, cache_bytes=1 << 24)
+    loop = asyncio.new_event_loop()
+    started = []
+    for query in (LONG, LONG.replace("width=8", "width=9")):
+        training = train_codec.decode(query)
+        started.append(loop.run_until_complete(_join(jobs, training))[0])
+    jobs.shutdown(timeout=30)
+    loop.close()
+    assert not jobs.running
+    for job in started:
+        assert job.thread is not None and not job.thread.is_alive()
+        last = orjson.loads(job.log[-1].data)
+        assert last["runs"][0]["status"] == "cancelled" and last["steps"] < 1_000_000
+
+
+async def _join(jobs: TrainJobs, training: train_codec.Training) -> tuple[Job, Listener]:
+    return jobs.listen(training, train_codec.encode(training))
+
+
+def test_train_closing_the_test_client_stops_its_trainings() -> None:
+    app = create_app(_unbounded())
+    with TestClient(app) as client:
+        jobs = app.state.train_jobs
+        assert client.portal is not None
+        job, _ = client.portal.call(_join, jobs, train_codec.decode(LONG))
+        assert jobs.running
+    assert job.thread is not None and not job.thread.is_alive() and not jobs.running
+
+
+def test_train_cancel_needs_the_token_of_a_listener() -> None:
+    app = create_app(_unbounded())
+    with TestClient(app) as client:
+        with (
+            client.stream("GET", f"/api/v1/train/stream?{LONG}") as first,
+            client.stream("GET", f"/api/v1/train/stream?{LONG}") as second,
+        ):
+            a, b = _events(first.iter_lines()), _events(second.iter_lines())
+            start_a, start_b = next(a)[1], next(b)[1]
+            assert start_a["id"] == start_b["id"] and start_a["token"] != start_b["token"]
+            url = f"/api/v1/train/{start_a['id']}"
+            missing = client.delete(url)
+            assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["query", "token"]
+            assert client.delete(f"{url}?token=guess").status_code == 403
+            # the first listener cancels: its stream ends, the training goes on for the second
+            assert client.delete(f"{url}?token={start_a['token']}").status_code == 204
+            assert all(kind == "progress" for kind, _ in a)  # ended, with no "done"
+            assert next(b)[0] == "progress"
+            assert app.state.train_jobs.running
+            # the second, alone now, cancels: the training stops
+            assert client.delete(f"{url}?token={start_b['token']}").status_code == 204
+            last = [data for kind, data in b if kind == "done"][-1]
+            assert last["runs"][0]["status"] == "cancelled"
+        _wait(lambda: not app.state.train_jobs.running)
+
+
+def test_train_status_lists_running_trainings() -> None:
+    app = create_app(_unbounded())
+    with TestClient(app) as client, client.stream("GET", f"/api/v1/train/stream?{LONG}") as response:
+        events = _events(response.iter_lines())
+        start = next(events)[1]
+        assert next(events)[0] == "progress"
+        trainings = client.get("/api/v1/status").json()["trainings"]
+        [running] = trainings["running"]
+        assert running["id"] == start["id"] and running["share"] == start["share"]
+        assert running["listeners"] == 1 and 0 < running["steps"] < 1_000_000
+        assert trainings["max_jobs"] == 2 and trainings["started"] == 1
+
+
+def _unbounded() -> Settings:
+    limits = Settings().limits
+    return Settings(limits=type(limits)(**{**limits.describe(), "max_train_macs": 10**15}))
 
 
 def test_train_a_crashing_job_answers_its_listener_and_frees_its_place(
