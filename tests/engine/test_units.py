@@ -103,3 +103,56 @@ def test_unit_counts_dead_matches_the_definition(seed: int) -> None:
     dead, distinct = unit_counts(a, scan(a))
     assert dead == int((~(a != 0).any(axis=0)).sum())
     assert distinct == distinct_units(a, scan(a)) == 80 - dead + (1 if dead else 0)
+
+
+def _components(a: np.ndarray) -> int:
+    """The definition, by brute force: units within DISTINCT_RTOL * max|a| of each other on every
+    sample are one, and so, in a chain, are the units they are one with."""
+    from app.engine.units import DISTINCT_RTOL
+
+    tol = DISTINCT_RTOL * float(np.abs(a).max())
+    a64 = a.astype(np.float64)
+    parent = list(range(a.shape[1]))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(a.shape[1]):
+        close = np.abs(a64[:, i + 1 :] - a64[:, i : i + 1]).max(axis=0) <= tol
+        for j in np.flatnonzero(close) + i + 1:
+            parent[root(int(j))] = root(i)
+    return len({root(i) for i in range(a.shape[1])})
+
+
+def test_distinct_units_equal_units_apart_in_the_sorted_order() -> None:
+    """Two equal units with a third between them in key order (its key tied with theirs in float32,
+    itself more than the tolerance away on one sample) are one unit, not two."""
+    from app.engine.activations import sigmoid
+
+    a = sigmoid(3 * np.random.default_rng(3).standard_normal((1000, 40))).astype(np.float32)
+    saturated = np.ones(1000, np.float32)
+    saturated[:5] = 0.5
+    a[:, 10] = a[:, 12] = saturated
+    a[:, 11] = saturated
+    a[700, 11] = np.float32(1 - 2e-5)  # 2e-5 from the others on one sample; the tolerance is 1e-5
+    assert distinct_units(a, scan(a)) == _components(a) == 39
+
+
+@pytest.mark.parametrize(
+    ("query", "layer"),
+    [
+        ("width=100&seed=0&run=sigmoid,normal,std:5", 4),  # 99 units, not 100
+        ("width=300&seed=2&run=sigmoid,normal,std:1", 4),  # 293, not 294
+        ("width=300&seed=0&run=sigmoid,normal,std:2", 4),  # 289, not 290
+        ("width=300&seed=2&run=sigmoid,normal,std:10", 2),  # 295, not 296
+    ],
+)
+def test_distinct_units_saturated_sigmoid_layers_match_the_definition(query: str, layer: int) -> None:
+    from app import codec
+    from app.engine.network import forward, input_samples
+
+    run = codec.to_experiment(codec.decode(f"depth=5&samples=1000&{query}")).runs[0]
+    a = list(forward(run, input_samples(run), 0))[layer].a
+    assert distinct_units(a, scan(a)) == _components(a)
