@@ -195,7 +195,8 @@ _INITIALIZER_LIST = [
         lambda i, o, rng, p: _normal(i, o, rng, _he_std(i, o, p)),
         lambda i, o, p: _he_std(i, o, p) ** 2,
         params=(MODE, GAIN),
-        note="torch.nn.init.kaiming_normal_ for ReLU",
+        note="torch.nn.init.kaiming_normal_ for ReLU; gain multiplies √2 (torch's gain replaces it), "
+        "so torch's kaiming_normal_(nonlinearity='tanh') is gain = (5/3)/√2 here",
     ),
     Initializer(
         "he_uniform",
@@ -204,7 +205,8 @@ _INITIALIZER_LIST = [
         lambda i, o, rng, p: _uniform(i, o, rng, _he_limit(i, o, p)),
         lambda i, o, p: _he_limit(i, o, p) ** 2 / 3.0,
         params=(MODE, GAIN),
-        note="torch.nn.init.kaiming_uniform_ for ReLU",
+        note="torch.nn.init.kaiming_uniform_ for ReLU; gain multiplies √2 (torch's gain replaces it), "
+        "so torch's kaiming_uniform_(nonlinearity='tanh') is gain = (5/3)/√2 here",
     ),
     Initializer(
         "lecun_normal",
@@ -229,6 +231,8 @@ _INITIALIZER_LIST = [
         _truncated_normal,
         lambda i, o, p: (_gain(p) * float(p["std"])) ** 2 * TRUNCATED_VARIANCE,
         params=(STD, GAIN),
+        note="cut at ±2 std, as TensorFlow's truncated_normal; torch.nn.init.trunc_normal_ cuts at an "
+        "absolute ±2 (a = −2, b = 2) whatever the std",
     ),
     Initializer(
         "lsuv",

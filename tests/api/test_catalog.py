@@ -56,3 +56,14 @@ def test_catalog_unknown_preset_is_404_listing_names(client: TestClient) -> None
     response = client.get("/api/v1/presets/nope")
     assert response.status_code == 404
     assert "saito-compare" in response.json()["detail"]
+
+
+def test_catalog_he_gain_and_truncated_normal_cut_are_explained(client: TestClient) -> None:
+    """he_* multiplies sqrt(2) by gain, so torch's kaiming_*(nonlinearity='tanh') is gain (5/3)/√2
+    here; truncated_normal cuts at ±2 std (TensorFlow), not at torch's absolute ±2."""
+    inits = {i["name"]: i for i in client.get("/api/v1/catalog").json()["initializers"]}
+    for name in ("he_normal", "he_uniform"):
+        note = inits[name]["note"]
+        assert "√2" in note and "gain" in note and "(5/3)/√2" in note and "'tanh'" in note, note
+    note = inits["truncated_normal"]["note"]
+    assert "±2 std" in note and "TensorFlow" in note and "trunc_normal_" in note, note
