@@ -41,3 +41,15 @@ def test_theory_phase_diagram_bad_input(client: TestClient, query: str, field: s
     response = client.get(f"/api/v1/phase-diagram?{query}")
     assert response.status_code == 422
     assert field in response.json()["detail"][0]["loc"]
+
+
+def test_theory_phase_diagram_tanh_critical_at_sigma_b_50_matches_the_closed_form(client: TestClient) -> None:
+    """At sigma_b = 50, q* ~ 2600 and tanh bends within |u| < 0.1: for large q,
+    E[tanh^2] = 1 - 2 phi(0) / sqrt(q) and E[tanh'^2] = (4 / 3) phi(0) / sqrt(q) (relative error
+    ~1 / q). chi = 1 with q = sigma_w^2 E[tanh^2] + sigma_b^2 is a quadratic in sqrt(q)."""
+    body = client.get("/api/v1/phase-diagram?activation=tanh&sigma_w_max=20&sigma_b_max=50&steps=200").json()
+    assert body["sigma_b"][-1] == 50.0
+    phi0 = 1 / math.sqrt(2 * math.pi)
+    a = 3 / (4 * phi0)  # sigma_w^2 = a sqrt(q) at chi = 1
+    root_q = (a + math.sqrt(a * a - 4 * (1.5 - 2500.0))) / 2  # q - a sqrt(q) + 3 / 2 - sigma_b^2 = 0
+    assert body["critical_sigma_w"][-1] == pytest.approx(math.sqrt(a * root_q), rel=2e-3)  # 9.785

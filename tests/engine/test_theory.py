@@ -110,3 +110,109 @@ def test_theory_variance_map_matches_a_wide_network(query: str) -> None:
 def test_theory_constant_weights_carry_a_note() -> None:
     assert "zero-mean" in run_theory(_run("run=tanh,zeros")).note
     assert run_theory(_run("run=tanh,xavier")).note == ""
+
+
+# ---------------------------------------------------------------- the theory at its edges
+
+
+def _measured_q(query: str) -> tuple[RunConfig, list[float], list[float]]:
+    """A wide float64 network's second moment of z per layer, and its dL/dz std per layer."""
+    config = codec.to_experiment(codec.decode(query))
+    layers = run_experiment(config, np.float64).runs[0].layers
+    q = [float((m.pre.std or 0.0) ** 2 + (m.pre.mean or 0.0) ** 2) for m in layers]
+    grad = [float(m.grad.std or 0.0) if m.grad is not None else math.nan for m in layers]
+    return config.runs[0], q, grad
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        "bias=normal&bias_std=0.7&run=tanh,lsuv,gain:2",
+        "bias=normal&bias_std=0.7&run=relu,lsuv,gain:2",
+        "bias=normal&bias_std=0.3&run=tanh,lsuv,gain:0.5",
+    ],
+)
+def test_theory_lsuv_with_gain_and_bias_matches_a_wide_network(run: str) -> None:
+    """LSUV scales W until Var(z) = 1 with the bias included (within its tolerance of 0.1), then
+    multiplies W by the gain: q is near gain^2 (1 - sigma_b^2) + sigma_b^2, not gain^2."""
+    config, measured, grad = _measured_q(f"depth=4&width=1000&samples=1000&{run}")
+    theory = run_theory(config)
+    for m, p in zip(measured, theory.layers, strict=True):
+        assert m == pytest.approx(p.q, rel=0.08)
+    for g, p in zip(grad, theory.layers, strict=True):
+        assert g == pytest.approx(p.gradient_scale, rel=0.15)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_theory_maxout_gradient_scale_matches_the_backward_pass(k: int) -> None:
+    """dL/dz has one entry per piece and only the winning piece of k passes the gradient."""
+    config, _, grad = _measured_q(f"depth=3&width=1000&samples=500&run=maxout,glorot_normal,pieces:{k}")
+    theory = run_theory(config)
+    assert theory.layers[-1].gradient_scale == pytest.approx(math.sqrt(1 / k))  # E[f'^2] = 1 / k
+    for g, p in zip(grad, theory.layers, strict=True):
+        assert g == pytest.approx(p.gradient_scale, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "run=relu,normal,std:0.15",  # sigma_w^2 = 2.25: q grows by 1.125 a layer
+        "bias=normal&bias_std=0.3&run=relu,he_normal",  # q grows by sigma_b^2 = 0.09 a layer
+        "bias=normal&bias_std=0.3&run=elu,he_normal",
+    ],
+)
+def test_theory_q_star_is_none_when_the_map_diverges_slowly(query: str) -> None:
+    theory = run_theory(_run(query))
+    assert theory.q_star is None
+    assert theory.phase != "ordered"
+
+
+def test_theory_q_star_closed_forms_of_slow_maps() -> None:
+    # ReLU with sigma_w^2 = 1: q* = sigma_b^2 / (1 - sigma_w^2 / 2)
+    relu = run_theory(_run("bias=normal&bias_std=0.3&run=relu,normal,std:0.1"))
+    assert relu.q_star == pytest.approx(0.09 / 0.5, rel=1e-9)
+    # tanh at sigma_w = 1 without a bias: q shrinks like 1 / (2 l) towards q* = 0, where chi = 1
+    tanh = run_theory(_run("run=tanh,xavier"))
+    assert tanh.q_star is not None and tanh.q_star < 1e-6
+    assert tanh.chi_star == pytest.approx(1.0, abs=1e-6)
+
+
+def _reference_moments(name: str, q: float) -> tuple[float, float]:
+    """E[f^2] and E[f'^2] by the trapezoid rule in z = sqrt(q) u: fine steps where f varies (|z| < 60),
+    coarse ones beyond, each side of the kink at 0 on its own."""
+    params = resolve_params(ACTIVATIONS[name].params, {})
+    s = math.sqrt(q)
+    end = 12.0 * s
+    near = np.linspace(0.0, min(60.0, end), 600_001)
+    far = np.linspace(60.0, end, 200_001) if end > 60.0 else np.array([])
+    second = slope2 = 0.0
+    for sign in (-1.0, 1.0):
+        for z in (near, far):
+            if z.size == 0:
+                continue
+            signed = sign * np.maximum(z, 1e-300)  # one-sided at 0
+            density = np.exp(-0.5 * (z / s) ** 2) / math.sqrt(2 * math.pi) / s
+            f = ACTIVATIONS[name].f(signed, params)
+            df = ACTIVATIONS[name].df(signed, params)
+            second += float(np.trapezoid(f * f * density, z))
+            slope2 += float(np.trapezoid(df * df * density, z))
+    return second, slope2
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "elu", "selu", "gelu", "silu", "softplus"])
+@pytest.mark.parametrize("q", [30.0, 1e3, 3162.0, 1e4, 1e6])
+def test_theory_moments_accurate_at_large_q(name: str, q: float) -> None:
+    second, slope2 = _reference_moments(name, q)
+    m = moments(name, resolve_params(ACTIVATIONS[name].params, {}), np.array(q))
+    assert float(m.second) == pytest.approx(second, rel=1e-6)
+    assert float(m.slope2) == pytest.approx(slope2, rel=1e-6)
+
+
+@pytest.mark.parametrize("q", [1e4, 1e6, 1e10, 1e20])
+def test_theory_tanh_moments_at_large_q_match_closed_forms(q: float) -> None:
+    """For large q the density is flat where tanh bends: E[1 - tanh^2] = 2 phi(0) / sqrt(q) and
+    E[tanh'^2] = E[sech^4] = (4 / 3) phi(0) / sqrt(q), up to relative terms of order 1 / q."""
+    phi0 = 1 / math.sqrt(2 * math.pi)
+    m = moments("tanh", {}, np.array(q))
+    assert 1.0 - float(m.second) == pytest.approx(2 * phi0 / math.sqrt(q), rel=1e-3)
+    assert float(m.slope2) == pytest.approx(4 / 3 * phi0 / math.sqrt(q), rel=1e-3)
