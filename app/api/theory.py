@@ -11,22 +11,10 @@ from fastapi.responses import JSONResponse
 
 from ..engine.activations import ACTIVATIONS
 from ..engine.params import ConfigError, resolve_params
-from ..engine.theory import phase_diagram
+from ..engine.theory import bistable_points, critical_sigma_w, phase_diagram
 from .errors import config_error_response
 
 router = APIRouter(prefix="/api/v1", tags=["theory"])
-
-
-def _critical_sigma_w(sigma_w: np.ndarray, row: np.ndarray) -> float | None:
-    """Where log10 chi crosses 0 along a row, by linear interpolation; None if it does not."""
-    finite = np.isfinite(row)
-    sign = np.sign(np.where(finite, row, np.nan))
-    crossings = np.flatnonzero(sign[:-1] * sign[1:] < 0)
-    if crossings.size == 0:
-        return None
-    i = int(crossings[0])
-    a, b = float(row[i]), float(row[i + 1])
-    return float(sigma_w[i] + (sigma_w[i + 1] - sigma_w[i]) * a / (a - b))
 
 
 @router.get(
@@ -42,6 +30,16 @@ def get_phase_diagram(
     sigma_w_max: Annotated[float, Query(gt=0, le=50, allow_inf_nan=False)] = 4.0,
     sigma_b_max: Annotated[float, Query(gt=0, le=50, allow_inf_nan=False)] = 1.0,
     steps: Annotated[int, Query(ge=2, le=200)] = 100,
+    q0: Annotated[
+        float,
+        Query(
+            ge=1e-12,
+            le=1e12,
+            allow_inf_nan=False,
+            description="the variance the map starts from: a run's q_1 (GELU and SiLU have points "
+            "with two stable fixed points, where the phase depends on it)",
+        ),
+    ] = 1.0,
 ) -> Response:
     if activation not in ACTIVATIONS:
         err = ConfigError("activation", f"unknown activation {activation!r}; one of {', '.join(ACTIVATIONS)}")
@@ -52,14 +50,17 @@ def get_phase_diagram(
         return config_error_response(err, "query")
     sigma_w = np.linspace(sigma_w_max / steps, sigma_w_max, steps)
     sigma_b = np.linspace(0.0, sigma_b_max, steps)
-    log_chi, _ = phase_diagram(activation, params, sigma_w, sigma_b)
+    log_chi, _ = phase_diagram(activation, params, sigma_w, sigma_b, q0)
     body: dict[str, Any] = {
         "activation": activation,
         "params": params,
+        "q0": q0,
         "sigma_w": sigma_w.tolist(),
         "sigma_b": sigma_b.tolist(),
         # rows follow sigma_b, columns sigma_w; null where chi is 0 (log of 0)
         "log10_chi": [[round(v, 4) if math.isfinite(v) else None for v in row] for row in log_chi.tolist()],
-        "critical_sigma_w": [_critical_sigma_w(sigma_w, row) for row in log_chi],
+        "critical_sigma_w": critical_sigma_w(activation, params, sigma_w, sigma_b, log_chi, q0),
+        # true where the map has two stable fixed points: there chi depends on q0
+        "bistable": bistable_points(activation, params, sigma_w, sigma_b).tolist(),
     }
     return JSONResponse(body)

@@ -323,30 +323,151 @@ def run_theory(run: RunConfig) -> RunTheory:
 
 
 LOG_Q_GRID = np.linspace(-12.0, 12.0, 2401)  # log10 q: 100 points per decade
+Q_GRID = 10.0**LOG_Q_GRID
 
 
 @cache
 def _tables(name: str, params: tuple[tuple[str, ParamValue], ...]) -> tuple[Floats, Floats]:
-    """E[f^2] and E[f'^2] on a fine log grid of q: the phase diagram iterates the variance map
-    for thousands of (sigma_w, sigma_b) at once, and interpolating these smooth curves is ~100x
-    cheaper than evaluating the activation at every quadrature node each time."""
+    """E[f^2] and E[f'^2] on a fine log grid of q: the phase diagram solves the variance map for
+    thousands of (sigma_w, sigma_b) at once, and reading these smooth curves is ~100x cheaper than
+    evaluating the activation at every quadrature node each time."""
     m = moments(name, dict(params), 10.0**LOG_Q_GRID)
     return m.second, m.slope2
 
 
-def phase_diagram(
-    name: str, params: Mapping[str, ParamValue], sigma_w: Floats, sigma_b: Floats
-) -> tuple[Floats, Floats]:
-    """log10 chi at the fixed point over a grid (rows: sigma_b, columns: sigma_w), and q*."""
+@dataclass(frozen=True)
+class _Map:
+    """The variance maps of one activation for a column of sigma_b, as seen from a start q0.
+
+    g(q) = sigma_w^2 E[f^2] + sigma_b^2 exceeds q exactly where sigma_w^2 > W(q) = (q - sigma_b^2)
+    / E[f^2] (E[f^2] > 0). So from q0 an orbit rises if sigma_w^2 > W(q0), until the first q above
+    with W(q) >= sigma_w^2, and falls otherwise, until the first q below with W(q) <= sigma_w^2:
+    with the running max of W above q0 and its running min below, each is a sorted search."""
+
+    threshold: Floats  # W on LOG_Q_GRID, one row per sigma_b
+    start: Floats  # W(q0) per sigma_b
+    rising: Floats  # running max of W from the first node above q0 upwards
+    falling: Floats  # running min of W from the last node below q0 downwards
+    lq0: float
+    above: int  # the first node above q0
+    below: int  # the last node below q0
+    slope2: Floats  # E[f'^2] on LOG_Q_GRID
+
+
+def _map(name: str, params: Mapping[str, ParamValue], sigma_b: Floats, q0: float) -> _Map:
     second, slope2 = _tables(name, tuple(sorted(params.items())))
-    w2, b2 = np.meshgrid(
-        np.asarray(sigma_w, dtype=np.float64) ** 2, np.asarray(sigma_b, dtype=np.float64) ** 2
-    )
-    q = np.ones_like(w2)
-    with np.errstate(divide="ignore", over="ignore"):
-        for _ in range(FIXED_POINT_ITERATIONS):
-            log_q = np.log10(np.clip(q, 10.0 ** LOG_Q_GRID[0], 10.0 ** LOG_Q_GRID[-1]))
-            q = w2 * np.interp(log_q, LOG_Q_GRID, second) + b2
-        log_q = np.log10(np.clip(q, 10.0 ** LOG_Q_GRID[0], 10.0 ** LOG_Q_GRID[-1]))
-        log_chi = np.log10(w2 * np.interp(log_q, LOG_Q_GRID, slope2))
-    return log_chi, q
+    b2 = np.asarray(sigma_b, dtype=np.float64).reshape(-1, 1) ** 2
+    lq0 = float(np.clip(math.log10(q0), LOG_Q_GRID[0], LOG_Q_GRID[-1]))
+    above = int(np.searchsorted(LOG_Q_GRID, lq0, side="right"))
+    below = int(np.searchsorted(LOG_Q_GRID, lq0, side="left")) - 1
+    threshold = (Q_GRID - b2) / second
+    start = (10.0**lq0 - b2[:, 0]) / float(np.interp(lq0, LOG_Q_GRID, second))
+    rising = np.maximum.accumulate(threshold[:, above:], axis=1)
+    falling = np.minimum.accumulate(threshold[:, below::-1], axis=1) if below >= 0 else threshold[:, :0]
+    return _Map(threshold, start, rising, falling, lq0, above, below, slope2)
+
+
+def _settle(m: _Map, row: NDArray[np.intp], w2: Floats, i: NDArray[np.intp], j: NDArray[np.intp]) -> Floats:
+    """log10 q* reached from q0 by the maps (row, w2), given i = how many of m.rising[row] are below
+    w2 and j = how many of m.falling[row] are above: the root of W(q) = w2 between the nodes (or
+    q0) around it, interpolated in log q; inf if the orbit rises off the table, -inf (q* = 0) if
+    it falls off."""
+    n, grid, t = LOG_Q_GRID.size, LOG_Q_GRID, m.threshold
+    start = m.start[row]
+    # Where no root is found the interpolations divide by a zero step; np.where drops them.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.minimum(m.above + i, n - 1)
+        lo_q = np.where(i == 0, m.lq0, grid[k - 1])
+        lo_w = np.where(i == 0, start, t[row, k - 1])
+        rise = lo_q + (w2 - lo_w) / (t[row, k] - lo_w) * (grid[k] - lo_q)
+        rise = np.where(m.above + i < n, rise, np.inf)
+        k = np.maximum(m.below - j, 0)
+        up = np.minimum(k + 1, n - 1)
+        hi_q = np.where(j == 0, m.lq0, grid[up])
+        hi_w = np.where(j == 0, start, t[row, up])
+        fall = grid[k] + (w2 - t[row, k]) / (hi_w - t[row, k]) * (hi_q - grid[k])
+        fall = np.where(m.below - j >= 0, fall, -np.inf)
+    return np.where(w2 > start, rise, np.where(w2 < start, fall, m.lq0))
+
+
+def _log_chi(m: _Map, w2: Floats, log_q: Floats) -> Floats:
+    slope = np.interp(np.clip(log_q, LOG_Q_GRID[0], LOG_Q_GRID[-1]), LOG_Q_GRID, m.slope2)
+    with np.errstate(divide="ignore"):
+        return np.asarray(np.log10(w2 * slope), dtype=np.float64)
+
+
+def phase_diagram(
+    name: str, params: Mapping[str, ParamValue], sigma_w: Floats, sigma_b: Floats, q0: float = 1.0
+) -> tuple[Floats, Floats]:
+    """log10 chi at the fixed point over a grid (rows: sigma_b, columns: sigma_w), and q* (0 where
+    the map vanishes, inf where it explodes), for the map started at q0 (clipped to the table).
+
+    A run's theory starts the map at the run's own q_1; where bistable_points is true, only a
+    diagram started at that q_1 shows that run's phase."""
+    m = _map(name, params, sigma_b, q0)
+    w2 = np.asarray(sigma_w, dtype=np.float64) ** 2
+    log_q = np.empty((m.start.size, w2.size))
+    for r in range(m.start.size):
+        i = np.searchsorted(m.rising[r], w2, side="left")
+        j = np.searchsorted(-m.falling[r], -w2, side="left")
+        log_q[r] = _settle(m, np.full(w2.size, r), w2, i, j)
+    with np.errstate(over="ignore"):
+        q_star = 10.0**log_q
+    return _log_chi(m, w2[None, :], log_q), q_star
+
+
+CRITICAL_BISECTIONS = 30  # halvings of a grid step: 0.04 / 2^30 = 4e-11
+
+
+def critical_sigma_w(
+    name: str,
+    params: Mapping[str, ParamValue],
+    sigma_w: Floats,
+    sigma_b: Floats,
+    log_chi: Floats,
+    q0: float = 1.0,
+) -> list[float | None]:
+    """Per row of phase_diagram's log_chi, the first sigma_w where chi crosses 1, bisected between
+    the grid's columns (a straight line between them misses: at sigma_b = 0, log chi has a kink at
+    the crossing, 2 log10 sigma_w below it and ~0 above, which put tanh's at 1.0098 for a step of
+    0.02); None where it does not cross."""
+    sigma_w = np.asarray(sigma_w, dtype=np.float64)
+    sign = np.sign(np.where(np.isfinite(log_chi), log_chi, np.nan))
+    with np.errstate(invalid="ignore"):
+        cross = ((sign[:, :-1] < 0) & (sign[:, 1:] >= 0)) | ((sign[:, :-1] > 0) & (sign[:, 1:] <= 0))
+    found = cross.any(axis=1)
+    rows = np.flatnonzero(found)
+    first = np.argmax(cross[rows], axis=1)
+    lo, hi = sigma_w[first], sigma_w[first + 1]
+    low_sign = sign[rows, first]
+    m = _map(name, params, np.asarray(sigma_b, dtype=np.float64)[rows], q0)
+    index = np.arange(rows.size)
+    for _ in range(CRITICAL_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        w2 = mid * mid
+        i = (m.rising < w2[:, None]).sum(axis=1)
+        j = (m.falling > w2[:, None]).sum(axis=1)
+        same = np.sign(_log_chi(m, w2, _settle(m, index, w2, i, j))) == low_sign
+        lo, hi = np.where(same, mid, lo), np.where(same, hi, mid)
+    out: list[float | None] = [None] * found.size
+    for r, x in zip(rows.tolist(), (0.5 * (lo + hi)).tolist(), strict=True):
+        out[r] = x
+    return out
+
+
+def bistable_points(
+    name: str, params: Mapping[str, ParamValue], sigma_w: Floats, sigma_b: Floats
+) -> NDArray[np.bool_]:
+    """Where the map has two attractors (rows: sigma_b, columns: sigma_w), so that q* and the phase
+    depend on the starting q: somewhere g(q) < q below a q' with g(q') > q' (an unstable fixed
+    point between). GELU and SiLU have such points (E[f^2] / q climbs from 1/4 near 0 to 1/2);
+    tanh, sigmoid, ReLU, SELU and softplus have none."""
+    threshold = _map(name, params, sigma_b, 1.0).threshold
+    w2 = np.asarray(sigma_w, dtype=np.float64) ** 2
+    out = np.zeros((threshold.shape[0], w2.size), dtype=np.bool_)
+    for r, t in enumerate(threshold):
+        # The first q with g(q) < q (W(q) > w2) and the last with g(q) > q (W(q) < w2).
+        first_fall = np.searchsorted(np.maximum.accumulate(t), w2, side="right")
+        last_rise = np.searchsorted(np.minimum.accumulate(t[::-1])[::-1], w2, side="left") - 1
+        out[r] = first_fall < last_rise
+    return out

@@ -4,7 +4,7 @@
 
 import { exportUrl, getCatalog, simulateBody, simulateQuery } from "./api.js";
 import { Controls } from "./controls.js";
-import { VIEWS, layerChoices, layerRows, phaseFigure, signalFigure } from "./figures.js";
+import { VIEWS, fmt, layerChoices, layerRows, phaseFigure, signalFigure } from "./figures.js";
 import { copyLink, loadAndDraw, showMessage } from "./page.js";
 
 const $ = (id) => document.getElementById(id);
@@ -103,12 +103,28 @@ async function drawPhase(result) {
     ),
   });
   for (const name of ["alpha", "pieces"]) if (first[name] !== undefined) query.set(name, String(first[name]));
-  const key = query.toString();
-  if (!state.phases.has(key)) state.phases.set(key, fetch(`/api/v1/phase-diagram?${key}`).then((r) => r.json()));
-  const diagram = await state.phases.get(key);
+  const phases = (key) => {
+    if (!state.phases.has(key)) state.phases.set(key, fetch(`/api/v1/phase-diagram?${key}`).then((r) => r.json()));
+    return state.phases.get(key);
+  };
+  let diagram = await phases(query.toString());
+  // Where the map has two stable variances the phase depends on where it starts: draw the
+  // diagram from the first run's own q1, as that run's theory does.
+  const q1 = result.runs[0].layers[0].theory?.q;
+  const bistable = diagram.bistable?.some((row) => row.some(Boolean));
+  if (bistable && Number.isFinite(q1) && q1 >= 1e-12 && q1 <= 1e12) {
+    query.set("q0", String(q1));
+    diagram = await phases(query.toString());
+  }
   const { data, layout } = phaseFigure(diagram, marked);
   await window.Plotly.react("phase", data, layout, PLOT_CONFIG);
   $("phase-title").textContent = `Order-to-chaos phase diagram: ${first.activation}`;
+  const start = query.has("q0") ? `q₁ = ${fmt(diagram.q0)}, run 1's first layer` : `q = ${fmt(diagram.q0)}`;
+  $("phase-start").hidden = !bistable;
+  $("phase-start").textContent = bistable
+    ? `Inside the dotted line the variance map has two stable fixed points, so the phase there depends ` +
+      `on where it starts: the colours are for ${start}; a marker's hover gives its run's own phase.`
+    : "";
   const select = $("phase-run");
   select.replaceChildren(
     ...marked.map((r) => Object.assign(document.createElement("option"), { value: String(r.index), text: `run ${r.index + 1}` })),

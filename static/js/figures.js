@@ -428,7 +428,9 @@ export function predictedDensity(tensor, q) {
 }
 
 /** The order-to-chaos phase diagram of one activation: log10 chi over (sigma_w, sigma_b), the
- * critical line chi = 1, and the runs that use this activation as markers. */
+ * critical line chi = 1, a dotted outline of the points with two stable variances (their chi
+ * depends on the start, diagram.q0), and the runs that use this activation as markers, each with
+ * its own theory's phase. */
 export function phaseFigure(diagram, runs) {
   const data = [
     {
@@ -459,6 +461,20 @@ export function phaseFigure(diagram, runs) {
       hoverinfo: "skip",
     },
   ];
+  if (diagram.bistable?.some((row) => row.some(Boolean))) {
+    data.push({
+      type: "contour",
+      x: diagram.sigma_w,
+      y: diagram.sigma_b,
+      z: diagram.bistable.map((row) => row.map(Number)),
+      contours: { start: 0.5, end: 0.5, size: 1, coloring: "none" },
+      line: { color: "#1d2330", width: 1.5, dash: "dot" },
+      showscale: false,
+      hoverinfo: "skip",
+      name: "two stable variances",
+      showlegend: false,
+    });
+  }
   runs.forEach(({ run, index }) => {
     const hidden = run.theory.sigma_w2.length > 1 ? run.theory.sigma_w2[1] : run.theory.sigma_w2[0];
     if (hidden === null) return;

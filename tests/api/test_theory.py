@@ -53,3 +53,24 @@ def test_theory_phase_diagram_tanh_critical_at_sigma_b_50_matches_the_closed_for
     a = 3 / (4 * phi0)  # sigma_w^2 = a sqrt(q) at chi = 1
     root_q = (a + math.sqrt(a * a - 4 * (1.5 - 2500.0))) / 2  # q - a sqrt(q) + 3 / 2 - sigma_b^2 = 0
     assert body["critical_sigma_w"][-1] == pytest.approx(math.sqrt(a * root_q), rel=2e-3)  # 9.785
+
+
+def test_theory_phase_diagram_tanh_is_critical_at_sigma_w_1_without_bias(client: TestClient) -> None:
+    body = client.get("/api/v1/phase-diagram?activation=tanh&sigma_w_max=2&steps=101").json()
+    assert body["sigma_b"][0] == 0.0
+    assert body["critical_sigma_w"][0] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_theory_phase_diagram_flags_bistable_points_and_starts_at_q0(client: TestClient) -> None:
+    """GELU at sigma_w 1.48, sigma_b 0.2: from q = 1 the map settles on q* = 0.11 (ordered), from
+    q = 2.23 (a run's q_1 there) it explodes (chaotic); the point is flagged either way."""
+    query = "/api/v1/phase-diagram?activation=gelu&sigma_w_max=2&sigma_b_max=0.5&steps=101"
+    default, started = client.get(query).json(), client.get(f"{query}&q0=2.23").json()
+    assert default["q0"] == 1.0 and started["q0"] == 2.23
+    col = min(range(101), key=lambda i: abs(default["sigma_w"][i] - 1.48))
+    row = min(range(101), key=lambda i: abs(default["sigma_b"][i] - 0.2))
+    assert default["bistable"][row][col] and started["bistable"][row][col]
+    assert default["log10_chi"][row][col] < 0 < started["log10_chi"][row][col]
+    assert not default["bistable"][row][10]  # sigma_w 0.2: one stable q*
+    assert not any(any(r) for r in client.get("/api/v1/phase-diagram?activation=tanh").json()["bistable"])
+    assert client.get("/api/v1/phase-diagram?activation=tanh&q0=0").status_code == 422

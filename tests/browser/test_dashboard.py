@@ -219,6 +219,31 @@ def test_dashboard_phase_diagram_marks_runs_and_clicks_set_the_init(
     wait_for_location(page, r"run=tanh,normal,std:0\.1[34]")
 
 
+def test_dashboard_phase_diagram_bistable_points_start_at_the_runs_q1(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    # GELU at sigma_w 1.48, sigma_b 0.2: from q = 1 the map settles (ordered); from this run's
+    # q1 = 2.23 it explodes (chaotic), as its own theory says. The diagram must say the same there.
+    open_page(page, f"{live_server}/?bias=normal&bias_std=0.2&run=gelu,normal,std:0.148")
+    expect(page.locator("#phase-title")).to_have_text("Order-to-chaos phase diagram: gelu")
+    expect(page.locator("#phase-start")).to_be_visible()
+    expect(page.locator("#phase-start")).to_contain_text("two stable fixed points")
+    expect(page.locator("#phase-start")).to_contain_text("q₁ = 2.23")
+    at_run = page.evaluate(
+        """() => {
+          const [diagram, , outline] = document.getElementById('phase').data;
+          const near = (xs, v) => xs.reduce((b, x, i) => Math.abs(x - v) < Math.abs(xs[b] - v) ? i : b, 0);
+          const col = near(diagram.x, 1.48), row = near(diagram.y, 0.2);
+          return {logChi: diagram.z[row][col], bistable: outline.z[row][col], name: outline.name};
+        }"""
+    )
+    assert at_run["name"] == "two stable variances" and at_run["bistable"] == 1
+    assert at_run["logChi"] > 0
+    page.goto(f"{live_server}/?bias=normal&bias_std=0.2&run=tanh,xavier")
+    expect(page.locator("#phase-title")).to_have_text("Order-to-chaos phase diagram: tanh")
+    expect(page.locator("#phase-start")).to_be_hidden()
+
+
 def test_dashboard_backward_pass_shows_gradient_histograms(
     page: Page, live_server: str, watch: Watch
 ) -> None:

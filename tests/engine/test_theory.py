@@ -177,6 +177,62 @@ def test_theory_q_star_closed_forms_of_slow_maps() -> None:
     assert tanh.chi_star == pytest.approx(1.0, abs=1e-6)
 
 
+def test_theory_gelu_bistable_run_follows_its_own_start() -> None:
+    """GELU at sigma_w 1.48, sigma_b 0.2 has a stable q* = 0.11 and an unstable one at 1.37 above
+    which q grows without bound: a network started above 1.37 explodes, one started below settles.
+    The diagram agrees with each run when it starts the map where that run starts."""
+    base = "depth=8&width=1000&input_dim=1000&samples=400&bias=normal&bias_std=0.2"
+    std = 1.48 / math.sqrt(1000)
+    for input_std, phase in ((1.5, "chaotic"), (0.3, "ordered")):
+        run, measured, _ = _measured_q(f"{base}&input_std={input_std}&run=gelu,normal,std:{std!r}")
+        theory = run_theory(run)
+        for m, p in zip(measured, theory.layers, strict=True):
+            assert m == pytest.approx(p.q, rel=0.2)  # 8 layers of finite-width drift
+        assert theory.phase == phase
+        if phase == "chaotic":
+            assert measured[-1] > 1.4 * measured[0]  # 4.96 -> 7.64
+            assert theory.q_star is None
+        else:
+            assert measured[-1] < 0.7 * measured[0]  # 0.239 -> 0.151, towards 0.113
+            assert theory.q_star == pytest.approx(0.113, rel=0.02)
+        log_chi, _ = phase_diagram("gelu", {}, np.array([1.48]), np.array([0.2]), q0=theory.layers[0].q)
+        assert phase_of(10.0 ** float(log_chi[0, 0])) == phase
+    from app.engine.theory import bistable_points
+
+    assert bistable_points("gelu", {}, np.array([1.48]), np.array([0.2]))[0, 0]
+
+
+@pytest.mark.parametrize(
+    ("name", "sigma_w", "sigma_b", "expected"),
+    [
+        ("gelu", 1.48, 0.2, True),
+        ("gelu", 1.50, 0.1, True),
+        ("gelu", 1.30, 0.2, False),  # one stable q*
+        ("gelu", 1.48, 0.5, False),
+        ("gelu", 2.50, 0.2, False),  # only explodes
+        ("silu", 1.60, 0.2, True),
+        ("silu", 1.52, 0.4, True),
+        ("silu", 1.30, 0.2, False),
+        ("tanh", 1.50, 0.2, False),
+        ("relu", 1.50, 0.2, False),
+    ],
+)
+def test_theory_bistable_points(name: str, sigma_w: float, sigma_b: float, expected: bool) -> None:
+    from app.engine.theory import bistable_points
+
+    mask = bistable_points(name, {}, np.array([sigma_w]), np.array([sigma_b]))
+    assert mask.shape == (1, 1) and bool(mask[0, 0]) is expected
+
+
+def test_theory_no_bistable_points_for_monotone_maps() -> None:
+    from app.engine.theory import bistable_points
+
+    sigma_w, sigma_b = np.linspace(0.1, 4.0, 40), np.linspace(0.0, 2.0, 21)
+    for name in ("tanh", "relu", "sigmoid", "selu", "softplus", "linear"):
+        params = resolve_params(ACTIVATIONS[name].params, {})
+        assert not bistable_points(name, params, sigma_w, sigma_b).any(), name
+
+
 def _reference_moments(name: str, q: float) -> tuple[float, float]:
     """E[f^2] and E[f'^2] by the trapezoid rule in z = sqrt(q) u: fine steps where f varies (|z| < 60),
     coarse ones beyond, each side of the kink at 0 on its own."""
@@ -216,3 +272,13 @@ def test_theory_tanh_moments_at_large_q_match_closed_forms(q: float) -> None:
     m = moments("tanh", {}, np.array(q))
     assert 1.0 - float(m.second) == pytest.approx(2 * phi0 / math.sqrt(q), rel=1e-3)
     assert float(m.slope2) == pytest.approx(4 / 3 * phi0 / math.sqrt(q), rel=1e-3)
+
+
+def test_theory_phase_diagram_tanh_is_critical_at_sigma_w_1_without_bias() -> None:
+    """Without a bias q* = 0 for sigma_w <= 1, where chi = sigma_w^2 tanh'(0)^2 = sigma_w^2."""
+    sigma_w = np.linspace(0.9, 1.1, 201)
+    log_chi, q_star = phase_diagram("tanh", {}, sigma_w, np.array([0.0]))
+    below = sigma_w < 1.0 - 1e-9
+    np.testing.assert_allclose(log_chi[0, below], 2 * np.log10(sigma_w[below]), atol=1e-9)
+    np.testing.assert_array_equal(q_star[0, below], 0.0)
+    assert (log_chi[0, sigma_w > 1.0 + 1e-9] > 0).all()
