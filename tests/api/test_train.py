@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +18,7 @@ from app.api.train_jobs import Job, Listener, TrainJobs
 from app.main import create_app
 from app.settings import Settings
 from app.train_presets import TRAIN_PRESETS
+from tests.live import serve
 
 SHORT = "depth=2&width=30&iterations=120&record_every=20&run=relu,he_normal&run=relu,normal,std:0.01"
 LONG = "depth=1&width=8&batch=8&iterations=1000000&record_every=50&run=relu,he_normal"
@@ -30,7 +33,16 @@ def _events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
             yield kind, orjson.loads(line.removeprefix("data: "))
 
 
-def test_train_stream_sends_start_progress_and_done_then_caches(client: TestClient) -> None:
+@pytest.fixture
+def fresh() -> Iterator[TestClient]:
+    """A server of its own, with nothing cached: a training that must run (and not answer from
+    the session's cache, as it would when the test repeats)."""
+    with TestClient(create_app(Settings())) as test_client:
+        yield test_client
+
+
+def test_train_stream_sends_start_progress_and_done_then_caches(fresh: TestClient) -> None:
+    client = fresh
     with client.stream("GET", f"/api/v1/train/stream?{SHORT}") as response:
         assert response.status_code == 200 and response.headers["content-type"].startswith(
             "text/event-stream"
@@ -73,6 +85,13 @@ def test_train_results_are_deterministic_across_servers() -> None:
         ("iterations=abc&run=relu,he_normal", "iterations", "value_error"),
         ("opt=lbfgs&run=relu,he_normal", "opt", "value_error"),
         ("iterations=1000000&run=relu,he_normal", "iterations", "budget_exceeded"),
+        # tiny layers, many steps: the per-step overhead, not the products, would take hours
+        (
+            "data=synthetic&input_dim=1&samples=4&depth=200&width=1&batch=1&record_every=1000"
+            "&iterations=1000000&run=relu,he_normal",
+            "iterations",
+            "budget_exceeded",
+        ),
     ],
 )
 @pytest.mark.parametrize("path", ["/api/v1/train", "/api/v1/train/stream"])
@@ -152,7 +171,8 @@ def _merged(progress: list[dict[str, Any]]) -> dict[str, Any]:
     return {**progress[-1], "runs": runs}
 
 
-def test_train_progress_is_sent_as_increments_thinned_and_paced(client: TestClient) -> None:
+def test_train_progress_is_sent_as_increments_thinned_and_paced(fresh: TestClient) -> None:
+    client = fresh
     # each progress event carries only what is new: its loss points (every 20th step here, for
     # 20,000 iterations), records and captures; together they are the result so far
     query = "data=synthetic&width=20&batch=16&iterations=20000&captures=0-100-19000&run=relu,he_normal"
@@ -303,3 +323,31 @@ def test_train_networks_keep_the_experiment_limits(
 ) -> None:
     detail = client.get(f"/api/v1/train?{query}").json()["detail"][0]
     assert (detail["msg"].split(":")[0], detail["limit"]) == (field, limit)
+
+
+UNBOUNDED_ENV = {"INITSCOPE_MAX_TRAIN_MACS": str(10**15), "INITSCOPE_MAX_JOBS": "1"}
+
+
+def _running(url: str) -> list[dict[str, Any]]:
+    trainings: list[dict[str, Any]] = httpx.get(f"{url}/api/v1/status").json()["trainings"]["running"]
+    return trainings
+
+
+def test_train_an_abandoned_plain_get_frees_its_place_on_a_real_server() -> None:
+    with serve(UNBOUNDED_ENV) as (url, _):
+        with pytest.raises(httpx.ReadTimeout):  # the client gives up waiting and hangs up
+            httpx.get(f"{url}/api/v1/train?{LONG}", timeout=httpx.Timeout(5, read=1.5))
+        _wait(lambda: not _running(url), seconds=30)
+        assert httpx.get(f"{url}/api/v1/train?{SHORT}", timeout=60).status_code == 200
+
+
+def test_train_sigterm_stops_a_streaming_training_and_exits() -> None:
+    with (
+        serve({**UNBOUNDED_ENV, "INITSCOPE_SHUTDOWN_SECONDS": "1"}) as (url, proc),
+        httpx.stream("GET", f"{url}/api/v1/train/stream?{LONG}", timeout=30) as response,
+    ):
+        assert next(_events(response.iter_lines()))[0] == "start"
+        _wait(lambda: bool(_running(url)))
+        proc.terminate()
+        # uvicorn ends by raising the signal it caught again: -15 is a clean exit on SIGTERM
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)  # it waited for a million steps

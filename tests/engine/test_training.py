@@ -15,7 +15,13 @@ from app.engine.mlp import MLP, softmax_cross_entropy
 from app.engine.network import forward, input_samples
 from app.engine.optimizers import OPTIMIZERS
 from app.engine.params import ConfigError
-from app.engine.train_config import TrainConfig, make_train_config, train_cost
+from app.engine.train_config import (
+    RECORD_OVERHEAD_MACS,
+    STEP_OVERHEAD_MACS,
+    TrainConfig,
+    make_train_config,
+    train_cost,
+)
 from app.engine.training import Trainer, TrainResult, batch_schedule, train, train_runs
 
 BOOK: dict[str, Any] = {"activation": "relu", "depth": 4, "width": 100}  # 784-100x4-10, zero biases
@@ -302,8 +308,9 @@ def test_training_cost_counts_multiply_adds() -> None:
     step = 128 * (3 * per_sample - 784 * 100)
     evaluations = 3 * (1000 + 1000) * per_sample  # records at 0, 50, 100
     capture = 1000 * 2 * per_sample
+    overhead = (100 * STEP_OVERHEAD_MACS + 3 * RECORD_OVERHEAD_MACS) * 5  # per layer, 5 layers
     cost = train_cost(config)
-    assert cost.macs == 100 * step + evaluations + capture
+    assert cost.macs == 100 * step + evaluations + capture + overhead
     assert train_cost(make_train_config(BOOK | BOOK_INITS["he"], iterations=200)).macs > cost.macs
     assert 16 << 20 < cost.memory_bytes < 256 << 20
     assert cost.response_values > 100
