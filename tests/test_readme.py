@@ -51,7 +51,7 @@ def test_readme_section_shows_curl_cli_and_python() -> None:
     assert any(line.startswith("initscope serve") for line in CLI)
     assert any(line.startswith("initscope simulate --preset saito-compare --format csv") for line in CLI)
     assert any(line.startswith("initscope report --preset") and "--out report.html" in line for line in CLI)
-    assert any("from app.client import Client" in block for block in PYTHON)
+    assert any("from initscope.client import Client" in block for block in PYTHON)
 
 
 def _check_outputs(stdout: str, folder: Path) -> None:
