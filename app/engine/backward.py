@@ -34,6 +34,15 @@ class LayerGradient:
     grad_data_ratio: float | None  # std(dL/dW) / std(W); None when the weights are constant
 
 
+def scale_back(x: float, exponent: int) -> float:
+    """x * 2**exponent: 0 (or a subnormal) where that underflows, inf where it overflows (the
+    true value of a vanished or exploded gradient, as float64 has it)."""
+    try:
+        return math.ldexp(x, exponent)
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
 def _normalize(x: Array) -> tuple[Array, int]:
     """x / 2**e with max |x / 2**e| in [0.5, 1), and e; x unchanged when it is 0 or not finite."""
     peak = float(np.max(np.abs(x))) if x.size else 0.0
@@ -77,11 +86,11 @@ def backward(
             a_in = x if j == 0 else layers[j - 1].a
             dw = a_in.T @ delta
             w_std = float(layer.weights.std(dtype=np.float64))
-            dw_std = math.ldexp(float(dw.std(dtype=np.float64)), exponent)
+            dw_std = scale_back(float(dw.std(dtype=np.float64)), exponent)
             grads[j] = LayerGradient(
                 delta=delta,
                 exponent=exponent,
-                weight_norm=math.ldexp(float(np.linalg.norm(dw.astype(np.float64))), exponent),
+                weight_norm=scale_back(float(np.linalg.norm(dw.astype(np.float64))), exponent),
                 weight_std=dw_std,
                 grad_data_ratio=dw_std / w_std if w_std > 0 else None,
             )

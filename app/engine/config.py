@@ -16,6 +16,7 @@ from .activations import ACTIVATIONS
 from .initializers import BIASES, INITIALIZERS
 from .inputs import INPUTS
 from .params import ConfigError, ParamSpec, ParamValue, resolve_params
+from .stats import float32_gap
 
 # Structural fields. These ceilings only keep absurd values from allocating anything; the
 # server's own, lower limits (cost.py, set by environment variables) are checked after this.
@@ -172,6 +173,8 @@ def _label(value: object) -> str | None:
         raise ConfigError("label", f"must be at most {LABEL_MAX} characters")
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise ConfigError("label", "must not contain control characters")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):  # a JSON body's "\ud800": no character at all
+        raise ConfigError("label", "must be text: it holds a lone surrogate, which is no character")
     return text or None
 
 
@@ -222,8 +225,10 @@ def make_run(fields: Mapping[str, object]) -> RunConfig:
     )
 
 
-def check_range(name: str, value: object) -> tuple[float, float] | None:
-    """An explicit histogram range [low, high] with low < high, both finite."""
+def check_range(name: str, value: object, bins: int = 1) -> tuple[float, float] | None:
+    """An explicit histogram range [low, high] with low < high, both finite, and `bins` bins
+    each at least as wide as float32's spacing there (the engine bins float32 values: narrower
+    bins could never tell two of them apart)."""
     if value is None:
         return None
     if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
@@ -233,7 +238,19 @@ def check_range(name: str, value: object) -> tuple[float, float] | None:
     low, high = (float(v) for v in value)
     if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
         raise ConfigError(name, "must be two finite numbers with low < high")
+    gap = float32_gap(low, high)
+    if (high - low) / bins < gap:  # high - low may overflow to inf: then it is wide enough
+        bins_text = f"{bins} bins" if bins != 1 else "1 bin"
+        raise ConfigError(
+            name,
+            f"{_number(low)} to {_number(high)} is too narrow for {bins_text}: float32 values there are "
+            f"{gap:.2g} apart, so the range must be at least {bins * gap:.2g} wide",
+        )
     return (low, high)
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
 
 
 def make_experiment(
@@ -262,10 +279,11 @@ def make_experiment(
         except ConfigError as err:
             where = err.field if err.field in shared and err.field not in run else f"runs[{i}].{err.field}"
             raise ConfigError(where, err.message) from None
+    bins = max(run.bins for run in built)  # the finest bins a range is drawn with
     return ExperimentConfig(
         runs=tuple(built),
-        post_range=check_range("range", post_range),
-        pre_range=check_range("z_range", pre_range),
+        post_range=check_range("range", post_range, bins),
+        pre_range=check_range("z_range", pre_range, bins),
         gradients=_flag("grad", gradients),
         loss=_loss(loss),
         theory=_flag("theory", theory),

@@ -27,6 +27,12 @@ FINE_BINS = 2048  # sub-bins across a range, for percentiles
 CHUNK = 1 << 16  # elements per chunk: 256 KiB of float32 stays in cache for the fused passes
 SQUARE_ROW = 1024  # values per dot product in the sum of squares (see _sum_of_squares)
 LANES = 4  # copies of the counts that consecutive values alternate between (see _lane_offsets)
+# float64 layers (a vanished gradient at its true scale, a float64 network) may hold values whose
+# spans, bin scales, sums or squares leave float64: beyond these magnitudes they are computed on
+# the values times a power of two (exact) and scaled back. float32 values never come near them.
+RESCALE_RANGE = 2.0**900  # spans and bin scales (bins / (high - low))
+RESCALE_SQUARES = 2.0**500  # squared deviations
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 Array = NDArray[np.floating]
 
@@ -78,6 +84,32 @@ def _float32_unsafe(low: float, high: float) -> bool:
     return magnitude > 1e15 or 0.0 < magnitude < 1e-15
 
 
+def float32_gap(low: float, high: float) -> float:
+    """The distance between neighbouring float32 values at the larger end of [low, high]: bins
+    narrower than this cannot tell the values of a float32 network apart (5e-324 is 0 in float32)."""
+    magnitude = np.float32(min(max(abs(low), abs(high)), FLOAT32_MAX))
+    if not magnitude:
+        return float(np.nextafter(magnitude, np.float32(1.0)))  # the smallest subnormal, 1.4e-45
+    return float(magnitude) - float(np.nextafter(magnitude, np.float32(0.0)))
+
+
+def _shift(limit: float, *values: float) -> int:
+    """0 when max |values| is within [1 / limit, limit] (or 0); otherwise the k that brings it
+    into [0.5, 1) as max |values| * 2**k."""
+    magnitude = max(abs(v) for v in values)
+    if magnitude == 0.0 or 1.0 / limit <= magnitude <= limit:
+        return 0
+    return -math.frexp(magnitude)[1]
+
+
+def _times_power_of_two(x: Array, k: int, out: Array) -> Array:
+    """out = x * 2**k in float64, exact unless it overflows (inf) or underflows (towards 0)."""
+    half = k // 2  # 2**k itself may be beyond float64 (k up to 1074)
+    with np.errstate(over="ignore", under="ignore"):
+        np.multiply(x, np.float64(2.0**half), out=out)
+        return np.multiply(out, np.float64(2.0 ** (k - half)), out=out)
+
+
 def scan(x: Array) -> Extent:
     flat = _flat(x)
     if flat.size == 0:
@@ -126,6 +158,10 @@ def _scan_chunks(flat: Array) -> tuple[float, float, float]:
 def _mean(flat: Array, low: float, high: float) -> float:
     if low == high:
         return low
+    shift = _shift(RESCALE_RANGE, low, high)
+    if shift < 0:  # float64 values near its limit, whose sum would overflow
+        scaled = _times_power_of_two(flat, shift, np.empty(flat.size, np.float64))
+        return math.ldexp(float(np.add.reduce(scaled)) / flat.size, -shift)
     # Pairwise summation in the array's dtype is accurate; float64 only where float32 could overflow.
     # The division stays in that dtype too, as ndarray.mean's does.
     total = np.add.reduce(flat, dtype=np.float64 if is_wide(low, high) else None)
@@ -171,20 +207,26 @@ def _binned_pass(
     mean: float | None = None,
     saturation: tuple[float | None, float | None] = (None, None),
     zeros: bool = False,
+    squares_shift: int = 0,
 ) -> _Pass:
     """Bin `flat` into `bins` equal bins on [low, high], plus one under and one over bin;
-    optionally also accumulate squared deviations from `mean`, zeros and saturated values (at or
-    beyond either threshold that is not None). `data` is flat's (min, max)."""
-    scale = bins / (high - low)
+    optionally also accumulate squared deviations from `mean` (of the values times
+    2**squares_shift), zeros and saturated values (at or beyond either threshold that is not
+    None). `data` is flat's (min, max)."""
+    # A range beyond float64's comfort (wider than 1e271, or narrower than bins / 1e308: a
+    # vanished float64 signal) is binned as x * 2**shift on [low, high] * 2**shift, exactly.
+    shift = _shift(RESCALE_RANGE, low, high)
+    scale = bins / (math.ldexp(high, shift) - math.ldexp(low, shift))
     # float32 arithmetic is exact enough for binning, except for ranges so narrow (vanished
     # signals: 1e-40 wide) or values so large that the scaled values would overflow it.
-    wide = scale > 1e30 or flat.dtype == np.float64 or is_wide(low, high)
+    wide = scale > 1e30 or flat.dtype == np.float64 or is_wide(low, high) or shift != 0
     dtype: type[np.floating] = np.float64 if wide else np.float32
-    origin, factor = dtype(low), dtype(scale)
+    origin, factor = dtype(math.ldexp(low, shift)), dtype(scale)
     # When every value is in range, 0 <= (x - low) * scale + 1 < bins + 2 in this very arithmetic
     # (each step is monotone in x, so the extremes bound it), and the index needs no clip.
     inside = (
-        low <= data[0]
+        shift == 0
+        and low <= data[0]
         and data[1] <= high
         and float(origin) <= data[0]
         and int((dtype(data[1]) - origin) * factor + dtype(1.0)) <= bins + 1
@@ -202,14 +244,18 @@ def _binned_pass(
     index = np.empty(n, dtype=np.intp)
     mask = np.empty(n, dtype=np.bool_) if zeros or saturation != (None, None) else None
     lo_sat, hi_sat = saturation
-    # Squared deviations of 1e-20 underflow, and a float64 layer near 1e308 has an infinite std:
-    # results to report, as the forward pass treats them, not errors.
+    # Squared deviations of 1e-20 underflow in float32 (summarize passes such values as float64),
+    # and values far outside a scaled range overflow to inf in their index: clipped like the rest.
     with np.errstate(over="ignore", under="ignore"):
         for start in range(0, flat.size, n):
             chunk = flat[start : start + n]
             b, i32, i = buf[: chunk.size], index32[: chunk.size], index[: chunk.size]
             if mean is not None:
-                np.subtract(chunk, dtype(mean), out=b)
+                if squares_shift:  # float64 values whose squares would leave float64
+                    _times_power_of_two(chunk, squares_shift, out=b)
+                    np.subtract(b, math.ldexp(mean, squares_shift), out=b)
+                else:
+                    np.subtract(chunk, dtype(mean), out=b)
                 out.squares += _sum_of_squares(b)
             if mask is not None:
                 m = mask[: chunk.size]
@@ -227,7 +273,11 @@ def _binned_pass(
                 np.multiply(b if origin else chunk, factor, out=b)
                 np.add(b, dtype(1.0), out=i32, casting="unsafe")
             else:
-                np.subtract(chunk, origin, out=b)
+                if shift:
+                    _times_power_of_two(chunk, shift, out=b)
+                    np.subtract(b, origin, out=b)
+                else:
+                    np.subtract(chunk, origin, out=b)
                 np.multiply(b, factor, out=b)
                 np.add(b, dtype(1.0), out=b)
                 np.maximum(b, 0, out=b)
@@ -243,6 +293,8 @@ def _binned_pass(
 def _percentiles(fine: NDArray[np.int64], low: float, high: float, extent: Extent) -> tuple[float, ...]:
     """The PERCENTILES by linear interpolation within the fine bin holding each."""
     cumulative = np.cumsum(fine)
+    shift = _shift(RESCALE_RANGE, low, high)  # 0 but for float64 ranges near its limits
+    low, high = math.ldexp(low, shift), math.ldexp(high, shift)
     width = (high - low) / fine.size
     targets = [q / 100.0 * extent.finite for q in PERCENTILES[1:-1]]
     # One search for all of them; the rest is a few scalars each, cheaper in Python than in arrays.
@@ -251,9 +303,18 @@ def _percentiles(fine: NDArray[np.int64], low: float, high: float, extent: Exten
         before = int(cumulative[j - 1]) if j else 0
         held = int(fine[j])
         fraction = (target - before) / held if held else 0.0
-        values.append(min(max(low + (j + fraction) * width, extent.low), extent.high))
+        values.append(min(max(math.ldexp(low + (j + fraction) * width, -shift), extent.low), extent.high))
     values.append(extent.high)
     return tuple(values)
+
+
+def _edges(low: float, high: float, bins: int) -> NDArray[np.float64]:
+    """bins + 1 equal steps from low to high (computed on a power-of-two multiple of the range
+    where high - low itself would overflow or its steps underflow)."""
+    shift = _shift(RESCALE_RANGE, low, high)
+    if not shift:
+        return np.linspace(low, high, bins + 1)
+    return np.ldexp(np.linspace(math.ldexp(low, shift), math.ldexp(high, shift), bins + 1), -shift)
 
 
 def summarize(
@@ -270,7 +331,7 @@ def summarize(
     Values outside an explicit range are counted in `below` / `above`, not in the bins.
     """
     low, high = display
-    edges = np.linspace(low, high, bins + 1)
+    edges = _edges(low, high, bins)
     lo_b, hi_b = bounds
     saturation = None
     if lo_b is not None and hi_b is not None:
@@ -296,7 +357,8 @@ def summarize(
         thresholds = (lo_s if extent.low <= lo_s else None, hi_s if extent.high >= hi_s else None)
     zeros = extent.low <= 0.0 <= extent.high
     per_bin = max(1, -(-FINE_BINS // bins))
-    main = _binned_pass(flat, low, high, bins * per_bin, data, extent.mean, thresholds, zeros)
+    squares_shift = _shift(RESCALE_SQUARES, extent.low, extent.high)  # 0 for every float32 tensor
+    main = _binned_pass(flat, low, high, bins * per_bin, data, extent.mean, thresholds, zeros, squares_shift)
     below = int(main.counts[0])
     # The top slot holds values at the top edge and beyond; the edge belongs to the last bin.
     above = int(np.count_nonzero(flat > high)) if explicit_range and extent.high > high else 0
@@ -321,7 +383,7 @@ def summarize(
         counts=counts,
         count=n,
         mean=extent.mean,
-        std=math.sqrt(main.squares / n),
+        std=math.ldexp(math.sqrt(main.squares / n), -squares_shift),
         min=extent.low,
         max=extent.high,
         percentiles=percentiles,

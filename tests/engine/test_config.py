@@ -295,7 +295,7 @@ def test_make_run_label_normalized() -> None:
 
 
 @pytest.mark.parametrize(
-    "label", ["x" * (LABEL_MAX + 1), "a\x00b", "line\nbreak", "tab\there", "del\x7f", 5, ["a"]]
+    "label", ["x" * (LABEL_MAX + 1), "a\x00b", "line\nbreak", "tab\there", "del\x7f", "a\ud800b", 5, ["a"]]
 )
 def test_make_run_label_rejected(label: object) -> None:
     assert _error({**BASE, "label": label}).field == "label"
@@ -407,6 +407,37 @@ def test_check_range_rejects_non_numbers(value: object) -> None:
     with pytest.raises(ConfigError) as info:
         check_range("range", value)
     assert info.value.field == "range"
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ([0, 5e-324], "0 to 5e-324 is too narrow for 30 bins"),
+        ([-1e-310, 1e-310], "-1e-310 to 1e-310 is too narrow for 30 bins"),
+        ([1e-50, 2e-50], "float32 values there are 1.4e-45 apart"),
+        ([1, 1 + 1e-6], "at least 3.6e-06 wide"),
+    ],
+)
+def test_make_experiment_range_narrower_than_float32_bins(value: list[float], words: str) -> None:
+    """The engine bins float32 values: a range whose bins are narrower than float32's spacing
+    there cannot be drawn (5e-324 is 0 in float32), so it is refused, naming the range's key."""
+    for key, field in (("post_range", "range"), ("pre_range", "z_range")):
+        with pytest.raises(ConfigError) as info:
+            make_experiment(BASE, [{}], **{key: value})
+        assert info.value.field == field
+        assert words in info.value.message
+
+
+def test_make_experiment_range_resolution_counts_the_most_bins() -> None:
+    assert make_experiment(BASE, [{"bins": 1}], post_range=[0, 1e-43]).post_range == (0.0, 1e-43)
+    with pytest.raises(ConfigError) as info:
+        make_experiment(BASE, [{"bins": 1}, {"bins": 200}], post_range=[0, 1e-43])
+    assert info.value.field == "range" and "200 bins" in info.value.message
+
+
+@pytest.mark.parametrize("value", [(0.0, 1e-40), (-1e308, 1e308), (0.0, 3e38), (-1.0, 1.0)])
+def test_make_experiment_range_float32_can_bin(value: tuple[float, float]) -> None:
+    assert make_experiment(BASE, [{}], post_range=list(value), pre_range=list(value)).pre_range == value
 
 
 # ---------------------------------------------------------------- FIELDS and defaults

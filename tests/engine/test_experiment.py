@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 
 from app.engine.activations import ACTIVATIONS
-from app.engine.config import make_experiment
+from app.engine.backward import LayerGradient, backward, upstream_gradient
+from app.engine.config import RunConfig, make_experiment
 from app.engine.cost import Limits, check_limits
-from app.engine.experiment import ExperimentResult, RunResult, run_experiment
+from app.engine.experiment import ExperimentResult, RunResult, _gradient_stats, run_experiment
 from app.engine.initializers import INITIALIZERS
 from app.engine.labels import default_label
+from app.engine.network import forward, input_samples
 from app.engine.stats import PERCENTILES, TensorStats
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -513,6 +515,80 @@ def test_experiment_overflow_reported_not_raised() -> None:
     healthy = result.runs[1].layers[-1]
     assert healthy.post.count == 200 * 100
     assert healthy.post.nan_count == healthy.post.inf_count == 0
+
+
+def _true_gradients(run: RunConfig, position: int) -> list[np.ndarray]:
+    """dL/dz of every layer at its true scale in float64 (underflowing to 0 where it does), as
+    run_experiment computes it."""
+    x = input_samples(run, np.float32)
+    layers = list(forward(run, x, position, np.float32))
+    grads, _ = backward(run, layers, x, upstream_gradient(run, position, layers[-1].a, "normal"))
+    with np.errstate(under="ignore"):
+        return [np.ldexp(g.delta.astype(np.float64), g.exponent) for g in grads]
+
+
+VANISHING = {"activation": "tanh", "init": "xavier", "gain": 0.01}  # the gradient shrinks ~100x a layer
+
+
+def test_experiment_vanished_gradient_underflows_to_zero() -> None:
+    """200 tanh layers with Xavier x 0.01: going back, dL/dz falls below float64's subnormals
+    (2**-1074) by layer ~40. Those values are 0; the layers in between are subnormal; every
+    statistic is that of the true values in float64."""
+    result = _run({"depth": 200, "width": 10, "samples": 10}, [VANISHING])
+    truth = _true_gradients(result.config.runs[0], 0)
+    for layer, values in zip(result.runs[0].layers, truth, strict=True):
+        grad = layer.grad
+        assert grad is not None
+        assert int(grad.counts.sum()) == grad.count == 100 and grad.below == grad.above == 0
+        assert (grad.min, grad.max) == (float(values.min()), float(values.max()))
+        assert grad.zero_fraction == float(np.mean(values == 0.0))
+        assert grad.std is not None and grad.mean is not None
+        shift = -math.frexp(float(np.abs(values).max()))[1]  # std of the values times 2**shift, exact
+        std = math.ldexp(float(np.ldexp(values, shift).std()), -shift)
+        assert grad.std == pytest.approx(std, rel=1e-5, abs=0)
+        assert np.all(np.isfinite(grad.edges)) and np.all(np.diff(grad.edges) >= 0)
+    first = result.runs[0].layers[0].grad
+    assert first is not None
+    assert first.min == first.max == first.mean == first.std == 0.0 and first.zero_fraction == 1.0
+    assert any(0.0 < abs(float(v.max())) < 2.0**-1022 for v in truth)  # some layer is subnormal
+
+
+def test_experiment_vanished_gradient_beside_a_healthy_one() -> None:
+    """Gradient histograms share a range across runs: a healthy run's range is ~1e1300 times
+    the vanished run's own, which float64 cannot express in the vanished run's units."""
+    result = _run(
+        {"depth": 200, "width": 10, "samples": 10},
+        [VANISHING, {"activation": "tanh", "init": "xavier"}],
+    )
+    for j in (0, 45, 150, 199):
+        vanished, healthy = (run.layers[j].grad for run in result.runs)
+        assert vanished is not None and healthy is not None
+        np.testing.assert_array_equal(vanished.edges, healthy.edges)
+        assert int(vanished.counts.sum()) == vanished.count == 100
+    first = result.runs[0].layers[0].grad
+    assert first is not None and first.std == 0.0
+    middle = int(np.searchsorted(first.edges, 0.0, side="right")) - 1
+    assert first.counts[middle] == 100  # every value is 0: all in the bin that holds 0
+
+
+def test_experiment_gradient_beyond_float64_is_infinite() -> None:
+    """A stored gradient 2**1100 times its delta is past float64's largest value where |delta| >
+    2**-76: those values are inf (counted, as the forward pass counts its own), the rest binned
+    beside a healthy run's on one range ~1e300 wide."""
+    config = make_experiment({"depth": 1, "width": 10, "samples": 10}, [VANISHING, VANISHING])
+    delta = np.linspace(-0.9, 0.9, 100, dtype=np.float32).reshape(10, 10)
+    delta[0, :4] = [1e-30, -2e-30, 3e-31, 0.0]  # 1e301 and so on: finite
+    grads = {
+        0: LayerGradient(delta, 1100, 0.0, 0.0, None),
+        1: LayerGradient(delta, 0, 0.0, 0.0, None),
+    }
+    exploded, healthy = (_gradient_stats(config, grads)[i] for i in (0, 1))
+    assert (exploded.count, exploded.inf_count) == (4, 96)
+    assert exploded.min is not None and exploded.mean is not None and exploded.std is not None
+    assert exploded.max == math.ldexp(float(np.float32(1e-30)), 1100) and exploded.min < -1e301
+    assert int(exploded.counts.sum()) == 4 and int(healthy.counts.sum()) == healthy.count == 100
+    np.testing.assert_array_equal(exploded.edges, healthy.edges)
+    assert all(math.isfinite(v) for v in (*exploded.edges, exploded.mean, exploded.std))
 
 
 # ---------------------------------------------------------------- labels

@@ -282,3 +282,60 @@ def test_summarize_std_of_vanished_signal_on_wide_range(magnitude: float) -> Non
     stats = _summary(x, 30, display=(-1.0, 1.0))
     assert stats.std == pytest.approx(float(x.astype(np.float64).std()), rel=1e-5, abs=0)
     assert int(stats.counts.sum()) == x.size
+
+
+def _scaled_reference(x: np.ndarray, exponent: int) -> tuple[float, float]:
+    """mean and std of float64 values too small or too large to square, computed on x * 2**exponent."""
+    y = np.ldexp(x.astype(np.float64), exponent)
+    return float(np.ldexp(y.mean(), -exponent)), float(np.ldexp(y.std(), -exponent))
+
+
+@pytest.mark.parametrize("magnitude", [1e-310, 1e-320, 1e-200])
+def test_summarize_subnormal_float64_range(magnitude: float) -> None:
+    """A float64 layer whose values are subnormal (a vanished gradient at its true scale): its own
+    range is narrower than bins / float64 max, and the statistics must still be its own."""
+    x = np.random.default_rng(1).standard_normal(20_000) * magnitude
+    stats = _summary(x, 30)
+    assert int(stats.counts.sum()) == stats.count == x.size
+    assert (stats.below, stats.above) == (0, 0)
+    assert (stats.min, stats.max) == (float(x.min()), float(x.max()))
+    assert np.all(np.isfinite(stats.edges)) and np.all(np.diff(stats.edges) >= 0)
+    mean, std = _scaled_reference(x, 1100)
+    assert stats.std == pytest.approx(std, rel=1e-6, abs=0)
+    assert stats.mean == pytest.approx(mean, rel=1e-6, abs=1e-6 * std)
+    assert stats.percentiles is not None and list(stats.percentiles) == sorted(stats.percentiles)
+    assert stats.percentiles[0] == x.min() and stats.percentiles[-1] == x.max()
+    if magnitude > 1e-300:  # a normal range: np.histogram bins it as well
+        expected, _ = np.histogram(x, bins=30, range=(float(x.min()), float(x.max())))
+        assert int(np.abs(stats.counts - expected).sum()) <= BOUNDARY_TOLERANCE
+
+
+def test_summarize_two_subnormal_values() -> None:
+    """The narrowest range float64 has: 0 and the smallest subnormal."""
+    x = np.array([0.0, 5e-324, 5e-324, 0.0, 5e-324])
+    stats = _summary(x, 30)
+    assert int(stats.counts.sum()) == 5 and (stats.below, stats.above) == (0, 0)
+    assert (stats.counts[0], stats.counts[-1]) == (2, 3)
+    assert stats.zero_fraction == 0.4 and stats.min == 0.0 and stats.max == 5e-324
+
+
+def test_summarize_range_wider_than_float64() -> None:
+    """float64 values from -1.5e308 to 1.5e308: high - low overflows, and so would their sum."""
+    x = np.random.default_rng(2).uniform(-1.5, 1.5, 20_000) * 1e308
+    stats = _summary(x, 30)
+    assert int(stats.counts.sum()) == stats.count == x.size
+    assert np.all(np.isfinite(stats.edges)) and stats.edges[0] == x.min() and stats.edges[-1] == x.max()
+    expected, _ = np.histogram(x / 4, bins=30, range=(float(x.min()) / 4, float(x.max()) / 4))
+    assert int(np.abs(stats.counts - expected).sum()) <= BOUNDARY_TOLERANCE
+    mean, std = _scaled_reference(x, -600)
+    assert stats.mean == pytest.approx(mean, rel=1e-6, abs=1e-6 * std)
+    assert stats.std == pytest.approx(std, rel=1e-6, abs=0)
+    _check_percentiles_scaled(stats, x, 4.0)
+
+
+def _check_percentiles_scaled(stats: TensorStats, x: np.ndarray, divisor: float) -> None:
+    assert stats.percentiles is not None
+    expected = np.percentile(x / divisor, PERCENTILES) * divisor
+    bound = (x.max() / divisor - x.min() / divisor) / 256.0 * divisor
+    assert np.all(np.abs(np.array(stats.percentiles) / divisor - expected / divisor) < bound / divisor)
+    assert list(stats.percentiles) == sorted(stats.percentiles)
