@@ -1,4 +1,9 @@
-"""Security headers on every response (a pure ASGI middleware: no per-request Python objects)."""
+"""Security headers on every response (a pure ASGI middleware: no per-request Python objects).
+
+Every response includes an unexpected error's 500: Starlette answers those from its outermost
+layer, around every middleware, so this one answers them itself (with the same plain "Internal
+Server Error") before passing the exception on to be logged.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,11 @@ HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+ERROR_BODY = b"Internal Server Error"
+ERROR_HEADERS = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", str(len(ERROR_BODY)).encode()),
+]
 
 
 class SecurityHeaders:
@@ -27,9 +37,21 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", []), *HEADERS]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if not started:  # else the client has a status already, and the connection is cut
+                await send_with_headers(
+                    {"type": "http.response.start", "status": 500, "headers": ERROR_HEADERS}
+                )
+                await send({"type": "http.response.body", "body": ERROR_BODY})
+            raise
