@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from . import pages, vendor
 from .api import catalog, export, paths, simulate, status, theory, train
+from .api.errors import handle_validation_errors
 from .api.runner import Runner
 from .api.train_jobs import TrainJobs
 from .assets import STATIC_DIR
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runner = Runner(settings.cache_bytes, settings.max_in_flight, settings.max_pending_macs)
     app.state.train_jobs = TrainJobs(settings.max_jobs, settings.cache_bytes // 4)
+    handle_validation_errors(app)
     app.include_router(simulate.router)
     app.include_router(status.router)
     app.include_router(catalog.router)  # before train: /train/presets, not DELETE /train/{job}

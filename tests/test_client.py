@@ -97,7 +97,7 @@ def test_client_error_422_of_json_body_names_the_field(api: Client) -> None:
         api.simulate({"runs": [{"activation": "relu", "init": "normal", "std": -1}]})
     err = caught.value
     assert err.status_code == 422
-    assert err.message == "runs[0].std: Input should be greater than or equal to 0"
+    assert err.message == "runs[0].std: must be between 0 and 100"  # as for a link (below)
     assert str(err) == f"HTTP 422: {err.message}"
     assert err.detail[0]["loc"] == ["body", "runs", 0, "std"]
     assert err.retry_after is None

@@ -13,6 +13,7 @@ from ..engine.params import ConfigError
 from ..engine.surfaces import (
     MAX_PATHS,
     PATH_LR,
+    STEPS,
     SURFACES,
     Path,
     PathsConfig,
@@ -29,9 +30,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "A field is invalid or over a limit; `detail` names it and the limit."}
 }
 
-# strict: false is not 0 and "1" is not 1 (as in the simulate schemas)
-Coordinate = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Number = Annotated[float | None, Field(default=None, strict=True, allow_inf_nan=False)]
+# strict: false is not 0 and "1" is not 1 (as in the simulate schemas). The values (bounds,
+# finiteness) are make_paths_config's to check, in the same words as for a link.
+Coordinate = Annotated[float, Field(strict=True)]
+Number = Annotated[float | None, Field(default=None, strict=True)]
+Steps = Annotated[int, Field(strict=True, json_schema_extra={"minimum": STEPS.low, "maximum": STEPS.high})]
 
 
 class OptimizerItem(BaseModel):
@@ -62,7 +65,7 @@ class PathsSpec(BaseModel):
     )
     surface: str | None = Field(default=None, max_length=64, description="a surface of the catalog")
     start: list[Coordinate] | None = Field(default=None, min_length=2, max_length=2, description="[x, y]")
-    steps: int | None = Field(default=None, strict=True, ge=1, le=1000, description="updates per path")
+    steps: Steps | None = Field(default=None, description="updates per path")
     optimizers: list[OptimizerItem] | None = Field(default=None, max_length=MAX_PATHS)
 
 

@@ -2,17 +2,19 @@
 
 The request models are generated from `FIELDS` so that types, bounds and descriptions in the
 OpenAPI schema are the engine's own; a field added to the engine appears here by itself. The
-response models document the JSON the API returns (responses are serialized directly, without
-re-validating them, for speed).
+models check JSON types only: bounds, choices and lengths are in the schema for clients to read,
+and the engine checks them, as it checks a share link's, so a bad value gets the same message
+(naming the same limit) whether it comes in a body or in a link. The response models document the
+JSON the API returns (responses are serialized directly, without re-validating them, for speed).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 
-from ..engine.config import FIELDS, LABEL_MAX, FieldDoc
+from ..engine.config import FIELDS, LABEL_MAX, LOSSES, FieldDoc
 
 MAX_WIDTH_LIST = 10_000
 MAX_RUNS_IN_BODY = 64  # structural cap; the server's limit (max_runs) is checked afterwards
@@ -31,14 +33,19 @@ SAITO_COMPARE: dict[str, Any] = {
 }
 
 
+def _documented(**limits: JsonValue) -> Any:
+    """Schema keywords that document a limit the engine checks (None: no such limit)."""
+    return Field(json_schema_extra={k: v for k, v in limits.items() if v is not None})
+
+
 def _annotation(doc: FieldDoc) -> Any:
     if doc.kind == "choice":
-        return Literal.__getitem__(doc.choices)
+        return Annotated[str, _documented(enum=list(doc.choices))]
     if doc.kind == "text":
-        return Annotated[str, Field(max_length=LABEL_MAX)]
+        return Annotated[str, _documented(maxLength=LABEL_MAX)]
     if doc.kind == "float":
-        return Annotated[float, Field(strict=True, allow_inf_nan=False, ge=doc.low, le=doc.high)]
-    item = Annotated[int, Field(strict=True, ge=doc.low, le=doc.high)]
+        return Annotated[float, Field(strict=True), _documented(minimum=doc.low, maximum=doc.high)]
+    item = Annotated[int, Field(strict=True), _documented(minimum=doc.low, maximum=doc.high)]
     if doc.kind == "int":
         return item
     return item | Annotated[list[item], Field(min_length=1, max_length=MAX_WIDTH_LIST)]
@@ -61,8 +68,8 @@ RunSpec: type[BaseModel] = create_model(
     **_run_fields(),
 )
 
-Loss = Literal["normal", "mse"]
-Range = Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=2, max_length=2)]
+Loss = Annotated[str, _documented(enum=list(LOSSES))]
+Range = Annotated[list[float], Field(min_length=2, max_length=2)]
 
 ExperimentSpec: type[BaseModel] = create_model(
     "ExperimentSpec",

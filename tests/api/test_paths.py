@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -144,3 +145,45 @@ def test_paths_page_serves_its_module_without_inline_script(client: TestClient) 
 def test_paths_other_methods_are_405_naming_the_allowed_ones(client: TestClient) -> None:
     response = client.delete(URL)
     assert response.status_code == 405 and response.headers["allow"] == "GET, POST"
+
+
+@pytest.mark.parametrize(
+    ("text", "loc"),
+    [
+        ('{"optimizers": [{"name": "sgd", "lr": NaN}]}', ["optimizers", 0, "lr"]),
+        ('{"start": [Infinity, 0]}', ["start"]),
+        ('{"steps": -Infinity}', ["steps"]),
+        ('{"runs": [{"std": NaN}]}', ["runs"]),
+        ('{"optimizers": [{"name": "\\ud800"}]}', ["optimizers", 0, "name"]),
+        ('{"surface": "\\udc00"}', ["surface"]),
+    ],
+)
+def test_paths_post_non_json_values_are_422(client: TestClient, text: str, loc: list[Any]) -> None:
+    response = client.post(URL, content=text, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["body", *loc] and detail["msg"]
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "field", "message"),
+    [
+        ("steps=0", {"steps": 0}, "steps", "must be between 1 and 1000"),
+        ("steps=1001", {"steps": 1001}, "steps", "must be between 1 and 1000"),
+        ("start=nan,0", {"start": [math.nan, 0]}, "start", "each coordinate must be a finite number"),
+        ("start=0,1e308", {"start": [0, 1e308]}, "start", "each coordinate must be between -100 and 100"),
+        ("opt=sgd,lr:-1", {"optimizers": [{"name": "sgd", "lr": -1}]}, "[0].lr", "must be between 0 and 10"),
+        ("opt=adam,beta1:inf", {"optimizers": [{"name": "adam", "beta1": math.inf}]}, "[0].beta1",
+         "must be a finite number"),
+    ],
+)  # fmt: skip
+def test_paths_same_message_over_get_and_post(
+    client: TestClient, query: str, body: dict[str, Any], field: str, message: str
+) -> None:
+    """The same bad value, in the same words over both (the link's opt[i] is the body's optimizers[i])."""
+    got = client.get(f"{URL}?{query}")
+    posted = client.post(URL, content=json.dumps(body), headers={"content-type": "application/json"})
+    assert got.status_code == posted.status_code == 422
+    link, json_body = got.json()["detail"][0]["msg"], posted.json()["detail"][0]["msg"]
+    assert link.endswith(f"{field}: {message}") and json_body.endswith(f"{field}: {message}")
+    assert link.replace("opt[", "optimizers[") == json_body

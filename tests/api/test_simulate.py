@@ -14,7 +14,8 @@ from app.engine.stats import PERCENTILES
 from app.main import create_app
 from app.settings import get_settings, load_settings
 
-SHARE = "range=0,1&run=sigmoid,normal&run=sigmoid,xavier&run=relu,he_normal"
+RUNS = "run=sigmoid,normal&run=sigmoid,xavier&run=relu,he_normal"
+SHARE = f"range=0,1&{RUNS}"
 
 
 def _walk_numbers(node: Any) -> list[float]:
@@ -188,3 +189,126 @@ def test_simulate_gradients_and_theory_by_default_switchable(client: TestClient)
     assert body["runs"][0]["layers"][1]["grad"]["edges"] == body["runs"][1]["layers"][1]["grad"]["edges"]
     posted = client.post("/api/v1/simulate", json=body["experiment"])
     assert posted.json()["share"] == body["share"]
+
+
+# ---- odd inputs: a result or a 422 naming the field, never a 500 -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "words"),
+    [
+        # float32 has nothing between 0 and 1.4e-45: these ranges cannot hold 30 bins
+        ("run=relu,he_normal&range=0,5e-324&depth=2&width=10&samples=10", "range", "too narrow for 30 bins"),
+        ("run=relu,zeros&z_range=-1e-310,1e-310", "z_range", "float32 values there are 1.4e-45 apart"),
+        ("range=0,5e-324&run=relu,zeros", "range", "at least 4.2e-44 wide"),
+        ("bins=200&range=1,1.00001&run=relu,zeros", "range", "too narrow for 200 bins"),
+    ],
+)
+def test_simulate_range_float32_cannot_bin_is_422(
+    client: TestClient, query: str, field: str, words: str
+) -> None:
+    response = client.get(f"/api/v1/simulate?{query}")
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["query", field]
+    assert detail["msg"].startswith(f"{field}: ") and words in detail["msg"]
+
+
+def test_simulate_vanished_gradient_answers_with_zeros(client: TestClient) -> None:
+    """An ordinary experiment whose gradient vanishes below float64's smallest subnormal by the
+    first layers: those values are 0, reported as such."""
+    response = client.get("/api/v1/simulate?run=tanh,xavier,gain:0.01&depth=200")
+    assert response.status_code == 200
+    assert "NaN" not in response.text and "Infinity" not in response.text
+    layers = response.json()["runs"][0]["layers"]
+    first = layers[0]["grad"]
+    assert first["mean"] == first["std"] == first["min"] == first["max"] == 0.0
+    assert first["zero_fraction"] == 1.0 and sum(first["counts"]) == first["count"] == 100_000
+    assert layers[-1]["grad"]["std"] > 0.1
+    for layer in layers:
+        assert sum(layer["grad"]["counts"]) == layer["grad"]["count"]
+
+
+def test_simulate_range_wider_than_float64_answers(client: TestClient) -> None:
+    response = client.get("/api/v1/simulate?depth=2&width=10&samples=10&range=-1e308,1e308&run=tanh,xavier")
+    assert response.status_code == 200
+    post = response.json()["runs"][0]["layers"][0]["post"]
+    assert post["edges"][0] == -1e308 and post["edges"][-1] == 1e308
+    assert sum(post["counts"]) == post["count"] == 100
+    assert post["counts"][14] + post["counts"][15] == 100  # tanh's values: the two middle bins
+
+
+@pytest.mark.parametrize(
+    ("text", "loc"),
+    [
+        ('{"runs": [{"activation": "relu", "init": "normal", "std": NaN}]}', ["runs", 0, "std"]),
+        ('{"depth": Infinity, "runs": [{"activation": "relu", "init": "xavier"}]}', ["depth"]),
+        ('{"range": [-Infinity, 1], "runs": [{"activation": "relu", "init": "xavier"}]}', ["range"]),
+        ('{"runs": NaN}', ["runs"]),
+        ('{"runs": [{"activation": "relu", "init": "xavier", "typo": NaN}]}', ["runs", 0, "typo"]),
+        ('{"runs": [{"activation": "relu", "init": "xavier", "label": "\\ud800"}]}', ["runs", 0, "label"]),
+        ('{"runs": [{"activation": "\\ud800", "init": "xavier"}]}', ["runs", 0, "activation"]),
+        # a key that is no text: Pydantic names the object that holds it
+        ('{"runs": [{"activation": "relu", "init": "xavier", "\\udfff": [NaN]}]}', ["runs", 0]),
+    ],
+)
+def test_simulate_post_non_json_values_are_422(client: TestClient, text: str, loc: list[Any]) -> None:
+    """Python's JSON reader takes NaN, Infinity and lone surrogates; the 422 that names them must
+    still be JSON (which has neither) and UTF-8."""
+    response = client.post("/api/v1/simulate", content=text, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["body", *loc]
+    assert detail["msg"] and "NaN" not in response.text and "Infinity" not in response.text
+
+
+def _post_json(client: TestClient, body: dict[str, Any]) -> Any:
+    """POST a body as Python's JSON writes it (NaN as NaN, as some clients send it)."""
+    text = json.dumps(body)
+    return client.post("/api/v1/simulate", content=text, headers={"content-type": "application/json"})
+
+
+RUN = {"activation": "relu", "init": "normal"}
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "loc", "msg"),
+    [
+        ("run=relu,normal,std:-1", {"runs": [{**RUN, "std": -1}]}, ["runs", 0, "std"],
+         "runs[0].std: must be between 0 and 100"),
+        ("run=relu,normal,std:nan", {"runs": [{**RUN, "std": math.nan}]}, ["runs", 0, "std"],
+         "runs[0].std: must be a finite number"),
+        ("std=1e308&run=relu,normal", {"std": 1e308, "runs": [RUN]}, ["std"],
+         "std: must be between 0 and 100"),
+        ("depth=0&run=relu,normal", {"depth": 0, "runs": [RUN]}, ["depth"],
+         "depth: must be between 1 and 10000"),
+        ("run=relu,normal,seed:-1", {"runs": [{**RUN, "seed": -1}]}, ["runs", 0, "seed"],
+         "runs[0].seed: must be between 0 and 4294967295"),
+        ("width=10-0&run=relu,normal", {"width": [10, 0], "runs": [RUN]}, ["width"],
+         "width: must be between 1 and 1000000"),
+        ("run=maxout,xavier,pieces:99", {"runs": [{"activation": "maxout", "init": "xavier", "pieces": 99}]},
+         ["runs", 0, "pieces"], "runs[0].pieces: must be between 2 and 8"),
+        ("range=1,0&run=relu,normal", {"range": [1, 0], "runs": [RUN]}, ["range"],
+         "range: must be two finite numbers with low < high"),
+        ("z_range=0,inf&run=relu,normal", {"z_range": [0, math.inf], "runs": [RUN]}, ["z_range"],
+         "z_range: must be two finite numbers with low < high"),
+        ("run=relu,normal,label:" + "x" * 81, {"runs": [{**RUN, "label": "x" * 81}]}, ["runs", 0, "label"],
+         "runs[0].label: must be at most 80 characters"),
+        ("loss=l1&run=relu,normal", {"loss": "l1", "runs": [RUN]}, ["loss"],
+         "loss: must be one of normal, mse"),
+        ("run=foo,normal", {"runs": [{**RUN, "activation": "foo"}]}, ["runs", 0, "activation"],
+         "runs[0].activation: unknown activation 'foo'; one of sigmoid, tanh, relu"),
+    ],
+)  # fmt: skip
+def test_simulate_same_message_over_get_and_post(
+    client: TestClient, query: str, body: dict[str, Any], loc: list[Any], msg: str
+) -> None:
+    """A bad value is described in the same words whether it comes in a link or a JSON body: the
+    engine checks both against the same limits."""
+    got = client.get(f"/api/v1/simulate?{query}")
+    posted = _post_json(client, body)
+    assert got.status_code == posted.status_code == 422
+    by_link, by_body = got.json()["detail"][0], posted.json()["detail"][0]
+    assert by_link["loc"] == ["query", *loc] and by_body["loc"] == ["body", *loc]
+    assert by_link["msg"] == by_body["msg"]
+    assert by_link["msg"].startswith(msg)
