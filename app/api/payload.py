@@ -122,20 +122,31 @@ def to_json(document: dict[str, Any]) -> bytes:
 
 
 CSV_COLUMNS = ("run", "label", "layer", "units", "activation", "kind", "bin", "left", "right", "count")
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(text: str) -> str:
+    """Text as a spreadsheet shows it and never runs it: a leading quote before a formula's start
+    (the cell is written in quotes, as every text cell is)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def to_csv(document: dict[str, Any]) -> str:
-    """Tidy CSV of the histograms: one row per run x layer x kind x bin."""
+    """Tidy CSV of the histograms: one row per run x layer x kind x bin. Text cells are quoted and
+    neutralized (run labels are the user's text); numbers are written bare, so -0.5 stays a number."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(CSV_COLUMNS)
     for r, run in enumerate(document["runs"], start=1):
+        label = _text_cell(run["label"])
         for layer in run["layers"]:
+            activation = _text_cell(layer["activation"])
             for kind in ("pre", "post"):
                 edges, counts = layer[kind]["edges"], layer[kind]["counts"]
                 for b, count in enumerate(counts):
                     writer.writerow(
-                        (r, run["label"], layer["layer"], layer["units"], layer["activation"], kind,
-                         b + 1, repr(edges[b]), repr(edges[b + 1]), count)
+                        (r, label, layer["layer"], layer["units"], activation, kind,
+                         b + 1, float(edges[b]), float(edges[b + 1]), count)
                     )  # fmt: skip
     return out.getvalue()

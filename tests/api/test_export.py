@@ -6,8 +6,11 @@ import csv
 import io
 import json
 import re
+from urllib.parse import quote
 
 from fastapi.testclient import TestClient
+
+from app.api.payload import CSV_COLUMNS
 
 SHARE = "depth=2&bins=4&run=sigmoid,normal&run=relu,he_normal"
 
@@ -46,3 +49,41 @@ def test_export_bad_query_is_a_clear_422(client: TestClient) -> None:
         response = client.get(f"/api/v1/export/{kind}?run=relu,nope")
         assert response.status_code == 422
         assert "init" in response.json()["detail"][0]["msg"]
+
+
+def test_export_csv_vanished_gradient_answers(client: TestClient) -> None:
+    response = client.get("/api/v1/export/csv?run=tanh,xavier,gain:0.01&depth=200")
+    assert response.status_code == 200
+    assert len(list(csv.DictReader(io.StringIO(response.text)))) == 200 * 2 * 30
+
+
+# A spreadsheet runs a cell that starts with = + - @ (or a tab or carriage return) as a formula.
+FORMULAS = ["=1+2", "+1+2", "-1+2", "@SUM(A1:A2)", '=HYPERLINK("http://x.invalid","y")', "-0.5"]
+
+
+def test_export_csv_neutralizes_formula_labels(client: TestClient) -> None:
+    """Run labels come from the link (label:...), so they are the user's text: each cell that a
+    spreadsheet would run as a formula gets a single quote in front, inside its quotes (OWASP)."""
+    runs = "&".join(f"run=tanh,xavier,label:{quote(_escape(label), safe='')}" for label in FORMULAS)
+    response = client.get(f"/api/v1/export/csv?depth=1&width=10&samples=10&bins=2&{runs}")
+    assert response.status_code == 200
+    document = client.get(f"/api/v1/simulate?depth=1&width=10&samples=10&bins=2&{runs}").json()
+    assert document["runs"][0]["label"] == FORMULAS[0]  # the JSON keeps the label as given
+    lines = response.text.splitlines()
+    rows = list(csv.reader(lines))
+    assert rows[0] == list(CSV_COLUMNS)
+    assert {row[1] for row in rows[1:]} == {"'" + label for label in FORMULAS}
+    for label in FORMULAS:
+        assert '"' + "'" + label.replace('"', '""') + '"' in response.text  # in quotes, as text
+    text_columns = [CSV_COLUMNS.index(name) for name in ("label", "activation", "kind")]
+    for line, row in zip(lines[1:], rows[1:], strict=True):
+        assert all(row[i][:1] not in ("=", "+", "-", "@", "\t", "\r") for i in text_columns)
+        # numbers stay numbers, unquoted: tanh's z runs below 0, so left edges like -0.5 stay -0.5
+        numbers = [row[i] for i, name in enumerate(CSV_COLUMNS) if i not in text_columns]
+        assert all(float(n) == float(n) for n in numbers)
+        assert line.endswith(",".join(numbers[-3:]))
+    assert any(row[CSV_COLUMNS.index("left")].startswith("-") for row in rows[1:])
+
+
+def _escape(label: str) -> str:
+    return label.replace("%", "%25").replace(",", "%2C").replace(":", "%3A")
