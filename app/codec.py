@@ -12,6 +12,9 @@ percent-encode the commas work too), and inside a run item the three characters 
 escaped once more, so labels may hold any character. `v=1` names this format; links without it
 are version 1.
 
+`preset=<name>` stands for that preset's link (app/presets.py), and any other key beside it
+replaces the preset's own (`preset=saito-compare&depth=8`; run= keys replace all its runs).
+
 Canonical form: defaults are omitted, shared settings come from the first run, later runs list
 only what differs, and keys follow the field table's order; so equal experiments give equal
 strings and decode(encode(x)) == x.
@@ -40,6 +43,7 @@ RANGE_KEYS = ("range", "z_range")
 FLAG_KEYS = ("grad", "theory")
 OPTION_KEYS = (*FLAG_KEYS, "loss")
 TOP_KEYS = frozenset(RUN_FIELDS) | {"run", "v", *RANGE_KEYS, *OPTION_KEYS}
+PRESET_KEY = "preset"
 FLAGS = {"1": True, "0": False, "true": True, "false": False}
 MAX_QUERY_LENGTH = 8192
 MAX_RUN_ITEMS = 64
@@ -158,19 +162,39 @@ def _decode_run(text: str, index: int) -> dict[str, Any]:
     return run
 
 
-def decode(query: str) -> DecodedQuery:
-    """Read a share query (with or without the leading '?')."""
+def _expand_preset(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`preset=<name>` replaced by the pairs of that preset's link, less the keys the link gives
+    itself (all the preset's run= when the link has a run=)."""
+    names = [text for key, text in pairs if key == PRESET_KEY]
+    if not names:
+        return pairs
+    if len(names) > 1:
+        raise CodecError(PRESET_KEY, "is given twice")
+    from .presets import PRESETS  # presets are links in this format: that module imports this one
+
+    preset = PRESETS.get(names[0])
+    if preset is None:
+        raise CodecError(PRESET_KEY, f"unknown preset {names[0]!r}; presets are {', '.join(PRESETS)}")
+    given = {key for key, _ in pairs}
+    kept = [(key, text) for key, text in _split_pairs(preset.query) if key not in given]
+    return kept + [(key, text) for key, text in pairs if key != PRESET_KEY]
+
+
+def decode(query: str, *, presets: bool = True) -> DecodedQuery:
+    """Read a share query (with or without the leading '?'); `presets=False` refuses preset=."""
     if len(query) > MAX_QUERY_LENGTH:
         raise CodecError("query", f"is {len(query)} characters, over the limit of {MAX_QUERY_LENGTH}")
     shared: dict[str, Any] = {}
     runs: list[dict[str, Any]] = []
     ranges: dict[str, list[float]] = {}
     options: dict[str, Any] = {}
-    for key, text in _split_pairs(query):
+    pairs = _split_pairs(query)
+    for key, text in _expand_preset(pairs) if presets else pairs:
         if key not in TOP_KEYS:
+            named = "preset, run" if presets else "run"
             raise CodecError(
                 key,
-                f"unknown setting; settings are run, v, range, z_range, {', '.join(RUN_FIELDS)}",
+                f"unknown setting; settings are {named}, v, range, z_range, {', '.join(RUN_FIELDS)}",
             )
         if key == "run":
             runs.append(_decode_run(text, len(runs)))

@@ -120,7 +120,7 @@ def decode(query: str) -> Training:
             network.append(piece)
     if not has_bias:
         network.insert(0, f"bias={DEFAULT_BIAS}")
-    experiment = codec.to_experiment(codec.decode("&".join(network)))
+    experiment = codec.to_experiment(codec.decode("&".join(network), presets=False))
     data = train.get("data", DEFAULT_DATA)
     options = {TRAIN_KEYS[k]: _int(k, v) for k, v in train.items() if k in TRAIN_KEYS}
     captures = None

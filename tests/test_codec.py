@@ -195,3 +195,56 @@ def test_codec_backward_options_round_trip() -> None:
         with pytest.raises(ConfigError) as caught:
             roundtrip(query)
         assert caught.value.field == field
+
+
+# ---- presets -------------------------------------------------------------------------------------
+
+
+def test_codec_preset_is_its_link() -> None:
+    assert codec.decode("preset=saito-compare") == codec.decode(SAITO_COMPARE)
+    assert codec.encode(roundtrip("preset=saito-compare")) == SAITO_COMPARE
+
+
+@pytest.mark.parametrize(
+    ("query", "same_as"),
+    [
+        ("preset=saito-compare&depth=8", f"depth=8&{SAITO_COMPARE}"),
+        ("depth=8&preset=saito-compare&v=1", f"depth=8&{SAITO_COMPARE}"),
+        ("preset=saito-compare&range=0,2", "range=0,2" + SAITO_COMPARE.removeprefix("range=0,1")),
+        ("preset=saito-compare&run=tanh,xavier&run=relu,xavier", "range=0,1&run=tanh,xavier&run=relu,xavier"),
+        ("preset=deep-relu-compare&grad=1", "depth=50&width=512&samples=500"
+         "&run=relu,normal,std:0.01&run=relu,xavier&run=relu,he_normal"),
+        # a run's own depth still wins over the shared depth it overrides
+        ("preset=ng-small-init&depth=3",
+         "bias=zeros&depth=3&run=tanh,normal,output_activation:sigmoid,std:0.01"
+         "&run=tanh,normal,output_activation:sigmoid,std:0.01,depth:20"),
+    ],
+)  # fmt: skip
+def test_codec_preset_keys_override_it(query: str, same_as: str) -> None:
+    """Keys beside preset= replace the preset's own (its run= keys all together); the canonical
+    link, made from the experiment, never holds preset=."""
+    assert roundtrip(query) == roundtrip(same_as)
+    assert "preset" not in codec.encode(roundtrip(query))
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("preset=nope", "unknown preset 'nope'; presets are saito-compare, saito-sigmoid-std1, "),
+        ("preset=dead-relu&preset=dead-relu", "is given twice"),
+        ("preset=Saito-Compare", "unknown preset"),
+    ],
+)
+def test_codec_bad_preset_names_the_field(query: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        roundtrip(query)
+    assert caught.value.field == "preset"
+    assert words in caught.value.message
+
+
+def test_codec_preset_expansion_can_be_turned_off() -> None:
+    """A training link reads its network with the experiment codec, without presets (their
+    ranges and backward options are no training's)."""
+    with pytest.raises(ConfigError) as caught:
+        codec.decode("preset=saito-compare", presets=False)
+    assert caught.value.field == "preset" and "unknown setting" in caught.value.message

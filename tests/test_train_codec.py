@@ -76,6 +76,8 @@ def test_train_codec_presets_are_canonical(name: str) -> None:
         ("captures=0-5000&iterations=100&run=relu,he_normal", "captures"),
         ("width=0&run=relu,he_normal", "width"),
         ("depth=2", "runs"),
+        ("preset=saito-compare", "preset"),  # experiment presets are no training's
+        ("preset=saito-compare&run=relu,he_normal", "preset"),
     ],
 )
 def test_train_codec_errors_name_the_field(query: str, field: str) -> None:

@@ -57,6 +57,16 @@ def test_export_csv_vanished_gradient_answers(client: TestClient) -> None:
     assert len(list(csv.DictReader(io.StringIO(response.text)))) == 200 * 2 * 30
 
 
+def test_export_csv_takes_a_preset(client: TestClient) -> None:
+    response = client.get("/api/v1/export/csv?preset=saito-compare&depth=2&bins=4")
+    assert response.status_code == 200
+    runs = "run=sigmoid,normal&run=sigmoid,xavier&run=relu,he_normal"
+    expected = client.get(f"/api/v1/export/csv?depth=2&bins=4&range=0,1&{runs}")
+    assert response.text == expected.text
+    report = client.get("/api/v1/export/report?preset=nope")
+    assert report.status_code == 422 and report.json()["detail"][0]["loc"] == ["query", "preset"]
+
+
 # A spreadsheet runs a cell that starts with = + - @ (or a tab or carriage return) as a formula.
 FORMULAS = ["=1+2", "+1+2", "-1+2", "@SUM(A1:A2)", '=HYPERLINK("http://x.invalid","y")', "-0.5"]
 

@@ -312,3 +312,45 @@ def test_simulate_same_message_over_get_and_post(
     assert by_link["loc"] == ["query", *loc] and by_body["loc"] == ["body", *loc]
     assert by_link["msg"] == by_body["msg"]
     assert by_link["msg"].startswith(msg)
+
+
+# ---- presets in links ----------------------------------------------------------------------------
+
+
+def test_simulate_get_preset_is_its_link(client: TestClient) -> None:
+    by_name = client.get("/api/v1/simulate?preset=saito-compare")
+    assert by_name.status_code == 200
+    assert by_name.json()["share"] == SHARE  # the canonical link never holds preset=
+    assert by_name.content == client.get(f"/api/v1/simulate?{SHARE}").content
+
+
+@pytest.mark.parametrize(
+    ("query", "share"),
+    [
+        ("preset=saito-compare&depth=8", f"depth=8&{SHARE}"),
+        ("depth=8&preset=saito-compare", f"depth=8&{SHARE}"),
+        ("preset=saito-compare&range=0,2", f"range=0,2&{RUNS}"),
+        ("preset=saito-compare&run=tanh,xavier", "range=0,1&run=tanh,xavier"),
+        ("preset=deep-relu-compare&grad=1&depth=3&run=relu,he_normal",
+         "depth=3&width=512&samples=500&run=relu,he_normal"),
+    ],
+)  # fmt: skip
+def test_simulate_get_preset_with_overrides(client: TestClient, query: str, share: str) -> None:
+    response = client.get(f"/api/v1/simulate?{query}")
+    assert response.status_code == 200
+    assert response.json()["share"] == share
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("preset=nope", "unknown preset 'nope'; presets are saito-compare, saito-sigmoid-std1"),
+        ("preset=saito-compare&preset=dead-relu", "is given twice"),
+        ("preset=", "unknown preset ''"),
+    ],
+)
+def test_simulate_get_bad_preset_names_it(client: TestClient, query: str, words: str) -> None:
+    response = client.get(f"/api/v1/simulate?{query}")
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["query", "preset"] and words in detail["msg"]
