@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,7 @@ def serve(
     """A real server on a free loopback port, started as `initscope serve` starts it, with extra
     INITSCOPE_* settings and `initscope serve` options; yields its URL and process."""
     port = free_port()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in finally) the server's log, shown on failure
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -58,14 +60,20 @@ def serve(
         ],
         cwd=ROOT,
         env={**os.environ, "PYTHONWARNINGS": "ignore", **(environ or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)
         yield url, proc
+    except BaseException:
+        log.seek(0)
+        tail = log.read()[-20_000:].decode(errors="replace")
+        print(f"--- the server's log (port {port}) ---\n{tail}", file=sys.stderr)
+        raise
     finally:
+        log.close()
         proc.terminate()
         try:
             proc.wait(timeout=30)  # uvicorn first finishes the requests it holds

@@ -118,4 +118,4 @@ def test_readme_python_example_runs(code: str, live_server: str, tmp_path: Path)
     assert lines
     assert any(line.startswith("run=") or "&run=" in line for line in lines)  # a share link
     if "InitscopeError" in code:
-        assert "422 runs[0].std: Input should be greater than or equal to 0" in lines
+        assert "422 runs[0].std: must be between 0 and 100" in lines

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import secrets
 import threading
 import time
@@ -33,6 +34,8 @@ from .. import train_codec
 from ..engine.training import TrainResult, train_runs
 from .runner import OverloadedError
 from .train_payload import Sent, train_dict, train_increment
+
+logger = logging.getLogger("initscope.train")
 
 RETRY_AFTER = 5  # seconds: trainings take seconds to minutes
 PROGRESS_SECONDS = 0.2  # progress goes out at most this often
@@ -165,6 +168,7 @@ class TrainJobs:
     def _stop(self, job: Job) -> None:
         if job.stop.is_set() or self._ended(job):
             return
+        logger.info("training %s stops: no one follows it", job.id)
         job.stop.set()
         with self.lock:
             self.cancelled += 1
@@ -228,6 +232,7 @@ class TrainJobs:
                     self.finished[job.id] = body
             job.publish(Event("done", body))
         except Exception as err:  # a failed job answers its listeners and frees its place
+            logger.exception("training %s failed", job.id)
             detail = {"loc": [], "msg": f"the training failed: {type(err).__name__}", "type": "train_failed"}
             job.publish(Event("error", orjson.dumps({"detail": [detail]})))
         finally:

@@ -346,7 +346,8 @@ def test_train_sigterm_stops_a_streaming_training_and_exits() -> None:
         serve({**UNBOUNDED_ENV, "INITSCOPE_SHUTDOWN_SECONDS": "1"}) as (url, proc),
         httpx.stream("GET", f"{url}/api/v1/train/stream?{LONG}", timeout=30) as response,
     ):
-        assert next(_events(response.iter_lines()))[0] == "start"
+        events = _events(response.iter_lines())  # kept: dropping it would close the connection
+        assert next(events)[0] == "start"
         _wait(lambda: bool(_running(url)))
         proc.terminate()
         # uvicorn ends by raising the signal it caught again: -15 is a clean exit on SIGTERM
