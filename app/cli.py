@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -88,22 +89,26 @@ def _write(text: str, out: str | None) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # only here: the client commands need nothing but httpx
 
-    from .settings import current_settings
+    from .settings import SHARED_DIR_VARIABLE, current_settings
 
     settings = current_settings()
-    # The import string, not the app object: uvicorn needs it to start workers or reload.
-    uvicorn.run(
-        f"{__package__}.main:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        reload=args.reload,
-        timeout_keep_alive=settings.timeout_keep_alive,
-        limit_concurrency=settings.limit_concurrency,
-        timeout_graceful_shutdown=settings.shutdown_seconds,
-        access_log=not args.no_access_log,
-        server_header=False,  # no "server: uvicorn": the version helps nobody but an attacker
-    )
+    # One folder per server, which its workers share (the trainings' registry, so that a cancel
+    # reaches the worker that runs the training); removed when the server stops.
+    with tempfile.TemporaryDirectory(prefix="initscope-") as shared:
+        os.environ[SHARED_DIR_VARIABLE] = shared
+        # The import string, not the app object: uvicorn needs it to start workers or reload.
+        uvicorn.run(
+            f"{__package__}.main:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            reload=args.reload,
+            timeout_keep_alive=settings.timeout_keep_alive,
+            limit_concurrency=settings.limit_concurrency,
+            timeout_graceful_shutdown=settings.shutdown_seconds,
+            access_log=not args.no_access_log,
+            server_header=False,  # no "server: uvicorn": the version helps nobody but an attacker
+        )
     return 0
 
 

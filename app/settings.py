@@ -18,6 +18,9 @@ from starlette.requests import Request
 from .engine.cost import Limits
 
 ENV_PREFIX = "INITSCOPE_"
+# Set by `initscope serve` for its worker processes: a folder they share, for the registry of
+# trainings (app/api/train_registry.py). Unset (tests, a bare uvicorn), each process is alone.
+SHARED_DIR_VARIABLE = "INITSCOPE_SHARED_DIR"
 
 
 def env_name(limit: str) -> str:
