@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,9 +18,10 @@ from .api import catalog, export, paths, simulate, status, theory, train
 from .api.errors import handle_validation_errors
 from .api.runner import Runner
 from .api.train_jobs import TrainJobs
+from .api.train_registry import Registry
 from .assets import STATIC_DIR
 from .security import SecurityHeaders
-from .settings import Settings, current_settings
+from .settings import SHARED_DIR_VARIABLE, Settings, current_settings
 
 DESCRIPTION = """
 What weight initialization and activation choice do to every layer of a deep network.
@@ -51,7 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.runner = Runner(settings.cache_bytes, settings.max_in_flight, settings.max_pending_macs)
-    app.state.train_jobs = TrainJobs(settings.max_jobs, settings.cache_bytes // 4)
+    shared = os.environ.get(SHARED_DIR_VARIABLE)  # set by initscope serve for its workers
+    registry = Registry(Path(shared)) if shared else None
+    app.state.train_jobs = TrainJobs(settings.max_jobs, settings.cache_bytes // 4, registry)
     handle_validation_errors(app)
     app.include_router(simulate.router)
     app.include_router(status.router)
@@ -78,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     # async: answered on the event loop, never queued behind experiments in the thread pool
+    @app.head("/healthz", include_in_schema=False)  # as GET without the body (monitors)
     @app.get("/healthz", tags=["health"], summary="Liveness: answers as long as the server runs")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}

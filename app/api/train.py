@@ -29,7 +29,7 @@ from ..settings import Settings
 from .errors import config_error_response, overloaded_response
 from .runner import OverloadedError
 from .shared import JobsDep, SettingsDep
-from .train_jobs import Event, Job, Listener, TrainJobs, events, job_id
+from .train_jobs import AnyListener, Event, TrainJobs, job_id
 from .train_payload import train_labels
 
 router = APIRouter(prefix="/api/v1/train", tags=["train"])
@@ -77,8 +77,7 @@ class Opened:
     training: train_codec.Training
     share: str
     cached: bytes | None
-    job: Job | None = None
-    listener: Listener | None = None
+    listener: AnyListener | None = None
 
 
 def open_training(request: Request, settings: Settings, jobs: TrainJobs) -> Response | Opened:
@@ -92,10 +91,10 @@ def open_training(request: Request, settings: Settings, jobs: TrainJobs) -> Resp
     if cached is not None:
         return Opened(training, share, cached)
     try:
-        job, listener = jobs.listen(training, share)
+        listener = jobs.listen(training, share)
     except OverloadedError as err:
         return overloaded_response(err)
-    return Opened(training, share, None, job, listener)
+    return Opened(training, share, None, listener)
 
 
 def _sse(kind: str, data: bytes) -> bytes:
@@ -125,17 +124,17 @@ async def train_stream(request: Request, settings: SettingsDep, jobs: JobsDep) -
     if opened.cached is not None:
         body = _sse("start", orjson.dumps(start)) + _sse("done", opened.cached)
         return Response(body, media_type="text/event-stream", headers={"X-Cache": "hit"})
-    job, listener = opened.job, opened.listener
-    assert job is not None and listener is not None
+    listener = opened.listener
+    assert listener is not None
     start["token"] = listener.token  # this listener's alone: DELETE with it cancels
 
     async def stream() -> AsyncIterator[bytes]:
         try:
             yield _sse("start", orjson.dumps(start))
-            async for event in events(job, listener):
+            async for event in listener.events():
                 yield _sse(event.kind, event.data)
         finally:  # done, or the client went away: the last listener leaving stops the job
-            jobs.leave(job, listener)
+            jobs.leave(listener)
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "X-Cache": "miss"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
@@ -154,16 +153,16 @@ async def train_result(request: Request, settings: SettingsDep, jobs: JobsDep) -
         return opened
     if opened.cached is not None:
         return Response(opened.cached, media_type="application/json", headers={"X-Cache": "hit"})
-    job, listener = opened.job, opened.listener
-    assert job is not None and listener is not None
-    ending = asyncio.ensure_future(_last_event(job, listener))
+    listener = opened.listener
+    assert listener is not None
+    ending = asyncio.ensure_future(_last_event(listener))
     gone = asyncio.ensure_future(_disconnected(request))
     try:
         await asyncio.wait({ending, gone}, return_when=asyncio.FIRST_COMPLETED)
     finally:  # the result is in, or the client hung up: leaving alone stops the job
         ending.cancel()
         gone.cancel()
-        jobs.leave(job, listener)
+        jobs.leave(listener)
     if not ending.done() or ending.cancelled():
         return Response(status_code=499)  # nobody reads it
     event = ending.result()
@@ -172,8 +171,8 @@ async def train_result(request: Request, settings: SettingsDep, jobs: JobsDep) -
     return Response(event.data, status_code=500, media_type="application/json")
 
 
-async def _last_event(job: Job, listener: Listener) -> Event:
-    async for event in events(job, listener):
+async def _last_event(listener: AnyListener) -> Event:
+    async for event in listener.events():
         if event.last:
             return event
     raise RuntimeError("a training's events end with done or error")
@@ -214,7 +213,7 @@ async def train_cancel(
         return _not_cancelled(
             422, ["query", "token"], "token: required; the stream's start event gives it", "missing"
         )
-    outcome = jobs.cancel(job, token)
+    outcome = await jobs.cancel(job, token)
     if outcome == "no_job":
         return _not_cancelled(404, ["path", "job"], "no such running training", "not_found")
     if outcome == "wrong_token":

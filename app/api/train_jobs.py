@@ -34,12 +34,15 @@ from .. import train_codec
 from ..engine.training import TrainResult, train_runs
 from .runner import OverloadedError
 from .train_payload import Sent, train_dict, train_increment
+from .train_registry import Registry
 
 logger = logging.getLogger("initscope.train")
 
 RETRY_AFTER = 5  # seconds: trainings take seconds to minutes
 PROGRESS_SECONDS = 0.2  # progress goes out at most this often
 JOIN_SECONDS = 10.0  # a stopped job ends within a step; this only bounds a shutdown's wait
+REMOTE_POLL_SECONDS = 0.1  # how often a listener of another worker's job, and the owner, look
+CANCEL_WAIT_SECONDS = 5.0  # how long a cancel for another worker's job waits for its answer
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,19 @@ class Event:
         return self.kind != "progress"
 
 
+LOST = Event(
+    "error",
+    orjson.dumps(
+        {"detail": [{"loc": [], "msg": "the training's worker stopped before its end", "type": "train_lost"}]}
+    ),
+)
+
+
 @dataclass(eq=False)
 class Listener:
-    """One client following a job: its place in the job's log, and how to wake it."""
+    """One client following a job of this process: its place in the job's log, how to wake it."""
 
+    job: Job
     loop: asyncio.AbstractEventLoop
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     token: str = field(default_factory=lambda: secrets.token_urlsafe(16))  # lets it cancel
@@ -66,15 +78,59 @@ class Listener:
         with contextlib.suppress(RuntimeError):  # its event loop has closed: the listener is gone
             self.loop.call_soon_threadsafe(self.wake.set)
 
+    async def events(self) -> AsyncIterator[Event]:
+        """Its events, up to and including the last ("done" or "error"); they end early if the
+        listener cancelled while others listen on."""
+        while True:
+            for event in self.job.take(self):
+                yield event
+                if event.last:
+                    return
+            if self.detached:
+                return
+            await self.wake.wait()
+            self.wake.clear()  # then take: whatever woke it was appended before, so is read
+
+
+@dataclass(eq=False)
+class RemoteListener:
+    """One client following a job that another worker of the server runs, through the registry."""
+
+    job_id: str
+    registry: Registry
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    cursor: int = 0
+
+    async def events(self) -> AsyncIterator[Event]:
+        while True:
+            for stored in self.registry.events_after(self.job_id, self.cursor):
+                self.cursor = stored.seq
+                event = Event(stored.kind, stored.data)
+                yield event
+                if event.last:
+                    return
+            if self.registry.detached(self.token):
+                return
+            if self.registry.owner(self.job_id) is None and not self.registry.events_after(
+                self.job_id, self.cursor
+            ):
+                yield LOST  # its worker ended without a last word (it crashed or was killed)
+                return
+            await asyncio.sleep(REMOTE_POLL_SECONDS)
+
+
+AnyListener = Listener | RemoteListener
+
 
 @dataclass(eq=False)
 class Job:
     id: str
     share: str
     training: train_codec.Training
+    registry: Registry | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     log: list[Event] = field(default_factory=list)
-    listeners: dict[str, Listener] = field(default_factory=dict)  # by token
+    listeners: dict[str, Listener] = field(default_factory=dict)  # this process's, by token
     lock: threading.Lock = field(default_factory=threading.Lock)
     thread: threading.Thread | None = None
     started: float = field(default_factory=time.monotonic)
@@ -83,7 +139,10 @@ class Job:
     def publish(self, event: Event) -> None:
         with self.lock:
             self.log.append(event)
+            seq = len(self.log)
             listeners = list(self.listeners.values())
+        if self.registry is not None:  # for the listeners of the server's other workers
+            self.registry.append(self.id, seq, event.kind, event.data)
         for listener in listeners:
             listener.notify()
 
@@ -103,64 +162,113 @@ CancelOutcome = Literal["stopped", "left", "no_job", "wrong_token"]
 
 
 class TrainJobs:
-    def __init__(self, max_jobs: int, cache_bytes: int) -> None:
+    def __init__(self, max_jobs: int, cache_bytes: int, registry: Registry | None = None) -> None:
         self.max_jobs = max_jobs
+        self.registry = registry  # the server's other workers, if it has any
         self.lock = threading.Lock()  # guards running, finished and the counters
         self.running: dict[str, Job] = {}
         self.finished: LRUCache[str, bytes] = LRUCache(maxsize=cache_bytes, getsizeof=len)
         self.started = self.cancelled = self.rejected = 0
+        self.closed = threading.Event()
+        if registry is not None:  # answers the other workers' cancels, notices their leaving
+            threading.Thread(target=self._watch_registry, name="train-registry", daemon=True).start()
 
     def cached(self, share: str) -> bytes | None:
         with self.lock:
             return self.finished.get(job_id(share))
 
-    def listen(self, training: train_codec.Training, share: str) -> tuple[Job, Listener]:
-        """Join the job of this training, starting it if none runs. Raises OverloadedError.
-        Called on the event loop that will wait for the listener's events."""
+    def listen(self, training: train_codec.Training, share: str) -> AnyListener:
+        """Join the job of this training, starting it if none runs (here, or on another worker of
+        the server). Raises OverloadedError. Called on the event loop that will read the events."""
         key = job_id(share)
-        listener = Listener(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
         with self.lock:
             job = self.running.get(key)
             if job is None:
+                if self.registry is not None and self.registry.owned_elsewhere(key):
+                    return self._follow(key)  # it runs on another worker: no place taken here
                 if len(self.running) >= self.max_jobs:
                     self.rejected += 1
                     raise OverloadedError(RETRY_AFTER)
-                job = Job(key, share, training)
+                if self.registry is not None and self.registry.claim(key, share) is not None:
+                    return self._follow(key)  # another worker started it a moment ago
+                job = Job(key, share, training, self.registry)
+                listener = self._add(job, loop)
                 self.running[key] = job
                 self.started += 1
                 job.thread = threading.Thread(target=self._work, args=(job,), name=f"train-{key}")
                 job.thread.daemon = True  # shutdown() stops and joins it; this only spares an exit
                 job.thread.start()
-            with job.lock:
-                job.listeners[listener.token] = listener
-        return job, listener
+                return listener
+        return self._add(job, loop)
 
-    def leave(self, job: Job, listener: Listener) -> None:
-        """A listener is gone; the last one leaving stops the job."""
+    def _follow(self, key: str) -> RemoteListener:
+        assert self.registry is not None
+        remote = RemoteListener(key, self.registry)
+        self.registry.add_listener(remote.token, key)
+        return remote
+
+    def _add(self, job: Job, loop: asyncio.AbstractEventLoop) -> Listener:
+        listener = Listener(job, loop)
+        if self.registry is not None:  # counted before the job can be seen without listeners
+            self.registry.add_listener(listener.token, job.id)
+        with job.lock:
+            job.listeners[listener.token] = listener
+        return listener
+
+    def leave(self, listener: AnyListener) -> None:
+        """A listener is gone; the last one leaving (on any worker) stops the job."""
+        if self.registry is not None:
+            self.registry.remove_listener(listener.token)
+        if isinstance(listener, RemoteListener):
+            return  # the owner notices when its job has no listener left
+        job = listener.job
         with job.lock:
             job.listeners.pop(listener.token, None)
             alone = not job.listeners
+        if self.registry is not None:
+            alone = self.registry.listeners(job.id) == 0
         if alone:
             self._stop(job)
 
-    def cancel(self, key: str, token: str) -> CancelOutcome:
+    async def cancel(self, key: str, token: str) -> CancelOutcome:
         """The listener holding `token` cancels: the job stops if no one else listens (its stream
         gets the last word, runs marked cancelled), and goes on for the others if someone does
-        (the canceller's stream ends at once)."""
+        (the canceller's stream ends at once). A job of another worker is asked to, through the
+        registry, and its answer awaited."""
         with self.lock:
             job = self.running.get(key)
-        if job is None:
+        if job is not None:
+            return self._cancel_owned(job, token)
+        if self.registry is None or self.registry.owner(key) is None:
             return "no_job"
+        self.registry.request_cancel(token, key)
+        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            await asyncio.sleep(REMOTE_POLL_SECONDS / 2)
+            outcome = self.registry.cancel_outcome(token)
+            if outcome is not None:
+                return outcome  # type: ignore[return-value]
+        return "no_job"  # its worker did not answer: it has gone
+
+    def _cancel_owned(self, job: Job, token: str) -> CancelOutcome:
         with job.lock:
             listener = job.listeners.get(token)
-            others = len(job.listeners) > 1
-            if listener is not None and others:
-                del job.listeners[token]
-                listener.detached = True
-        if listener is None:
+            listening = len(job.listeners)
+        if self.registry is not None:
+            if listener is None and self.registry.listener_job(token) != job.id:
+                return "wrong_token"
+            listening = self.registry.listeners(job.id)
+        elif listener is None:
             return "wrong_token"
-        if others:
-            listener.notify()
+        if listening > 1:  # the canceller's stream ends; the job goes on for the others
+            if self.registry is not None:
+                self.registry.remove_listener(token)  # a listener elsewhere sees it and ends
+            if listener is not None:
+                with job.lock:
+                    job.listeners.pop(token, None)
+                listener.detached = True
+                listener.notify()
             return "left"
         self._stop(job)
         return "stopped"
@@ -173,8 +281,23 @@ class TrainJobs:
         with self.lock:
             self.cancelled += 1
 
+    def _watch_registry(self) -> None:
+        assert self.registry is not None
+        while not self.closed.wait(REMOTE_POLL_SECONDS):
+            with self.lock:
+                jobs = dict(self.running)
+            try:
+                for token, key in self.registry.pending_cancels(list(jobs)):
+                    self.registry.answer_cancel(token, self._cancel_owned(jobs[key], token))
+                for job in jobs.values():
+                    if not job.stop.is_set() and self.registry.listeners(job.id) == 0:
+                        self._stop(job)
+            except Exception:  # never let the watcher die: the next round tries again
+                logger.exception("the trainings' registry could not be read")
+
     def shutdown(self, timeout: float = JOIN_SECONDS) -> None:
         """Stop every running job and wait for its thread (a step at most, each)."""
+        self.closed.set()
         with self.lock:
             jobs = list(self.running.values())
         for job in jobs:
@@ -239,17 +362,5 @@ class TrainJobs:
             with self.lock:
                 if self.running.get(job.id) is job:
                     del self.running[job.id]
-
-
-async def events(job: Job, listener: Listener) -> AsyncIterator[Event]:
-    """A listener's events, up to and including the last ("done" or "error"); they end early if
-    the listener cancelled while others listen on."""
-    while True:
-        for event in job.take(listener):
-            yield event
-            if event.last:
-                return
-        if listener.detached:
-            return
-        await listener.wake.wait()
-        listener.wake.clear()  # then take: whatever woke it was appended before, so is read
+            if self.registry is not None:
+                self.registry.release(job.id)

@@ -204,10 +204,7 @@ def test_train_jobs_end_after_their_listeners_loop_has_closed() -> None:
     share = train_codec.encode(training)
     loop = asyncio.new_event_loop()
 
-    async def join() -> Job:
-        return jobs.listen(training, share)[0]
-
-    job = loop.run_until_complete(join())
+    job = loop.run_until_complete(_join(jobs, training))
     loop.close()
     assert job.thread is not None
     job.thread.join(60)
@@ -221,7 +218,7 @@ def test_train_shutdown_stops_and_joins_running_jobs() -> None:
     started = []
     for query in (LONG, LONG.replace("width=8", "width=9")):
         training = train_codec.decode(query)
-        started.append(loop.run_until_complete(_join(jobs, training))[0])
+        started.append(loop.run_until_complete(_join(jobs, training)))
     jobs.shutdown(timeout=30)
     loop.close()
     assert not jobs.running
@@ -231,8 +228,10 @@ def test_train_shutdown_stops_and_joins_running_jobs() -> None:
         assert last["runs"][0]["status"] == "cancelled" and last["steps"] < 1_000_000
 
 
-async def _join(jobs: TrainJobs, training: train_codec.Training) -> tuple[Job, Listener]:
-    return jobs.listen(training, train_codec.encode(training))
+async def _join(jobs: TrainJobs, training: train_codec.Training) -> Job:
+    listener = jobs.listen(training, train_codec.encode(training))
+    assert isinstance(listener, Listener)  # no other worker: the job runs here
+    return listener.job
 
 
 def test_train_closing_the_test_client_stops_its_trainings() -> None:
@@ -240,7 +239,7 @@ def test_train_closing_the_test_client_stops_its_trainings() -> None:
     with TestClient(app) as client:
         jobs = app.state.train_jobs
         assert client.portal is not None
-        job, _ = client.portal.call(_join, jobs, train_codec.decode(LONG))
+        job = client.portal.call(_join, jobs, train_codec.decode(LONG))
         assert jobs.running
     assert job.thread is not None and not job.thread.is_alive() and not jobs.running
 
@@ -352,3 +351,52 @@ def test_train_sigterm_stops_a_streaming_training_and_exits() -> None:
         proc.terminate()
         # uvicorn ends by raising the signal it caught again: -15 is a clean exit on SIGTERM
         assert proc.wait(timeout=30) in (0, -signal.SIGTERM)  # it waited for a million steps
+
+
+TWO_WORKERS = ("--workers", "2", "--no-access-log")
+
+
+def _done_status(events: Iterator[tuple[str, dict[str, Any]]]) -> str:
+    last = [data for kind, data in events if kind != "progress"][-1]
+    status: str = last["runs"][0]["status"]
+    return status
+
+
+def test_train_cancel_reaches_its_training_from_either_worker() -> None:
+    # With two workers, a DELETE lands on either; it used to miss the training 5 times in 12.
+    with serve(UNBOUNDED_ENV, TWO_WORKERS) as (url, _):
+        cancelled = 0
+        for seed in range(20):
+            query = f"{LONG}&batch_seed={seed}"
+            with httpx.stream("GET", f"{url}/api/v1/train/stream?{query}", timeout=30) as response:
+                events = _events(response.iter_lines())
+                start = next(events)[1]
+                delete = httpx.delete(f"{url}/api/v1/train/{start['id']}?token={start['token']}", timeout=30)
+                assert delete.status_code == 204, delete.text
+                if _done_status(events) == "cancelled":
+                    cancelled += 1
+        assert cancelled == 20
+
+
+def test_train_watchers_on_either_worker_share_one_training() -> None:
+    with serve(UNBOUNDED_ENV, TWO_WORKERS) as (url, _):
+        for seed in range(6):  # each viewer's connection may reach either worker
+            query = f"{LONG}&batch_seed={seed}"
+            with (
+                httpx.stream("GET", f"{url}/api/v1/train/stream?{query}", timeout=30) as first,
+                httpx.stream("GET", f"{url}/api/v1/train/stream?{query}", timeout=30) as second,
+            ):
+                a, b = _events(first.iter_lines()), _events(second.iter_lines())
+                start_a, start_b = next(a)[1], next(b)[1]
+                assert start_a["id"] == start_b["id"]
+                assert next(a)[0] == "progress" and next(b)[0] == "progress"
+                cancel = f"{url}/api/v1/train/{start_a['id']}?token="
+                assert httpx.delete(cancel + "guess", timeout=30).status_code == 403
+                # the first viewer cancels: its stream ends, the training goes on for the second
+                assert httpx.delete(cancel + start_a["token"], timeout=30).status_code == 204
+                assert all(kind == "progress" for kind, _ in a)
+                steps = [data["steps"] for kind, data in (next(b), next(b)) if kind == "progress"]
+                assert len(steps) == 2 and steps[0] < steps[1]
+                # the second, alone now, cancels: the training stops and says so
+                assert httpx.delete(cancel + start_b["token"], timeout=30).status_code == 204
+                assert _done_status(b) == "cancelled"
