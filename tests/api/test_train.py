@@ -400,3 +400,27 @@ def test_train_watchers_on_either_worker_share_one_training() -> None:
                 # the second, alone now, cancels: the training stops and says so
                 assert httpx.delete(cancel + start_b["token"], timeout=30).status_code == 204
                 assert _done_status(b) == "cancelled"
+
+
+def test_train_listeners_that_never_read_keep_only_their_place() -> None:
+    # A listener was a queue that took every event: one that never read grew without bound. Now
+    # the job keeps one log and a listener its place in it; a late read catches up at once.
+    jobs = TrainJobs(max_jobs=1, cache_bytes=1 << 24)
+    training = train_codec.decode(SHORT)
+    loop = asyncio.new_event_loop()
+
+    async def listen_many() -> list[Listener]:
+        listeners = [jobs.listen(training, train_codec.encode(training)) for _ in range(20)]
+        assert all(isinstance(x, Listener) for x in listeners)
+        return listeners  # type: ignore[return-value]
+
+    listeners = loop.run_until_complete(listen_many())
+    job = listeners[0].job
+    assert all(x.job is job for x in listeners)
+    assert job.thread is not None
+    job.thread.join(60)
+    loop.close()
+    assert len(job.log) >= 2 and job.log[-1].kind == "done"
+    for listener in listeners:
+        assert listener.cursor == 0 and not any(isinstance(v, list) for v in vars(listener).values())
+        assert job.take(listener) == job.log  # everything it missed, in one read
