@@ -191,8 +191,8 @@ def test_dashboard_screenshots_and_small_screens(
     )
     assert unlabeled == 0
     page.set_viewport_size({"width": 390, "height": 844})
-    page.wait_for_timeout(300)
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # a condition, not a fixed wait: the relayout takes longer on a loaded machine
+    page.wait_for_function("() => document.documentElement.scrollWidth <= 390", timeout=15_000)
     page.screenshot(path=artifacts / "dashboard-390px.png", full_page=True)
 
 
