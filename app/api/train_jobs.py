@@ -12,6 +12,10 @@ When its last listener goes away (it cancels with its token, closes the stream, 
 the plain GET), a job stops at its next step. Finished results are cached as the JSON bytes
 served, within a byte budget. At most `max_jobs` run at once; beyond that `listen` raises
 OverloadedError (a 503 with Retry-After). `shutdown` stops every job and joins its thread.
+
+With a registry (the server's workers share one, app/api/train_registry.py), a link that another
+worker trains is followed there (a RemoteListener reads its stored events), listeners are
+counted over every worker, and a cancel for another worker's job is a request it answers.
 """
 
 from __future__ import annotations
