@@ -89,6 +89,7 @@ def _write(text: str, out: str | None) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # only here: the client commands need nothing but httpx
 
+    from .http_protocol import HeaderTimeoutProtocol
     from .settings import SHARED_DIR_VARIABLE, current_settings
 
     settings = current_settings()
@@ -108,6 +109,7 @@ def _serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=settings.shutdown_seconds,
             access_log=not args.no_access_log,
             server_header=False,  # no "server: uvicorn": the version helps nobody but an attacker
+            http=HeaderTimeoutProtocol,  # a deadline on each request's header (INITSCOPE_HEADER_TIMEOUT)
         )
     return 0
 

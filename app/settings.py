@@ -40,10 +40,13 @@ class Settings:
     # the Docker image): seconds an idle kept-alive connection stays open; connections and
     # requests at once per worker, beyond which new requests get a 503 (so a flood of slow or
     # half-open connections cannot exhaust the process); seconds a stopping server lets open
-    # requests and streams finish before it cuts them (then trainings stop and are joined).
+    # requests and streams finish before it cuts them (then trainings stop and are joined);
+    # seconds a client has to send a request's whole header, from the connection's start or the
+    # request's first byte, before the connection is closed (app/http_protocol.py: slowloris).
     timeout_keep_alive: int = 5
     limit_concurrency: int = 1000
     shutdown_seconds: int = 5
+    header_timeout: int = 10
 
 
 SERVER_SETTINGS = (
@@ -54,6 +57,7 @@ SERVER_SETTINGS = (
     "timeout_keep_alive",
     "limit_concurrency",
     "shutdown_seconds",
+    "header_timeout",
 )
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from app import cli
 from app.api.payload import CSV_COLUMNS
+from app.http_protocol import HeaderTimeoutProtocol
 from app.presets import PRESETS
 from app.settings import load_settings
 from tests.live import free_port, wait_healthy
@@ -186,6 +187,7 @@ def test_cli_serve_runs_uvicorn_on_the_import_string(
         "timeout_graceful_shutdown": 5,
         "access_log": True,
         "server_header": False,
+        "http": HeaderTimeoutProtocol,
     }
 
 

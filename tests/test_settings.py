@@ -16,6 +16,13 @@ def test_settings_defaults_without_environment() -> None:
     assert settings.max_pending_macs == 2 * Limits().max_macs and settings.cors_origins == ()
 
 
+def test_settings_header_timeout() -> None:
+    assert Settings().header_timeout == 10
+    assert load_settings({"INITSCOPE_HEADER_TIMEOUT": "3"}).header_timeout == 3
+    with pytest.raises(ValueError, match="INITSCOPE_HEADER_TIMEOUT must be at least 1"):
+        load_settings({"INITSCOPE_HEADER_TIMEOUT": "0"})
+
+
 def test_settings_read_limits_and_server_settings() -> None:
     settings = load_settings(
         {

@@ -1,0 +1,117 @@
+"""uvicorn's HTTP protocol with a deadline on every request's header, and the security headers on
+the answers uvicorn writes itself. `initscope serve` passes it to uvicorn as `http`.
+
+Why: uvicorn has no header-read timeout. Its keep-alive timer starts only after a response, so a
+client that opens connections and sends part of a request, or nothing, then waits (slowloris)
+holds each one, and a place of INITSCOPE_LIMIT_CONCURRENCY, for as long as it likes. Here a timer
+starts when a connection is made and when a request begins (its first byte), and stops when the
+request's header is complete. If it fires first the connection is closed: with a 408 if a request
+had begun, silently if not (as uvicorn closes an idle kept-alive connection). Bodies are not
+timed: the app reads them, as it chooses.
+
+uvicorn answers a malformed request (400) and a request beyond limit_concurrency (503) itself,
+outside the app, so the app's SecurityHeaders middleware never sees those answers: here they get
+the same headers, from app/security.py.
+
+It is uvicorn's httptools protocol (httptools comes with uvicorn[standard], a dependency), so the
+server never falls back to h11. It relies on uvicorn's internals (send_400_response,
+_start_asgi_task, the parser callbacks): uvicorn is pinned, and tests/test_http_protocol.py runs a
+real server against it. The timeout is the worker process's INITSCOPE_HEADER_TIMEOUT, read from
+the environment like every other setting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from uvicorn._types import ASGI3Application
+from uvicorn.config import Config
+from uvicorn.protocols.http.flow_control import service_unavailable
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+from uvicorn.server import ServerState
+
+from .security import HEADERS, SecurityHeaders
+from .settings import current_settings
+
+# uvicorn's own 503 (beyond limit_concurrency), through the middleware that adds the headers
+_SERVICE_UNAVAILABLE = cast(ASGI3Application, SecurityHeaders(cast(Any, service_unavailable)))
+
+
+class HeaderTimeoutProtocol(HttpToolsProtocol):
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.header_timeout = current_settings().header_timeout
+        self.header_timer: asyncio.TimerHandle | None = None
+        self.request_begun = False  # a request's first bytes came, its header is not complete
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.request_begun = True
+        if self.header_timer is None:  # else a new connection's: its first request has what is left
+            self._start_header_timer()
+
+    def on_headers_complete(self) -> None:
+        self._cancel_header_timer()
+        self.request_begun = False
+        super().on_headers_complete()
+
+    def _start_header_timer(self) -> None:
+        self.header_timer = self.loop.call_later(self.header_timeout, self._header_timed_out)
+
+    def _cancel_header_timer(self) -> None:
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+            self.header_timer = None
+
+    def _header_timed_out(self) -> None:
+        self.header_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            # An answer is still going out; the late header is a pipelined request's. Close the
+            # connection once that answer is complete, as uvicorn does when shutting down.
+            self.cycle.keep_alive = False
+        elif self.request_begun:
+            self._send_error(408, "Request header timed out.")
+        else:
+            self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        self._send_error(400, msg)
+
+    def _send_error(self, status: int, message: str) -> None:
+        """An answer of uvicorn's own, as its send_400_response writes it, with the headers."""
+        body = message.encode("ascii")
+        headers = [
+            *self.server_state.default_headers,
+            *HEADERS,
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode("ascii")),
+            (b"connection", b"close"),
+        ]
+        content = [STATUS_LINE[status]]
+        for name, value in headers:
+            content.extend([name, b": ", value, b"\r\n"])
+        content.extend([b"\r\n", body])
+        self.transport.write(b"".join(content))
+        self.transport.close()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        if app is service_unavailable:
+            app = _SERVICE_UNAVAILABLE
+        super()._start_asgi_task(cycle, app)

@@ -1,0 +1,251 @@
+"""The HTTP server itself, over raw sockets against a real server started as `initscope serve`
+starts it: a request's header has a deadline (INITSCOPE_HEADER_TIMEOUT), the server's own
+answers (400, 408, 503) carry the security headers, and no answer names the server."""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
+from app.http_protocol import HeaderTimeoutProtocol
+from app.security import HEADERS
+from app.settings import Settings
+from tests.live import serve
+
+# How long a test waits for something the server must do; far beyond what it should take.
+DEADLINE = 30.0
+# What slow clients send before stopping: nothing, part of a request line, part of a header.
+PARTIAL = [b"", b"GET /heal", b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Ag"]
+
+
+def _connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=DEADLINE)
+
+
+def _read_to_eof(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (a socket timeout fails)."""
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _read_response(sock: socket.socket) -> tuple[bytes, dict[str, str], bytes]:
+    """One response with a Content-Length, off a connection that stays open: status line,
+    headers (lowercase names) and body."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"the server closed the connection; got {data!r}"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, value in (line.split(":", 1) for line in lines)}
+    while len(body) < int(headers["content-length"]):
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection mid-body"
+        body += chunk
+    return status.encode(), headers, body
+
+
+def _headers(raw: bytes) -> dict[str, str]:
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    return {
+        name.lower(): value.strip() for name, value in (line.split(":", 1) for line in head.split("\r\n")[1:])
+    }
+
+
+def _assert_security_headers(headers: dict[str, str]) -> None:
+    for name, value in HEADERS:
+        assert headers.get(name.decode()) == value.decode(), name
+    assert "server" not in headers
+
+
+def _wait_all_closed(socks: list[socket.socket]) -> dict[socket.socket, bytes]:
+    """What each socket received until the server closed it; fails if some are still open at
+    the deadline."""
+    received = dict.fromkeys(socks, b"")
+    with selectors.DefaultSelector() as selector:
+        for sock in socks:
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ)
+        deadline = time.monotonic() + DEADLINE
+        while selector.get_map() and time.monotonic() < deadline:
+            for key, _ in selector.select(timeout=1):
+                ready = key.fileobj
+                assert isinstance(ready, socket.socket)
+                try:
+                    chunk = ready.recv(65536)
+                except ConnectionResetError:
+                    chunk = b""
+                if chunk:
+                    received[ready] += chunk
+                else:
+                    selector.unregister(ready)
+        still_open = len(selector.get_map())
+    assert still_open == 0, f"{still_open} of {len(socks)} partial requests still open after {DEADLINE} s"
+    return received
+
+
+@pytest.fixture
+def sockets() -> Iterator[list[socket.socket]]:
+    opened: list[socket.socket] = []
+    yield opened
+    for sock in opened:
+        sock.close()
+
+
+def test_http_partial_headers_are_cut_at_the_header_timeout(sockets: list[socket.socket]) -> None:
+    """Slowloris: connections that send part of a request (or nothing) and then wait are closed
+    once INITSCOPE_HEADER_TIMEOUT has passed, with a 408 if a request had begun, while the
+    server keeps answering everyone else. Two workers: the setting reaches each of them."""
+    count = 50
+    with serve({"INITSCOPE_HEADER_TIMEOUT": "1"}, options=("--workers", "2")) as (url, _):
+        for i in range(count):
+            sock = _connect(url)
+            sockets.append(sock)
+            sock.sendall(PARTIAL[i % len(PARTIAL)])
+        assert httpx.get(f"{url}/healthz", timeout=DEADLINE).status_code == 200
+        received = _wait_all_closed(sockets)
+        for i, sock in enumerate(sockets):
+            answer = received[sock]
+            if PARTIAL[i % len(PARTIAL)] == b"":
+                assert answer == b""  # an unused connection is closed silently, as when idle
+            else:
+                assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer
+                headers = _headers(answer)
+                assert headers["connection"] == "close"
+                _assert_security_headers(headers)
+        assert httpx.get(f"{url}/healthz", timeout=DEADLINE).status_code == 200
+
+
+def test_http_slow_complete_requests_on_a_kept_alive_connection() -> None:
+    """A request whose header comes in pieces, within the timeout, is served; the timeout is per
+    request: a kept-alive connection idle for longer than it (but within the keep-alive timeout)
+    takes its next request, slow again."""
+    environ = {"INITSCOPE_HEADER_TIMEOUT": "3", "INITSCOPE_TIMEOUT_KEEP_ALIVE": "10"}
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow\r\nAccept: */*\r\n\r\n"
+    pieces = [request[i : i + 16] for i in range(0, len(request), 16)]
+    with serve(environ) as (url, _), _connect(url) as sock:
+        for round_ in range(2):
+            if round_:
+                time.sleep(4)  # idle: longer than the header timeout, shorter than keep-alive
+            for piece in pieces:
+                sock.sendall(piece)
+                time.sleep(0.1)
+            status, headers, body = _read_response(sock)
+            assert status == b"HTTP/1.1 200 OK" and body == b'{"status":"ok"}'
+            assert "connection" not in headers  # kept alive
+
+
+async def _pipelined_partial_header_behind_an_unfinished_answer() -> bytes:
+    release = asyncio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4")]})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    config = Config(app=app, lifespan="off", log_config=None, server_header=False)
+    state = ServerState()
+    protocols: list[HeaderTimeoutProtocol] = []
+
+    def protocol() -> HeaderTimeoutProtocol:
+        protocols.append(HeaderTimeoutProtocol(config, state, {}))
+        return protocols[-1]
+
+    server = await asyncio.get_running_loop().create_server(protocol, "127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+        writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\nX-Par")
+        await writer.drain()
+        deadline = time.monotonic() + DEADLINE
+        # the header timer fired: the connection is to close once the answer is complete
+        while not protocols or protocols[0].cycle is None or protocols[0].cycle.keep_alive:
+            assert time.monotonic() < deadline, "the header timer did not fire"
+            await asyncio.sleep(0.05)
+        release.set()
+        answer = await asyncio.wait_for(reader.read(), DEADLINE)  # to the end: closed
+        writer.close()
+        return answer
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def test_http_header_timeout_behind_an_unfinished_answer_lets_it_finish(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pipelined request's header that does not come in time, while the answer to the request
+    before it is still being made: that answer goes out whole, then the connection closes."""
+    monkeypatch.setattr("app.http_protocol.current_settings", lambda: Settings(header_timeout=1))
+    answer = asyncio.run(_pipelined_partial_header_behind_an_unfinished_answer())
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"\r\n\r\ndone"), answer
+    assert _headers(answer)["connection"] == "close"
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+        b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"NOT A REQUEST\r\n\r\n",
+    ],
+    ids=["header-without-colon", "nul-in-target", "bad-request-line"],
+)
+def test_http_server_400_carries_the_security_headers(live_server: str, request_bytes: bytes) -> None:
+    """uvicorn answers a malformed request itself, before the app (and its middleware) sees it."""
+    with _connect(live_server) as sock:
+        sock.sendall(request_bytes)
+        answer = _read_to_eof(sock)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+    _assert_security_headers(_headers(answer))
+
+
+def test_http_limit_concurrency_503_carries_the_security_headers() -> None:
+    """Beyond INITSCOPE_LIMIT_CONCURRENCY connections, uvicorn answers 503 itself; once they
+    close, requests are served again."""
+    limit = 5
+    environ = {"INITSCOPE_LIMIT_CONCURRENCY": str(limit), "INITSCOPE_TIMEOUT_KEEP_ALIVE": "60"}
+    with serve(environ) as (url, _):
+        idle: list[socket.socket] = []
+        try:
+            # Connections kept alive after one request each, idle, count towards the limit: at
+            # most `limit` - 1 get an answer (fewer if the health check's is not yet closed).
+            for _ in range(limit):
+                sock = _connect(url)
+                idle.append(sock)
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                status, headers, _ = _read_response(sock)
+                if status != b"HTTP/1.1 200 OK":
+                    break
+            assert status == b"HTTP/1.1 503 Service Unavailable" and 2 <= len(idle) <= limit, status
+            assert headers["connection"] == "close"
+            _assert_security_headers(headers)
+        finally:
+            for sock in idle:
+                sock.close()
+        deadline = time.monotonic() + DEADLINE
+        while (code := httpx.get(f"{url}/healthz", timeout=DEADLINE).status_code) != 200:
+            assert time.monotonic() < deadline, f"still {code} after the idle connections closed"
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/"), ("GET", "/healthz"), ("HEAD", "/"), ("GET", "/nope"), ("POST", "/api/v1/simulate")],
+)
+def test_http_no_answer_names_the_server(live_server: str, method: str, path: str) -> None:
+    response = httpx.request(method, f"{live_server}{path}", timeout=DEADLINE)
+    assert response.status_code < 500
+    assert "server" not in response.headers
