@@ -1,4 +1,5 @@
-"""Security headers on every response (a pure ASGI middleware: no per-request Python objects).
+"""Security headers on every response (a pure ASGI middleware: no per-request Python objects),
+and a Cache-Control on every response that has none.
 
 Every response includes an unexpected error's 500: Starlette answers those from its outermost
 layer, around every middleware, so this one answers them itself (with the same plain "Internal
@@ -6,6 +7,8 @@ Server Error") before passing the exception on to be logged.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,6 +24,13 @@ HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+# For a response whose route set no Cache-Control (vendor assets set a long max-age, training
+# streams no-store). JSON answers are not stored: an experiment's answer is the same for the same
+# link, but only as long as the server's version is, and the server caches them itself. Everything
+# else (pages, static files, exports) is revalidated on each use, so that it follows the server's
+# version at once; static files have an ETag and Last-Modified, which makes that a cheap 304.
+NO_STORE = (b"cache-control", b"no-store")
+NO_CACHE = (b"cache-control", b"no-cache")
 ERROR_BODY = b"Internal Server Error"
 ERROR_HEADERS = [
     (b"content-type", b"text/plain; charset=utf-8"),
@@ -43,7 +53,8 @@ class SecurityHeaders:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", []), *HEADERS]
+                headers = message.get("headers", [])
+                message["headers"] = [*headers, *HEADERS, *_cache_control(headers)]
             await send(message)
 
         try:
@@ -55,3 +66,15 @@ class SecurityHeaders:
                 )
                 await send({"type": "http.response.body", "body": ERROR_BODY})
             raise
+
+
+def _cache_control(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The Cache-Control to add to a response's headers: none if they have one."""
+    json = False
+    for name, value in headers:
+        lower = name.lower()
+        if lower == b"cache-control":
+            return []
+        if lower == b"content-type":
+            json = value.startswith(b"application/json")
+    return [NO_STORE if json else NO_CACHE]

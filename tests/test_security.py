@@ -36,3 +36,35 @@ def test_security_headers_on_unexpected_500() -> None:
     assert response.text == "Internal Server Error" and "a bug" not in response.text
     for name, value in HEADERS:
         assert response.headers[name.decode()] == value.decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/", "no-cache"),  # pages: revalidated each time, so they follow the server's version
+        ("/presets", "no-cache"),
+        ("/static/js/dashboard.js", "no-cache"),  # static files have an ETag: a cheap 304
+        ("/static/favicon.svg", "no-cache"),
+        ("/healthz", "no-store"),  # JSON answers are not kept
+        ("/api/v1/catalog", "no-store"),
+        ("/api/v1/simulate?depth=3&width=20&samples=50&bins=4&run=tanh,xavier", "no-store"),
+        ("/api/v1/presets/nope", "no-store"),  # an error's JSON too
+    ],
+)
+def test_security_cache_control(client: TestClient, path: str, expected: str) -> None:
+    response = client.get(path)
+    assert response.headers.get_list("cache-control") == [expected], path
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_security_cache_control_keeps_the_routes_own(client: TestClient, encoding: str) -> None:
+    """A route's own Cache-Control stands: vendor assets are cached for long."""
+    response = client.get("/vendor/plotly.min.js", headers={"Accept-Encoding": encoding})
+    [cache_control] = response.headers.get_list("cache-control")
+    assert "max-age" in cache_control and "no-" not in cache_control
+
+
+def test_security_revalidated_static_file_is_a_304(client: TestClient) -> None:
+    first = client.get("/static/css/base.css")
+    again = client.get("/static/css/base.css", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
