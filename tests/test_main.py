@@ -70,3 +70,16 @@ def test_main_docs_page_uses_local_assets(client: TestClient) -> None:
     assert "saito-compare" in post["requestBody"]["content"]["application/json"]["examples"]
     get_params = {p["name"] for p in schema["paths"]["/api/v1/simulate"]["get"]["parameters"]}
     assert {"run", "depth", "width", "seed", "range"} <= get_params
+
+
+@pytest.mark.parametrize("path", ["/", "/presets", "/optimizers", "/train", "/docs", "/healthz"])
+def test_main_head_answers_like_get_without_a_body(client: TestClient, path: str) -> None:
+    get = client.get(path, headers={"Accept-Encoding": "identity"})
+    head = client.head(path, headers={"Accept-Encoding": "identity"})
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == str(len(get.content))
+
+
+def test_main_head_is_not_in_the_schema(client: TestClient) -> None:
+    assert list(client.get("/openapi.json").json()["paths"]["/healthz"]) == ["get"]
