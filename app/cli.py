@@ -10,10 +10,12 @@ Exit status: 0 done, 1 the API answered an error or could not be reached, 2 a us
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,20 @@ def _write(text: str, out: str | None) -> None:
         Path(out).write_text(text, encoding="utf-8")
 
 
+@contextlib.contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    """`name` set to `value` while the server runs (its workers inherit it), as it was after."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # only here: the client commands need nothing but httpx
 
@@ -95,8 +111,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = current_settings()
     # One folder per server, which its workers share (the trainings' registry, so that a cancel
     # reaches the worker that runs the training); removed when the server stops.
-    with tempfile.TemporaryDirectory(prefix="initscope-") as shared:
-        os.environ[SHARED_DIR_VARIABLE] = shared
+    with tempfile.TemporaryDirectory(prefix="initscope-") as shared, _environ(SHARED_DIR_VARIABLE, shared):
         # The import string, not the app object: uvicorn needs it to start workers or reload.
         uvicorn.run(
             f"{__package__}.main:app",

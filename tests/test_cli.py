@@ -258,3 +258,20 @@ def test_cli_quiet_when_the_reader_stops(
         os.close(fd)
     assert status == 1
     assert capsys.readouterr().err == ""  # no traceback, no message: the reader chose to stop
+
+
+def test_cli_serve_shares_a_folder_with_its_workers_only_while_it_runs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("INITSCOPE_SHARED_DIR", raising=False)
+    seen: list[Path] = []
+
+    def fake_run(*args: object, **kwargs: object) -> None:
+        folder = Path(os.environ["INITSCOPE_SHARED_DIR"])
+        assert folder.is_dir()
+        seen.append(folder)
+
+    monkeypatch.setattr("uvicorn.run", fake_run)
+    assert run(capsys, "serve")[0] == 0
+    # gone after: a later app in this process must not open a deleted folder's registry
+    assert "INITSCOPE_SHARED_DIR" not in os.environ and not seen[0].exists()
