@@ -39,6 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Shutting down: stop the trainings and wait for their threads (a step each), in a thread so
     # the loop can still deliver their last events to the streams that are closing.
     await asyncio.to_thread(app.state.train_jobs.shutdown)
+    await asyncio.to_thread(app.state.runner.close)  # and the engine processes
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,23 +1,33 @@
-"""Experiments as the server runs them: cached, off the event loop, and admitted within a budget.
+"""Experiments as the server runs them: cached, in engine processes, and admitted within a budget.
 
 One Runner per server process (each uvicorn worker has its own). A result is cached under its
 canonical share query, as the JSON bytes it is served as (and, when large, their gzip), so a
 cached answer costs neither NumPy, nor serialization, nor compression. Identical requests in
-flight share one computation. Work runs in threads, at most `max_in_flight` at once; the
-multiply-adds of every admitted experiment (running or waiting) are summed, and a request that
-would take that sum over `max_pending_macs` is refused at once with a Retry-After estimate:
-a flood gets fast 503s instead of a queue that grows without bound.
+flight share one computation. Work runs in a small pool of engine processes, at most
+`max_in_flight` at once: an experiment is run, serialized and compressed there and comes back
+as bytes, so the server's process never holds the GIL for NumPy or orjson, and its event loop
+answers /healthz, cached links and refusals while every engine is busy. The multiply-adds of
+every admitted experiment (running or waiting) are summed, and a request that would take that
+sum over `max_pending_macs` is refused at once with a Retry-After estimate: a flood gets fast
+503s instead of a queue that grows without bound.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import math
+import multiprocessing
+import os
+import select
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-import anyio.to_thread
 from cachetools import LRUCache
 
 from .. import codec
@@ -26,14 +36,17 @@ from ..engine.cost import Limits
 from ..engine.experiment import run_experiment
 from .payload import result_dict, to_json
 
-GZIP_MIN_BYTES = 1024
+GZIP_MIN_BYTES = 1024  # smaller answers gain nothing from compression
 # Share queries seen, as typed, mapped to their canonical key: a repeated link is answered from
 # the cache without decoding it again (~100 us of the ~150 us a cached answer costs otherwise).
-MAX_ALIASES = 10_000  # smaller answers gain nothing from compression
-# A rough rate for the Retry-After estimate: the engine does a few GMAC/s per thread with
+MAX_ALIASES = 10_000
+# A rough rate for the Retry-After estimate: the engine does a few GMAC/s per process with
 # statistics included (bench/engine_bench.py).
 MACS_PER_SECOND = 5e9
 MAX_RETRY_AFTER = 60
+# Engine processes run at a lower CPU priority than the server's: when the cores are busy, the
+# event loop (health checks, cached answers, refusals) goes first and the experiments wait.
+ENGINE_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -57,24 +70,137 @@ class OverloadedError(Exception):
         self.retry_after = retry_after
 
 
+class EngineCrashedError(RuntimeError):
+    """An engine process died (killed, out of memory, a fault in native code) while experiments
+    ran in the pool: those experiments fail (a 500), and the next ones run in a new pool."""
+
+
 def compute(config: ExperimentConfig) -> Answer:
-    """Run an experiment and serialize it (in a worker thread)."""
+    """Run an experiment and serialize it: what an engine process does."""
     body = to_json(result_dict(run_experiment(config)))
     packed = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
     return Answer(body, packed)
 
 
+def _in_engine(work: Callable[[ExperimentConfig], Answer], config: ExperimentConfig) -> Answer:
+    """`work(config)` in an engine process; an exception reaches the server as itself (a
+    ConfigError still names its field), with the engine's traceback as its cause."""
+    try:
+        return work(config)
+    except Exception as err:
+        raise _CarriedError(err) from err
+
+
+class _CarriedError(Exception):
+    """An engine's exception on its way to the server. pickle rebuilds an exception by calling
+    its class with its args, which ConfigError's constructor does not take (field, message):
+    this carries the class, args and attributes instead and is rebuilt as the original."""
+
+    def __init__(self, err: Exception) -> None:
+        super().__init__(repr(err))
+        self.err = err
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        err = self.err
+        return _rebuild, (type(err), err.args, dict(vars(err)))
+
+
+def _rebuild(cls: type[Exception], args: tuple[Any, ...], state: dict[str, Any]) -> Exception:
+    err = cls.__new__(cls, *args)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
+
+def _start_engine_process(server: int) -> None:
+    """Each engine process, once: yield the CPU to the server, and end with it."""
+    with contextlib.suppress(OSError):
+        os.nice(ENGINE_NICENESS)
+    if hasattr(os, "pidfd_open"):  # Linux
+        # A server killed outright (SIGKILL, the OOM killer) cannot stop its engines, and they
+        # keep the forkserver alive: each would wait for work forever. They watch it instead.
+        threading.Thread(target=_end_with, args=(server,), name="end-with-server", daemon=True).start()
+
+
+def _end_with(server: int) -> None:
+    try:
+        watched = os.pidfd_open(server)
+    except ProcessLookupError:
+        os._exit(1)
+    select.select([watched], [], [])  # readable once the server has ended
+    os._exit(1)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    # forkserver, not fork: the server is threaded, and a fork copies its locks in whatever
+    # state other threads hold them. Each engine is forked from a server process that imported
+    # the engine once, so a new engine starts in milliseconds, not the second of a spawn.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+class EnginePool:
+    """`processes` engine processes, started when first needed and replaced when one dies.
+
+    `work` runs in them (it must be picklable by reference: a module-level function)."""
+
+    def __init__(self, processes: int, work: Callable[[ExperimentConfig], Answer] = compute) -> None:
+        self.processes = processes
+        self.work = work
+        self.restarts = 0
+        self._executor: ProcessPoolExecutor | None = None
+
+    async def run(self, config: ExperimentConfig) -> Answer:
+        executor = self._executor
+        if executor is None:
+            executor = self._executor = ProcessPoolExecutor(
+                self.processes,
+                mp_context=_context(),
+                initializer=_start_engine_process,
+                initargs=(os.getpid(),),
+            )
+        try:
+            # in a thread: starting an engine process waits for the forkserver (~0.3 s the first
+            # time, while it imports NumPy and the engine), which the event loop must not
+            submitted = await asyncio.to_thread(executor.submit, _in_engine, self.work, config)
+            return await asyncio.wrap_future(submitted)
+        except BrokenProcessPool as err:
+            if self._executor is executor:  # the first to see it replaces the pool
+                self._executor = None
+                self.restarts += 1
+                executor.shutdown(wait=False)
+            raise EngineCrashedError("an engine process ended while running the experiment") from err
+
+    def close(self) -> None:
+        """Stop the engine processes (work not yet started is dropped; running work finishes)."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
 class Runner:
-    def __init__(self, cache_bytes: int, max_in_flight: int, max_pending_macs: int) -> None:
+    def __init__(
+        self,
+        cache_bytes: int,
+        max_in_flight: int,
+        max_pending_macs: int,
+        work: Callable[[ExperimentConfig], Answer] = compute,
+    ) -> None:
         self.max_in_flight = max_in_flight
         self.max_pending_macs = max_pending_macs
         self._cache: LRUCache[str, Answer] = LRUCache(maxsize=cache_bytes, getsizeof=lambda a: a.size)
         self._running: dict[str, asyncio.Task[Answer]] = {}
         # (query as typed, the limits it was checked against) -> canonical key
         self._aliases: LRUCache[tuple[str, Limits], str] = LRUCache(maxsize=MAX_ALIASES)
+        self._engines = EnginePool(max_in_flight, work)
         self._slots: asyncio.Semaphore | None = None  # made in the server's event loop
         self.pending_macs = 0
         self.hits = self.misses = self.shared = self.rejected = 0
+
+    def close(self) -> None:
+        """Stop the engine processes (the server's lifespan does, when it stops)."""
+        self._engines.close()
 
     def cached_query(self, query: str, limits: Limits) -> Answer | None:
         """The cached answer of a share query already seen (and accepted under `limits`), as typed."""
@@ -119,7 +245,7 @@ class Runner:
             self._slots = asyncio.Semaphore(self.max_in_flight)
         try:
             async with self._slots:
-                answer = await anyio.to_thread.run_sync(compute, config)
+                answer = await self._engines.run(config)
             if answer.size <= self._cache.maxsize:
                 self._cache[key] = answer
             return answer
@@ -146,6 +272,7 @@ class Runner:
                 "max_in_flight": self.max_in_flight,
                 "max_pending_macs": self.max_pending_macs,
                 "rejected": self.rejected,
+                "engine_restarts": self._engines.restarts,
             },
         }
 

@@ -1,18 +1,26 @@
-"""The runner: cache by canonical experiment, shared work, admission within a budget, gzip."""
+"""The runner: cache by canonical experiment, shared work in engine processes, admission within
+a budget, gzip."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 
 from app import codec
-from app.api.runner import Answer, OverloadedError, Runner, compute
+from app.api.runner import Answer, EngineCrashedError, OverloadedError, Runner, compute
 from app.engine.config import ExperimentConfig
+from app.engine.cost import BudgetError
 from app.main import create_app
+from app.presets import PRESETS
 from app.settings import Settings, get_settings, load_settings
 
 SMALL = "depth=2&width=20&samples=50&run=relu,he_normal"
@@ -20,6 +28,41 @@ SMALL = "depth=2&width=20&samples=50&run=relu,he_normal"
 
 def _config(query: str) -> ExperimentConfig:
     return codec.to_experiment(codec.decode(query))
+
+
+@contextmanager
+def _runner(
+    cache_bytes: int = 1 << 20,
+    max_pending_macs: int = 10**12,
+    work: Callable[[ExperimentConfig], Answer] = compute,
+) -> Iterator[Runner]:
+    runner = Runner(cache_bytes, 1, max_pending_macs, work)
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
+# Work for the engine processes in the tests below (module level: they are sent by reference).
+def _pid_answer(config: ExperimentConfig) -> Answer:
+    return Answer(str(os.getpid()).encode(), None)
+
+
+def _over_a_limit(config: ExperimentConfig) -> Answer:
+    raise BudgetError("runs[0].depth", "over the engine's own limit", "max_depth")
+
+
+def _crash_on_seed_13(config: ExperimentConfig) -> Answer:
+    if config.runs[0].seed == 13:
+        os._exit(3)  # as a process killed by the kernel, or a fault in native code, would end
+    return compute(config)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
 
 
 def test_runner_caches_by_canonical_experiment_with_counters() -> None:
@@ -64,60 +107,139 @@ def test_runner_compute_compresses_only_large_answers() -> None:
 
 def test_runner_cache_is_bounded_by_bytes() -> None:
     one = compute(_config(SMALL)).size
-    runner = Runner(cache_bytes=int(2.5 * one), max_in_flight=1, max_pending_macs=10**12)
+    with _runner(cache_bytes=int(2.5 * one)) as runner:
 
-    async def fill() -> None:
-        for seed in range(5):
-            await runner.answer(_config(f"{SMALL}&seed={seed}"), 1)
+        async def fill() -> None:
+            for seed in range(5):
+                await runner.answer(_config(f"{SMALL}&seed={seed}"), 1)
 
-    asyncio.run(fill())
-    cache = runner.status()["cache"]
+        asyncio.run(fill())
+        cache = runner.status()["cache"]
     assert cache["misses"] == 5 and cache["entries"] <= 2 and cache["bytes"] <= 2.5 * one
     # an answer larger than the whole cache is served, not kept
-    tiny = Runner(cache_bytes=10, max_in_flight=1, max_pending_macs=10**12)
-    answer, cached = asyncio.run(tiny.answer(_config(SMALL), 1))
-    assert not cached and answer.json and tiny.status()["cache"]["entries"] == 0
+    with _runner(cache_bytes=10) as tiny:
+        answer, cached = asyncio.run(tiny.answer(_config(SMALL), 1))
+        assert not cached and answer.json and tiny.status()["cache"]["entries"] == 0
 
 
 def test_runner_identical_requests_in_flight_share_one_computation() -> None:
-    runner = Runner(cache_bytes=1 << 20, max_in_flight=1, max_pending_macs=10**12)
+    with _runner() as runner:
 
-    async def both() -> list[tuple[Answer, bool]]:
-        return await asyncio.gather(*(runner.answer(_config(SMALL), 1) for _ in range(3)))
+        async def both() -> list[tuple[Answer, bool]]:
+            return await asyncio.gather(*(runner.answer(_config(SMALL), 1) for _ in range(3)))
 
-    answers = asyncio.run(both())
+        answers = asyncio.run(both())
+        status = runner.status()["cache"]
     assert len({a.json for a, _ in answers}) == 1
-    status = runner.status()["cache"]
     assert status["misses"] == 1 and status["shared"] == 2
 
 
 def test_runner_refuses_work_over_the_pending_budget_with_retry_after() -> None:
-    runner = Runner(cache_bytes=1 << 20, max_in_flight=1, max_pending_macs=100)
+    with _runner(max_pending_macs=100) as runner:
 
-    async def flood() -> list[tuple[Answer, bool] | BaseException]:
-        jobs = [runner.answer(_config(f"{SMALL}&seed={seed}"), 60) for seed in range(4)]
-        return await asyncio.gather(*jobs, return_exceptions=True)
+        async def flood() -> list[tuple[Answer, bool] | BaseException]:
+            jobs = [runner.answer(_config(f"{SMALL}&seed={seed}"), 60) for seed in range(4)]
+            return await asyncio.gather(*jobs, return_exceptions=True)
 
-    results = asyncio.run(flood())
-    refused = [r for r in results if isinstance(r, OverloadedError)]
-    assert len(refused) == 3 and all(r.retry_after >= 1 for r in refused)
-    assert isinstance(results[0], tuple)
-    assert runner.status()["work"] == {
-        "running_or_waiting": 0,
-        "pending_macs": 0,
-        "max_in_flight": 1,
-        "max_pending_macs": 100,
-        "rejected": 3,
-    }
-    # the budget frees as work ends: the same request is admitted again
-    answer, cached = asyncio.run(runner.answer(_config(f"{SMALL}&seed=3"), 60))
-    assert not cached and answer.json
+        results = asyncio.run(flood())
+        refused = [r for r in results if isinstance(r, OverloadedError)]
+        assert len(refused) == 3 and all(r.retry_after >= 1 for r in refused)
+        assert isinstance(results[0], tuple)
+        assert runner.status()["work"] == {
+            "running_or_waiting": 0,
+            "pending_macs": 0,
+            "max_in_flight": 1,
+            "max_pending_macs": 100,
+            "rejected": 3,
+            "engine_restarts": 0,
+        }
+        # the budget frees as work ends: the same request is admitted again
+        answer, cached = asyncio.run(runner.answer(_config(f"{SMALL}&seed=3"), 60))
+        assert not cached and answer.json
 
 
 def test_runner_always_admits_work_when_idle() -> None:
-    runner = Runner(cache_bytes=1 << 20, max_in_flight=1, max_pending_macs=1)
-    answer, _ = asyncio.run(runner.answer(_config(SMALL), 10**9))
+    with _runner(max_pending_macs=1) as runner:
+        answer, _ = asyncio.run(runner.answer(_config(SMALL), 10**9))
     assert answer.json
+
+
+ENGINE_LINKS = [
+    *(PRESETS[name].query for name in sorted(PRESETS)[:4]),
+    f"{SMALL}&grad=1&loss=mse",
+    "depth=3&width=16&samples=40&run=maxout,he_normal,pieces:3&run=tanh,xavier&range=-1,1",
+    "depth=60&width=64&samples=64&run=linear,normal,std:10",  # overflows: counts, not NaN
+]
+
+
+def test_runner_engine_processes_answer_the_bytes_computed_in_process() -> None:
+    """Determinism: an engine process gives the bytes this process computes, JSON and gzip alike."""
+    with _runner(cache_bytes=64 << 20) as runner:
+        for link in ENGINE_LINKS:
+            answer, cached = asyncio.run(runner.answer(_config(link), 1))
+            assert not cached and answer == compute(_config(link)), link
+
+
+def test_runner_runs_the_work_in_another_process() -> None:
+    with _runner(work=_pid_answer) as runner:
+        answer, _ = asyncio.run(runner.answer(_config(SMALL), 1))
+    pid = int(answer.json)
+    assert pid != os.getpid()
+
+
+def test_runner_engine_errors_reach_the_client_as_before() -> None:
+    """An exception in an engine process is the same exception here: a ConfigError is a 422
+    naming its field (pickle alone cannot rebuild ConfigError: its constructor takes other
+    arguments than its args)."""
+    app = create_app(Settings())
+    app.state.runner = Runner(1 << 20, 1, 10**12, work=_over_a_limit)
+    with TestClient(app) as client:
+        response = client.get(f"/api/v1/simulate?{SMALL}")
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {
+            "loc": ["query", "runs", 0, "depth"],
+            "msg": "runs[0].depth: over the engine's own limit (server setting INITSCOPE_MAX_DEPTH)",
+            "type": "budget_exceeded",
+            "limit": "max_depth",
+            "setting": "INITSCOPE_MAX_DEPTH",
+        }
+    ]
+
+
+def test_runner_a_crashed_engine_is_a_500_and_the_next_experiment_runs_in_a_new_pool() -> None:
+    crash, fine = _config(f"{SMALL}&seed=13"), _config(f"{SMALL}&seed=1")
+    with _runner(work=_crash_on_seed_13) as runner:
+
+        async def crash_then_run() -> Answer:
+            with pytest.raises(EngineCrashedError):
+                await asyncio.wait_for(runner.answer(crash, 1), timeout=60)  # no hang
+            answer, _ = await asyncio.wait_for(runner.answer(fine, 1), timeout=60)
+            return answer
+
+        assert asyncio.run(crash_then_run()) == compute(fine)
+        status = runner.status()
+        assert status["work"]["engine_restarts"] == 1 and status["work"]["pending_macs"] == 0
+        assert status["cache"]["entries"] == 1  # the crash left nothing behind
+
+    app = create_app(Settings())
+    app.state.runner = Runner(1 << 20, 1, 10**12, work=_crash_on_seed_13)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get(f"/api/v1/simulate?{SMALL}&seed=13").status_code == 500
+        again = client.get(f"/api/v1/simulate?{SMALL}&seed=1")
+        assert again.status_code == 200 and again.content == compute(fine).json
+
+
+def test_runner_engine_processes_end_with_the_app() -> None:
+    app = create_app(Settings())
+    app.state.runner = Runner(1 << 20, 2, 10**12, work=_pid_answer)
+    with TestClient(app) as client:
+        pids = {int(client.get(f"/api/v1/simulate?{SMALL}&seed={seed}").content) for seed in range(4)}
+        assert pids and os.getpid() not in pids and all(_alive(pid) for pid in pids)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in pids)
 
 
 def test_runner_overloaded_answer_is_a_503_with_retry_after() -> None:
