@@ -1,6 +1,7 @@
 """The server under load: requests per second and latency at 50 connections, with wrk on loopback.
 
     python -m bench.load_bench [--duration 10] [--connections 50] [--workers 1]
+    python -m bench.load_bench --flood [--clients 200] [--duration 6] [--pace 0]
 
 Three targets, one after the other against one server started here: `/healthz` (the baseline:
 what the server does per request with no work), the `saito-compare` experiment (cached: warmed
@@ -8,17 +9,28 @@ once before), and the same experiment with a new seed on every request (uncached
 runs each time). Each experiment line reports its throughput as a ratio to /healthz's from the
 same run, so a noisy machine shifts them alike. wrk comes from Debian
 (`bash scripts/install-system-deps.sh wrk`). The server's peak RSS is read at the end.
+
+--flood: `--clients` connections each ask for heavy experiments (~14 G multiply-adds, a new seed
+every time) as fast as they are answered, or `--pace` seconds apart on average; most are refused
+with a 503 (the work budget is full), a few are served. Another process asks /healthz every 20 ms
+meanwhile. It reports the latency of the 503s and of /healthz (wrk cannot tell answers apart by
+status), and the peak RSS of the server's processes (itself and its engines).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import multiprocessing
+import multiprocessing.connection
 import os
+import random
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +57,7 @@ function request()
 end
 """
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+HEAVY = "/api/v1/simulate?depth=10&width=1024&samples=1500&grad=0&run=relu,he_normal&seed={}"
 
 
 @dataclass(frozen=True)
@@ -85,24 +98,136 @@ def wrk(url: str, duration: int, connections: int, script: str | None = None) ->
     return parse_wrk(out.stdout)
 
 
-def peak_rss_mib(pid: int) -> float:
-    """The largest peak RSS among the server's processes (uvicorn and its workers)."""
-    pids = [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants: uvicorn's workers, each worker's forkserver and engines."""
+    tree = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():  # a child is listed under its parent thread
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue  # the thread ended meanwhile
+        for child in children:
+            tree += process_tree(int(child))
+    return tree
+
+
+def peak_rss_mib(pid: int) -> tuple[float, float]:
+    """The largest peak RSS among the server's processes, and the sum of their peaks."""
     peaks = []
-    for p in pids:
+    for p in process_tree(pid):
         status = Path(f"/proc/{p}/status").read_text()
         peaks.append(int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024)  # type: ignore[union-attr]
-    return max(peaks)
+    return max(peaks), sum(peaks)
+
+
+async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> int:
+    """One request on a kept-alive connection (plain asyncio: httpx would cost the client more CPU
+    per request than the server spends on a 503); its status."""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = re.search(rb"content-length: (\d+)", head, re.I)
+    await reader.readexactly(int(length.group(1)) if length else 0)
+    return int(head[9:12])
+
+
+async def _probe(port: int, seconds: float) -> list[float]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    latencies = []
+    stop = time.monotonic() + seconds
+    while time.monotonic() < stop:
+        start = time.perf_counter()
+        try:
+            await _get(reader, writer, "/healthz")
+        except (ConnectionError, asyncio.IncompleteReadError):
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        latencies.append(time.perf_counter() - start)
+        await asyncio.sleep(0.02)
+    writer.close()
+    return latencies
+
+
+def _probe_process(port: int, seconds: float, out: multiprocessing.connection.Connection) -> None:
+    out.send(asyncio.run(_probe(port, seconds)))
+
+
+async def _flood(port: int, clients: int, seconds: float, pace: float) -> dict[int, list[float]]:
+    latencies: dict[int, list[float]] = {}
+    seeds = iter(range(10**9))
+    stop = time.monotonic() + seconds
+
+    async def client() -> None:
+        await asyncio.sleep(random.random() * pace)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while time.monotonic() < stop:
+            start = time.perf_counter()
+            try:
+                status = await _get(reader, writer, HEAVY.format(next(seeds)))
+            except (ConnectionError, asyncio.IncompleteReadError):
+                status = 0  # closed by the server: counted, and a new connection
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            latencies.setdefault(status, []).append(time.perf_counter() - start)
+            if pace:
+                await asyncio.sleep(pace * (0.5 + random.random()))
+        writer.close()
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return latencies
+
+
+def _percentiles(seconds: list[float]) -> str:
+    if not seconds:
+        return "none"
+    ordered = sorted(seconds)
+    p50, p99 = ordered[len(ordered) // 2], ordered[int(0.99 * (len(ordered) - 1))]
+    return (
+        f"n={len(ordered)} p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms"
+    )
+
+
+def flood(clients: int, duration: int, pace: float, workers: int) -> None:
+    with serve(options=("--workers", str(workers), "--no-access-log")) as (base, server):
+        port = int(base.rsplit(":", 1)[1])
+        httpx.get(f"{base}{HEAVY.format(10**9)}", timeout=60).raise_for_status()  # engines started
+        receive, send = multiprocessing.get_context("spawn").Pipe(duplex=False)
+        probe = multiprocessing.get_context("spawn").Process(
+            target=_probe_process, args=(port, duration, send)
+        )
+        probe.start()
+        latencies = asyncio.run(_flood(port, clients, duration, pace))
+        health: list[float] = receive.recv()
+        probe.join()
+        largest, total = peak_rss_mib(server.pid)
+    others = {status: len(times) for status, times in latencies.items() if status != 503}
+    paced = f" (each {pace} s apart on average)" if pace else ""
+    print(
+        f"{clients} clients{paced} for {duration} s of {HEAVY.format('<new>')} on 127.0.0.1, "
+        f"{workers} worker(s), {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+    )
+    print(f"503      {_percentiles(latencies.get(503, []))}")
+    print(f"/healthz {_percentiles(health)}")
+    print(f"other answers (0: connection closed) {others}")
+    print(f"server peak RSS {largest:.0f} MiB (largest process), {total:.0f} MiB (all its processes)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--duration", type=int, default=10, help="seconds per target")
+    parser.add_argument("--duration", type=int, help="seconds per target (default 10; --flood: 6)")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--flood", action="store_true", help="heavy uncached experiments instead")
+    parser.add_argument("--clients", type=int, default=200, help="--flood: connections")
+    parser.add_argument(
+        "--pace", type=float, default=0, help="--flood: mean seconds between a client's requests"
+    )
     args = parser.parse_args()
+    if args.flood:
+        flood(args.clients, args.duration or 6, args.pace, args.workers)
+        return
+    args.duration = args.duration or 10
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: bash scripts/install-system-deps.sh wrk")
 
@@ -118,7 +243,7 @@ def main() -> None:
                 wrk(experiment, args.duration, args.connections, NEW_SEED_SCRIPT),
             ),
         ]
-        rss = peak_rss_mib(server.pid)
+        rss, _ = peak_rss_mib(server.pid)
 
     baseline = rows[0][1].requests_per_second
     print(
