@@ -9,6 +9,7 @@ import selectors
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -189,7 +190,9 @@ def test_http_header_timeout_behind_an_unfinished_answer_lets_it_finish(
     """A pipelined request's header that does not come in time, while the answer to the request
     before it is still being made: that answer goes out whole, then the connection closes."""
     monkeypatch.setattr("app.http_protocol.current_settings", lambda: Settings(header_timeout=1))
-    answer = asyncio.run(_pipelined_partial_header_behind_an_unfinished_answer())
+    # in a thread of its own: after the browser tests, Playwright's loop runs in this one
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(asyncio.run, _pipelined_partial_header_behind_an_unfinished_answer()).result()
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"\r\n\r\ndone"), answer
     assert _headers(answer)["connection"] == "close"
 
