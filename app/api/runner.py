@@ -21,12 +21,13 @@ import math
 import multiprocessing
 import os
 import select
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cachetools import LRUCache
 
@@ -39,7 +40,12 @@ from .payload import result_dict, to_json
 GZIP_MIN_BYTES = 1024  # smaller answers gain nothing from compression
 # Share queries seen, as typed, mapped to their canonical key: a repeated link is answered from
 # the cache without decoding it again (~100 us of the ~150 us a cached answer costs otherwise).
-MAX_ALIASES = 10_000
+# They are counted in bytes, within 1/ALIAS_SHARE of the cache's bytes (the answers get the
+# rest): a flood of spellings of one link cannot grow the process beyond the cache setting.
+ALIAS_SHARE = 16
+# Bytes an alias holds besides its two strings: the key tuple, the size, three dict slots
+# (cachetools keeps data, sizes and order); tracemalloc measured ~240, with margin.
+ALIAS_OVERHEAD = 400
 # A rough rate for the Retry-After estimate: the engine does a few GMAC/s per process with
 # statistics included (bench/engine_bench.py).
 MACS_PER_SECOND = 5e9
@@ -179,6 +185,11 @@ class EnginePool:
             executor.shutdown(wait=True, cancel_futures=True)
 
 
+class _Alias(NamedTuple):
+    key: str  # canonical
+    size: int  # bytes the alias holds
+
+
 class Runner:
     def __init__(
         self,
@@ -189,10 +200,15 @@ class Runner:
     ) -> None:
         self.max_in_flight = max_in_flight
         self.max_pending_macs = max_pending_macs
-        self._cache: LRUCache[str, Answer] = LRUCache(maxsize=cache_bytes, getsizeof=lambda a: a.size)
+        alias_bytes = cache_bytes // ALIAS_SHARE
+        self._cache: LRUCache[str, Answer] = LRUCache(
+            maxsize=cache_bytes - alias_bytes, getsizeof=lambda a: a.size
+        )
         self._running: dict[str, asyncio.Task[Answer]] = {}
         # (query as typed, the limits it was checked against) -> canonical key
-        self._aliases: LRUCache[tuple[str, Limits], str] = LRUCache(maxsize=MAX_ALIASES)
+        self._aliases: LRUCache[tuple[str, Limits], _Alias] = LRUCache(
+            maxsize=alias_bytes, getsizeof=lambda a: a.size
+        )
         self._engines = EnginePool(max_in_flight, work)
         self._slots: asyncio.Semaphore | None = None  # made in the server's event loop
         self.pending_macs = 0
@@ -204,8 +220,8 @@ class Runner:
 
     def cached_query(self, query: str, limits: Limits) -> Answer | None:
         """The cached answer of a share query already seen (and accepted under `limits`), as typed."""
-        key = self._aliases.get((query, limits))
-        cached = None if key is None else self._cache.get(key)
+        alias = self._aliases.get((query, limits))
+        cached = None if alias is None else self._cache.get(alias.key)
         if cached is not None:
             self.hits += 1
         return cached
@@ -214,14 +230,13 @@ class Runner:
         self, config: ExperimentConfig, macs: int, query: tuple[str, Limits] | None = None
     ) -> tuple[Answer, bool]:
         """The served answer for `config` (cost `macs`, checked against the limits already) and
-        whether it came from the cache; `query` (as typed, and its limits) becomes an alias of it.
-        Raises OverloadedError when the work budget is full."""
+        whether it came from the cache; `query` (as typed, and its limits) becomes an alias of it
+        once the answer is cached. Raises OverloadedError when the work budget is full."""
         key = codec.encode(config)
-        if query is not None:
-            self._aliases[query] = key
         cached = self._cache.get(key)
         if cached is not None:
             self.hits += 1
+            self._alias(query, key)
             return cached, True
         task = self._running.get(key)
         if task is not None:
@@ -238,7 +253,18 @@ class Runner:
             task.add_done_callback(_retrieve)
         # shield: a client that goes away does not cancel work that others wait for or that
         # the cache will keep
-        return await asyncio.shield(task), False
+        answer = await asyncio.shield(task)
+        self._alias(query, key)
+        return answer, False
+
+    def _alias(self, query: tuple[str, Limits] | None, key: str) -> None:
+        """Remember `query` as a spelling of `key`, when its answer is in the cache (a refused
+        or failed request, or an answer too large to keep, leaves no alias behind)."""
+        if query is None or key not in self._cache:
+            return
+        size = sys.getsizeof(query[0]) + sys.getsizeof(key) + ALIAS_OVERHEAD
+        if size <= self._aliases.maxsize:
+            self._aliases[query] = _Alias(key, size)
 
     async def _run(self, key: str, config: ExperimentConfig, weight: int) -> Answer:
         if self._slots is None:
@@ -265,6 +291,11 @@ class Runner:
                 "entries": len(self._cache),
                 "bytes": int(self._cache.currsize),
                 "max_bytes": int(self._cache.maxsize),
+                "aliases": {
+                    "entries": len(self._aliases),
+                    "bytes": int(self._aliases.currsize),
+                    "max_bytes": int(self._aliases.maxsize),
+                },
             },
             "work": {
                 "running_or_waiting": len(self._running),

@@ -1,5 +1,5 @@
 """The runner: cache by canonical experiment, shared work in engine processes, admission within
-a budget, gzip."""
+a budget, gzip, aliases within their bytes."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app import codec
-from app.api.runner import Answer, EngineCrashedError, OverloadedError, Runner, compute
+from app.api.runner import ALIAS_SHARE, Answer, EngineCrashedError, OverloadedError, Runner, compute
 from app.engine.config import ExperimentConfig
 from app.engine.cost import BudgetError
 from app.main import create_app
@@ -240,6 +240,24 @@ def test_runner_engine_processes_end_with_the_app() -> None:
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in pids)
+
+
+def test_runner_aliases_are_bounded_by_bytes_and_reported() -> None:
+    """Every spelling of a link is remembered (so it is answered without decoding), within
+    1/ALIAS_SHARE of the cache's bytes; /api/v1/status counts them."""
+    cache_bytes = 1 << 20
+    with TestClient(create_app(Settings(cache_bytes=cache_bytes))) as client:
+        spellings = [f"depth=2&width=20&samples={'0' * (2000 + i)}50&run=relu,he_normal" for i in range(200)]
+        for query in spellings:
+            assert client.get(f"/api/v1/simulate?{query}").status_code == 200
+        assert client.get(f"/api/v1/simulate?{spellings[-1]}").headers["x-cache"] == "hit"
+        cache = client.get("/api/v1/status").json()["cache"]
+    aliases = cache["aliases"]
+    assert aliases["max_bytes"] == cache_bytes // ALIAS_SHARE
+    assert 0 < aliases["bytes"] <= aliases["max_bytes"] and 0 < aliases["entries"] < len(spellings)
+    assert aliases["entries"] * 2000 < aliases["bytes"]  # each counts its spelling, at least
+    assert cache["entries"] == 1 and cache["max_bytes"] + aliases["max_bytes"] == cache_bytes
+    assert cache["hits"] == len(spellings)  # the same link, however spelled
 
 
 def test_runner_overloaded_answer_is_a_503_with_retry_after() -> None:
