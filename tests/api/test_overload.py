@@ -66,7 +66,7 @@ async def _while_probing(
     (50 times at most: the server's CPU time then hardly depends on how long the work takes)."""
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
         work = asyncio.gather(*(_timed(client, path) for path in paths))
-        health = []
+        health: list[tuple[httpx.Response, float]] = []
         while not work.done() and len(health) < 50:
             health.append(await _timed(client, "/healthz"))
             await asyncio.sleep(0.02)
