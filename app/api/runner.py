@@ -131,8 +131,10 @@ def _start_engine_process(server: int) -> None:
 def _end_with(server: int) -> None:
     try:
         watched = os.pidfd_open(server)
-    except ProcessLookupError:
+    except ProcessLookupError:  # ended already
         os._exit(1)
+    except OSError:  # not allowed here (a seccomp filter): the engine cannot watch, and runs on
+        return
     select.select([watched], [], [])  # readable once the server has ended
     os._exit(1)
 
