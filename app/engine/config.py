@@ -201,6 +201,11 @@ def make_run(fields: Mapping[str, object]) -> RunConfig:
     ):
         specs.update({s.name: s for s in component})
     resolved = resolve_params(tuple(specs.values()), dict(fields))
+    # A value for a parameter this run does not use is dropped (its canonical link leaves it out),
+    # but it must still be one the field can take, as the API's schema says.
+    for name, value in fields.items():
+        if value is not None and name not in specs and name in UNUSED_PARAM_CHECKS:
+            UNUSED_PARAM_CHECKS[name].check(value)
     if input_name == "uniform" and float(resolved["input_low"]) >= float(resolved["input_high"]):
         raise ConfigError("input_high", "must be greater than input_low")
 
@@ -372,6 +377,19 @@ def _union_bound(a: float | None, b: float | None, pick: Callable[[float, float]
 
 
 FIELDS: dict[str, FieldDoc] = _field_docs()
+
+_COMPONENT_PARAMS = {
+    spec.name
+    for registry in (ACTIVATIONS, INITIALIZERS, BIASES, INPUTS)
+    for component in registry.values()
+    for spec in component.params
+}
+# Each component parameter's widest bounds (FIELDS'), for the values a run does not use.
+UNUSED_PARAM_CHECKS = {
+    name: ParamSpec(name, 0, doc.doc, doc.kind, doc.low, doc.high, doc.choices)
+    for name, doc in FIELDS.items()
+    if name in _COMPONENT_PARAMS and doc.kind in ("float", "int", "choice")
+}
 
 
 def inherited_default(run: RunConfig, name: str) -> object:

@@ -354,3 +354,12 @@ def test_simulate_get_bad_preset_names_it(client: TestClient, query: str, words:
     assert response.status_code == 422
     detail = response.json()["detail"][0]
     assert detail["loc"] == ["query", "preset"] and words in detail["msg"]
+
+
+def test_simulate_unused_parameter_out_of_its_bounds_is_422(client: TestClient) -> None:
+    # the schema bounds input_low to [-100, 100] whether or not the input uses it
+    response = client.get("/api/v1/simulate?input_low=-1.7976931348623157e%2B308&run=relu,he_normal")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"] == "input_low: must be between -100 and 100"
+    fine = client.get("/api/v1/simulate?input_low=-5&run=relu,he_normal&depth=1&samples=10")
+    assert fine.status_code == 200 and "input_low" not in fine.json()["share"]  # dropped: unused

@@ -151,9 +151,13 @@ def test_make_run_drops_irrelevant_params() -> None:
     assert run == make_run(BASE)
 
 
-def test_make_run_irrelevant_out_of_range_param_is_dropped() -> None:
-    """A parameter the run's components do not read is dropped unchecked (not an error)."""
-    assert make_run({**BASE, "alpha": 50.0}) == make_run(BASE)
+def test_make_run_irrelevant_param_is_dropped_within_the_fields_bounds() -> None:
+    """A parameter the run's components do not read is dropped, if it is a value the field can
+    take at all (alpha within every activation's widest bounds); one no component could take is
+    an error, as the API's schema says."""
+    assert make_run({**BASE, "alpha": 5.0}) == make_run(BASE)
+    with pytest.raises(ConfigError, match="alpha: must be between 0 and 10"):
+        make_run({**BASE, "alpha": 50.0})
 
 
 def test_make_run_output_activation_equal_to_hidden_is_none() -> None:
@@ -493,3 +497,14 @@ def test_inherited_default(field: str, name: str, spec: ParamSpec) -> None:
     assert inherited_default(run, "depth") == STRUCTURE["depth"].default
     assert inherited_default(run, "bias") == "none"
     assert inherited_default(run, "no_such_field") is None
+
+
+def test_make_run_unused_parameter_is_dropped_but_checked() -> None:
+    # input_low means nothing to a normal input: dropped (the canonical link leaves it out), but
+    # still held to the field's bounds, as the API's schema says (the fuzz test found 1e308 taken)
+    run = make_run({"activation": "relu", "init": "he_normal", "input_low": -5.0, "alpha": 0.5})
+    assert "input_low" not in dict(run.params) and "alpha" not in dict(run.params)
+    for name, value in [("input_low", -1.7976931348623157e308), ("alpha", -1.0), ("mode", "sideways")]:
+        with pytest.raises(ConfigError) as err:
+            make_run({"activation": "relu", "init": "he_normal", name: value})
+        assert err.value.field == name
