@@ -43,6 +43,15 @@ def config_error_response(err: ConfigError, source: str) -> JSONResponse:
     return JSONResponse({"detail": [detail]}, status_code=422)
 
 
+def detail_body(loc: list[str | int], msg: str, kind: str) -> dict[str, Any]:
+    """The API's error document, FastAPI's shape: one detail naming where, what and which kind."""
+    return {"detail": [{"loc": loc, "msg": msg, "type": kind}]}
+
+
+def detail_response(status: int, loc: list[str | int], msg: str, kind: str) -> JSONResponse:
+    return JSONResponse(detail_body(loc, msg, kind), status_code=status)
+
+
 def overloaded_response(err: OverloadedError) -> JSONResponse:
     detail = {"loc": [], "msg": str(err), "type": "overloaded", "retry_after": err.retry_after}
     return JSONResponse({"detail": [detail]}, status_code=503, headers={"Retry-After": str(err.retry_after)})

@@ -26,7 +26,7 @@ from ..engine.cost import BudgetError, Limits, check_limits
 from ..engine.params import ConfigError
 from ..engine.train_config import train_cost
 from ..settings import Settings
-from .errors import config_error_response, overloaded_response
+from .errors import config_error_response, detail_response, overloaded_response
 from .runner import OverloadedError
 from .shared import JobsDep, SettingsDep
 from .train_jobs import AnyListener, Event, TrainJobs, job_id
@@ -106,9 +106,10 @@ def _sse(kind: str, data: bytes) -> bytes:
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}, **ERRORS},
     summary="Train, streaming progress as Server-Sent Events",
-    description="Events: `start` ({id, share, iterations, labels}), `progress` (the partial result, "
-    "about every `record_every` steps), then `done` (the result) or `error`. Closing the "
-    "connection cancels the training.",
+    description="Events: `start` ({id, share, iterations, labels, token}), `progress` (what is new "
+    "since the last one: loss points, records, captures; appended together they are the result so "
+    "far), then `done` (the whole result) or `error`. Closing the connection leaves the training, "
+    "which stops when no one follows it; DELETE with the token cancels.",
     openapi_extra={"parameters": [LINK]},
 )
 async def train_stream(request: Request, settings: SettingsDep, jobs: JobsDep) -> Response:
@@ -185,11 +186,6 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
-def _not_cancelled(status: int, loc: list[str], msg: str, kind: str) -> Response:
-    body = {"detail": [{"loc": loc, "msg": msg, "type": kind}]}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
 @router.delete(
     "/{job}",
     status_code=204,
@@ -210,14 +206,14 @@ async def train_cancel(
     token: Annotated[str | None, Query(description="from the stream's start event", max_length=64)] = None,
 ) -> Response:
     if not token:
-        return _not_cancelled(
+        return detail_response(
             422, ["query", "token"], "token: required; the stream's start event gives it", "missing"
         )
     outcome = await jobs.cancel(job, token)
     if outcome == "no_job":
-        return _not_cancelled(404, ["path", "job"], "no such running training", "not_found")
+        return detail_response(404, ["path", "job"], "no such running training", "not_found")
     if outcome == "wrong_token":
-        return _not_cancelled(
+        return detail_response(
             403, ["query", "token"], "token: not a token of this training's listeners", "forbidden"
         )
     return Response(status_code=204)

@@ -36,6 +36,7 @@ from cachetools import LRUCache
 
 from .. import train_codec
 from ..engine.training import TrainResult, train_runs
+from .errors import detail_body
 from .runner import OverloadedError
 from .train_payload import Sent, train_dict, train_increment
 from .train_registry import Registry
@@ -60,10 +61,7 @@ class Event:
 
 
 LOST = Event(
-    "error",
-    orjson.dumps(
-        {"detail": [{"loc": [], "msg": "the training's worker stopped before its end", "type": "train_lost"}]}
-    ),
+    "error", orjson.dumps(detail_body([], "the training's worker stopped before its end", "train_lost"))
 )
 
 
@@ -360,8 +358,8 @@ class TrainJobs:
             job.publish(Event("done", body))
         except Exception as err:  # a failed job answers its listeners and frees its place
             logger.exception("training %s failed", job.id)
-            detail = {"loc": [], "msg": f"the training failed: {type(err).__name__}", "type": "train_failed"}
-            job.publish(Event("error", orjson.dumps({"detail": [detail]})))
+            failed = detail_body([], f"the training failed: {type(err).__name__}", "train_failed")
+            job.publish(Event("error", orjson.dumps(failed)))
         finally:
             with self.lock:
                 if self.running.get(job.id) is job:
