@@ -7,10 +7,10 @@ A link reads like the experiment it shows and can be edited by hand:
 Shared settings are plain `key=value` pairs; each `run=` is one column: its activation and
 initializer first, then `key:value` items for its parameters and for any shared setting it
 overrides (`run=relu,he_normal,depth:20`). Lists of widths are written `width=100-50-20` and
-histogram ranges `range=0,1`. The query is read with ordinary form decoding (so clients that
-percent-encode the commas work too), and inside a run item the three characters `,` `:` `%` are
-escaped once more, so labels may hold any character. `v=1` names this format; links without it
-are version 1.
+histogram ranges `range=0,1` (`axes=run` gives each run its own ranges instead of one per layer).
+The query is read with ordinary form decoding (so clients that percent-encode the commas work
+too), and inside a run item the three characters `,` `:` `%` are escaped once more, so labels
+may hold any character. `v=1` names this format; links without it are version 1.
 
 `preset=<name>` stands for that preset's link (app/presets.py), and any other key beside it
 replaces the preset's own (`preset=saito-compare&depth=8`; run= keys replace all its runs).
@@ -39,9 +39,10 @@ from .engine.params import ConfigError
 
 FORMAT_VERSION = "1"
 RANGE_KEYS = ("range", "z_range")
-# grad=0 skips the backward pass, theory=0 the mean-field prediction; loss=mse changes the backward signal
+# grad=0 skips the backward pass, theory=0 the mean-field prediction; loss=mse changes the backward
+# signal; axes=run bins each run on its own ranges
 FLAG_KEYS = ("grad", "theory")
-OPTION_KEYS = (*FLAG_KEYS, "loss")
+OPTION_KEYS = (*FLAG_KEYS, "loss", "axes")
 TOP_KEYS = frozenset(RUN_FIELDS) | {"run", "v", *RANGE_KEYS, *OPTION_KEYS}
 PRESET_KEY = "preset"
 FLAGS = {"1": True, "0": False, "true": True, "false": False}
@@ -64,6 +65,7 @@ class DecodedQuery:
     gradients: bool = True
     loss: str = "normal"
     theory: bool = True
+    axes: str = "shared"
 
 
 # ---- values <-> text ---------------------------------------------------------------------------
@@ -194,7 +196,8 @@ def decode(query: str, *, presets: bool = True) -> DecodedQuery:
             named = "preset, run" if presets else "run"
             raise CodecError(
                 key,
-                f"unknown setting; settings are {named}, v, range, z_range, {', '.join(RUN_FIELDS)}",
+                f"unknown setting; settings are {named}, v, range, z_range, {', '.join(OPTION_KEYS)}, "
+                f"{', '.join(RUN_FIELDS)}",
             )
         if key == "run":
             runs.append(_decode_run(text, len(runs)))
@@ -224,6 +227,7 @@ def decode(query: str, *, presets: bool = True) -> DecodedQuery:
         options.get("grad", True),
         options.get("loss", "normal"),
         options.get("theory", True),
+        options.get("axes", "shared"),
     )
 
 
@@ -266,6 +270,7 @@ def to_values(config: ExperimentConfig) -> DecodedQuery:
         gradients=config.gradients,
         loss=config.loss,
         theory=config.theory,
+        axes=config.axes,
     )
 
 
@@ -278,6 +283,7 @@ def to_experiment(values: DecodedQuery) -> ExperimentConfig:
         values.gradients,
         values.loss,
         values.theory,
+        values.axes,
     )
 
 
@@ -288,13 +294,15 @@ def as_json(values: DecodedQuery) -> dict[str, object]:
         body["range"] = values.post_range
     if values.pre_range is not None:
         body["z_range"] = values.pre_range
-    # Defaults are left out, as in a link: both on, the normal backward signal.
+    # Defaults are left out, as in a link: both on, the normal backward signal, shared axes.
     if not values.gradients:
         body["grad"] = False
     if values.loss != "normal":
         body["loss"] = values.loss
     if not values.theory:
         body["theory"] = False
+    if values.axes != "shared":
+        body["axes"] = values.axes
     return body
 
 
@@ -303,7 +311,8 @@ def from_json(body: Mapping[str, Any]) -> DecodedQuery:
     shared = dict(body)
     runs, post, pre = shared.pop("runs"), shared.pop("range", None), shared.pop("z_range", None)
     grad, loss, theory = shared.pop("grad", True), shared.pop("loss", "normal"), shared.pop("theory", True)
-    return DecodedQuery(shared, runs, post, pre, grad, loss, theory)
+    axes = shared.pop("axes", "shared")
+    return DecodedQuery(shared, runs, post, pre, grad, loss, theory, axes)
 
 
 def encode(config: ExperimentConfig) -> str:
@@ -317,6 +326,8 @@ def format_query(values: DecodedQuery) -> str:
     for key, bounds in (("range", values.post_range), ("z_range", values.pre_range)):
         if bounds is not None:
             parts.append(f"{key}={format_number(bounds[0])},{format_number(bounds[1])}")
+    if values.axes != "shared":  # left out by default: every link made before axes= reads the same
+        parts.append(f"axes={_quote(values.axes)}")
     if not values.gradients:
         parts.append("grad=0")
     if values.loss != "normal":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import codec
-from app.engine.config import FIELDS, ExperimentConfig, make_experiment
+from app.engine.config import AXES, FIELDS, LOSSES, ExperimentConfig, make_experiment
 from app.engine.params import ConfigError
 
 SAITO_COMPARE = "range=0,1&run=sigmoid,normal&run=sigmoid,xavier&run=relu,he_normal"
@@ -138,9 +139,23 @@ run_fields = st.fixed_dictionaries(
 )
 
 
-def _config_or_none(shared: dict[str, Any], runs: list[dict[str, Any]]) -> ExperimentConfig | None:
+# The experiment-level options, each left out (its default) or drawn.
+options = st.fixed_dictionaries(
+    {},
+    optional={
+        "gradients": st.booleans(),
+        "theory": st.booleans(),
+        "loss": st.sampled_from(LOSSES),
+        "axes": st.sampled_from(AXES),
+    },
+)
+
+
+def _config_or_none(
+    shared: dict[str, Any], runs: list[dict[str, Any]], chosen: dict[str, Any] | None = None
+) -> ExperimentConfig | None:
     try:
-        return make_experiment(shared, runs)
+        return make_experiment(shared, runs, **(chosen or {}))
     except ConfigError:
         return None  # e.g. input_low >= input_high, or a depth that contradicts a width list
 
@@ -149,14 +164,21 @@ def _config_or_none(shared: dict[str, Any], runs: list[dict[str, Any]]) -> Exper
 @given(
     shared=st.fixed_dictionaries({}, optional={name: _value(name) for name in OPTIONAL}),
     runs=st.lists(run_fields, min_size=1, max_size=4),
+    chosen=options,
 )
-def test_codec_decode_of_encode_is_identity(shared: dict[str, Any], runs: list[dict[str, Any]]) -> None:
-    config = _config_or_none(shared, runs)
+def test_codec_decode_of_encode_is_identity(
+    shared: dict[str, Any], runs: list[dict[str, Any]], chosen: dict[str, Any]
+) -> None:
+    config = _config_or_none(shared, runs, chosen)
     if config is None:
         return
     query = codec.encode(config)
     assert roundtrip(query) == config
     assert codec.encode(roundtrip(query)) == query
+    # the JSON body form reads back as the same experiment too
+    body = codec.as_json(codec.to_values(config))
+    assert codec.to_experiment(codec.from_json(body)) == config
+    assert ("axes=run" in query) == ("axes" in body) == (config.axes == "run")
 
 
 query_text = st.text(alphabet=st.sampled_from("run=,:&%+-.0123456789abelmoqrsuxdhgtipwz_ ?2C"), max_size=80)
@@ -195,6 +217,46 @@ def test_codec_backward_options_round_trip() -> None:
         with pytest.raises(ConfigError) as caught:
             roundtrip(query)
         assert caught.value.field == field
+
+
+def test_codec_axes_round_trip_and_default_left_out() -> None:
+    config = roundtrip(f"axes=run&{SAITO_COMPARE}")
+    assert config.axes == "run"
+    assert config == replace(roundtrip(SAITO_COMPARE), axes="run")
+    # after the ranges it qualifies, before the backward options
+    assert codec.encode(config) == f"range=0,1&axes=run&{SAITO_COMPARE.removeprefix('range=0,1&')}"
+    assert codec.encode(roundtrip("loss=mse&axes=run&grad=0&run=relu,xavier")) == (
+        "axes=run&grad=0&loss=mse&run=relu,xavier"
+    )
+    assert codec.as_json(codec.to_values(config))["axes"] == "run"
+    # shared is the default: written nowhere, so every link made before axes= keeps its meaning
+    shared = roundtrip(f"axes=shared&{SAITO_COMPARE}")
+    assert shared == roundtrip(SAITO_COMPARE) and shared.axes == "shared"
+    assert codec.encode(shared) == SAITO_COMPARE
+    assert "axes" not in codec.as_json(codec.to_values(shared))
+    assert codec.decode("preset=saito-compare&axes=run").axes == "run"
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("axes=bogus&run=relu,xavier", "must be one of shared, run"),
+        ("axes=&run=relu,xavier", "must be one of shared, run"),
+        ("axes=RUN&run=relu,xavier", "must be one of shared, run"),
+        ("axes=run&axes=run&run=relu,xavier", "is given twice"),
+    ],
+)
+def test_codec_bad_axes_names_the_field(query: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        roundtrip(query)
+    assert caught.value.field == "axes"
+    assert caught.value.message == words
+
+
+def test_codec_unknown_setting_lists_the_options() -> None:
+    with pytest.raises(ConfigError) as caught:
+        roundtrip("axis=run&run=relu,xavier")
+    assert "range, z_range, grad, theory, loss, axes, activation" in caught.value.message
 
 
 # ---- presets -------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 
-from ..engine.config import FIELDS, LABEL_MAX, LOSSES, FieldDoc
+from ..engine.config import AXES, FIELDS, LABEL_MAX, LOSSES, FieldDoc
 
 MAX_WIDTH_LIST = 10_000
 MAX_RUNS_IN_BODY = 64  # structural cap; the server's limit (max_runs) is checked afterwards
@@ -69,6 +69,7 @@ RunSpec: type[BaseModel] = create_model(
 )
 
 Loss = Annotated[str, _documented(enum=list(LOSSES))]
+Axes = Annotated[str, _documented(enum=list(AXES))]
 Range = Annotated[list[float], Field(min_length=2, max_length=2)]
 
 ExperimentSpec: type[BaseModel] = create_model(
@@ -84,6 +85,14 @@ ExperimentSpec: type[BaseModel] = create_model(
         Field(default=None, description="histogram range [low, high] of the activations"),
     ),
     z_range=(Range | None, Field(default=None, description="histogram range [low, high] of z")),
+    axes=(
+        Axes | None,
+        Field(
+            default=None,
+            description="histogram x ranges: shared (default; per layer, across the runs, so columns "
+            "compare) or run (each run's own, as if it were alone); range and z_range still apply",
+        ),
+    ),
     grad=(
         bool | None,
         Field(

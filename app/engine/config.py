@@ -128,6 +128,10 @@ class ExperimentConfig:
     gradients: bool = True  # also run the backward pass (about 3x the work; off for speed)
     loss: str = "normal"  # the backward signal: "normal" (N(0, 1) at the output) or "mse"
     theory: bool = True  # the mean-field prediction beside the measurement (about a millisecond)
+    # "run": each run's histograms on its own ranges, as if it were alone (a narrow run fills its
+    # bins instead of one bar of a wide shared range); explicit ranges and bounded activations' fixed
+    # ranges still apply. "shared" (default) lets the columns of a row compare.
+    axes: str = "shared"
 
 
 def _pick(params: tuple[tuple[str, ParamValue], ...], specs: tuple[ParamSpec, ...]) -> dict[str, ParamValue]:
@@ -266,6 +270,7 @@ def make_experiment(
     gradients: object = True,
     loss: object = "normal",
     theory: object = True,
+    axes: object = "shared",
 ) -> ExperimentConfig:
     """An experiment from shared fields and per-run overrides (a run's own value wins).
 
@@ -290,12 +295,14 @@ def make_experiment(
         post_range=check_range("range", post_range, bins),
         pre_range=check_range("z_range", pre_range, bins),
         gradients=_flag("grad", gradients),
-        loss=_loss(loss),
+        loss=_one_of("loss", loss, LOSSES),
         theory=_flag("theory", theory),
+        axes=_one_of("axes", axes, AXES),
     )
 
 
 LOSSES = ("normal", "mse")
+AXES = ("shared", "run")  # histogram ranges: one per layer across the runs, or each run's own
 
 
 def _flag(name: str, value: object) -> bool:
@@ -304,10 +311,10 @@ def _flag(name: str, value: object) -> bool:
     return value
 
 
-def _loss(value: object) -> str:
-    if value not in LOSSES:
-        raise ConfigError("loss", f"must be one of {', '.join(LOSSES)}")
-    return str(value)
+def _one_of(name: str, value: object, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(name, f"must be one of {', '.join(choices)}")
+    return value
 
 
 FieldKind = Literal["int", "float", "choice", "text", "widths"]

@@ -2,13 +2,17 @@
 
 All runs advance one layer at a time together. That keeps only the current layer of each run in
 memory, and it lets every layer's histograms share one range across the runs (so side-by-side
-columns compare honestly) without storing the whole network.
+columns compare honestly) without storing the whole network. With `axes="run"` each run is
+summarized as if it were alone instead, on its own ranges.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
+from typing import TypeVar
 
 import numpy as np
 
@@ -69,13 +73,27 @@ def _union(extents: list[Extent]) -> tuple[float, float]:
     return (low, high)
 
 
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+def _by_axes(
+    config: ExperimentConfig, items: dict[int, T], summarize: Callable[[dict[int, T]], dict[int, S]]
+) -> dict[int, S]:
+    """`summarize` of the runs together (one range per layer), or of each run alone when the
+    experiment asks for per-run axes: a run's histograms then are exactly those of that run alone."""
+    if config.axes == "shared":
+        return summarize(items)
+    return {i: summarize({i: item})[i] for i, item in items.items()}
+
+
 def _post_bounds(run: RunConfig, layer: Layer) -> tuple[float | None, float | None]:
     params = run.activation_params_at(layer.index)
     return ACTIVATIONS[layer.activation].bounds(params)
 
 
 def _summarize_layer(config: ExperimentConfig, j: int, current: dict[int, Layer]) -> dict[int, LayerResult]:
-    """Layer j of every active run, with histogram ranges shared across the runs."""
+    """Layer j of the runs in `current`, with histogram ranges shared across them."""
     pre = {i: scan(layer.z) for i, layer in current.items()}
     post = {i: scan(layer.a) for i, layer in current.items()}
     bounds = {i: _post_bounds(config.runs[i], layer) for i, layer in current.items()}
@@ -141,7 +159,7 @@ def _true_values(g: LayerGradient) -> Array:
 
 
 def _gradient_stats(config: ExperimentConfig, grads: dict[int, LayerGradient]) -> dict[int, TensorStats]:
-    """Layer j's dL/dz of every run that has it, binned on one range shared by the runs.
+    """Layer j's dL/dz of the runs in `grads`, binned on one range shared by them.
 
     Each run's dL/dz is kept as delta / 2**exponent, so it is binned in those units on the shared
     range scaled alike, and its statistics scaled back. A gradient that vanished below float64's
@@ -185,7 +203,8 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
     kept: list[list[Layer]] = [[] for _ in config.runs]
     for j in range(max(run.depth for run in config.runs)):
         current = {i: next(streams[i]) for i, run in enumerate(config.runs) if j < run.depth}
-        for i, result in _summarize_layer(config, j, current).items():
+        summarized = _by_axes(config, current, partial(_summarize_layer, config, j))
+        for i, result in summarized.items():
             layers[i].append(result)
         if config.gradients:
             for i, layer in current.items():
@@ -201,7 +220,8 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
             grads.append(backward(run, kept[i], x, upstream)[0])
             kept[i] = []  # the forward arrays are no longer needed
         for j in range(max(run.depth for run in config.runs)):
-            stats = _gradient_stats(config, {i: g[j] for i, g in enumerate(grads) if j < len(g)})
+            here = {i: g[j] for i, g in enumerate(grads) if j < len(g)}
+            stats = _by_axes(config, here, partial(_gradient_stats, config))
             for i, s in stats.items():
                 g = grads[i][j]
                 layers[i][j] = replace(
