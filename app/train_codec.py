@@ -45,7 +45,7 @@ DEFAULTS = {
 }
 OPT_PARAMS = sorted({p.name for spec in OPTIMIZERS.values() for p in spec.params})
 OPT_KEYS = ("opt", *OPT_PARAMS)
-NOT_IN_TRAINING = ("range", "z_range", "grad", "theory", "loss")
+NOT_IN_TRAINING = ("range", "z_range", "grad", "theory", "loss", "axes")
 DEFAULT_OPTIMIZER = "sgd"
 DEFAULT_DATA = "mnist"
 DEFAULT_BIAS = "zeros"

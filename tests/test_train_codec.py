@@ -64,6 +64,7 @@ def test_train_codec_presets_are_canonical(name: str) -> None:
     ("query", "field"),
     [
         ("grad=1&run=relu,he_normal", "grad"),
+        ("axes=run&run=relu,he_normal", "axes"),  # an experiment's histogram setting, no training's
         ("data=cifar&run=relu,he_normal", "data"),
         ("iterations=0&run=relu,he_normal", "iterations"),
         ("iterations=ten&run=relu,he_normal", "iterations"),

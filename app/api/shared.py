@@ -114,6 +114,18 @@ def share_query_parameters() -> list[dict[str, Any]]:
             "description": "backward signal",
             "schema": {"type": "string", "enum": ["normal", "mse"]},
         },
+        {
+            "name": "theory",
+            "in": "query",
+            "description": "0: leave out the mean-field prediction",
+            "schema": {"type": "string", "enum": ["0", "1"]},
+        },
+        {
+            "name": "axes",
+            "in": "query",
+            "description": "histogram x ranges: shared by the runs per layer (default) or each run's own",
+            "schema": {"type": "string", "enum": ["shared", "run"]},
+        },
     ]
     for doc in FIELDS.values():
         schema: dict[str, Any] = {"type": types[doc.kind]}
