@@ -31,7 +31,7 @@ def test_presets_are_canonical_and_within_default_limits(name: str) -> None:
     preset = PRESETS[name]
     assert codec.encode(preset.experiment) == preset.query
     check_limits(preset.experiment, Limits())
-    assert preset.title and preset.shows and preset.source
+    assert preset.title and preset.claim.text and preset.shows and preset.source
 
 
 def test_presets_saito_sigmoid_std1_saturates_every_layer(client: TestClient) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path
 
 from .. import codec
+from ..claims import Claim
 from ..engine.activations import ACTIVATIONS
 from ..engine.config import FIELDS
 from ..engine.initializers import BIASES, INITIALIZERS
@@ -27,6 +28,26 @@ def _params(specs: tuple[ParamSpec, ...]) -> list[dict[str, object]]:
     return [spec.describe() for spec in specs]
 
 
+CLAIM_DOC = """Each preset has a `claim`: what its text says and what the product measures about it.
+`text` is the text's words in English ([...] a cut, [brackets] context), `source` the text in plain
+words, `view` the dashboard's view state that shows it (`{"view": "grid" | "overlay" | "ridgeline",
+"kind": "post" | "pre" | "grad"}`: activations, z or the gradients dL/dz), `look_at` one line on what
+to look for there, `verdict` one of "holds", "holds in part", "contradicted", and `reason` one
+sentence on why, quoting the measured numbers (tests derive the verdict and every number from the
+preset's own result). `shows` repeats `look_at` and `source` the claim's source, for older clients."""
+
+
+def claim_dict(claim: Claim) -> dict[str, Any]:
+    return {
+        "text": claim.text,
+        "source": claim.source,
+        "view": {"view": claim.view.view, "kind": claim.view.kind},
+        "look_at": claim.look_at,
+        "verdict": claim.verdict,
+        "reason": claim.reason,
+    }
+
+
 def preset_dict(preset: Preset) -> dict[str, Any]:
     return {
         "name": preset.name,
@@ -35,6 +56,7 @@ def preset_dict(preset: Preset) -> dict[str, Any]:
         "source": preset.source,
         "share": preset.query,
         "experiment": codec.as_json(codec.to_values(preset.experiment)),
+        "claim": claim_dict(preset.claim),
     }
 
 
@@ -124,7 +146,9 @@ async def catalog(settings: Annotated[Settings, Depends(get_settings)]) -> dict[
     }
 
 
-@router.get("/presets", summary="The presets, each with its experiment and share query")
+@router.get(
+    "/presets", summary="The presets, each with its experiment, share query and claim", description=CLAIM_DOC
+)
 def presets() -> list[dict[str, Any]]:
     return list(_static_catalog()["presets"])
 
@@ -136,7 +160,8 @@ async def train_presets() -> list[dict[str, Any]]:
 
 @router.get(
     "/presets/{name}",
-    summary="One preset's experiment (a POST /api/v1/simulate body) and share query",
+    summary="One preset's experiment (a POST /api/v1/simulate body), share query and claim",
+    description=CLAIM_DOC,
     responses={404: {"description": "No preset of that name; the message lists them."}},
 )
 def preset(name: Annotated[str, Path(examples=["saito-compare"])]) -> dict[str, Any]:

@@ -67,3 +67,24 @@ def test_catalog_he_gain_and_truncated_normal_cut_are_explained(client: TestClie
         assert "√2" in note and "gain" in note and "(5/3)/√2" in note and "'tanh'" in note, note
     note = inits["truncated_normal"]["note"]
     assert "±2 std" in note and "TensorFlow" in note and "trunc_normal_" in note, note
+
+
+def test_catalog_presets_carry_their_claim_with_its_view(client: TestClient) -> None:
+    listed = {p["name"]: p for p in client.get("/api/v1/catalog").json()["presets"]}
+    for name, preset in PRESETS.items():
+        body = client.get(f"/api/v1/presets/{name}").json()
+        assert body == listed[name]
+        claim = body["claim"]
+        assert set(claim) == {"text", "source", "view", "look_at", "verdict", "reason"}
+        assert claim["view"] == {"view": preset.claim.view.view, "kind": preset.claim.view.kind}
+        assert claim["verdict"] in ("holds", "holds in part", "contradicted")
+        assert (claim["reason"], claim["text"]) == (preset.claim.reason, preset.claim.text)
+        # the older keys stay: `shows` is what to look at, `source` the claim's
+        assert (body["shows"], body["source"]) == (claim["look_at"], claim["source"])
+    assert listed["saito-sigmoid-std001"]["claim"]["view"] == {"view": "grid", "kind": "grad"}
+
+
+def test_catalog_openapi_documents_the_claim(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/v1/presets", "/api/v1/presets/{name}"):
+        assert '"holds in part"' in paths[path]["get"]["description"]

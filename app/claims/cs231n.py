@@ -1,0 +1,88 @@
+"""Claims of the notes on activation functions after Stanford's CS231n (notes 001)."""
+
+from __future__ import annotations
+
+from ..engine.experiment import ExperimentResult
+from .core import Claim, Measurement, View, verdict_of
+from .readings import fold, grad_std, saturated_percent
+
+CS231N = "notes on Stanford's CS231n course, on activation functions (notes 001)"
+
+
+def _dead_relu(result: ExperimentResult) -> Measurement:
+    relu, leaky = result.runs
+    dead = [layer.dead_units for layer in relu.layers]
+    units = relu.layers[0].units
+    all_dead_from = next(j + 1 for j, d in enumerate(dead) if d == units) if units in dead else 0
+    relu_grad, leaky_grad = grad_std(relu), grad_std(leaky)
+    relu_dies = all_dead_from > 0 and max(relu_grad) == 0.0
+    leaky_lives = all(layer.dead_units == 0 for layer in leaky.layers)
+    return Measurement(
+        verdict_of(relu_dies, leaky_lives),
+        (
+            ("ReLU dead units, layer 5", dead[4]),
+            ("units", units),
+            ("layer", 5),
+            ("units", units),
+            ("the first layer where every unit is dead", all_dead_from),
+            ("ReLU dL/dz std, largest", max(relu_grad)),
+            ("layers", len(dead)),
+            ("leaky ReLU dead units, most", max(layer.dead_units for layer in leaky.layers)),
+            ("first layer", 1),
+            ("leaky ReLU dL/dz std, layer 1", leaky_grad[0]),
+        ),
+    )
+
+
+DEAD_RELU = Claim(
+    text="A dead ReLU is one that no input ever opens (it always sits on the left, where the gradient is "
+    "0), so its weights are never updated. [...] Two causes are likely to make too many ReLUs die. The "
+    "first is a wrong weight initialization. [...] Leaky ReLU changes the function a little, which "
+    "gives the left part a gradient too, so naturally no dead ReLUs arise.",
+    source=CS231N,
+    view=View("grid", "post"),
+    look_at="In the ReLU column, the share of each layer stuck at exactly 0 growing until whole layers "
+    "are dead (the dead units in each layer's stats); in the leaky ReLU column, none.",
+    verdict="holds",
+    reason="ReLU units die layer by layer (20 of 100 dead at layer 5, all 100 from layer 7 on) and then no "
+    "gradient reaches any layer (dL/dz std 0 in all 10), while leaky ReLU has 0 dead units, though its "
+    "gradient at layer 1 is only 1.0e-8.",
+    measure=_dead_relu,
+)
+
+
+def _vanishing(result: ExperimentResult) -> Measurement:
+    sigmoid, relu = result.runs
+    s_grad, r_grad = grad_std(sigmoid), grad_std(relu)
+    saturated = max(saturated_percent(sigmoid))
+    vanishes = fold(s_grad[0], s_grad[-1]) > 1e6 and max(r_grad) < 1.5 * min(r_grad)
+    # The text blames the flat ends. With 1% of the activations there, they cannot be the cause.
+    in_the_flat_ends = saturated > 1.0
+    return Measurement(
+        verdict_of(vanishes, in_the_flat_ends),
+        (
+            ("sigmoid dL/dz std, layer 1", s_grad[0]),
+            ("first layer", 1),
+            ("sigmoid dL/dz std, last layer", s_grad[-1]),
+            ("last layer", len(s_grad)),
+            ("ReLU He dL/dz std, lowest layer", min(r_grad)),
+            ("ReLU He dL/dz std, highest layer", max(r_grad)),
+            ("sigmoid activations saturated %, most in a layer", saturated),
+        ),
+    )
+
+
+VANISHING_GRADIENT = Claim(
+    text="[The sigmoid's] drawbacks are fatal. First, at its far left and far right the curve is almost "
+    "flat, which means the derivative there tends to 0 [...], so the weights are not updated at all.",
+    source=CS231N,
+    view=View("grid", "grad"),
+    look_at="The sigmoid column's gradient from layer 20 back to layer 1, against ReLU with He beside it; "
+    "then, in the activations, how few of the sigmoid's values sit in its flat ends.",
+    verdict="holds in part",
+    reason="The sigmoid network's gradient does vanish (dL/dz std 2.4e-13 at layer 1 against 0.24 at layer "
+    "20, while ReLU with He keeps 0.68 to 0.79), but not in the flat ends the text blames: at most "
+    "0.06% of its activations sit there, and it vanishes because even at its steepest a sigmoid passes "
+    "on only a quarter of the gradient.",
+    measure=_vanishing,
+)

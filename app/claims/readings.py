@@ -1,0 +1,89 @@
+"""The quantities claims read off an ExperimentResult, layer by layer.
+
+Most come from the result's statistics. Two need the layers' values themselves, which the result
+does not keep (it holds histograms): `unit_spread` and `fraction_within`. They rebuild the run's
+layers from its config, exactly as run_experiment drew them (the same seed, stream and dtype),
+so they describe the very network the result summarizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engine.experiment import ExperimentResult, RunResult
+from ..engine.network import Layer, forward, input_samples
+from ..engine.stats import TensorStats
+
+
+def _value(stats: TensorStats | None, what: str) -> float:
+    if stats is None or stats.std is None:
+        raise ValueError(f"the result has no {what}: run the preset with the backward pass")
+    return stats.std
+
+
+def post_std(run: RunResult) -> list[float]:
+    """The std of each layer's activations f(z)."""
+    return [_value(layer.post, "activations") for layer in run.layers]
+
+
+def pre_std(run: RunResult) -> list[float]:
+    """The std of each layer's pre-activations z."""
+    return [_value(layer.pre, "pre-activations") for layer in run.layers]
+
+
+def grad_std(run: RunResult) -> list[float]:
+    """The std of each layer's gradient dL/dz, for the backward signal dL/da ~ N(0, 1) at the output."""
+    return [_value(layer.grad, "gradient") for layer in run.layers]
+
+
+def post_mean(run: RunResult) -> list[float]:
+    return [layer.post.mean if layer.post.mean is not None else float("nan") for layer in run.layers]
+
+
+def saturated_percent(run: RunResult) -> list[float]:
+    """Per layer, the % of activations within SATURATION_MARGIN of a bounded activation's ends."""
+    return [100.0 * (layer.post.saturated_fraction or 0.0) for layer in run.layers]
+
+
+def peak_bin_centre(stats: TensorStats) -> float:
+    """Where the histogram is highest: the centre of its fullest bin."""
+    k = int(np.argmax(stats.counts))
+    return float((stats.edges[k] + stats.edges[k + 1]) / 2)
+
+
+def fold(first: float, last: float) -> float:
+    """How many times smaller `first` is than `last` (a gradient from the output back to layer 1)."""
+    return last / first if first else float("inf")
+
+
+def _layers(result: ExperimentResult, run: int) -> list[Layer]:
+    config = result.config.runs[run]
+    return list(forward(config, input_samples(config), run))
+
+
+@dataclass(frozen=True)
+class UnitSpread:
+    """How a layer's activations spread: between its units, and within one unit across the inputs.
+
+    A histogram of a layer pools both. When `within` is tiny against `between`, the breadth the
+    histogram shows is units sitting at different constant values, each barely answering its input.
+    """
+
+    between: float  # std over the units of each unit's mean activation
+    within: float  # mean over the units of each unit's std across the samples
+
+
+def unit_spread(result: ExperimentResult, run: int = 0) -> list[UnitSpread]:
+    spreads = []
+    for layer in _layers(result, run):
+        a = layer.a.astype(np.float64)  # float32 sums of 1000 values near 0.5 lose the 1e-8 variations
+        spreads.append(UnitSpread(float(a.mean(axis=0).std()), float(a.std(axis=0).mean())))
+    return spreads
+
+
+def fraction_within(result: ExperimentResult, bound: float, run: int = 0, layer: int = 0) -> float:
+    """The fraction of a layer's pre-activations z with |z| < bound."""
+    z = _layers(result, run)[layer].z
+    return float(np.count_nonzero(np.abs(z) < bound) / z.size)
