@@ -26,8 +26,12 @@ export class Controls {
     this.sharedRoot = shared;
     this.runsRoot = runs;
     this.onChange = onChange;
-    shared.addEventListener("change", () => this.onChange());
+    // Rebuilding the panel removes a focused input, and Chrome then reports its last edit as a
+    // change once more: changes during fill() are the server's values, not the visitor's.
+    this.filling = false;
+    shared.addEventListener("change", () => this.filling || this.onChange());
     runs.addEventListener("change", (e) => {
+      if (this.filling) return;
       if (e.target.dataset.field && this.params[e.target.dataset.field] === undefined) this.refreshVisibility();
       this.onChange();
     });
@@ -83,6 +87,15 @@ export class Controls {
 
   /** Fill every control from a canonical experiment (the API's `experiment`). */
   fill(experiment) {
+    this.filling = true;
+    try {
+      this.build(experiment);
+    } finally {
+      this.filling = false;
+    }
+  }
+
+  build(experiment) {
     const shared = { ...experiment };
     delete shared.runs;
     this.sharedRoot.replaceChildren();
@@ -138,7 +151,6 @@ export class Controls {
     summary.textContent = "Override shared settings";
     overrides.append(summary);
     for (const name of SHARED) {
-      if (this.params[name]) continue; // input/bias parameters follow their shared choice
       overrides.append(this.input(name, run[name] ?? "", { placeholder: "shared", optional: true }));
     }
     overrides.open = SHARED.some((name) => run[name] !== undefined);

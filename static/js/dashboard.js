@@ -4,8 +4,10 @@
 
 import { exportUrl, getCatalog, simulateBody, simulateQuery } from "./api.js";
 import { Controls } from "./controls.js";
-import { VIEWS, fmt, layerChoices, layerRows, phaseFigure, signalFigure } from "./figures.js";
+import { renderClaim } from "./claim-box.js";
+import { VIEWS, lastLayers, layerChoices, layerRows, signalFigure, theoryNotes } from "./figures.js";
 import { copyLink, loadAndDraw, showMessage } from "./page.js";
+import { PhasePanel } from "./phase-panel.js";
 
 const $ = (id) => document.getElementById(id);
 const PLOT_CONFIG = {
@@ -18,7 +20,7 @@ const PLOT_CONFIG = {
 const DEFAULT_PRESET = "saito-compare";
 
 // edits counts control changes, so an answer to an older request never overwrites newer input.
-const state = { catalog: null, result: null, controls: null, changedAt: 0, timer: 0, edits: 0, phases: new Map() };
+const state = { catalog: null, result: null, controls: null, changedAt: 0, timer: 0, edits: 0, phase: null };
 
 function viewState() {
   const hash = new URLSearchParams(location.hash.slice(1));
@@ -30,21 +32,31 @@ function viewState() {
   };
 }
 
+const hashOf = (v) => `#${new URLSearchParams({ view: v.view, kind: v.kind, log: v.log ? "1" : "0", layers: v.layers })}`;
+
 function setView(patch) {
-  const v = { ...viewState(), ...patch };
-  const hash = new URLSearchParams({ view: v.view, kind: v.kind, log: v.log ? "1" : "0", layers: v.layers });
-  history.replaceState(null, "", `${location.pathname}${location.search}#${hash}`);
+  history.replaceState(null, "", `${location.pathname}${location.search}${hashOf({ ...viewState(), ...patch })}`);
   syncViewControls();
   draw();
 }
 
-function syncViewControls() {
+const hasGradients = (result) => Boolean(result?.runs.some((run) => run.layers[0]?.grad));
+
+/** The view as drawn: gradients only when the result has them. */
+function drawnView() {
   const v = viewState();
+  if (v.kind === "grad" && !hasGradients(state.result)) v.kind = "post";
+  return v;
+}
+
+function syncViewControls() {
+  const v = drawnView();
   for (const el of document.querySelectorAll('input[name="view"]')) el.checked = el.value === v.view;
   for (const el of document.querySelectorAll('input[name="kind"]')) el.checked = el.value === v.kind;
   $("log-y").checked = v.log;
-  const hasGrad = Boolean(state.result?.runs[0].layers[0].grad);
+  const hasGrad = hasGradients(state.result);
   $("gradients").checked = hasGrad;
+  $("per-run-axes").checked = state.result?.experiment.axes === "run";
   document.querySelector('input[name="kind"][value="grad"]').disabled = !hasGrad;
   const depth = state.result ? Math.max(...state.result.runs.map((r) => r.layers.length)) : 0;
   const choices = layerChoices(depth);
@@ -59,111 +71,96 @@ function syncViewControls() {
 async function draw() {
   const result = state.result;
   if (!result) return;
-  const v = viewState();
-  if (v.kind === "grad" && !result.runs[0].layers[0].grad) v.kind = "post"; // no backward pass run
+  const v = drawnView(); // no backward pass run: activations, and the controls say so
   const depth = Math.max(...result.runs.map((r) => r.layers.length));
-  const rows = layerRows(depth, v.layers);
+  const rows = layerRows(depth, v.layers, 10, lastLayers(result));
   $("charts").hidden = false; // before drawing: a hidden plot would be laid out at a default width
   const width = $("figure").clientWidth;
   const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows, width });
   await Promise.all([
     window.Plotly.react("figure", main.data, main.layout, PLOT_CONFIG),
-    window.Plotly.react("signal", ...Object.values(signalFigure(result)), PLOT_CONFIG),
+    window.Plotly.react("signal", ...Object.values(signalFigure(result, { width })), PLOT_CONFIG),
     drawPhase(result),
   ]);
-  if (!state.phaseWired) {
-    $("phase").on("plotly_click", onPhaseClick);
-    state.phaseWired = true;
-  }
   const caption = depth > rows.length && v.view !== "ridgeline" ? ` (${rows.length} of ${depth} layers shown)` : "";
   $("figure-caption").textContent = `${result.runs.length} runs × ${depth} layers${caption}`;
-  if (state.changedAt) {
-    const ms = Math.round(performance.now() - state.changedAt);
-    document.body.dataset.renderMs = String(ms);
-    $("status").textContent = `Updated in ${ms} ms`;
-    state.changedAt = 0;
-  }
   document.body.dataset.ready = "1";
 }
 
-/** The phase diagram of the first run's activation, with every run that uses it marked. */
+/** The phase diagrams, one per activation, unless the link switched the theory off. */
 async function drawPhase(result) {
-  const hasTheory = result.runs.every((run) => run.theory);
-  $("phase-section").hidden = !hasTheory; // theory=0 in the link: nothing to place on the diagram
-  if (!hasTheory) return;
-  const first = result.runs[0].config;
-  const marked = result.runs.map((run, index) => ({ run, index })).filter((r) => r.run.config.activation === first.activation);
-  const sigma = (r) => Math.sqrt(r.run.theory.sigma_w2.at(r.run.theory.sigma_w2.length > 1 ? 1 : 0) ?? 0);
-  const query = new URLSearchParams({
-    activation: first.activation,
-    // Wide enough to show every run (the API allows up to 50).
-    sigma_w_max: String(Math.min(50, Math.max(4, Math.ceil(1.2 * Math.max(...marked.map(sigma)))))),
-    sigma_b_max: String(
-      Math.min(50, Math.max(1, Math.ceil(1.2 * Math.max(...marked.map((r) => Math.sqrt(r.run.theory.sigma_b2)))))),
-    ),
-  });
-  for (const name of ["alpha", "pieces"]) if (first[name] !== undefined) query.set(name, String(first[name]));
-  const phases = (key) => {
-    if (!state.phases.has(key)) state.phases.set(key, fetch(`/api/v1/phase-diagram?${key}`).then((r) => r.json()));
-    return state.phases.get(key);
-  };
-  let diagram = await phases(query.toString());
-  // Where the map has two stable variances the phase depends on where it starts: draw the
-  // diagram from the first run's own q1, as that run's theory does.
-  const q1 = result.runs[0].layers[0].theory?.q;
-  const bistable = diagram.bistable?.some((row) => row.some(Boolean));
-  if (bistable && Number.isFinite(q1) && q1 >= 1e-12 && q1 <= 1e12) {
-    query.set("q0", String(q1));
-    diagram = await phases(query.toString());
-  }
-  const { data, layout } = phaseFigure(diagram, marked);
-  await window.Plotly.react("phase", data, layout, PLOT_CONFIG);
-  $("phase-title").textContent = `Order-to-chaos phase diagram: ${first.activation}`;
-  const start = query.has("q0") ? `q₁ = ${fmt(diagram.q0)}, run 1's first layer` : `q = ${fmt(diagram.q0)}`;
-  $("phase-start").hidden = !bistable;
-  $("phase-start").textContent = bistable
-    ? `Inside the dotted line the variance map has two stable fixed points, so the phase there depends ` +
-      `on where it starts: the colours are for ${start}; a marker's hover gives its run's own phase.`
-    : "";
-  const select = $("phase-run");
-  select.replaceChildren(
-    ...marked.map((r) => Object.assign(document.createElement("option"), { value: String(r.index), text: `run ${r.index + 1}` })),
-  );
+  const hasTheory = result.runs.some((run) => run.theory);
+  $("phase-section").hidden = !hasTheory; // theory=0 in the link: nothing to place on a diagram
+  if (hasTheory) await state.phase.draw(result);
 }
 
-/** A click on the diagram gives the chosen run weights N(0, (sigma_w / sqrt(width))^2) and every run
- * biases N(0, sigma_b^2): the network moves to that point of the diagram. */
-function onPhaseClick(event) {
-  const point = event.points?.[0];
-  const run = Number($("phase-run").value);
+/** A click on a diagram gives the chosen run weights N(0, (sigma_w / sqrt(width))^2) and biases
+ * N(0, sigma_b^2): that run moves to the point; the other runs stay where they are. */
+function onPhasePick(run, sigmaW, sigmaB) {
   const config = state.result?.runs[run]?.config;
-  if (!point || !config) return;
+  if (!config) return;
   const width = Array.isArray(config.width) ? config.width[0] : config.width;
   const round = (x) => Number(x.toPrecision(4));
-  state.controls.set(null, point.y > 0.001 ? { bias: "normal", bias_std: round(point.y) } : { bias: "none" });
-  state.controls.set(run, { init: "normal", std: round(point.x / Math.sqrt(width)) });
+  const bias = sigmaB > 0.001 ? { bias: "normal", bias_std: round(sigmaB) } : { bias: "none", bias_std: "" };
+  state.controls.set(run, { init: "normal", std: round(sigmaW / Math.sqrt(width)), ...bias });
 }
 
-function apply(result, edits) {
+async function apply(result, edits) {
   state.result = result;
   history.replaceState(null, "", `${location.pathname}?${result.share}${location.hash}`);
   if (edits === state.edits) state.controls.fill(result.experiment);
   const preset = state.catalog.presets.find((p) => p.share === result.share);
   $("preset").value = preset ? preset.name : "";
-  $("preset-info").textContent = preset ? `${preset.shows} From ${preset.source}.` : "";
+  $("preset-info").textContent = preset ? preset.title : "";
+  renderClaim($("claim"), preset?.claim ?? null);
+  showNotes(result);
   $("download-csv").href = exportUrl("csv", result.share);
   $("download-report").href = exportUrl("report", result.share);
   showMessage("");
   syncViewControls();
-  return draw();
+  await draw();
+  const ms = state.changedAt ? Math.round(performance.now() - state.changedAt) : null;
+  if (ms !== null) document.body.dataset.renderMs = String(ms);
+  $("status").textContent = ms === null ? "" : `Updated in ${ms} ms`;
+  state.changedAt = 0;
+}
+
+/** Why a run has no theory curve: the mean field's assumptions do not hold for it. */
+function showNotes(result) {
+  const notes = theoryNotes(result);
+  $("notes").replaceChildren(
+    ...notes.map(({ run, label, note }) =>
+      Object.assign(document.createElement("li"), {
+        textContent: `Run ${run + 1} (${label}): no theory curve is drawn, because ${note}.`,
+      }),
+    ),
+  );
+  $("notes").hidden = notes.length === 0;
+}
+
+/** A refused request leaves the figures on the last experiment drawn: the address bar and the
+ * controls go back to it, and the message says so. */
+function refused() {
+  if (!state.result) return;
+  history.replaceState(null, "", `${location.pathname}?${state.result.share}${location.hash}`);
+  state.controls.fill(state.result.experiment);
+  $("preset").value = state.catalog.presets.find((p) => p.share === state.result.share)?.name ?? "";
+  syncViewControls();
+  state.changedAt = 0;
 }
 
 function run(request) {
   const edits = state.edits;
+  $("status").textContent = "Updating…";
   return loadAndDraw(request, (result) => apply(result, edits), {
     what: "Cannot show this experiment",
     hint: "Fix the link, or pick a preset above.",
     drawn: () => Boolean(state.result),
+    still: "The figures still show the previous experiment, and the controls are back to it.",
+    failed: () => {
+      $("status").textContent = "";
+      refused();
+    },
   });
 }
 
@@ -174,13 +171,21 @@ function onControlsChange() {
   state.timer = setTimeout(() => run(() => simulateBody({ ...state.controls.read(), ...backwardOptions() })), 40);
 }
 
-/** The backward pass: off when the Backward pass box is cleared; loss and theory stay what the link says. */
+/** The toolbar's settings of the experiment: the backward pass (off when its box is cleared) and
+ * per-run axes; loss and theory stay what the link says. */
 function backwardOptions() {
   const options = $("gradients").checked ? {} : { grad: false };
+  if ($("per-run-axes").checked) options.axes = "run";
   const { loss, theory } = state.result?.experiment ?? {};
   if (loss) options.loss = loss;
   if (theory === false) options.theory = false;
   return options;
+}
+
+/** The hash that opens `preset` in the view its claim is about (the other view settings kept). */
+function claimHash(preset) {
+  if (!preset.claim?.view) return null;
+  return hashOf({ ...viewState(), ...preset.claim.view, layers: "auto" });
 }
 
 function loadQuery(query) {
@@ -203,13 +208,15 @@ function wire() {
     const preset = state.catalog.presets.find((p) => p.name === e.target.value);
     if (!preset) return;
     state.changedAt = performance.now();
-    history.pushState(null, "", `${location.pathname}?${preset.share}${location.hash}`);
+    history.pushState(null, "", `${location.pathname}?${preset.share}${claimHash(preset) ?? location.hash}`);
+    syncViewControls();
     loadQuery(preset.share);
   });
   for (const el of document.querySelectorAll('input[name="view"]')) el.addEventListener("change", () => setView({ view: el.value }));
   for (const el of document.querySelectorAll('input[name="kind"]')) el.addEventListener("change", () => setView({ kind: el.value }));
   $("log-y").addEventListener("change", (e) => setView({ log: e.target.checked }));
   $("gradients").addEventListener("change", () => onControlsChange());
+  $("per-run-axes").addEventListener("change", () => onControlsChange());
   $("layers").addEventListener("change", (e) => setView({ layers: e.target.value }));
   window.addEventListener("popstate", () => loadQuery(location.search.slice(1)));
 }
@@ -226,9 +233,12 @@ async function main() {
   const menu = $("preset");
   for (const p of state.catalog.presets) menu.append(Object.assign(document.createElement("option"), { value: p.name, text: p.title }));
   state.controls = new Controls(state.catalog, { shared: $("shared"), runs: $("runs"), onChange: onControlsChange });
-  const query = location.search.slice(1);
-  const fallback = state.catalog.presets.find((p) => p.name === DEFAULT_PRESET).share;
-  await loadQuery(query || fallback);
+  state.phase = new PhasePanel($("phase-list"), PLOT_CONFIG, onPhasePick);
+  const query = location.search.slice(1) || state.catalog.presets.find((p) => p.name === DEFAULT_PRESET).share;
+  // A preset's link without a view opens in the view its claim is about.
+  const preset = state.catalog.presets.find((p) => p.share === query);
+  if (!location.hash && preset) history.replaceState(null, "", `${location.pathname}?${query}${claimHash(preset) ?? ""}`);
+  await loadQuery(query);
 }
 
 main();

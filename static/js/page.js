@@ -22,16 +22,19 @@ export async function copyLink() {
 /**
  * Fetch with `load`, then `draw` the answer; the page is busy meanwhile (body[data-busy]). A
  * request superseded by a newer one (AbortError) is dropped; any other failure is shown as
- * `what: reason.`, followed by `hint` while nothing is drawn yet (`drawn` false: a bad link), and
- * the page is marked ready (body[data-ready]) so a visitor, or a test, sees the message.
+ * `what: reason.`, followed by `hint` while nothing is drawn yet (`drawn` false: a bad link) or by
+ * `still` once something is (what the page still shows), then `failed()` runs; the page is marked
+ * ready (body[data-ready]) so a visitor, or a test, sees the message.
  */
-export async function loadAndDraw(load, draw, { what, hint, drawn }) {
+export async function loadAndDraw(load, draw, { what, hint, drawn, still = "", failed = () => {} }) {
   document.body.dataset.busy = "1";
   try {
     await draw(await load());
   } catch (err) {
     if (err.name === "AbortError") return;
-    showMessage(`${what}: ${err.message}.${drawn() ? "" : ` ${hint}`}`);
+    const after = drawn() ? still : hint;
+    showMessage(`${what}: ${err.message}.${after ? ` ${after}` : ""}`);
+    failed(err);
     document.body.dataset.ready = "1";
   } finally {
     delete document.body.dataset.busy;

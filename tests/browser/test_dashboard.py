@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
+import httpx
+
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from app.presets import PRESETS
 from tests.browser.conftest import Watch, open_page, wait_for_location
@@ -15,11 +17,12 @@ pytestmark = pytest.mark.browser
 MAX_ROWS = 10  # the grid shows at most this many layers at once
 
 
-def grid_traces(page: Page) -> list[dict[str, float]]:
-    """Per bar trace of the main figure: its number of bins and total count."""
+def grid_traces(page: Page, bars_only: bool = False) -> list[dict[str, float]]:
+    """Per trace of the main figure (bars only: its histograms): number of bins and total count."""
     traces: list[dict[str, float]] = page.evaluate(
-        "() => document.getElementById('figure').data"
-        ".map(t => ({bins: t.y.length, total: t.y.reduce((a, b) => a + (b || 0), 0)}))"
+        "only => document.getElementById('figure').data.filter(t => !only || t.type === 'bar')"
+        ".map(t => ({bins: t.y.length, total: t.y.reduce((a, b) => a + (b || 0), 0)}))",
+        bars_only,
     )
     return traces
 
@@ -48,12 +51,15 @@ def test_dashboard_every_preset_renders_its_subplots(
         if depth <= MAX_ROWS
         else (len(shown) <= MAX_ROWS and shown[-1] == depth)
     )
-    traces = grid_traces(page)
+    traces = grid_traces(page, bars_only=True)
     assert len(traces) == sum(1 for run in runs for layer in shown if layer <= run.depth)
     assert all(t["bins"] == 30 and t["total"] > 0 for t in traces)
-    # measured markers and predicted lines, for activations and z (and gradients), per run
-    series = 6 if preset.experiment.gradients else 4
-    assert page.evaluate("document.getElementById('signal').data.length") == series * len(runs)
+    # measured markers for activations and z (and gradients) per run, and the predicted lines
+    # where the mean field's assumptions hold (no note)
+    notes = [run["theory"]["note"] for run in httpx.get(f"{live_server}/api/v1/simulate?{preset.query}").json()["runs"]]
+    series = 3 if preset.experiment.gradients else 2
+    expected = sum(series * (1 if note else 2) for note in notes)
+    assert page.evaluate("document.getElementById('signal').data.length") == expected
     assert page.locator(".modebar-btn[data-title^='Share']").count() == 0  # nothing leaves the machine
     assert page.locator("#preset").input_value() == name
     assert page.evaluate("location.search") == "?" + preset.query
@@ -202,21 +208,38 @@ def test_dashboard_is_served_with_a_strict_csp(page: Page, live_server: str) -> 
     assert response.headers["content-security-policy"].startswith("default-src 'self'")
 
 
-def test_dashboard_phase_diagram_marks_runs_and_clicks_set_the_init(
+def phase_block(page: Page, activation: str) -> Locator:
+    return page.locator(f'.phase-block[data-activation="{activation}"]')
+
+
+def test_dashboard_phase_diagram_per_activation_and_clicks_move_only_the_chosen_run(
     page: Page, live_server: str, watch: Watch
 ) -> None:
     open_page(page, f"{live_server}/?bias=normal&bias_std=0.3&run=tanh,xavier&run=relu,he_normal")
-    expect(page.locator("#phase-title")).to_have_text("Order-to-chaos phase diagram: tanh")
-    markers = page.evaluate(
-        "document.getElementById('phase').data.filter(t => t.mode === 'markers+text').length"
-    )
-    assert markers == 1  # only the runs that use this activation
-    page.locator("#phase").scroll_into_view_if_needed()
-    box = page.locator("#phase .nsewdrag").first.bounding_box()
+    # one diagram per activation, each marking its own runs: no run is left off
+    expect(page.locator(".phase-block")).to_have_count(2)
+    expect(phase_block(page, "tanh").locator(".phase-title")).to_have_text("tanh: run 1")
+    expect(phase_block(page, "relu").locator(".phase-title")).to_have_text("relu: run 2")
+    for activation, run in (("tanh", "1"), ("relu", "2")):
+        markers = page.evaluate(
+            'a => document.querySelector(`.phase-block[data-activation="${a}"] .phase-plot`).data'
+            ".filter(t => t.mode === 'markers+text').map(t => t.text[0])",
+            activation,
+        )
+        assert markers == [run]
+    plot = phase_block(page, "tanh").locator(".phase-plot")
+    plot.scroll_into_view_if_needed()
+    box = plot.locator(".nsewdrag").first.bounding_box()
     assert box is not None
-    sigma_w_max = page.evaluate("document.getElementById('phase').layout.xaxis.range[1]")
-    page.mouse.click(box["x"] + box["width"] * 1.4 / sigma_w_max, box["y"] + box["height"] * 0.5)
+    axis = page.evaluate("() => document.querySelector('.phase-block .phase-plot').layout.xaxis.range")
+    x = box["x"] + box["width"] * (1.4 - axis[0]) / (axis[1] - axis[0])
+    page.mouse.click(x, box["y"] + box["height"] * 0.5)
     wait_for_location(page, r"run=tanh,normal,std:0\.1[34]")
+    # the other run keeps its weights and its biases
+    search = page.evaluate("location.search")
+    assert "run=relu,he_normal" in search
+    other = httpx.get(f"{live_server}/api/v1/simulate{search}").json()["runs"][1]["config"]
+    assert (other["bias"], other["bias_std"]) == ("normal", 0.3)
 
 
 def test_dashboard_phase_diagram_bistable_points_start_at_the_runs_q1(
@@ -225,23 +248,25 @@ def test_dashboard_phase_diagram_bistable_points_start_at_the_runs_q1(
     # GELU at sigma_w 1.48, sigma_b 0.2: from q = 1 the map settles (ordered); from this run's
     # q1 = 2.23 it explodes (chaotic), as its own theory says. The diagram must say the same there.
     open_page(page, f"{live_server}/?bias=normal&bias_std=0.2&run=gelu,normal,std:0.148")
-    expect(page.locator("#phase-title")).to_have_text("Order-to-chaos phase diagram: gelu")
-    expect(page.locator("#phase-start")).to_be_visible()
-    expect(page.locator("#phase-start")).to_contain_text("two stable fixed points")
-    expect(page.locator("#phase-start")).to_contain_text("q₁ = 2.23")
+    block = phase_block(page, "gelu")
+    expect(block.locator(".phase-start")).to_be_visible()
+    expect(block.locator(".phase-start")).to_contain_text("two stable fixed points")
+    expect(block.locator(".phase-start")).to_contain_text("q₁ = 2.23")
     at_run = page.evaluate(
         """() => {
-          const [diagram, , outline] = document.getElementById('phase').data;
+          const plot = document.querySelector('.phase-block[data-activation="gelu"] .phase-plot');
+          const diagram = plot.data[0];
+          const outline = plot.data.find(t => t.name === 'two stable variances');
           const near = (xs, v) => xs.reduce((b, x, i) => Math.abs(x - v) < Math.abs(xs[b] - v) ? i : b, 0);
           const col = near(diagram.x, 1.48), row = near(diagram.y, 0.2);
-          return {logChi: diagram.z[row][col], bistable: outline.z[row][col], name: outline.name};
+          return {logChi: diagram.z[row][col], bistable: outline.z[row][col]};
         }"""
     )
-    assert at_run["name"] == "two stable variances" and at_run["bistable"] == 1
+    assert at_run["bistable"] == 1
     assert at_run["logChi"] > 0
     page.goto(f"{live_server}/?bias=normal&bias_std=0.2&run=tanh,xavier")
-    expect(page.locator("#phase-title")).to_have_text("Order-to-chaos phase diagram: tanh")
-    expect(page.locator("#phase-start")).to_be_hidden()
+    expect(phase_block(page, "tanh").locator(".phase-start")).to_be_hidden()
+    expect(page.locator(".phase-block")).to_have_count(1)
 
 
 def test_dashboard_backward_pass_shows_gradient_histograms(

@@ -1,0 +1,128 @@
+// The dashboard's order-to-chaos phase diagrams: one per activation in the experiment, each
+// marking the runs that use that activation, so no run is left off without a word.
+
+import { fmt, phaseFigure } from "./figures.js";
+
+/** The runs (with their 0-based index) grouped by what their diagram depends on: the activation
+ * and its parameters. Runs without a mean-field theory are not on any diagram. */
+export function phaseGroups(runs) {
+  const groups = new Map();
+  runs.forEach((run, index) => {
+    if (!run.theory) return;
+    const { activation, alpha, pieces } = run.config;
+    const key = JSON.stringify([activation, alpha ?? null, pieces ?? null]);
+    if (!groups.has(key)) groups.set(key, { key, activation, alpha, pieces, runs: [] });
+    groups.get(key).runs.push({ run, index });
+  });
+  return [...groups.values()];
+}
+
+/** sigma_w of a run's hidden layers (its first layer's when it has only one). */
+export function runSigmaW(run) {
+  const w2 = run.theory.sigma_w2;
+  return Math.sqrt(w2.at(w2.length > 1 ? 1 : 0) ?? 0);
+}
+
+/** The phase-diagram query that shows every run of `group`: the API allows axes up to 50. */
+export function diagramQuery(group) {
+  const axisMax = (values, least) => String(Math.min(50, Math.max(least, Math.ceil(1.2 * Math.max(...values)))));
+  const query = new URLSearchParams({
+    activation: group.activation,
+    sigma_w_max: axisMax(group.runs.map((r) => runSigmaW(r.run)), 4),
+    sigma_b_max: axisMax(group.runs.map((r) => Math.sqrt(r.run.theory.sigma_b2)), 1),
+  });
+  for (const name of ["alpha", "pieces"]) if (group[name] !== undefined) query.set(name, String(group[name]));
+  return query;
+}
+
+let uid = 0;
+
+export class PhasePanel {
+  /** `root` holds the diagrams; `onPick(runIndex, sigmaW, sigmaB)` gets a click on one. */
+  constructor(root, plotConfig, onPick) {
+    this.root = root;
+    this.plotConfig = plotConfig;
+    this.onPick = onPick;
+    this.cache = new Map(); // query -> Promise of the diagram: the same diagram is fetched once
+    this.blocks = new Map(); // group key and its runs -> the block drawn for them, reused (no flicker)
+  }
+
+  fetchDiagram(query) {
+    const key = query.toString();
+    if (!this.cache.has(key)) {
+      const answer = fetch(`/api/v1/phase-diagram?${key}`).then((r) => {
+        if (!r.ok) throw new Error(`the phase diagram was refused (${r.status})`);
+        return r.json();
+      });
+      answer.catch(() => this.cache.delete(key)); // a refusal is not remembered
+      this.cache.set(key, answer);
+    }
+    return this.cache.get(key);
+  }
+
+  /** Draw one diagram per activation group; returns the number drawn. */
+  async draw(result) {
+    const groups = phaseGroups(result.runs);
+    const keys = groups.map((group) => `${group.key}:${group.runs.map((r) => r.index)}`);
+    const blocks = groups.map((group, g) => this.blocks.get(keys[g]) ?? this.block(group));
+    this.blocks = new Map(keys.map((key, g) => [key, blocks[g]]));
+    this.root.replaceChildren(...blocks.map((b) => b.section));
+    await Promise.all(groups.map((group, g) => this.drawGroup(group, blocks[g])));
+    return groups.length;
+  }
+
+  block(group) {
+    const section = document.createElement("section");
+    section.className = "phase-block";
+    section.dataset.activation = group.activation;
+    const title = document.createElement("h3");
+    title.className = "phase-title";
+    const names = group.runs.map((r) => `run ${r.index + 1}`).join(", ");
+    title.textContent = `${group.activation}: ${names}`;
+    const start = document.createElement("p");
+    start.className = "hint phase-start";
+    start.hidden = true;
+    const hint = document.createElement("p");
+    hint.className = "hint";
+    const select = document.createElement("select");
+    select.id = `phase-run-${++uid}`;
+    select.className = "phase-run";
+    select.append(
+      ...group.runs.map((r) => Object.assign(document.createElement("option"), { value: String(r.index), text: `run ${r.index + 1}` })),
+    );
+    const label = Object.assign(document.createElement("label"), { htmlFor: select.id, textContent: "Click a point to give " });
+    hint.append(label, select, " those weights and biases (the other runs stay as they are).");
+    const plot = document.createElement("div");
+    plot.className = "plot phase-plot";
+    section.append(title, hint, start, plot);
+    return { section, start, select, plot };
+  }
+
+  async drawGroup(group, { start, select, plot }) {
+    const query = diagramQuery(group);
+    let diagram = await this.fetchDiagram(query);
+    // Where the map has two stable variances the phase depends on where it starts: draw the
+    // diagram from the group's first run's own q1, as that run's theory does.
+    const q1 = group.runs[0].run.layers[0].theory?.q;
+    const bistable = diagram.bistable?.some((row) => row.some(Boolean));
+    if (bistable && Number.isFinite(q1) && q1 >= 1e-12 && q1 <= 1e12) {
+      query.set("q0", String(q1));
+      diagram = await this.fetchDiagram(query);
+    }
+    const { data, layout } = phaseFigure(diagram, group.runs);
+    await window.Plotly.react(plot, data, layout, this.plotConfig);
+    const from = query.has("q0") ? `q₁ = ${fmt(diagram.q0)}, run ${group.runs[0].index + 1}'s first layer` : `q = ${fmt(diagram.q0)}`;
+    start.hidden = !bistable;
+    start.textContent = bistable
+      ? `Inside the dotted line the variance map has two stable fixed points, so the phase there depends ` +
+        `on where it starts: the colours are for ${from}; a marker's hover gives its run's own phase.`
+      : "";
+    if (!plot.dataset.wired) {
+      plot.on("plotly_click", (event) => {
+        const point = event.points?.[0];
+        if (point) this.onPick(Number(select.value), point.x, point.y);
+      });
+      plot.dataset.wired = "1";
+    }
+  }
+}
