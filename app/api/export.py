@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,9 @@ from fastapi import APIRouter, Request, Response
 
 from .. import report
 from ..engine.params import ConfigError
+from ..presets import PRESETS
 from ..settings import Settings
+from .catalog import preset_dict
 from .errors import config_error_response, overloaded_response
 from .payload import to_csv
 from .runner import OverloadedError, Runner
@@ -36,7 +39,8 @@ async def _download(
         return overloaded_response(err)
     document = orjson.loads(answer.json)  # the cached answer: the same numbers the API serves
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    return Response(render(document), media_type=media_type, headers=headers)
+    # In a thread: a report computes its phase diagrams, and a deep experiment's CSV is long.
+    return Response(await asyncio.to_thread(render, document), media_type=media_type, headers=headers)
 
 
 @router.get(
@@ -62,5 +66,12 @@ async def export_csv(request: Request, settings: SettingsDep, runner: RunnerDep)
 )
 async def export_report(request: Request, settings: SettingsDep, runner: RunnerDep) -> Response:
     return await _download(
-        request, settings, runner, report.render, "text/html; charset=utf-8", "initscope-report.html"
+        request, settings, runner, render_report, "text/html; charset=utf-8", "initscope-report.html"
     )
+
+
+def render_report(document: dict[str, Any]) -> str:
+    """The report, with the preset whose share query the experiment's is (as the dashboard
+    matches them): its title, and the claim of its text with the verdict on it."""
+    preset = next((p for p in PRESETS.values() if p.query == document["share"]), None)
+    return report.render(document, None if preset is None else preset_dict(preset))
