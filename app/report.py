@@ -11,20 +11,18 @@ import math
 from functools import cache
 from typing import Any
 
-import numpy as np
 import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from .api.theory import diagram_body
 from .assets import STATIC_DIR, TEMPLATES_DIR
 from .engine.activations import ACTIVATIONS
 from .engine.params import ParamValue, resolve_params
-from .engine.theory import bistable_points, critical_sigma_w, phase_diagram
 from .vendor import asset_path
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape())
 
-PHASE_STEPS = 100  # GET /api/v1/phase-diagram's default, which the dashboard uses
 # The variances the phase-diagram endpoint accepts as q0; outside, the diagram starts at its default.
 Q0_LOW, Q0_HIGH = 1e-12, 1e12
 # A claim's kind of values, as the dashboard's hash or in words: which section of the report shows it.
@@ -60,30 +58,6 @@ def _script_safe(text: str) -> Markup:
 def _json(value: Any) -> Markup:
     # Inside <script type="application/json">: no "<" at all, so no tag can end or open there.
     return Markup(orjson.dumps(value).decode().replace("<", "\\u003c"))
-
-
-def diagram(
-    activation: str,
-    params: dict[str, ParamValue],
-    sigma_w_max: float,
-    sigma_b_max: float,
-    q0: float = 1.0,
-    steps: int = PHASE_STEPS,
-) -> dict[str, Any]:
-    """The body of GET /api/v1/phase-diagram for these parameters (same grid, same rounding)."""
-    sigma_w = np.linspace(sigma_w_max / steps, sigma_w_max, steps)
-    sigma_b = np.linspace(0.0, sigma_b_max, steps)
-    log_chi, _ = phase_diagram(activation, params, sigma_w, sigma_b, q0)
-    return {
-        "activation": activation,
-        "params": params,
-        "q0": q0,
-        "sigma_w": sigma_w.tolist(),
-        "sigma_b": sigma_b.tolist(),
-        "log10_chi": [[round(v, 4) if math.isfinite(v) else None for v in row] for row in log_chi.tolist()],
-        "critical_sigma_w": critical_sigma_w(activation, params, sigma_w, sigma_b, log_chi, q0),
-        "bistable": bistable_points(activation, params, sigma_w, sigma_b).tolist(),
-    }
 
 
 def _hidden_sigma_w(run: dict[str, Any]) -> float:
@@ -127,11 +101,11 @@ def phase_diagrams(document: dict[str, Any]) -> list[dict[str, Any]]:
         runs = [document["runs"][i] for i in indices]
         sigma_w_max = _axis_max([_hidden_sigma_w(r) for r in runs], 4.0)
         sigma_b_max = _axis_max([math.sqrt(max(0.0, r["theory"]["sigma_b2"] or 0.0)) for r in runs], 1.0)
-        body = diagram(name, params, sigma_w_max, sigma_b_max)
+        body = diagram_body(name, params, sigma_w_max, sigma_b_max)
         q1 = (runs[0]["layers"][0].get("theory") or {}).get("q")
         started_at_q1 = False
         if any(any(row) for row in body["bistable"]) and q1 is not None and Q0_LOW <= q1 <= Q0_HIGH:
-            body = diagram(name, params, sigma_w_max, sigma_b_max, q0=q1)
+            body = diagram_body(name, params, sigma_w_max, sigma_b_max, q0=q1)
             started_at_q1 = True
         out.append(
             {

@@ -10,11 +10,38 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from ..engine.activations import ACTIVATIONS
-from ..engine.params import ConfigError, resolve_params
+from ..engine.params import ConfigError, ParamValue, resolve_params
 from ..engine.theory import bistable_points, critical_sigma_w, phase_diagram
 from .errors import config_error_response
 
 router = APIRouter(prefix="/api/v1", tags=["theory"])
+DEFAULT_STEPS = 100  # the grid the dashboard draws
+
+
+def diagram_body(
+    activation: str,
+    params: dict[str, ParamValue],
+    sigma_w_max: float,
+    sigma_b_max: float,
+    q0: float = 1.0,
+    steps: int = DEFAULT_STEPS,
+) -> dict[str, Any]:
+    """The phase diagram's JSON document: the endpoint's answer, and what the report embeds."""
+    sigma_w = np.linspace(sigma_w_max / steps, sigma_w_max, steps)
+    sigma_b = np.linspace(0.0, sigma_b_max, steps)
+    log_chi, _ = phase_diagram(activation, params, sigma_w, sigma_b, q0)
+    return {
+        "activation": activation,
+        "params": params,
+        "q0": q0,
+        "sigma_w": sigma_w.tolist(),
+        "sigma_b": sigma_b.tolist(),
+        # rows follow sigma_b, columns sigma_w; null where chi is 0 (log of 0)
+        "log10_chi": [[round(v, 4) if math.isfinite(v) else None for v in row] for row in log_chi.tolist()],
+        "critical_sigma_w": critical_sigma_w(activation, params, sigma_w, sigma_b, log_chi, q0),
+        # true where the map has two stable fixed points: there chi depends on q0
+        "bistable": bistable_points(activation, params, sigma_w, sigma_b).tolist(),
+    }
 
 
 @router.get(
@@ -29,7 +56,7 @@ def get_phase_diagram(
     pieces: Annotated[int | None, Query()] = None,
     sigma_w_max: Annotated[float, Query(gt=0, le=50, allow_inf_nan=False)] = 4.0,
     sigma_b_max: Annotated[float, Query(gt=0, le=50, allow_inf_nan=False)] = 1.0,
-    steps: Annotated[int, Query(ge=2, le=200)] = 100,
+    steps: Annotated[int, Query(ge=2, le=200)] = DEFAULT_STEPS,
     q0: Annotated[
         float,
         Query(
@@ -48,19 +75,4 @@ def get_phase_diagram(
         params = resolve_params(ACTIVATIONS[activation].params, {"alpha": alpha, "pieces": pieces})
     except ConfigError as err:
         return config_error_response(err, "query")
-    sigma_w = np.linspace(sigma_w_max / steps, sigma_w_max, steps)
-    sigma_b = np.linspace(0.0, sigma_b_max, steps)
-    log_chi, _ = phase_diagram(activation, params, sigma_w, sigma_b, q0)
-    body: dict[str, Any] = {
-        "activation": activation,
-        "params": params,
-        "q0": q0,
-        "sigma_w": sigma_w.tolist(),
-        "sigma_b": sigma_b.tolist(),
-        # rows follow sigma_b, columns sigma_w; null where chi is 0 (log of 0)
-        "log10_chi": [[round(v, 4) if math.isfinite(v) else None for v in row] for row in log_chi.tolist()],
-        "critical_sigma_w": critical_sigma_w(activation, params, sigma_w, sigma_b, log_chi, q0),
-        # true where the map has two stable fixed points: there chi depends on q0
-        "bistable": bistable_points(activation, params, sigma_w, sigma_b).tolist(),
-    }
-    return JSONResponse(body)
+    return JSONResponse(diagram_body(activation, params, sigma_w_max, sigma_b_max, q0, steps))

@@ -110,6 +110,8 @@ async function apply(result, edits) {
   history.replaceState(null, "", `${location.pathname}?${result.share}${location.hash}`);
   if (edits === state.edits) state.controls.fill(result.experiment);
   const preset = state.catalog.presets.find((p) => p.share === result.share);
+  // A preset's link without a view (?preset=name too) opens in the view its claim is about.
+  if (!location.hash && preset?.claim) history.replaceState(null, "", `${location.pathname}?${result.share}${claimHash(preset)}`);
   $("preset").value = preset ? preset.name : "";
   $("preset-info").textContent = preset ? preset.title : "";
   renderClaim($("claim"), preset?.claim ?? null);
@@ -234,11 +236,7 @@ async function main() {
   for (const p of state.catalog.presets) menu.append(Object.assign(document.createElement("option"), { value: p.name, text: p.title }));
   state.controls = new Controls(state.catalog, { shared: $("shared"), runs: $("runs"), onChange: onControlsChange });
   state.phase = new PhasePanel($("phase-list"), PLOT_CONFIG, onPhasePick);
-  const query = location.search.slice(1) || state.catalog.presets.find((p) => p.name === DEFAULT_PRESET).share;
-  // A preset's link without a view opens in the view its claim is about.
-  const preset = state.catalog.presets.find((p) => p.share === query);
-  if (!location.hash && preset) history.replaceState(null, "", `${location.pathname}?${query}${claimHash(preset) ?? ""}`);
-  await loadQuery(query);
+  await loadQuery(location.search.slice(1) || state.catalog.presets.find((p) => p.name === DEFAULT_PRESET).share);
 }
 
 main();

@@ -1,14 +1,16 @@
 // The dashboard's order-to-chaos phase diagrams: one per activation in the experiment, each
 // marking the runs that use that activation, so no run is left off without a word.
 
-import { fmt, phaseFigure } from "./figures.js";
+import { fmt, phaseFigure, theoryNotes } from "./figures.js";
 
 /** The runs (with their 0-based index) grouped by what their diagram depends on: the activation
- * and its parameters. Runs without a mean-field theory are not on any diagram. */
+ * and its parameters. Runs without a mean-field theory, or whose theory carries a note (its
+ * assumptions fail: constant weights or biases), are on no diagram: their sigma_w and sigma_b
+ * would place them where the network does not behave as drawn. */
 export function phaseGroups(runs) {
   const groups = new Map();
   runs.forEach((run, index) => {
-    if (!run.theory) return;
+    if (!run.theory || run.theory.note) return;
     const { activation, alpha, pieces } = run.config;
     const key = JSON.stringify([activation, alpha ?? null, pieces ?? null]);
     if (!groups.has(key)) groups.set(key, { key, activation, alpha, pieces, runs: [] });
@@ -66,7 +68,13 @@ export class PhasePanel {
     const keys = groups.map((group) => `${group.key}:${group.runs.map((r) => r.index)}`);
     const blocks = groups.map((group, g) => this.blocks.get(keys[g]) ?? this.block(group));
     this.blocks = new Map(keys.map((key, g) => [key, blocks[g]]));
-    this.root.replaceChildren(...blocks.map((b) => b.section));
+    const unmarked = theoryNotes(result).map(({ run, label, note }) =>
+      Object.assign(document.createElement("p"), {
+        className: "hint phase-unmarked",
+        textContent: `Run ${run + 1} (${label}) is on no diagram: ${note}.`,
+      }),
+    );
+    this.root.replaceChildren(...blocks.map((b) => b.section), ...unmarked);
     await Promise.all(groups.map((group, g) => this.drawGroup(group, blocks[g])));
     return groups.length;
   }
