@@ -61,6 +61,20 @@ class SimulateResult(TypedDict):
     runs: list[Run]
 
 
+class ClaimView(TypedDict):
+    view: str  # grid, overlay or ridgeline
+    kind: str  # post (activations), pre (z) or grad (dL/dz)
+
+
+class Claim(TypedDict):
+    text: str  # the text's words, in English
+    source: str
+    view: ClaimView  # where the dashboard shows it
+    look_at: str
+    verdict: str  # holds, holds in part or contradicted
+    reason: str  # the measurement behind the verdict
+
+
 class Preset(TypedDict):
     name: str
     title: str
@@ -68,6 +82,7 @@ class Preset(TypedDict):
     source: str
     share: str
     experiment: dict[str, Any]
+    claim: Claim
 
 
 class InitscopeError(Exception):

@@ -15,8 +15,11 @@ async function drawCard(card) {
     });
     const depth = Math.max(...result.runs.map((r) => r.layers.length));
     const rows = depth === 1 ? [0] : [0, depth - 1];
-    const { data, layout } = gridFigure(result, { rows, compact: true });
-    layout.margin = { l: 48, r: 8, t: 44, b: 28 };
+    // the values the preset's claim is about: activations, z or gradients
+    const kind = card.dataset.kind || "post";
+    const { data, layout } = gridFigure(result, { kind, rows, compact: true, width: plot.clientWidth || 400 });
+    layout.margin = { l: 48, r: 8, t: 72, b: 28 }; // room for two-line column titles ("sigmoid" over "Xavier")
+    layout.height += 28;
     await window.Plotly.newPlot(plot, data, layout, CONFIG);
     card.dataset.drawn = "1";
   } catch (err) {

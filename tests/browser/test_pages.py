@@ -19,9 +19,17 @@ def test_pages_gallery_draws_every_preset(
     page.goto(live_server + "/presets")
     cards = page.locator(".preset-card")
     expect(cards).to_have_count(len(PRESETS))
-    for i in range(len(PRESETS)):
-        cards.nth(i).scroll_into_view_if_needed()
-        expect(cards.nth(i)).to_have_attribute("data-drawn", "1", timeout=15_000)
+    for i, preset in enumerate(PRESETS.values()):
+        card = cards.nth(i)
+        card.scroll_into_view_if_needed()
+        expect(card).to_have_attribute("data-drawn", "1", timeout=15_000)
+        # the card states the claim, its verdict, and draws the values the claim is about
+        expect(card.locator("q")).to_have_text(preset.claim.text)
+        expect(card.locator(".verdict")).to_have_attribute("data-verdict", preset.claim.verdict)
+        assert card.get_attribute("data-kind") == preset.claim.view.kind
+        if preset.claim.view.kind == "grad":
+            hover = card.locator(".mini").evaluate("el => el.data[0].hovertemplate")
+            assert "dL/dz" in hover or card.locator(".mini").evaluate("el => el.layout.annotations.length") > 0
     page.screenshot(path=artifacts / "presets.png", full_page=True)
 
 
