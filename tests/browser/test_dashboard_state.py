@@ -108,3 +108,25 @@ def test_dashboard_shows_each_presets_claim_and_opens_its_view(
     seed.dispatch_event("change")
     wait_for_location(page, r"seed=12345")
     expect(box).to_be_hidden()
+
+
+def test_dashboard_per_run_axes_draw_the_servers_per_run_bins(page: Page, live_server: str, watch: Watch) -> None:
+    query = "depth=2&run=sigmoid,normal,std:0.01&run=relu,he_normal"
+    open_page(page, f"{live_server}/?{query}#view=grid&kind=grad&log=0&layers=auto")
+    toggle = page.locator("#per-run-axes")
+    expect(toggle).not_to_be_checked()
+    toggle.check()
+    wait_for_location(page, r"axes=run")
+    result = httpx.get(f"{live_server}/api/v1/simulate?axes=run&{query}").json()
+    drawn = page.evaluate(
+        "() => document.getElementById('figure').data.filter(t => t.type === 'bar').map(t => t.y)"
+    )
+    # rows are layers, columns runs: the vanished sigmoid gradient fills its own bins
+    expected = [result["runs"][c]["layers"][j]["grad"]["counts"] for j in range(2) for c in range(2)]
+    assert drawn == expected
+    assert sum(1 for n in expected[0] if n > 0) > 10
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("#per-run-axes")).to_be_checked()
+    page.locator("#per-run-axes").uncheck()
+    page.wait_for_function("() => !location.search.includes('axes=run')")
