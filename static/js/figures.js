@@ -466,15 +466,33 @@ function placeStd(v, floor, ceiling) {
   return v === 0 ? { y: floor, at: "floor" } : { y: ceiling, at: "ceiling" };
 }
 
-/** The decades of a log axis over `values`, one below and (when needed) one above for the
- * values it cannot show: [floor, ceiling, dtick]. One labelled tick per decade reads well over
- * a few decades; vanishing signals span dozens. */
+/** The decades of a log axis over `values` (lo, hi: powers of ten), and one tick step below and
+ * above them for the values it cannot show (floor, ceiling). One labelled tick per decade reads
+ * well over a few decades; vanishing signals span dozens. */
 function logAxisBounds(values) {
   const positive = values.filter((v) => v > 0 && Number.isFinite(v));
   const lo = positive.length ? Math.floor(Math.log10(Math.min(...positive))) : -1;
   const hi = positive.length ? Math.ceil(Math.log10(Math.max(...positive))) : 0;
   const dtick = Math.max(1, Math.ceil((hi - lo) / 8));
-  return { floor: 10 ** (lo - dtick), ceiling: 10 ** (hi + dtick), dtick };
+  return { lo, hi, dtick, floor: 10 ** (lo - dtick), ceiling: 10 ** (hi + dtick) };
+}
+
+/** Ticks of a log axis whose floor holds the zeros ("0") and ceiling the non-finite values: a
+ * decade's label there would claim a measured value. */
+function brokenLogTicks({ lo, hi, dtick, floor, ceiling }, placed) {
+  const decades = [];
+  for (let e = hi; e >= lo; e -= dtick) decades.unshift(e);
+  const tickvals = decades.map((e) => 10 ** e);
+  const ticktext = decades.map((e) => (Math.abs(e) <= 3 ? fmt(10 ** e) : `1e${e}`));
+  if (placed.includes("floor")) {
+    tickvals.unshift(floor);
+    ticktext.unshift("0");
+  }
+  if (placed.includes("ceiling")) {
+    tickvals.push(ceiling);
+    ticktext.push("NaN/∞");
+  }
+  return { tickvals, ticktext };
 }
 
 /** The series of a run in the signal chart, with their raw values (placed on the axis later):
@@ -532,7 +550,8 @@ function signalTrace(s, floor, ceiling) {
  * gradients triangles), the mean-field prediction as lines where it applies. */
 export function signalFigure(result, { width = 1000 } = {}) {
   const series = result.runs.flatMap(signalSeries);
-  const { floor, ceiling, dtick } = logAxisBounds(series.flatMap((s) => s.values));
+  const bounds = logAxisBounds(series.flatMap((s) => s.values));
+  const { floor, ceiling, dtick } = bounds;
   const data = series.map((s) => signalTrace(s, floor, ceiling));
   const layout = baseLayout(380);
   layout.showlegend = true;
@@ -552,6 +571,7 @@ export function signalFigure(result, { width = 1000 } = {}) {
   if (placed.includes("floor")) keys.push("▽ σ = 0, drawn at the floor (a log axis has no 0)");
   if (placed.includes("ceiling")) keys.push("△ not finite, drawn at the top");
   if (keys.length) {
+    Object.assign(layout.yaxis, brokenLogTicks(bounds, placed));
     layout.margin.t = 40;
     const corner = { xref: "paper", yref: "paper", x: 1, y: 1, xanchor: "right", yanchor: "bottom", yshift: 4 };
     layout.annotations.push(note(keys.join(" · "), { ...corner, font: { size: 11, color: MUTED } }));

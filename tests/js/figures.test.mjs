@@ -220,6 +220,11 @@ test("signalFigure_draws_a_zero_std_at_the_axis_floor_and_says_why", () => {
   assert.equal(grad.text[0], "layer 1: σ 0.1");
   assert.match(grad.hovertemplate, /%\{text\}/);
   assert.ok(annotationTexts(fig).some((t) => t.includes("drawn at the floor")));
+  // the floor's tick reads 0, not a decade no value has
+  const { tickvals, ticktext } = fig.layout.yaxis;
+  assert.equal(tickvals[0], floor);
+  assert.equal(ticktext[0], "0");
+  assert.ok(ticktext.includes("0.1") && ticktext.includes("1"), ticktext.join(" "));
 });
 
 test("signalFigure_draws_a_non_finite_std_at_the_top_marked_exploded", () => {
@@ -228,6 +233,8 @@ test("signalFigure_draws_a_non_finite_std_at_the_top_marked_exploded", () => {
   assert.ok(post.y[2] > 1e20, "above every measured value");
   assert.equal(post.marker.symbol[2], "triangle-up-open");
   assert.equal(post.text[2], "layer 3: exploded (not finite)");
+  assert.equal(fig.layout.yaxis.ticktext.at(-1), "NaN/∞");
+  assert.ok(fig.layout.yaxis.ticktext.includes("1e20"));
 });
 
 test("signalFigure_without_zeros_keeps_the_axis_and_markers_plain", () => {
@@ -235,6 +242,7 @@ test("signalFigure_without_zeros_keeps_the_axis_and_markers_plain", () => {
   const grad = fig.data.find((t) => t.name === "relu, He: gradient");
   assert.deepEqual(grad.y, [0.1, 0.2, 0.3]);
   assert.deepEqual(annotationTexts(fig), []);
+  assert.equal(fig.layout.yaxis.tickvals, undefined); // plotly's own decades
 });
 
 // ---- theory only where it applies ----------------------------------------------------------
