@@ -145,18 +145,25 @@ const depthOf = (result) => Math.max(...result.runs.map((r) => r.layers.length))
 
 // ---- histograms ----------------------------------------------------------------------------
 
+/** For each edge, the bin it opens (the last edge: the last bin) as [a, b, ")" or "]"]: numpy's
+ * last bin includes its right edge, the others do not. */
+function binOf(edges, bins) {
+  return edges.map((_, e) => {
+    const i = Math.min(e, bins - 1);
+    return [edges[i], edges[i + 1], i === bins - 1 ? "]" : ")"];
+  });
+}
+
 function bars(tensor, color, name, showlegend) {
   const { edges, counts } = tensor;
   const centers = counts.map((_, i) => (edges[i] + edges[i + 1]) / 2);
-  // numpy's last bin includes its right edge: [a, b], the others [a, b)
-  const close = counts.map((_, i) => (i === counts.length - 1 ? "]" : ")"));
   return {
     type: "bar",
     x: centers,
     y: counts,
     width: counts.map((_, i) => edges[i + 1] - edges[i]),
-    customdata: counts.map((_, i) => [edges[i], edges[i + 1], close[i]]),
-    hovertemplate: `[%{customdata[0]:.4g}, %{customdata[1]:.4g}%{customdata[2]}: %{y}<extra>${esc(name)}</extra>`,
+    customdata: binOf(edges, counts.length).slice(0, counts.length),
+    hovertemplate: `[%{customdata[0]:.4~g}, %{customdata[1]:.4~g}%{customdata[2]}: %{y}<extra>${esc(name)}</extra>`,
     marker: { color, line: { width: 0 } },
     name: esc(name),
     showlegend,
@@ -359,7 +366,8 @@ export function overlayFigure(result, { kind = "post", logY = false, rows = null
         name: esc(run.label),
         legendgroup: `run${ri}`,
         showlegend: i === 0,
-        hovertemplate: "%{x:.4g}: %{y}<extra>" + esc(run.label) + "</extra>",
+        customdata: binOf(edges, counts.length), // a step's point is its bin's left edge, the last its right
+        hovertemplate: `[%{customdata[0]:.4~g}, %{customdata[1]:.4~g}%{customdata[2]}: %{y}<extra>${esc(run.label)}</extra>`,
         xaxis: `x${k}`,
         yaxis: `y${k}`,
       });

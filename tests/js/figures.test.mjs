@@ -390,3 +390,16 @@ test("phaseFigure_has_a_chi_key_without_plotlys_colour_bar", () => {
   assert.ok(rgb(fills.at(-1))[0] > rgb(fills.at(-1))[2], "red where χ > 1");
   assert.ok(Math.min(...rgb(fills[8])) > 230, "nearly white at χ = 1");
 });
+
+// ---- hover -----------------------------------------------------------------------------------
+
+test("hovers_name_each_bin_with_numpys_closed_last_bin", () => {
+  const result = { runs: [run("r", 1)] };
+  const bar = gridFigure(result).data[0];
+  assert.deepEqual(bar.customdata[0].slice(2), [")"]);
+  assert.deepEqual(bar.customdata.at(-1), [bar.customdata.at(-1)[0], 1, "]"]);
+  const step = overlayFigure(result).data[0];
+  assert.equal(step.customdata.length, step.x.length);
+  assert.deepEqual(step.customdata.at(-1), step.customdata.at(-2), "the closing point hovers the last bin");
+  assert.match(step.hovertemplate, /^\[%\{customdata\[0\]:\.4~g\}, %\{customdata\[1\]:\.4~g\}%\{customdata\[2\]\}: %\{y\}/);
+});
