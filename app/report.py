@@ -19,6 +19,7 @@ from .api.theory import diagram_body
 from .assets import STATIC_DIR, TEMPLATES_DIR
 from .engine.activations import ACTIVATIONS
 from .engine.params import ParamValue, resolve_params
+from .js_bundle import bundle
 from .vendor import asset_path
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape())
@@ -46,8 +47,7 @@ VIEWS = {
 @cache
 def _scripts() -> tuple[str, str]:
     plotly = asset_path("plotly.min.js").read_text(encoding="utf-8")
-    figures = (STATIC_DIR / "js" / "figures.js").read_text(encoding="utf-8")
-    return plotly, figures
+    return plotly, bundle(STATIC_DIR / "js" / "figures.js")
 
 
 def _script_safe(text: str) -> Markup:

@@ -1,0 +1,251 @@
+// Histogram figures: one column per run and one row per layer (grid), or all runs in one plot per
+// layer (overlay), each subplot with its statistics line and what its bars cannot show.
+
+import { count, esc, fmt, pct } from "./format.js";
+import { lastLayers, layerRows } from "./layers.js";
+import { COLORS, COUNT_AXIS, MUTED, NOTE_BG, VALUE_AXIS, baseLayout, depthOf, domains, note, runTitle, theoryApplies, titleOver } from "./plot-base.js";
+
+/** What a histogram cannot show: the share of values beyond its range (non-zero only when the
+ * experiment sets one) and of values that are not finite. */
+export function hiddenValues(t) {
+  const total = t.count ?? 0;
+  if (!total) return [];
+  const nonFinite = (t.nan_count ?? 0) + (t.inf_count ?? 0);
+  const out = [];
+  if (t.below > 0) out.push({ side: "below", n: t.below, text: `${pct(t.below / total)} < ${fmt(t.edges[0])}` });
+  if (t.above > 0) out.push({ side: "above", n: t.above, text: `${pct(t.above / total)} > ${fmt(t.edges.at(-1))}` });
+  if (nonFinite > 0) out.push({ side: "nonfinite", n: nonFinite, text: `${pct(nonFinite / total)} not finite` });
+  return out;
+}
+
+/** The compact statistics line of one layer: what each text's claim is read from. */
+export function statsLine(layer, kind, short = false) {
+  const t = layer[kind];
+  const parts = [`σ ${fmt(t.std)}`];
+  if (kind === "post" && t.saturated_fraction != null) parts.push(`sat ${pct(t.saturated_fraction)}`);
+  if (short) return parts.join(" · ");
+  if (kind === "post") parts.push(`dead ${layer.dead_units}`);
+  if (kind === "pre") parts.push(`mean ${fmt(t.mean)}`);
+  if (kind === "grad" && layer.weight_grad?.grad_data_ratio != null) {
+    parts.push(`dW:W ${fmt(layer.weight_grad.grad_data_ratio)}`);
+  }
+  // Distinct units are told apart by their activations: not a statement about gradients.
+  if (kind !== "grad" && layer.distinct_units != null && layer.distinct_units < layer.units) {
+    parts.push(`distinct ${layer.distinct_units}`);
+  }
+  parts.push(...hiddenValues(t).map((h) => h.text));
+  return parts.join(" · ");
+}
+
+/** For each edge, the bin it opens (the last edge: the last bin) as [a, b, ")" or "]"]: numpy's
+ * last bin includes its right edge, the others do not. */
+function binOf(edges, bins) {
+  return edges.map((_, e) => {
+    const i = Math.min(e, bins - 1);
+    return [edges[i], edges[i + 1], i === bins - 1 ? "]" : ")"];
+  });
+}
+
+function bars(tensor, color, name, showlegend) {
+  const { edges, counts } = tensor;
+  const centers = counts.map((_, i) => (edges[i] + edges[i + 1]) / 2);
+  return {
+    type: "bar",
+    x: centers,
+    y: counts,
+    width: counts.map((_, i) => edges[i + 1] - edges[i]),
+    customdata: binOf(edges, counts.length).slice(0, counts.length),
+    hovertemplate: `[%{customdata[0]:.4~g}, %{customdata[1]:.4~g}%{customdata[2]}: %{y}<extra>${esc(name)}</extra>`,
+    marker: { color, line: { width: 0 } },
+    name: esc(name),
+    showlegend,
+  };
+}
+
+/** A bar far above all others (ReLU's exact zeros) flattens the rest of the histogram: clip the
+ * axis above the second-highest bar and label the clipped bar with its count. */
+export function spikeClip({ edges, counts }) {
+  let first = -1;
+  for (let i = 0; i < counts.length; i++) if (first < 0 || counts[i] > counts[first]) first = i;
+  const second = Math.max(0, ...counts.filter((_, i) => i !== first));
+  if (second === 0 || counts[first] < 4 * second) return null;
+  return { top: second * 1.25, count: counts[first], x: (edges[first] + edges[first + 1]) / 2 };
+}
+
+/** Notes inside subplot k for the values its bars cannot show: "24% > 1 ▸" at the right edge,
+ * "◂ 5% < 0" at the left, "100% not finite" in the middle; `lines` stacks several runs' notes. */
+function hiddenNotes(k, hidden, { color = "#1d2330", size = 10, line = 0 } = {}) {
+  const where = { below: [0, "left"], above: [1, "right"], nonfinite: [0.5, "center"] };
+  return hidden.map((h) =>
+    note(h.side === "below" ? `◂ ${h.text}` : h.side === "above" ? `${h.text} ▸` : h.text, {
+      xref: `x${k} domain`,
+      yref: `y${k} domain`,
+      x: where[h.side][0],
+      y: h.side === "nonfinite" ? 0.5 : 1,
+      xanchor: where[h.side][1],
+      yanchor: h.side === "nonfinite" ? "middle" : "top",
+      yshift: -(size + 4) * line,
+      bgcolor: NOTE_BG,
+      font: { size, color },
+    }),
+  );
+}
+
+/** The x and y axes of subplot k (1-based) of a histogram figure; returns their layout keys. */
+function histogramAxes(layout, k, xDomain, yDomain, logY, title) {
+  const suffix = k === 1 ? "" : k;
+  layout[`xaxis${suffix}`] = { ...VALUE_AXIS, domain: xDomain, anchor: `y${k}` };
+  layout[`yaxis${suffix}`] = {
+    ...COUNT_AXIS,
+    domain: yDomain,
+    anchor: `x${k}`,
+    type: logY ? "log" : "linear",
+    title: title ? { text: title, standoff: 4 } : undefined,
+  };
+  return [`xaxis${suffix}`, `yaxis${suffix}`];
+}
+
+/** Mean field's N(0, q) over a z histogram, as a dashed curve of expected counts. */
+function theoryCurve(t, q, k, logY) {
+  const curve = predictedDensity(t, q);
+  return {
+    type: "scatter",
+    mode: "lines",
+    x: curve.x,
+    y: logY ? curve.y.map((v) => (v >= 0.5 ? v : null)) : curve.y,
+    line: { color: "#1d2330", width: 1.5, dash: "dash" },
+    hovertemplate: `N(0, ${fmt(q)}): %{y:.0f}<extra>theory</extra>`,
+    xaxis: `x${k}`,
+    yaxis: `y${k}`,
+    showlegend: false,
+  };
+}
+
+/** Subplot k of the grid: one run's histogram of one layer, its theory curve where mean field
+ * applies, its clipped spike and its hidden values. Returns the traces. */
+function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, narrow }) {
+  const [xa, ya] = axes;
+  const t = layer[kind];
+  layout[xa].range = [t.edges[0], t.edges.at(-1)];
+  const trace = bars(t, color, run.label, false);
+  Object.assign(trace, { xaxis: `x${k}`, yaxis: `y${k}` });
+  if (logY) trace.y = trace.y.map((v) => (v > 0 ? v : null));
+  const traces = [trace];
+  const q = layer.theory?.q;
+  if (kind === "pre" && theoryApplies(run) && q > 0 && Number.isFinite(q)) traces.push(theoryCurve(t, q, k, logY));
+  const hidden = hiddenValues(t);
+  const size = compact ? 9 : 10;
+  layout.annotations.push(...hiddenNotes(k, hidden, { size }));
+  const clip = logY ? null : spikeClip(t);
+  if (clip) {
+    layout[ya].range = [0, clip.top];
+    // Below the notes when one holds the top left corner, or when a phone's column has no room.
+    const under = hidden.some((h) => h.side === "below") || (narrow && hidden.length > 0);
+    const at = { xref: `x${k}`, yref: `y${k} domain`, x: clip.x, y: 1, yshift: under ? -(size + 6) : 0 };
+    const font = { size: 10, color: MUTED };
+    layout.annotations.push(note(`▲ ${count(clip.count)}`, { ...at, xanchor: "left", yanchor: "top", font }));
+  }
+  if (!compact) {
+    layout.annotations.push(titleOver(k, statsLine(layer, kind, narrow), "right", { size: narrow ? 9 : 11, color: MUTED }));
+  }
+  return traces;
+}
+
+/** One column per run, one row per layer (layer 1 on top): histograms with their statistics.
+ * Every row is labelled on its first drawn subplot (a shallow run leaves the first column blank). */
+export function gridFigure(result, { kind = "post", logY = false, rows = null, compact = false, width = 1000 } = {}) {
+  const runs = result.runs;
+  const shown = rows ?? layerRows(depthOf(result), "auto", 10, lastLayers(result));
+  const rowHeight = compact ? 90 : 150;
+  const layout = baseLayout(shown.length * rowHeight + (compact ? 60 : 90));
+  const narrow = width / runs.length < 260; // phones: short statistics, labels on two lines
+  if (narrow) layout.margin = { ...layout.margin, l: 48, r: 8, t: compact ? 64 : 84 };
+  // Gaps in real pixels: a column's count ticks need them, or they print over its left neighbour.
+  const xs = domains(runs.length, compact ? 24 : 40, width - layout.margin.l - layout.margin.r);
+  const ys = domains(shown.length, compact ? 30 : 44, layout.height - layout.margin.t - layout.margin.b).reverse();
+  const data = [];
+  shown.forEach((j, r) => {
+    const labelled = runs.findIndex((run) => run.layers[j]?.[kind]);
+    runs.forEach((run, c) => {
+      const k = r * runs.length + c + 1;
+      const axes = histogramAxes(layout, k, xs[c], ys[r], logY, c === labelled ? `layer ${j + 1}` : null);
+      layout[axes[0]].nticks = 5;
+      const layer = run.layers[j];
+      if (!layer?.[kind]) {
+        layout[axes[0]].visible = false;
+        layout[axes[1]].visible = false;
+        return;
+      }
+      const color = COLORS[c % COLORS.length];
+      data.push(...gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, narrow }));
+    });
+  });
+  runs.forEach((run, c) => {
+    const x = (xs[c][0] + xs[c][1]) / 2;
+    const props = { xref: "paper", x, yshift: compact ? 28 : 40, font: compact ? { size: 12 } : {} };
+    layout.annotations.push(runTitle(run, c, narrow || compact, props));
+  });
+  return { data, layout };
+}
+
+/** All runs in one plot per layer (outlines), like TensorBoard's overlay mode. */
+export function overlayFigure(result, { kind = "post", logY = false, rows = null } = {}) {
+  const runs = result.runs;
+  const shown = rows ?? layerRows(depthOf(result), "auto", 10, lastLayers(result));
+  const cols = shown.length > 4 ? 2 : 1;
+  const nrows = Math.ceil(shown.length / cols);
+  const layout = baseLayout(nrows * 170 + 100);
+  layout.margin.t = 70;
+  const plotHeight = layout.height - layout.margin.t - layout.margin.b;
+  // The legend above the plots, inside the figure: paper coordinates, 24 px over the layer titles
+  // (yref "container" put it outside the SVG, where nothing showed).
+  layout.showlegend = true;
+  layout.legend = { orientation: "h", x: 0, y: 1 + 24 / plotHeight, yanchor: "bottom", yref: "paper" };
+  const xs = domains(cols, 70, 1000);
+  const ys = domains(nrows, 44, plotHeight).reverse();
+  const data = [];
+  shown.forEach((j, i) => {
+    const k = i + 1;
+    const [r, c] = [Math.floor(i / cols), i % cols];
+    histogramAxes(layout, k, xs[c], ys[r], logY, c === 0 ? "count" : null);
+    layout.annotations.push(titleOver(k, `layer ${j + 1}`, "left", { size: 12 }));
+    let line = 0; // runs' hidden-value notes stack downwards, each in its run's colour
+    runs.forEach((run, ri) => {
+      const layer = run.layers[j];
+      if (!layer?.[kind]) return;
+      const color = COLORS[ri % COLORS.length];
+      const { edges, counts } = layer[kind];
+      data.push({
+        type: "scatter",
+        mode: "lines",
+        line: { shape: "hv", color, width: 2 },
+        x: edges,
+        y: [...counts, counts.at(-1)].map((v) => (logY && v === 0 ? null : v)),
+        name: esc(run.label),
+        legendgroup: `run${ri}`,
+        showlegend: i === 0,
+        customdata: binOf(edges, counts.length), // a step's point is its bin's left edge, the last its right
+        hovertemplate: `[%{customdata[0]:.4~g}, %{customdata[1]:.4~g}%{customdata[2]}: %{y}<extra>${esc(run.label)}</extra>`,
+        xaxis: `x${k}`,
+        yaxis: `y${k}`,
+      });
+      const hidden = hiddenValues(layer[kind]);
+      if (hidden.length) layout.annotations.push(...hiddenNotes(k, hidden, { color, line: line++ }));
+    });
+  });
+  return { data, layout };
+}
+
+/** The mean-field density of z, N(0, q), as expected counts per bin width: a smooth curve. */
+export function predictedDensity(tensor, q) {
+  const { edges, counts } = tensor;
+  // All finite values, those beyond an explicit range too: the curve is N(0, q) of every z.
+  const finite = (tensor.count ?? NaN) - (tensor.nan_count ?? 0) - (tensor.inf_count ?? 0);
+  const total = Number.isFinite(finite) ? finite : counts.reduce((a, b) => a + b, 0);
+  const width = (edges.at(-1) - edges[0]) / counts.length;
+  const sd = Math.sqrt(q);
+  const n = 120;
+  const x = [...Array(n + 1).keys()].map((i) => edges[0] + ((edges.at(-1) - edges[0]) * i) / n);
+  const y = x.map((v) => (total * width * Math.exp(-0.5 * (v / sd) ** 2)) / (sd * Math.sqrt(2 * Math.PI)));
+  return { x, y };
+}

@@ -1,0 +1,87 @@
+// The ridgeline view: the layers of each run stacked downwards, depth at a glance.
+
+import { esc, fmt } from "./format.js";
+import { hiddenValues, statsLine } from "./histograms.js";
+import { COLORS, MUTED, NOTE_BG, VALUE_AXIS, baseLayout, depthOf, domains, note, runTitle } from "./plot-base.js";
+
+/** One ridge: the histogram as a filled outline from `base` up to `base + 1.6` at its tallest
+ * (`top` counts), heights in counts or, with logY, in log10(1 + count). */
+function ridge(edges, counts, base, top, logY) {
+  const height = (n) => 1.6 * (logY ? Math.log10(1 + n) / Math.log10(1 + top) : n / top);
+  const x = [edges[0]];
+  const y = [base];
+  counts.forEach((n, b) => {
+    x.push(edges[b], edges[b + 1]);
+    y.push(base + height(n), base + height(n));
+  });
+  x.push(edges.at(-1));
+  y.push(base);
+  return { x, y };
+}
+
+/** Layers stacked downwards per run (ridgeline / offset view): depth at a glance. Each ridge is
+ * labelled with its σ at its right end: with scale "ridge" every ridge fills its own height, so a
+ * collapsed run (σ 1e-41, every value in the first bin) has the same shape as a healthy ReLU's
+ * zero spike; scale "common" draws all ridges against the largest count of the figure. */
+export function ridgelineFigure(result, { kind = "post", logY = false, scale = "ridge", width = 1000 } = {}) {
+  const runs = result.runs;
+  const depth = depthOf(result);
+  const layout = baseLayout(Math.min(900, Math.max(320, depth * 34 + 120)));
+  const narrow = width / runs.length < 260; // phones: run labels on two lines
+  if (narrow) layout.margin = { ...layout.margin, r: 8, t: 84 };
+  const xs = domains(runs.length, 40, width - layout.margin.l - layout.margin.r);
+  const common = Math.max(1, ...runs.flatMap((run) => run.layers.flatMap((l) => l[kind]?.counts ?? [])));
+  const size = depth > 24 ? 8 : 9; // ridges 16 px apart at depth 50
+  const data = [];
+  runs.forEach((run, c) => {
+    const k = c + 1;
+    const color = COLORS[c % COLORS.length];
+    run.layers.forEach((layer, j) => {
+      const t = layer[kind];
+      if (!t) return;
+      const top = scale === "common" ? common : Math.max(...t.counts) || 1;
+      data.push({
+        type: "scatter",
+        mode: "lines",
+        ...ridge(t.edges, t.counts, -j, top, logY),
+        fill: "toself",
+        fillcolor: color + "55",
+        line: { color, width: 1 },
+        name: `layer ${j + 1}`,
+        hoverinfo: "text",
+        text: `${esc(run.label)}<br>layer ${j + 1}: ${statsLine(layer, kind)}`,
+        hoveron: "fills",
+        xaxis: `x${k}`,
+        yaxis: `y${k}`,
+      });
+      // The ridge's scale, which its height does not show, at its right end
+      const text = [`σ ${fmt(t.std)}`, ...hiddenValues(t).map((h) => h.text)].join(" · ");
+      const at = { xref: `x${k} domain`, yref: `y${k}`, x: 1, y: -j, xanchor: "right", yanchor: "bottom" };
+      layout.annotations.push(note(text, { ...at, bgcolor: NOTE_BG, borderpad: 0, font: { size, color } }));
+    });
+    ridgeAxes(layout, k, xs[c], depth);
+    layout.annotations.push(runTitle(run, c, narrow, { xref: `x${k} domain`, x: 0.5, yshift: 12 }));
+  });
+  const how = (scale === "common" ? "one scale for all ridges" : "each ridge to its own peak") + (logY ? ", log counts" : "");
+  const corner = { xref: "paper", yref: "paper", x: 1, y: 1, yshift: narrow ? 54 : 34 };
+  layout.annotations.push(note(how, { ...corner, xanchor: "right", yanchor: "bottom", font: { size: 10, color: MUTED } }));
+  return { data, layout };
+}
+
+/** Column k's axes of the ridgeline: values across, layers downwards (labelled in column 1). */
+function ridgeAxes(layout, k, domain, depth) {
+  const suffix = k === 1 ? "" : k;
+  const step = Math.max(1, Math.ceil(depth / 12));
+  const ticks = [...Array(depth).keys()].filter((j) => j % step === 0);
+  layout[`xaxis${suffix}`] = { ...VALUE_AXIS, domain, anchor: `y${k}` };
+  layout[`yaxis${suffix}`] = {
+    domain: [0, 1],
+    anchor: `x${k}`,
+    range: [-depth + 0.5, 2],
+    tickvals: ticks.map((j) => -j),
+    ticktext: ticks.map((j) => `layer ${j + 1}`),
+    showticklabels: k === 1,
+    showgrid: false,
+    zeroline: false,
+  };
+}
