@@ -29,10 +29,15 @@ function viewState() {
     kind: ["pre", "grad"].includes(hash.get("kind")) ? hash.get("kind") : "post",
     log: hash.get("log") === "1",
     layers: hash.get("layers") ?? "auto",
+    scale: hash.get("scale") === "common" ? "common" : "ridge", // the ridgeline's heights
   };
 }
 
-const hashOf = (v) => `#${new URLSearchParams({ view: v.view, kind: v.kind, log: v.log ? "1" : "0", layers: v.layers })}`;
+function hashOf(v) {
+  const hash = new URLSearchParams({ view: v.view, kind: v.kind, log: v.log ? "1" : "0", layers: v.layers });
+  if (v.scale === "common") hash.set("scale", "common");
+  return `#${hash}`;
+}
 
 function setView(patch) {
   history.replaceState(null, "", `${location.pathname}${location.search}${hashOf({ ...viewState(), ...patch })}`);
@@ -66,6 +71,8 @@ function syncViewControls() {
   );
   select.value = choices.some((c) => c.value === v.layers) ? v.layers : "auto";
   $("layers-field").hidden = choices.length === 0 || v.view === "ridgeline";
+  $("scale-field").hidden = v.view !== "ridgeline";
+  $("common-scale").checked = v.scale === "common";
 }
 
 async function draw() {
@@ -76,7 +83,7 @@ async function draw() {
   const rows = layerRows(depth, v.layers, 10, lastLayers(result));
   $("charts").hidden = false; // before drawing: a hidden plot would be laid out at a default width
   const width = $("figure").clientWidth;
-  const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows, width });
+  const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows, width, scale: v.scale });
   await Promise.all([
     window.Plotly.react("figure", main.data, main.layout, PLOT_CONFIG),
     window.Plotly.react("signal", ...Object.values(signalFigure(result, { width })), PLOT_CONFIG),
@@ -220,6 +227,7 @@ function wire() {
   $("gradients").addEventListener("change", () => onControlsChange());
   $("per-run-axes").addEventListener("change", () => onControlsChange());
   $("layers").addEventListener("change", (e) => setView({ layers: e.target.value }));
+  $("common-scale").addEventListener("change", (e) => setView({ scale: e.target.checked ? "common" : "ridge" }));
   window.addEventListener("popstate", () => loadQuery(location.search.slice(1)));
 }
 

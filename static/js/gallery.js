@@ -1,7 +1,7 @@
 // The preset gallery: a small figure (first and last layer of every run) per preset, drawn when
 // the card scrolls into view so the page opens fast.
 
-import { gridFigure } from "./figures.js";
+import { gridFigure, lastLayers } from "./figures.js";
 
 const CONFIG = { displayModeBar: false, showSendToCloud: false, responsive: true, staticPlot: true };
 
@@ -13,8 +13,8 @@ async function drawCard(card) {
       if (!r.ok) throw new Error(`the server answered ${r.status}`);
       return r.json();
     });
-    const depth = Math.max(...result.runs.map((r) => r.layers.length));
-    const rows = depth === 1 ? [0] : [0, depth - 1];
+    // the first layer and every run's last one (a 2-layer run beside a 20-layer one shows both)
+    const rows = [...new Set([0, ...lastLayers(result)])];
     // the values the preset's claim is about: activations, z or gradients
     const kind = card.dataset.kind || "post";
     const { data, layout } = gridFigure(result, { kind, rows, compact: true, width: plot.clientWidth || 400 });

@@ -130,3 +130,29 @@ def test_dashboard_per_run_axes_draw_the_servers_per_run_bins(page: Page, live_s
     expect(page.locator("#per-run-axes")).to_be_checked()
     page.locator("#per-run-axes").uncheck()
     page.wait_for_function("() => !location.search.includes('axes=run')")
+
+
+def test_dashboard_ridgeline_common_scale_lives_in_the_hash(page: Page, live_server: str, watch: Watch) -> None:
+    open_page(page, f"{live_server}/?{PRESETS['deep-relu-compare'].query}#view=ridgeline&kind=post&log=0&layers=auto")
+    toggle = page.locator("#common-scale")
+    expect(toggle).to_be_visible()
+    expect(page.locator("#layers-field")).to_be_hidden()
+
+    def heights() -> list[float]:
+        """How high each ridge of the He column rises above its base (1.6 = its own full height)."""
+        spans: list[float] = page.evaluate(
+            "() => document.getElementById('figure').data.filter(t => t.xaxis === 'x3')"
+            ".map(t => Math.max(...t.y) - Math.min(...t.y))"
+        )
+        return spans
+
+    assert min(heights()) > 1.59  # each ridge fills its own height
+    toggle.check()
+    wait_for_location(page, r"scale=common")
+    page.wait_for_function(
+        "() => document.getElementById('figure').layout.annotations.some(a => a.text.includes('one scale'))"
+    )
+    # against the collapsed run's 256,000 values in one bin, He's ridges are low
+    assert max(heights()) < 1.0
+    page.locator('input[name="view"][value="grid"]').check()
+    expect(toggle).to_be_hidden()
