@@ -73,7 +73,7 @@ def test_cli_simulate_csv_to_stdout_and_to_a_file(
     assert status == 0
     rows = list(csv.reader(io.StringIO(out)))
     assert tuple(rows[0]) == CSV_COLUMNS
-    assert len(rows) == 1 + 2 * 3 * 2 * 4
+    assert len(rows) == 1 + 2 * 3 * 3 * 4  # with the gradients
     target = tmp_path / "out.csv"
     status, out_to_file, _ = run(
         capsys, "simulate", "--query", SHARE, "--format", "csv", "--out", str(target), "--url", live_server

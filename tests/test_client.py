@@ -66,7 +66,7 @@ def test_client_export_csv_of_query_and_of_json_body_agree(api: Client) -> None:
     text = api.export_csv(query="depth=3&width=20&samples=50&bins=4&run=tanh,xavier&run=relu,he_normal")
     rows = list(csv.reader(io.StringIO(text)))
     assert tuple(rows[0]) == CSV_COLUMNS
-    assert len(rows) == 1 + 2 * 3 * 2 * 4  # header, runs x layers x kinds x bins
+    assert len(rows) == 1 + 2 * 3 * 3 * 4  # header, runs x layers x kinds (z, activations, dL/dz) x bins
     assert api.export_csv(BODY) == text
 
 

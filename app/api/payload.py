@@ -133,7 +133,8 @@ def _text_cell(text: str) -> str:
 
 
 def to_csv(document: dict[str, Any]) -> str:
-    """Tidy CSV of the histograms: one row per run x layer x kind x bin. Text cells are quoted and
+    """Tidy CSV of the histograms: one row per run x layer x kind (pre, post, and grad with the
+    backward pass) x bin. Text cells are quoted and
     neutralized (run labels are the user's text); numbers are written bare, so -0.5 stays a number."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
@@ -142,7 +143,8 @@ def to_csv(document: dict[str, Any]) -> str:
         label = _text_cell(run["label"])
         for layer in run["layers"]:
             activation = _text_cell(layer["activation"])
-            for kind in ("pre", "post"):
+            # dL/dz too when the backward pass ran: every histogram the pages draw is in the CSV
+            for kind in ("pre", "post", "grad") if layer["grad"] is not None else ("pre", "post"):
                 edges, counts = layer[kind]["edges"], layer[kind]["counts"]
                 for b, count in enumerate(counts):
                     writer.writerow(

@@ -34,7 +34,8 @@ def test_export_csv_is_tidy_and_matches_the_json(client: TestClient) -> None:
     assert response.headers["content-type"].startswith("text/csv")
     assert 'filename="initscope.csv"' in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert len(rows) == 2 * 2 * 2 * 4  # runs x layers x kinds x bins
+    assert len(rows) == 2 * 2 * 3 * 4  # runs x layers x kinds (z, activations, gradients) x bins
+    assert {row["kind"] for row in rows} == {"pre", "post", "grad"}
     document = client.get(f"/api/v1/simulate?{SHARE}").json()
     for row in rows:
         tensor = document["runs"][int(row["run"]) - 1]["layers"][int(row["layer"]) - 1][row["kind"]]
@@ -67,7 +68,7 @@ def test_export_bad_query_is_a_clear_422(client: TestClient) -> None:
 def test_export_csv_vanished_gradient_answers(client: TestClient) -> None:
     response = client.get("/api/v1/export/csv?run=tanh,xavier,gain:0.01&depth=200")
     assert response.status_code == 200
-    assert len(list(csv.DictReader(io.StringIO(response.text)))) == 200 * 2 * 30
+    assert len(list(csv.DictReader(io.StringIO(response.text)))) == 200 * 3 * 30
 
 
 def test_export_csv_takes_a_preset(client: TestClient) -> None:
@@ -217,3 +218,9 @@ def test_report_run_list_reads_as_words() -> None:
         "runs 1 and 2",
         "runs 1, 3 and 4",
     ]
+
+
+def test_export_csv_without_a_backward_pass_has_no_gradient_rows(client: TestClient) -> None:
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/api/v1/export/csv?grad=0&{SHARE}").text)))
+    assert {row["kind"] for row in rows} == {"pre", "post"}
+    assert len(rows) == 2 * 2 * 2 * 4

@@ -126,7 +126,7 @@ def test_simulate_axes_run_csv_and_report(client: TestClient) -> None:
     query = f"{SMALL}&axes=run&{VANISHING}"
     document = client.get(f"/api/v1/simulate?{query}").json()
     rows = list(csv.DictReader(io.StringIO(client.get(f"/api/v1/export/csv?{query}").text)))
-    assert len(rows) == 2 * 3 * 2 * 30
+    assert len(rows) == 2 * 3 * 3 * 30  # runs x layers x kinds x bins
     for row in rows:
         tensor = document["runs"][int(row["run"]) - 1]["layers"][int(row["layer"]) - 1][row["kind"]]
         b = int(row["bin"]) - 1
