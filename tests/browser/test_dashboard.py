@@ -6,7 +6,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
@@ -56,7 +55,10 @@ def test_dashboard_every_preset_renders_its_subplots(
     assert all(t["bins"] == 30 and t["total"] > 0 for t in traces)
     # measured markers for activations and z (and gradients) per run, and the predicted lines
     # where the mean field's assumptions hold (no note)
-    notes = [run["theory"]["note"] for run in httpx.get(f"{live_server}/api/v1/simulate?{preset.query}").json()["runs"]]
+    notes = [
+        run["theory"]["note"]
+        for run in httpx.get(f"{live_server}/api/v1/simulate?{preset.query}").json()["runs"]
+    ]
     series = 3 if preset.experiment.gradients else 2
     expected = sum(series * (1 if note else 2) for note in notes)
     assert page.evaluate("document.getElementById('signal').data.length") == expected

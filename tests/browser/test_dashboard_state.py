@@ -110,7 +110,9 @@ def test_dashboard_shows_each_presets_claim_and_opens_its_view(
     expect(box).to_be_hidden()
 
 
-def test_dashboard_per_run_axes_draw_the_servers_per_run_bins(page: Page, live_server: str, watch: Watch) -> None:
+def test_dashboard_per_run_axes_draw_the_servers_per_run_bins(
+    page: Page, live_server: str, watch: Watch
+) -> None:
     query = "depth=2&run=sigmoid,normal,std:0.01&run=relu,he_normal"
     open_page(page, f"{live_server}/?{query}#view=grid&kind=grad&log=0&layers=auto")
     toggle = page.locator("#per-run-axes")
@@ -132,8 +134,13 @@ def test_dashboard_per_run_axes_draw_the_servers_per_run_bins(page: Page, live_s
     page.wait_for_function("() => !location.search.includes('axes=run')")
 
 
-def test_dashboard_ridgeline_common_scale_lives_in_the_hash(page: Page, live_server: str, watch: Watch) -> None:
-    open_page(page, f"{live_server}/?{PRESETS['deep-relu-compare'].query}#view=ridgeline&kind=post&log=0&layers=auto")
+def test_dashboard_ridgeline_common_scale_lives_in_the_hash(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    open_page(
+        page,
+        f"{live_server}/?{PRESETS['deep-relu-compare'].query}#view=ridgeline&kind=post&log=0&layers=auto",
+    )
     toggle = page.locator("#common-scale")
     expect(toggle).to_be_visible()
     expect(page.locator("#layers-field")).to_be_hidden()

@@ -75,7 +75,9 @@ def test_figures_grid_and_overlay_say_how_many_values_lie_beyond_the_range(
 
 
 def test_figures_overlay_legend_is_drawn_on_the_page(page: Page, live_server: str, watch: Watch) -> None:
-    open_page(page, f"{live_server}/?{PRESETS['saito-compare'].query}#view=overlay&kind=post&log=0&layers=auto")
+    open_page(
+        page, f"{live_server}/?{PRESETS['saito-compare'].query}#view=overlay&kind=post&log=0&layers=auto"
+    )
     svg = page.locator("#figure .main-svg").first.bounding_box()
     legend = page.locator("#figure .legend").bounding_box()
     assert svg is not None and legend is not None
@@ -91,7 +93,8 @@ def test_figures_signal_draws_zero_gradients_at_the_floor(page: Page, live_serve
         """() => {
           const el = document.getElementById('signal');
           const grad = el.data.find(t => t.name === 'relu, He: gradient');
-          return { y: grad.y, symbol: grad.marker.symbol, text: grad.text, range: el._fullLayout.yaxis.range };
+          const range = el._fullLayout.yaxis.range;
+          return { y: grad.y, symbol: grad.marker.symbol, text: grad.text, range };
         }"""
     )
     assert set(drawn["symbol"]) == {"triangle-down-open"}
@@ -120,7 +123,9 @@ def test_figures_every_grid_row_is_labelled_for_runs_of_different_depths(
     assert {"layer 2", "layer 20"} <= set(shown)  # both runs' last layers
 
 
-def test_figures_ridgeline_labels_each_ridge_with_the_apis_std(page: Page, live_server: str, watch: Watch) -> None:
+def test_figures_ridgeline_labels_each_ridge_with_the_apis_std(
+    page: Page, live_server: str, watch: Watch
+) -> None:
     query = "depth=12&width=200&samples=200&grad=0&run=relu,normal,std:0.01&run=relu,he_normal"
     result = api(live_server, query)
     open_page(page, f"{live_server}/?{query}#view=ridgeline&kind=post&log=0&layers=auto")
@@ -149,6 +154,6 @@ def test_figures_phase_diagram_reaches_every_run_and_keys_chi_under_the_csp(
     assert drawn["marker"] == pytest.approx(10)
     assert drawn["range"][0] <= drawn["marker"] <= drawn["range"][1]
     assert drawn["shapes"] == 16
-    keys = [t for t in plot.locator(".annotation-text").all_text_contents()]
-    assert ["0.01", "0.1", "1", "10", "100"] == [k for k in keys if k[0].isdigit()]
+    keys = list(plot.locator(".annotation-text").all_text_contents())
+    assert [k for k in keys if k[0].isdigit()] == ["0.01", "0.1", "1", "10", "100"]
     assert "critical: χ = 1" in drawn["legend"]  # drawn: this diagram reaches sigma_w 12
