@@ -7,7 +7,9 @@ import { Controls } from "./controls.js";
 import { renderClaim } from "./claim-box.js";
 import { VIEWS, lastLayers, layerChoices, layerRows, signalFigure, theoryNotes } from "./figures.js";
 import { copyLink, loadAndDraw, showMessage } from "./page.js";
+import { PHASE_NOTE, SIGNAL_NOTE, viewNote } from "./glossary.js";
 import { PhasePanel } from "./phase-panel.js";
+import { fittedHeight, presentationOrder, stepPreset } from "./present.js";
 
 const $ = (id) => document.getElementById(id);
 const PLOT_CONFIG = {
@@ -30,12 +32,16 @@ function viewState() {
     log: hash.get("log") === "1",
     layers: hash.get("layers") ?? "auto",
     scale: hash.get("scale") === "common" ? "common" : "ridge", // the ridgeline's heights
+    present: hash.get("present") === "1",
+    order: hash.get("order"), // the presets the arrow keys step through, when presenting
   };
 }
 
 function hashOf(v) {
   const hash = new URLSearchParams({ view: v.view, kind: v.kind, log: v.log ? "1" : "0", layers: v.layers });
   if (v.scale === "common") hash.set("scale", "common");
+  if (v.present) hash.set("present", "1");
+  if (v.present && v.order) hash.set("order", v.order);
   return `#${hash}`;
 }
 
@@ -82,8 +88,12 @@ async function draw() {
   const depth = Math.max(...result.runs.map((r) => r.layers.length));
   const rows = layerRows(depth, v.layers, 10, lastLayers(result));
   $("charts").hidden = false; // before drawing: a hidden plot would be laid out at a default width
+  document.body.classList.toggle("presenting", v.present);
   const width = $("figure").clientWidth;
-  const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows, width, scale: v.scale });
+  // Presenting: large fonts, and every row on the screen (the figure takes what is left of it).
+  const height = v.present ? fittedHeight(window.innerHeight, $("figure").getBoundingClientRect().top + window.scrollY) : null;
+  const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows, width, scale: v.scale, height, large: v.present });
+  $("explain-view").textContent = viewNote(v.view, v.kind, result.experiment.loss ?? "normal");
   await Promise.all([
     window.Plotly.react("figure", main.data, main.layout, PLOT_CONFIG),
     window.Plotly.react("signal", ...Object.values(signalFigure(result, { width })), PLOT_CONFIG),
@@ -121,6 +131,7 @@ async function apply(result, edits) {
   if (!location.hash && preset?.claim) history.replaceState(null, "", `${location.pathname}?${result.share}${claimHash(preset)}`);
   $("preset").value = preset ? preset.name : "";
   $("preset-info").textContent = preset ? preset.title : "";
+  $("present-title").textContent = preset ? preset.title : "Custom experiment";
   renderClaim($("claim"), preset?.claim ?? null);
   showNotes(result);
   $("download-csv").href = exportUrl("csv", result.share);
@@ -132,6 +143,31 @@ async function apply(result, edits) {
   if (ms !== null) document.body.dataset.renderMs = String(ms);
   $("status").textContent = ms === null ? "" : `Updated in ${ms} ms`;
   state.changedAt = 0;
+}
+
+/** Presenting: step to the previous or next preset of the order (the arrow keys). */
+function stepPresentation(delta) {
+  const v = viewState();
+  const names = state.catalog.presets.map((p) => p.name);
+  const next = state.catalog.presets.find((p) => p.name === stepPreset(presentationOrder(v.order, names), $("preset").value, delta));
+  if (next) choosePreset(next);
+}
+
+/** Open `preset` in the view its claim is about, as a new history entry. */
+function choosePreset(preset) {
+  state.changedAt = performance.now();
+  history.pushState(null, "", `${location.pathname}?${preset.share}${claimHash(preset) ?? location.hash}`);
+  syncViewControls();
+  return loadQuery(preset.share);
+}
+
+function onKey(event) {
+  if (!viewState().present || event.target.closest?.("input, select, textarea")) return;
+  if (event.key === "ArrowRight" || event.key === "PageDown") stepPresentation(1);
+  else if (event.key === "ArrowLeft" || event.key === "PageUp") stepPresentation(-1);
+  else if (event.key === "Escape") setView({ present: false });
+  else return;
+  event.preventDefault();
 }
 
 /** Why a run has no theory curve: the mean field's assumptions do not hold for it. */
@@ -215,11 +251,7 @@ function wire() {
   $("download-json").addEventListener("click", downloadJson);
   $("preset").addEventListener("change", (e) => {
     const preset = state.catalog.presets.find((p) => p.name === e.target.value);
-    if (!preset) return;
-    state.changedAt = performance.now();
-    history.pushState(null, "", `${location.pathname}?${preset.share}${claimHash(preset) ?? location.hash}`);
-    syncViewControls();
-    loadQuery(preset.share);
+    if (preset) choosePreset(preset);
   });
   for (const el of document.querySelectorAll('input[name="view"]')) el.addEventListener("change", () => setView({ view: el.value }));
   for (const el of document.querySelectorAll('input[name="kind"]')) el.addEventListener("change", () => setView({ kind: el.value }));
@@ -229,6 +261,17 @@ function wire() {
   $("layers").addEventListener("change", (e) => setView({ layers: e.target.value }));
   $("common-scale").addEventListener("change", (e) => setView({ scale: e.target.checked ? "common" : "ridge" }));
   window.addEventListener("popstate", () => loadQuery(location.search.slice(1)));
+  $("present").addEventListener("click", () => setView({ present: true }));
+  $("present-exit").addEventListener("click", () => setView({ present: false }));
+  $("present-prev").addEventListener("click", () => stepPresentation(-1));
+  $("present-next").addEventListener("click", () => stepPresentation(1));
+  document.addEventListener("keydown", onKey);
+  // The figures follow the window (a projector's, a phone turned sideways): redraw once it settles.
+  let resized = 0;
+  window.addEventListener("resize", () => {
+    clearTimeout(resized);
+    resized = setTimeout(draw, 150);
+  });
 }
 
 async function main() {
@@ -243,6 +286,12 @@ async function main() {
   const menu = $("preset");
   for (const p of state.catalog.presets) menu.append(Object.assign(document.createElement("option"), { value: p.name, text: p.title }));
   state.controls = new Controls(state.catalog, { shared: $("shared"), runs: $("runs"), onChange: onControlsChange });
+  // A phone shows the figure first; its settings stay folded until asked for.
+  if (window.matchMedia("(max-width: 760px)").matches) {
+    for (const section of document.querySelectorAll(".panel details.section")) section.open = false;
+  }
+  $("explain-signal").textContent = SIGNAL_NOTE;
+  $("explain-phase").textContent = PHASE_NOTE;
   state.phase = new PhasePanel($("phase-list"), PLOT_CONFIG, onPhasePick);
   await loadQuery(location.search.slice(1) || state.catalog.presets.find((p) => p.name === DEFAULT_PRESET).share);
 }

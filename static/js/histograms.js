@@ -2,6 +2,7 @@
 // layer (overlay), each subplot with its statistics line and what its bars cannot show.
 
 import { count, esc, fmt, pct } from "./format.js";
+import { GLOSSARY, explainTerms } from "./glossary.js";
 import { lastLayers, layerRows } from "./layers.js";
 import { COLORS, COUNT_AXIS, MUTED, NOTE_BG, VALUE_AXIS, baseLayout, depthOf, domains, note, runTitle, theoryApplies, titleOver } from "./plot-base.js";
 
@@ -23,16 +24,20 @@ export function statsLine(layer, kind, short = false) {
   const t = layer[kind];
   const parts = [`σ ${fmt(t.std)}`];
   if (kind === "post" && t.saturated_fraction != null) parts.push(`sat ${pct(t.saturated_fraction)}`);
-  if (short) return parts.join(" · ");
+  const copies = layer.distinct_units != null && layer.distinct_units < layer.units;
+  if (short) {
+    // A phone's line: σ and sat, and dead or distinct units when there are any (they are the point)
+    if (kind === "post" && layer.dead_units > 0) parts.push(`dead ${layer.dead_units}`);
+    if (kind !== "grad" && copies) parts.push(`distinct ${layer.distinct_units}`);
+    return parts.join(" · ");
+  }
   if (kind === "post") parts.push(`dead ${layer.dead_units}`);
   if (kind === "pre") parts.push(`mean ${fmt(t.mean)}`);
   if (kind === "grad" && layer.weight_grad?.grad_data_ratio != null) {
     parts.push(`dW:W ${fmt(layer.weight_grad.grad_data_ratio)}`);
   }
   // Distinct units are told apart by their activations: not a statement about gradients.
-  if (kind !== "grad" && layer.distinct_units != null && layer.distinct_units < layer.units) {
-    parts.push(`distinct ${layer.distinct_units}`);
-  }
+  if (kind !== "grad" && copies) parts.push(`distinct ${layer.distinct_units}`);
   parts.push(...hiddenValues(t).map((h) => h.text));
   return parts.join(" · ");
 }
@@ -123,7 +128,7 @@ function theoryCurve(t, q, k, logY) {
 
 /** Subplot k of the grid: one run's histogram of one layer, its theory curve where mean field
  * applies, its clipped spike and its hidden values. Returns the traces. */
-function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, narrow }) {
+function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, narrow, large }) {
   const [xa, ya] = axes;
   const t = layer[kind];
   layout[xa].range = [t.edges[0], t.edges.at(-1)];
@@ -143,21 +148,29 @@ function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, nar
     const under = hidden.some((h) => h.side === "below") || (narrow && hidden.length > 0);
     const at = { xref: `x${k}`, yref: `y${k} domain`, x: clip.x, y: 1, yshift: under ? -(size + 6) : 0 };
     const font = { size: 10, color: MUTED };
-    layout.annotations.push(note(`▲ ${count(clip.count)}`, { ...at, xanchor: "left", yanchor: "top", font }));
+    const hovertext = GLOSSARY["▲"];
+    layout.annotations.push(note(`▲ ${count(clip.count)}`, { ...at, xanchor: "left", yanchor: "top", font, hovertext }));
   }
   if (!compact) {
-    layout.annotations.push(titleOver(k, statsLine(layer, kind, narrow), "right", { size: narrow ? 9 : 11, color: MUTED }));
+    const line = statsLine(layer, kind, narrow);
+    const stats = titleOver(k, line, "right", { size: large ? 15 : narrow ? 9 : 11, color: large ? "#1d2330" : MUTED });
+    layout.annotations.push({ ...stats, hovertext: explainTerms(line).join("<br>") });
   }
   return traces;
 }
 
 /** One column per run, one row per layer (layer 1 on top): histograms with their statistics.
- * Every row is labelled on its first drawn subplot (a shallow run leaves the first column blank). */
-export function gridFigure(result, { kind = "post", logY = false, rows = null, compact = false, width = 1000 } = {}) {
+ * Every row is labelled on its first drawn subplot (a shallow run leaves the first column blank).
+ * `height` fits the figure to a screen (presentation); `large` sets fonts read from a room's back. */
+export function gridFigure(
+  result,
+  { kind = "post", logY = false, rows = null, compact = false, width = 1000, height = null, large = false } = {},
+) {
   const runs = result.runs;
   const shown = rows ?? layerRows(depthOf(result), "auto", 10, lastLayers(result));
   const rowHeight = compact ? 90 : 150;
-  const layout = baseLayout(shown.length * rowHeight + (compact ? 60 : 90));
+  const layout = baseLayout(height ?? shown.length * rowHeight + (compact ? 60 : 90));
+  if (large) layout.font = { ...layout.font, size: 15 };
   const narrow = width / runs.length < 260; // phones: short statistics, labels on two lines
   if (narrow) layout.margin = { ...layout.margin, l: 48, r: 8, t: compact ? 64 : 84 };
   // Gaps in real pixels: a column's count ticks need them, or they print over its left neighbour.
@@ -177,24 +190,25 @@ export function gridFigure(result, { kind = "post", logY = false, rows = null, c
         return;
       }
       const color = COLORS[c % COLORS.length];
-      data.push(...gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, narrow }));
+      data.push(...gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, narrow, large }));
     });
   });
   runs.forEach((run, c) => {
     const x = (xs[c][0] + xs[c][1]) / 2;
-    const props = { xref: "paper", x, yshift: compact ? 28 : 40, font: compact ? { size: 12 } : {} };
+    const props = { xref: "paper", x, yshift: compact ? 28 : 40, font: compact ? { size: 12 } : large ? { size: 19 } : {} };
     layout.annotations.push(runTitle(run, c, narrow || compact, props));
   });
   return { data, layout };
 }
 
 /** All runs in one plot per layer (outlines), like TensorBoard's overlay mode. */
-export function overlayFigure(result, { kind = "post", logY = false, rows = null } = {}) {
+export function overlayFigure(result, { kind = "post", logY = false, rows = null, height = null, large = false } = {}) {
   const runs = result.runs;
   const shown = rows ?? layerRows(depthOf(result), "auto", 10, lastLayers(result));
   const cols = shown.length > 4 ? 2 : 1;
   const nrows = Math.ceil(shown.length / cols);
-  const layout = baseLayout(nrows * 170 + 100);
+  const layout = baseLayout(height ?? nrows * 170 + 100);
+  if (large) layout.font = { ...layout.font, size: 15 };
   layout.margin.t = 70;
   const plotHeight = layout.height - layout.margin.t - layout.margin.b;
   // The legend above the plots, inside the figure: paper coordinates, 24 px over the layer titles

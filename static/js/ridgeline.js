@@ -23,10 +23,14 @@ function ridge(edges, counts, base, top, logY) {
  * labelled with its σ at its right end: with scale "ridge" every ridge fills its own height, so a
  * collapsed run (σ 1e-41, every value in the first bin) has the same shape as a healthy ReLU's
  * zero spike; scale "common" draws all ridges against the largest count of the figure. */
-export function ridgelineFigure(result, { kind = "post", logY = false, scale = "ridge", width = 1000 } = {}) {
+export function ridgelineFigure(
+  result,
+  { kind = "post", logY = false, scale = "ridge", width = 1000, height = null, large = false } = {},
+) {
   const runs = result.runs;
   const depth = depthOf(result);
-  const layout = baseLayout(Math.min(900, Math.max(320, depth * 34 + 120)));
+  const layout = baseLayout(height ?? Math.min(900, Math.max(320, depth * 34 + 120)));
+  if (large) layout.font = { ...layout.font, size: 15 };
   const narrow = width / runs.length < 260; // phones: run labels on two lines
   if (narrow) layout.margin = { ...layout.margin, r: 8, t: 84 };
   const xs = domains(runs.length, 40, width - layout.margin.l - layout.margin.r);

@@ -1,0 +1,107 @@
+"""The dashboard in a classroom: it explains its marks, presents on a projector, and puts the
+figure first on a phone."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from app.presets import PRESETS
+from tests.browser.conftest import Watch, open_page, wait_for_location
+
+pytestmark = pytest.mark.browser
+VIEW = "view=grid&kind=post&log=0&layers=auto"
+
+
+def figure_box(page: Page) -> dict[str, float]:
+    box = page.locator("#figure .main-svg").first.bounding_box()
+    assert box is not None
+    return box
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 720)])
+def test_dashboard_presentation_fits_every_row_in_large_type(
+    page: Page, live_server: str, watch: Watch, size: tuple[int, int]
+) -> None:
+    width, height = size
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{live_server}/?{PRESETS['saito-compare'].query}#{VIEW}&present=1")
+    page.wait_for_selector("body[data-ready='1']")
+    for hidden in (".panel", ".toolbar", "header.site"):
+        expect(page.locator(hidden)).to_be_hidden()
+    box = figure_box(page)
+    assert box["y"] >= 0 and box["y"] + box["height"] <= height  # all 5 rows on the screen
+    assert box["width"] <= width
+    sizes = page.evaluate(
+        "() => document.getElementById('figure').layout.annotations"
+        ".filter(a => a.text.startsWith('σ')).map(a => a.font.size)"
+    )
+    assert len(sizes) == 15 and min(sizes) >= 15  # statistics read from the back of a room
+
+
+def test_dashboard_presentation_arrow_keys_step_through_the_chosen_order(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    order = "saito-sigmoid-std001,dead-relu"
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"{live_server}/?{PRESETS['saito-sigmoid-std001'].query}#{VIEW}&present=1&order={order}")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("#present-title")).to_have_text(PRESETS["saito-sigmoid-std001"].title)
+    page.keyboard.press("ArrowRight")
+    wait_for_location(page, r"bias_value=-0\.5")  # dead-relu
+    expect(page.locator("#present-title")).to_have_text(PRESETS["dead-relu"].title)
+    assert "present=1" in page.evaluate("location.hash")
+    assert f"order={order.replace(',', '%2C')}" in page.evaluate("location.hash")
+    page.keyboard.press("ArrowRight")  # wraps around to the first
+    expect(page.locator("#present-title")).to_have_text(PRESETS["saito-sigmoid-std001"].title)
+    page.keyboard.press("Escape")
+    expect(page.locator(".toolbar")).to_be_visible()
+    assert "present" not in page.evaluate("location.hash")
+
+
+def test_dashboard_redraws_the_figure_when_the_window_is_resized(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    open_page(page, f"{live_server}/?{PRESETS['saito-compare'].query}#{VIEW}", width=1440)
+    wide = figure_box(page)["width"]
+    page.set_viewport_size({"width": 1024, "height": 900})
+    page.wait_for_function(
+        "w => document.querySelector('#figure .main-svg').getBoundingClientRect().width < w - 100", arg=wide
+    )
+
+
+def test_dashboard_explains_its_marks_in_place(page: Page, live_server: str, watch: Watch) -> None:
+    open_page(page, f"{live_server}/?{PRESETS['dead-relu'].query}#{VIEW}")
+    hover = page.evaluate(
+        "() => document.getElementById('figure').layout.annotations"
+        ".find(a => a.text.includes('dead')).hovertext"
+    )
+    for term in ("σ: the standard deviation", "dead: units that are 0 for every sample"):
+        assert term in hover
+    page.locator("details.explain summary").first.click()
+    expect(page.locator("#explain-view")).to_contain_text("One column per run, one row per layer")
+    page.locator('input[name="kind"][value="grad"]').check()
+    wait_for_location(page, "kind=grad")
+    expect(page.locator("#explain-view")).to_contain_text("dL/da ~ N(0, 1)")
+    expect(page.locator("#explain-view")).to_contain_text("Vanishing looks like")
+    expect(page.locator("#explain-signal")).to_contain_text("log scale")
+    expect(page.locator("#explain-phase")).to_contain_text("χ")
+
+
+def test_dashboard_on_a_phone_shows_the_figure_before_the_folded_settings(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server}/?{PRESETS['dead-relu'].query}#{VIEW}")
+    page.wait_for_selector("body[data-ready='1']")
+    figure = figure_box(page)
+    panel = page.locator(".panel").bounding_box()
+    assert panel is not None and figure["y"] + figure["height"] <= panel["y"]
+    assert page.evaluate("[...document.querySelectorAll('.panel details.section')].every(d => !d.open)")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # the short statistics line keeps the dead units, which are this preset's point
+    lines = page.evaluate(
+        "() => document.getElementById('figure').layout.annotations"
+        ".map(a => a.text).filter(t => t.startsWith('σ'))"
+    )
+    assert any("dead 100" in line for line in lines)
