@@ -64,7 +64,6 @@ function syncViewControls() {
   const v = drawnView();
   for (const el of document.querySelectorAll('input[name="view"]')) el.checked = el.value === v.view;
   for (const el of document.querySelectorAll('input[name="kind"]')) el.checked = el.value === v.kind;
-  $("log-y").checked = v.log;
   const hasGrad = hasGradients(state.result);
   $("gradients").checked = hasGrad;
   $("per-run-axes").checked = state.result?.experiment.axes === "run";
@@ -76,7 +75,10 @@ function syncViewControls() {
     ...choices.map(({ value, text }) => Object.assign(document.createElement("option"), { value, text })),
   );
   select.value = choices.some((c) => c.value === v.layers) ? v.layers : "auto";
-  $("layers-field").hidden = choices.length === 0 || v.view === "ridgeline";
+  const everyLayer = v.view === "ridgeline" || v.view === "distribution"; // these draw all layers
+  $("layers-field").hidden = choices.length === 0 || everyLayer;
+  $("log-y").disabled = v.view === "distribution"; // values, not counts: no log axis there
+  $("log-y").checked = v.log && v.view !== "distribution";
   $("scale-field").hidden = v.view !== "ridgeline";
   $("common-scale").checked = v.scale === "common";
 }
@@ -99,7 +101,8 @@ async function draw() {
     window.Plotly.react("signal", ...Object.values(signalFigure(result, { width })), PLOT_CONFIG),
     drawPhase(result),
   ]);
-  const caption = depth > rows.length && v.view !== "ridgeline" ? ` (${rows.length} of ${depth} layers shown)` : "";
+  const everyLayer = v.view === "ridgeline" || v.view === "distribution";
+  const caption = depth > rows.length && !everyLayer ? ` (${rows.length} of ${depth} layers shown)` : "";
   $("figure-caption").textContent = `${result.runs.length} runs × ${depth} layers${caption}`;
   document.body.dataset.ready = "1";
 }

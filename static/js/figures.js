@@ -9,9 +9,17 @@ export { hiddenValues, statsLine, spikeClip, gridFigure, overlayFigure, predicte
 export { ridgelineFigure } from "./ridgeline.js";
 export { signalFigure } from "./signal.js";
 export { phaseFigure } from "./phase-figure.js";
+export { distributionFigure } from "./distribution.js";
 
 import { gridFigure, overlayFigure } from "./histograms.js";
 import { ridgelineFigure } from "./ridgeline.js";
 import { signalFigure } from "./signal.js";
+import { distributionFigure } from "./distribution.js";
 
-export const VIEWS = { grid: gridFigure, overlay: overlayFigure, ridgeline: ridgelineFigure, signal: signalFigure };
+export const VIEWS = {
+  grid: gridFigure,
+  overlay: overlayFigure,
+  ridgeline: ridgelineFigure,
+  distribution: distributionFigure,
+  signal: signalFigure,
+};

@@ -39,6 +39,7 @@ export function viewNote(view, kind, loss = "normal") {
   const layout = {
     grid: "One column per run, one row per layer (layer 1 on top). A bar counts the values (every sample, every unit) that fall in its range; the line above each plot gives its statistics (hover it for what each means).",
     overlay: "All runs in one plot per layer, as outlines in their run's colour, so their shapes compare directly.",
+    distribution: "One plot per run: layer across, value up, every layer at once (as TensorBoard draws distributions). The line is the median; the bands hold the middle 38%, 68% and 87% of the values, and the faintest band runs from the smallest to the largest.",
     ridgeline: "Each run's layers stacked downwards, layer 1 on top: how the distribution changes with depth. Each ridge is scaled to its own peak unless One scale is ticked, so read its size from the σ at its right end.",
   }[view];
   const lookFor = {
@@ -46,6 +47,9 @@ export function viewNote(view, kind, loss = "normal") {
     pre: "Look for z spreading far beyond ±2 (a sigmoid or tanh saturates there) or shrinking towards 0, and for where the bars leave the prediction.",
     grad: "Compare σ in the first and the last layer: the ratio is how much the gradient shrinks or grows on its way back.",
   }[kind];
+  if (view === "distribution") {
+    return `${layout} Values: ${values}. Look for bands that narrow to a line (the signal dies) or widen layer by layer (it explodes).`;
+  }
   return `${layout} Values: ${values}. ${lookFor}`;
 }
 

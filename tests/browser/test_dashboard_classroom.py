@@ -3,6 +3,7 @@ figure first on a phone."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -105,3 +106,21 @@ def test_dashboard_on_a_phone_shows_the_figure_before_the_folded_settings(
         ".map(a => a.text).filter(t => t.startsWith('σ'))"
     )
     assert any("dead 100" in line for line in lines)
+
+
+def test_dashboard_distribution_view_draws_the_apis_percentiles_for_every_layer(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    share = PRESETS["deep-relu-compare"].query
+    open_page(page, f"{live_server}/?{share}#view=distribution&kind=post&log=0&layers=auto")
+    expect(page.locator('input[name="view"][value="distribution"]')).to_be_checked()
+    expect(page.locator("#log-y")).to_be_disabled()
+    expect(page.locator("#layers-field")).to_be_hidden()
+    medians = page.evaluate(
+        "() => document.getElementById('figure').data.filter(t => t.name === 'median').map(t => t.y)"
+    )
+    result = httpx.get(f"{live_server}/api/v1/simulate?{share}").json()
+    assert medians == [
+        [layer["post"]["percentiles"]["50"] for layer in run["layers"]] for run in result["runs"]
+    ]
+    assert len(medians[0]) == 50  # every layer, not a window of 10
