@@ -105,6 +105,7 @@ function histogramAxes(layout, k, xDomain, yDomain, logY, title) {
     domain: yDomain,
     anchor: `x${k}`,
     type: logY ? "log" : "linear",
+    dtick: logY ? 1 : undefined, // a log count axis labelled by decades only: 1, 10, 100, 1k
     title: title ? { text: title, standoff: 4 } : undefined,
   };
   return [`xaxis${suffix}`, `yaxis${suffix}`];
