@@ -7,8 +7,12 @@ The optimizers page's address bar and `GET /api/v1/optimizer-paths` read the sam
 `surface`, `start` (x,y) and `steps` are left out when they are the defaults (the book's bowl, the
 surface's own start, 30 steps); each `opt=` is one path: the optimizer's name, then `key:value`
 items for the parameters that differ from that optimizer's defaults. Without any `opt=`, the
-book's four optimizers run. The canonical query always lists its optimizers, so a link says what
-it shows; equal comparisons give equal strings and decode(encode(x)) == x.
+book's four optimizers run at the book's rates. The canonical query always lists its optimizers, so
+a link says what it shows; equal comparisons give equal strings and decode(encode(x)) == x.
+
+These link defaults never change, whatever a surface's `defaults` (the start, steps and rates the
+page opens it with): an old link keeps its meaning, and a comparison at a surface's defaults spells
+them out, e.g. `surface=rosenbrock&start=-1.2,1&steps=1000&opt=sgd,lr:0.0019&...`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ from urllib.parse import quote, unquote_plus
 from .codec import format_number
 from .engine.optimizers import OPTIMIZERS
 from .engine.params import ConfigError
-from .engine.surfaces import DEFAULT_SURFACE, STEPS, SURFACES, PathsConfig, make_paths_config
+from .engine.surfaces import (
+    DEFAULT_SURFACE,
+    STEPS,
+    SURFACES,
+    PathsConfig,
+    Surface,
+    default_config,
+    make_paths_config,
+)
 
 KEYS = ("surface", "start", "steps", "opt")
 MAX_QUERY_LENGTH = 4096
@@ -127,3 +139,16 @@ def from_json(body: Mapping[str, Any]) -> PathsConfig:
         if err.field.startswith("opt"):  # the body's key is `optimizers`, the link's `opt`
             raise ConfigError("optimizers" + err.field.removeprefix("opt"), err.message) from None
         raise
+
+
+def defaults_json(surface: Surface) -> dict[str, Any]:
+    """A surface's defaults as the catalog and the paths API give them: start, steps, a learning rate
+    per optimizer, why, and the share query of the book's four optimizers at them."""
+    d = surface.defaults
+    return {
+        "start": list(d.start),
+        "steps": d.steps,
+        "lr": dict(d.lr),
+        "note": d.note,
+        "share": encode(default_config(surface.name)),
+    }

@@ -6,7 +6,7 @@ import pytest
 
 from app import paths_codec
 from app.engine.params import ConfigError
-from app.engine.surfaces import PathRun, make_paths_config
+from app.engine.surfaces import SURFACES, PathRun, default_config, make_paths_config
 
 BOOK = "opt=sgd,lr:0.95&opt=momentum,lr:0.1&opt=adagrad,lr:1.5&opt=adam,lr:0.3"
 
@@ -92,3 +92,48 @@ def test_paths_codec_json_errors_name_the_body_key() -> None:
     with pytest.raises(ConfigError, match=r"optimizers\[0\]\.lr: must be between 0 and 10") as info:
         paths_codec.from_json({"optimizers": [{"name": "sgd", "lr": 11.0}]})
     assert info.value.field == "optimizers[0].lr"
+
+
+def test_paths_codec_old_links_keep_their_meaning() -> None:
+    """What a link leaves out is fixed: the surface's `start`, 30 steps, the book's four optimizers at
+    the book's rates, each optimizer's own parameter defaults; never the surface's `defaults`."""
+    bare = paths_codec.decode("surface=rosenbrock")
+    assert (bare.start, bare.steps) == ((-1.5, 2.0), 30)
+    assert [(r.optimizer, r.params["lr"]) for r in bare.runs] == [
+        ("sgd", 0.95),
+        ("momentum", 0.1),
+        ("adagrad", 1.5),
+        ("adam", 0.3),
+    ]
+    assert paths_codec.encode(bare) == "surface=rosenbrock&" + BOOK
+    named = paths_codec.decode("surface=beale&opt=sgd")
+    assert named.runs == (PathRun("sgd", {"lr": 0.01}),)  # the registry's 0.01, not Beale's 0.02
+    assert (named.start, named.steps) == ((1.0, 1.4), 30)
+
+
+@pytest.mark.parametrize("name", list(SURFACES))
+def test_paths_codec_surface_defaults_are_spelled_out(name: str) -> None:
+    share = paths_codec.defaults_json(SURFACES[name])["share"]
+    config = paths_codec.decode(share)
+    assert config == default_config(name)
+    assert paths_codec.encode(config) == share
+    if name != "book":
+        assert f"steps={SURFACES[name].defaults.steps}" in share and "lr:" in share
+
+
+def test_paths_codec_rosenbrock_defaults_link() -> None:
+    assert paths_codec.defaults_json(SURFACES["rosenbrock"]) == {
+        "start": [-1.2, 1.0],
+        "steps": 1000,
+        "lr": {
+            "sgd": 0.0019,
+            "momentum": 0.001,
+            "nesterov": 0.0005,
+            "adagrad": 1.0,
+            "rmsprop": 0.01,
+            "adam": 0.1,
+        },
+        "note": SURFACES["rosenbrock"].defaults.note,
+        "share": "surface=rosenbrock&start=-1.2,1&steps=1000"
+        "&opt=sgd,lr:0.0019&opt=momentum,lr:0.001&opt=adagrad,lr:1&opt=adam,lr:0.1",
+    }

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 
-from .. import codec
+from .. import codec, paths_codec
 from ..claims import Claim
 from ..engine.activations import ACTIVATIONS
 from ..engine.config import FIELDS
@@ -103,7 +103,14 @@ def _static_catalog() -> dict[str, Any]:
             for o in OPTIMIZERS.values()
         ],
         "surfaces": [
-            {"name": s.name, "label": s.label, "formula": s.formula, "start": list(s.start), "note": s.note}
+            {
+                "name": s.name,
+                "label": s.label,
+                "formula": s.formula,
+                "start": list(s.start),
+                "note": s.note,
+                "defaults": paths_codec.defaults_json(s),
+            }
             for s in SURFACES.values()
         ],
         "fields": [

@@ -12,7 +12,6 @@ from ..engine.optimizers import OPTIMIZERS
 from ..engine.params import ConfigError
 from ..engine.surfaces import (
     MAX_PATHS,
-    PATH_LR,
     STEPS,
     SURFACES,
     Path,
@@ -111,6 +110,9 @@ def paths_document(config: PathsConfig) -> dict[str, Any]:
             "minima": [list(m) for m in surface.minima],
             "f_min": surface.f_min,
             "window": list(window),
+            # what the page opens this surface with (a link without start=, steps= or opt= means
+            # the surface's start, 30 steps and the book's four at the book's rates instead)
+            "defaults": paths_codec.defaults_json(surface),
         },
         "contour": {
             "x": _rounded(x),
@@ -119,7 +121,7 @@ def paths_document(config: PathsConfig) -> dict[str, Any]:
             "of": "log10(1 + f − f_min)" if surface.log_levels else "f",
         },
         "paths": [_path_dict(p, surface.f_min) for p in compute_paths(config)],
-        "suggested_lr": PATH_LR,  # for an optimizer added to the comparison
+        "suggested_lr": dict(surface.defaults.lr),  # this surface's, for an optimizer added to it
     }
 
 
@@ -133,7 +135,10 @@ def _answer(config: PathsConfig) -> Response:
     responses=ERRORS,
     summary="Optimizer paths on a 2-D surface, given as the optimizers page's share query",
     description=f"E.g. `?{BOOK_QUERY}` (the book's comparison: start (-7, 2), 30 steps on "
-    "x²/20 + y²). Keys: `surface`, `start=x,y`, `steps`, and `opt=name,key:value,...` once per path.",
+    "x²/20 + y²). Keys: `surface`, `start=x,y`, `steps`, and `opt=name,key:value,...` once per path. "
+    "Left out, they mean the book's bowl, the surface's `start`, 30 steps and the book's four optimizers "
+    "at the book's rates, on any surface; the rates that suit each surface are its `defaults` in the "
+    "catalog and in every answer (`surface.defaults.share` is their query).",
     openapi_extra={
         "parameters": [
             {"name": "surface", "in": "query", "schema": {"type": "string", "enum": list(SURFACES)}},

@@ -1,6 +1,11 @@
 """2-D test surfaces and the paths optimizers take on them (Saito, "Deep Learning from Scratch", 6.1).
 
-Each surface gives its value and gradient side by side, a default start and a plotting window.
+Each surface gives its value and gradient side by side, a start and a plotting window, and its
+`defaults`: the start, steps and learning rate per optimizer the optimizers page opens it with,
+measured to suit it (scripts/sweep-path-rates.py: every optimizer ends near a minimum without
+diverging, and the optimizers still differ). `Surface.start`, 30 steps and the book's four
+optimizers at the book's rates are what a link that leaves them out means; they never change, so
+old links keep their meaning, and a comparison at a surface's defaults spells them out in its link.
 `optimizer_path` runs one optimizer from the registry (the same `update` the networks use) from a
 start point; a path that leaves the finite numbers or goes beyond `DIVERGENCE_BOUND` stops there
 and says so, rather than filling the page with overflow. `PathsConfig` is one comparison (surface,
@@ -9,7 +14,7 @@ start, steps, optimizers), validated and bounded by `make_paths_config`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,15 +31,27 @@ DIVERGENCE_BOUND = 1e6  # |x| or |y| beyond this: the path has diverged (and wou
 
 
 @dataclass(frozen=True)
+class SurfaceDefaults:
+    """What the optimizers page opens a surface with: a start, a number of steps and a learning rate
+    for every optimizer of the registry, chosen by measurement (scripts/sweep-path-rates.py)."""
+
+    start: tuple[float, float]
+    steps: int
+    lr: Mapping[str, float]
+    note: str  # why these rates, in a sentence
+
+
+@dataclass(frozen=True)
 class Surface:
     name: str
     label: str
     formula: str
     f: Callable[[Array, Array], Array]
     grad: Callable[[Array, Array], Grad]
-    start: tuple[float, float]
+    start: tuple[float, float]  # where a link without start= begins; fixed, so old links keep meaning
     window: Window
     minima: tuple[tuple[float, float], ...]  # the global minima, where there are any
+    defaults: SurfaceDefaults
     log_levels: bool = False  # contour levels of log10(1 + f - f_min): the values span decades
     note: str = ""
 
@@ -84,6 +101,16 @@ def _beale_grad(x: Array, y: Array) -> Grad:
     return gx, gy
 
 
+def _rates(**lr: float) -> dict[str, float]:
+    """A learning rate per optimizer, by name."""
+    return lr
+
+
+# The book's rates on its bowl (ch06/optimizer_compare_naive.py) for its four optimizers, Momentum's
+# for Nesterov, and RMSProp's own; the registry's defaults (the book's for MNIST) would barely move
+# in 30 steps here. A link that names no optimizer runs the book's four at these rates.
+BOOK_LR = {"sgd": 0.95, "momentum": 0.1, "nesterov": 0.1, "adagrad": 1.5, "rmsprop": 0.1, "adam": 0.3}
+
 _SURFACE_LIST = [
     Surface(
         "book",
@@ -94,6 +121,12 @@ _SURFACE_LIST = [
         start=(-7.0, 2.0),
         window=(-10.0, 10.0, -5.0, 5.0),
         minima=((0.0, 0.0),),
+        defaults=SurfaceDefaults(
+            start=(-7.0, 2.0),
+            steps=30,
+            lr=BOOK_LR,
+            note="the book's comparison (Saito, ch. 6), exactly as printed",
+        ),
         note="twenty times more curved in y than in x: the gradient points across the valley, not along it",
     ),
     Surface(
@@ -105,6 +138,14 @@ _SURFACE_LIST = [
         start=(-1.5, 2.0),
         window=(-2.0, 2.0, -1.0, 3.0),
         minima=((1.0, 1.0),),
+        defaults=SurfaceDefaults(
+            start=(-1.2, 1.0),  # Rosenbrock's own (1960); from (-1.5, 2) AdaGrad's first gradients stall it
+            steps=1000,
+            lr=_rates(sgd=0.0019, momentum=0.001, nesterov=0.0005, adagrad=1.0, rmsprop=0.01, adam=0.1),
+            note="at (1, 1) the valley is 2,500 times more curved across than along: SGD cannot take "
+            "steps over 2/1002 ≈ 0.002 without bouncing off its walls, so it crawls along the floor while "
+            "Momentum, Nesterov and Adam build up speed",
+        ),
         log_levels=True,
         note="finding the curved valley is easy, following it to (1, 1) is hard",
     ),
@@ -117,6 +158,13 @@ _SURFACE_LIST = [
         start=(-2.5, 0.01),
         window=(-3.0, 3.0, -2.0, 2.0),
         minima=((0.0, -1.0), (0.0, 1.0)),
+        defaults=SurfaceDefaults(
+            start=(-2.5, 0.01),
+            steps=60,
+            lr=_rates(sgd=0.1, momentum=0.03, nesterov=0.03, adagrad=0.5, rmsprop=0.05, adam=0.1),
+            note="SGD, Momentum and Nesterov slide into the saddle and wait there for y to grow; AdaGrad, "
+            "RMSProp and Adam divide by the gradient's size, so even y = 0.01 moves them off it at once",
+        ),
         note="a saddle point at (0, 0): starting near y = 0, the gradient barely says which way to go",
     ),
     Surface(
@@ -128,6 +176,14 @@ _SURFACE_LIST = [
         start=(1.0, 1.4),
         window=(-1.0, 4.5, -2.0, 2.5),
         minima=((3.0, 0.5),),
+        defaults=SurfaceDefaults(
+            start=(1.0, 1.4),
+            steps=200,
+            lr=_rates(sgd=0.02, momentum=0.002, nesterov=0.002, adagrad=1.0, rmsprop=0.05, adam=0.1),
+            note="the gradient at the start is 500 times the gradient near (3, 0.5): a rate SGD survives "
+            "at the start (its first step is 1.5 long) is slow near the end, while AdaGrad, RMSProp and Adam "
+            "scale their steps to the gradient",
+        ),
         log_levels=True,
         note="flat plateaus and steep walls: gradients span many decades",
     ),
@@ -209,12 +265,9 @@ def contour_grid(surface: Surface, window: Window, points: int = 121) -> tuple[A
 STEPS = ParamSpec("steps", 30, "optimizer updates per path", kind="int", low=1, high=1000)
 START = ParamSpec("start", 0.0, "start coordinate", low=-100.0, high=100.0)
 MAX_PATHS = 8
-# Learning rates that show each optimizer's character on the book's bowl in 30 steps: the book's
-# (ch06/optimizer_compare_naive.py) for its four, Momentum's for Nesterov, and RMSProp's own.
-# The registry's defaults (the book's for MNIST) would barely move in 30 steps here.
-PATH_LR = {"sgd": 0.95, "momentum": 0.1, "nesterov": 0.1, "adagrad": 1.5, "rmsprop": 0.1, "adam": 0.3}
-# The book's comparison: the default when no optimizer is named.
-BOOK_OPTIMIZERS = tuple((name, {"lr": PATH_LR[name]}) for name in ("sgd", "momentum", "adagrad", "adam"))
+BOOK_FOUR = ("sgd", "momentum", "adagrad", "adam")
+# The book's comparison: the default when no optimizer is named, on any surface (a link's meaning).
+BOOK_OPTIMIZERS = tuple((name, {"lr": BOOK_LR[name]}) for name in BOOK_FOUR)
 
 
 @dataclass(frozen=True)
@@ -237,8 +290,9 @@ def make_paths_config(
     steps: object | None = None,
     runs: list[tuple[str, Mapping[str, object]]] | None = None,
 ) -> PathsConfig:
-    """A checked comparison; None takes the default (the surface's own start, the book's four
-    optimizers). Raises ConfigError naming the field (`opt[i].lr` for an optimizer's) and its limits."""
+    """A checked comparison; None takes a link's default (the surface's `start`, 30 steps, the book's
+    four optimizers at the book's rates: fixed, whatever the surface's `defaults`). Raises ConfigError
+    naming the field (`opt[i].lr` for an optimizer's) and its limits."""
     name = DEFAULT_SURFACE if surface is None else surface
     if name not in SURFACES:
         raise ConfigError("surface", f"unknown surface {name!r}; one of {', '.join(SURFACES)}")
@@ -261,6 +315,14 @@ def make_paths_config(
             where = f"opt[{i}]" if err.field == "optimizer" else f"opt[{i}].{err.field}"
             raise ConfigError(where, err.message) from None
     return PathsConfig(name, point, n_steps, tuple(checked))
+
+
+def default_config(surface: str, optimizers: Sequence[str] = BOOK_FOUR) -> PathsConfig:
+    """The comparison the optimizers page opens `surface` with: its defaults' start, steps and rates
+    for `optimizers` (the book's four unless named)."""
+    defaults = SURFACES[surface].defaults
+    runs: list[tuple[str, Mapping[str, object]]] = [(name, {"lr": defaults.lr[name]}) for name in optimizers]
+    return make_paths_config(surface, defaults.start, defaults.steps, runs)
 
 
 def compute_paths(config: PathsConfig) -> list[Path]:

@@ -131,6 +131,15 @@ def test_paths_catalog_lists_optimizers_and_surfaces(client: TestClient) -> None
     assert adam["params"][0]["default"] == 0.001 and adam["params"][0]["max"] == 10
     assert [s["name"] for s in body["surfaces"]] == list(SURFACES)
     assert body["surfaces"][0]["start"] == [-7, 2]
+    for entry in body["surfaces"]:
+        defaults = SURFACES[entry["name"]].defaults
+        assert entry["defaults"]["start"] == list(defaults.start)
+        assert entry["defaults"]["steps"] == defaults.steps
+        assert (
+            entry["defaults"]["lr"] == dict(defaults.lr)
+            and entry["defaults"]["lr"].keys() == OPTIMIZERS.keys()
+        )
+    assert body["surfaces"][0]["defaults"]["share"] == BOOK
 
 
 def test_paths_page_serves_its_module_without_inline_script(client: TestClient) -> None:
@@ -187,3 +196,44 @@ def test_paths_same_message_over_get_and_post(
     link, json_body = got.json()["detail"][0]["msg"], posted.json()["detail"][0]["msg"]
     assert link.endswith(f"{field}: {message}") and json_body.endswith(f"{field}: {message}")
     assert link.replace("opt[", "optimizers[") == json_body
+
+
+@pytest.mark.parametrize("name", list(SURFACES))
+def test_paths_surface_defaults_from_the_catalog_converge(client: TestClient, name: str) -> None:
+    """As a script would: read a surface's defaults from the catalog, post every optimizer at them,
+    and find each path ending near the minimum with f - f_min down by decades, nothing diverged."""
+    entry = next(s for s in client.get("/api/v1/catalog").json()["surfaces"] if s["name"] == name)
+    defaults = entry["defaults"]
+    body = {
+        "surface": name,
+        "start": defaults["start"],
+        "steps": defaults["steps"],
+        "optimizers": [{"name": o, "lr": lr} for o, lr in defaults["lr"].items()],
+    }
+    answer = client.post(URL, json=body).json()
+    assert answer["surface"]["defaults"] == defaults and answer["suggested_lr"] == defaults["lr"]
+    assert all(math.isfinite(x) for x in _numbers(answer))
+    minima = answer["surface"]["minima"]
+    for path in answer["paths"]:
+        assert path["diverged_at"] is None and len(path["x"]) == defaults["steps"] + 1
+        start, end = [
+            min(math.dist(p, m) for m in minima)
+            for p in ((path["x"][0], path["y"][0]), (path["x"][-1], path["y"][-1]))
+        ]
+        assert end < 0.3 * start, path["label"]
+        assert path["gap"][-1] < 0.02 * path["gap"][0], path["label"]
+    # the defaults' share link is the book's four at these rates
+    shared = client.get(f"{URL}?{defaults['share']}").json()
+    assert shared["share"] == defaults["share"]
+    assert [p["x"] for p in shared["paths"]] == [
+        p["x"] for p in answer["paths"] if p["optimizer"] in ("sgd", "momentum", "adagrad", "adam")
+    ]
+
+
+def test_paths_link_without_rates_keeps_its_meaning(client: TestClient) -> None:
+    """A link that names no optimizer means the book's four at the book's rates on any surface, as it
+    always has: on Rosenbrock SGD still diverges there, and the surface's defaults are offered."""
+    body = client.get(f"{URL}?surface=rosenbrock").json()
+    assert body["share"] == "surface=rosenbrock&" + BOOK
+    assert body["paths"][0]["diverged_at"] == 2
+    assert body["surface"]["defaults"]["share"].startswith("surface=rosenbrock&start=-1.2,1&steps=1000&")

@@ -8,9 +8,9 @@ import pytest
 from app.engine.optimizers import OPTIMIZERS
 from app.engine.params import ConfigError
 from app.engine.surfaces import (
+    BOOK_LR,
     BOOK_OPTIMIZERS,
     DIVERGENCE_BOUND,
-    PATH_LR,
     SURFACES,
     PathRun,
     compute_paths,
@@ -119,7 +119,7 @@ def test_surfaces_divergence_stops_and_says_so() -> None:
 def test_surfaces_paths_stay_finite_at_any_learning_rate(surface: str, optimizer: str) -> None:
     """The largest learning rates: no overflow warning (warnings are errors), finite points only."""
     s = SURFACES[surface]
-    for lr in (10.0, PATH_LR[optimizer]):
+    for lr in (10.0, BOOK_LR[optimizer]):
         path = optimizer_path(s, (100.0, -100.0), 200, optimizer, {"lr": lr})
         assert np.isfinite(path.values).all()
         assert np.abs(np.concatenate([path.x, path.y])).max() <= DIVERGENCE_BOUND
