@@ -14,7 +14,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from . import pages, vendor
-from .api import catalog, export, paths, simulate, status, theory, train
+from .api import catalog, export, paths, simulate, status, theory, train, units
 from .api.errors import handle_validation_errors
 from .api.runner import Runner
 from .api.train_jobs import TrainJobs
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(export.router)
     app.include_router(theory.router)
     app.include_router(paths.router)
+    app.include_router(units.router)
     app.include_router(pages.router)
     app.include_router(vendor.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

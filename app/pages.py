@@ -47,3 +47,9 @@ def train(request: Request) -> HTMLResponse:
 @page("/docs")
 def docs(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "docs.html", {})
+
+
+@page("/units")
+def units(request: Request) -> HTMLResponse:
+    """One layer unit by unit; the query string is a share link plus layer=, read through the API."""
+    return templates.TemplateResponse(request, "units.html", {})

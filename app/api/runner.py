@@ -68,6 +68,16 @@ class Answer:
         return len(self.json) + len(self.gzip or b"")
 
 
+@dataclass(frozen=True)
+class Work:
+    """Work on an experiment other than the pool's own (`compute`), admitted and cached alike:
+    `run(config)` in an engine process (picklable by reference: a module-level function, or a
+    partial of one), its answer cached under `name` + the experiment's canonical query."""
+
+    name: str
+    run: Callable[[ExperimentConfig], Answer]
+
+
 class OverloadedError(Exception):
     """More work is admitted than the server takes on; try again after `retry_after` seconds."""
 
@@ -159,7 +169,9 @@ class EnginePool:
         self.restarts = 0
         self._executor: ProcessPoolExecutor | None = None
 
-    async def run(self, config: ExperimentConfig) -> Answer:
+    async def run(
+        self, config: ExperimentConfig, work: Callable[[ExperimentConfig], Answer] | None = None
+    ) -> Answer:
         executor = self._executor
         if executor is None:
             executor = self._executor = ProcessPoolExecutor(
@@ -171,7 +183,7 @@ class EnginePool:
         try:
             # in a thread: starting an engine process waits for the forkserver (~0.3 s the first
             # time, while it imports NumPy and the engine), which the event loop must not
-            submitted = await asyncio.to_thread(executor.submit, _in_engine, self.work, config)
+            submitted = await asyncio.to_thread(executor.submit, _in_engine, work or self.work, config)
             return await asyncio.wrap_future(submitted)
         except BrokenProcessPool as err:
             if self._executor is executor:  # the first to see it replaces the pool
@@ -229,12 +241,18 @@ class Runner:
         return cached
 
     async def answer(
-        self, config: ExperimentConfig, macs: int, query: tuple[str, Limits] | None = None
+        self,
+        config: ExperimentConfig,
+        macs: int,
+        query: tuple[str, Limits] | None = None,
+        work: Work | None = None,
     ) -> tuple[Answer, bool]:
         """The served answer for `config` (cost `macs`, checked against the limits already) and
         whether it came from the cache; `query` (as typed, and its limits) becomes an alias of it
-        once the answer is cached. Raises OverloadedError when the work budget is full."""
-        key = codec.encode(config)
+        once the answer is cached. `work`, when given, is done instead of the pool's own (a
+        share query then is no alias: give None). Raises OverloadedError when the work budget is
+        full."""
+        key = codec.encode(config) if work is None else f"{work.name}?{codec.encode(config)}"
         cached = self._cache.get(key)
         if cached is not None:
             self.hits += 1
@@ -250,7 +268,7 @@ class Runner:
                 raise OverloadedError(self.retry_after())
             self.misses += 1
             self.pending_macs += weight  # now, not when the task starts: the next request sees it
-            task = asyncio.ensure_future(self._run(key, config, weight))
+            task = asyncio.ensure_future(self._run(key, config, weight, work))
             self._running[key] = task
             task.add_done_callback(_retrieve)
         # shield: a client that goes away does not cancel work that others wait for or that
@@ -268,12 +286,12 @@ class Runner:
         if size <= self._aliases.maxsize:
             self._aliases[query] = _Alias(key, size)
 
-    async def _run(self, key: str, config: ExperimentConfig, weight: int) -> Answer:
+    async def _run(self, key: str, config: ExperimentConfig, weight: int, work: Work | None) -> Answer:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_in_flight)
         try:
             async with self._slots:
-                answer = await self._engines.run(config)
+                answer = await self._engines.run(config, None if work is None else work.run)
             if answer.size <= self._cache.maxsize:
                 self._cache[key] = answer
             return answer

@@ -3,18 +3,19 @@
 Most come from the result's statistics. Two need the layers' values themselves, which the result
 does not keep (it holds histograms): `unit_spread` and `fraction_within`. They rebuild the run's
 layers from its config, exactly as run_experiment drew them (the same seed, stream and dtype),
-so they describe the very network the result summarizes.
+so they describe the very network the result summarizes. The spread between and within units is
+the engine's (app/engine/unit_profile.py), the same numbers the /units page shows.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..engine.experiment import ExperimentResult, RunResult
 from ..engine.network import Layer, forward, input_samples
 from ..engine.stats import TensorStats
+from ..engine.unit_profile import UnitSpread
+from ..engine.unit_profile import unit_spread as spread_of
 
 
 def _value(stats: TensorStats | None, what: str) -> float:
@@ -63,24 +64,9 @@ def _layers(result: ExperimentResult, run: int) -> list[Layer]:
     return list(forward(config, input_samples(config), run))
 
 
-@dataclass(frozen=True)
-class UnitSpread:
-    """How a layer's activations spread: between its units, and within one unit across the inputs.
-
-    A histogram of a layer pools both. When `within` is tiny against `between`, the breadth the
-    histogram shows is units sitting at different constant values, each barely answering its input.
-    """
-
-    between: float  # std over the units of each unit's mean activation
-    within: float  # mean over the units of each unit's std across the samples
-
-
 def unit_spread(result: ExperimentResult, run: int = 0) -> list[UnitSpread]:
-    spreads = []
-    for layer in _layers(result, run):
-        a = layer.a.astype(np.float64)  # float32 sums of 1000 values near 0.5 lose the 1e-8 variations
-        spreads.append(UnitSpread(float(a.mean(axis=0).std()), float(a.std(axis=0).mean())))
-    return spreads
+    """Per layer of the run, the spread of its activations between and within its units."""
+    return [spread_of(layer.a) for layer in _layers(result, run)]
 
 
 def fraction_within(result: ExperimentResult, bound: float, run: int = 0, layer: int = 0) -> float:
