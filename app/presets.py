@@ -78,6 +78,19 @@ _PRESET_LIST = [
         cs231n.VANISHING_GRADIENT,
     ),
     Preset(
+        "exploding-relu",
+        "Exploding: 20 ReLU layers with std 1 | with He",
+        # one x axis per layer for both columns: He's values are a sliver of the exploded ones
+        "depth=20&run=relu,normal&run=relu,he_normal",
+        ng.EXPLODING,
+    ),
+    Preset(
+        "saturated-tanh",
+        "Saturated tanh: std 1, 5 layers of 100",
+        "run=tanh,normal",
+        ng.SATURATED,
+    ),
+    Preset(
         "nielsen-large",
         "N1: 1000 binary inputs, weights and bias N(0, 1)",
         # 2000 units, each one of Nielsen's neurons
@@ -89,6 +102,13 @@ _PRESET_LIST = [
         "N2: weights N(0, 1/n_in), bias N(0, 1)",
         "bias=normal&depth=1&width=2000&input_dim=1000&input=binary&run=sigmoid,xavier",
         nielsen.SCALED,
+    ),
+    Preset(
+        "nielsen-compare",
+        "N1 | N2 on one z axis: weights N(0, 1) | N(0, 1/n_in)",
+        # the two columns share each layer's bins (axes=shared, the default)
+        "bias=normal&depth=1&width=2000&input_dim=1000&input=binary&run=sigmoid,normal&run=sigmoid,xavier",
+        nielsen.COMPARE,
     ),
     Preset(
         "ng-zero-init",

@@ -55,6 +55,8 @@ def test_claims_say_where_the_texts_and_the_measurement_disagree() -> None:
     assert verdicts["saito-sigmoid-std1"] == "holds in part"  # saturated, yet the gradient holds
     assert verdicts["saito-tanh-xavier"] == "holds in part"  # no bell in layer 1
     assert verdicts["saito-compare"] == "holds in part"  # Xavier sigmoid's breadth, vanishing gradient
+    assert verdicts["exploding-relu"] == "contradicted"  # "not a problem" without sigmoid or tanh
+    assert verdicts["saturated-tanh"] == "holds in part"  # on the flat parts, yet the gradient grows
     assert set(verdicts.values()) == set(VERDICTS)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -92,6 +93,43 @@ def test_presets_nielsen_z_variances_are_501_and_1_5(client: TestClient) -> None
     sat_large = _layers(client, "nielsen-large")[0]["post"]["saturated_fraction"]
     sat_scaled = _layers(client, "nielsen-scaled")[0]["post"]["saturated_fraction"]
     assert sat_large > 0.8 and sat_scaled < 0.05
+
+
+def test_presets_nielsen_compare_puts_501_and_1_5_on_one_z_axis(client: TestClient) -> None:
+    n1, n2 = (_layers(client, "nielsen-compare", run)[0]["pre"] for run in range(2))
+    assert n1["edges"] == n2["edges"]  # one axis: the same bins for both columns
+    assert n1["std"] ** 2 == pytest.approx(501, rel=0.05) and n2["std"] ** 2 == pytest.approx(1.5, rel=0.05)
+    assert [_layers(client, "nielsen-compare", run)[0]["theory"]["q"] for run in range(2)] == pytest.approx(
+        [501, 1.5]
+    )
+    # N2's z, within a few units of 0, fills a bin or two of the thirty N1's spreads over
+    assert sum(1 for n in n1["counts"] if n > 0) == 30 and sum(1 for n in n2["counts"] if n > 0) <= 3
+
+
+def test_presets_exploding_relu_grows_a_million_fold_while_he_keeps(client: TestClient) -> None:
+    runs = _result(client, "exploding-relu")["runs"]
+    large, he = (run["layers"] for run in runs)
+    assert len(large) == 20
+    post = [layer["post"]["std"] for layer in large]
+    grad = [layer["grad"]["std"] for layer in large]
+    assert all(b > 3 * a for a, b in pairwise(post))  # about 7x per layer (chi = 50)
+    assert post[-1] > 1e15 and grad[0] > 1e15 * grad[-1]
+    for kind in ("post", "grad"):
+        stds = [layer[kind]["std"] for layer in he]
+        assert max(stds) < 2 * min(stds)
+    assert [run["phase"] for run in runs] == ["chaotic", "critical"]
+
+
+def test_presets_saturated_tanh_piles_up_at_both_ends(client: TestClient) -> None:
+    layers = _layers(client, "saturated-tanh")
+    for layer in layers:
+        post = layer["post"]
+        assert post["saturated_fraction"] > 0.8
+        # below the 30.85th percentile and above the 69.15th (62% of the values): within 0.001 of -1 or +1
+        assert post["percentiles"]["30.85"] < -0.999 and post["percentiles"]["69.15"] > 0.999
+    grad = [layer["grad"]["std"] for layer in layers]
+    assert grad == sorted(grad, reverse=True)  # grows going back, from layer 5 to layer 1
+    assert _result(client, "saturated-tanh")["runs"][0]["phase"] == "chaotic"
 
 
 def test_presets_dead_relu_kills_relu_units_but_not_leaky_ones(client: TestClient) -> None:

@@ -1,12 +1,15 @@
-"""Claims of the course notes after Andrew Ng's (notes 000): symmetry, and the constant 0.01."""
+"""Claims of the course notes after Andrew Ng's (notes 000): symmetry, the constant 0.01, and
+weights too large for it."""
 
 from __future__ import annotations
 
-from ..engine.experiment import ExperimentResult
+from ..engine.experiment import ExperimentResult, LayerResult
 from .core import Claim, Measurement, View, verdict_of
-from .readings import post_mean, post_std
+from .readings import fold, grad_std, post_mean, post_std, saturated_percent
 
 NG = "notes on Andrew Ng's deep learning course, on random initialization (notes 000)"
+EXPLODED = 1e6  # the activations' std this many times larger at the last layer than at the first
+VANISHED = 10.0  # a gradient this many times smaller at layer 1 than at the last layer has vanished
 
 
 def _zero_init(result: ExperimentResult) -> Measurement:
@@ -74,4 +77,108 @@ SMALL_INIT = Claim(
     "fades away: the activations' std falls from 0.097 at layer 1 to 1.2e-19 at layer 19, and layer 20, "
     "the output, has 1 distinct unit of 100, every output 0.5.",
     measure=_small_init,
+)
+
+
+def _weight_std(result: ExperimentResult, index: int = 0) -> float:
+    return float(result.runs[index].config.init_params()["std"])
+
+
+def _exploding(result: ExperimentResult) -> Measurement:
+    large, he = result.runs
+    post, grad = post_std(large), grad_std(large)
+    depth = len(post)
+    explodes = post[-1] > EXPLODED * post[0] and grad[0] > EXPLODED * grad[-1]
+    he_post, he_grad = post_std(he), grad_std(he)
+    # The text: without sigmoid or tanh, large weights are no problem. Activations and gradients
+    # a million times larger after the layers are its opposite.
+    return Measurement(
+        "contradicted" if explodes else "holds",
+        (
+            ("weight std", _weight_std(result)),
+            ("layers", depth),
+            ("factor per layer", float((post[-1] / post[0]) ** (1 / (depth - 1)))),
+            ("activation std, layer 1", post[0]),
+            ("first layer", 1),
+            ("activation std, last layer", post[-1]),
+            ("last layer", depth),
+            ("dL/dz std, last layer", grad[-1]),
+            ("last layer", depth),
+            ("dL/dz std, layer 1", grad[0]),
+            ("first layer", 1),
+            ("He activation std, lowest layer", min(he_post)),
+            ("He activation std, highest layer", max(he_post)),
+            ("He dL/dz std, lowest layer", min(he_grad)),
+            ("He dL/dz std, highest layer", max(he_grad)),
+        ),
+    )
+
+
+EXPLODING = Claim(
+    text="You may wonder where this constant comes from: why 0.01, and not 100 or 1000? [...] If W is very "
+    "large, you are very likely to end up, even at the very start of training, with very large values. If "
+    "there is no sigmoid or tanh activation anywhere in your network, this is not a problem. [The notes' "
+    "example has one hidden layer; here the weights are randn without the 0.01, std 1, over 20 ReLU "
+    "layers of 100, beside He's std sqrt(2/100) = 0.14.]",
+    source=NG + ", taken to 20 layers",
+    view=View("grid", "post"),
+    look_at="The std 1 column's x axes, which grow layer after layer until He's whole histogram beside them "
+    "is one bar at 0; the signal chart below draws both on a log scale, gradients included.",
+    verdict="contradicted",
+    reason="Without a single sigmoid or tanh, weights of std 1 are still a problem once the network is deep: "
+    "each of the 20 ReLU layers multiplies the activations' std by 6.9 on average (5.8 at layer 1, 4.8e16 "
+    "at layer 20) and the gradient grows alike going back (dL/dz std 0.64 at layer 20, 7.2e15 at layer 1), "
+    "while He keeps the activations' std between 0.79 and 1.3 and the gradient's between 0.68 and 0.79.",
+    measure=_exploding,
+)
+
+
+def _tanh_slope(layer: LayerResult) -> float:
+    """The mean of tanh's slope over a layer's values, from its activations a = tanh(z): the slope is
+    1 - a^2, whose mean is 1 - E[a^2] = 1 - (std^2 + mean^2)."""
+    std, mean = layer.post.std, layer.post.mean
+    if layer.activation != "tanh" or std is None or mean is None:
+        raise ValueError("the slope is read off the activations of a tanh layer")
+    return 1.0 - (std**2 + mean**2)
+
+
+def _saturated(result: ExperimentResult) -> Measurement:
+    run = result.runs[0]
+    saturated, grad = saturated_percent(run), grad_std(run)
+    slopes = [_tanh_slope(layer) for layer in run.layers]
+    piles_up = min(saturated) > 50.0
+    vanishes = fold(grad[0], grad[-1]) > VANISHED
+    return Measurement(
+        verdict_of(piles_up, vanishes),
+        (
+            ("bound", 1),
+            ("saturated %, lowest layer", min(saturated)),
+            ("saturated %, highest layer", max(saturated)),
+            ("mean slope, lowest layer", min(slopes)),
+            ("mean slope, highest layer", max(slopes)),
+            ("dL/dz std, last layer", grad[-1]),
+            ("last layer", len(grad)),
+            ("dL/dz std, layer 1", grad[0]),
+            ("first layer", 1),
+            ("weight std", _weight_std(result)),
+        ),
+    )
+
+
+SATURATED = Claim(
+    text="We usually prefer to initialize [the weights] to very small random numbers, because if you use "
+    "tanh or sigmoid activation functions [...] and the values swing too widely, you are very likely to "
+    "end up on the flat parts of tanh or sigmoid, where the gradient is very small, which means gradient "
+    "descent is very slow, and so learning is slow. [Here the weights are randn without the 0.01, std 1, "
+    "over 5 tanh layers of 100.]",
+    source=NG,
+    view=View("grid", "post"),
+    look_at="Each layer's activations piled up against -1 and +1 (sat in its stats); then, under Gradients, "
+    "whether the gradient really shrinks from layer 5 back to layer 1.",
+    verdict="holds in part",
+    reason="The activations do end up on the flat parts at ±1 (85% to 86% of them saturated in every layer, "
+    "tanh's slope averaging only 0.079 to 0.084), but the gradient does not shrink: dL/dz std grows from "
+    "0.24 at layer 5 to 7.2 at layer 1, because weights of std 1 amplify the little that the steep middle "
+    "lets through.",
+    measure=_saturated,
 )
