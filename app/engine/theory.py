@@ -286,7 +286,10 @@ def run_theory(run: RunConfig) -> RunTheory:
         pieces.append(ACTIVATIONS[name].pieces(params))
         # E[f'^2] per entry of z: maxout's moments sum over its k pieces, of which one wins.
         slopes.append(float(m.slope2) / pieces[-1])
-        stats.append((float(m.mean), max(float(m.second - m.mean**2), 0.0), s_w2 * float(m.slope2)))
+        if q < Q_MAX:
+            stats.append((float(m.mean), max(float(m.second - m.mean**2), 0.0), s_w2 * float(m.slope2)))
+        else:  # past Q_MAX the map is not followed: no prediction, rather than the values at Q_MAX
+            stats.append((math.nan, math.inf, math.inf))
         q_in = float(m.second) if q < Q_MAX else math.inf
     # Backward, for a standard-normal gradient arriving at the last layer's output:
     # Var(dL/dz_j) = E[f'(z_j)^2] * fan_out_(j+1) Var(W_(j+1)) * Var(dL/dz_(j+1)), with one

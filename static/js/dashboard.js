@@ -103,7 +103,8 @@ async function draw() {
   ]);
   const everyLayer = v.view === "ridgeline" || v.view === "distribution";
   const caption = depth > rows.length && !everyLayer ? ` (${rows.length} of ${depth} layers shown)` : "";
-  $("figure-caption").textContent = `${result.runs.length} runs × ${depth} layers${caption}`;
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  $("figure-caption").textContent = `${plural(result.runs.length, "run")} × ${plural(depth, "layer")}${caption}`;
   document.body.dataset.ready = "1";
 }
 
@@ -129,7 +130,7 @@ async function apply(result, edits) {
   state.result = result;
   history.replaceState(null, "", `${location.pathname}?${result.share}${location.hash}`);
   if (edits === state.edits) state.controls.fill(result.experiment);
-  const preset = state.catalog.presets.find((p) => p.share === result.share);
+  const preset = presetOf(result.share);
   // A preset's link without a view (?preset=name too) opens in the view its claim is about.
   if (!location.hash && preset?.claim) history.replaceState(null, "", `${location.pathname}?${result.share}${claimHash(preset)}`);
   $("preset").value = preset ? preset.name : "";
@@ -173,6 +174,13 @@ function onKey(event) {
   event.preventDefault();
 }
 
+/** The preset whose experiment this is. Per-run axes change only how it is binned, so a
+ * preset's link with axes=run is still that preset, with its claim. */
+function presetOf(share) {
+  const experiment = share.split("&").filter((part) => part !== "axes=run").join("&");
+  return state.catalog.presets.find((p) => p.share === experiment);
+}
+
 /** Why a run has no theory curve: the mean field's assumptions do not hold for it. */
 function showNotes(result) {
   const notes = theoryNotes(result);
@@ -192,7 +200,7 @@ function refused() {
   if (!state.result) return;
   history.replaceState(null, "", `${location.pathname}?${state.result.share}${location.hash}`);
   state.controls.fill(state.result.experiment);
-  $("preset").value = state.catalog.presets.find((p) => p.share === state.result.share)?.name ?? "";
+  $("preset").value = presetOf(state.result.share)?.name ?? "";
   syncViewControls();
   state.changedAt = 0;
 }

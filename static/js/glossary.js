@@ -6,10 +6,10 @@ export const GLOSSARY = {
   "σ": "σ: the standard deviation of this layer's values (every sample, every unit)",
   mean: "mean: the average of this layer's values",
   sat: "sat: the share of activations within 3% of the activation's bounds (0 or 1 for sigmoid, ±1 for tanh), where its slope is nearly 0 and little gradient passes",
-  dead: "dead: units that are 0 for every sample; a dead ReLU passes no gradient, so it never learns",
+  dead: "dead: units whose output is 0 for every sample; for ReLU that means no gradient passes through, so the unit never learns",
   distinct: "distinct: how many units compute different functions of the input; 1 means every unit is a copy of the others",
-  "dW:W": "dW:W: std(dL/dW) / std(W), how large a gradient step is beside the weights it changes",
-  "▲": "▲ n: the tallest bar is cut off so the others stay visible; n is how many values it holds",
+  "dW:W": "dW:W: std(dL/dW) / std(W), the weight gradient beside the weights. The backward signal's size is arbitrary (N(0, 1) per sample, summed over the samples, so it grows with their number): compare it between layers and runs of one experiment, not with 1",
+  "▲": "▲ n: this pale bar is cut off so the others stay visible; it holds n values, most of them exactly 0 (a ReLU's zeros)",
   "▸": "x% > b ▸: values beyond the histogram's fixed range, which no bar shows",
   "not finite": "not finite: values that overflowed to infinity or became NaN",
 };

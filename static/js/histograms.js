@@ -67,14 +67,29 @@ function bars(tensor, color, name, showlegend) {
   };
 }
 
-/** A bar far above all others (ReLU's exact zeros) flattens the rest of the histogram: clip the
- * axis above the second-highest bar and label the clipped bar with its count. */
-export function spikeClip({ edges, counts }) {
+/** ReLU's exact zeros make one bar far above all others and flatten the rest of the histogram:
+ * clip the axis above the second-highest bar, and the page marks the clipped bar as cut, with its
+ * count. Only a bar made mostly of exact zeros is clipped: a bar that is tall because the values
+ * crowd there (a vanished gradient's centre bin) is the shape the student must see. */
+export function spikeClip({ edges, counts, zero_fraction: zeroFraction = 0, count: total = 0 }) {
   let first = -1;
   for (let i = 0; i < counts.length; i++) if (first < 0 || counts[i] > counts[first]) first = i;
   const second = Math.max(0, ...counts.filter((_, i) => i !== first));
   if (second === 0 || counts[first] < 4 * second) return null;
-  return { top: second * 1.25, count: counts[first], x: (edges[first] + edges[first + 1]) / 2 };
+  const zeros = Math.round(zeroFraction * total);
+  const holdsZero = edges[first] <= 0 && 0 <= edges[first + 1];
+  if (!holdsZero || zeros < counts[first] / 2) return null;
+  return { top: second * 1.25, count: counts[first], zeros, bin: first, x: (edges[first] + edges[first + 1]) / 2 };
+}
+
+/** A "#rrggbb" colour at opacity `a`, as plotly reads it. */
+const faded = (hex, a) => `rgba(${[1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16)).join(",")},${a})`;
+
+/** A log count axis from below one count to above the tallest bar, so bars keep their heights'
+ * ratios and the decades are labelled (plotly's own range hugged the bars: 46k to 54k, no label). */
+function logCountRange(counts) {
+  const top = Math.max(1, ...counts);
+  return [Math.log10(0.7), Math.log10(top * 1.8)];
 }
 
 /** Notes inside subplot k for the values its bars cannot show: "24% > 1 ▸" at the right edge,
@@ -135,7 +150,10 @@ function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, nar
   layout[xa].range = [t.edges[0], t.edges.at(-1)];
   const trace = bars(t, color, run.label, false);
   Object.assign(trace, { xaxis: `x${k}`, yaxis: `y${k}` });
-  if (logY) trace.y = trace.y.map((v) => (v > 0 ? v : null));
+  if (logY) {
+    trace.y = trace.y.map((v) => (v > 0 ? v : null));
+    layout[ya].range = logCountRange(t.counts);
+  }
   const traces = [trace];
   const q = layer.theory?.q;
   if (kind === "pre" && theoryApplies(run) && q > 0 && Number.isFinite(q)) traces.push(theoryCurve(t, q, k, logY));
@@ -145,16 +163,21 @@ function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, nar
   const clip = logY ? null : spikeClip(t);
   if (clip) {
     layout[ya].range = [0, clip.top];
+    // The cut bar is pale, so it cannot pass for an ordinary peak; its label says what it holds.
+    trace.marker.color = t.counts.map((_, i) => (i === clip.bin ? faded(color, 0.35) : color));
     // Below the notes when one holds the top left corner, or when a phone's column has no room.
     const under = hidden.some((h) => h.side === "below") || (narrow && hidden.length > 0);
     const at = { xref: `x${k}`, yref: `y${k} domain`, x: clip.x, y: 1, yshift: under ? -(size + 6) : 0 };
-    const font = { size: 10, color: MUTED };
-    const hovertext = GLOSSARY["▲"];
-    layout.annotations.push(note(`▲ ${count(clip.count)}`, { ...at, xanchor: "left", yanchor: "top", font, hovertext }));
+    const font = { size: large ? 14 : 10, color: "#1d2330" };
+    const text = compact ? `▲ ${count(clip.count)}` : `▲ ${count(clip.count)} (${count(clip.zeros)} zeros)`;
+    const props = { ...at, xanchor: "left", yanchor: "top", font, bgcolor: NOTE_BG, hovertext: GLOSSARY["▲"] };
+    layout.annotations.push(note(text, props));
   }
-  if (!compact) {
-    const line = statsLine(layer, kind, narrow);
-    const stats = titleOver(k, line, "right", { size: large ? 15 : narrow ? 9 : 11, color: large ? "#1d2330" : MUTED });
+  {
+    // compact (the gallery's cards): the short line, which keeps dead and distinct units
+    const line = statsLine(layer, kind, narrow || compact);
+    const fontSize = large ? 15 : narrow || compact ? 9 : 11;
+    const stats = titleOver(k, line, "right", { size: fontSize, color: large ? "#1d2330" : MUTED });
     layout.annotations.push({ ...stats, hovertext: explainTerms(line).join("<br>") });
   }
   return traces;
@@ -173,7 +196,7 @@ export function gridFigure(
   const layout = baseLayout(height ?? shown.length * rowHeight + (compact ? 60 : 90));
   if (large) layout.font = { ...layout.font, size: 15 };
   const narrow = width / runs.length < 260; // phones: short statistics, labels on two lines
-  if (narrow) layout.margin = { ...layout.margin, l: 48, r: 8, t: compact ? 64 : 84 };
+  if (narrow) layout.margin = { ...layout.margin, l: 48, r: 8, t: compact ? 72 : 100 }; // titles on up to 3 lines
   // Gaps in real pixels: a column's count ticks need them, or they print over its left neighbour.
   const xs = domains(runs.length, compact ? 24 : 40, width - layout.margin.l - layout.margin.r);
   const ys = domains(shown.length, compact ? 30 : 44, layout.height - layout.margin.t - layout.margin.b).reverse();
@@ -247,8 +270,26 @@ export function overlayFigure(result, { kind = "post", logY = false, rows = null
       const hidden = hiddenValues(layer[kind]);
       if (hidden.length) layout.annotations.push(...hiddenNotes(k, hidden, { color, line: line++ }));
     });
+    const same = coincidingRuns(runs, j, kind);
+    if (same) layout.annotations.push(titleOver(k, same, "right", { size: 11, color: MUTED }));
   });
   return { data, layout };
+}
+
+/** "runs 1 and 2 coincide" when runs have the very same histogram in layer j: one outline hides
+ * the other, which a reader cannot tell from the figure. */
+export function coincidingRuns(runs, j, kind) {
+  const groups = new Map();
+  runs.forEach((run, ri) => {
+    const t = run.layers[j]?.[kind];
+    if (!t) return;
+    const key = JSON.stringify([t.edges, t.counts]);
+    groups.set(key, [...(groups.get(key) ?? []), ri + 1]);
+  });
+  const same = [...groups.values()].filter((g) => g.length > 1);
+  if (!same.length) return null;
+  const words = (g) => `runs ${g.slice(0, -1).join(", ")} and ${g.at(-1)}`;
+  return `${same.map(words).join("; ")} coincide (one outline hides the other)`;
 }
 
 /** The standard normal CDF, through erfc (Abramowitz and Stegun 7.1.26: absolute error under

@@ -15,7 +15,8 @@ export const note = (text, props) => ({ text, showarrow: false, ...props });
 
 /** A run's name over its column, in its colour; on two lines where the column is narrow. */
 export function runTitle(run, c, narrow, props) {
-  const text = narrow ? esc(run.label).replace(", ", "<br>") : esc(run.label);
+  // Narrow: a line per part ("tanh → sigmoid", "N(0, 0.01²)", "depth 20"), none cut off
+  const text = narrow ? esc(run.label).replace(", ", "<br>").replaceAll(" · ", "<br>") : esc(run.label);
   const font = { size: 14, color: COLORS[c % COLORS.length], weight: 700, ...props.font };
   return note(text, { yref: "paper", y: 1, xanchor: "center", yanchor: "bottom", ...props, font });
 }

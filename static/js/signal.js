@@ -50,7 +50,7 @@ function signalSeries(run, c) {
   const base = { label: esc(run.label), color: COLORS[c % COLORS.length], c, layers: run.layers.map((l) => l.layer) };
   const theory = theoryApplies(run) && run.layers.every((l) => l.theory);
   const values = (get) => run.layers.map(get);
-  const mode = theory ? "markers" : "lines+markers"; // without theory lines, lines join the markers
+  const mode = "markers"; // measured values are markers only: a line on this chart is always a prediction
   const out = [];
   for (const [kind, symbol, dash, what] of [["post", "circle", "solid", "activation"], ["pre", "circle-open", "dot", "z"]]) {
     out.push({ ...base, what, symbol, dash, mode, values: values((l) => l[kind].std) });
@@ -68,7 +68,10 @@ function signalSeries(run, c) {
 /** One trace of the signal chart: zeros at the floor, non-finite at the ceiling, each with its
  * own marker and a hover that says why it is there. */
 function signalTrace(s, floor, ceiling) {
-  const placed = s.values.map((v) => placeStd(v, floor, ceiling));
+  // A prediction the theory does not make (its variance past 1e30) is a gap in its line
+  const placed = s.values.map((v) =>
+    s.predicted && !(v > 0 && Number.isFinite(v)) ? { y: null, at: "none" } : placeStd(v, floor, ceiling),
+  );
   const text = placed.map(({ at }, i) => {
     const value = at === "floor" ? AT_FLOOR : at === "ceiling" ? AT_CEILING : `σ ${fmt(s.values[i])}`;
     return `layer ${s.layers[i]}: ${s.predicted ? "predicted " : ""}${value}`;
@@ -115,7 +118,7 @@ export function signalFigure(result, { width = 1000 } = {}) {
   }
   layout.xaxis = { title: { text: "layer" }, dtick: Math.max(1, Math.ceil((data[0]?.x.length ?? 1) / 20)) };
   layout.yaxis = { title: { text: "std" }, type: "log", dtick, gridcolor: "#eef1f5", exponentformat: "e" };
-  const placed = series.flatMap((s) => s.values.map((v) => placeStd(v, floor, ceiling).at));
+  const placed = series.filter((s) => !s.predicted).flatMap((s) => s.values.map((v) => placeStd(v, floor, ceiling).at));
   const keys = [];
   if (placed.includes("floor")) keys.push("▽ σ = 0, drawn at the floor (a log axis has no 0)");
   if (placed.includes("ceiling")) keys.push("△ not finite, drawn at the top");

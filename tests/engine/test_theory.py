@@ -282,3 +282,20 @@ def test_theory_phase_diagram_tanh_is_critical_at_sigma_w_1_without_bias() -> No
     np.testing.assert_allclose(log_chi[0, below], 2 * np.log10(sigma_w[below]), atol=1e-9)
     np.testing.assert_array_equal(q_star[0, below], 0.0)
     assert (log_chi[0, sigma_w > 1.0 + 1e-9] > 0).all()
+
+
+def test_theory_makes_no_prediction_past_its_largest_variance() -> None:
+    # 20 ReLU layers with std 1 explode by about 7x a layer: the measured std reaches 1e16-1e17
+    # (finite in float32), while the variance map stops at Q_MAX = 1e30. Past it the prediction
+    # is absent, not the value at 1e30 (a flat line at 7e14 under measured values of 1e17).
+    config = codec.to_experiment(codec.decode("depth=20&grad=0&run=relu,normal"))
+    run = config.runs[0]
+    theory = run_experiment(config).runs[0].theory
+    assert theory is not None
+    past = [layer for layer in theory.layers if layer.q >= 1e30]
+    assert past, "the network must explode past the map's range for this test"
+    for layer in past:
+        assert math.isnan(layer.mean) and math.isinf(layer.variance)
+    within = [layer for layer in theory.layers if layer.q < 1e30]
+    assert within and all(math.isfinite(layer.variance) for layer in within)
+    assert run.depth == 20

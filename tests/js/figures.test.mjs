@@ -24,12 +24,12 @@ import {
 const linspace = (lo, hi, n) => [...Array(n + 1).keys()].map((i) => lo + ((hi - lo) * i) / n);
 
 /** One tensor's statistics as the API sends them: 30 bins over [lo, hi]. */
-function tensor({ lo = -1, hi = 1, counts = null, std = 0.5, mean = 0, below = 0, above = 0, nan = 0, sat = null } = {}) {
+function tensor({ lo = -1, hi = 1, counts = null, std = 0.5, mean = 0, below = 0, above = 0, nan = 0, sat = null, zero_fraction = 0 } = {}) {
   const c = counts ?? [...Array(30).keys()].map((i) => 100 + i);
   const total = c.reduce((a, b) => a + b, 0) + below + above + nan;
   return {
     count: total, mean, std, edges: linspace(lo, hi, c.length), counts: c,
-    below, above, nan_count: nan, inf_count: 0, saturated_fraction: sat,
+    below, above, nan_count: nan, inf_count: 0, saturated_fraction: sat, zero_fraction,
   };
 }
 
@@ -152,7 +152,8 @@ function rangedResult() {
   function remaining(i) {
     return i < 29 ? 913 : 26_427 - 913 * 28;
   }
-  const clipped = (j) => layer(j, { post: { lo: 0, hi: 1, counts, above: 23_573 } });
+  // ReLU He's activations: 50,000 exact zeros in the first bin
+  const clipped = (j) => layer(j, { post: { lo: 0, hi: 1, counts, above: 23_573, zero_fraction: 0.5 } });
   return { runs: [run("relu, He", 2, { layers: [clipped(0), clipped(1)] }), run("tanh, Xavier", 2)] };
 }
 
@@ -197,7 +198,20 @@ test("gridFigure_count_axes_read_like_count_not_0_5e_plus_4", () => {
   assert.equal(fig.layout.yaxis.exponentformat, "SI");
   assert.equal(fig.layout.xaxis.exponentformat, "e"); // values may reach 1e30: plain "e", no <sup>
   const spike = fig.layout.annotations.find((a) => a.text.startsWith("▲"));
-  assert.equal(spike.text, "▲ 50k");
+  assert.equal(spike.text, "▲ 50k (50k zeros)");
+  // the cut bar is drawn pale, the others in the run's colour
+  const colors = fig.data[0].marker.color;
+  assert.notEqual(colors[0], colors[1]);
+  assert.equal(new Set(colors.slice(1)).size, 1);
+});
+
+test("gridFigure_never_cuts_a_bar_that_is_tall_because_values_crowd_there", () => {
+  // a vanished gradient: 82% of the values in the centre bin, none of them exactly 0
+  const result = rangedResult();
+  result.runs[0].layers[0].post.zero_fraction = 0;
+  const fig = gridFigure(result);
+  assert.equal(fig.layout.yaxis.range, undefined); // the axis reaches the tallest bar
+  assert.ok(!fig.layout.annotations.some((a) => a.text.startsWith("▲") && a.xref === "x1"));
 });
 
 // ---- zeros and non-finite values on log axes -----------------------------------------------

@@ -42,3 +42,12 @@ test("the prediction covers every finite value, those beyond an explicit range t
   const approx = y.reduce((a, b) => a + b, 0) * (1 / 120) / 0.1;
   assert.ok(Math.abs(approx - inRange) / inRange < 0.01, `${approx} vs ${inRange}`);
 });
+
+test("the overlay says when runs have the very same histogram", async () => {
+  const { coincidingRuns } = await import("../../static/js/histograms.js");
+  const t = (counts) => ({ post: { edges: [0, 1, 2], counts } });
+  const runs = [{ layers: [t([5, 0])] }, { layers: [t([5, 0])] }, { layers: [t([4, 1])] }, { layers: [t([5, 0])] }];
+  assert.equal(coincidingRuns(runs, 0, "post"), "runs 1, 2 and 4 coincide (one outline hides the other)");
+  assert.equal(coincidingRuns(runs.slice(1, 3), 0, "post"), null);
+  assert.equal(coincidingRuns(runs, 1, "post"), null); // no such layer
+});
