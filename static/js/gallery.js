@@ -5,14 +5,23 @@ import { gridFigure, lastLayers } from "./figures.js";
 
 const CONFIG = { displayModeBar: false, showSendToCloud: false, responsive: true, staticPlot: true };
 
+/** One preset's result. One request at a time per card (the gallery never aborts its own); a
+ * busy server (503: too much queued work, as when every card scrolls into view at once) is asked
+ * again after the Retry-After it sends, a few times, instead of leaving the card empty. */
+async function fetchResult(share, tries = 8) {
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(`/api/v1/simulate?${share}`);
+    if (response.ok) return response.json();
+    if (response.status !== 503 || attempt >= tries) throw new Error(`the server answered ${response.status}`);
+    const wait = Number(response.headers.get("retry-after")) || 1;
+    await new Promise((resolve) => setTimeout(resolve, 1000 * Math.min(wait, 10)));
+  }
+}
+
 async function drawCard(card) {
   const plot = card.querySelector(".mini");
   try {
-    // One request at a time per card: the gallery must not abort its own requests.
-    const result = await fetch(`/api/v1/simulate?${card.dataset.share}`).then((r) => {
-      if (!r.ok) throw new Error(`the server answered ${r.status}`);
-      return r.json();
-    });
+    const result = await fetchResult(card.dataset.share);
     // the first layer and every run's last one (a 2-layer run beside a 20-layer one shows both)
     const rows = [...new Set([0, ...lastLayers(result)])];
     // the values the preset's claim is about: activations, z or gradients

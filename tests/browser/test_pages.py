@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from app.presets import PRESETS
 from tests.browser.conftest import Watch
@@ -17,13 +18,15 @@ pytestmark = pytest.mark.browser
 def test_pages_gallery_draws_every_preset(
     page: Page, live_server: str, watch: Watch, artifacts: Path
 ) -> None:
+    watch.expect_error("status of 503")  # a busy server's answer, which the gallery retries
     page.goto(live_server + "/presets")
     cards = page.locator(".preset-card")
     expect(cards).to_have_count(len(PRESETS))
     for i, preset in enumerate(PRESETS.values()):
         card = cards.nth(i)
         card.scroll_into_view_if_needed()
-        expect(card).to_have_attribute("data-drawn", "1", timeout=15_000)
+        # generous: an uncached preset takes seconds on a loaded machine, and a busy server's 503 is retried
+        expect(card).to_have_attribute("data-drawn", "1", timeout=60_000)
         # the card states the claim, its verdict, and draws the values the claim is about
         expect(card.locator("q")).to_have_text(preset.claim.text)
         expect(card.locator(".verdict")).to_have_attribute("data-verdict", preset.claim.verdict)
@@ -41,3 +44,25 @@ def test_pages_docs_render_offline(page: Page, live_server: str, watch: Watch, a
     page.goto(live_server + "/docs")
     expect(page.locator(".opblock-summary-path", has_text="/api/v1/simulate").first).to_be_visible()
     page.screenshot(path=artifacts / "docs.png")
+
+
+def test_pages_gallery_asks_again_when_the_server_is_busy(page: Page, live_server: str, watch: Watch) -> None:
+    watch.expect_error("status of 503")
+    refused: list[str] = []
+
+    def busy_once(route: Route) -> None:
+        if not refused:
+            refused.append(route.request.url)
+            route.fulfill(status=503, headers={"Retry-After": "1"}, json={"detail": "busy"})
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/simulate?*", busy_once)
+    page.goto(live_server + "/presets")
+    expect(page.locator(".preset-card").first).to_have_attribute("data-drawn", "1", timeout=60_000)
+    assert len(refused) == 1
+    share = unquote(refused[0].split("?", 1)[1])
+    refused_card = page.locator(".preset-card").filter(
+        has=page.locator(f'a[href="/api/v1/simulate?{share}"]')
+    )
+    expect(refused_card).to_have_attribute("data-drawn", "1", timeout=60_000)
