@@ -111,10 +111,23 @@ function fill(result) {
   });
 }
 
-function readBody(surfaceChanged) {
+/**
+ * A newly chosen surface starts from its defaults (the catalog's, measured to suit it): its start, its
+ * steps and its learning rate in every row, ticked or not; the rows' other parameters stay.
+ */
+function useSurfaceDefaults(name) {
+  const { defaults } = state.catalog.surfaces.find((s) => s.name === name);
+  $("start-x").value = defaults.start[0];
+  $("start-y").value = defaults.start[1];
+  $("steps").value = defaults.steps;
+  for (const row of document.querySelectorAll(".opt-row")) {
+    row.querySelector("input[data-param=lr]").value = defaults.lr[row.dataset.optimizer];
+  }
+}
+
+function readBody() {
   const body = { surface: $("surface").value, steps: Number($("steps").value) };
-  // A new surface starts from its own start point (the server's default for it).
-  if (!surfaceChanged && $("start-x").value !== "" && $("start-y").value !== "") {
+  if ($("start-x").value !== "" && $("start-y").value !== "") {
     body.start = [Number($("start-x").value), Number($("start-y").value)];
   }
   if ($("steps").value === "") delete body.steps;
@@ -126,6 +139,8 @@ function readBody(surfaceChanged) {
 
 // ---- figures ----------------------------------------------------------------------------------
 
+const rateList = (lr) => state.catalog.optimizers.map((o) => `${o.label} ${lr[o.name]}`).join(", ");
+
 async function draw(result) {
   const paths = pathsFigure(result, $("paths").clientWidth);
   const gaps = gapsFigure(result);
@@ -134,9 +149,14 @@ async function draw(result) {
     window.Plotly.react("gaps", gaps.data, gaps.layout, PLOT_CONFIG),
   ]);
   const { config, surface } = result;
+  const zoomed = paths.zoomed ? "; zoomed to the paths (a wider screen shows the whole window)" : "";
   $("formula").textContent = surface.formula;
-  $("caption").textContent = `${surface.label}: ${result.paths.length} paths of ${config.steps} steps from (${config.start.join(", ")}); contours of ${result.contour.of}`;
+  $("caption").textContent = `${surface.label}: ${result.paths.length} paths of ${config.steps} steps from (${config.start.join(", ")}); contours of ${result.contour.of}${zoomed}`;
   $("note").textContent = `(${surface.note})`;
+  const d = surface.defaults;
+  $("defaults-text").textContent = `${surface.label} opens from (${d.start.join(", ")}) with ${d.steps} steps and η ${rateList(d.lr)}: ${d.note}.`;
+  $("defaults-link").href = `${location.pathname}?${d.share}`;
+  $("defaults-link").hidden = d.share === result.share;
   document.body.dataset.ready = "1";
 }
 
@@ -161,12 +181,12 @@ function run(call, rebuild = false) {
   });
 }
 
-function onChange(surfaceChanged = false) {
+function onChange() {
   state.edits += 1;
   for (const row of document.querySelectorAll(".opt-row")) {
     row.classList.toggle("off", !row.querySelector("[data-role=enabled]").checked);
   }
-  const body = readBody(surfaceChanged);
+  const body = readBody();
   if (body.optimizers.length === 0) {
     showMessage("Tick at least one optimizer to draw its path.", "info");
     return;
@@ -176,7 +196,10 @@ function onChange(surfaceChanged = false) {
 }
 
 function wire() {
-  $("surface").addEventListener("change", () => onChange(true));
+  $("surface").addEventListener("change", () => {
+    useSurfaceDefaults($("surface").value);
+    onChange();
+  });
   for (const id of ["start-x", "start-y", "steps"]) $(id).addEventListener("change", () => onChange());
   $("optimizers").addEventListener("change", () => onChange());
   $("add-optimizer").addEventListener("change", (e) => {
@@ -188,6 +211,16 @@ function wire() {
   });
   $("copy-link").addEventListener("click", copyLink);
   window.addEventListener("popstate", () => run(() => request({}, location.search.slice(1)), true));
+  $("defaults-link").addEventListener("click", (e) => {
+    e.preventDefault();
+    run(() => request({}, new URL(e.currentTarget.href).search.slice(1)), true);
+  });
+  // The contour plot's height follows its width (equal scales): draw again once a resize settles.
+  let resizing = 0;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(() => state.result && draw(state.result), 150);
+  });
 }
 
 async function main() {

@@ -9,35 +9,111 @@ const FONT = { family: "system-ui, sans-serif", size: 12, color: "#1d2330" };
 export const COLOR = { sgd: "#2456a6", momentum: "#c77c02", nesterov: "#6b4c9a", adagrad: "#2e933c", rmsprop: "#00798c", adam: "#d1495b" };
 const DASHES = ["solid", "dot", "dash", "dashdot"];
 
+// The contour plot's area: at least MIN_HEIGHT px tall (below that a phone shows the paths as a
+// strip), at most MAX_HEIGHT; when the surface's window would be flatter than MIN_HEIGHT at this
+// width, the plot shows the part of it the paths use, at least MIN_ASPECT as tall as wide.
+export const PLOT_LIMITS = { minHeight: 240, maxHeight: 760, minAspect: 0.75 };
+const PATHS_MARGIN = { l: 52, r: 16, b: 48 };
+const LEGEND_ROW = 19; // px per row of plotly's horizontal legend at 12 px
+const LEGEND_PAD = 26; // px around the rows: plotly keeps the legend 12 px off the top, 10 px inside its box
+
+/** Marker size for paths of `points` points: big where steps are few, small where they pile up. */
+export function markerSize(points) {
+  if (points <= 40) return 6;
+  if (points <= 120) return 4;
+  if (points <= 400) return 3;
+  return 2;
+}
+
+/** The name a path has in the legend: its label, and where it diverged. */
+export function pathName(p) {
+  return p.diverged_at === null ? p.label : `${p.label}: diverged at step ${p.diverged_at}`;
+}
+
+/**
+ * Rows plotly's horizontal legend takes for `names` in `width` px. An entry is about `itemPx` (line
+ * sample and gaps) plus `charPx` per character wide; entries that fit go on one row, and otherwise
+ * plotly gives every entry the widest one's width, so as many of those as fit make a row.
+ */
+export function legendRows(names, width, { charPx = 6.2, itemPx = 60 } = {}) {
+  if (!names.length) return 0;
+  const widths = names.map((name) => itemPx + charPx * name.length);
+  if (widths.reduce((a, b) => a + b, 0) <= width) return 1;
+  const perRow = Math.max(1, Math.floor(width / Math.max(...widths)));
+  return Math.ceil(names.length / perRow);
+}
+
+/**
+ * The axis ranges and plot-area size of the contour plot, equal scales on both axes (an ellipse stays
+ * an ellipse). The surface's window when its shape gives a plot at least `minHeight` tall at
+ * `plotWidth`; otherwise (a phone, a flat window) the box of the start, the minima and every path
+ * point inside the window, with a margin, grown to `minAspect` and kept inside the window.
+ * Returns { x: [x0, x1], y: [y0, y1], height, zoomed }.
+ */
+export function pathsView(result, plotWidth, limits = PLOT_LIMITS) {
+  const [wx0, wx1, wy0, wy1] = result.surface.window;
+  const fit = (x, y) => ({ x, y, height: Math.round(Math.min(limits.maxHeight, (plotWidth * (y[1] - y[0])) / (x[1] - x[0]))) });
+  const full = { ...fit([wx0, wx1], [wy0, wy1]), zoomed: false };
+  if (full.height >= limits.minHeight) return full;
+  const xs = [result.config.start[0], ...result.surface.minima.map((m) => m[0])];
+  const ys = [result.config.start[1], ...result.surface.minima.map((m) => m[1])];
+  for (const p of result.paths) {
+    p.x.forEach((x, i) => {
+      const y = p.y[i];
+      if (x >= wx0 && x <= wx1 && y >= wy0 && y <= wy1) {
+        xs.push(x);
+        ys.push(y);
+      }
+    });
+  }
+  const padX = 0.06 * (wx1 - wx0);
+  const padY = 0.06 * (wy1 - wy0);
+  let x = [Math.max(wx0, Math.min(...xs) - padX), Math.min(wx1, Math.max(...xs) + padX)];
+  let y = [Math.max(wy0, Math.min(...ys) - padY), Math.min(wy1, Math.max(...ys) + padY)];
+  // Grow the shorter side about its middle (shifted back inside the window) to the least aspect.
+  const grow = (range, size, lo, hi) => {
+    const want = Math.min(size, hi - lo);
+    if (range[1] - range[0] >= want) return range;
+    let a = (range[0] + range[1] - want) / 2;
+    a = Math.min(Math.max(a, lo), hi - want);
+    return [a, a + want];
+  };
+  y = grow(y, limits.minAspect * (x[1] - x[0]), wy0, wy1);
+  x = grow(x, ((y[1] - y[0]) * plotWidth) / limits.maxHeight, wx0, wx1); // never taller than maxHeight
+  return { ...fit(x, y), zoomed: true };
+}
+
 /** One line with markers per path: the optimizer's colour, a dash for a repeated optimizer. */
 function pathTraces(result) {
   const seen = {};
   return result.paths.map((p) => {
     const k = (seen[p.optimizer] = (seen[p.optimizer] ?? -1) + 1);
     const color = COLOR[p.optimizer];
-    const name = p.diverged_at === null ? p.label : `${p.label}: diverged at step ${p.diverged_at}`;
     return {
       type: "scatter",
       mode: "lines+markers",
       x: p.x,
       y: p.y,
-      name: esc(name),
+      name: esc(pathName(p)),
       line: { color, width: 2, dash: DASHES[k % DASHES.length] },
-      marker: { color, size: 6 },
+      marker: { color, size: markerSize(p.x.length) },
       customdata: p.f.map((f, step) => [step, f]),
       hovertemplate: `${esc(p.label)}<br>step %{customdata[0]}: (%{x:.4g}, %{y:.4g}), f = %{customdata[1]:.4g}<extra></extra>`,
     };
   });
 }
 
-/** Contours of the surface, its minima, and every path (equal scales on both axes). */
+/**
+ * Contours of the surface, its minima, and every path, equal scales on both axes, in `width` px: the
+ * legend above the plot gets the rows it needs (so it never covers the plot, and the plot keeps the
+ * height its ranges ask for).
+ */
 export function pathsFigure(result, width) {
   const { surface, contour } = result;
-  const [x0, x1, y0, y1] = surface.window;
-  const margin = { l: 52, r: 16, t: 40, b: 48 };
-  // Equal scales on both axes (an ellipse stays an ellipse): the height follows the window's shape.
-  const plotWidth = Math.max(200, width - margin.l - margin.r);
-  const height = Math.round(Math.min(760, Math.max(300, (plotWidth * (y1 - y0)) / (x1 - x0))) + margin.t + margin.b);
+  const plotWidth = Math.max(200, width - PATHS_MARGIN.l - PATHS_MARGIN.r);
+  const view = pathsView(result, plotWidth);
+  const names = ["minimum", ...result.paths.map(pathName)];
+  const margin = { ...PATHS_MARGIN, t: LEGEND_PAD + LEGEND_ROW * legendRows(names, plotWidth) };
   const data = [
     {
       type: "contour",
@@ -65,21 +141,30 @@ export function pathsFigure(result, width) {
     ...pathTraces(result),
   ];
   const layout = {
-    height,
+    height: view.height + margin.t + margin.b,
     font: FONT,
     margin,
     paper_bgcolor: "#fff",
     plot_bgcolor: "#fff",
     hovermode: "closest",
     showlegend: true,
-    legend: { orientation: "h", x: 0, xanchor: "left", y: 1.01, yanchor: "bottom", font: { size: 12 } },
-    xaxis: { range: [x0, x1], title: { text: "x" }, zeroline: false, constrain: "domain", ticks: "outside" },
-    yaxis: { range: [y0, y1], title: { text: "y" }, zeroline: false, constrain: "domain", ticks: "outside", scaleanchor: "x", scaleratio: 1 },
+    legend: { orientation: "h", x: 0, xanchor: "left", y: 1.005, yanchor: "bottom", font: { size: 12 } },
+    xaxis: { range: view.x, title: { text: "x" }, zeroline: false, constrain: "domain", ticks: "outside" },
+    yaxis: { range: view.y, title: { text: "y" }, zeroline: false, constrain: "domain", ticks: "outside", scaleanchor: "x", scaleratio: 1 },
   };
-  return { data, layout };
+  return { data, layout, zoomed: view.zoomed };
 }
 
-/** f − f_min after each step, log y: which path gets close, and how fast. */
+/** Decades per labelled tick of the gap chart's log axis: 1 while at most `most` decades are labelled. */
+export function decadeStep(gaps, most = 7) {
+  const positive = gaps.flat().filter((g) => g > 0 && Number.isFinite(g));
+  if (!positive.length) return 1;
+  const lo = Math.floor(Math.log10(Math.min(...positive)));
+  const hi = Math.ceil(Math.log10(Math.max(...positive)));
+  return Math.max(1, Math.ceil((hi - lo) / most));
+}
+
+/** f − f_min after each step, log y labelled by decades: which path gets close, and how fast. */
 export function gapsFigure(result) {
   const data = pathTraces(result).map((t, i) => ({
     ...t,
@@ -91,12 +176,20 @@ export function gapsFigure(result) {
   const layout = {
     height: 280,
     font: FONT,
-    margin: { l: 64, r: 16, t: 12, b: 44 },
+    margin: { l: 56, r: 16, t: 12, b: 44 },
     paper_bgcolor: "#fff",
     plot_bgcolor: "#fff",
     hovermode: "closest",
     xaxis: { title: { text: "step" }, zeroline: false, ticks: "outside" },
-    yaxis: { type: "log", title: { text: "f − f_min" }, exponentformat: "e", ticks: "outside" },
+    // automargin with a standoff: the title sits beside the widest tick label (1e−12), never on it
+    yaxis: {
+      type: "log",
+      title: { text: "f − f_min", standoff: 10 },
+      automargin: true,
+      dtick: decadeStep(result.paths.map((p) => p.gap)),
+      exponentformat: "e",
+      ticks: "outside",
+    },
   };
   return { data, layout };
 }

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from app.engine.surfaces import SURFACES
+from app.paths_codec import defaults_json
 from tests.browser.conftest import Watch, open_page, wait_for_location
 
 pytestmark = pytest.mark.browser
 BOOK = "opt=sgd,lr:0.95&opt=momentum,lr:0.1&opt=adagrad,lr:1.5&opt=adam,lr:0.3"
+
+
+def _defaults_share(name: str) -> str:
+    share: str = defaults_json(SURFACES[name])["share"]
+    return share
 
 
 def path_traces(page: Page) -> list[dict[str, object]]:
@@ -76,22 +84,147 @@ def test_optimizers_learning_rate_change_redraws_and_round_trips(
     assert len(path_traces(page)) == 5
 
 
-def test_optimizers_surface_and_start_controls(page: Page, live_server: str, watch: Watch) -> None:
+def test_optimizers_surface_choice_opens_it_at_its_defaults(
+    page: Page, live_server: str, watch: Watch
+) -> None:
     open_page(page, f"{live_server}/optimizers")
     page.locator("#surface").select_option("rosenbrock")
-    wait_for_location(page, r"\?surface=rosenbrock&opt=")
+    wait_for_location(page, re.escape("?" + _defaults_share("rosenbrock")) + "$")
     page.wait_for_function("document.getElementById('caption').textContent.startsWith('Rosenbrock')")
-    assert page.locator("#start-x").input_value() == "-1.5"
-    names = [t["name"] for t in path_traces(page)]
-    assert names[0] == "SGD (lr 0.95): diverged at step 2"  # said, not drawn off to infinity
+    assert page.locator("#start-x").input_value() == "-1.2"
+    assert page.locator("#start-y").input_value() == "1"
+    assert page.locator("#steps").input_value() == "1000"
+    traces = path_traces(page)
+    assert [t["name"] for t in traces] == [
+        "SGD (lr 0.0019)",
+        "Momentum (lr 0.001)",
+        "AdaGrad (lr 1)",
+        "Adam (lr 0.1)",
+    ]
+    assert all(len(t["x"]) == 1001 for t in traces)  # type: ignore[arg-type]  # none diverged
+    # the rows not drawn carry this surface's rates too, ready to tick
+    assert page.get_by_label("Nesterov learning rate").input_value() == "0.0005"
+    assert page.get_by_label("RMSProp learning rate").input_value() == "0.01"
+    expect(page.locator("#defaults-text")).to_contain_text("SGD 0.0019, Momentum 0.001, Nesterov 0.0005")
+    expect(page.locator("#defaults-link")).to_be_hidden()  # already at them
     steps = page.locator("#steps")
     steps.fill("50")
     steps.dispatch_event("change")
-    wait_for_location(page, r"steps=50")
+    wait_for_location(page, r"start=-1\.2,1&steps=50&")
     page.wait_for_function("document.getElementById('paths').data.at(-1).x.length === 51")
+
+
+def test_optimizers_old_link_keeps_its_meaning_and_offers_the_defaults(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    """A link without rates means the book's rates on any surface, as it always has."""
+    open_page(page, f"{live_server}/optimizers?surface=rosenbrock")
+    assert page.evaluate("location.search") == "?surface=rosenbrock&" + BOOK
+    assert page.locator("#start-x").input_value() == "-1.5"
+    names = [t["name"] for t in path_traces(page)]
+    assert names[0] == "SGD (lr 0.95): diverged at step 2"  # said, not drawn off to infinity
+    link = page.locator("#defaults-link")
+    expect(link).to_be_visible()
+    link.click()
+    wait_for_location(page, re.escape("?" + _defaults_share("rosenbrock")) + "$")
+    page.wait_for_function("document.getElementById('paths').data.at(-1).x.length === 1001")
+    assert not any("diverged" in str(t["name"]) for t in path_traces(page))
+    expect(link).to_be_hidden()
+
+
+GAP_BOXES = """() => {
+  const box = (e) => {
+    const r = e.getBoundingClientRect();
+    return {l: r.left, t: r.top, r: r.right, b: r.bottom};
+  };
+  const g = document.getElementById("gaps");
+  return {title: box(g.querySelector(".ytitle")), ticks: [...g.querySelectorAll(".ytick text")].map(box)};
+}"""
+
+
+def _intersect(a: dict[str, float], b: dict[str, float]) -> bool:
+    return a["l"] < b["r"] and b["l"] < a["r"] and a["t"] < b["b"] and b["t"] < a["b"]
+
+
+@pytest.mark.parametrize("width", [1440, 1024, 390])
+def test_optimizers_gap_chart_title_is_clear_of_its_ticks(
+    page: Page, live_server: str, watch: Watch, width: int
+) -> None:
+    """Every surface at its defaults, and Beale at the book's rates (labels up to 1e+30)."""
+    for query in [*(_defaults_share(name) for name in SURFACES), "surface=beale"]:
+        open_page(page, f"{live_server}/optimizers?{query}", width=width)
+        boxes = page.evaluate(GAP_BOXES)
+        assert len(boxes["ticks"]) >= 3, query
+        title = boxes["title"]
+        for tick in boxes["ticks"]:
+            assert not _intersect(title, tick), (query, title, tick)
+            assert title["r"] <= tick["l"] - 2, (query, title, tick)  # beside them, with room
+
+
+PHONE = """() => {
+  const box = (e) => {
+    const r = e.getBoundingClientRect();
+    return {l: r.left, t: r.top, r: r.right, b: r.bottom};
+  };
+  const p = document.getElementById("paths");
+  const L = p._fullLayout;
+  const html = [...document.querySelectorAll("body *")]
+    .filter((e) => !e.closest("svg") || e.tagName === "svg");  // what is inside an svg is clipped by it
+  const inRange = (v, r) => v >= Math.min(...r) && v <= Math.max(...r);
+  return {
+    scrollWidth: document.scrollingElement.scrollWidth,
+    wide: html.filter((e) => e.getBoundingClientRect().right > innerWidth + 0.5)
+      .map((e) => e.tagName + "#" + e.id),
+    area: box(p.querySelector(".nsewdrag")),
+    legend: box(p.querySelector(".legend")),
+    scale: (L.xaxis._length / (L.xaxis.range[1] - L.xaxis.range[0]))
+      / (L.yaxis._length / (L.yaxis.range[1] - L.yaxis.range[0])),
+    outside: p.data.filter((t) => t.mode === "lines+markers")
+      .map((t) => t.x.filter((x, i) => !inRange(x, L.xaxis.range) || !inRange(t.y[i], L.yaxis.range)).length)
+      .reduce((a, b) => a + b, 0),
+  };
+}"""
+
+
+@pytest.mark.parametrize("name", list(SURFACES))
+def test_optimizers_path_plot_is_usable_on_a_phone(
+    page: Page, live_server: str, watch: Watch, artifacts: Path, name: str
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server}/optimizers?{_defaults_share(name)}")
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    m = page.evaluate(PHONE)
+    assert m["scrollWidth"] <= 390 and m["wide"] == []  # nothing wider than the screen
+    area, legend = m["area"], m["legend"]
+    assert area["l"] >= 0 and area["r"] <= 390  # the plot within the screen's width
+    assert area["r"] - area["l"] >= 0.75 * 390  # and using it
+    assert area["b"] <= 844  # on the first screen: the controls come after it
+    assert area["b"] - area["t"] >= 0.6 * (area["r"] - area["l"])  # an aspect that shows the paths
+    assert m["scale"] == pytest.approx(1, abs=0.02)  # equal scales still
+    assert not _intersect(legend, area)  # the legend never covers the plot
+    assert m["outside"] == 0  # every point of every path in view
+    page.screenshot(path=artifacts / f"optimizers-390-{name}.png", full_page=True)
 
 
 def test_optimizers_bad_link_names_the_field(page: Page, live_server: str, watch: Watch) -> None:
     watch.expect_error("422")
     open_page(page, f"{live_server}/optimizers?steps=5000")
     expect(page.locator("#message")).to_contain_text("steps: must be between 1 and 1000")
+
+
+def test_optimizers_path_plot_redraws_when_the_window_is_resized(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    """Its height follows its width (equal scales): a phone turned or a window widened redraws it."""
+    open_page(page, f"{live_server}/optimizers", width=390)
+    assert page.evaluate("document.getElementById('paths')._fullLayout.xaxis.range[0]") > -10  # zoomed
+    expect(page.locator("#caption")).to_contain_text("zoomed to the paths")
+    page.set_viewport_size({"width": 1024, "height": 900})
+    page.wait_for_function("() => document.getElementById('paths')._fullLayout.xaxis.range[0] === -10")
+    expect(page.locator("#caption")).not_to_contain_text("zoomed")
+    ratio = page.evaluate(
+        "() => { const l = document.getElementById('paths')._fullLayout;"
+        " return (l.xaxis._length / (l.xaxis.range[1] - l.xaxis.range[0]))"
+        " / (l.yaxis._length / (l.yaxis.range[1] - l.yaxis.range[0])); }"
+    )
+    assert ratio == pytest.approx(1, abs=0.02)
