@@ -73,6 +73,7 @@ class Claim(TypedDict):
     look_at: str
     verdict: str  # holds, holds in part or contradicted
     reason: str  # the measurement behind the verdict
+    units_layer: int | None  # a layer to see unit by unit (/units), or None
 
 
 class Preset(TypedDict):

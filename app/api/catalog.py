@@ -30,11 +30,13 @@ def _params(specs: tuple[ParamSpec, ...]) -> list[dict[str, object]]:
 
 CLAIM_DOC = """Each preset has a `claim`: what its text says and what the product measures about it.
 `text` is the text's words in English ([...] a cut, [brackets] context), `source` the text in plain
-words, `view` the dashboard's view state that shows it (`{"view": "grid" | "overlay" | "ridgeline",
-"kind": "post" | "pre" | "grad"}`: activations, z or the gradients dL/dz), `look_at` one line on what
-to look for there, `verdict` one of "holds", "holds in part", "contradicted", and `reason` one
-sentence on why, quoting the measured numbers (tests derive the verdict and every number from the
-preset's own result). `shows` repeats `look_at` and `source` the claim's source, for older clients."""
+words, `view` the dashboard's view state that shows it (`{"view": "grid" | "overlay" | "ridgeline" |
+"distribution", "kind": "post" | "pre" | "grad"}`: activations, z or the gradients dL/dz), `look_at`
+one line on what to look for there, `verdict` one of "holds", "holds in part", "contradicted",
+`reason` one sentence on why, quoting the measured numbers (tests derive the verdict and every number
+from the preset's own result), and `units_layer` a layer whose units, one by one
+(`/units?<share>&layer=N`), show the claim, or null. `shows` repeats `look_at` and `source` the
+claim's source, for older clients."""
 
 
 def claim_dict(claim: Claim) -> dict[str, Any]:
@@ -45,6 +47,7 @@ def claim_dict(claim: Claim) -> dict[str, Any]:
         "look_at": claim.look_at,
         "verdict": claim.verdict,
         "reason": claim.reason,
+        "units_layer": claim.units_layer,
     }
 
 

@@ -23,7 +23,7 @@ gives. contradicted: it shows the opposite of what the text concludes, even wher
 description of its figure is right."""
 VERDICTS: tuple[Verdict, ...] = ("holds", "holds in part", "contradicted")
 
-ViewName = Literal["grid", "overlay", "ridgeline"]
+ViewName = Literal["grid", "overlay", "ridgeline", "distribution"]
 Kind = Literal["post", "pre", "grad"]  # activations f(z), pre-activations z, gradients dL/dz
 
 
@@ -52,6 +52,7 @@ class Claim:
     verdict: Verdict
     reason: str  # one sentence a student understands, quoting the measured numbers
     measure: Callable[[ExperimentResult], Measurement]
+    units_layer: int | None = None  # a layer whose units, one by one (/units), show the claim
 
 
 # A number as a reason writes it: 0.077, 9.9e-8, 352, 58 (of "58%"). Not part of a word (dL/dz).

@@ -76,9 +76,9 @@ VANISHING_GRADIENT = Claim(
     text="[The sigmoid's] drawbacks are fatal. First, at its far left and far right the curve is almost "
     "flat, which means the derivative there tends to 0 [...], so the weights are not updated at all.",
     source=CS231N,
-    view=View("grid", "grad"),
-    look_at="The sigmoid column's gradient from layer 20 back to layer 1, against ReLU with He beside it; "
-    "then, in the activations, how few of the sigmoid's values sit in its flat ends.",
+    view=View("distribution", "grad"),
+    look_at="The sigmoid column's gradient bands from layer 20 back to layer 1, against ReLU with He beside "
+    "it; then, in the activations, how few of the sigmoid's values sit in its flat ends.",
     verdict="holds in part",
     reason="The sigmoid network's gradient does vanish (dL/dz std 2.4e-13 at layer 1 against 0.24 at layer "
     "20, while ReLU with He keeps 0.68 to 0.79), but not in the flat ends the text blames: at most "

@@ -33,6 +33,7 @@ ZERO_INIT = Claim(
     "function (this is at initialization; the training page's zero-init-symmetric preset follows "
     "the symmetry through gradient descent).",
     measure=_zero_init,
+    units_layer=2,
 )
 
 
@@ -69,9 +70,9 @@ SMALL_INIT = Claim(
     "only one hidden layer (a relatively shallow network), 0.01 may well do. But when you train a very, "
     "very deep network, you may want to try a constant other than 0.01.",
     source=NG,
-    view=View("grid", "post"),
-    look_at="The shallow run's distinct units (all of them), and the deep run's activations shrinking "
-    "layer after layer until the output is one value.",
+    view=View("distribution", "post"),
+    look_at="The deep run's bands narrowing layer after layer until the output is one value, beside the "
+    "shallow run's two layers (whose units all differ: distinct in the grid's stats).",
     verdict="holds",
     reason="The 2-layer network's units all differ (100 of 100 distinct), while over 20 layers the signal "
     "fades away: the activations' std falls from 0.097 at layer 1 to 1.2e-19 at layer 19, and layer 20, "

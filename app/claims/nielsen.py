@@ -43,8 +43,8 @@ LARGE = Claim(
     "neuron saturates.",
     source=NIELSEN,
     view=View("grid", "pre"),
-    look_at="How wide z is against the narrow range around 0 where the sigmoid is not flat, and the "
-    "curve of N(0, 501) drawn over it.",
+    look_at="How wide z is (read its x axis) against ±1, the narrow range around 0 where the sigmoid is "
+    "not flat, and the prediction N(0, 501) drawn over it.",
     verdict="holds",
     reason="z has variance 485 (the text computes 501), 96% of it lies beyond ±1, and 87% of the outputs "
     "are saturated.",

@@ -81,8 +81,9 @@ E1 = Claim(
     "towards 0 or 1, the gradient easily vanishes in backpropagation: the derivatives passed back are "
     "0, and learning cannot go on.",
     source=SAITO,
-    view=View("grid", "grad"),
-    look_at="The gradient dL/dz from layer 5 back to layer 1: does it shrink towards 0 as the text says?",
+    view=View("distribution", "grad"),
+    look_at="The bands of the gradient dL/dz from layer 5 back to layer 1: do they shrink towards 0 as the "
+    "text says? (Under Grid, the activations piled at 0 and 1.)",
     verdict="holds in part",
     reason="The activations do pile up at both ends (58% to 72% of them saturated in every layer), but the "
     "gradient does not vanish: dL/dz std is 0.077 at layer 1 against 0.10 at layer 5, because the large "
@@ -125,14 +126,16 @@ E2 = Claim(
     "vanishing gradient occurs, but now expressive power is limited, because many neurons output "
     "almost the same value: why not let one neuron express what is basically the same thing?",
     source=SAITO,
-    view=View("grid", "grad"),
-    look_at="The gradient dL/dz from layer 5 back to layer 1: the text says it does not vanish.",
+    view=View("distribution", "grad"),
+    look_at="The bands of the gradient dL/dz from layer 5 back to layer 1: the text says it does not vanish. "
+    "(Under Grid with Activations, the crowd around 0.5.)",
     verdict="contradicted",
     reason="The activations do crowd around 0.5, but the gradient vanishes, the opposite of the text: "
     "dL/dz std is 9.9e-8 at layer 1 against 0.25 at layer 5; and the units are not copies of one "
     "another (98 to 100 of 100 distinct), rather each one ignores its input: in layer 4 a unit's output "
     "varies by 3.9e-7 across the inputs, against 0.013 between units.",
     measure=_e2,
+    units_layer=4,
 )
 
 
@@ -197,11 +200,11 @@ def _e4(result: ExperimentResult) -> Measurement:
 
 E4 = Claim(
     text="[With Xavier and the sigmoid] the later plots are quite skewed, but using the tanh function "
-    "instead of the sigmoid improves this. [Its figure: a symmetric bell in every layer.]",
+    "instead of the sigmoid improves this.",
     source=SAITO,
     view=View("grid", "post"),
-    look_at="The shape of each layer's histogram: symmetric about 0, but is it a bell, and as broad in "
-    "layer 5 as in layer 1?",
+    look_at="The book's figure shows a symmetric bell in every layer. Is each histogram symmetric about 0, "
+    "a bell, and as broad in layer 5 as in layer 1?",
     verdict="holds in part",
     reason="The skew is gone, every layer being symmetric about zero (means at most 0.0024 from it), but "
     "there is no bell in every layer: layer 1 is U-shaped, highest at ±0.90, and the std narrows from "

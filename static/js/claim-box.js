@@ -8,8 +8,9 @@ export const VERDICTS = {
   contradicted: "Contradicted",
 };
 
-/** Fill `box` with `claim` ({text, source, look_at, verdict, reason}); hide it for null. */
-export function renderClaim(box, claim) {
+/** Fill `box` with `claim` ({text, source, look_at, verdict, reason, units_layer}) of the experiment
+ * `share`; hide it for null. */
+export function renderClaim(box, claim, share = "") {
   box.hidden = !claim;
   if (!claim) {
     box.replaceChildren();
@@ -29,9 +30,15 @@ export function renderClaim(box, claim) {
     textContent: VERDICTS[claim.verdict] ?? claim.verdict,
   });
   verdict.dataset.verdict = claim.verdict;
+  const look = line("claim-look", strong("Look at: "), claim.look_at);
+  if (claim.units_layer) {
+    const href = `/units?${share}&layer=${claim.units_layer}`;
+    const link = Object.assign(document.createElement("a"), { href, textContent: `layer ${claim.units_layer} unit by unit` });
+    look.append(" See ", link, ".");
+  }
   box.replaceChildren(
     line("claim-text", strong("The text says: "), quote, source),
-    line("claim-look", strong("Look at: "), claim.look_at),
+    look,
     line("claim-verdict", strong("Measured: "), verdict, " ", claim.reason),
   );
   box.dataset.verdict = claim.verdict;

@@ -136,10 +136,11 @@ async function apply(result, edits) {
   $("preset").value = preset ? preset.name : "";
   $("preset-info").textContent = preset ? preset.title : "";
   $("present-title").textContent = preset ? preset.title : "Custom experiment";
-  renderClaim($("claim"), preset?.claim ?? null);
+  renderClaim($("claim"), preset?.claim ?? null, preset?.share);
   showNotes(result);
   $("download-csv").href = exportUrl("csv", result.share);
   $("download-report").href = exportUrl("report", result.share);
+  $("units-link").href = `/units?${result.share}&layer=${preset?.claim?.units_layer ?? 1}`;
   showMessage("");
   syncViewControls();
   await draw();

@@ -75,13 +75,14 @@ def test_catalog_presets_carry_their_claim_with_its_view(client: TestClient) -> 
         body = client.get(f"/api/v1/presets/{name}").json()
         assert body == listed[name]
         claim = body["claim"]
-        assert set(claim) == {"text", "source", "view", "look_at", "verdict", "reason"}
+        assert set(claim) == {"text", "source", "view", "look_at", "verdict", "reason", "units_layer"}
         assert claim["view"] == {"view": preset.claim.view.view, "kind": preset.claim.view.kind}
         assert claim["verdict"] in ("holds", "holds in part", "contradicted")
         assert (claim["reason"], claim["text"]) == (preset.claim.reason, preset.claim.text)
         # the older keys stay: `shows` is what to look at, `source` the claim's
         assert (body["shows"], body["source"]) == (claim["look_at"], claim["source"])
-    assert listed["saito-sigmoid-std001"]["claim"]["view"] == {"view": "grid", "kind": "grad"}
+    assert listed["saito-sigmoid-std001"]["claim"]["view"] == {"view": "distribution", "kind": "grad"}
+    assert listed["ng-zero-init"]["claim"]["units_layer"] == 2
 
 
 def test_catalog_openapi_documents_the_claim(client: TestClient) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FloatRect, Page, expect
 
 from app.presets import PRESETS
 from tests.browser.conftest import Watch, open_page, wait_for_location
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 VIEW = "view=grid&kind=post&log=0&layers=auto"
 
 
-def figure_box(page: Page) -> dict[str, float]:
+def figure_box(page: Page) -> FloatRect:
     box = page.locator("#figure .main-svg").first.bounding_box()
     assert box is not None
     return box

@@ -99,6 +99,10 @@ def test_dashboard_shows_each_presets_claim_and_opens_its_view(
     expect(box).to_contain_text(claim["source"])
     expect(box).to_contain_text(claim["reason"])
     expect(box.locator(".verdict")).to_have_attribute("data-verdict", claim["verdict"])
+    units = page.locator("#claim a[href^='/units?']")
+    expect(units).to_have_count(1 if claim["units_layer"] else 0)
+    if claim["units_layer"]:
+        assert units.get_attribute("href") == f"/units?{preset['share']}&layer={claim['units_layer']}"
     view = claim["view"]
     expect(page.locator(f'input[name="view"][value="{view["view"]}"]')).to_be_checked()
     expect(page.locator(f'input[name="kind"][value="{view["kind"]}"]')).to_be_checked()
