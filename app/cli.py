@@ -22,6 +22,7 @@ from typing import Any
 from .client import DEFAULT_URL, Client, InitscopeConnectionError, InitscopeError
 
 URL_VARIABLE = "INITSCOPE_URL"
+WORKER_HEALTHCHECK_SECONDS = 30  # a worker that answers no ping for this long is hung: restarted
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,6 +126,9 @@ def _serve(args: argparse.Namespace) -> int:
             access_log=not args.no_access_log,
             server_header=False,  # no "server: uvicorn": the version helps nobody but an attacker
             http=HeaderTimeoutProtocol,  # a deadline on each request's header (INITSCOPE_HEADER_TIMEOUT)
+            # uvicorn kills a worker that misses one 5 s ping: on a loaded machine a worker still
+            # importing NumPy, or one busy for a few seconds, is slow, not hung
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )
     return 0
 

@@ -23,7 +23,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 20) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
     """Wait until `url`/healthz answers; fail at once if the process exits first."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -275,3 +275,35 @@ def test_cli_serve_shares_a_folder_with_its_workers_only_while_it_runs(
     assert run(capsys, "serve")[0] == 0
     # gone after: a later app in this process must not open a deleted folder's registry
     assert "INITSCOPE_SHARED_DIR" not in os.environ and not seen[0].exists()
+
+
+def _workers(parent: int) -> list[int]:
+    """The uvicorn workers of a server process: its children started by multiprocessing's spawn."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return [int(pid) for pid in children if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
+
+
+def test_cli_serve_keeps_a_worker_that_is_slow_to_answer() -> None:
+    # uvicorn's default kills a worker that misses one 5 s ping: on a loaded machine a worker
+    # still importing NumPy (or busy for a moment) was killed and restarted, and the server did
+    # not answer in time. A worker stopped for 8 s must still be the same worker afterwards.
+    import signal
+    import time
+
+    import httpx
+
+    from tests.live import serve
+
+    with serve(options=("--workers", "2")) as (url, proc):
+        deadline = time.monotonic() + 30
+        while len(workers := _workers(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGSTOP)
+        try:
+            time.sleep(8)
+        finally:
+            os.kill(workers[0], signal.SIGCONT)
+        time.sleep(1)
+        assert _workers(proc.pid) == workers  # neither killed nor replaced
+        assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
