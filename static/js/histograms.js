@@ -206,7 +206,8 @@ export function gridFigure(
     runs.forEach((run, c) => {
       const k = r * runs.length + c + 1;
       const axes = histogramAxes(layout, k, xs[c], ys[r], logY, c === labelled ? `layer ${j + 1}` : null);
-      layout[axes[0]].nticks = 5;
+      layout[axes[0]].nticks = narrow ? 3 : 5; // a phone's column: few ticks, so none is rotated over the next row
+      if (narrow) layout[axes[0]].tickfont = { size: 10 };
       const layer = run.layers[j];
       if (!layer?.[kind]) {
         layout[axes[0]].visible = false;
