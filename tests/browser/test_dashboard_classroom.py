@@ -124,3 +124,24 @@ def test_dashboard_distribution_view_draws_the_apis_percentiles_for_every_layer(
         [layer["post"]["percentiles"]["50"] for layer in run["layers"]] for run in result["runs"]
     ]
     assert len(medians[0]) == 50  # every layer, not a window of 10
+
+
+OVERLAPS = """(root) => {
+  const boxes = (sel) => [...document.querySelectorAll(`${root} ${sel}`)]
+    .map((el) => el.getBoundingClientRect()).filter((b) => b.width > 0 && b.height > 0);
+  const ticks = boxes('.xaxislayer-above text'); // every subplot's x tick labels
+  const texts = boxes('.annotation-text');
+  const hit = (a, b) =>
+    a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  return ticks.flatMap((t) => texts.filter((a) => hit(t, a)).map((a) => [t.x, t.y, a.x, a.y])).length;
+}"""
+
+
+@pytest.mark.parametrize("name", ["exploding-relu", "ng-small-init", "saito-compare", "dead-relu"])
+def test_dashboard_on_a_phone_no_tick_label_covers_a_statistics_line(
+    page: Page, live_server: str, watch: Watch, name: str
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server}/?{PRESETS[name].query}#{VIEW}")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.evaluate(OVERLAPS, "#figure") == 0
