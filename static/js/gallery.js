@@ -27,8 +27,11 @@ async function drawCard(card) {
     // the values the preset's claim is about: activations, z or gradients
     const kind = card.dataset.kind || "post";
     const { data, layout } = gridFigure(result, { kind, rows, compact: true, width: plot.clientWidth || 400 });
-    layout.margin = { l: 48, r: 8, t: 72, b: 28 }; // room for two-line column titles ("sigmoid" over "Xavier")
-    layout.height += 28;
+    // room for the column titles, a line per part ("tanh → sigmoid", "N(0, 0.01²)", "depth 20")
+    const lines = Math.max(...result.runs.map((r) => r.label.split(" · ").length + (r.label.includes(", ") ? 1 : 0)));
+    const top = 36 + 16 * lines;
+    layout.height += top - 44;
+    layout.margin = { l: 48, r: 8, t: top, b: 28 };
     await window.Plotly.newPlot(plot, data, layout, CONFIG);
     card.dataset.drawn = "1";
   } catch (err) {

@@ -175,7 +175,9 @@ function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, nar
   }
   {
     // compact (the gallery's cards): the short line, which keeps dead and distinct units
-    const line = statsLine(layer, kind, narrow || compact);
+    // a card's narrow column: one statistic a line, so none runs into the next column
+    const short = statsLine(layer, kind, narrow || compact);
+    const line = compact ? short.replaceAll(" · ", "<br>") : short;
     const fontSize = large ? 15 : narrow || compact ? 9 : 11;
     const stats = titleOver(k, line, "right", { size: fontSize, color: large ? "#1d2330" : MUTED });
     layout.annotations.push({ ...stats, hovertext: explainTerms(line).join("<br>") });
@@ -192,14 +194,14 @@ export function gridFigure(
 ) {
   const runs = result.runs;
   const shown = rows ?? layerRows(depthOf(result), "auto", 10, lastLayers(result));
-  const rowHeight = compact ? 90 : 150;
+  const rowHeight = compact ? 110 : 150;
   const layout = baseLayout(height ?? shown.length * rowHeight + (compact ? 60 : 90));
   if (large) layout.font = { ...layout.font, size: 15 };
   const narrow = width / runs.length < 260; // phones: short statistics, labels on two lines
   if (narrow) layout.margin = { ...layout.margin, l: 48, r: 8, t: compact ? 72 : 100 }; // titles on up to 3 lines
   // Gaps in real pixels: a column's count ticks need them, or they print over its left neighbour.
   const xs = domains(runs.length, compact ? 24 : 40, width - layout.margin.l - layout.margin.r);
-  const ys = domains(shown.length, compact ? 30 : 44, layout.height - layout.margin.t - layout.margin.b).reverse();
+  const ys = domains(shown.length, compact ? 48 : 44, layout.height - layout.margin.t - layout.margin.b).reverse();
   const data = [];
   shown.forEach((j, r) => {
     const labelled = runs.findIndex((run) => run.layers[j]?.[kind]);

@@ -31,6 +31,14 @@ def test_pages_gallery_draws_every_preset(
         expect(card.locator("q")).to_have_text(preset.claim.text)
         expect(card.locator(".verdict")).to_have_attribute("data-verdict", preset.claim.verdict)
         assert card.get_attribute("data-kind") == preset.claim.view.kind
+        # no column title or note is cut off at the figure's edges
+        clipped = card.locator(".mini").evaluate(
+            """el => { const svg = el.querySelector('.main-svg').getBoundingClientRect();
+              return [...el.querySelectorAll('.annotation-text')].map(t => t.getBoundingClientRect())
+                .filter(b => b.top < svg.top - 1 || b.bottom > svg.bottom + 1
+                          || b.left < svg.left - 1 || b.right > svg.right + 1).length; }"""
+        )
+        assert clipped == 0, preset.name
         # its first plot is the first run's layer 1 in those values, bin for bin
         kind = preset.claim.view.kind
         first = httpx.get(f"{live_server}/api/v1/simulate?{preset.query}").json()["runs"][0]["layers"][0][
