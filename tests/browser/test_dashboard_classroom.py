@@ -77,7 +77,7 @@ def test_dashboard_explains_its_marks_in_place(page: Page, live_server: str, wat
         "() => document.getElementById('figure').layout.annotations"
         ".find(a => a.text.includes('dead')).hovertext"
     )
-    for term in ("σ: the standard deviation", "dead: units that are 0 for every sample"):
+    for term in ("σ: the standard deviation", "dead: units whose output is 0 for every sample"):
         assert term in hover
     page.locator("details.explain summary").first.click()
     expect(page.locator("#explain-view")).to_contain_text("One column per run, one row per layer")
