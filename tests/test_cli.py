@@ -188,6 +188,7 @@ def test_cli_serve_runs_uvicorn_on_the_import_string(
         "access_log": True,
         "server_header": False,
         "http": HeaderTimeoutProtocol,
+        "timeout_worker_healthcheck": cli.WORKER_HEALTHCHECK_SECONDS,
     }
 
 

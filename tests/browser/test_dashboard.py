@@ -41,7 +41,8 @@ def test_dashboard_every_preset_renders_its_subplots(
     page: Page, live_server: str, watch: Watch, name: str
 ) -> None:
     preset = PRESETS[name]
-    open_page(page, f"{live_server}/?{preset.query}")
+    # the grid of activations (a preset alone opens in its claim's view: test_dashboard_state.py)
+    open_page(page, f"{live_server}/?{preset.query}#view=grid&kind=post&log=0&layers=auto")
     runs = preset.experiment.runs
     depth = max(run.depth for run in runs)
     shown = shown_layers(page)
