@@ -14,7 +14,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from . import pages, vendor
-from .api import catalog, export, paths, simulate, status, theory, train, units
+from .api import catalog, export, paths, simulate, status, theory, train, train_export, units
 from .api.errors import handle_validation_errors
 from .api.runner import Runner
 from .api.train_jobs import TrainJobs
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalog.router)  # before train: /train/presets, not DELETE /train/{job}
     app.include_router(train.router)
     app.include_router(export.router)
+    app.include_router(train_export.router)
     app.include_router(theory.router)
     app.include_router(paths.router)
     app.include_router(units.router)

@@ -4,6 +4,7 @@
     GET    /api/v1/train/stream?<link>   Server-Sent Events: start, progress..., done (or error)
     DELETE /api/v1/train/{id}            cancel a running training
     GET    /api/v1/train/presets         the training presets (app/api/catalog.py, with the others)
+    GET    /api/v1/train/fields          the link's training keys: type, bounds, default
 
 The link is checked and the training's cost bounded before anything starts (a 422 naming the
 field and the limit); a finished training is cached, so a shared link answers at once.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any
 
 import orjson
@@ -23,8 +25,18 @@ from fastapi.responses import StreamingResponse
 from .. import train_codec
 from ..engine.config import ExperimentConfig
 from ..engine.cost import BudgetError, Limits, check_limits
+from ..engine.optimizers import OPTIMIZERS
 from ..engine.params import ConfigError
-from ..engine.train_config import train_cost
+from ..engine.train_config import (
+    BATCH_SEED,
+    BATCH_SIZE,
+    DATASETS,
+    ITERATIONS,
+    MAX_CAPTURES,
+    PROBE_SIZE,
+    RECORD_EVERY,
+    train_cost,
+)
 from ..settings import Settings
 from .errors import config_error_response, detail_response, overloaded_response
 from .runner import OverloadedError
@@ -149,11 +161,29 @@ async def train_stream(request: Request, settings: SettingsDep, jobs: JobsDep) -
     openapi_extra={"parameters": [LINK]},
 )
 async def train_result(request: Request, settings: SettingsDep, jobs: JobsDep) -> Response:
+    finished = await finished_training(request, settings, jobs)
+    if isinstance(finished, Response):
+        return finished
+    return Response(finished.body, media_type="application/json", headers={"X-Cache": finished.cache})
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A finished training's document, as served (JSON bytes), and whether it was cached."""
+
+    body: bytes
+    cache: str  # "hit" or "miss", for the X-Cache header
+
+
+async def finished_training(request: Request, settings: Settings, jobs: TrainJobs) -> Response | Finished:
+    """The finished training of the request's link: the cached one, or the training run to its
+    end (after the same checks as the stream: the link, its budget, a place among the jobs). An
+    error answer (422, 503, the training's 500, or 499 when the client hung up) otherwise."""
     opened = open_training(request, settings, jobs)
     if isinstance(opened, Response):
         return opened
     if opened.cached is not None:
-        return Response(opened.cached, media_type="application/json", headers={"X-Cache": "hit"})
+        return Finished(opened.cached, "hit")
     listener = opened.listener
     assert listener is not None
     ending = asyncio.ensure_future(_last_event(listener))
@@ -168,7 +198,7 @@ async def train_result(request: Request, settings: SettingsDep, jobs: JobsDep) -
         return Response(status_code=499)  # nobody reads it
     event = ending.result()
     if event.kind == "done":
-        return Response(event.data, media_type="application/json", headers={"X-Cache": "miss"})
+        return Finished(event.data, "miss")
     return Response(event.data, status_code=500, media_type="application/json")
 
 
@@ -184,6 +214,72 @@ async def _disconnected(request: Request) -> None:
     the disconnect (uvicorn sends it when the connection closes)."""
     while (await request.receive())["type"] != "http.disconnect":
         pass
+
+
+@cache
+def train_fields() -> list[dict[str, Any]]:
+    """The training keys of a link (its network's keys are the catalog's `fields`): type, bounds
+    and the default a link without the key trains with. The optimizer's parameters have one
+    default per optimizer (`defaults`); `default` is the default optimizer's."""
+    specs = {s.name: s for s in (BATCH_SIZE, ITERATIONS, BATCH_SEED, RECORD_EVERY, PROBE_SIZE)}
+    fields: list[dict[str, Any]] = [
+        {
+            "name": "data",
+            "type": "choice",
+            "doc": "what it trains on: MNIST digits, or the experiment's inputs labelled by a linear teacher",
+            "choices": list(DATASETS),
+            "default": train_codec.DEFAULT_DATA,
+            "per_run": False,
+        }
+    ]
+    for key, argument in train_codec.TRAIN_KEYS.items():
+        fields.append({**specs[argument].describe(), "name": key, "per_run": False})
+    fields.append(
+        {
+            "name": "captures",
+            "type": "steps",
+            "doc": f"steps with histograms, e.g. 0-500-2000 (at most {MAX_CAPTURES}); "
+            "by default 0, a quarter, half and all of the iterations",
+            "default": None,
+            "per_run": False,
+        }
+    )
+    default = OPTIMIZERS[train_codec.DEFAULT_OPTIMIZER]
+    fields.append(
+        {
+            "name": "opt",
+            "type": "choice",
+            "doc": "the optimizer",
+            "choices": list(OPTIMIZERS),
+            "labels": {name: spec.label for name, spec in OPTIMIZERS.items()},
+            "default": default.name,
+            "per_run": True,
+        }
+    )
+    for name in train_codec.OPT_PARAMS:
+        taking = {o.name: p for o in OPTIMIZERS.values() for p in o.params if p.name == name}
+        first = next(iter(taking.values()))
+        fields.append(
+            {
+                **first.describe(),
+                "default": default.defaults().get(name),
+                "defaults": {optimizer: float(p.default) for optimizer, p in taking.items()},
+                "per_run": True,
+            }
+        )
+    return fields
+
+
+@router.get(
+    "/fields",
+    summary="The training keys of a link, with their bounds and defaults",
+    description="The keys a training link adds to the network's (those are `fields` of "
+    "`/api/v1/catalog`): `data`, `batch`, `iterations`, `batch_seed`, `record_every`, `probe`, "
+    "`captures`, `opt` and the optimizer's parameters, each with its type, bounds and the default "
+    "a link without it trains with (an optimizer parameter's `defaults` per optimizer).",
+)
+async def train_fields_endpoint() -> list[dict[str, Any]]:
+    return train_fields()
 
 
 @router.delete(

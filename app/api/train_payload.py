@@ -43,6 +43,9 @@ def train_labels(configs: Sequence[TrainConfig]) -> list[str]:
 
 
 PROGRESS_POINTS = 1000  # progress thins each loss curve to about this many points
+# loss_smoothed: an exponential moving average with this beta (bias-corrected), whose weights
+# sum to about 1 - 1/e over the last 1 / (1 - beta) steps; the documents say which
+SMOOTHING_BETA = 0.98
 
 
 @dataclass
@@ -109,7 +112,7 @@ def _run(result: TrainResult, label: str, stride: int, sent: Sent) -> dict[str, 
         **_head(result, label),
         "loss_stride": stride,  # loss[i] is the loss at step i * loss_stride
         "loss": _curve(result.loss[first::stride]),
-        "loss_smoothed": _curve(result.smoothed_loss()[first::stride]),
+        "loss_smoothed": _curve(result.smoothed_loss(SMOOTHING_BETA)[first::stride]),
         "records": _records(result.records[sent.records :]),
         "captures": _captures(result.captures[sent.captures :]),
     }
@@ -123,6 +126,7 @@ def train_dict(results: Sequence[TrainResult], share: str, job_id: str) -> dict[
         "id": job_id,
         "iterations": results[0].config.iterations,
         "steps": max(r.steps for r in results),  # a run that diverged early stops counting
+        "smoothing_beta": SMOOTHING_BETA,
         "runs": [_run(r, label, 1, Sent()) for r, label in zip(results, labels, strict=True)],
     }
 
@@ -147,6 +151,7 @@ def train_increment(
         "id": job_id,
         "iterations": iterations,
         "steps": max(r.steps for r in results),
+        "smoothing_beta": SMOOTHING_BETA,
         "increment": True,
         "runs": runs,
     }

@@ -6,7 +6,15 @@ import { COLORS, esc, fmt, gridFigure, layerRows, spikeClip } from "./figures.js
 
 const FONT = { family: "system-ui, sans-serif", size: 12, color: "#1d2330" };
 const MAX_POINTS = 4000; // per raw loss trace: more than the plot has pixels
+const KEY = "#5b6472"; // the grey of the legend's entries that explain a line's style
 const color = (i) => COLORS[i % COLORS.length];
+const group = (i) => `run${i}`;
+
+const MARGIN = { l: 56, r: 20, t: 18, b: 44 };
+/** The legend above the plot: one entry per run in its colour (a click hides the run's lines),
+ * then grey entries saying what each line style means. It wraps on a narrow screen, and the
+ * figure grows by its rows (legendHeight). */
+const LEGEND = { orientation: "h", traceorder: "normal", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom", font: { size: 11 } };
 
 function layout(height, extra = {}) {
   return {
@@ -14,12 +22,35 @@ function layout(height, extra = {}) {
     font: FONT,
     paper_bgcolor: "#fff",
     plot_bgcolor: "#fff",
-    margin: { l: 56, r: 20, t: 18, b: 44 },
+    margin: { ...MARGIN },
     hovermode: "closest",
-    showlegend: false,
+    showlegend: true,
+    legend: { ...LEGEND },
     xaxis: { title: { text: "step" }, zeroline: false, ticks: "outside", rangemode: "tozero" },
     ...extra,
   };
+}
+
+/** The height the legend adds above the plot at `width` px, for the figure to grow by (plotly
+ * takes the legend's rows from the plot otherwise). Plotly's horizontal legend wraps within the
+ * plot's width (the figure's less the side margins): an entry is its text (about 5.9 px a
+ * character at 11 px) and 40 px of line sample and gap, 5 px apart; when they do not fit on one
+ * row, every entry takes the widest one's width. A row is 19 px, and the legend pushes 8 more. */
+export function legendHeight(data, width) {
+  const room = width - MARGIN.l - MARGIN.r;
+  const names = data.filter((t) => t.showlegend !== false).map((t) => t.name.replace(/&(#\d+|\w+);/g, "x"));
+  const widths = names.map((name) => 40 + 5.9 * name.length);
+  let rows = 1;
+  if (widths.reduce((a, b) => a + b + 5, 5) >= room) {
+    const slot = Math.max(...widths) + 5;
+    rows = Math.ceil(widths.length / Math.max(1, Math.ceil((room + 5) / slot) - 1));
+  }
+  return 19 * rows + 8;
+}
+
+/** A legend entry without data: what a line style (or a mark) means, in grey. */
+function key(name, style) {
+  return { type: "scatter", x: [null], y: [null], name, legendgroup: "key", hoverinfo: "skip", ...style };
 }
 
 /** Every k-th point (and the last) of a long curve: the raw loss has one point per step, or one
@@ -39,10 +70,18 @@ function thin(values, stride = 1) {
   return { x, y };
 }
 
+/** The steps the loss's moving average spans: the server's is exponential with `smoothing_beta`
+ * (0.98), whose weights sum to about 1 − 1/e over the last 1 / (1 − β) steps (50). */
+export function smoothingSteps(result) {
+  const beta = result.smoothing_beta;
+  return Number.isFinite(beta) && beta < 1 ? Math.round(1 / (1 - beta)) : null;
+}
+
 /** Each step's batch loss (thin, faint) and its moving average (bold), one colour per run. A
  * diverging run's loss shoots up by orders of magnitude: the axis stops at twice the highest
- * starting loss, and an × marks where the run stopped. */
-export function lossFigure(result, { logY = false, iterations = null } = {}) {
+ * starting loss, and an × marks where the run stopped. The legend names the runs and says which
+ * line is which. */
+export function lossFigure(result, { logY = false, iterations = null, width = 600 } = {}) {
   const data = [];
   const firsts = result.runs.map((run) => run.loss_smoothed.find((v) => v !== null)).filter(Number.isFinite);
   const top = firsts.length ? 2 * Math.max(...firsts) : Infinity;
@@ -57,6 +96,8 @@ export function lossFigure(result, { logY = false, iterations = null } = {}) {
       line: { color: color(i), width: 1 },
       opacity: 0.3,
       name: esc(run.label),
+      legendgroup: group(i),
+      showlegend: false,
       hovertemplate: `step %{x}: %{y:.4g}<extra>${esc(run.label)} (batch)</extra>`,
     });
     data.push({
@@ -64,7 +105,8 @@ export function lossFigure(result, { logY = false, iterations = null } = {}) {
       mode: "lines",
       ...thin(run.loss_smoothed, stride),
       line: { color: color(i), width: 2.5 },
-      name: esc(run.label),
+      name: esc(run.label), // the run's legend entry
+      legendgroup: group(i),
       hovertemplate: `step %{x}: %{y:.4g}<extra>${esc(run.label)} (smoothed)</extra>`,
     });
     if (run.status !== "diverged") return;
@@ -76,13 +118,23 @@ export function lossFigure(result, { logY = false, iterations = null } = {}) {
       y: [Math.min(last, top * 0.96)],
       marker: { symbol: "x", size: 11, color: color(i), line: { width: 1, color: "#fff" } },
       name: esc(run.label),
+      legendgroup: group(i),
+      showlegend: false,
       hovertemplate: `diverged at step ${run.steps}<extra>${esc(run.label)}</extra>`,
     });
   });
-  const spec = layout(320);
+  const values = data.flatMap((t) => t.y).filter((v) => v > 0 && Number.isFinite(v));
+  const span = smoothingSteps(result);
+  data.push(
+    key("each batch's loss", { mode: "lines", line: { color: KEY, width: 1 }, opacity: 0.45 }),
+    key(span ? `moving average (~${span} steps)` : "moving average", { mode: "lines", line: { color: KEY, width: 2.5 } }),
+  );
+  if (result.runs.some((run) => run.status === "diverged")) {
+    data.push(key("diverged", { mode: "markers", marker: { symbol: "x", size: 10, color: KEY } }));
+  }
+  const spec = layout(320 + legendHeight(data, width));
   if (iterations) spec.xaxis.range = [0, iterations];
   spec.yaxis = { title: { text: "cross-entropy" }, gridcolor: "#eef1f5", zeroline: false, ticks: "outside", exponentformat: "e" };
-  const values = data.flatMap((t) => t.y).filter((v) => v > 0 && Number.isFinite(v));
   const clipped = values.some((v) => v > top);
   if (logY) {
     Object.assign(spec.yaxis, { type: "log", tickformat: "~g", dtick: "D2" });
@@ -94,8 +146,9 @@ export function lossFigure(result, { logY = false, iterations = null } = {}) {
   return { data, layout: spec };
 }
 
-/** Accuracy on the test set (solid) and on the training probe (dashed) at every record. */
-export function accuracyFigure(result, { iterations = null } = {}) {
+/** Accuracy on the test set (solid) and on the training probe (dashed) at every record; the
+ * legend names the runs and says which line is which. */
+export function accuracyFigure(result, { iterations = null, width = 600 } = {}) {
   const data = [];
   result.runs.forEach((run, i) => {
     const { step, test_accuracy: test, train_accuracy: train } = run.records;
@@ -107,12 +160,18 @@ export function accuracyFigure(result, { iterations = null } = {}) {
         y,
         line: { color: color(i), width: what === "test" ? 2.5 : 1.5, dash },
         marker: { color: color(i) },
-        name: `${esc(run.label)} (${what})`,
+        name: esc(run.label), // the test curve is the run's legend entry
+        legendgroup: group(i),
+        showlegend: what === "test",
         hovertemplate: `step %{x}: %{y:.1%}<extra>${esc(run.label)} (${what})</extra>`,
       });
     }
   });
-  const spec = layout(320);
+  data.push(
+    key("test set", { mode: "lines", line: { color: KEY, width: 2.5 } }),
+    key("training samples", { mode: "lines", line: { color: KEY, width: 1.5, dash: "dash" } }),
+  );
+  const spec = layout(320 + legendHeight(data, width));
   if (iterations) spec.xaxis.range = [0, iterations];
   spec.yaxis = { title: { text: "accuracy" }, range: [0, 1.02], tickformat: ".0%", gridcolor: "#eef1f5", zeroline: false };
   return { data, layout: spec };
@@ -130,7 +189,7 @@ function perLayer(rows, which) {
 }
 
 /** The fraction of each hidden layer's units that are zero for every probe sample. */
-export function deadFigure(result, { which = "mean", iterations = null } = {}) {
+export function deadFigure(result, { which = "mean", iterations = null, width = 600 } = {}) {
   const data = result.runs.map((run, i) => ({
     type: "scatter",
     mode: run.records.step.length > 1 ? "lines" : "markers",
@@ -139,9 +198,10 @@ export function deadFigure(result, { which = "mean", iterations = null } = {}) {
     line: { color: color(i), width: 2 },
     marker: { color: color(i) },
     name: esc(run.label),
+    legendgroup: group(i),
     hovertemplate: `step %{x}: %{y:.1%} dead<extra>${esc(run.label)}</extra>`,
   }));
-  const spec = layout(280);
+  const spec = layout(280 + legendHeight(data, width));
   if (iterations) spec.xaxis.range = [0, iterations];
   // At least 0 to 10%, at most 0 to 100%: a few dead units stay visible.
   spec.yaxis = {
@@ -155,7 +215,7 @@ export function deadFigure(result, { which = "mean", iterations = null } = {}) {
 }
 
 /** log10(std of the update / std of the weights) per record; the rule of thumb is about -3. */
-export function ratioFigure(result, { which = "mean", iterations = null } = {}) {
+export function ratioFigure(result, { which = "mean", iterations = null, width = 600 } = {}) {
   const data = result.runs.map((run, i) => {
     // Step 0 has no update yet: its list is empty.
     const y = perLayer(run.records.update_ratio, which);
@@ -168,13 +228,15 @@ export function ratioFigure(result, { which = "mean", iterations = null } = {}) 
       line: { color: color(i), width: 2 },
       marker: { color: color(i) },
       name: esc(run.label),
+      legendgroup: group(i),
       hovertemplate: `step %{x}: %{y:.2f}<extra>${esc(run.label)}</extra>`,
     };
   });
   const values = data.flatMap((t) => t.y).filter((v) => v !== null);
+  data.push(key("−3: the rule of thumb", { mode: "lines", line: { color: KEY, width: 1.5, dash: "dot" } }));
   const low = Math.min(-4, ...values);
   const high = Math.max(-2, ...values);
-  const spec = layout(280);
+  const spec = layout(280 + legendHeight(data, width));
   if (iterations) spec.xaxis.range = [0, iterations];
   spec.yaxis = {
     title: { text: "log10 update ratio" },
@@ -226,6 +288,7 @@ export function ridgeFigure(result, layer, { kind = "post", width = 1000 } = {})
   const spec = layout(Math.min(640, Math.max(260, steps.length * 34 + 110)), {
     margin: { l: 72, r: 12, t: narrow ? 52 : 36, b: 40 },
     hovermode: "closest",
+    showlegend: false, // the runs are the columns' titles, the steps the rows'
     annotations: [],
   });
   delete spec.xaxis;

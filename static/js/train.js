@@ -1,10 +1,13 @@
 // The training page: the query string is the training API's share link. Start streams the job's
 // partial results (Server-Sent Events over fetch, so a 422's body can be read) and redraws as
-// they arrive; Cancel deletes the job and closes the stream (closing alone stops it too). The
-// page sends the query as it is and puts the server's canonical share in the address bar; the
-// form fields only set a few of its shared keys.
+// they arrive, at most every REDRAW_MS (the events in between are merged, and drawing takes at
+// most about half the time, so the browser leaves the CPU to the training); Cancel deletes the
+// job and closes the stream (closing alone stops it too). The page sends the query as it is and
+// puts the server's canonical share in the address bar; the form fields only set a few of its
+// shared keys, and show the defaults the API gives (/api/v1/train/fields) where the link has none.
+// A finished training downloads as JSON (the API's document) and as two CSV files.
 
-import { ApiError } from "./api.js";
+import { ApiError, exportUrl } from "./api.js";
 import { COLORS } from "./figures.js";
 import { accuracyFigure, captureSteps, deadFigure, histogramsFigure, lossFigure, ratioFigure, ridgeFigure } from "./train-figures.js";
 import { copyLink, showMessage } from "./page.js";
@@ -20,8 +23,24 @@ const PLOT_CONFIG = {
   toImageButtonOptions: { filename: "initscope-training", scale: 2 },
 };
 const KEYS = ["iterations", "batch", "opt", "lr"]; // the shared keys the form fields set
+const REDRAW_MS = 250; // progress redraws the charts at most this often
 
-const state = { presets: [], job: null, result: null, labels: [], follow: true, drawing: null, queued: null };
+const state = {
+  presets: [],
+  fields: {}, // the API's training fields by link key: type, bounds, default
+  job: null,
+  result: null,
+  labels: [],
+  follow: true,
+  drawing: null, // the draw under way (a promise)
+  queued: null, // what to draw next: "all" or "captures"
+  urgent: false, // the next draw is the user's (or the end's): no waiting
+  timer: 0,
+  frame: 0,
+  last: { start: -Infinity, end: -Infinity }, // the last draw's times (performance.now())
+  captures: "", // what the capture figures show (see capturesKey)
+  generation: 0, // counts the trainings started
+};
 
 // ---- the query and the form fields -----------------------------------------------------------
 
@@ -41,6 +60,30 @@ function syncFields() {
   const preset = state.presets.find((p) => p.share === query);
   $("preset").value = preset ? preset.name : "";
   $("preset-info").textContent = preset ? `${preset.shows} From ${preset.source}.` : "";
+  // The learning rate's default is the optimizer's: the link's, or the default one.
+  const { lr, opt } = state.fields;
+  if (lr && opt) $("lr").placeholder = String(lr.defaults[$("opt").value || opt.default] ?? lr.default ?? "");
+}
+
+/** The fields from the API's training fields: a blank field shows the default in grey (what a
+ * link without the key trains with), the optimizers are the API's, bounds and help its own. */
+function applyFields(fields) {
+  state.fields = Object.fromEntries(fields.map((f) => [f.name, f]));
+  const { opt } = state.fields;
+  if (opt) {
+    const label = (name) => opt.labels?.[name] ?? name;
+    const blank = new Option(`${label(opt.default)} (default)`, "");
+    $("opt").replaceChildren(blank, ...opt.choices.map((name) => new Option(label(name), name)));
+  }
+  for (const key of KEYS) {
+    const field = state.fields[key];
+    if (!field) continue;
+    $(key).title = field.doc;
+    if (field.type === "choice") continue;
+    if (field.default !== null) $(key).placeholder = String(field.default);
+    if (field.min !== null) $(key).min = String(field.min);
+    if (field.max !== null) $(key).max = String(field.max);
+  }
 }
 
 function setQuery(query) {
@@ -106,7 +149,9 @@ async function start() {
   const job = (state.job = { controller: new AbortController(), id: null, cancelled: false });
   state.result = null;
   state.follow = true;
+  state.generation += 1;
   $("charts").hidden = true; // until this training's first result: no empty or stale charts
+  $("downloads").hidden = true;
   $("runs").replaceChildren();
   setRunning(true);
   showMessage("");
@@ -119,8 +164,8 @@ async function start() {
       // Once cancelled, only the server's last word counts: its result, runs marked cancelled.
       if (job.cancelled && event !== "done") continue;
       if (event === "start") onStart(data, job);
-      else if (event === "progress") onResult(mergeProgress(state.result, data));
-      else if (event === "done") onResult(data);
+      else if (event === "progress") onResult(mergeProgress(state.result, data), { throttled: true });
+      else if (event === "done") onResult(data, { done: true });
       else if (event === "error") throw apiError(500, data);
       if (event === "done") finished = true;
     }
@@ -147,14 +192,28 @@ function onStart(data, job) {
   renderRuns(state.labels.map((label) => ({ label, status: "waiting", steps: 0 })));
 }
 
-function onResult(result) {
+/** A result: the progress so far (`throttled`: its charts wait for the next redraw) or, `done`,
+ * the training's last word. The bar and the runs' statuses follow every event. */
+function onResult(result, { throttled = false, done = false } = {}) {
   state.result = result;
   const steps = Math.max(result.steps ?? 0, ...result.runs.map((r) => r.steps));
   setProgress(steps, result.iterations);
   if (result.runs.some((r) => r.status === "cancelled")) showCancelled(steps, result.iterations);
   else if (state.job.cancelled) showMessage(""); // it had finished before the cancel reached it
   renderRuns(result.runs);
-  scheduleDraw();
+  if (done) showDownloads(result);
+  scheduleDraw("all", { throttled });
+}
+
+/** The downloads of a finished training (every run done or diverged; a cancelled one is not
+ * kept by the server): its document as JSON, its curves and its histograms as CSV. */
+function showDownloads(result) {
+  const finished = result.runs.every((r) => r.status === "done" || r.status === "diverged");
+  $("downloads").hidden = !finished;
+  if (!finished) return;
+  $("download-json").href = `${API}?${result.share}`;
+  $("download-csv").href = exportUrl("train-csv", result.share);
+  $("download-histograms").href = exportUrl("train-histograms-csv", result.share);
 }
 
 function showCancelled(steps, iterations) {
@@ -246,12 +305,23 @@ function syncSlider(result) {
   return steps[Number(slider.value)];
 }
 
+/** What the capture figures show: the training, its captures so far, the step, the values, the
+ * layer and the widths. Progress brings new captures only now and then: the same key, no redraw. */
+function capturesKey(result, step, kind) {
+  const counts = result.runs.map((r) => r.captures.length).join();
+  const widths = `${$("histograms").clientWidth}x${$("ridgeline").clientWidth}`;
+  return [state.generation, counts, step, kind, $("ridge-layer").value, widths].join("|");
+}
+
 async function drawCaptures() {
   const result = state.result;
   if (!result) return;
   const step = syncSlider(result);
   if (step === undefined) return;
   const kind = document.querySelector('input[name="kind"]:checked').value;
+  const key = capturesKey(result, step, kind);
+  if (key === state.captures) return;
+  state.captures = key;
   const grid = histogramsFigure(result, step, { kind, width: $("histograms").clientWidth });
   const ridge = ridgeFigure(result, Number($("ridge-layer").value), { kind, width: $("ridgeline").clientWidth });
   await Promise.all([
@@ -266,11 +336,12 @@ async function draw() {
   $("charts").hidden = false; // before drawing: a hidden plot is laid out at a default width
   syncSelects(result);
   const { iterations } = result;
+  const width = (id) => $(id).clientWidth || undefined; // the legend's rows depend on it
   const figures = {
-    loss: lossFigure(result, { logY: $("loss-log").checked, iterations }),
-    accuracy: accuracyFigure(result, { iterations }),
-    dead: deadFigure(result, { which: $("dead-layer").value, iterations }),
-    ratio: ratioFigure(result, { which: $("ratio-layer").value, iterations }),
+    loss: lossFigure(result, { logY: $("loss-log").checked, iterations, width: width("loss") }),
+    accuracy: accuracyFigure(result, { iterations, width: width("accuracy") }),
+    dead: deadFigure(result, { which: $("dead-layer").value, iterations, width: width("dead") }),
+    ratio: ratioFigure(result, { which: $("ratio-layer").value, iterations, width: width("ratio") }),
   };
   await Promise.all([
     ...Object.entries(figures).map(([id, f]) => window.Plotly.react(id, f.data, f.layout, PLOT_CONFIG)),
@@ -279,19 +350,40 @@ async function draw() {
   document.body.dataset.drawn = String(Number(document.body.dataset.drawn ?? 0) + 1);
 }
 
-/** Redraw with the newest result and view; what is asked during a draw waits for it, then draws
- * once. `part`: "all" the charts, or only the "captures" (the slider, the layer, the values). */
-function scheduleDraw(part = "all") {
+/** Redraw with the newest result and view, at the next animation frame; what is asked until then
+ * (or during a draw) is drawn once. `part`: "all" the charts, or only the "captures" (the slider,
+ * the layer, the values). A `throttled` redraw (progress) waits until REDRAW_MS after the last
+ * draw began, and after its end for as long as it took: drawing takes at most half the time
+ * however slow the machine, and none while the tab is hidden. */
+function scheduleDraw(part = "all", { throttled = false } = {}) {
   state.queued = state.queued === "all" || part === "all" ? "all" : "captures";
-  if (!state.drawing) drawQueued();
+  if (!throttled) state.urgent = true;
+  if (!state.drawing) plan();
+}
+
+function plan() {
+  if (state.frame) return; // a frame is asked for: it draws what is queued then
+  const { start, end } = state.last;
+  const wait = state.urgent ? 0 : Math.max(start + REDRAW_MS, 2 * end - start) - performance.now();
+  clearTimeout(state.timer);
+  state.timer = setTimeout(() => {
+    state.frame = requestAnimationFrame(() => {
+      state.frame = 0;
+      drawQueued();
+    });
+  }, Math.max(0, wait));
 }
 
 function drawQueued() {
   const part = state.queued;
+  if (!part) return;
   state.queued = null;
+  state.urgent = false;
+  const start = performance.now();
   state.drawing = (part === "all" ? draw() : drawCaptures()).finally(() => {
+    state.last = { start, end: performance.now() };
     state.drawing = null;
-    if (state.queued) drawQueued();
+    if (state.queued) plan();
   });
 }
 
@@ -326,12 +418,18 @@ function wire() {
   });
 }
 
+async function getJson(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new ApiError(response.status, null);
+  return response.json();
+}
+
 async function main() {
   wire();
   try {
-    const response = await fetch(`${API}/presets`);
-    if (!response.ok) throw new ApiError(response.status, null);
-    state.presets = await response.json();
+    const [presets, fields] = await Promise.all([getJson(`${API}/presets`), getJson(`${API}/fields`)]);
+    state.presets = presets;
+    applyFields(fields);
   } catch (err) {
     showMessage(`Cannot reach the server: ${err.message}`);
   }

@@ -159,6 +159,36 @@ def test_train_presets_listed_with_their_links(client: TestClient) -> None:
     assert all(p["share"] == TRAIN_PRESETS[p["name"]].query for p in listed)
 
 
+def test_train_fields_give_the_defaults_a_link_trains_with(client: TestClient) -> None:
+    """The training form shows these in its blank fields: they must be what a link without the
+    key trains with (the codec's defaults), for every optimizer's parameters too."""
+    fields = {f["name"]: f for f in client.get("/api/v1/train/fields").json()}
+    assert set(fields) == {"data", "captures", *train_codec.TRAIN_KEYS, *train_codec.OPT_KEYS}
+    [config] = train_codec.decode("run=relu,he_normal").runs
+    assert (fields["iterations"]["default"], fields["batch"]["default"]) == (2000, 128)
+    assert (fields["opt"]["default"], fields["lr"]["default"]) == ("sgd", 0.01)
+    given = {
+        "data": config.data,
+        "batch": config.batch_size,
+        "iterations": config.iterations,
+        "batch_seed": config.batch_seed,
+        "record_every": config.record_every,
+        "probe": config.probe_size,
+        "opt": config.optimizer,
+        **dict(config.optimizer_params),
+    }
+    assert {name: fields[name]["default"] for name in given} == given
+    assert fields["momentum"]["default"] is None  # SGD takes no momentum
+    for name in fields["opt"]["choices"]:
+        [run] = train_codec.decode(f"opt={name}&run=relu,he_normal").runs
+        for param, value in run.optimizer_params:
+            assert fields[param]["defaults"][name] == value
+    assert fields["lr"]["defaults"]["adam"] == 0.001 and fields["opt"]["labels"]["adam"] == "Adam"
+    # the bounds are the codec's: one past the maximum is refused
+    too_many = client.get(f"/api/v1/train?iterations={fields['iterations']['max'] + 1}&run=relu,he_normal")
+    assert too_many.status_code == 422 and too_many.json()["detail"][0]["loc"][1] == "iterations"
+
+
 def _merged(progress: list[dict[str, Any]]) -> dict[str, Any]:
     """The progress so far, from its increments (what static/js/train-progress.js does)."""
     runs = [dict(run, records=dict(run["records"])) for run in progress[0]["runs"]]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import itertools
 import json
 import re
+import secrets
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -49,6 +52,12 @@ def first_progress_steps(url: str) -> int:
     raise AssertionError("no progress event")
 
 
+def fresh(link: str) -> str:
+    """`link` with a batch seed of its own: a training the session's server has not cached (a
+    cached one answers at once, without progress), however often the test repeats."""
+    return f"{link}&batch_seed={secrets.randbelow(2**31)}"
+
+
 def histograms(page: Page) -> list[list[float]]:
     bars: list[list[float]] = page.evaluate(
         "() => document.getElementById('histograms').data.filter(t => t.type === 'bar').map(t => t.x)"
@@ -59,7 +68,7 @@ def histograms(page: Page) -> list[list[float]]:
 def test_train_streams_progress_and_draws(
     page: Page, live_server: str, watch: Watch, artifacts: Path
 ) -> None:
-    open_page(page, f"{live_server}/train?{SHORT}")
+    open_page(page, f"{live_server}/train?{fresh(SHORT)}")  # not cached: it streams progress
     expect(page.locator("#progress-text")).to_have_text("not started")
     assert page.locator("#charts").is_hidden()  # nothing to draw before Start
     page.evaluate(RECORD_PROGRESS)
@@ -76,10 +85,14 @@ def test_train_streams_progress_and_draws(
     assert page.locator("#query").input_value() == href.split("?", 1)[1]
     page.wait_for_function("() => document.getElementById('loss').data?.length >= 4")
     curves = page.evaluate(
-        "() => document.getElementById('loss').data.map(t => t.y.filter(v => v !== null).length)"
+        "() => document.getElementById('loss').data.filter(t => t.legendgroup !== 'key')"
+        ".map(t => t.y.filter(v => v !== null).length)"
     )
     assert len(curves) == 4 and all(n >= 100 for n in curves)  # raw and smoothed, per run
-    accuracy = page.evaluate("() => document.getElementById('accuracy').data.map(t => t.x.length)")
+    accuracy = page.evaluate(
+        "() => document.getElementById('accuracy').data"
+        ".filter(t => t.legendgroup !== 'key').map(t => t.x.length)"
+    )
     assert accuracy == [21, 21, 21, 21]  # records at 0, 10, ..., 200
     # The slider follows the last capture; moving it redraws the histograms of step 0.
     expect(page.locator("#capture-label")).to_have_text("200")
@@ -126,6 +139,7 @@ def test_train_cancel_stops_the_training(page: Page, live_server: str, watch: Wa
     expect(page.locator("#cancel")).to_be_disabled()
     steps = page.evaluate("() => document.getElementById('progress').value")
     assert 0 < steps < 3000
+    assert page.locator("#downloads").is_hidden()  # a cancelled training is not kept: nothing to download
     assert httpx.get(f"{live_server}/healthz", timeout=5).status_code == 200
     # The job stopped: the same link starts a new training from step 0, not the old one's progress.
     assert first_progress_steps(f"{live_server}/api/v1/train/stream?{LONG}") == 100
@@ -171,3 +185,153 @@ def test_train_presets_and_fields_edit_the_link(page: Page, live_server: str, wa
     assert "iterations=300" in query and "opt=adam" in query
     assert query.endswith(presets[-1]["share"].split("&run=", 1)[1])  # the runs are left alone
     expect(page.locator("#preset")).to_have_value("")  # no longer the preset
+
+
+def train_to_the_end(page: Page) -> None:
+    page.locator("#start").click()
+    page.wait_for_function(
+        "() => document.body.dataset.running === '0' && document.body.dataset.drawn >= 1", timeout=90_000
+    )
+    expect(page.locator("#progress-text")).to_have_text(re.compile(r"^step (\d+) of \1$"))
+
+
+CHARTS = ("loss", "accuracy", "dead", "ratio")
+KEYS = {  # the grey entries of each chart's legend: what a line style means
+    "loss": ["each batch's loss", "moving average (~50 steps)"],
+    "accuracy": ["test set", "training samples"],
+    "dead": [],
+    "ratio": ["−3: the rule of thumb"],
+}
+# A chart's legend as drawn: each entry's text, line colour and box; the legend's, the plotting
+# area's (plotly's drag layer covers it) and the figure's boxes.
+LEGEND = """id => {
+  const root = document.getElementById(id);
+  const box = (el) => {
+    const r = el.getBoundingClientRect();
+    return { top: r.top, bottom: r.bottom, left: r.left, right: r.right };
+  };
+  return {
+    entries: [...root.querySelectorAll('.legend .traces')].map((el) => ({
+      text: el.querySelector('.legendtext').textContent,
+      color: getComputedStyle(el.querySelector('.legendlines path, .legendpoints path')).stroke,
+      box: box(el),
+    })),
+    legend: box(root.querySelector('.legend')),
+    area: box(root.querySelector('.nsewdrag')),
+    figure: box(root),
+  };
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_train_charts_have_legends_naming_each_run_in_its_colour(
+    page: Page, live_server: str, watch: Watch, width: int
+) -> None:
+    open_page(page, f"{live_server}/train?{SHORT}", width=width)
+    train_to_the_end(page)
+    runs = page.evaluate(
+        "() => [...document.querySelectorAll('#runs .run')].map(li => [li.querySelector('.name').textContent,"
+        " getComputedStyle(li.querySelector('.swatch')).backgroundColor])"
+    )
+    assert [name for name, _ in runs] == ["relu, N(0, 0.01²)", "relu, He"]
+    for chart in CHARTS:
+        seen = page.evaluate(LEGEND, chart)
+        entries = seen["entries"]
+        # every run once, in the colour the runs list (and its lines) have; then the key
+        assert [(e["text"], e["color"]) for e in entries[: len(runs)]] == [tuple(run) for run in runs], chart
+        assert [e["text"] for e in entries[len(runs) :]] == KEYS[chart], chart
+        # the legend is above the plotting area, whole and inside the figure (on a phone too),
+        # and the figure grows by its rows: the plotting area keeps its height
+        assert seen["legend"]["bottom"] <= seen["area"]["top"] + 1, chart
+        area = seen["area"]["bottom"] - seen["area"]["top"]
+        assert area >= (245 if chart in ("loss", "accuracy") else 205), (chart, area)
+        left, right = seen["figure"]["left"], seen["figure"]["right"]
+        assert all(left <= e["box"]["left"] and e["box"]["right"] <= right for e in entries), chart
+
+
+def test_train_fields_show_the_apis_defaults(page: Page, live_server: str, watch: Watch) -> None:
+    fields = {f["name"]: f for f in httpx.get(f"{live_server}/api/v1/train/fields", timeout=5).json()}
+    open_page(page, f"{live_server}/train?width=100-100&run=relu,he_normal")
+    # blank fields: the link trains with the defaults, shown in grey
+    for key in ("iterations", "batch", "lr"):
+        expect(page.locator(f"#{key}")).to_have_value("")
+    shown = {key: page.locator(f"#{key}").get_attribute("placeholder") for key in ("iterations", "batch")}
+    shown["lr"] = page.locator("#lr").get_attribute("placeholder")
+    assert shown == {key: str(fields[key]["default"]) for key in shown}
+    assert shown == {"iterations": "2000", "batch": "128", "lr": "0.01"}
+    expect(page.locator("#opt")).to_have_value("")
+    expect(page.locator("#opt option:checked")).to_have_text("SGD (default)")
+    options = page.locator("#opt option").evaluate_all("os => os.map(o => [o.value, o.textContent])")
+    assert options[1:] == [[name, fields["opt"]["labels"][name]] for name in fields["opt"]["choices"]]
+    assert page.locator("#iterations").get_attribute("max") == str(fields["iterations"]["max"])
+    # the learning rate's default is the chosen optimizer's
+    page.locator("#opt").select_option("adam")
+    expect(page.locator("#lr")).to_have_attribute("placeholder", str(fields["lr"]["defaults"]["adam"]))
+    assert "opt=adam" in page.locator("#query").input_value()
+    # a link's own value fills its field
+    open_page(page, f"{live_server}/train?iterations=300&lr=0.1&run=relu,he_normal")
+    expect(page.locator("#iterations")).to_have_value("300")
+    expect(page.locator("#lr")).to_have_value("0.1")
+
+
+def test_train_finished_downloads_as_json_and_csv(
+    page: Page, live_server: str, watch: Watch, tmp_path: Path
+) -> None:
+    open_page(page, f"{live_server}/train?{SHORT}")
+    assert page.locator("#downloads").is_hidden()  # nothing finished yet
+    train_to_the_end(page)
+    expect(page.locator("#downloads")).to_be_visible()
+    share = page.locator("#query").input_value()
+    done = httpx.get(f"{live_server}/api/v1/train?{share}", timeout=30)
+    assert done.headers["x-cache"] == "hit"
+    files = {}
+    for button, name in (
+        ("#download-json", "initscope-training.json"),
+        ("#download-csv", "initscope-training.csv"),
+        ("#download-histograms", "initscope-training-histograms.csv"),
+    ):
+        with page.expect_download() as download:
+            page.locator(button).click()
+        assert download.value.suggested_filename == name
+        download.value.save_as(tmp_path / name)
+        files[name] = (tmp_path / name).read_text()
+    assert json.loads(files["initscope-training.json"]) == done.json()  # the API's document
+    steps = list(csv.DictReader(files["initscope-training.csv"].splitlines()))
+    assert len(steps) == 2 * 201  # two runs, steps 0 to 200
+    assert float(steps[-1]["test_accuracy"]) == done.json()["runs"][1]["records"]["test_accuracy"][-1]
+    histograms = list(csv.DictReader(files["initscope-training-histograms.csv"].splitlines()))
+    assert {(row["step"], row["kind"]) for row in histograms} == {
+        (step, kind) for step in ("0", "100", "200") for kind in ("post", "grad")
+    }
+    # a new training hides them until it has finished
+    page.locator("#start").click()
+    page.wait_for_function("() => document.body.dataset.running === '0'")
+    expect(page.locator("#downloads")).to_be_visible()
+
+
+# Seconds of training in many progress events (the server sends one at most every 0.2 s).
+PACED = "data=mnist&width=100-100&iterations=600&record_every=20&run=relu,normal,std:0.01&run=relu,he_normal"
+RECORD_DRAWS = """() => {
+  window.draws = {};
+  const react = window.Plotly.react;
+  window.Plotly.react = function (id, ...rest) {
+    (window.draws[id] ??= []).push(performance.now());
+    return react.call(this, id, ...rest);
+  };
+}"""
+
+
+def test_train_progress_redraws_at_most_every_quarter_second(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    open_page(page, f"{live_server}/train?{fresh(PACED)}")
+    page.evaluate(RECORD_DRAWS)
+    train_to_the_end(page)
+    draws: dict[str, list[float]] = page.evaluate("() => window.draws")
+    loss = draws["loss"]
+    assert len(loss) >= 3, draws  # it drew while it trained
+    # Progress waits 250 ms after the last draw began (the end's result is drawn at once).
+    gaps = [b - a for a, b in itertools.pairwise(loss)][:-1]
+    assert min(gaps) >= 240, gaps
+    # The histograms change only when a capture comes (0, 150, 300, 600): not at every event.
+    assert len(draws["histograms"]) <= 4 + 1 < len(loss) or len(loss) <= 5, draws

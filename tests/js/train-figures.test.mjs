@@ -1,0 +1,162 @@
+// node --test tests/js: the training page's figures (static/js/train-figures.js), on results
+// shaped like the training API's: every chart has a legend naming each run in its colour, and
+// grey entries saying what each line style means.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { COLORS } from "../../static/js/figures.js";
+import {
+  accuracyFigure,
+  deadFigure,
+  legendHeight,
+  lossFigure,
+  ratioFigure,
+  ridgeFigure,
+  smoothingSteps,
+} from "../../static/js/train-figures.js";
+
+const histogram = (lo, hi) => ({ edges: [lo, (lo + hi) / 2, hi], counts: [3, 1], std: 0.5 });
+
+/** A run of the API's document: `steps` losses, records every 10 steps, captures at 0 and 20. */
+function run(label, { steps = 20, status = "done", layers = 2 } = {}) {
+  const recorded = [0, 10, 20].filter((s) => s <= steps);
+  return {
+    label,
+    status,
+    steps,
+    loss_stride: 1,
+    loss: [...Array(steps).keys()].map((i) => 2.3 / (1 + i)),
+    loss_smoothed: [...Array(steps).keys()].map((i) => 2.3 / (1 + i / 2)),
+    records: {
+      step: recorded,
+      train_loss: recorded.map(() => 1),
+      train_accuracy: recorded.map((s) => s / 40),
+      test_loss: recorded.map(() => 1),
+      test_accuracy: recorded.map((s) => s / 50),
+      dead_fraction: recorded.map(() => Array(layers).fill(0.1)),
+      update_ratio: recorded.map((s) => (s === 0 ? [] : Array(layers + 1).fill(-3))),
+    },
+    captures: [0, 20].map((step) => ({
+      step,
+      layers: [...Array(layers).keys()].map((j) => ({ layer: j + 1, units: 10, post: histogram(0, 1), grad: histogram(-1, 1) })),
+    })),
+  };
+}
+
+const LABELS = ["relu, N(0, 0.01²)", "relu, Xavier", "relu, He"];
+const result = (runs = LABELS.map((label) => run(label))) => ({ share: "x", iterations: 20, steps: 20, smoothing_beta: 0.98, runs });
+
+const FIGURES = {
+  loss: (r) => lossFigure(r, { iterations: 20 }),
+  accuracy: (r) => accuracyFigure(r, { iterations: 20 }),
+  dead: (r) => deadFigure(r, { iterations: 20 }),
+  ratio: (r) => ratioFigure(r, { iterations: 20 }),
+};
+
+/** The legend's entries: traces plotly lists (showlegend is not false), in order. */
+const entries = (figure) => figure.data.filter((t) => t.showlegend !== false);
+const runEntries = (figure) => entries(figure).filter((t) => t.legendgroup !== "key");
+const keyEntries = (figure) => entries(figure).filter((t) => t.legendgroup === "key");
+
+for (const [name, make] of Object.entries(FIGURES)) {
+  test(`${name}Figure_legend_names_every_run_once_in_its_colour`, () => {
+    const figure = make(result());
+    assert.equal(figure.layout.showlegend, true);
+    assert.equal(figure.layout.legend.orientation, "h"); // above the plot, wrapping on a phone
+    const runs = runEntries(figure);
+    assert.deepEqual(runs.map((t) => t.name), LABELS);
+    assert.deepEqual(runs.map((t) => t.line.color), LABELS.map((_, i) => COLORS[i]));
+    // Every line of a run is in its legend group (a click on the entry hides them all), in its colour.
+    for (const trace of figure.data.filter((t) => t.legendgroup !== "key")) {
+      const i = LABELS.indexOf(trace.name);
+      assert.ok(i >= 0, trace.name);
+      assert.equal(trace.legendgroup, `run${i}`);
+      assert.equal((trace.line ?? trace.marker).color, COLORS[i]);
+    }
+    // The grey entries carry no data: nothing to hover, nothing on the axes.
+    for (const trace of keyEntries(figure)) {
+      assert.deepEqual([trace.x, trace.y, trace.hoverinfo], [[null], [null], "skip"]);
+    }
+  });
+}
+
+test("lossFigure_legend_says_which_line_is_each_batch_and_which_the_moving_average", () => {
+  const figure = lossFigure(result());
+  const [raw, smoothed] = figure.data; // the first run's two lines
+  assert.deepEqual(keyEntries(figure).map((t) => t.name), ["each batch's loss", "moving average (~50 steps)"]);
+  const [rawKey, smoothedKey] = keyEntries(figure);
+  // each key entry is drawn as the lines it explains: thin and faint, bold
+  assert.equal(rawKey.line.width, raw.line.width);
+  assert.ok(rawKey.opacity < 1 && raw.opacity < 1);
+  assert.equal(smoothedKey.line.width, smoothed.line.width);
+  assert.equal(raw.showlegend, false);
+  assert.equal(smoothed.name, LABELS[0]);
+});
+
+test("lossFigure_legend_marks_a_diverged_run_only_when_one_diverged", () => {
+  const diverged = result([run("relu, He"), run("relu, N(0, 10²)", { steps: 5, status: "diverged" })]);
+  const figure = lossFigure(diverged);
+  assert.deepEqual(keyEntries(figure).map((t) => t.name).at(-1), "diverged");
+  assert.equal(keyEntries(figure).at(-1).marker.symbol, "x");
+  assert.ok(!keyEntries(lossFigure(result())).some((t) => t.name === "diverged"));
+});
+
+test("accuracyFigure_legend_says_test_is_solid_and_training_samples_dashed", () => {
+  const figure = accuracyFigure(result());
+  assert.deepEqual(keyEntries(figure).map((t) => [t.name, t.line.dash ?? "solid"]), [
+    ["test set", "solid"],
+    ["training samples", "dash"],
+  ]);
+  // the run's entry is its test curve; its training curve is in its group, off the legend
+  const lines = figure.data.filter((t) => t.legendgroup === "run0");
+  assert.deepEqual(lines.map((t) => [t.line.dash, t.showlegend]), [["dash", false], ["solid", true]]);
+});
+
+test("ratioFigure_legend_explains_the_dotted_rule_of_thumb", () => {
+  const figure = ratioFigure(result());
+  const [rule] = keyEntries(figure);
+  assert.equal(rule.name, "−3: the rule of thumb");
+  assert.equal(rule.line.dash, figure.layout.shapes[0].line.dash);
+  assert.equal(figure.layout.shapes[0].y0, -3);
+});
+
+test("legend_entries_escape_the_labels_of_the_link", () => {
+  const figure = deadFigure(result([run("<b>mine</b>")]));
+  assert.deepEqual(runEntries(figure).map((t) => t.name), ["&lt;b&gt;mine&lt;/b&gt;"]);
+});
+
+test("smoothingSteps_is_the_moving_averages_span_from_the_documents_beta", () => {
+  assert.equal(smoothingSteps({ smoothing_beta: 0.98 }), 50);
+  assert.equal(smoothingSteps({ smoothing_beta: 0.9 }), 10);
+  assert.equal(smoothingSteps({}), null); // an older document: the legend says "moving average"
+  assert.ok(keyEntries(lossFigure({ ...result(), smoothing_beta: undefined })).some((t) => t.name === "moving average"));
+});
+
+test("legendHeight_counts_the_rows_plotly_wraps_the_legend_into", () => {
+  const entry = (name) => ({ name });
+  assert.equal(legendHeight([entry("relu, He")], 600), 27); // one row
+  const five = lossFigure(result()).data; // 3 runs and 2 grey entries
+  assert.equal(legendHeight(five, 2000), 27);
+  // Not on one row: every entry takes the widest one's width ("moving average (~50 steps)")
+  assert.equal(legendHeight(five, 600), 19 * 3 + 8); // two columns
+  assert.equal(legendHeight(five, 390), 19 * 5 + 8); // a phone: one column
+  assert.equal(legendHeight([entry("&lt;b&gt;"), ...Array(9).fill(entry("abc"))], 10000), 27);
+  assert.equal(legendHeight([...five, { name: "hidden", showlegend: false }], 2000), 27);
+});
+
+const SIZED = { loss: lossFigure, accuracy: accuracyFigure, dead: deadFigure, ratio: ratioFigure };
+for (const [name, figureOf] of Object.entries(SIZED)) {
+  test(`${name}Figure_grows_by_its_legend_so_the_plot_keeps_its_height`, () => {
+    const plots = [390, 600, 1400].map((width) => {
+      const { data, layout } = figureOf(result(), { iterations: 20, width });
+      return layout.height - legendHeight(data, width);
+    });
+    assert.deepEqual(plots, [plots[0], plots[0], plots[0]]);
+    const [phone, desk] = [390, 1400].map((width) => figureOf(result(), { width }).layout.height);
+    assert.ok(phone > desk, `${phone} > ${desk}`);
+  });
+}
+
+test("ridgeFigure_has_no_legend_its_columns_are_the_runs", () => {
+  assert.equal(ridgeFigure(result(), 1).layout.showlegend, false);
+});
