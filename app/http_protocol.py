@@ -13,6 +13,13 @@ uvicorn answers a malformed request (400) and a request beyond limit_concurrency
 outside the app, so the app's SecurityHeaders middleware never sees those answers: here they get
 the same headers, from app/security.py.
 
+GET and HEAD /healthz are answered here, as soon as their header is read, with the bytes the app's
+route answers (app/health.py) and the same headers. Why: under a flood, every request the loop has
+read becomes a task that runs the app's whole stack (~0.3 ms each for a refusal), and a health
+check queued behind 200 of them waited 100-160 ms; answered in the protocol it waits for no task,
+so a monitor sees a live server as live however busy its app is. A request with an Origin header
+(a page's fetch, which may need CORS headers) still goes to the app.
+
 It is uvicorn's httptools protocol (httptools comes with uvicorn[standard], a dependency), so the
 server never falls back to h11. It relies on uvicorn's internals (send_400_response,
 _start_asgi_task, the parser callbacks): uvicorn is pinned, and tests/test_http_protocol.py runs a
@@ -29,9 +36,11 @@ from uvicorn._types import ASGI3Application
 from uvicorn.config import Config
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 from uvicorn.server import ServerState
 
-from .security import HEADERS, SecurityHeaders
+from . import health
+from .security import HEADERS, NO_STORE, SecurityHeaders
 from .settings import current_settings
 
 # uvicorn's own 503 (beyond limit_concurrency), through the middleware that adds the headers
@@ -114,4 +123,51 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         if app is service_unavailable:
             app = _SERVICE_UNAVAILABLE
+        elif _is_health_check(cycle):
+            self._answer_health_check(cycle)
+            return
         super()._start_asgi_task(cycle, app)
+
+    def _answer_health_check(self, cycle: RequestResponseCycle) -> None:
+        """Answer as the app's route would, and complete the cycle as uvicorn's send does (the
+        request has no body to wait for: the parser's later callbacks see a complete response)."""
+        scope = cycle.scope
+        headers = [
+            *self.server_state.default_headers,
+            (b"content-length", str(len(health.BODY)).encode("ascii")),
+            (b"content-type", health.MEDIA_TYPE.encode("ascii")),
+            *HEADERS,
+            NO_STORE,
+        ]
+        if not cycle.keep_alive:
+            headers.append((b"connection", b"close"))
+        content = [STATUS_LINE[200]]
+        for name, value in headers:
+            content.extend([name, b": ", value, b"\r\n"])
+        content.append(b"\r\n")
+        if scope["method"] == "GET":
+            content.append(health.BODY)
+        self.transport.write(b"".join(content))
+        if cycle.access_log:
+            cycle.access_logger.info(
+                '%s - "%s %s HTTP/%s" %d',
+                get_client_addr(scope),
+                scope["method"],
+                get_path_with_query_string(scope),
+                scope["http_version"],
+                200,
+            )
+        cycle.response_complete = True
+        cycle.message_event.set()
+        if not cycle.keep_alive:
+            self.transport.close()
+        cycle.on_response()
+
+
+def _is_health_check(cycle: RequestResponseCycle) -> bool:
+    scope = cycle.scope
+    return (
+        scope["path"] == health.PATH
+        and scope["method"] in ("GET", "HEAD")
+        and not any(name == b"origin" for name, _ in scope["headers"])
+    )

@@ -252,3 +252,110 @@ def test_http_no_answer_names_the_server(live_server: str, method: str, path: st
     response = httpx.request(method, f"{live_server}{path}", timeout=DEADLINE)
     assert response.status_code < 500
     assert "server" not in response.headers
+
+
+class _Transport(asyncio.Transport):
+    """What a protocol writes, kept (no socket: the test is that the answer exists when
+    data_received returns, before the loop has run anything)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = b""
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += bytes(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 1), "sockname": ("127.0.0.1", 2)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def _received(data: bytes) -> tuple[bytes, bool, list[str]]:
+    """What a protocol writes while handling `data` (before the loop runs any task), whether
+    it closed the connection, and the paths the app was called with once the loop ran."""
+    called: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        called.append(scope["path"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    config = Config(app=app, lifespan="off", log_config=None, server_header=False)
+    config.load()
+    protocol = HeaderTimeoutProtocol(config, ServerState(), {})
+    transport = _Transport()
+    protocol.connection_made(transport)
+    protocol.data_received(data)
+    written = transport.written
+    closed = transport.closed
+    for _ in range(10):
+        await asyncio.sleep(0)  # any task the request started runs now
+    protocol.connection_lost(None)
+    return written, closed, called
+
+
+def _in_own_loop(data: bytes) -> tuple[bytes, bool, list[str]]:
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop may run in this thread
+        return pool.submit(asyncio.run, _received(data)).result()
+
+
+HEALTH = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def test_http_healthz_is_answered_in_the_protocol_before_any_task_runs() -> None:
+    """Under a flood the loop runs every request it has read as a task of the app's whole stack
+    before it gets to the next read; /healthz is answered where it is read, so a health check
+    never waits behind them. Kept-alive and pipelined checks are answered each in turn, HEAD
+    without the body, and none reaches the app."""
+    written, closed, called = _in_own_loop(HEALTH + b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + HEALTH)
+    answers = written.split(b"HTTP/1.1 200 OK\r\n")[1:]
+    assert len(answers) == 3 and not closed and called == []
+    assert [a.endswith(b'\r\n\r\n{"status":"ok"}') for a in answers] == [True, False, True]
+    assert answers[1].endswith(b"\r\n\r\n") and b"content-length: 15\r\n" in answers[1]
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "app_paths"),
+    [
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nOrigin: http://a.example\r\n\r\n", ["/healthz"]),  # CORS
+        (b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", ["/healthz"]),
+        (b"GET /healthzz HTTP/1.1\r\nHost: x\r\n\r\n", ["/healthzz"]),
+    ],
+)
+def test_http_other_requests_go_to_the_app(request_bytes: bytes, app_paths: list[str]) -> None:
+    written, _, called = _in_own_loop(request_bytes)
+    assert written == b"" and called == app_paths
+
+
+def test_http_healthz_with_connection_close_closes() -> None:
+    written, closed, _ = _in_own_loop(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert b"connection: close\r\n" in written and closed
+
+
+def test_http_healthz_answers_as_the_apps_route_does(live_server: str) -> None:
+    """The protocol's answer and the app's route's (as a test client gets it) are the same
+    status, headers and body: a monitor cannot tell which answered."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app()) as client:
+        routed = client.get("/healthz")
+    with _connect(live_server) as sock:
+        sock.sendall(HEALTH)
+        status, headers, body = _read_response(sock)
+    assert status == b"HTTP/1.1 200 OK" and body == routed.content
+    headers.pop("date")
+    assert headers == dict(routed.headers)
