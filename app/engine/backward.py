@@ -12,6 +12,7 @@ back with ldexp.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +46,12 @@ def scale_back(x: float, exponent: int) -> float:
 
 def _normalize(x: Array) -> tuple[Array, int]:
     """x / 2**e with max |x / 2**e| in [0.5, 1), and e; x unchanged when it is 0 or not finite."""
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    # max |x| as max(max x, -min x): two reductions, no |x| array (NaN propagates through both)
+    peak = (
+        max(float(np.maximum.reduce(x, axis=None)), -float(np.minimum.reduce(x, axis=None)))
+        if x.size
+        else 0.0
+    )
     if peak == 0.0 or not math.isfinite(peak):
         return x, 0
     exponent = math.frexp(peak)[1]
@@ -57,6 +63,28 @@ def upstream_gradient(run: RunConfig, position: int, output: Array, loss: str) -
     rng = np.random.default_rng([run.seed, GRADIENT_STREAM, position])
     noise = rng.standard_normal(output.shape).astype(output.dtype, copy=False)
     return noise if loss == "normal" else output - noise
+
+
+# f'(z) from f(z) where that gives the very bits of df(z): sigmoid's s (1 - s) and tanh's 1 - t^2
+# recompute s and t from z otherwise, a transcendental pass per layer for values already in `a`.
+_SLOPE_FROM_OUTPUT: dict[str, Callable[[Array], Array]] = {
+    "sigmoid": lambda a: a * (1.0 - a),
+    "tanh": lambda a: 1.0 - a**2,
+}
+
+
+def _delta(run: RunConfig, layer: Layer, g: Array) -> Array:
+    """dL/dz = f'(z) g (maxout: g routed to each unit's winning piece)."""
+    if layer.activation == "relu":
+        # f'(z) is 1.0 where z > 0, else 0.0: g times the mask is g * f'(z) exactly (0 * g keeps
+        # its sign and NaN as the float product does), without a float copy of the mask.
+        masked: Array = np.multiply(g, layer.z > 0, dtype=layer.z.dtype)
+        return masked
+    from_output = _SLOPE_FROM_OUTPUT.get(layer.activation)
+    if from_output is not None:
+        return from_output(layer.a) * g
+    slope = _slope(run, layer)
+    return (slope * g[:, None, :]).reshape(layer.z.shape) if layer.pieces > 1 else slope * g
 
 
 def _slope(run: RunConfig, layer: Layer) -> Array:
@@ -73,14 +101,28 @@ def backward(
 
     Returns each layer's gradient (first to last) and dL/dx of the inputs (at its true scale).
     """
+    grads, g, exponent = _backpropagate(run, layers, x, upstream, input_gradient=True)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        # dL/dx of an exploding network is honestly infinite: no warning for that
+        return grads, np.ldexp(g, exponent)
+
+
+def layer_gradients(run: RunConfig, layers: list[Layer], x: Array, upstream: Array) -> list[LayerGradient]:
+    """backward's gradients of every layer, without dL/dx (one matrix product fewer)."""
+    return _backpropagate(run, layers, x, upstream, input_gradient=False)[0]
+
+
+def _backpropagate(
+    run: RunConfig, layers: list[Layer], x: Array, upstream: Array, input_gradient: bool
+) -> tuple[list[LayerGradient], Array, int]:
+    """Each layer's gradient, and dL/dx / 2**exponent with its exponent (upstream's scaled alike
+    when not `input_gradient`)."""
     grads: list[LayerGradient | None] = [None] * len(layers)
     g, exponent = _normalize(upstream)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for j in range(len(layers) - 1, -1, -1):
             layer = layers[j]
-            slope = _slope(run, layer)
-            # maxout: each unit's gradient goes to its winning piece
-            full: Array = (slope * g[:, None, :]).reshape(layer.z.shape) if layer.pieces > 1 else slope * g
+            full = _delta(run, layer, g)
             delta, shift = _normalize(full.astype(layer.z.dtype, copy=False))
             exponent += shift
             a_in = x if j == 0 else layers[j - 1].a
@@ -94,7 +136,6 @@ def backward(
                 weight_std=dw_std,
                 grad_data_ratio=dw_std / w_std if w_std > 0 else None,
             )
-            g = delta @ layer.weights.T
-        # dL/dx of an exploding network is honestly infinite: no warning for that
-        dx = np.ldexp(g, exponent)
-    return [grad for grad in grads if grad is not None], dx
+            if j or input_gradient:
+                g = delta @ layer.weights.T
+    return [grad for grad in grads if grad is not None], g, exponent

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import blas
 from .activations import ACTIVATIONS
-from .backward import LayerGradient, backward, scale_back, upstream_gradient
+from .backward import LayerGradient, layer_gradients, scale_back, upstream_gradient
 from .config import ExperimentConfig, RunConfig
 from .labels import run_labels
 from .network import Layer, forward, input_samples
@@ -217,7 +217,7 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
             x = samples[i]
             assert x is not None
             upstream = upstream_gradient(run, i, kept[i][-1].a, config.loss)
-            grads.append(backward(run, kept[i], x, upstream)[0])
+            grads.append(layer_gradients(run, kept[i], x, upstream))
             kept[i] = []  # the forward arrays are no longer needed
         for j in range(max(run.depth for run in config.runs)):
             here = {i: g[j] for i, g in enumerate(grads) if j < len(g)}

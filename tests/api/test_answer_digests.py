@@ -163,8 +163,10 @@ def _sha256(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def test_answer_digests_cover_every_preset() -> None:
-    assert set(PRESET_DIGESTS) == set(PRESETS)
+def test_answer_digests_cover_the_presets_of_that_time() -> None:
+    # A preset added later is pinned once it ships; none pinned here may disappear (preset=<name>
+    # is a share link too).
+    assert set(PRESET_DIGESTS) <= set(PRESETS)
 
 
 @pytest.mark.parametrize("name", sorted(PRESET_DIGESTS))
