@@ -14,6 +14,7 @@ and usually by less than (max - min) / 2000.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -25,7 +26,8 @@ PERCENTILES = (0.0, 6.68, 15.87, 30.85, 50.0, 69.15, 84.13, 93.32, 100.0)
 SATURATION_MARGIN = 0.03  # within 3% of the output range from either bound counts as saturated
 FINE_BINS = 2048  # sub-bins across a range, for percentiles
 CHUNK = 1 << 16  # elements per chunk: 256 KiB of float32 stays in cache for the fused passes
-SQUARE_ROW = 1024  # values per dot product in the sum of squares (see _sum_of_squares)
+SQUARE_ROW = 1024  # values per dot product in the sum of squares (see _row_squares)
+BLOCK = 16 * SQUARE_ROW  # values per step of a pass: its work arrays fit in L2 (see _binned_pass)
 LANES = 4  # copies of the counts that consecutive values alternate between (see _lane_offsets)
 # float64 layers (a vanished gradient at its true scale, a float64 network) may hold values whose
 # spans, bin scales, sums or squares leave float64: beyond these magnitudes they are computed on
@@ -189,13 +191,47 @@ def _lane_offsets(stride: int) -> NDArray[np.int32]:
     return offsets
 
 
-def _sum_of_squares(b: Array) -> float:
-    """sum(b * b), as BLAS dot products of SQUARE_ROW values summed in float64: one dot over a
-    whole chunk drifts by 2e-5 on saturated layers (every |b| near 1), these by under 1e-7."""
-    rows = b.size // SQUARE_ROW
-    head = b[: rows * SQUARE_ROW].reshape(rows, SQUARE_ROW)
-    tail = b[rows * SQUARE_ROW :]
-    return float(np.add.reduce(np.vecdot(head, head), dtype=np.float64)) + float(np.dot(tail, tail))
+_SCRATCH = threading.local()
+
+
+def _scratch(
+    n: int, dtype: type[np.floating]
+) -> tuple[Array, NDArray[np.int32], NDArray[np.intp], NDArray[np.bool_]]:
+    """This thread's work arrays for a pass over chunks of n values (at most 2 * CHUNK): the
+    scaled values, their int32 and intp indices, a mask. Fresh arrays of this size cost a page
+    fault per 4 KiB on first touch, a quarter of a pass at the seeds' sizes; these are reused."""
+    arrays: dict[type[np.floating], tuple[Array, NDArray[np.int32], NDArray[np.intp], NDArray[np.bool_]]]
+    arrays = _SCRATCH.__dict__.setdefault("arrays", {})
+    held = arrays.get(dtype)
+    if held is None or held[0].size < n:
+        size = max(n, 2 * CHUNK)  # every later pass fits
+        held = arrays[dtype] = (
+            np.empty(size, dtype),
+            np.empty(size, np.int32),
+            np.empty(size, np.intp),
+            np.empty(size, np.bool_),
+        )
+    return held[0][:n], held[1][:n], held[2][:n], held[3][:n]
+
+
+def _row_squares(b: Array, first: int, rows: int, row_dots: Array) -> float:
+    """A chunk's sum of squares is the dot products of its SQUARE_ROW-value rows, summed in
+    float64, plus the dot of the values after its last whole row: one dot over a whole chunk
+    drifts by 2e-5 on saturated layers (every |b| near 1), these by under 1e-7.
+
+    For block b of a chunk, starting at value `first` of it (a multiple of SQUARE_ROW): its
+    rows' dots go into row_dots (indexed by row of the chunk); returns the squares of the values
+    after the chunk's last whole row when b holds them, else 0."""
+    start_row = first // SQUARE_ROW
+    end_row = min(rows, (first + b.size) // SQUARE_ROW)
+    whole = (end_row - start_row) * SQUARE_ROW
+    if whole:
+        head = b[:whole].reshape(end_row - start_row, SQUARE_ROW)
+        np.vecdot(head, head, out=row_dots[start_row:end_row])
+    if end_row < rows or whole == b.size:
+        return 0.0
+    tail = b[whole:]
+    return float(np.dot(tail, tail))
 
 
 def _binned_pass(
@@ -235,59 +271,73 @@ def _binned_pass(
     offsets = _lane_offsets(stride)
     lanes = np.zeros(LANES * stride, dtype=np.intp)
     out = _Pass(np.zeros(stride, dtype=np.int64))
-    # One chunk for arrays up to 2 * CHUNK: the seeds' layers then cost one round of calls.
+    # Squares are summed per chunk (one for arrays up to 2 * CHUNK), as they always were: the
+    # grouping of the float64 sums sets the std's last bits. Every step runs on blocks within
+    # it, whose half-dozen work arrays stay in L2 (a 100,000-value pass in one piece spills it).
     n = flat.size if flat.size <= 2 * CHUNK else CHUNK
-    buf = np.empty(n, dtype=dtype)
-    # Indices are made in int32 (float32 -> int64 conversion costs 2.5x more) and widened once,
-    # as ufunc.at wants intp.
-    index32 = np.empty(n, dtype=np.int32)
-    index = np.empty(n, dtype=np.intp)
-    mask = np.empty(n, dtype=np.bool_) if zeros or saturation != (None, None) else None
+    buf, index32, index, mask_buf = _scratch(BLOCK, dtype)
+    mask = mask_buf if zeros or saturation != (None, None) else None
     lo_sat, hi_sat = saturation
+    row_dots = np.empty(n // SQUARE_ROW, dtype)
     # Squared deviations of 1e-20 underflow in float32 (summarize passes such values as float64),
     # and values far outside a scaled range overflow to inf in their index: clipped like the rest.
     with np.errstate(over="ignore", under="ignore"):
         for start in range(0, flat.size, n):
             chunk = flat[start : start + n]
-            b, i32, i = buf[: chunk.size], index32[: chunk.size], index[: chunk.size]
+            rows = chunk.size // SQUARE_ROW
+            tail_squares = 0.0
+            for first in range(0, chunk.size, BLOCK):
+                block = chunk[first : first + BLOCK]
+                b, i32, i = buf[: block.size], index32[: block.size], index[: block.size]
+                if mean is not None:
+                    if squares_shift:  # float64 values whose squares would leave float64
+                        _times_power_of_two(block, squares_shift, out=b)
+                        np.subtract(b, math.ldexp(mean, squares_shift), out=b)
+                    else:
+                        np.subtract(block, dtype(mean), out=b)
+                    tail_squares += _row_squares(b, first, rows, row_dots)
+                if mask is not None:
+                    m = mask[: block.size]
+                    if zeros:
+                        out.zeros += int(np.count_nonzero(np.equal(block, 0, out=m)))
+                    if lo_sat is not None:
+                        out.saturated += int(np.count_nonzero(np.less_equal(block, lo_sat, out=m)))
+                    if hi_sat is not None:
+                        out.saturated += int(np.count_nonzero(np.greater_equal(block, hi_sat, out=m)))
+                if inside:
+                    # Truncation is floor here, as x - low >= 0; x - 0 is x (ReLU's, sigmoid's
+                    # ranges). The + 1 makes room for the under bin, and rounds as the clipped
+                    # path does.
+                    if origin:
+                        np.subtract(block, origin, out=b)
+                    np.multiply(b if origin else block, factor, out=b)
+                    np.add(b, dtype(1.0), out=i32, casting="unsafe")
+                else:
+                    if shift:
+                        _times_power_of_two(block, shift, out=b)
+                        np.subtract(b, origin, out=b)
+                    else:
+                        np.subtract(block, origin, out=b)
+                    np.multiply(b, factor, out=b)
+                    np.add(b, dtype(1.0), out=b)
+                    np.maximum(b, 0, out=b)
+                    np.minimum(b, bins + 1, out=i32, casting="unsafe")
+                np.add(i32, offsets[: block.size], out=i32)
+                np.copyto(i, i32)
+                # ufunc.at has a fast path for this case and, unlike np.bincount, no min/max
+                # pre-pass.
+                np.add.at(lanes, i, 1)
             if mean is not None:
-                if squares_shift:  # float64 values whose squares would leave float64
-                    _times_power_of_two(chunk, squares_shift, out=b)
-                    np.subtract(b, math.ldexp(mean, squares_shift), out=b)
-                else:
-                    np.subtract(chunk, dtype(mean), out=b)
-                out.squares += _sum_of_squares(b)
-            if mask is not None:
-                m = mask[: chunk.size]
-                if zeros:
-                    out.zeros += int(np.count_nonzero(np.equal(chunk, 0, out=m)))
-                if lo_sat is not None:
-                    out.saturated += int(np.count_nonzero(np.less_equal(chunk, lo_sat, out=m)))
-                if hi_sat is not None:
-                    out.saturated += int(np.count_nonzero(np.greater_equal(chunk, hi_sat, out=m)))
-            if inside:
-                # Truncation is floor here, as x - low >= 0; x - 0 is x (ReLU's, sigmoid's ranges).
-                # The + 1 makes room for the under bin, and rounds as the clipped path does.
-                if origin:
-                    np.subtract(chunk, origin, out=b)
-                np.multiply(b if origin else chunk, factor, out=b)
-                np.add(b, dtype(1.0), out=i32, casting="unsafe")
-            else:
-                if shift:
-                    _times_power_of_two(chunk, shift, out=b)
-                    np.subtract(b, origin, out=b)
-                else:
-                    np.subtract(chunk, origin, out=b)
-                np.multiply(b, factor, out=b)
-                np.add(b, dtype(1.0), out=b)
-                np.maximum(b, 0, out=b)
-                np.minimum(b, bins + 1, out=i32, casting="unsafe")
-            np.add(i32, offsets[: chunk.size], out=i32)
-            np.copyto(i, i32)
-            # ufunc.at has a fast path for this case and, unlike np.bincount, no min/max pre-pass.
-            np.add.at(lanes, i, 1)
+                out.squares += float(np.add.reduce(row_dots[:rows], dtype=np.float64)) + tail_squares
     out.counts += lanes.reshape(LANES, stride).sum(axis=0)
     return out
+
+
+@lru_cache(maxsize=64)
+def _targets(finite: int) -> tuple[list[float], NDArray[np.float64]]:
+    """The ranks the inner PERCENTILES fall at among `finite` values, as a list and an array."""
+    targets = [q / 100.0 * finite for q in PERCENTILES[1:-1]]
+    return targets, np.array(targets)
 
 
 def _percentiles(fine: NDArray[np.int64], low: float, high: float, extent: Extent) -> tuple[float, ...]:
@@ -296,12 +346,14 @@ def _percentiles(fine: NDArray[np.int64], low: float, high: float, extent: Exten
     shift = _shift(RESCALE_RANGE, low, high)  # 0 but for float64 ranges near its limits
     low, high = math.ldexp(low, shift), math.ldexp(high, shift)
     width = (high - low) / fine.size
-    targets = [q / 100.0 * extent.finite for q in PERCENTILES[1:-1]]
-    # One search for all of them; the rest is a few scalars each, cheaper in Python than in arrays.
+    targets, target_array = _targets(extent.finite)
+    # One search and one gather for all of them (the count before bin 0 is 0: a leading 0 in
+    # `ends`); the rest is a few scalars each, cheaper in Python than in arrays.
+    found = np.searchsorted(cumulative, target_array, side="left")
+    ends = np.concatenate(([0], cumulative))
+    befores, helds = ends[found].tolist(), fine[found].tolist()
     values = [extent.low]
-    for target, j in zip(targets, np.searchsorted(cumulative, targets, side="left").tolist(), strict=True):
-        before = int(cumulative[j - 1]) if j else 0
-        held = int(fine[j])
+    for target, j, before, held in zip(targets, found.tolist(), befores, helds, strict=True):
         fraction = (target - before) / held if held else 0.0
         values.append(min(max(math.ldexp(low + (j + fraction) * width, -shift), extent.low), extent.high))
     values.append(extent.high)
@@ -310,11 +362,21 @@ def _percentiles(fine: NDArray[np.int64], low: float, high: float, extent: Exten
 
 def _edges(low: float, high: float, bins: int) -> NDArray[np.float64]:
     """bins + 1 equal steps from low to high (computed on a power-of-two multiple of the range
-    where high - low itself would overflow or its steps underflow)."""
+    where high - low itself would overflow or its steps underflow). Cached, read-only: the runs
+    of a layer share their range, and bounded activations share theirs across layers."""
+    # -0.0 == 0.0 as a key, but its edges start at -0.0: the signs are part of the key.
+    return _cached_edges(low, high, bins, math.copysign(1.0, low), math.copysign(1.0, high))
+
+
+@lru_cache(maxsize=256)
+def _cached_edges(low: float, high: float, bins: int, *_signs: float) -> NDArray[np.float64]:
     shift = _shift(RESCALE_RANGE, low, high)
     if not shift:
-        return np.linspace(low, high, bins + 1)
-    return np.ldexp(np.linspace(math.ldexp(low, shift), math.ldexp(high, shift), bins + 1), -shift)
+        edges = np.linspace(low, high, bins + 1)
+    else:
+        edges = np.ldexp(np.linspace(math.ldexp(low, shift), math.ldexp(high, shift), bins + 1), -shift)
+    edges.flags.writeable = False
+    return edges
 
 
 def summarize(
