@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from . import codec
-from .claims import Claim, cs231n, ng, nielsen, saito_relu, saito_sigmoid
+from .claims import ExperimentClaim, cs231n, ng, nielsen, saito_relu, saito_sigmoid
 from .engine.config import ExperimentConfig
 
 
@@ -20,7 +20,7 @@ class Preset:
     name: str
     title: str
     query: str
-    claim: Claim  # the text's claim this experiment shows, and the product's verdict on it
+    claim: ExperimentClaim  # the text's claim this experiment shows, and the product's verdict on it
 
     @property
     def shows(self) -> str:
@@ -116,6 +116,12 @@ _PRESET_LIST = [
         # hidden tanh, sigmoid output, biases 0, as in the notes
         "bias=zeros&run=tanh,zeros,output_activation:sigmoid&run=tanh,constant,output_activation:sigmoid",
         ng.ZERO_INIT,
+    ),
+    Preset(
+        "tanh-sigmoid-mean",
+        "Hidden sigmoid | hidden tanh: the mean of each layer (Xavier)",
+        "run=sigmoid,xavier&run=tanh,xavier",
+        ng.TANH_MEAN,
     ),
     Preset(
         "ng-small-init",

@@ -1,4 +1,9 @@
-"""Training presets: the texts' claims about what happens after initialization, one click each."""
+"""Training presets: the texts' claims about what happens after initialization, one click each.
+
+Each preset is its training link and carries the claim of the text it trains (app/claims), whose
+verdict and every quoted number tests/test_train_presets.py derives from the preset's own training,
+as tests/test_claims.py does for the experiment presets.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,24 @@ from dataclasses import dataclass
 from functools import cache
 
 from . import train_codec
+from .claims import TrainClaim, cs231n, ng, saito_training
 
 
 @dataclass(frozen=True)
 class TrainPreset:
     name: str
     title: str
-    shows: str  # one line: what to look at
-    source: str  # which text, which claim
     query: str  # the canonical training link
+    claim: TrainClaim  # the text's claim this training shows, and the verdict on it
+
+    @property
+    def shows(self) -> str:
+        """One line: what to look at (the claim's)."""
+        return self.claim.look_at
+
+    @property
+    def source(self) -> str:
+        return self.claim.source
 
     @property
     def training(self) -> train_codec.Training:
@@ -26,39 +40,55 @@ def _training(query: str) -> train_codec.Training:
     return train_codec.decode(query)
 
 
-BOOK_MNIST = "002 (Saito ch. 6): 784-100-100-100-100-10 ReLU, batch 128, 2000 iterations, MNIST"
+# Small networks (50 units) at SGD 0.1 for 1000 steps: each of these trains in a few seconds of one
+# core, far within the default training budget, so it runs from the gallery while one waits.
+SMALL_NET = "width=50&iterations=1000&record_every=25&lr=0.1"
 
 _LIST = [
     TrainPreset(
         "mnist-init",
         "MNIST: std 0.01 | Xavier | He (ReLU, SGD 0.01)",
-        "std 0.01 barely learns (its gradients vanish); He learns fastest, Xavier in between.",
-        BOOK_MNIST + "; weight_init_compare.py",
         "depth=4&run=relu,normal,std:0.01&run=relu,xavier&run=relu,he_normal",
+        saito_training.INIT,
     ),
     TrainPreset(
         "mnist-optimizers",
         "MNIST: SGD | Momentum | AdaGrad | Adam (He init)",
-        "SGD is slowest; Momentum, AdaGrad and Adam bring the loss down faster.",
-        BOOK_MNIST + "; optimizer_compare_mnist.py, each optimizer at the book's default rate",
         "depth=4&run=relu,he_normal&run=relu,he_normal,opt:momentum"
         "&run=relu,he_normal,opt:adagrad&run=relu,he_normal,opt:adam",
+        saito_training.OPTIMIZERS,
     ),
     TrainPreset(
         "dead-relu-lr",
         "Too large a learning rate kills ReLUs: Adam 0.001 | Adam 0.1",
-        "At lr 0.1 most units of a layer die in the first steps (dead fraction) and never recover.",
-        "002: too large a learning rate can leave ReLU units dead for good",
         "depth=4&iterations=500&record_every=10&run=relu,he_normal,opt:adam"
         "&run=relu,he_normal,opt:adam,lr:0.1",
+        cs231n.DEAD_RELU_LR,
     ),
     TrainPreset(
         "zero-init-symmetric",
         "Zero init stays symmetric: sigmoid zeros | sigmoid Xavier",
-        "With zero weights every unit of a layer stays the same function (1 distinct unit) however "
-        "long it trains, and the network stays at chance; Xavier's units differ, and it learns.",
-        "001 and 003: all-equal weights never break symmetry",
         "depth=2&width=50&iterations=500&record_every=10&lr=0.1&run=sigmoid,zeros&run=sigmoid,xavier",
+        ng.ZERO_INIT_TRAINING,
+    ),
+    TrainPreset(
+        "ng-small-init-train",
+        "×0.01 trained: 2 tanh layers | 10 layers | 10 layers with Xavier",
+        f"depth=2&{SMALL_NET}&run=tanh,normal,std:0.01&run=tanh,normal,std:0.01,depth:10"
+        "&run=tanh,xavier,depth:10",
+        ng.SMALL_INIT_TRAINING,
+    ),
+    TrainPreset(
+        "tanh-sigmoid-train",
+        "Hidden tanh | hidden sigmoid, trained (Xavier, same batches)",
+        f"depth=2&{SMALL_NET}&run=sigmoid,xavier&run=tanh,xavier",
+        ng.TANH_TRAINING,
+    ),
+    TrainPreset(
+        "relu-speed",
+        "How much faster ReLU trains: ReLU | tanh | sigmoid",
+        f"depth=4&{SMALL_NET}&run=relu,xavier&run=tanh,xavier&run=sigmoid,xavier",
+        cs231n.RELU_SPEED,
     ),
 ]
 TRAIN_PRESETS = {p.name: p for p in _LIST}

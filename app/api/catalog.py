@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path
 
 from .. import codec, paths_codec
-from ..claims import Claim
+from ..claims import AnyView, Claim, TrainView, View
 from ..engine.activations import ACTIVATIONS
 from ..engine.config import FIELDS
 from ..engine.initializers import BIASES, INITIALIZERS
@@ -32,18 +32,29 @@ CLAIM_DOC = """Each preset has a `claim`: what its text says and what the produc
 `text` is the text's words in English ([...] a cut, [brackets] context), `source` the text in plain
 words, `view` the dashboard's view state that shows it (`{"view": "grid" | "overlay" | "ridgeline" |
 "distribution", "kind": "post" | "pre" | "grad"}`: activations, z or the gradients dL/dz), `look_at`
-one line on what to look for there, `verdict` one of "holds", "holds in part", "contradicted",
+one line on what to look for there (a training preset's `view` is `{"page": "train", "chart": "loss" |
+"accuracy" | "dead" | "update" | "histograms"}`, the /train page's chart that shows it; a paths
+preset's `{"page": "optimizers", "section": id}`), `verdict` one of "holds", "holds in part", "contradicted",
 `reason` one sentence on why, quoting the measured numbers (tests derive the verdict and every number
 from the preset's own result), and `units_layer` a layer whose units, one by one
 (`/units?<share>&layer=N`), show the claim, or null. `shows` repeats `look_at` and `source` the
 claim's source, for older clients."""
 
 
-def claim_dict(claim: Claim) -> dict[str, Any]:
+def view_dict(view: AnyView) -> dict[str, str]:
+    """Where a claim shows: the dashboard's view state (as it always was), or the page and its part."""
+    if isinstance(view, View):
+        return {"view": view.view, "kind": view.kind}
+    if isinstance(view, TrainView):
+        return {"page": "train", "chart": view.chart}
+    return {"page": "optimizers", "section": view.section}
+
+
+def claim_dict(claim: Claim[Any, Any]) -> dict[str, Any]:
     return {
         "text": claim.text,
         "source": claim.source,
-        "view": {"view": claim.view.view, "kind": claim.view.kind},
+        "view": view_dict(claim.view),
         "look_at": claim.look_at,
         "verdict": claim.verdict,
         "reason": claim.reason,
@@ -131,7 +142,14 @@ def _static_catalog() -> dict[str, Any]:
         ],
         "presets": [preset_dict(p) for p in PRESETS.values()],
         "train_presets": [
-            {"name": p.name, "title": p.title, "shows": p.shows, "source": p.source, "share": p.query}
+            {
+                "name": p.name,
+                "title": p.title,
+                "shows": p.shows,
+                "source": p.source,
+                "share": p.query,
+                "claim": claim_dict(p.claim),
+            }
             for p in TRAIN_PRESETS.values()
         ],
         "statistics": {
@@ -163,7 +181,11 @@ def presets() -> list[dict[str, Any]]:
     return list(_static_catalog()["presets"])
 
 
-@router.get("/train/presets", summary="The training presets, each with its training link")
+@router.get(
+    "/train/presets",
+    summary="The training presets, each with its training link and claim",
+    description=CLAIM_DOC,
+)
 async def train_presets() -> list[dict[str, Any]]:
     return list(_static_catalog()["train_presets"])
 

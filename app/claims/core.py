@@ -1,20 +1,25 @@
 """What a claim is, and how its reason is held to the numbers it quotes.
 
 A claim's verdict and reason are written down as data (the pages show them without running
-anything), and its `measure` derives the same verdict from the preset's own ExperimentResult,
-together with every number the reason quotes, in the order it quotes them. `mismatches` compares
-the two, so a test fails the day an engine change moves a number past the precision written.
+anything), and its `measure` derives the same verdict from the preset's own result, together with
+every number the reason quotes, in the order it quotes them. `mismatches` compares the two, so a
+test fails the day an engine change moves a number past the precision written.
+
+A claim is generic in what its preset produces: an experiment's ExperimentResult (the dashboard),
+a training's list of TrainResult, one per run (the /train page), or a paths comparison (the
+/optimizers page). Its `view` says which page and which part of it shows the claim.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from ..engine.experiment import ExperimentResult
+from ..engine.training import TrainResult
 
 Verdict = Literal["holds", "holds in part", "contradicted"]
 """holds: the measurement shows what the text says. holds in part: it shows some of it (what the
@@ -35,6 +40,28 @@ class View:
     kind: Kind = "post"
 
 
+TrainChart = Literal["loss", "accuracy", "dead", "update", "histograms"]
+
+
+@dataclass(frozen=True)
+class TrainView:
+    """The /train page's chart that shows a training claim."""
+
+    chart: TrainChart = "loss"
+
+
+@dataclass(frozen=True)
+class PathsView:
+    """The /optimizers page's section that shows a paths claim (its element id)."""
+
+    section: str
+
+
+AnyView = View | TrainView | PathsView
+R = TypeVar("R")  # what the preset produces, which the claim's measure reads
+V = TypeVar("V", bound=AnyView)  # the page that shows it
+
+
 @dataclass(frozen=True)
 class Measurement:
     verdict: Verdict
@@ -44,16 +71,19 @@ class Measurement:
 
 
 @dataclass(frozen=True)
-class Claim:
+class Claim(Generic[R, V]):
     text: str  # what the text says, translated into English; [...] marks a cut, [brackets] context
     source: str  # the text, in plain words
-    view: View
+    view: V
     look_at: str  # one line: what to look for in that view
     verdict: Verdict
     reason: str  # one sentence a student understands, quoting the measured numbers
-    measure: Callable[[ExperimentResult], Measurement]
+    measure: Callable[[R], Measurement]
     units_layer: int | None = None  # a layer whose units, one by one (/units), show the claim
 
+
+ExperimentClaim = Claim[ExperimentResult, View]  # an experiment preset's, on the dashboard
+TrainClaim = Claim[Sequence[TrainResult], TrainView]  # a training preset's, on /train
 
 # A number as a reason writes it: 0.077, 9.9e-8, 352, 58 (of "58%"). Not part of a word (dL/dz).
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:e-?\d+)?(?!\w)")
@@ -77,7 +107,7 @@ def agrees(written: str, value: float) -> bool:
     return float(f"{value:.{digits - 1}e}") == float(written)
 
 
-def mismatches(claim: Claim, result: ExperimentResult) -> list[str]:
+def mismatches(claim: Claim[R, V], result: R) -> list[str]:
     """What in the claim the result does not bear out: its verdict, or a number of its reason."""
     measured = claim.measure(result)
     problems = []

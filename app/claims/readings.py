@@ -1,4 +1,4 @@
-"""The quantities claims read off an ExperimentResult, layer by layer.
+"""The quantities claims read off an ExperimentResult, layer by layer, or off a training's runs.
 
 Most come from the result's statistics. Two need the layers' values themselves, which the result
 does not keep (it holds histograms): `unit_spread` and `fraction_within`. They rebuild the run's
@@ -14,6 +14,7 @@ import numpy as np
 from ..engine.experiment import ExperimentResult, RunResult
 from ..engine.network import Layer, forward, input_samples
 from ..engine.stats import TensorStats
+from ..engine.training import TrainResult
 from ..engine.unit_profile import UnitSpread
 from ..engine.unit_profile import unit_spread as spread_of
 
@@ -73,3 +74,22 @@ def fraction_within(result: ExperimentResult, bound: float, run: int = 0, layer:
     """The fraction of a layer's pre-activations z with |z| < bound."""
     z = _layers(result, run)[layer].z
     return float(np.count_nonzero(np.abs(z) < bound) / z.size)
+
+
+# Trainings: what the training claims read off each run's TrainResult (its loss curve and records).
+
+
+def smoothed_final(result: TrainResult) -> float:
+    """The loss's moving average at the last step (the bold line's end on the /train page)."""
+    return float(result.smoothed_loss()[-1])
+
+
+def steps_to(result: TrainResult, target: float) -> int | None:
+    """The first step whose moving average of the batch loss is at most `target` (None: never)."""
+    hit = np.flatnonzero(result.smoothed_loss() <= target)
+    return int(hit[0]) if len(hit) else None
+
+
+def test_percent(result: TrainResult) -> float:
+    """The test set's accuracy after the last step, in %."""
+    return 100.0 * result.records[-1].test_accuracy

@@ -49,3 +49,58 @@ const observer = new IntersectionObserver((entries) => {
 }, { rootMargin: "200px" });
 
 for (const card of document.querySelectorAll(".preset-card")) observer.observe(card);
+
+const CHARTS = {
+  loss: "the loss curves",
+  accuracy: "the accuracy curves",
+  dead: "the dead units over the steps",
+  update: "the update ratios",
+  histograms: "the histograms at the capture steps",
+};
+
+/** A training preset's card: its claim and verdict (data from the catalog, measured by the tests on
+ * the preset's own training), and the way to train it on the training page. */
+function trainCard(preset) {
+  const el = (tag, props = {}, ...children) => {
+    const node = Object.assign(document.createElement(tag), props);
+    node.append(...children);
+    return node;
+  };
+  const { claim } = preset;
+  const verdict = el("span", { className: "verdict", textContent: claim.verdict.replace(/^./, (c) => c.toUpperCase()) });
+  verdict.dataset.verdict = claim.verdict;
+  const card = el(
+    "article",
+    { className: "preset-card train-card" },
+    el("h2", {}, el("a", { href: `/train?${preset.share}`, textContent: preset.title })),
+    el("p", {}, el("q", { textContent: claim.text })),
+    el("p", { className: "claim-verdict" }, verdict, " ", claim.reason),
+    el("p", { className: "hint" }, `Shown: ${CHARTS[claim.view.chart] ?? claim.view.chart}. ${claim.look_at}`),
+    el(
+      "p",
+      { className: "hint" },
+      `${preset.source} · `,
+      el("code", { textContent: preset.name }),
+      " · ",
+      el("a", { href: `/train?${preset.share}`, textContent: "Train it" }),
+    ),
+  );
+  card.dataset.share = preset.share;
+  card.dataset.name = preset.name;
+  return card;
+}
+
+async function drawTrainings() {
+  const box = document.getElementById("train-gallery");
+  if (!box) return;
+  try {
+    const response = await fetch("/api/v1/train/presets");
+    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    box.replaceChildren(...(await response.json()).map(trainCard));
+  } catch (err) {
+    box.textContent = `Could not list the training presets: ${err.message}`;
+  }
+  box.setAttribute("aria-busy", "false");
+}
+
+drawTrainings();

@@ -8,6 +8,7 @@
 // A finished training downloads as JSON (the API's document) and as two CSV files.
 
 import { ApiError, exportUrl } from "./api.js";
+import { renderClaim } from "./claim-box.js";
 import { COLORS } from "./figures.js";
 import { accuracyFigure, captureSteps, deadFigure, histogramsFigure, lossFigure, ratioFigure, ridgeFigure } from "./train-figures.js";
 import { copyLink, showMessage } from "./page.js";
@@ -59,7 +60,9 @@ function syncFields() {
   for (const key of KEYS) $(key).value = params.get(key) ?? "";
   const preset = state.presets.find((p) => p.share === query);
   $("preset").value = preset ? preset.name : "";
-  $("preset-info").textContent = preset ? `${preset.shows} From ${preset.source}.` : "";
+  $("preset-info").textContent = preset ? `From ${preset.source}.` : "";
+  // The preset's claim, its verdict and the measured numbers behind it (the chart to read them in).
+  renderClaim($("claim"), preset?.claim ?? null, preset?.share);
   // The learning rate's default is the optimizer's: the link's, or the default one.
   const { lr, opt } = state.fields;
   if (lr && opt) $("lr").placeholder = String(lr.defaults[$("opt").value || opt.default] ?? lr.default ?? "");

@@ -9,6 +9,7 @@ from app.engine.config import FIELDS
 from app.engine.initializers import BIASES, INITIALIZERS
 from app.engine.inputs import INPUTS
 from app.presets import PRESETS
+from app.train_presets import TRAIN_PRESETS
 
 
 def test_catalog_lists_every_registry_entry_with_params_and_formula(client: TestClient) -> None:
@@ -85,7 +86,26 @@ def test_catalog_presets_carry_their_claim_with_its_view(client: TestClient) -> 
     assert listed["ng-zero-init"]["claim"]["units_layer"] == 2
 
 
+def test_catalog_train_presets_carry_their_claim_with_its_chart(client: TestClient) -> None:
+    listed = client.get("/api/v1/train/presets").json()
+    assert listed == client.get("/api/v1/catalog").json()["train_presets"]
+    assert [p["name"] for p in listed] == list(TRAIN_PRESETS)
+    for body in listed:
+        preset = TRAIN_PRESETS[body["name"]]
+        claim = body["claim"]
+        assert claim["view"] == {"page": "train", "chart": preset.claim.view.chart}
+        assert (claim["verdict"], claim["reason"], claim["text"]) == (
+            preset.claim.verdict,
+            preset.claim.reason,
+            preset.claim.text,
+        )
+        assert (body["shows"], body["source"]) == (claim["look_at"], claim["source"])
+        assert body["share"] == preset.query
+    verdicts = {p["name"]: p["claim"]["verdict"] for p in listed}
+    assert verdicts["relu-speed"] == "holds in part"  # faster than sigmoid, not than tanh
+
+
 def test_catalog_openapi_documents_the_claim(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/api/v1/presets", "/api/v1/presets/{name}"):
+    for path in ("/api/v1/presets", "/api/v1/presets/{name}", "/api/v1/train/presets"):
         assert '"holds in part"' in paths[path]["get"]["description"]

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from app.presets import PRESETS
+from app.train_presets import TRAIN_PRESETS
 from tests.browser.conftest import Watch
 
 pytestmark = pytest.mark.browser
@@ -20,7 +21,7 @@ def test_pages_gallery_draws_every_preset(
 ) -> None:
     watch.expect_error("status of 503")  # a busy server's answer, which the gallery retries
     page.goto(live_server + "/presets")
-    cards = page.locator(".preset-card")
+    cards = page.locator("#experiment-gallery .preset-card")
     expect(cards).to_have_count(len(PRESETS))
     for i, preset in enumerate(PRESETS.values()):
         card = cards.nth(i)
@@ -46,6 +47,34 @@ def test_pages_gallery_draws_every_preset(
         ]
         assert card.locator(".mini").evaluate("el => el.data[0].y") == first["counts"]
     page.screenshot(path=artifacts / "presets.png", full_page=True)
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_pages_gallery_lists_every_training_with_its_claim(
+    page: Page, live_server: str, watch: Watch, width: int
+) -> None:
+    watch.expect_error("status of 503")  # the experiment cards above may be refused while the server is busy
+    listed = httpx.get(f"{live_server}/api/v1/train/presets", timeout=5).json()
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(live_server + "/presets")
+    cards = page.locator("#train-gallery .train-card")
+    expect(cards).to_have_count(len(TRAIN_PRESETS))
+    expect(page.locator("#train-gallery")).to_have_attribute("aria-busy", "false")
+    for card, preset in zip(cards.all(), listed, strict=True):
+        # what the card says is the API's claim, its verdict and its link to the training page
+        claim = preset["claim"]
+        assert card.get_attribute("data-name") == preset["name"]
+        expect(card.locator("q")).to_have_text(claim["text"])
+        expect(card.locator(".verdict")).to_have_attribute("data-verdict", claim["verdict"])
+        expect(card.locator(".claim-verdict")).to_contain_text(claim["reason"])
+        assert card.locator("h2 a").get_attribute("href") == f"/train?{preset['share']}"
+        # nothing sticks out of its card (long titles and quotes wrap on a phone)
+        overflow = card.evaluate(
+            """el => { const box = el.getBoundingClientRect();
+              return [...el.querySelectorAll('h2, p, q, code, a')].map(c => c.getBoundingClientRect())
+                .filter(b => b.left < box.left - 1 || b.right > box.right + 1).length; }"""
+        )
+        assert overflow == 0, preset["name"]
 
 
 def test_pages_docs_render_offline(page: Page, live_server: str, watch: Watch, artifacts: Path) -> None:

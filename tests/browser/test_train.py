@@ -336,3 +336,31 @@ def test_train_progress_redraws_at_most_every_quarter_second(
     assert all(gap >= 240 for gap in gaps), gaps
     # The histograms change only when a capture comes (0, 150, 300, 600): not at every event.
     assert len(draws["histograms"]) <= 4 + 1 < len(loss) or len(loss) <= 5, draws
+
+
+def test_train_preset_shows_its_claim_whose_numbers_are_the_trainings(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    presets = {p["name"]: p for p in httpx.get(f"{live_server}/api/v1/train/presets", timeout=5).json()}
+    preset = presets["relu-speed"]
+    open_page(page, f"{live_server}/train?{preset['share']}")
+    box = page.locator("#claim")
+    expect(box).to_be_visible()
+    expect(box.locator("q")).to_have_text(preset["claim"]["text"])
+    expect(box.locator(".verdict")).to_have_attribute("data-verdict", preset["claim"]["verdict"])
+    expect(box.locator(".claim-verdict")).to_contain_text(preset["claim"]["reason"])
+    train_to_the_end(page)
+    # What the page shows after training is what the API's training of the same link measured,
+    # and the claim's numbers are read off that training: the steps each run takes to loss 0.5.
+    result = httpx.get(f"{live_server}/api/v1/train?{preset['share']}", timeout=120).json()
+    reached = []
+    for run in result["runs"]:
+        assert run["loss_stride"] == 1  # one point a step, so the first step below 0.5 is exact
+        reached.append(next((i for i, v in enumerate(run["loss_smoothed"]) if v <= 0.5), None))
+        accuracy = f"test accuracy {100 * run['records']['test_accuracy'][-1]:.1f}%"
+        expect(page.locator("#runs")).to_contain_text(accuracy)
+    relu, tanh, sigmoid = reached
+    assert relu is not None and tanh is not None and sigmoid is None
+    shown = box.locator(".claim-verdict").inner_text()
+    assert f"reaches 0.5 in {relu} steps" in shown and f"tanh's in {tanh} " in shown
+    assert f"ReLU {tanh / relu:.2f} times as fast" in shown
