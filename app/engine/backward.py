@@ -12,7 +12,7 @@ back with ldexp.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,41 +101,50 @@ def backward(
 
     Returns each layer's gradient (first to last) and dL/dx of the inputs (at its true scale).
     """
-    grads, g, exponent = _backpropagate(run, layers, x, upstream, input_gradient=True)
+    grads: list[LayerGradient] = []
+    g, exponent = _normalize(upstream)
+    for j in range(len(layers) - 1, -1, -1):
+        grad, g = _step(run, layers, j, x, g, exponent, input_gradient=True)
+        exponent = grad.exponent
+        grads.append(grad)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         # dL/dx of an exploding network is honestly infinite: no warning for that
-        return grads, np.ldexp(g, exponent)
+        return grads[::-1], np.ldexp(g, exponent)
 
 
-def layer_gradients(run: RunConfig, layers: list[Layer], x: Array, upstream: Array) -> list[LayerGradient]:
-    """backward's gradients of every layer, without dL/dx (one matrix product fewer)."""
-    return _backpropagate(run, layers, x, upstream, input_gradient=False)[0]
-
-
-def _backpropagate(
-    run: RunConfig, layers: list[Layer], x: Array, upstream: Array, input_gradient: bool
-) -> tuple[list[LayerGradient], Array, int]:
-    """Each layer's gradient, and dL/dx / 2**exponent with its exponent (upstream's scaled alike
-    when not `input_gradient`)."""
-    grads: list[LayerGradient | None] = [None] * len(layers)
+def layer_gradients(
+    run: RunConfig, layers: list[Layer], x: Array, upstream: Array
+) -> Iterator[LayerGradient]:
+    """backward's gradient of each layer, last layer first, without dL/dx (one matrix product
+    fewer): a layer's statistics can be taken while the next one down is computed."""
     g, exponent = _normalize(upstream)
+    for j in range(len(layers) - 1, -1, -1):
+        grad, g = _step(run, layers, j, x, g, exponent, input_gradient=False)
+        exponent = grad.exponent
+        yield grad
+
+
+def _step(
+    run: RunConfig, layers: list[Layer], j: int, x: Array, g: Array, exponent: int, input_gradient: bool
+) -> tuple[LayerGradient, Array]:
+    """Layer j's gradient from g = dL/da_j / 2**exponent, and dL/da_(j-1) in the gradient's units
+    (for j = 0: dL/dx if `input_gradient`, else g unchanged)."""
+    layer = layers[j]
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for j in range(len(layers) - 1, -1, -1):
-            layer = layers[j]
-            full = _delta(run, layer, g)
-            delta, shift = _normalize(full.astype(layer.z.dtype, copy=False))
-            exponent += shift
-            a_in = x if j == 0 else layers[j - 1].a
-            dw = a_in.T @ delta
-            w_std = float(layer.weights.std(dtype=np.float64))
-            dw_std = scale_back(float(dw.std(dtype=np.float64)), exponent)
-            grads[j] = LayerGradient(
-                delta=delta,
-                exponent=exponent,
-                weight_norm=scale_back(float(np.linalg.norm(dw.astype(np.float64))), exponent),
-                weight_std=dw_std,
-                grad_data_ratio=dw_std / w_std if w_std > 0 else None,
-            )
-            if j or input_gradient:
-                g = delta @ layer.weights.T
-    return [grad for grad in grads if grad is not None], g, exponent
+        full = _delta(run, layer, g)
+        delta, shift = _normalize(full.astype(layer.z.dtype, copy=False))
+        exponent += shift
+        a_in = x if j == 0 else layers[j - 1].a
+        dw = a_in.T @ delta
+        w_std = float(layer.weights.std(dtype=np.float64))
+        dw_std = scale_back(float(dw.std(dtype=np.float64)), exponent)
+        grad = LayerGradient(
+            delta=delta,
+            exponent=exponent,
+            weight_norm=scale_back(float(np.linalg.norm(dw.astype(np.float64))), exponent),
+            weight_std=dw_std,
+            grad_data_ratio=dw_std / w_std if w_std > 0 else None,
+        )
+        if j or input_gradient:
+            g = delta @ layer.weights.T
+    return grad, g

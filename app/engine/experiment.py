@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TypeVar
@@ -186,49 +187,15 @@ def _gradient_stats(config: ExperimentConfig, grads: dict[int, LayerGradient]) -
 
 def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float32) -> ExperimentResult:
     blas.single_thread()  # the same bits on every machine
-    inputs: dict[tuple[object, ...], np.ndarray] = {}
-    streams = []
-    samples = []
-    for position, run in enumerate(config.runs):
-        key = (run.input, tuple(run.input_params().items()), run.input_dim, run.samples, run.seed)
-        if key not in inputs:
-            inputs[key] = input_samples(run, dtype)
-        samples.append(inputs[key] if config.gradients else None)
-        # recycle: each layer is summarized and dropped (below) before the next is asked for,
-        # unless the backward pass needs every layer.
-        streams.append(forward(run, inputs[key], position, dtype, recycle=not config.gradients))
-    del inputs  # the streams hold the inputs until their first layer is computed, and no longer
-
-    layers: list[list[LayerResult]] = [[] for _ in config.runs]
-    kept: list[list[Layer]] = [[] for _ in config.runs]
-    for j in range(max(run.depth for run in config.runs)):
-        current = {i: next(streams[i]) for i, run in enumerate(config.runs) if j < run.depth}
-        summarized = _by_axes(config, current, partial(_summarize_layer, config, j))
-        for i, result in summarized.items():
-            layers[i].append(result)
+    # Layer j is summarized in a second thread while layer j + 1 is computed (and, going back,
+    # layer j's gradients while layer j - 1's are): the products release the GIL, so a second
+    # core does the statistics meanwhile. Each summary is a function of its arrays alone, and
+    # every product runs as before: the same bits, sooner.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="summarize") as pool:
+        forward_pass = _forward(config, dtype, pool)
+        layers = forward_pass.results
         if config.gradients:
-            for i, layer in current.items():
-                kept[i].append(layer)
-        del current  # free this layer of every run (unless kept) before the next is computed
-
-    if config.gradients:
-        grads = []
-        for i, run in enumerate(config.runs):
-            x = samples[i]
-            assert x is not None
-            upstream = upstream_gradient(run, i, kept[i][-1].a, config.loss)
-            grads.append(layer_gradients(run, kept[i], x, upstream))
-            kept[i] = []  # the forward arrays are no longer needed
-        for j in range(max(run.depth for run in config.runs)):
-            here = {i: g[j] for i, g in enumerate(grads) if j < len(g)}
-            stats = _by_axes(config, here, partial(_gradient_stats, config))
-            for i, s in stats.items():
-                g = grads[i][j]
-                layers[i][j] = replace(
-                    layers[i][j],
-                    grad=s,
-                    weight_grad=WeightGradient(g.weight_norm, g.weight_std, g.grad_data_ratio),
-                )
+            _add_gradients(config, forward_pass, pool)
     labels = run_labels(config.runs)
     return ExperimentResult(
         config=config,
@@ -237,3 +204,78 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
             for i, run in enumerate(config.runs)
         ),
     )
+
+
+@dataclass
+class _ForwardPass:
+    results: list[list[LayerResult]]  # per run, per layer
+    kept: list[list[Layer]]  # per run, every layer, for the backward pass (else empty)
+    samples: list[Array | None]  # per run, its inputs, for the backward pass (else None)
+
+
+def _collect(pending: Future[dict[int, LayerResult]] | None, results: list[list[LayerResult]]) -> None:
+    if pending is not None:
+        for i, result in pending.result().items():
+            results[i].append(result)
+
+
+def _forward(config: ExperimentConfig, dtype: type[np.floating], pool: ThreadPoolExecutor) -> _ForwardPass:
+    """Every run's forward pass in lock step, each layer summarized in `pool` while the next is
+    computed."""
+    inputs: dict[tuple[object, ...], np.ndarray] = {}
+    streams = []
+    samples = []
+    for position, run in enumerate(config.runs):
+        key = (run.input, tuple(run.input_params().items()), run.input_dim, run.samples, run.seed)
+        if key not in inputs:
+            inputs[key] = input_samples(run, dtype)
+        samples.append(inputs[key] if config.gradients else None)
+        # recycle: a layer's arrays are reused two layers on, once it has been summarized (below),
+        # unless the backward pass needs every layer.
+        streams.append(forward(run, inputs[key], position, dtype, recycle=not config.gradients, lag=1))
+    del inputs  # the streams hold the inputs until their first layer is computed, and no longer
+
+    done = _ForwardPass([[] for _ in config.runs], [[] for _ in config.runs], samples)
+    pending: Future[dict[int, LayerResult]] | None = None
+    for j in range(max(run.depth for run in config.runs)):
+        current = {i: next(streams[i]) for i, run in enumerate(config.runs) if j < run.depth}
+        _collect(pending, done.results)  # layer j - 1's, summarized while layer j was computed
+        pending = pool.submit(_by_axes, config, current, partial(_summarize_layer, config, j))
+        if config.gradients:
+            for i, layer in current.items():
+                done.kept[i].append(layer)
+        del current  # the summary holds this layer until it is done, and no longer
+    _collect(pending, done.results)
+    return done
+
+
+def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, pool: ThreadPoolExecutor) -> None:
+    """The backward pass of every run in lock step, last layer first, each layer's dL/dz
+    summarized in `pool` while the layer below is computed; into forward_pass.results."""
+    results, kept = forward_pass.results, forward_pass.kept
+    steps = []
+    for i, run in enumerate(config.runs):
+        x = forward_pass.samples[i]
+        assert x is not None
+        upstream = upstream_gradient(run, i, kept[i][-1].a, config.loss)
+        steps.append(layer_gradients(run, kept[i], x, upstream))
+
+    def summarize_gradients(j: int, here: dict[int, LayerGradient]) -> None:
+        stats = _by_axes(config, here, partial(_gradient_stats, config))
+        for i, s in stats.items():
+            g = here[i]
+            results[i][j] = replace(
+                results[i][j],
+                grad=s,
+                weight_grad=WeightGradient(g.weight_norm, g.weight_std, g.grad_data_ratio),
+            )
+
+    pending: Future[None] | None = None
+    for j in range(max(run.depth for run in config.runs) - 1, -1, -1):
+        here = {i: next(steps[i]) for i, run in enumerate(config.runs) if j < run.depth}
+        if pending is not None:
+            pending.result()
+        pending = pool.submit(summarize_gradients, j, here)
+        del here
+    if pending is not None:
+        pending.result()

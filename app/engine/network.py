@@ -9,6 +9,7 @@ position in the experiment.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -105,6 +106,7 @@ def forward(
     dtype: type[np.floating] = np.float32,
     *,
     recycle: bool = False,
+    lag: int = 0,
 ) -> Iterator[Layer]:
     """Yield every hidden layer of the run for inputs x, first to last.
 
@@ -112,7 +114,9 @@ def forward(
     With `recycle` the caller promises to drop each layer before asking for the next, and a
     layer's z and f(z) are computed into the arrays of the layer before (its f(z) is free once
     the product has read it): fresh arrays of that size cost page faults worth 5-8% of the
-    product itself.
+    product itself. With `lag` k the caller may still read the k layers before the one it asks
+    for (summarizing one while the next is computed), and the arrays of the one before those
+    are reused.
     """
     rng = weight_rng(run, position)
     init = INITIALIZERS[run.init]
@@ -120,8 +124,9 @@ def forward(
     a = x.astype(dtype, copy=False)
     del x  # only `a` holds the inputs, and only until the first layer replaces it
     fan_in = run.input_dim
-    spare: Array | None = None  # the previous layer's z, to hold this one's
-    spare_out: Array | None = None  # the previous layer's f(z) (never the caller's inputs)
+    spare: Array | None = None  # a dropped layer's z, to hold this one's
+    spare_out: Array | None = None  # a dropped layer's f(z) (never the caller's inputs)
+    held: deque[tuple[Array | None, Array]] = deque()  # (z, f(z)) of the layers not yet dropped
     for j, units in enumerate(run.widths):
         name = run.activation_at(j)
         activation = ACTIVATIONS[name]
@@ -144,6 +149,9 @@ def forward(
         yield Layer(j, name, pieces, w, b, z, out)
         # The next layer reads `out`; z is free unless `out` is a view of it. Otherwise drop it
         # now rather than hold it through the next product.
-        spare = z if recycle and not np.may_share_memory(z, out) else None
-        spare_out = out if recycle else None
+        spare = spare_out = None
+        if recycle:
+            held.append((None if np.may_share_memory(z, out) else z, out))
+            if len(held) > lag:
+                spare, spare_out = held.popleft()
         del z, pre, out

@@ -197,19 +197,17 @@ _SCRATCH = threading.local()
 def _scratch(
     n: int, dtype: type[np.floating]
 ) -> tuple[Array, NDArray[np.int32], NDArray[np.intp], NDArray[np.bool_]]:
-    """This thread's work arrays for a pass over chunks of n values (at most 2 * CHUNK): the
-    scaled values, their int32 and intp indices, a mask. Fresh arrays of this size cost a page
-    fault per 4 KiB on first touch, a quarter of a pass at the seeds' sizes; these are reused."""
+    """This thread's work arrays for a pass over blocks of n values: the scaled values, their
+    int32 and intp indices, a mask (fresh arrays cost a page fault per 4 KiB on first touch)."""
     arrays: dict[type[np.floating], tuple[Array, NDArray[np.int32], NDArray[np.intp], NDArray[np.bool_]]]
     arrays = _SCRATCH.__dict__.setdefault("arrays", {})
     held = arrays.get(dtype)
     if held is None or held[0].size < n:
-        size = max(n, 2 * CHUNK)  # every later pass fits
         held = arrays[dtype] = (
-            np.empty(size, dtype),
-            np.empty(size, np.int32),
-            np.empty(size, np.intp),
-            np.empty(size, np.bool_),
+            np.empty(n, dtype),
+            np.empty(n, np.int32),
+            np.empty(n, np.intp),
+            np.empty(n, np.bool_),
         )
     return held[0][:n], held[1][:n], held[2][:n], held[3][:n]
 
