@@ -19,25 +19,27 @@ function describe(detail) {
 
 let inFlight = null;
 
-/** Fetch JSON; a newer simulate call aborts the previous one so answers never arrive out of order. */
-async function call(url, init = {}, abortable = false) {
+/** Fetch JSON. A simulate call without its own `signal` aborts the previous one, so answers never
+ * arrive out of order; with one, the caller decides (the dashboard's LatestOnly). */
+async function call(url, init = {}, abortable = false, signal = null) {
   let controller = null;
-  if (abortable) {
+  if (abortable && !signal) {
     inFlight?.abort();
     controller = inFlight = new AbortController();
   }
-  const response = await fetch(url, { ...init, signal: controller?.signal });
+  const response = await fetch(url, { ...init, signal: signal ?? controller?.signal });
   const body = await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, body?.detail);
   return body;
 }
 
 export const getCatalog = () => call("/api/v1/catalog");
-export const simulateQuery = (query) => call(`/api/v1/simulate?${query}`, {}, true);
-export const simulateBody = (body) =>
+export const simulateQuery = (query, signal = null) => call(`/api/v1/simulate?${query}`, {}, true, signal);
+export const simulateBody = (body, signal = null) =>
   call(
     "/api/v1/simulate",
     { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
     true,
+    signal,
   );
 export const exportUrl = (kind, share) => `/api/v1/export/${kind}?${share}`;

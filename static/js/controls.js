@@ -1,6 +1,10 @@
 // The control panel, built from /api/v1/catalog: shared settings and one card per run.
 // Controls are filled from the server's canonical experiment and read back into a JSON body;
-// validation is the server's (its 422 names the field).
+// validation is the server's (its 422 names the field). The fields people scrub (std, gain, σb,
+// depth, width, α) carry a slider beside their text: a moving slider asks for live redraws
+// (onLive), the text stays the value sent, and a change (the drag's end) is a change as any other.
+
+import { SLIDERS, positionOf, sliderSpec, valueText } from "./slider-scale.js";
 
 const SHARED = ["depth", "width", "input_dim", "samples", "input", "input_mean", "input_std", "input_low",
   "input_high", "input_fraction", "bias", "bias_value", "bias_std", "seed", "bins"];
@@ -11,21 +15,23 @@ const OWNERS = { activations: "activation", initializers: "init", biases: "bias"
 let uid = 0;
 
 export class Controls {
-  constructor(catalog, { shared, runs, onChange }) {
+  constructor(catalog, { shared, runs, onChange, onLive = () => {} }) {
     this.fields = Object.fromEntries(catalog.fields.map((f) => [f.name, f]));
     // param name -> { owner field, default per component that reads it }
     this.params = {};
     for (const [list, owner] of Object.entries(OWNERS)) {
       for (const component of catalog[list]) {
         for (const p of component.params) {
-          this.params[p.name] ??= { owner, defaults: {} };
+          this.params[p.name] ??= { owner, defaults: {}, bounds: {} };
           this.params[p.name].defaults[component.name] = p.default;
+          this.params[p.name].bounds[component.name] = { min: p.min, max: p.max };
         }
       }
     }
     this.sharedRoot = shared;
     this.runsRoot = runs;
     this.onChange = onChange;
+    this.onLive = onLive;
     // Rebuilding the panel removes a focused input, and Chrome then reports its last edit as a
     // change once more: changes during fill() are the server's values, not the visitor's.
     this.filling = false;
@@ -82,26 +88,116 @@ export class Controls {
     el.dataset.field = name;
     el.value = value ?? "";
     wrap.append(label, el);
+    // Overrides stay plain fields: blank there means "shared", which no slider position says.
+    if (!optional && SLIDERS[name]) wrap.append(this.slider(name, el));
     return wrap;
   }
 
-  /** Fill every control from a canonical experiment (the API's `experiment`). */
+  /** The slider of text field `text`: its positions index the scale's values (slider-scale.js). */
+  slider(name, text) {
+    const range = document.createElement("input");
+    range.type = "range";
+    range.className = "slider";
+    range.dataset.slider = name;
+    range.min = "0";
+    range.step = "1";
+    range.setAttribute("aria-label", `${name.replace(/_/g, " ")}${SLIDERS[name].scale === "log" ? " (log scale)" : ""}`);
+    range.addEventListener("input", () => {
+      const values = range.scale?.values;
+      if (!values) return;
+      text.value = valueText(values, Number(range.value));
+      range.setAttribute("aria-valuetext", text.value);
+      this.onLive();
+    });
+    // Held by a pointer: a fill from an earlier answer must not move the thumb under the finger.
+    range.addEventListener("pointerdown", () => (range.dataset.held = "1"));
+    for (const type of ["pointerup", "pointercancel", "change", "blur"]) range.addEventListener(type, () => delete range.dataset.held);
+    text.addEventListener("input", () => this.syncSlider(text));
+    return range;
+  }
+
+  /** Rest the slider of `text` where its value is (the nearest position for a value it cannot
+   * show: the text keeps what was typed). `bounds` changes the scale (alpha's activation). */
+  syncSlider(text, bounds) {
+    const range = text.parentElement?.querySelector(":scope > input.slider");
+    if (!range) return;
+    if (bounds !== undefined || !range.scale) {
+      const scale = sliderSpec(text.dataset.field, bounds ?? this.boundsOf(text));
+      range.scale = scale;
+      range.hidden = !scale;
+      if (!scale) return;
+      range.max = String(scale.values.length - 1);
+    }
+    if (!range.scale || range.dataset.held) return;
+    const position = positionOf(range.scale.values, range.scale.log, text.value);
+    range.value = String(position ?? 0);
+    range.setAttribute("aria-valuetext", text.value || "blank");
+  }
+
+  /** The catalog's bounds of a field in its card's selected component (alpha: the activation's). */
+  boundsOf(text) {
+    const param = this.params[text.dataset.field];
+    if (!param) return {};
+    const root = text.closest("fieldset.run") ?? this.sharedRoot;
+    return param.bounds[this.context(root)[param.owner]] ?? {};
+  }
+
+  /** Fill every control from a canonical experiment (the API's `experiment`): in place when the
+   * runs are as many as the cards (focus, a held slider and open sections stay), else rebuilt. */
   fill(experiment) {
     this.filling = true;
     try {
-      this.build(experiment);
+      if (!this.update(experiment)) this.build(experiment);
     } finally {
       this.filling = false;
     }
+  }
+
+  sharedValues(experiment) {
+    const shared = { ...experiment };
+    delete shared.runs;
+    const context = { bias: shared.bias ?? "none", input: shared.input ?? "normal" };
+    return Object.fromEntries(SHARED.map((name) => [name, shared[name] ?? this.defaultOf(name, context)]));
+  }
+
+  runValues(run) {
+    const context = { activation: run.activation, init: run.init };
+    const blank = (name) => name === "label" || name === "output_activation";
+    return Object.fromEntries(RUN.map((name) => [name, run[name] ?? (blank(name) ? "" : this.defaultOf(name, context))]));
+  }
+
+  update(experiment) {
+    const cards = [...this.runsRoot.querySelectorAll(":scope > fieldset.run")];
+    if (!this.sharedRoot.children.length || cards.length !== experiment.runs.length) return false;
+    const put = (root, name, value) => {
+      const el = root.querySelector(`:scope > .field > [data-field="${name}"]`);
+      if (!el) return;
+      if (el.value !== String(value ?? "")) el.value = value ?? "";
+      this.syncSlider(el);
+    };
+    for (const [name, value] of Object.entries(this.sharedValues(experiment))) put(this.sharedRoot, name, value);
+    for (const box of this.sharedRoot.querySelectorAll("fieldset.range")) {
+      const [lo, hi] = experiment[box.dataset.range] ?? ["", ""];
+      const [low, high] = box.querySelectorAll("input");
+      [low.value, high.value] = [String(lo), String(hi)];
+    }
+    cards.forEach((card, i) => {
+      const run = experiment.runs[i];
+      for (const [name, value] of Object.entries(this.runValues(run))) put(card, name, value);
+      const overrides = card.querySelector(":scope > details.overrides");
+      for (const name of SHARED) put(overrides, name, run[name] ?? "");
+      if (SHARED.some((name) => run[name] !== undefined)) overrides.open = true;
+    });
+    this.refreshVisibility();
+    return true;
   }
 
   build(experiment) {
     const shared = { ...experiment };
     delete shared.runs;
     this.sharedRoot.replaceChildren();
-    const context = { bias: shared.bias ?? "none", input: shared.input ?? "normal" };
-    for (const name of SHARED) {
-      this.sharedRoot.append(this.input(name, shared[name] ?? this.defaultOf(name, context)));
+    for (const [name, value] of Object.entries(this.sharedValues(experiment))) {
+      this.sharedRoot.append(this.input(name, value));
     }
     const histogram = document.createElement("div");
     histogram.className = "ranges";
@@ -139,10 +235,8 @@ export class Controls {
     card.className = "run";
     const legend = document.createElement("legend");
     card.append(legend);
-    const context = { activation: run.activation, init: run.init };
-    for (const name of RUN) {
+    for (const [name, value] of Object.entries(this.runValues(run))) {
       const placeholder = name === "output_activation" ? "same" : name === "label" ? "automatic" : "";
-      const value = run[name] ?? (name === "label" || name === "output_activation" ? "" : this.defaultOf(name, context));
       card.append(this.input(name, value, { placeholder, optional: name === "output_activation" }));
     }
     const overrides = document.createElement("details");
@@ -196,7 +290,10 @@ export class Controls {
     for (const [name, value] of Object.entries(values)) {
       const el = root.querySelector(`:scope > .field > [data-field="${name}"], :scope > .fields > .field > [data-field="${name}"]`)
         ?? root.querySelector(`.field > [data-field="${name}"]`);
-      if (el) el.value = String(value);
+      if (el) {
+        el.value = String(value);
+        this.syncSlider(el);
+      }
     }
     this.refreshVisibility();
     this.onChange();
@@ -228,6 +325,9 @@ export class Controls {
     const param = this.params[wrap.dataset.name];
     const visible = !param || !(param.owner in context) || context[param.owner] in param.defaults;
     wrap.hidden = !visible;
+    const text = wrap.querySelector(":scope > [data-field]");
+    // the scale follows the component (alpha: leaky ReLU's 0..1, ELU's 0..10)
+    if (visible && text) this.syncSlider(text, param ? (param.bounds[context[param.owner]] ?? {}) : {});
   }
 
   /** The JSON body for POST /api/v1/simulate. */

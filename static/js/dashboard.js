@@ -1,15 +1,18 @@
 // The dashboard: controls -> API -> figures, with the address bar always a link to what is shown.
 // The experiment lives in the query string (the server's canonical share query); the view
 // (grid / overlay / ridgeline, z or activations, log y, which layers) lives in the hash.
+// A moving slider redraws live (the link untouched); its release, as any change, commits: the
+// link follows. Every request goes through one LatestOnly: the newest value wins.
 
 import { exportUrl, getCatalog, simulateBody, simulateQuery } from "./api.js";
 import { Controls } from "./controls.js";
 import { renderClaim } from "./claim-box.js";
 import { VIEWS, lastLayers, layerChoices, layerRows, signalFigure, theoryNotes } from "./figures.js";
-import { copyLink, loadAndDraw, showMessage } from "./page.js";
+import { copyLink, showMessage } from "./page.js";
 import { PHASE_NOTE, SIGNAL_NOTE, viewNote } from "./glossary.js";
 import { PhasePanel } from "./phase-panel.js";
 import { fittedHeight, presentationOrder, stepPreset } from "./present.js";
+import { LatestOnly } from "./slider-live.js";
 
 const $ = (id) => document.getElementById(id);
 const PLOT_CONFIG = {
@@ -21,8 +24,26 @@ const PLOT_CONFIG = {
 };
 const DEFAULT_PRESET = "saito-compare";
 
-// edits counts control changes, so an answer to an older request never overwrites newer input.
-const state = { catalog: null, result: null, controls: null, changedAt: 0, timer: 0, edits: 0, phase: null };
+// edits counts control changes, so an answer to an older request never overwrites newer input;
+// changedAt is the first change not yet drawn (0: none).
+const state = {
+  catalog: null, result: null, controls: null, changedAt: 0, timer: 0, edits: 0, phase: null,
+  drawing: null, drawAgain: false, phaseDrawing: null, phaseNext: null, commits: 0,
+};
+// When each result's figure was drawn (a result folded into a later draw has none), and how long
+// after its control change.
+const drawnAt = new WeakMap();
+const shownIn = new WeakMap();
+// Answers to a slider still moving: their phase diagrams wait for the release (a diagram is a
+// request of its own and the page's costliest drawing; the drag needs the histograms).
+const liveResults = new WeakSet();
+// The time from a control change to its redrawn figure, split into waiting, the request and the
+// drawing, for a test (and a curious visitor) to read; also as performance measures.
+const timings = (window.initscopeTimings = []);
+const requests = new LatestOnly({
+  send: (request, signal) => (request.body ? simulateBody(request.body, signal) : simulateQuery(request.query, signal)),
+});
+window.initscopeRequests = requests; // its `aborted` count, for the tests
 
 function viewState() {
   const hash = new URLSearchParams(location.hash.slice(1));
@@ -83,7 +104,24 @@ function syncViewControls() {
   $("common-scale").checked = v.scale === "common";
 }
 
-async function draw() {
+/** Draw state.result. Draws never overlap: one asked for while another runs happens once after
+ * it, with the newest result (a drag's intermediate answers are skipped, not queued). */
+function draw() {
+  state.drawAgain = true;
+  state.drawing ??= (async () => {
+    try {
+      while (state.drawAgain) {
+        state.drawAgain = false;
+        await drawFigures();
+      }
+    } finally {
+      state.drawing = null;
+    }
+  })();
+  return state.drawing;
+}
+
+async function drawFigures() {
   const result = state.result;
   if (!result) return;
   const v = drawnView(); // no backward pass run: activations, and the controls say so
@@ -96,20 +134,47 @@ async function draw() {
   const height = v.present ? fittedHeight(window.innerHeight, $("figure").getBoundingClientRect().top + window.scrollY) : null;
   const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows, width, scale: v.scale, height, large: v.present });
   $("explain-view").textContent = viewNote(v.view, v.kind, result.experiment.loss ?? "normal");
-  await Promise.all([
-    window.Plotly.react("figure", main.data, main.layout, PLOT_CONFIG),
-    window.Plotly.react("signal", ...Object.values(signalFigure(result, { width })), PLOT_CONFIG),
-    drawPhase(result),
-  ]);
+  // Plotly.react on the existing plots: only what changed is redrawn (a new grid only when the
+  // rows or columns change). At the width measured: react keeps a plot's first autosized width,
+  // so entering presentation (the panel gone) drew the grid at its old width.
+  const signal = signalFigure(result, { width });
+  await window.Plotly.react("figure", main.data, { ...main.layout, width }, PLOT_CONFIG);
+  await window.Plotly.react("signal", signal.data, { ...signal.layout, width }, PLOT_CONFIG);
+  drawnAt.set(result, performance.now());
   const everyLayer = v.view === "ridgeline" || v.view === "distribution";
   const caption = depth > rows.length && !everyLayer ? ` (${rows.length} of ${depth} layers shown)` : "";
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
   $("figure-caption").textContent = `${plural(result.runs.length, "run")} × ${plural(depth, "layer")}${caption}`;
-  document.body.dataset.ready = "1";
+  if (liveResults.has(result)) $("phase-section").dataset.stale = "1"; // dimmed: not this run's point yet
+  else startPhase(result);
+}
+
+/** The diagrams follow on their own: a slow one (a new axis is a new request) holds no redraw. */
+function startPhase(result) {
+  drawPhase(result)
+    .then(() => state.result === result && delete $("phase-section").dataset.stale)
+    .catch((err) => showMessage(`Cannot draw the phase diagram: ${err.message}.`));
+}
+
+/** The phase diagrams of the newest result, one drawing at a time, as the figures. */
+function drawPhase(result) {
+  state.phaseNext = result;
+  state.phaseDrawing ??= (async () => {
+    try {
+      while (state.phaseNext) {
+        const next = state.phaseNext;
+        state.phaseNext = null;
+        await drawPhaseNow(next);
+      }
+    } finally {
+      state.phaseDrawing = null;
+    }
+  })();
+  return state.phaseDrawing;
 }
 
 /** The phase diagrams, one per activation, unless the link switched the theory off. */
-async function drawPhase(result) {
+async function drawPhaseNow(result) {
   const hasTheory = result.runs.some((run) => run.theory);
   $("phase-section").hidden = !hasTheory; // theory=0 in the link: nothing to place on a diagram
   if (hasTheory) await state.phase.draw(result);
@@ -126,13 +191,20 @@ function onPhasePick(run, sigmaW, sigmaB) {
   state.controls.set(run, { init: "normal", std: round(sigmaW / Math.sqrt(width)), ...bias });
 }
 
-async function apply(result, edits) {
+/** Show an answer. A commit's becomes the link and fills the controls (unless newer input came
+ * meanwhile); a live one (a slider still moving) is drawn only. */
+async function apply(result, request) {
+  const redraw = result !== state.result; // a commit of the value a drag drew draws nothing again
   state.result = result;
-  history.replaceState(null, "", `${location.pathname}?${result.share}${location.hash}`);
-  if (edits === state.edits) state.controls.fill(result.experiment);
+  if (request.commit) liveResults.delete(result);
+  else liveResults.add(result);
   const preset = presetOf(result.share);
-  // A preset's link without a view (?preset=name too) opens in the view its claim is about.
-  if (!location.hash && preset?.claim) history.replaceState(null, "", `${location.pathname}?${result.share}${claimHash(preset)}`);
+  if (request.commit) {
+    history.replaceState(null, "", `${location.pathname}?${result.share}${location.hash}`);
+    if (request.edits === state.edits) state.controls.fill(result.experiment);
+    // A preset's link without a view (?preset=name too) opens in the view its claim is about.
+    if (!location.hash && preset?.claim) history.replaceState(null, "", `${location.pathname}?${result.share}${claimHash(preset)}`);
+  }
   $("preset").value = preset ? preset.name : "";
   $("preset-info").textContent = preset ? preset.title : "";
   $("present-title").textContent = preset ? preset.title : "Custom experiment";
@@ -143,11 +215,39 @@ async function apply(result, edits) {
   $("units-link").href = `/units?${result.share}&layer=${preset?.claim?.units_layer ?? 1}`;
   showMessage("");
   syncViewControls();
-  await draw();
-  const ms = state.changedAt ? Math.round(performance.now() - state.changedAt) : null;
-  if (ms !== null) document.body.dataset.renderMs = String(ms);
-  $("status").textContent = ms === null ? "" : `Updated in ${ms} ms`;
-  state.changedAt = 0;
+  if (redraw) await draw();
+  else if (request.commit && $("phase-section").dataset.stale) startPhase(result);
+  if (request.edits === state.edits) state.changedAt = 0; // the figure shows every change made
+  record(result, request, redraw);
+  await state.phaseDrawing?.catch(() => {}); // ready once the diagrams are drawn too
+  document.body.dataset.ready = "1";
+}
+
+/** Record how long `request`'s control change took to reach the figure, in parts: waiting (for
+ * an earlier request or the commit's batching), the request (server and network) and the
+ * drawing (the page's work after the answer). */
+function record(result, request, redraw) {
+  const end = drawnAt.get(result);
+  const total = request.changedAt ? Math.round((end ?? performance.now()) - request.changedAt) : null;
+  if (redraw && total !== null) shownIn.set(result, total);
+  if (request.commit) {
+    // a drag's release commits what the drag already drew: its time is that drawing's
+    const ms = redraw ? total : (shownIn.get(result) ?? null);
+    if (ms !== null) document.body.dataset.renderMs = String(ms);
+    $("status").textContent = ms === null ? "" : `Updated in ${ms} ms`;
+  }
+  if (!redraw || request.reused || end === undefined || total === null) return; // nothing requested or drawn for it
+  const entry = {
+    live: !request.commit,
+    total,
+    wait: Math.round(request.sentAt - request.changedAt),
+    request: Math.round(request.answeredAt - request.sentAt),
+    draw: Math.round(end - request.answeredAt),
+    share: result.share,
+  };
+  timings.push(entry);
+  if (timings.length > 500) timings.shift();
+  performance.measure("initscope: control change to figure", { start: request.changedAt, end, detail: entry });
 }
 
 /** Presenting: step to the previous or next preset of the order (the arrow keys). */
@@ -206,26 +306,52 @@ function refused() {
   state.changedAt = 0;
 }
 
-function run(request) {
-  const edits = state.edits;
-  $("status").textContent = "Updating…";
-  return loadAndDraw(request, (result) => apply(result, edits), {
-    what: "Cannot show this experiment",
-    hint: "Fix the link, or pick a preset above.",
-    drawn: () => Boolean(state.result),
-    still: "The figures still show the previous experiment, and the controls are back to it.",
-    failed: () => {
+/** Ask for an experiment (`body`, or a share `query`) and show it: `live` while a slider moves
+ * (drawn only; the figures are not dimmed, the drag itself says they follow), else a commit. */
+async function run({ body, query, live = false, changedAt = state.changedAt }) {
+  const key = body ? JSON.stringify(body) : `?${query}`;
+  const request = { body, query, key, commit: !live, changedAt, edits: state.edits };
+  if (!live) {
+    state.commits += 1;
+    document.body.dataset.busy = "1";
+    $("status").textContent = "Updating…";
+  }
+  try {
+    await apply(await requests.submit(request), request);
+  } catch (err) {
+    if (err.name === "AbortError") return; // a newer value took its place
+    const after = state.result ? "The figures still show the previous experiment" : "Fix the link, or pick a preset above.";
+    // while a slider moves the controls stay under the visitor's hand; its release restores them
+    const restored = state.result && !live ? ", and the controls are back to it." : state.result ? "." : "";
+    showMessage(`Cannot show this experiment: ${err.message}. ${after}${restored}`);
+    if (!live) {
       $("status").textContent = "";
       refused();
-    },
-  });
+    }
+    document.body.dataset.ready = "1";
+  } finally {
+    if (!live && --state.commits === 0) delete document.body.dataset.busy;
+  }
 }
+
+/** Settings the request sends: the controls and the toolbar's. */
+const requestBody = () => ({ ...state.controls.read(), ...backwardOptions() });
 
 function onControlsChange() {
   state.edits += 1;
   state.changedAt ||= performance.now();
   clearTimeout(state.timer);
-  state.timer = setTimeout(() => run(() => simulateBody({ ...state.controls.read(), ...backwardOptions() })), 40);
+  // changes of one moment (a phase click sets several fields) make one request
+  state.timer = setTimeout(() => run({ body: requestBody() }), 0);
+}
+
+/** A slider moving: its value now, drawn as soon as the server answers; the link waits for the
+ * release (its change event commits). */
+function onControlsLive() {
+  state.edits += 1;
+  const now = performance.now();
+  state.changedAt ||= now;
+  run({ body: requestBody(), live: true, changedAt: now });
 }
 
 /** The toolbar's settings of the experiment: the backward pass (off when its box is cleared) and
@@ -246,7 +372,7 @@ function claimHash(preset) {
 }
 
 function loadQuery(query) {
-  return run(() => simulateQuery(query));
+  return run({ query });
 }
 
 function downloadJson() {
@@ -297,7 +423,12 @@ async function main() {
   }
   const menu = $("preset");
   for (const p of state.catalog.presets) menu.append(Object.assign(document.createElement("option"), { value: p.name, text: p.title }));
-  state.controls = new Controls(state.catalog, { shared: $("shared"), runs: $("runs"), onChange: onControlsChange });
+  state.controls = new Controls(state.catalog, {
+    shared: $("shared"),
+    runs: $("runs"),
+    onChange: onControlsChange,
+    onLive: onControlsLive,
+  });
   // A phone shows the figure first; its settings stay folded until asked for.
   if (window.matchMedia("(max-width: 760px)").matches) {
     for (const section of document.querySelectorAll(".panel details.section")) section.open = false;
