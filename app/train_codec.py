@@ -4,7 +4,9 @@
 
 The network part is the experiment codec's own (app/codec.py parses and writes it); this module
 adds the training keys. Shared only: `data`, `batch`, `iterations`, `batch_seed`, `record_every`,
-`captures` (steps with histograms, `0-500-2000`), `probe`. Shared or per run (`run=...,opt:adam`):
+`captures` (steps with histograms, `0-500-2000`), `probe`, `loss` (`bce`: two classes on one
+sigmoid output unit, binary cross-entropy; softmax cross-entropy, the default, is never written)
+and `digits` (bce on MNIST: the two digits, `4-9`; 0-1 by default). Shared or per run (`run=...,opt:adam`):
 `opt` and its parameters (`lr`, `momentum`, `decay`, `beta1`, `beta2`). Two defaults differ from
 the experiment link's, as the book's networks are trained: biases are zeros, and MNIST sets the
 input to its 784 pixels. Defaults are left out, so links are short and canonical.
@@ -22,6 +24,7 @@ from .engine.params import ConfigError
 from .engine.train_config import (
     BATCH_SEED,
     BATCH_SIZE,
+    DEFAULT_DIGITS,
     ITERATIONS,
     PROBE_SIZE,
     RECORD_EVERY,
@@ -45,9 +48,11 @@ DEFAULTS = {
 }
 OPT_PARAMS = sorted({p.name for spec in OPTIMIZERS.values() for p in spec.params})
 OPT_KEYS = ("opt", *OPT_PARAMS)
-NOT_IN_TRAINING = ("range", "z_range", "grad", "theory", "loss", "axes")
+NOT_IN_TRAINING = ("range", "z_range", "grad", "theory", "axes")
+LOSS_KEYS = ("loss", "digits")  # shared only, checked by make_train_config
 DEFAULT_OPTIMIZER = "sgd"
 DEFAULT_DATA = "mnist"
+DEFAULT_LOSS = "softmax"
 DEFAULT_BIAS = "zeros"
 DEFAULT_INPUT_DIM = int(INPUT_DIM.default)
 
@@ -97,7 +102,7 @@ def decode(query: str) -> Training:
         key, value = unquote_plus(raw_key), unquote_plus(raw_value)
         if key in NOT_IN_TRAINING:
             raise codec.CodecError(key, "is an experiment setting; a training link does not take it")
-        if key in TRAIN_KEYS or key in ("data", "captures"):
+        if key in TRAIN_KEYS or key in ("data", "captures", *LOSS_KEYS):
             if key in train:
                 raise codec.CodecError(key, "is given twice")
             train[key] = value
@@ -126,6 +131,14 @@ def decode(query: str) -> Training:
     captures = None
     if "captures" in train:
         captures = [_int("captures", part) for part in train["captures"].split("-") if part]
+    loss = train.get("loss", DEFAULT_LOSS)
+    if loss in ("normal", "mse"):  # the experiment link's backward signals
+        raise codec.CodecError(
+            "loss", f"{loss!r} is an experiment's backward signal; a training's loss is softmax or bce"
+        )
+    digits = None
+    if "digits" in train:
+        digits = [_int("digits", part) for part in train["digits"].split("-")]
     shared = _take_optimizer(shared_opt, "")
     configs = []
     for i, (run, own) in enumerate(zip(experiment.runs, run_opts, strict=True)):
@@ -134,12 +147,19 @@ def decode(query: str) -> Training:
         try:
             configs.append(
                 make_train_config(
-                    run, optimizer=name, optimizer_params=chosen, data=data, captures=captures, **options
+                    run,
+                    optimizer=name,
+                    optimizer_params=chosen,
+                    data=data,
+                    captures=captures,
+                    loss=loss,
+                    digits=digits,
+                    **options,
                 )
             )
         except ConfigError as err:
             key = "opt" if err.field == "optimizer" else err.field  # as the link spells it
-            if err.field in (*TRAIN_KEYS.values(), "data", "captures"):
+            if err.field in (*TRAIN_KEYS.values(), "data", "captures", *LOSS_KEYS):
                 where = err.field
             elif key in shared_opt and key not in own:
                 where = key  # a shared setting: name it where the link has it
@@ -183,6 +203,11 @@ def encode(training: Training) -> str:
     run_pairs = [p for p in pairs if p.startswith("run=")]
 
     train: list[str] = [] if first.data == DEFAULT_DATA else [f"data={first.data}"]
+    # written only when not the default: every link from before these keys keeps its bytes
+    if first.loss != DEFAULT_LOSS:
+        train.append(f"loss={first.loss}")
+    if first.digits is not None and first.digits != DEFAULT_DIGITS:
+        train.append("digits=" + "-".join(str(d) for d in first.digits))
     given = {
         "batch": first.batch_size,
         "iterations": first.iterations,

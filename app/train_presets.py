@@ -85,6 +85,12 @@ _LIST = [
         ng.TANH_TRAINING,
     ),
     TrainPreset(
+        "binary-tanh-sigmoid",
+        "Binary classifier: tanh hidden layers, sigmoid output (4 or 9?)",
+        f"depth=2&{SMALL_NET.replace('&iterations', '&loss=bce&digits=4-9&iterations')}&run=tanh,xavier",
+        ng.BINARY,
+    ),
+    TrainPreset(
         "relu-speed",
         "How much faster ReLU trains: ReLU | tanh | sigmoid",
         f"depth=4&{SMALL_NET}&run=relu,xavier&run=tanh,xavier&run=sigmoid,xavier",

@@ -37,6 +37,11 @@ def test_train_codec_book_defaults() -> None:
         ),
         ("data=synthetic&bias=none&width=20&captures=0-10&record_every=5&run=tanh,xavier", None),
         ("width=20&batch_seed=3&probe=200&batch=32&run=relu,he_normal", None),
+        # a binary classifier: its loss and two digits (0-1 is the default pair, never written)
+        ("digits=9-4&loss=bce&width=20&run=tanh,xavier", "width=20&loss=bce&digits=9-4&run=tanh,xavier"),
+        ("loss=bce&digits=0-1&width=20&run=tanh,xavier", "width=20&loss=bce&run=tanh,xavier"),
+        ("loss=softmax&width=20&run=tanh,xavier", "width=20&run=tanh,xavier"),
+        ("data=synthetic&loss=bce&width=20&run=tanh,xavier", None),
     ],
 )
 def test_train_codec_round_trips(query: str, canonical: str | None) -> None:
@@ -79,9 +84,48 @@ def test_train_codec_presets_are_canonical(name: str) -> None:
         ("depth=2", "runs"),
         ("preset=saito-compare", "preset"),  # experiment presets are no training's
         ("preset=saito-compare&run=relu,he_normal", "preset"),
+        ("loss=hinge&run=relu,he_normal", "loss"),
+        ("loss=mse&run=relu,he_normal", "loss"),  # the experiment's backward signal, no training loss
+        ("loss=bce&loss=bce&run=relu,he_normal", "loss"),
+        ("digits=4-9&run=relu,he_normal", "digits"),  # two digits, but softmax over all ten
+        ("data=synthetic&loss=bce&digits=4-9&run=relu,he_normal", "digits"),
+        ("loss=bce&digits=4&run=relu,he_normal", "digits"),
+        ("loss=bce&digits=4-9-1&run=relu,he_normal", "digits"),
+        ("loss=bce&digits=4-4&run=relu,he_normal", "digits"),
+        ("loss=bce&digits=4-10&run=relu,he_normal", "digits"),
+        ("loss=bce&digits=four-9&run=relu,he_normal", "digits"),
+        ("run=relu,he_normal,loss:bce", "runs[0].loss"),  # shared only: one task for every run
     ],
 )
 def test_train_codec_errors_name_the_field(query: str, field: str) -> None:
     with pytest.raises(ConfigError) as caught:
         train_codec.decode(query)
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("loss=hinge&run=relu,he_normal", "must be one of softmax, bce"),
+        ("loss=bce&digits=4-10&run=relu,he_normal", "between 0 and 9"),
+        ("loss=bce&digits=4-4&run=relu,he_normal", "two different digits"),
+        ("loss=bce&digits=4&run=relu,he_normal", "must be two digits"),
+        ("digits=4-9&run=relu,he_normal", "loss=bce"),
+    ],
+)
+def test_train_codec_loss_errors_say_the_limit(query: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        train_codec.decode(query)
+    assert words in caught.value.message
+
+
+def test_train_codec_links_without_a_loss_mean_what_they_meant() -> None:
+    # Every link from before `loss`: softmax over the ten digits, the same config and the same bytes.
+    for preset in TRAIN_PRESETS.values():
+        training = train_codec.decode(preset.query)
+        assert "loss=" in preset.query or all(
+            (c.loss, c.digits, c.outputs) == ("softmax", None, 10) for c in training.runs
+        )
+        assert train_codec.encode(training) == preset.query
+    [config] = train_codec.decode("loss=bce&width=20&run=tanh,xavier").runs
+    assert (config.loss, config.digits, config.classes, config.outputs) == ("bce", (0, 1), 2, 1)

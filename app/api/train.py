@@ -31,7 +31,9 @@ from ..engine.train_config import (
     BATCH_SEED,
     BATCH_SIZE,
     DATASETS,
+    DEFAULT_DIGITS,
     ITERATIONS,
+    LOSSES,
     MAX_CAPTURES,
     PROBE_SIZE,
     RECORD_EVERY,
@@ -244,6 +246,28 @@ def train_fields() -> list[dict[str, Any]]:
             "per_run": False,
         }
     )
+    fields.append(
+        {
+            "name": "loss",
+            "type": "choice",
+            "doc": "softmax: one output per digit, softmax cross-entropy; bce: two classes, one sigmoid "
+            "output unit, binary cross-entropy",
+            "choices": list(LOSSES),
+            "default": train_codec.DEFAULT_LOSS,
+            "per_run": False,
+        }
+    )
+    fields.append(
+        {
+            "name": "digits",
+            "type": "digits",
+            "doc": "with loss=bce on MNIST: the two digits, e.g. 4-9 (the first is class 0)",
+            "min": 0,
+            "max": 9,
+            "default": "-".join(str(d) for d in DEFAULT_DIGITS),
+            "per_run": False,
+        }
+    )
     default = OPTIMIZERS[train_codec.DEFAULT_OPTIMIZER]
     fields.append(
         {
@@ -275,8 +299,8 @@ def train_fields() -> list[dict[str, Any]]:
     summary="The training keys of a link, with their bounds and defaults",
     description="The keys a training link adds to the network's (those are `fields` of "
     "`/api/v1/catalog`): `data`, `batch`, `iterations`, `batch_seed`, `record_every`, `probe`, "
-    "`captures`, `opt` and the optimizer's parameters, each with its type, bounds and the default "
-    "a link without it trains with (an optimizer parameter's `defaults` per optimizer).",
+    "`captures`, `loss`, `digits`, `opt` and the optimizer's parameters, each with its type, bounds "
+    "and the default a link without it trains with (an optimizer parameter's `defaults` per optimizer).",
 )
 async def train_fields_endpoint() -> list[dict[str, Any]]:
     return train_fields()

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from ..engine.labels import run_labels
 from ..engine.optimizers import OPTIMIZERS
 from ..engine.train_config import TrainConfig
-from ..engine.train_records import Capture, Record
+from ..engine.train_records import Capture, LayerCapture, Record
 from ..engine.training import TrainResult
 from .payload import tensor_dict
 
@@ -67,6 +67,8 @@ def _head(result: TrainResult, label: str) -> dict[str, Any]:
             **dict(config.optimizer_params),
             "batch_size": config.batch_size,
             "iterations": config.iterations,
+            # only a bce training says its loss: the documents of every other stay byte for byte
+            **({"loss": config.loss, "digits": config.digits} if config.loss == "bce" else {}),
         },
         "status": result.status,
         "steps": result.steps,
@@ -85,21 +87,25 @@ def _records(records: Sequence[Record]) -> dict[str, list[Any]]:
     }
 
 
+def _layer(layer: LayerCapture) -> dict[str, Any]:
+    return {
+        "layer": layer.index,
+        "units": layer.units,
+        "post": tensor_dict(layer.activation),
+        "grad": tensor_dict(layer.gradient),
+        "dead_units": layer.dead_units,
+        "distinct_units": layer.distinct_units,
+    }
+
+
 def _captures(captures: Sequence[Capture]) -> list[dict[str, Any]]:
+    # A bce network's output unit comes last, marked `output` (σ(s) and dL/ds); softmax trainings
+    # have none, and their documents are what they always were.
     return [
         {
             "step": capture.step,
-            "layers": [
-                {
-                    "layer": layer.index,
-                    "units": layer.units,
-                    "post": tensor_dict(layer.activation),
-                    "grad": tensor_dict(layer.gradient),
-                    "dead_units": layer.dead_units,
-                    "distinct_units": layer.distinct_units,
-                }
-                for layer in capture.layers
-            ],
+            "layers": [_layer(layer) for layer in capture.layers]
+            + ([] if capture.output is None else [{**_layer(capture.output), "output": True}]),
         }
         for capture in captures
     ]

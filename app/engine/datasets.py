@@ -136,12 +136,30 @@ def synthetic(run: RunConfig, classes: int = MNIST_CLASSES) -> Dataset:
     )
 
 
-def split_sizes(name: str, samples: int = 0) -> tuple[int, int]:
-    """(training, test) sizes of data set `name` (`samples`: the synthetic set's total)."""
+@cache
+def mnist_pair(first: int, second: int) -> Dataset:
+    """Two digits of the MNIST subset as a two-class task: `first` is label 0, `second` label 1.
+    The rows keep their order in the subset's split (alternating the two digits, so every prefix,
+    the probe included, is balanced)."""
+    full = mnist()
+
+    def part(x: NDArray[np.float32], y: NDArray[np.intp]) -> tuple[NDArray[np.float32], NDArray[np.intp]]:
+        rows = np.flatnonzero((y == first) | (y == second))
+        return _frozen(x[rows]), _frozen((y[rows] == second).astype(np.intp))
+
+    x_train, y_train = part(full.x_train, full.y_train)
+    x_test, y_test = part(full.x_test, full.y_test)
+    return Dataset(f"mnist {first}-{second}", x_train, y_train, x_test, y_test, 2)
+
+
+def split_sizes(name: str, samples: int = 0, digits: tuple[int, int] | None = None) -> tuple[int, int]:
+    """(training, test) sizes of data set `name` (`samples`: the synthetic set's total; `digits`:
+    MNIST's two digits of a two-class task)."""
     if name == "mnist":
+        classes = MNIST_CLASSES if digits is None else 2
         return (
-            MNIST_CLASSES * (MNIST_PER_CLASS - MNIST_TEST_PER_CLASS),
-            MNIST_CLASSES * MNIST_TEST_PER_CLASS,
+            classes * (MNIST_PER_CLASS - MNIST_TEST_PER_CLASS),
+            classes * MNIST_TEST_PER_CLASS,
         )
     test = max(1, round(SYNTHETIC_TEST_FRACTION * samples))
     return samples - test, test

@@ -20,6 +20,11 @@ from .optimizers import resolve_optimizer_params
 from .params import ConfigError, ParamSpec
 
 DATASETS = ("mnist", "synthetic")
+# softmax: a read-out of one logit per class and softmax cross-entropy (every link before `loss`);
+# bce: two classes, one output unit with a sigmoid and binary cross-entropy (notes 000's binary
+# classifier). MNIST then trains on two of its digits (`digits`, the first labelled 0).
+LOSSES = ("softmax", "bce")
+DEFAULT_DIGITS = (0, 1)
 # What a step and a record cost besides their matrix products, per layer, in multiply-adds of the
 # same time (the budget's ~5e10 a second on one core): a tiny network's steps are all overhead,
 # so without these a depth-200, width-1 training of a million steps passed as a few seconds of
@@ -52,6 +57,18 @@ class TrainConfig:
     record_every: int = 50  # records at 0, record_every, 2 record_every, ... and the last step
     captures: tuple[int, ...] = (0, 2000)  # steps with per-layer histograms, sorted
     probe_size: int = 1000
+    loss: str = "softmax"  # or "bce": one sigmoid output unit, binary cross-entropy
+    digits: tuple[int, int] | None = None  # bce on MNIST: the two digits (labels 0 and 1)
+
+    @property
+    def classes(self) -> int:
+        """How many classes the data has (bce: 2, on one output unit)."""
+        return 2 if self.loss == "bce" else MNIST_CLASSES
+
+    @property
+    def outputs(self) -> int:
+        """Units of the read-out layer."""
+        return 1 if self.loss == "bce" else MNIST_CLASSES
 
     def record_steps(self) -> list[int]:
         return sorted({*range(0, self.iterations, self.record_every), self.iterations})
@@ -69,12 +86,17 @@ def make_train_config(
     record_every: object = RECORD_EVERY.default,
     captures: Sequence[object] | None = None,
     probe_size: object = PROBE_SIZE.default,
+    loss: str = "softmax",
+    digits: Sequence[object] | None = None,
 ) -> TrainConfig:
     """A checked, normalized TrainConfig. A run given as fields defaults to zero biases (as the
     book's networks have); MNIST fixes input_dim at 784. `captures` defaults to 0, a quarter, half
-    and all of the iterations."""
+    and all of the iterations. `digits` (bce on MNIST only) defaults to 0 and 1."""
     if data not in DATASETS:
         raise ConfigError("data", f"must be one of {', '.join(DATASETS)}")
+    if loss not in LOSSES:
+        raise ConfigError("loss", f"must be one of {', '.join(LOSSES)}")
+    pair = _digits(digits, loss, data)
     if not isinstance(run, RunConfig):
         run = make_run({"bias": "zeros", **run})
     if data == "mnist":
@@ -95,7 +117,26 @@ def make_train_config(
         record_every=int(RECORD_EVERY.check(record_every)),
         captures=tuple(checked),
         probe_size=int(PROBE_SIZE.check(probe_size)),
+        loss=loss,
+        digits=pair,
     )
+
+
+def _digits(digits: Sequence[object] | None, loss: str, data: str) -> tuple[int, int] | None:
+    """The two MNIST digits of a bce training: two different digits 0 to 9."""
+    if loss != "bce" or data != "mnist":
+        if digits is not None:
+            raise ConfigError("digits", "chooses the two MNIST digits of loss=bce; this training has none")
+        return None
+    if digits is None:
+        return DEFAULT_DIGITS
+    spec = ParamSpec("digits", 0, "a digit", kind="int", low=0, high=MNIST_CLASSES - 1)
+    if len(digits) != 2:
+        raise ConfigError("digits", f"must be two digits, got {len(digits)}")
+    first, second = (int(spec.check(d)) for d in digits)
+    if first == second:
+        raise ConfigError("digits", "must be two different digits")
+    return first, second
 
 
 def _captures(steps: Sequence[object], iterations: int) -> list[int]:
@@ -114,10 +155,10 @@ def train_cost(config: TrainConfig, itemsize: int = 4) -> Cost:
     sizes = [
         (f, w * p) for f, w, p in zip((features, *run.widths[:-1]), run.widths, _pieces(run), strict=True)
     ]
-    sizes.append((run.widths[-1], MNIST_CLASSES))
+    sizes.append((run.widths[-1], config.outputs))
     per_sample = sum(f * w for f, w in sizes)  # one forward pass
     first = sizes[0][0] * sizes[0][1]
-    train_size, test_size = split_sizes(config.data, run.samples)
+    train_size, test_size = split_sizes(config.data, run.samples, config.digits)
     probe = min(config.probe_size, train_size)
     records = len(config.record_steps())
     macs = config.iterations * config.batch_size * (3 * per_sample - first)  # no dL/dx of the data

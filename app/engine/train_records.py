@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from .binary_mlp import BinaryMLP
 from .mlp import MLP, Array, Pass
 from .stats import Extent, TensorStats, scan, summarize
 from .units import dead_units, unit_counts
@@ -49,6 +50,9 @@ class LayerCapture:
 class Capture:
     step: int
     layers: tuple[LayerCapture, ...]
+    # A bce network's output unit: σ(s) in (0, 1) and dL/ds, indexed after the hidden layers. None
+    # for softmax read-outs, whose logits are no activation the texts draw.
+    output: LayerCapture | None = None
 
 
 def weight_snapshot(model: MLP) -> list[Array]:
@@ -94,6 +98,23 @@ def capture_layers(model: MLP, probe: Pass, bins: int) -> tuple[LayerCapture, ..
         dead, distinct = unit_counts(a, extent)
         layers.append(LayerCapture(j + 1, layer.units, activation, gradient, dead, distinct))
     return tuple(layers)
+
+
+def capture_output(model: MLP, probe: Pass, bins: int, index: int) -> LayerCapture | None:
+    """The histogram of a bce network's output unit σ(s) on (0, 1), and of dL/ds, from a pass whose
+    backward has run; None for a softmax read-out."""
+    if not isinstance(model, BinaryMLP):
+        return None
+    out = model.output(probe)
+    extent = scan(out)
+    activation = summarize(out, extent, (0.0, 1.0), bins, (0.0, 1.0))
+    n = len(out)
+    with np.errstate(over="ignore"):
+        grad = probe.dz[-1] * probe.dz[-1].dtype.type(n)  # dL/ds of each sample's own loss
+    grad_extent = scan(grad)
+    gradient = summarize(grad, grad_extent, _range(grad_extent), bins)
+    dead, distinct = unit_counts(out, extent)
+    return LayerCapture(index, 1, activation, gradient, dead, distinct)
 
 
 def dead_fractions(probe: Pass) -> tuple[float, ...]:

@@ -1,4 +1,5 @@
-"""Training a run's network: mini-batch steps of an optimizer on softmax cross-entropy, with records.
+"""Training a run's network: mini-batch steps of an optimizer on softmax cross-entropy (or, with
+loss "bce", binary cross-entropy on one sigmoid output unit), with records.
 
 `train(config)` runs one configuration to the end; `Trainer` advances one step by step (a
 background job reports partial results and stops between steps when asked); `train_runs` advances
@@ -25,7 +26,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import blas
-from .datasets import MNIST_CLASSES, Dataset, mnist, synthetic
+from .binary_mlp import BinaryMLP
+from .datasets import Dataset, mnist, mnist_pair, synthetic
 from .mlp import MLP
 from .optimizers import make_optimizer
 from .train_config import TrainConfig
@@ -33,6 +35,7 @@ from .train_records import (
     Capture,
     Record,
     capture_layers,
+    capture_output,
     dead_fractions,
     smooth,
     update_ratios,
@@ -58,7 +61,16 @@ class TrainResult:
 
 
 def dataset_for(config: TrainConfig) -> Dataset:
-    return mnist() if config.data == "mnist" else synthetic(config.run, MNIST_CLASSES)
+    if config.data == "synthetic":
+        return synthetic(config.run, config.classes)
+    return mnist() if config.digits is None else mnist_pair(*config.digits)
+
+
+def model_for(config: TrainConfig, data: Dataset, init_data: NDArray[np.float32]) -> MLP:
+    """The network trained: softmax over one logit per class, or (bce) one sigmoid output unit."""
+    if config.loss == "bce":
+        return BinaryMLP(config.run, data.features, init_data)
+    return MLP(config.run, data.features, data.classes, init_data)
 
 
 def batch_schedule(train_size: int, batch_size: int, seed: int) -> Iterator[NDArray[np.intp]]:
@@ -83,7 +95,7 @@ class Trainer:
         probe = min(config.probe_size, len(self.data.y_train))
         self.probe_x, self.probe_y = self.data.x_train[:probe], self.data.y_train[:probe]
         with np.errstate(over="ignore", invalid="ignore"):  # LSUV on an overflowing network
-            self.model = MLP(config.run, self.data.features, self.data.classes, self.probe_x)
+            self.model = model_for(config, self.data, self.probe_x)
         self.optimizer = make_optimizer(config.optimizer, **dict(config.optimizer_params))
         self.grads = self.model.new_grads()
         self.batches = batch_schedule(len(self.data.y_train), config.batch_size, config.batch_seed)
@@ -160,7 +172,8 @@ class Trainer:
             if capture:
                 model.backward(self.probe_x, probe, self.probe_y, grads=None)
                 layers = capture_layers(model, probe, self.config.run.bins)
-                self.captures.append(Capture(self.step, layers))
+                output = capture_output(model, probe, self.config.run.bins, len(layers) + 1)
+                self.captures.append(Capture(self.step, layers, output))
 
     def result(self) -> TrainResult:
         n = self.computed
@@ -196,7 +209,9 @@ def train_runs(
     sets: dict[tuple[object, ...], Dataset] = {}
     trainers = []
     for config in configs:
-        key = (config.data,) if config.data == "mnist" else (config.data, config.run)
+        key = (
+            (config.data, config.digits) if config.data == "mnist" else (config.data, config.run, config.loss)
+        )
         if key not in sets:
             sets[key] = dataset_for(config)
         trainers.append(Trainer(config, sets[key]))

@@ -271,6 +271,15 @@ export function histogramsFigure(result, step, { kind = "post", width = 1000 } =
   const depth = Math.max(0, ...runs.map((r) => r.layers.length));
   if (depth === 0) return null;
   const figure = gridFigure({ runs }, { kind, rows: layerRows(depth), width });
+  // A binary classifier's output unit comes last (`output`): its row says so, not "layer N".
+  const output = result.runs.map((run) => captureAt(run, step)?.layers.find((l) => l.output)).find(Boolean);
+  if (output) {
+    const title = kind === "grad" ? "output dL/ds" : "output σ(s)";
+    for (const key of Object.keys(figure.layout)) {
+      const axis = figure.layout[key];
+      if (key.startsWith("yaxis") && axis?.title?.text === `layer ${output.layer}`) axis.title.text = title;
+    }
+  }
   // Values of a network about to diverge pass 1e15, where plotly's default switches to
   // superscript exponents (blocked by the CSP): "e" notation instead.
   for (const key of Object.keys(figure.layout)) if (key.startsWith("xaxis")) figure.layout[key].exponentformat = "e";

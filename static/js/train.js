@@ -295,6 +295,9 @@ function syncSelects(result) {
   fillSelect($("dead-layer"), [mean, ...layers]);
   fillSelect($("ratio-layer"), [mean, ...layers, { value: "output", text: "output layer" }]);
   const ridge = [...layers].reverse().map(({ value, text }) => ({ value: String(Number(value) + 1), text }));
+  // a binary classifier's sigmoid output unit is captured after its hidden layers
+  const output = result.runs.flatMap((r) => r.captures.at(-1)?.layers ?? []).find((l) => l.output);
+  if (output) ridge.unshift({ value: String(output.layer), text: "output unit σ(s)" });
   fillSelect($("ridge-layer"), ridge);
 }
 

@@ -85,6 +85,15 @@ def test_train_results_are_deterministic_across_servers() -> None:
         ("iterations=abc&run=relu,he_normal", "iterations", "value_error"),
         ("opt=lbfgs&run=relu,he_normal", "opt", "value_error"),
         ("iterations=1000000&run=relu,he_normal", "iterations", "budget_exceeded"),
+        ("loss=hinge&run=relu,he_normal", "loss", "value_error"),
+        ("loss=bce&digits=3-12&run=tanh,xavier", "digits", "value_error"),
+        ("digits=3-8&run=tanh,xavier", "digits", "value_error"),
+        # a binary classifier's cost is counted before it starts, as any training's
+        (
+            "loss=bce&digits=3-8&width=2000-2000&iterations=100000&run=tanh,xavier",
+            "iterations",
+            "budget_exceeded",
+        ),
         # tiny layers, many steps: the per-step overhead, not the products, would take hours
         (
             "data=synthetic&input_dim=1&samples=4&depth=200&width=1&batch=1&record_every=1000"
@@ -163,7 +172,19 @@ def test_train_fields_give_the_defaults_a_link_trains_with(client: TestClient) -
     """The training form shows these in its blank fields: they must be what a link without the
     key trains with (the codec's defaults), for every optimizer's parameters too."""
     fields = {f["name"]: f for f in client.get("/api/v1/train/fields").json()}
-    assert set(fields) == {"data", "captures", *train_codec.TRAIN_KEYS, *train_codec.OPT_KEYS}
+    assert set(fields) == {
+        "data",
+        "captures",
+        "loss",
+        "digits",
+        *train_codec.TRAIN_KEYS,
+        *train_codec.OPT_KEYS,
+    }
+    assert (fields["loss"]["choices"], fields["loss"]["default"], fields["digits"]["default"]) == (
+        ["softmax", "bce"],
+        "softmax",
+        "0-1",
+    )
     [config] = train_codec.decode("run=relu,he_normal").runs
     assert (fields["iterations"]["default"], fields["batch"]["default"]) == (2000, 128)
     assert (fields["opt"]["default"], fields["lr"]["default"]) == ("sgd", 0.01)
@@ -454,3 +475,30 @@ def test_train_listeners_that_never_read_keep_only_their_place() -> None:
     for listener in listeners:
         assert listener.cursor == 0 and not any(isinstance(v, list) for v in vars(listener).values())
         assert job.take(listener) == job.log  # everything it missed, in one read
+
+
+BINARY = "depth=2&width=20&loss=bce&digits=3-8&iterations=60&record_every=20&captures=0-60&run=tanh,xavier"
+
+
+def test_train_binary_classifier_captures_its_sigmoid_output(client: TestClient) -> None:
+    body = client.get(f"/api/v1/train?{BINARY}").json()
+    [run] = body["runs"]
+    assert body["share"] == BINARY
+    assert (run["config"]["loss"], run["config"]["digits"]) == ("bce", [3, 8])
+    for capture in run["captures"]:
+        *hidden, output = capture["layers"]
+        assert [layer["layer"] for layer in hidden] == [1, 2] and "output" not in hidden[0]
+        assert output["output"] is True and (output["layer"], output["units"]) == (3, 1)
+        post = output["post"]
+        assert post["edges"][0] == 0 and post["edges"][-1] == 1  # σ(s): the histogram spans (0, 1)
+        assert 0 < post["min"] <= post["max"] < 1
+    assert run["records"]["test_accuracy"][-1] > 0.8  # two digits: chance is 0.5
+    assert client.get(f"/api/v1/train?{BINARY}").content == client.get(f"/api/v1/train?{BINARY}").content
+
+
+def test_train_softmax_documents_have_no_output_or_loss_keys(client: TestClient) -> None:
+    # links without `loss` answer what they always did: no key of the binary classifier in them
+    body = client.get("/api/v1/train?width=20&iterations=20&record_every=10&run=relu,he_normal").json()
+    [run] = body["runs"]
+    assert "loss" not in run["config"] and "digits" not in run["config"]
+    assert all("output" not in layer for capture in run["captures"] for layer in capture["layers"])

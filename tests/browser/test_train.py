@@ -364,3 +364,30 @@ def test_train_preset_shows_its_claim_whose_numbers_are_the_trainings(
     shown = box.locator(".claim-verdict").inner_text()
     assert f"reaches 0.5 in {relu} steps" in shown and f"tanh's in {tanh} " in shown
     assert f"ReLU {tanh / relu:.2f} times as fast" in shown
+
+
+def test_train_binary_classifier_draws_its_sigmoid_output_as_the_api_measured_it(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    presets = {p["name"]: p for p in httpx.get(f"{live_server}/api/v1/train/presets", timeout=5).json()}
+    preset = presets["binary-tanh-sigmoid"]
+    open_page(page, f"{live_server}/train?{preset['share']}")
+    expect(page.locator("#claim .claim-verdict")).to_contain_text(preset["claim"]["reason"])
+    train_to_the_end(page)
+    result = httpx.get(f"{live_server}/api/v1/train?{preset['share']}", timeout=120).json()
+    output = result["runs"][0]["captures"][-1]["layers"][-1]
+    assert output["output"] is True
+    # the last row of the histograms (the last step's) is the output unit, bar for bar the API's
+    drawn = page.locator("#histograms").evaluate(
+        """el => ({
+          bars: el.data.filter(t => t.type === 'bar').map(t => Array.from(t.y)),
+          titles: Object.entries(el.layout).filter(([k]) => k.startsWith('yaxis'))
+            .map(([, a]) => a.title && a.title.text).filter(Boolean),
+        })"""
+    )
+    assert "output σ(s)" in drawn["titles"] and f"layer {output['layer']}" not in drawn["titles"]
+    assert output["post"]["counts"] in drawn["bars"]
+    assert output["post"]["edges"][0] == 0 and output["post"]["edges"][-1] == 1
+    # the claim's numbers are this output's: its smallest and largest value at the last step
+    shown = page.locator("#claim .claim-verdict").inner_text()
+    assert f"spans {output['post']['min']:.1e}".replace("e-0", "e-") in shown
