@@ -1,10 +1,12 @@
 """The engine's forward pass plus statistics, timed against the bare chain of matrix products.
 
     python -m bench.engine_bench [--quick] [--sizes 1000x5x100,4096x20x512] [--sigmoid]
+    python -m bench.engine_bench --gradients   # forward + backward + statistics
 
 Sizes are samples x depth x width (input_dim = width). Both baselines and the engine are timed in
 the same process and run, interleaved, so machine noise hits them alike. Peak RSS is measured in
 a fresh child process per size and workload, since ru_maxrss only ever grows within a process.
+Each line shows issue 14's target for its ratio (engine / bare chain) beside the figure.
 """
 
 from __future__ import annotations
@@ -33,6 +35,17 @@ Size = tuple[int, int, int]
 Array = NDArray[np.float32]
 
 SIZES = "1000x5x100,4096x20x512,8192x50x1024"
+GRADIENT_SIZES = (
+    "1000x5x100,4096x20x512"  # every layer is kept for the backward pass: 8192x50x1024 needs 5 GiB
+)
+# Issue 14's targets for engine / bare chain (min over min), forward and forward + backward.
+TARGETS = {
+    (False, (1000, 5, 100)): 2.0,
+    (False, (4096, 20, 512)): 1.3,
+    (False, (8192, 50, 1024)): 1.3,
+    (True, (1000, 5, 100)): 1.5,
+    (True, (4096, 20, 512)): 1.5,
+}
 RUNS = {
     "relu": {"activation": "relu", "init": "he_normal"},
     "sigmoid": {"activation": "sigmoid", "init": "xavier"},
@@ -177,7 +190,8 @@ def ms(times: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument(
-        "--sizes", default=SIZES, help=f"samples x depth x width, comma separated (default {SIZES})"
+        "--sizes",
+        help=f"samples x depth x width, comma separated (default {SIZES}; with --gradients {GRADIENT_SIZES})",
     )
     parser.add_argument("--quick", action="store_true", help="only the smallest default size (smoke test)")
     parser.add_argument("--sigmoid", action="store_true", help="add a sigmoid/xavier line per size (slower)")
@@ -191,7 +205,9 @@ def main() -> None:
     args = parser.parse_args()
     global GRADIENTS
     GRADIENTS = args.gradients
-    sizes = [parse_size(s) for s in (SIZES.split(",")[:1] if args.quick else args.sizes.split(","))]
+    default = GRADIENT_SIZES if GRADIENTS else SIZES
+    chosen = default.split(",")[:1] if args.quick else (args.sizes or default).split(",")
+    sizes = [parse_size(s) for s in chosen]
     if args.child:
         child(args.child, sizes[0])
         return
@@ -201,9 +217,10 @@ def main() -> None:
     print(f"peak RSS of a child that only imports numpy and the engine: {floor:.0f} MiB\n")
     runs = ["relu", "sigmoid"] if args.sigmoid else ["relu"]
     print(f"{'':24}{'':4}{'bare matmul ms':>20}{'matmul+draw ms':>20}{'engine ms':>20}"
-          f"{'engine / ...':>14}{'peak RSS MiB':>17}{'est.':>8}")  # fmt: skip
+          f"{'engine / ...':>14}{'target':>14}{'peak RSS MiB':>17}{'est.':>8}")  # fmt: skip
     print(f"{'size (SxDxW)':<15} {'run':<8} {'rep':>3}" + "       min    median" * 3
-          + f" {'bare':>6} {'+draw':>6} {'engine':>8} {'bare':>7} {'MiB':>7}")  # fmt: skip
+          + f" {'bare':>6} {'+draw':>6} {'/ bare':>8} {'met':>5}"
+          + f" {'engine':>8} {'bare':>7} {'MiB':>7}")  # fmt: skip
     # Every child runs before any timing, while this process is still at its import floor.
     rss = {(size, w): peak_rss_mib(w, size) for size in sizes for w in ("chain", *runs)}
     settle_allocator()
@@ -214,9 +231,11 @@ def main() -> None:
         times = measure(size, configs, repeats)
         for run, cfg in configs.items():
             bare, draw, eng = (min(times[k]) for k in ("bare", "draw", run))
+            target = TARGETS.get((GRADIENTS, size)) if run == "relu" else None
+            goal = f"<= {target:4.2f} {'yes' if eng / bare <= target else 'no':>5}" if target else f"{'':14}"
             print(
                 f"{f'{samples}x{depth}x{width}':<15} {run:<8} {repeats:>3} {ms(times['bare'])} "
-                f"{ms(times['draw'])} {ms(times[run])} {eng / bare:6.2f} {eng / draw:6.2f} "
+                f"{ms(times['draw'])} {ms(times[run])} {eng / bare:6.2f} {eng / draw:6.2f} {goal} "
                 f"{rss[size, run]:8.0f} {rss[size, 'chain']:7.0f} "
                 f"{experiment_cost(cfg).memory_bytes / MIB:7.0f}",
                 flush=True,
@@ -226,7 +245,9 @@ def main() -> None:
         "bare matmul: a = a @ W per layer, float32, weights pre-drawn (untimed).\n"
         "matmul+draw: the same with each W drawn by standard_normal(float32) in the loop.\n"
         "engine: run_experiment (input sampling, weights, activation, histograms, statistics).\n"
-        "engine / ...: engine min over baseline min.  peak RSS: ru_maxrss of a fresh child\n"
+        "engine / ...: engine min over baseline min; target: issue 14's bound on engine / bare\n"
+        "(forward + all statistics; with --gradients, forward + backward + statistics against\n"
+        "the bare forward+backward chain).  peak RSS: ru_maxrss of a fresh child\n"
         "running one engine run or one bare chain (pre-drawn weights: all `depth` held at once);\n"
         "est.: app.engine.cost.experiment_cost(cfg).memory_bytes, arrays only (no interpreter).\n"
         "Timings follow settle_allocator(): malloc in a long-running server's steady state."

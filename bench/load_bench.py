@@ -3,11 +3,13 @@
     python -m bench.load_bench [--duration 10] [--connections 50] [--workers 1]
     python -m bench.load_bench --flood [--clients 200] [--duration 6] [--pace 0]
 
-Three targets, one after the other against one server started here: `/healthz` (the baseline:
+Four targets, one after the other against one server started here: `/healthz` (the baseline:
 what the server does per request with no work), the `saito-compare` experiment (cached: warmed
 once before), and the same experiment with a new seed on every request (uncached: the engine
-runs each time). Each experiment line reports its throughput as a ratio to /healthz's from the
-same run, so a noisy machine shifts them alike. wrk comes from Debian
+runs each time), at `--connections` and then on one connection (one request at a time: the
+latency a user sees). Each experiment line reports its throughput as a ratio to /healthz's from
+the same run, so a noisy machine shifts them alike; issue 14's targets for the uncached lines are
+printed beside them (p50 at one connection, requests/s at `--connections`). wrk comes from Debian
 (`bash scripts/install-system-deps.sh wrk`). The server's peak RSS is read at the end.
 
 --flood: `--clients` connections each ask for heavy experiments (~14 G multiply-adds, a new seed
@@ -39,13 +41,14 @@ import httpx
 from app.presets import PRESETS
 from tests.live import serve
 
-# Each wrk thread numbers its requests from its own offset, so no two requests share a seed.
+# Each wrk thread numbers its requests from its own offset, so no two requests share a seed; a
+# later run starts from another BASE (seeds are below 2**32), so none finds an earlier answer cached.
 NEW_SEED_SCRIPT = """
 local counter = 0
 local offset = 0
 local threads = 0
 function setup(thread)
-  thread:set("offset", threads * 100000000)
+  thread:set("offset", BASE + threads * 100000000)
   threads = threads + 1
 end
 function init(args)
@@ -58,6 +61,9 @@ end
 """
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 HEAVY = "/api/v1/simulate?depth=10&width=1024&samples=1500&grad=0&run=relu,he_normal&seed={}"
+# Issue 14's targets for saito-compare (backward pass and theory on), uncached, on one worker.
+TARGET_P50_MS = 15.0  # one request at a time
+TARGET_RPS = 60.0  # a new seed per request, at --connections
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,8 @@ def parse_wrk(output: str) -> Load:
 
 
 def wrk(url: str, duration: int, connections: int, script: str | None = None) -> Load:
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+    threads = min(2, connections)  # wrk needs a connection per thread
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
     with tempfile.TemporaryDirectory() as tmp:
         if script:
             path = Path(tmp) / "script.lua"
@@ -240,7 +247,11 @@ def main() -> None:
             ("saito-compare, cached", wrk(experiment, args.duration, args.connections)),
             (
                 "saito-compare, new seed each",
-                wrk(experiment, args.duration, args.connections, NEW_SEED_SCRIPT),
+                wrk(experiment, args.duration, args.connections, NEW_SEED_SCRIPT.replace("BASE", "0")),
+            ),
+            (
+                "  the same, one connection",
+                wrk(experiment, args.duration, 1, NEW_SEED_SCRIPT.replace("BASE", "2000000000")),
             ),
         ]
         rss, _ = peak_rss_mib(server.pid)
@@ -257,7 +268,22 @@ def main() -> None:
             f"{name:30} {load.requests_per_second:9.0f} {load.requests_per_second / baseline:10.2f} "
             f"{load.p50_ms:8.1f} {load.p99_ms:8.1f} {load.requests:9d} {load.errors:7d}"
         )
+    uncached, alone = rows[2][1], rows[3][1]
     print(f"server peak RSS {rss:.0f} MiB")
+    print("issue 14's targets (saito-compare, uncached, a new seed per request):")
+    for what, figure, met in (
+        (
+            f"p50 on one connection <= {TARGET_P50_MS:.0f} ms",
+            f"{alone.p50_ms:.1f} ms",
+            alone.p50_ms <= TARGET_P50_MS,
+        ),
+        (
+            f"throughput at {args.connections} connections >= {TARGET_RPS:.0f} req/s",
+            f"{uncached.requests_per_second:.0f} req/s",
+            uncached.requests_per_second >= TARGET_RPS and not uncached.errors,
+        ),
+    ):
+        print(f"  {what:45} {figure:>12}  {'met' if met else 'not met'}")
 
 
 if __name__ == "__main__":
