@@ -28,10 +28,15 @@ from .engine.surfaces import (
     DEFAULT_SURFACE,
     STEPS,
     SURFACES,
+    ZIGZAG_LR,
+    ZIGZAG_SEED,
+    ZIGZAG_STEPS,
     PathsConfig,
     Surface,
+    ZigzagConfig,
     default_config,
     make_paths_config,
+    make_zigzag_config,
 )
 
 KEYS = ("surface", "start", "steps", "opt")
@@ -152,3 +157,39 @@ def defaults_json(surface: Surface) -> dict[str, Any]:
         "note": d.note,
         "share": encode(default_config(surface.name)),
     }
+
+
+# ---- The zig-zag view's link: steps, lr, seed (GET /api/v1/unit-paths) ----------------------------
+
+ZIGZAG_KEYS = ("steps", "lr", "seed")
+
+
+def decode_zigzag(query: str) -> ZigzagConfig:
+    """The checked unit-paths configuration of a query; keys left out are the defaults."""
+    if len(query) > MAX_QUERY_LENGTH:
+        raise ConfigError("query", f"is {len(query)} characters, over the limit of {MAX_QUERY_LENGTH}")
+    values: dict[str, str] = {}
+    for piece in query.lstrip("?").split("&"):
+        if not piece:
+            continue
+        raw_key, _, raw = piece.partition("=")
+        key, text = unquote_plus(raw_key), unquote_plus(raw)
+        if key not in ZIGZAG_KEYS:
+            raise ConfigError(key, f"unknown setting; settings are {', '.join(ZIGZAG_KEYS)}")
+        if key in values:
+            raise ConfigError(key, "is given twice")
+        values[key] = text
+    numbers = {key: _number(key, text) for key, text in values.items()}
+    return make_zigzag_config(numbers.get("steps"), numbers.get("lr"), numbers.get("seed"))
+
+
+def encode_zigzag(config: ZigzagConfig) -> str:
+    """The canonical query: only what differs from the defaults."""
+    parts = []
+    if config.steps != ZIGZAG_STEPS.default:
+        parts.append(f"steps={config.steps}")
+    if config.lr != ZIGZAG_LR.default:
+        parts.append(f"lr={format_number(config.lr)}")
+    if config.seed != ZIGZAG_SEED.default:
+        parts.append(f"seed={config.seed}")
+    return "&".join(parts)

@@ -137,3 +137,30 @@ def test_paths_codec_rosenbrock_defaults_link() -> None:
         "share": "surface=rosenbrock&start=-1.2,1&steps=1000"
         "&opt=sgd,lr:0.0019&opt=momentum,lr:0.001&opt=adagrad,lr:1&opt=adam,lr:0.1",
     }
+
+
+@pytest.mark.parametrize(
+    ("query", "canonical"),
+    [("", ""), ("steps=300&lr=5&seed=0", ""), ("seed=3&lr=2.5&steps=40", "steps=40&lr=2.5&seed=3")],
+)
+def test_paths_codec_zigzag_links_are_canonical(query: str, canonical: str) -> None:
+    config = paths_codec.decode_zigzag(query)
+    assert paths_codec.encode_zigzag(config) == canonical
+    assert paths_codec.decode_zigzag(canonical) == config
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("steps=0", "steps", "between 1 and 5000"),
+        ("steps=2.5", "steps", "integer"),
+        ("lr=fast", "lr", "must be a number"),
+        ("lr=1000", "lr", "between"),
+        ("surface=book", "surface", "settings are steps, lr, seed"),
+        ("seed=1&seed=2", "seed", "given twice"),
+    ],
+)
+def test_paths_codec_zigzag_rejects_bad_links(query: str, field: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        paths_codec.decode_zigzag(query)
+    assert caught.value.field == field and message in caught.value.message

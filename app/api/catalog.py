@@ -17,6 +17,7 @@ from ..engine.optimizers import OPTIMIZERS
 from ..engine.params import ParamSpec
 from ..engine.stats import PERCENTILES, SATURATION_MARGIN
 from ..engine.surfaces import SURFACES
+from ..paths_presets import PATHS_PRESETS
 from ..presets import PRESETS, Preset
 from ..settings import Settings, env_name, get_settings
 from ..train_presets import TRAIN_PRESETS
@@ -152,6 +153,17 @@ def _static_catalog() -> dict[str, Any]:
             }
             for p in TRAIN_PRESETS.values()
         ],
+        "paths_presets": [
+            {
+                "name": p.name,
+                "title": p.title,
+                "source": p.claim.source,
+                "share": p.query,
+                "page": p.page,
+                "claim": claim_dict(p.claim),
+            }
+            for p in PATHS_PRESETS.values()
+        ],
         "statistics": {
             "percentiles": list(PERCENTILES),
             "saturation_margin": SATURATION_MARGIN,
@@ -188,6 +200,15 @@ def presets() -> list[dict[str, Any]]:
 )
 async def train_presets() -> list[dict[str, Any]]:
     return list(_static_catalog()["train_presets"])
+
+
+@router.get(
+    "/paths/presets",
+    summary="The weight-path presets, each with its page and claim",
+    description=CLAIM_DOC,
+)
+async def paths_presets() -> list[dict[str, Any]]:
+    return list(_static_catalog()["paths_presets"])
 
 
 @router.get(

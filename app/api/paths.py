@@ -14,11 +14,17 @@ from ..engine.surfaces import (
     MAX_PATHS,
     STEPS,
     SURFACES,
+    ZIGZAG_NEAR,
+    ZIGZAG_START,
+    ZIGZAG_TARGET,
     Path,
     PathsConfig,
+    UnitPath,
+    ZigzagConfig,
     compute_paths,
     contour_grid,
     plot_window,
+    unit_paths,
 )
 from .errors import config_error_response
 from .payload import to_json
@@ -183,3 +189,55 @@ def paths_post(spec: Annotated[PathsSpec, Body()]) -> Response:
 def paths_other_methods() -> Response:
     # Starlette's 405 would list only the first matching route's method; name both.
     return Response(status_code=405, headers={"Allow": "GET, POST"})
+
+
+# ---- GET /api/v1/unit-paths: one unit's two weights, on all-positive and on centred inputs --------
+
+ZIGZAG_LABELS = {
+    "positive": "all-positive inputs (a sigmoid layer's outputs)",
+    "centred": "the same inputs, zero-centred",
+}
+
+
+def _unit_path_dict(path: UnitPath) -> dict[str, Any]:
+    return {
+        "inputs": path.inputs,
+        "label": ZIGZAG_LABELS[path.inputs],
+        "w0": path.w[:, 0].tolist(),
+        "w1": path.w[:, 1].tolist(),
+        "same_sign": path.same_sign,  # the fraction of steps whose two components share a sign
+        "length": path.length,
+        "straight": path.straight,
+        "detour": path.detour,  # length / straight
+        "arrived": path.arrived,  # the first step within `near` of the target, or null
+    }
+
+
+def zigzag_document(config: ZigzagConfig) -> dict[str, Any]:
+    return {
+        "share": paths_codec.encode_zigzag(config),
+        "config": {"steps": config.steps, "lr": config.lr, "seed": config.seed},
+        "start": list(ZIGZAG_START),
+        "target": list(ZIGZAG_TARGET),
+        "near": ZIGZAG_NEAR,
+        "paths": [_unit_path_dict(p) for p in unit_paths(config)],
+    }
+
+
+@router.get(
+    "/unit-paths",
+    response_model=None,
+    responses=ERRORS,
+    summary="One sigmoid unit's two weights trained a sample at a time, on positive and on centred inputs",
+    description="The zig-zag of notes 001: the unit learns w* = (2, -2) from (0, 0) by SGD on one "
+    "sample a step; on all-positive inputs every step's two components share a sign. Keys: `steps` "
+    "(1 to 5000, default 300), `lr` (default 5), `seed` (the inputs and their order, default 0). Each "
+    "path gives its weights after every step, the fraction of steps whose components share a sign, "
+    "its length against the straight line (`detour`) and the step it comes within `near` of the target.",
+)
+def unit_paths_get(request: Request) -> Response:
+    try:
+        config = paths_codec.decode_zigzag(request.url.query)
+    except ConfigError as err:
+        return config_error_response(err, "query")
+    return Response(to_json(zigzag_document(config)), media_type="application/json")

@@ -330,3 +330,104 @@ def compute_paths(config: PathsConfig) -> list[Path]:
     return optimizer_paths(
         surface, config.start, config.steps, [(r.optimizer, r.params) for r in config.runs]
     )
+
+
+# ---- One unit's two weights: the zig-zag of all-positive inputs (notes 001) ----------------------
+#
+# A sigmoid unit f = σ(w0 x0 + w1 x1) learns, one sample a step (SGD, squared error), the weights
+# of a teacher unit with the same inputs: w* = (2, -2) from w = (0, 0), so w0 must grow and w1
+# shrink, the notes' example. dL/dw_i = x_i δ with δ = (f - y) f (1 - f) the same for both
+# weights, so when every x_i > 0 (the outputs of a sigmoid layer) both components of every step
+# share δ's sign: the path can only go up-right or down-left, a staircase towards (2, -2). The same
+# inputs minus their mean (zero-centred) let a step go down-right directly.
+
+ZIGZAG_INPUTS = ("positive", "centred")
+ZIGZAG_TARGET = (2.0, -2.0)  # the teacher's weights: w0 up, w1 down from the start
+ZIGZAG_START = (0.0, 0.0)
+ZIGZAG_SAMPLES = 256  # the inputs, visited in a fresh seeded order each pass
+ZIGZAG_NEAR = 0.5  # a path has arrived when it is this close to the teacher's weights
+ZIGZAG_TAG = 0x2162  # the inputs' and the order's random stream
+ZIGZAG_STEPS = ParamSpec("steps", 300, "one-sample updates per path", kind="int", low=1, high=5000)
+ZIGZAG_LR = ParamSpec("lr", 5.0, "learning rate", low=1e-6, high=100.0)
+ZIGZAG_SEED = ParamSpec("seed", 0, "seeds the inputs and their order", kind="int", low=0, high=2**32 - 1)
+
+
+@dataclass(frozen=True)
+class ZigzagConfig:
+    steps: int = 300
+    lr: float = 5.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class UnitPath:
+    """One input kind's weight path, (steps + 1, 2), and what it measures."""
+
+    inputs: str  # "positive" or "centred"
+    w: Array  # w[k] after k steps; w[0] is the start
+    same_sign: float  # the fraction of steps whose two components share a sign (zero steps aside)
+    length: float  # the path's length: the sum of its steps' lengths
+    straight: float  # the straight line from its start to its end
+    arrived: int | None  # the first step within ZIGZAG_NEAR of the teacher's weights
+
+    @property
+    def detour(self) -> float:
+        """How many times longer than the straight line the path is."""
+        return self.length / self.straight if self.straight > 0 else float("inf")
+
+
+def make_zigzag_config(steps: object = None, lr: object = None, seed: object = None) -> ZigzagConfig:
+    """A checked configuration; None is the default."""
+    return ZigzagConfig(
+        steps=int(ZIGZAG_STEPS.check(ZIGZAG_STEPS.default if steps is None else steps)),
+        lr=float(ZIGZAG_LR.check(ZIGZAG_LR.default if lr is None else lr)),
+        seed=int(ZIGZAG_SEED.check(ZIGZAG_SEED.default if seed is None else seed)),
+    )
+
+
+def _sigmoid(z: Array) -> Array:
+    out: Array = 0.5 * (1.0 + np.tanh(0.5 * z))  # σ without overflow
+    return out
+
+
+def zigzag_inputs(seed: int) -> tuple[Array, Array]:
+    """The all-positive inputs (the sigmoids of N(0, 1) pairs, as a sigmoid layer gives them) and
+    the same inputs minus their mean."""
+    rng = np.random.default_rng([seed, ZIGZAG_TAG])
+    positive = _sigmoid(rng.standard_normal((ZIGZAG_SAMPLES, 2)))
+    return positive, positive - positive.mean(axis=0)
+
+
+def unit_path(config: ZigzagConfig, inputs: str) -> UnitPath:
+    if inputs not in ZIGZAG_INPUTS:
+        raise ConfigError("inputs", f"must be one of {', '.join(ZIGZAG_INPUTS)}")
+    x = zigzag_inputs(config.seed)[ZIGZAG_INPUTS.index(inputs)]
+    target = np.array(ZIGZAG_TARGET)
+    y = _sigmoid(x @ target)  # the teacher's outputs: the weights to learn are exactly w*
+    # The same sample order for both kinds of inputs: their paths differ by the centring alone.
+    rng = np.random.default_rng([config.seed, ZIGZAG_TAG, 1])
+    passes = config.steps // ZIGZAG_SAMPLES + 1
+    order = np.concatenate([rng.permutation(ZIGZAG_SAMPLES) for _ in range(passes)])[: config.steps]
+    w = np.empty((config.steps + 1, 2))
+    w[0] = ZIGZAG_START
+    for k, i in enumerate(order):
+        f = float(_sigmoid(x[i] @ w[k]))
+        delta = (f - y[i]) * f * (1.0 - f)  # dL/dz of L = (f - y)² / 2, shared by both weights
+        w[k + 1] = w[k] - config.lr * delta * x[i]
+    steps = np.diff(w, axis=0)
+    moving = steps[(steps[:, 0] != 0) & (steps[:, 1] != 0)]
+    same = float(np.mean(np.sign(moving[:, 0]) == np.sign(moving[:, 1]))) if len(moving) else 0.0
+    near = np.flatnonzero(np.hypot(*(w - target).T) < ZIGZAG_NEAR)
+    return UnitPath(
+        inputs=inputs,
+        w=w,
+        same_sign=same,
+        length=float(np.hypot(steps[:, 0], steps[:, 1]).sum()),
+        straight=float(np.hypot(*(w[-1] - w[0]))),
+        arrived=int(near[0]) if len(near) else None,
+    )
+
+
+def unit_paths(config: ZigzagConfig) -> tuple[UnitPath, ...]:
+    """The unit's path on all-positive inputs, then on the same inputs zero-centred."""
+    return tuple(unit_path(config, inputs) for inputs in ZIGZAG_INPUTS)

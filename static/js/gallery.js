@@ -58,9 +58,9 @@ const CHARTS = {
   histograms: "the histograms at the capture steps",
 };
 
-/** A training preset's card: its claim and verdict (data from the catalog, measured by the tests on
- * the preset's own training), and the way to train it on the training page. */
-function trainCard(preset) {
+/** A training or paths preset's card: its claim and verdict (data from the catalog, measured by the
+ * tests on the preset's own output), and the way to the page that shows it. */
+function claimCard(preset, href, action) {
   const el = (tag, props = {}, ...children) => {
     const node = Object.assign(document.createElement(tag), props);
     node.append(...children);
@@ -69,38 +69,35 @@ function trainCard(preset) {
   const { claim } = preset;
   const verdict = el("span", { className: "verdict", textContent: claim.verdict.replace(/^./, (c) => c.toUpperCase()) });
   verdict.dataset.verdict = claim.verdict;
+  const shown = claim.view.chart
+    ? `Shown: ${CHARTS[claim.view.chart] ?? claim.view.chart}. `
+    : "Shown: the weights' paths on the optimizers page. ";
   const card = el(
     "article",
     { className: "preset-card train-card" },
-    el("h2", {}, el("a", { href: `/train?${preset.share}`, textContent: preset.title })),
+    el("h2", {}, el("a", { href, textContent: preset.title })),
     el("p", {}, el("q", { textContent: claim.text })),
     el("p", { className: "claim-verdict" }, verdict, " ", claim.reason),
-    el("p", { className: "hint" }, `Shown: ${CHARTS[claim.view.chart] ?? claim.view.chart}. ${claim.look_at}`),
-    el(
-      "p",
-      { className: "hint" },
-      `${preset.source} · `,
-      el("code", { textContent: preset.name }),
-      " · ",
-      el("a", { href: `/train?${preset.share}`, textContent: "Train it" }),
-    ),
+    el("p", { className: "hint" }, `${shown}${claim.look_at}`),
+    el("p", { className: "hint" }, `${claim.source} · `, el("code", { textContent: preset.name }), " · ", el("a", { href, textContent: action })),
   );
   card.dataset.share = preset.share;
   card.dataset.name = preset.name;
   return card;
 }
 
-async function drawTrainings() {
-  const box = document.getElementById("train-gallery");
+async function listCards(id, url, card) {
+  const box = document.getElementById(id);
   if (!box) return;
   try {
-    const response = await fetch("/api/v1/train/presets");
+    const response = await fetch(url);
     if (!response.ok) throw new Error(`the server answered ${response.status}`);
-    box.replaceChildren(...(await response.json()).map(trainCard));
+    box.replaceChildren(...(await response.json()).map(card));
   } catch (err) {
-    box.textContent = `Could not list the training presets: ${err.message}`;
+    box.textContent = `Could not list these presets: ${err.message}`;
   }
   box.setAttribute("aria-busy", "false");
 }
 
-drawTrainings();
+listCards("train-gallery", "/api/v1/train/presets", (p) => claimCard(p, `/train?${p.share}`, "Train it"));
+listCards("paths-gallery", "/api/v1/paths/presets", (p) => claimCard(p, p.page, "Open it"));

@@ -3,7 +3,8 @@
 // and puts the server's canonical query in the address bar. It parses no link itself.
 
 import { ApiError, getCatalog } from "./api.js";
-import { COLOR, gapsFigure, pathsFigure } from "./paths-figures.js";
+import { renderClaim } from "./claim-box.js";
+import { COLOR, gapsFigure, pathsFigure, zigzagFigure } from "./paths-figures.js";
 import { copyLink, loadAndDraw, showMessage } from "./page.js";
 
 const $ = (id) => document.getElementById(id);
@@ -16,7 +17,7 @@ const PLOT_CONFIG = {
   toImageButtonOptions: { filename: "optimizer-paths", scale: 2 },
 };
 
-const state = { catalog: null, result: null, edits: 0, inFlight: null, uid: 0 };
+const state = { catalog: null, result: null, edits: 0, inFlight: null, uid: 0, zigzag: null };
 
 async function request(init = {}, query = "") {
   state.inFlight?.abort();
@@ -219,12 +220,59 @@ function wire() {
   let resizing = 0;
   window.addEventListener("resize", () => {
     clearTimeout(resizing);
-    resizing = setTimeout(() => state.result && draw(state.result), 150);
+    resizing = setTimeout(() => {
+      if (state.result) draw(state.result);
+      if (state.zigzag) drawZigzag(state.zigzag);
+    }, 150);
   });
+}
+
+// ---- the zig-zag section -------------------------------------------------------------------------
+
+const percent = (x) => `${(100 * x).toFixed(0)}%`;
+
+async function drawZigzag(doc) {
+  const figure = zigzagFigure(doc, $("zigzag-plot").clientWidth || 600);
+  await window.Plotly.react("zigzag-plot", figure.data, figure.layout, PLOT_CONFIG);
+  $("zigzag-near").textContent = String(doc.near);
+  const steps = doc.config.steps;
+  $("zigzag-numbers").tBodies[0].replaceChildren(
+    ...doc.paths.map((p) => {
+      const row = document.createElement("tr");
+      row.dataset.inputs = p.inputs;
+      const cells = [
+        p.label,
+        `${percent(p.same_sign)} of ${steps}`,
+        `${p.detour.toFixed(2)}× (${p.length.toFixed(2)} ÷ ${p.straight.toFixed(2)})`,
+        p.arrived === null ? `not in ${steps} steps` : `step ${p.arrived}`,
+      ];
+      row.append(...cells.map((text, i) => Object.assign(document.createElement("td"), { textContent: text, className: i === 0 ? p.inputs : "" })));
+      return row;
+    }),
+  );
+  $("zigzag").dataset.drawn = "1";
+}
+
+/** The zig-zag of all-positive inputs, at its preset's link, with the preset's claim. */
+async function loadZigzag() {
+  try {
+    const [presets, doc] = await Promise.all([
+      fetch("/api/v1/paths/presets").then((r) => r.json()),
+      fetch("/api/v1/unit-paths").then((r) => r.json()),
+    ]);
+    const preset = presets.find((p) => p.claim.view.section === "zigzag");
+    renderClaim($("zigzag-claim"), preset?.claim ?? null);
+    state.zigzag = doc;
+    await drawZigzag(doc);
+  } catch (err) {
+    $("zigzag-plot").textContent = `Could not draw the zig-zag: ${err.message}`;
+    $("zigzag").dataset.drawn = "error";
+  }
 }
 
 async function main() {
   wire();
+  loadZigzag();
   try {
     state.catalog = await getCatalog();
   } catch (err) {

@@ -193,3 +193,125 @@ export function gapsFigure(result) {
   };
   return { data, layout };
 }
+
+// ---- The zig-zag: one unit's two weights (GET /api/v1/unit-paths) ------------------------------
+
+// A step's sign pattern: both weights up, both down, or one up and one down (what the text's
+// staircase is made of: on all-positive inputs the last never happens).
+export const SIGN_PATTERNS = [
+  { key: "up", name: "both up (+, +)", color: "#2e933c", symbol: "triangle-ne" },
+  { key: "down", name: "both down (−, −)", color: "#6b4c9a", symbol: "triangle-sw" },
+  { key: "mixed", name: "one up, one down", color: "#c77c02", symbol: "circle" },
+];
+export const INPUT_COLOR = { positive: "#2456a6", centred: "#d1495b" };
+const INPUT_TITLE = { positive: "all-positive inputs", centred: "zero-centred inputs" };
+
+/** Each step's pattern ("up", "down", "mixed"; "none" when a component did not move). */
+export function stepPatterns(path) {
+  const out = [];
+  for (let k = 1; k < path.w0.length; k++) {
+    const d0 = path.w0[k] - path.w0[k - 1];
+    const d1 = path.w1[k] - path.w1[k - 1];
+    if (d0 === 0 || d1 === 0) out.push("none");
+    else if (d0 > 0 && d1 > 0) out.push("up");
+    else if (d0 < 0 && d1 < 0) out.push("down");
+    else out.push("mixed");
+  }
+  return out;
+}
+
+/** The zig-zag's paths, one plot per kind of inputs (side by side when `width` allows, else one
+ * above the other), each step's end marked by its sign pattern, with the straight line from the
+ * start to the target. Equal scales on both axes. */
+export function zigzagFigure(doc, width) {
+  const stacked = width < 640;
+  const gap = 0.08;
+  const all0 = doc.paths.flatMap((p) => p.w0).concat(doc.start[0], doc.target[0]);
+  const all1 = doc.paths.flatMap((p) => p.w1).concat(doc.start[1], doc.target[1]);
+  const pad = 0.15;
+  const xRange = [Math.min(...all0) - pad, Math.max(...all0) + pad];
+  const yRange = [Math.min(...all1) - pad, Math.max(...all1) + pad];
+  const margin = { l: 48, r: 12, t: 30, b: 44 };
+  const plotWidth = stacked ? width - margin.l - margin.r : (width - margin.l - margin.r) * (1 - gap) / 2;
+  const plotHeight = Math.max(200, Math.min(520, plotWidth * (yRange[1] - yRange[0]) / (xRange[1] - xRange[0])));
+  const data = [];
+  const layout = {
+    font: FONT,
+    margin,
+    height: stacked ? 2 * plotHeight + 70 + margin.t + margin.b : plotHeight + margin.t + margin.b,
+    paper_bgcolor: "#fff",
+    plot_bgcolor: "#fff",
+    hovermode: "closest",
+    showlegend: false,
+    annotations: [],
+  };
+  doc.paths.forEach((path, i) => {
+    const n = i + 1;
+    const suffix = i === 0 ? "" : n;
+    const domain = stacked
+      ? { x: [0, 1], y: i === 0 ? [0.55, 1] : [0, 0.45] }
+      : { x: i === 0 ? [0, (1 - gap) / 2] : [(1 + gap) / 2, 1], y: [0, 1] };
+    layout[`xaxis${suffix}`] = { domain: domain.x, range: xRange, anchor: `y${n}`, title: { text: "w0", standoff: 2 }, zeroline: true, zerolinecolor: "#dde3ec", ticks: "outside" };
+    layout[`yaxis${suffix}`] = { domain: domain.y, range: yRange, anchor: `x${n}`, title: { text: "w1", standoff: 2 }, zeroline: true, zerolinecolor: "#dde3ec", ticks: "outside", scaleanchor: `x${n}`, scaleratio: 1 };
+    layout.annotations.push({
+      text: esc(INPUT_TITLE[path.inputs]),
+      xref: `x${n} domain`,
+      yref: `y${n} domain`,
+      x: 0,
+      y: 1,
+      xanchor: "left",
+      yanchor: "bottom",
+      showarrow: false,
+      font: { size: 13, color: INPUT_COLOR[path.inputs] },
+    });
+    const axes = { xaxis: `x${n}`, yaxis: `y${n}` };
+    data.push({
+      ...axes,
+      type: "scatter",
+      mode: "lines",
+      x: [doc.start[0], doc.target[0]],
+      y: [doc.start[1], doc.target[1]],
+      line: { color: "#9aa5b5", dash: "dot", width: 1.5 },
+      hoverinfo: "skip",
+      name: "straight line",
+    });
+    data.push({
+      ...axes,
+      type: "scatter",
+      mode: "lines",
+      x: path.w0,
+      y: path.w1,
+      line: { color: INPUT_COLOR[path.inputs], width: 1 },
+      hoverinfo: "skip",
+      name: path.label,
+    });
+    const patterns = stepPatterns(path);
+    // mixed steps first, so the same-sign steps among them are drawn on top, not hidden
+    for (const p of [...SIGN_PATTERNS].reverse()) {
+      const steps = patterns.flatMap((q, k) => (q === p.key ? [k + 1] : []));
+      data.push({
+        ...axes,
+        type: "scatter",
+        mode: "markers",
+        x: steps.map((k) => path.w0[k]),
+        y: steps.map((k) => path.w1[k]),
+        customdata: steps,
+        marker: { color: p.color, symbol: p.symbol, size: markerSize(path.w0.length) + 3 },
+        name: `${INPUT_TITLE[path.inputs]}: ${p.name}`,
+        hovertemplate: `step %{customdata}: ${esc(p.name)}<br>w = (%{x:.3f}, %{y:.3f})<extra></extra>`,
+      });
+    }
+    data.push({
+      ...axes,
+      type: "scatter",
+      mode: "markers",
+      x: [doc.target[0], doc.start[0]],
+      y: [doc.target[1], doc.start[1]],
+      marker: { symbol: ["star", "circle-open"], size: [15, 10], color: "#1d2330" },
+      hovertemplate: "%{text} (%{x}, %{y})<extra></extra>",
+      text: ["target w*", "start"],
+      name: "start and target",
+    });
+  });
+  return { data, layout };
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from typing import Any
@@ -237,3 +238,39 @@ def test_paths_link_without_rates_keeps_its_meaning(client: TestClient) -> None:
     assert body["share"] == "surface=rosenbrock&" + BOOK
     assert body["paths"][0]["diverged_at"] == 2
     assert body["surface"]["defaults"]["share"].startswith("surface=rosenbrock&start=-1.2,1&steps=1000&")
+
+
+def test_paths_unit_paths_answer_the_zigzag_with_its_measurements(client: TestClient) -> None:
+    response = client.get("/api/v1/unit-paths")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["share"] == "" and body["config"] == {"steps": 300, "lr": 5.0, "seed": 0}
+    assert (body["start"], body["target"], body["near"]) == ([0.0, 0.0], [2.0, -2.0], 0.5)
+    positive, centred = body["paths"]
+    assert (positive["inputs"], centred["inputs"]) == ("positive", "centred")
+    assert len(positive["w0"]) == len(positive["w1"]) == 301
+    steps = list(zip(positive["w0"], positive["w1"], strict=True))
+    shared = [(b[0] - a[0]) * (b[1] - a[1]) > 0 for a, b in itertools.pairwise(steps)]
+    assert all(shared) and positive["same_sign"] == 1.0  # the page's numbers are the paths' own
+    assert math.isclose(positive["detour"], positive["length"] / positive["straight"])
+    assert client.get("/api/v1/unit-paths?steps=40&lr=2.5").json()["share"] == "steps=40&lr=2.5"
+    assert client.get("/api/v1/unit-paths").content == response.content  # same link, same bytes
+
+
+@pytest.mark.parametrize(("query", "field"), [("steps=0", "steps"), ("lr=x", "lr"), ("opt=sgd", "opt")])
+def test_paths_unit_paths_bad_link_is_422_naming_the_field(
+    client: TestClient, query: str, field: str
+) -> None:
+    response = client.get(f"/api/v1/unit-paths?{query}")
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"][1] == field
+
+
+def test_paths_presets_listed_with_their_claim_and_page(client: TestClient) -> None:
+    listed = client.get("/api/v1/paths/presets").json()
+    assert listed == client.get("/api/v1/catalog").json()["paths_presets"]
+    [zigzag] = listed
+    assert zigzag["page"] == "/optimizers#zigzag" and zigzag["claim"]["view"] == {
+        "page": "optimizers",
+        "section": "zigzag",
+    }
+    assert zigzag["claim"]["verdict"] == "holds"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -228,3 +229,46 @@ def test_optimizers_path_plot_redraws_when_the_window_is_resized(
         " / (l.yaxis._length / (l.yaxis.range[1] - l.yaxis.range[0])); }"
     )
     assert ratio == pytest.approx(1, abs=0.02)
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_optimizers_zigzag_shows_the_apis_paths_claim_and_numbers(
+    page: Page, live_server: str, watch: Watch, artifacts: Path, width: int
+) -> None:
+    doc = httpx.get(f"{live_server}/api/v1/unit-paths", timeout=10).json()
+    [preset] = httpx.get(f"{live_server}/api/v1/paths/presets", timeout=10).json()
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live_server}{preset['page']}")
+    expect(page.locator("#zigzag")).to_have_attribute("data-drawn", "1", timeout=20_000)
+    claim = page.locator("#zigzag-claim")
+    expect(claim.locator(".verdict")).to_have_attribute("data-verdict", preset["claim"]["verdict"])
+    expect(claim.locator(".claim-verdict")).to_contain_text(preset["claim"]["reason"])
+    steps = doc["config"]["steps"]
+    rows = page.locator("#zigzag-numbers tbody tr")
+    expect(rows).to_have_count(2)
+    for row, path in zip(rows.all(), doc["paths"], strict=True):
+        cells = row.locator("td").all_inner_texts()
+        assert cells[1] == f"{100 * path['same_sign']:.0f}% of {steps}"
+        assert cells[2].startswith(f"{path['detour']:.2f}×")
+        assert cells[3] == f"step {path['arrived']}"
+    # every step drawn with its sign pattern, as many of each as the API's path has
+    drawn = page.locator("#zigzag-plot").evaluate(
+        "el => Object.fromEntries(el.data.filter(t => t.mode === 'markers' && t.customdata)"
+        ".map(t => [t.name, t.customdata.length]))"
+    )
+    centred = doc["paths"][1]
+    assert drawn["all-positive inputs: one up, one down"] == 0
+    assert (
+        drawn["all-positive inputs: both up (+, +)"] + drawn["all-positive inputs: both down (−, −)"] == steps
+    )
+    shared = round(centred["same_sign"] * steps)
+    assert (
+        drawn["zero-centred inputs: both up (+, +)"] + drawn["zero-centred inputs: both down (−, −)"]
+        == shared
+    )
+    assert drawn["zero-centred inputs: one up, one down"] == steps - shared
+    # nothing of the section runs past the screen's edge
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    box = page.locator("#zigzag-plot .main-svg").first.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+    page.locator("#zigzag").screenshot(path=artifacts / f"optimizers-zigzag-{width}.png")

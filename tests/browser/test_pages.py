@@ -77,6 +77,20 @@ def test_pages_gallery_lists_every_training_with_its_claim(
         assert overflow == 0, preset["name"]
 
 
+def test_pages_gallery_lists_the_paths_presets_with_their_claim(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    watch.expect_error("status of 503")  # the experiment cards above may be refused while the server is busy
+    listed = httpx.get(f"{live_server}/api/v1/paths/presets", timeout=5).json()
+    page.goto(live_server + "/presets")
+    cards = page.locator("#paths-gallery .train-card")
+    expect(cards).to_have_count(len(listed))
+    for card, preset in zip(cards.all(), listed, strict=True):
+        expect(card.locator(".claim-verdict")).to_contain_text(preset["claim"]["reason"])
+        expect(card.locator(".verdict")).to_have_attribute("data-verdict", preset["claim"]["verdict"])
+        assert card.locator("h2 a").get_attribute("href") == preset["page"]
+
+
 def test_pages_docs_render_offline(page: Page, live_server: str, watch: Watch, artifacts: Path) -> None:
     page.goto(live_server + "/docs")
     expect(page.locator(".opblock-summary-path", has_text="/api/v1/simulate").first).to_be_visible()

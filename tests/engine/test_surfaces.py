@@ -12,13 +12,19 @@ from app.engine.surfaces import (
     BOOK_OPTIMIZERS,
     DIVERGENCE_BOUND,
     SURFACES,
+    ZIGZAG_NEAR,
+    ZIGZAG_START,
+    ZIGZAG_TARGET,
     PathRun,
     compute_paths,
     contour_grid,
     make_paths_config,
+    make_zigzag_config,
     optimizer_path,
     optimizer_paths,
     plot_window,
+    unit_paths,
+    zigzag_inputs,
 )
 
 BOOK = SURFACES["book"]
@@ -161,3 +167,43 @@ def test_surfaces_config_rejects_bad_values(kwargs: dict[str, object], field: st
     with pytest.raises(ConfigError, match=message) as info:
         make_paths_config(**kwargs)  # type: ignore[arg-type]
     assert info.value.field == field
+
+
+def test_surfaces_zigzag_positive_inputs_move_both_weights_the_same_way() -> None:
+    config = make_zigzag_config()
+    positive, centred = unit_paths(config)
+    x_pos, x_cen = zigzag_inputs(config.seed)
+    assert (x_pos > 0).all() and np.allclose(x_cen.mean(axis=0), 0)  # what each kind of input is
+    steps = np.diff(positive.w, axis=0)
+    assert (np.sign(steps[:, 0]) == np.sign(steps[:, 1])).all() and positive.same_sign == 1.0
+    assert 0.3 < centred.same_sign < 0.7  # centred: a step goes down-right as often as not
+    assert positive.detour > 2 * centred.detour > 2  # the staircase is the longer way
+    for path in (positive, centred):
+        assert path.w.shape == (config.steps + 1, 2) and tuple(path.w[0]) == ZIGZAG_START
+        assert np.isclose(path.length, np.hypot(*np.diff(path.w, axis=0).T).sum())
+        assert np.isclose(path.straight, np.hypot(*(path.w[-1] - path.w[0])))
+        assert path.arrived is not None and np.hypot(*(path.w[path.arrived] - ZIGZAG_TARGET)) < ZIGZAG_NEAR
+        assert np.hypot(*(path.w[path.arrived - 1] - ZIGZAG_TARGET)) >= ZIGZAG_NEAR
+    again = unit_paths(config)
+    assert all(a.w.tobytes() == b.w.tobytes() for a, b in zip(again, (positive, centred), strict=True))
+
+
+def test_surfaces_zigzag_step_is_the_units_gradient_by_hand() -> None:
+    config = make_zigzag_config(steps=1, lr=1.0)
+    (positive, _) = unit_paths(config)
+    # from w = 0: f = 1/2, so the step is -lr (1/2 - y) (1/4) x for the first sample of the order
+    moved = positive.w[1] - positive.w[0]
+    x, _ = zigzag_inputs(config.seed)
+    y = 1 / (1 + np.exp(-(x @ np.array(ZIGZAG_TARGET))))
+    candidates = [-(0.5 - y[i]) * 0.25 * x[i] for i in range(len(x))]
+    assert any(np.allclose(moved, c) for c in candidates)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"steps": 0}, "steps"), ({"steps": 5001}, "steps"), ({"lr": 0}, "lr"), ({"seed": -1}, "seed")],
+)
+def test_surfaces_zigzag_config_is_bounded(kwargs: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_zigzag_config(**kwargs)
+    assert caught.value.field == field
