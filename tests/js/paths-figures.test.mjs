@@ -1,8 +1,8 @@
-// node --test tests/js: the optimizers page's figure specs (contour plot view, legend rows, gap chart).
+// node --test tests/js: the optimizers page's figure specs (contour plot view, legend rows, gap chart, the zig-zag).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { PLOT_LIMITS, decadeStep, gapsFigure, legendRows, markerSize, pathName, pathsFigure, pathsView } from "../../static/js/paths-figures.js";
+import { PLOT_LIMITS, decadeStep, gapsFigure, legendRows, markerSize, pathName, pathsFigure, pathsView, stepPatterns, zigzagFigure } from "../../static/js/paths-figures.js";
 
 const path = (optimizer, label, x, y, diverged_at = null) => ({
   optimizer,
@@ -115,4 +115,38 @@ test("gapsFigure_sets_its_y_title_beside_the_tick_labels", () => {
   assert.equal(layout.yaxis.dtick, 1);
   assert.deepEqual(data[0].x, [0, 1, 2]);
   assert.deepEqual(data[0].y, [1, 0.1, 0.01]);
+});
+
+// ---- the zig-zag (GET /api/v1/unit-paths) ----
+
+const unitPath = (inputs, w0, w1) => ({ inputs, label: inputs, w0, w1, same_sign: 0, length: 0, straight: 0, detour: 0, arrived: null });
+const zigzag = {
+  start: [0, 0],
+  target: [2, -2],
+  near: 0.5,
+  config: { steps: 3 },
+  paths: [unitPath("positive", [0, 0.5, 0.2, 0.9], [0, 0.3, -0.4, 0.1]), unitPath("centred", [0, 0.4, 0.4, 0.9], [0, -0.5, -0.9, -1])],
+};
+
+test("stepPatterns_names_each_steps_sign_pattern", () => {
+  assert.deepEqual(stepPatterns(zigzag.paths[0]), ["up", "down", "up"]);
+  assert.deepEqual(stepPatterns(zigzag.paths[1]), ["mixed", "none", "mixed"]); // w0 stood still in step 2
+});
+
+test("zigzagFigure_marks_every_step_by_its_pattern_side_by_side_or_stacked", () => {
+  const wide = zigzagFigure(zigzag, 1000);
+  const count = (name) => wide.data.find((t) => t.name === name)?.x.length;
+  assert.equal(count("all-positive inputs: both up (+, +)"), 2);
+  assert.equal(count("all-positive inputs: both down (−, −)"), 1);
+  assert.equal(count("all-positive inputs: one up, one down"), 0);
+  assert.equal(count("zero-centred inputs: one up, one down"), 2);
+  // side by side on a wide screen, one above the other on a phone; equal scales either way
+  assert.ok(wide.layout.xaxis.domain[1] < wide.layout.xaxis2.domain[0]);
+  const phone = zigzagFigure(zigzag, 360);
+  assert.deepEqual(phone.layout.xaxis.domain, [0, 1]);
+  assert.ok(phone.layout.yaxis.domain[0] > phone.layout.yaxis2.domain[1]);
+  for (const f of [wide, phone]) assert.equal(f.layout.yaxis2.scaleanchor, "x2");
+  // every path's points within the axes' ranges
+  const [x0, x1] = wide.layout.xaxis.range;
+  assert.ok(zigzag.paths.every((p) => p.w0.every((v) => v > x0 && v < x1)));
 });

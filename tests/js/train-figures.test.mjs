@@ -8,6 +8,7 @@ import { COLORS } from "../../static/js/figures.js";
 import {
   accuracyFigure,
   deadFigure,
+  histogramsFigure,
   legendHeight,
   lossFigure,
   ratioFigure,
@@ -159,4 +160,26 @@ for (const [name, figureOf] of Object.entries(SIZED)) {
 
 test("ridgeFigure_has_no_legend_its_columns_are_the_runs", () => {
   assert.equal(ridgeFigure(result(), 1).layout.showlegend, false);
+});
+
+test("histogramsFigure_names_a_binary_classifiers_output_row", () => {
+  const binary = run("tanh, Xavier");
+  for (const capture of binary.captures) {
+    capture.layers.push({ layer: 3, units: 1, output: true, post: histogram(0, 1), grad: histogram(-1, 1) });
+  }
+  const titles = (kind) =>
+    Object.entries(histogramsFigure(result([binary]), 20, { kind, width: 800 }).layout)
+      .filter(([key]) => key.startsWith("yaxis"))
+      .map(([, axis]) => axis.title?.text)
+      .filter(Boolean);
+  assert.deepEqual(titles("post"), ["layer 1", "layer 2", "output σ(s)"]);
+  assert.deepEqual(titles("grad"), ["layer 1", "layer 2", "output dL/ds"]);
+  // a softmax training has no output row: its rows are its layers, as always
+  assert.deepEqual(
+    Object.entries(histogramsFigure(result([run("relu, He")]), 20, { width: 800 }).layout)
+      .filter(([key]) => key.startsWith("yaxis"))
+      .map(([, axis]) => axis.title?.text)
+      .filter(Boolean),
+    ["layer 1", "layer 2"],
+  );
 });
