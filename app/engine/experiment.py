@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TypeVar
@@ -190,8 +190,10 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
     # Layer j is summarized in a second thread while layer j + 1 is computed (and, going back,
     # layer j's gradients while layer j - 1's are): the products release the GIL, so a second
     # core does the statistics meanwhile. Each summary is a function of its arrays alone, and
-    # every product runs as before: the same bits, sooner.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="summarize") as pool:
+    # every product runs as before: the same bits, sooner. Small layers are summarized in line:
+    # their products are short, and the threads' hand-offs of the GIL would cost more CPU
+    # (5-10% at the texts' size) than the overlap saves.
+    with _summarizer(config) as pool:
         forward_pass = _forward(config, dtype, pool)
         layers = forward_pass.results
         if config.gradients:
@@ -204,6 +206,31 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
             for i, run in enumerate(config.runs)
         ),
     )
+
+
+PIPELINE_MACS = 1 << 25  # a layer's multiply-adds (~1 ms of product) from which a thread summarizes
+
+
+class _InLine(Executor):
+    """An executor that runs each task at once, in the caller's thread."""
+
+    def submit(self, fn: Callable[..., T], /, *args: object, **kwargs: object) -> Future[T]:
+        done: Future[T] = Future()
+        done.set_result(fn(*args, **kwargs))
+        return done
+
+
+def _summarizer(config: ExperimentConfig) -> Executor:
+    """A thread for the statistics when the experiment's largest product is long enough to hide
+    them behind, else in line."""
+    macs = max(
+        run.samples * fan_in * width
+        for run in config.runs
+        for fan_in, width in zip((run.input_dim, *run.widths[:-1]), run.widths, strict=True)
+    )
+    if macs >= PIPELINE_MACS:
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="summarize")
+    return _InLine()
 
 
 @dataclass
@@ -219,7 +246,7 @@ def _collect(pending: Future[dict[int, LayerResult]] | None, results: list[list[
             results[i].append(result)
 
 
-def _forward(config: ExperimentConfig, dtype: type[np.floating], pool: ThreadPoolExecutor) -> _ForwardPass:
+def _forward(config: ExperimentConfig, dtype: type[np.floating], pool: Executor) -> _ForwardPass:
     """Every run's forward pass in lock step, each layer summarized in `pool` while the next is
     computed."""
     inputs: dict[tuple[object, ...], np.ndarray] = {}
@@ -249,7 +276,7 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], pool: ThreadPoo
     return done
 
 
-def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, pool: ThreadPoolExecutor) -> None:
+def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, pool: Executor) -> None:
     """The backward pass of every run in lock step, last layer first, each layer's dL/dz
     summarized in `pool` while the layer below is computed; into forward_pass.results."""
     results, kept = forward_pass.results, forward_pass.kept
