@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.engine.activations import ACTIVATIONS
-from app.engine.backward import backward, upstream_gradient
+from app.engine.backward import backward, layer_gradients, upstream_gradient
 from app.engine.config import RunConfig, make_experiment, make_run
 from app.engine.experiment import run_experiment
 from app.engine.network import forward, input_samples
@@ -69,3 +69,27 @@ def test_backward_on_by_default_and_switchable() -> None:
     assert [(layer.post.mean, layer.post.std) for layer in off.layers] == [
         (layer.post.mean, layer.post.std) for layer in on.layers
     ]
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_backward_layer_gradients_are_backwards_last_first(name: str) -> None:
+    """layer_gradients yields backward's gradients bit for bit, last layer first (the slopes read
+    off the activations for sigmoid and tanh, ReLU's mask, are the derivatives' own bits)."""
+    run = make_run(
+        {"activation": name, "init": "glorot_normal", "bias": "normal", "bias_std": 0.3,
+         "width": [30, 20, 10], "input_dim": 12, "samples": 50, "seed": 3}
+    )  # fmt: skip
+    x = input_samples(run)
+    layers = list(forward(run, x, 0))
+    g = upstream_gradient(run, 0, layers[-1].a, "normal")
+    grads, _ = backward(run, layers, x, g)
+    stepped = list(layer_gradients(run, layers, x, g))[::-1]
+    assert len(stepped) == len(grads)
+    for mine, theirs in zip(stepped, grads, strict=True):
+        assert mine.exponent == theirs.exponent
+        np.testing.assert_array_equal(mine.delta, theirs.delta)
+        assert (mine.weight_norm, mine.weight_std, mine.grad_data_ratio) == (
+            theirs.weight_norm,
+            theirs.weight_std,
+            theirs.grad_data_ratio,
+        )

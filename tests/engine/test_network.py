@@ -219,3 +219,20 @@ def test_forward_is_lazy() -> None:
     run = make_run({**SMALL, "activation": "relu", "init": "xavier", "depth": 10_000, "width": 8})
     layer = next(forward(run, input_samples(run), 0))
     assert layer.index == 0
+
+
+@pytest.mark.parametrize("lag", [0, 1, 2])
+def test_forward_recycle_lag_keeps_the_layers_the_caller_holds(lag: int) -> None:
+    """With recycle and lag k, the k layers before the one asked for keep their values while it
+    is computed (a summary may still read them), and every layer has the values of a fresh pass."""
+    run = make_run({"activation": "tanh", "init": "xavier", **SMALL, "depth": 6})
+    x = input_samples(run)
+    fresh = [(layer.z.copy(), layer.a.copy()) for layer in forward(run, x, 0)]
+    held: list[tuple[Layer, np.ndarray, np.ndarray]] = []
+    for j, layer in enumerate(forward(run, x, 0, recycle=True, lag=lag)):
+        np.testing.assert_array_equal(layer.z, fresh[j][0])
+        np.testing.assert_array_equal(layer.a, fresh[j][1])
+        for earlier, z, a in held:  # still intact after this layer was computed
+            np.testing.assert_array_equal(earlier.z, z)
+            np.testing.assert_array_equal(earlier.a, a)
+        held = [*held, (layer, layer.z.copy(), layer.a.copy())][-lag:] if lag else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -9,9 +10,12 @@ import numpy as np
 import pytest
 
 from app.engine.stats import (
+    BLOCK,
+    CHUNK,
     FINE_BINS,
     PERCENTILES,
     SATURATION_MARGIN,
+    SQUARE_ROW,
     TensorStats,
     scan,
     summarize,
@@ -339,3 +343,30 @@ def _check_percentiles_scaled(stats: TensorStats, x: np.ndarray, divisor: float)
     bound = (x.max() / divisor - x.min() / divisor) / 256.0 * divisor
     assert np.all(np.abs(np.array(stats.percentiles) / divisor - expected / divisor) < bound / divisor)
     assert list(stats.percentiles) == sorted(stats.percentiles)
+
+
+def _chunk_squares(x: np.ndarray, mean: float) -> float:
+    """The sum of squared deviations as stats has always grouped it: per chunk (the whole tensor
+    up to 2 * CHUNK values), float32 dots of SQUARE_ROW-value rows summed in float64, plus the dot
+    of the values after the last whole row."""
+    n = x.size if x.size <= 2 * CHUNK else CHUNK
+    total = 0.0
+    for start in range(0, x.size, n):
+        b = x[start : start + n] - np.float32(mean)
+        rows = b.size // SQUARE_ROW
+        head = b[: rows * SQUARE_ROW].reshape(rows, SQUARE_ROW)
+        tail = b[rows * SQUARE_ROW :]
+        total += float(np.add.reduce(np.vecdot(head, head), dtype=np.float64)) + float(np.dot(tail, tail))
+    return total
+
+
+@pytest.mark.parametrize(
+    "size", [1, 1000, BLOCK, BLOCK + 1, 100_000, 2 * CHUNK, 2 * CHUNK + 1, 3 * CHUNK + 4097]
+)
+def test_summarize_std_blocks_sum_squares_as_chunks_did(size: int) -> None:
+    """A pass works in blocks, but squares are summed in the same groups as ever: the std's last
+    bits (and so old links' answers) do not depend on the block size."""
+    x = np.random.default_rng(size).standard_normal(size).astype(np.float32)
+    extent = scan(x)
+    stats = summarize(x, extent, (extent.low - 1.0, extent.high + 1.0), 30)
+    assert stats.std == math.sqrt(_chunk_squares(x, extent.mean) / size)

@@ -299,3 +299,11 @@ def test_theory_makes_no_prediction_past_its_largest_variance() -> None:
     within = [layer for layer in theory.layers if layer.q < 1e30]
     assert within and all(math.isfinite(layer.variance) for layer in within)
     assert run.depth == 20
+
+
+def test_theory_run_theory_is_the_same_for_every_seed_and_sample_count() -> None:
+    """The prediction is of the distribution: seed, samples and label change nothing (it is
+    cached without them), while the network's settings do."""
+    first = run_theory(_run("seed=1&samples=300&run=tanh,xavier,label:a"))
+    assert run_theory(_run("seed=99&samples=2000&run=tanh,xavier")) == first
+    assert run_theory(_run("run=tanh,xavier,gain:2")) != first
