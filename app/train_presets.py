@@ -75,7 +75,8 @@ _LIST = [
         "ng-small-init-train",
         "×0.01 trained: 2 tanh layers | 10 layers | 10 layers with Xavier",
         f"depth=2&{SMALL_NET}&run=tanh,normal,std:0.01&run=tanh,normal,std:0.01,depth:10"
-        "&run=tanh,xavier,depth:10",
+        # labelled: the default label tells only twins apart, and this run's depth is the point
+        "&run=tanh,xavier,depth:10,label:tanh%20%C2%B7%20Xavier%20%C2%B7%20depth%2010",
         ng.SMALL_INIT_TRAINING,
     ),
     TrainPreset(
