@@ -81,7 +81,7 @@ _LIST = [
     ),
     TrainPreset(
         "tanh-sigmoid-train",
-        "Hidden tanh | hidden sigmoid, trained (Xavier, same batches)",
+        "Hidden sigmoid | hidden tanh, trained (Xavier, same batches)",
         f"depth=2&{SMALL_NET}&run=sigmoid,xavier&run=tanh,xavier",
         ng.TANH_TRAINING,
     ),
