@@ -30,6 +30,8 @@ from numpy.typing import NDArray
 from app.engine.config import ExperimentConfig, make_experiment
 from app.engine.cost import experiment_cost
 from app.engine.experiment import run_experiment
+from app.engine.memo import DRAWS
+from app.engine.theory import clear_cache as clear_theory
 
 Size = tuple[int, int, int]
 Array = NDArray[np.float32]
@@ -142,6 +144,16 @@ def settle_allocator() -> None:
     del block
 
 
+WARM = False  # --warm: keep the engine's caches of seeded draws and theory between repeats
+
+
+def first_request(cfg: ExperimentConfig) -> object:
+    """run_experiment as for a link never seen: no draw or prediction cached from a repeat."""
+    DRAWS.clear()
+    clear_theory()
+    return run_experiment(cfg)
+
+
 def measure(size: Size, configs: dict[str, ExperimentConfig], repeats: int) -> dict[str, list[float]]:
     x, weights = chain_inputs(size)
     jobs: dict[str, Callable[[], object]] = {
@@ -149,7 +161,7 @@ def measure(size: Size, configs: dict[str, ExperimentConfig], repeats: int) -> d
         "draw": lambda: chain_drawing(x, size[1]),
     }
     for run, cfg in configs.items():
-        jobs[run] = partial(run_experiment, cfg)
+        jobs[run] = partial(run_experiment if WARM else first_request, cfg)
     return time_interleaved(jobs, repeats)
 
 
@@ -201,10 +213,15 @@ def main() -> None:
         action="store_true",
         help="engine with the backward pass, against the forward+backward matmul chain",
     )
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="keep the engine's cached inputs, read-out and theory between repeats (a slider's case)",
+    )
     parser.add_argument("--child", choices=(*RUNS, "chain", "imports"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global GRADIENTS
-    GRADIENTS = args.gradients
+    global GRADIENTS, WARM
+    GRADIENTS, WARM = args.gradients, args.warm
     default = GRADIENT_SIZES if GRADIENTS else SIZES
     chosen = default.split(",")[:1] if args.quick else (args.sizes or default).split(",")
     sizes = [parse_size(s) for s in chosen]
@@ -244,7 +261,8 @@ def main() -> None:
         "\nms: wall time per run (min and median of `rep` timed repeats, interleaved).\n"
         "bare matmul: a = a @ W per layer, float32, weights pre-drawn (untimed).\n"
         "matmul+draw: the same with each W drawn by standard_normal(float32) in the loop.\n"
-        "engine: run_experiment (input sampling, weights, activation, histograms, statistics).\n"
+        "engine: run_experiment (input sampling, weights, activation, histograms, statistics),\n"
+        "each repeat as a first request (caches of seeded draws and theory cleared; --warm keeps them).\n"
         "engine / ...: engine min over baseline min; target: issue 14's bound on engine / bare\n"
         "(forward + all statistics; with --gradients, forward + backward + statistics against\n"
         "the bare forward+backward chain).  peak RSS: ru_maxrss of a fresh child\n"

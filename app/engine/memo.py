@@ -48,6 +48,11 @@ class ArrayCache:
                     self._bytes -= dropped.nbytes
         return made
 
+    def clear(self) -> None:
+        with self._lock:
+            self._arrays.clear()
+            self._bytes = 0
+
     @property
     def nbytes(self) -> int:
         return self._bytes

@@ -38,3 +38,11 @@ def test_memo_does_not_keep_large_arrays() -> None:
     cache = ArrayCache(max_bytes=1 << 20, max_entry_bytes=100)
     cache.get("big", lambda: np.zeros(1000, np.float32))
     assert len(cache) == 0 and cache.nbytes == 0
+
+
+def test_memo_clear_forgets_everything() -> None:
+    cache = ArrayCache()
+    cache.get("k", lambda: np.zeros(10, np.float32))
+    cache.clear()
+    assert len(cache) == 0 and cache.nbytes == 0
+    assert cache.get("k", lambda: np.ones(10, np.float32))[0] == 1.0
