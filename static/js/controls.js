@@ -126,12 +126,12 @@ export class Controls {
       range.scale = scale;
       range.hidden = !scale;
       if (!scale) return;
-      range.max = String(scale.values.length - 1);
+      if (range.max !== String(scale.values.length - 1)) range.max = String(scale.values.length - 1);
     }
     if (!range.scale || range.dataset.held) return;
-    const position = positionOf(range.scale.values, range.scale.log, text.value);
-    range.value = String(position ?? 0);
-    range.setAttribute("aria-valuetext", text.value || "blank");
+    const position = String(positionOf(range.scale.values, range.scale.log, text.value) ?? 0);
+    if (range.value !== position) range.value = position; // no write, no relayout, when unchanged
+    if (range.getAttribute("aria-valuetext") !== (text.value || "blank")) range.setAttribute("aria-valuetext", text.value || "blank");
   }
 
   /** The catalog's bounds of a field in its card's selected component (alpha: the activation's). */

@@ -15,6 +15,13 @@ import { fittedHeight, presentationOrder, stepPreset } from "./present.js";
 import { LatestOnly } from "./slider-live.js";
 
 const $ = (id) => document.getElementById(id);
+// Set a text or an attribute only when it changes: each write invalidates the page's layout, which
+// the next redraw then pays for (plotly measures the page as it draws).
+const setText = (el, text) => el.textContent !== text && (el.textContent = text);
+const setAttr = (el, name, value) => el.getAttribute(name) !== value && el.setAttribute(name, value);
+// The phase diagrams wait for a pause this long in the answers (a held arrow key, a drag's end):
+// they are the page's costliest drawing, and the histograms come first.
+const PHASE_QUIET_MS = 150;
 const PLOT_CONFIG = {
   responsive: true,
   displaylogo: false,
@@ -28,7 +35,8 @@ const DEFAULT_PRESET = "saito-compare";
 // changedAt is the first change not yet drawn (0: none).
 const state = {
   catalog: null, result: null, controls: null, changedAt: 0, timer: 0, edits: 0, phase: null,
-  drawing: null, drawAgain: false, phaseDrawing: null, phaseNext: null, commits: 0,
+  drawing: null, drawAgain: false, phaseDrawing: null, phaseNext: null, phaseTimer: 0, phaseDone: null,
+  commits: 0, claimOf: undefined, notes: "",
 };
 // When each result's figure was drawn (a result folded into a later draw has none), and how long
 // after its control change.
@@ -92,9 +100,13 @@ function syncViewControls() {
   const depth = state.result ? Math.max(...state.result.runs.map((r) => r.layers.length)) : 0;
   const choices = layerChoices(depth);
   const select = $("layers");
-  select.replaceChildren(
-    ...choices.map(({ value, text }) => Object.assign(document.createElement("option"), { value, text })),
-  );
+  const key = choices.map((c) => c.value).join();
+  if (select.dataset.choices !== key) {
+    select.dataset.choices = key;
+    select.replaceChildren(
+      ...choices.map(({ value, text }) => Object.assign(document.createElement("option"), { value, text })),
+    );
+  }
   select.value = choices.some((c) => c.value === v.layers) ? v.layers : "auto";
   const everyLayer = v.view === "ridgeline" || v.view === "distribution"; // these draw all layers
   $("layers-field").hidden = choices.length === 0 || everyLayer;
@@ -133,7 +145,7 @@ async function drawFigures() {
   // Presenting: large fonts, and every row on the screen (the figure takes what is left of it).
   const height = v.present ? fittedHeight(window.innerHeight, $("figure").getBoundingClientRect().top + window.scrollY) : null;
   const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows, width, scale: v.scale, height, large: v.present });
-  $("explain-view").textContent = viewNote(v.view, v.kind, result.experiment.loss ?? "normal");
+  setText($("explain-view"), viewNote(v.view, v.kind, result.experiment.loss ?? "normal"));
   // Plotly.react on the existing plots: only what changed is redrawn (a new grid only when the
   // rows or columns change). At the width measured: react keeps a plot's first autosized width,
   // so entering presentation (the panel gone) drew the grid at its old width.
@@ -144,16 +156,28 @@ async function drawFigures() {
   const everyLayer = v.view === "ridgeline" || v.view === "distribution";
   const caption = depth > rows.length && !everyLayer ? ` (${rows.length} of ${depth} layers shown)` : "";
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
-  $("figure-caption").textContent = `${plural(result.runs.length, "run")} × ${plural(depth, "layer")}${caption}`;
+  setText($("figure-caption"), `${plural(result.runs.length, "run")} × ${plural(depth, "layer")}${caption}`);
   if (liveResults.has(result)) $("phase-section").dataset.stale = "1"; // dimmed: not this run's point yet
   else startPhase(result);
 }
 
-/** The diagrams follow on their own: a slow one (a new axis is a new request) holds no redraw. */
+/** The diagrams follow on their own, after a pause in the answers: a slow one (a new axis is a
+ * new request) holds no redraw. state.phaseDone resolves once they are drawn. */
 function startPhase(result) {
-  drawPhase(result)
-    .then(() => state.result === result && delete $("phase-section").dataset.stale)
-    .catch((err) => showMessage(`Cannot draw the phase diagram: ${err.message}.`));
+  clearTimeout(state.phaseTimer);
+  let done = state.phaseDone;
+  if (!done) {
+    let resolve;
+    done = state.phaseDone = new Promise((r) => (resolve = r));
+    done.resolve = resolve;
+  }
+  state.phaseTimer = setTimeout(() => {
+    state.phaseDone = null;
+    drawPhase(result)
+      .then(() => state.result === result && delete $("phase-section").dataset.stale)
+      .catch((err) => showMessage(`Cannot draw the phase diagram: ${err.message}.`))
+      .finally(done.resolve);
+  }, PHASE_QUIET_MS);
 }
 
 /** The phase diagrams of the newest result, one drawing at a time, as the figures. */
@@ -205,21 +229,22 @@ async function apply(result, request) {
     // A preset's link without a view (?preset=name too) opens in the view its claim is about.
     if (!location.hash && preset?.claim) history.replaceState(null, "", `${location.pathname}?${result.share}${claimHash(preset)}`);
   }
-  $("preset").value = preset ? preset.name : "";
-  $("preset-info").textContent = preset ? preset.title : "";
-  $("present-title").textContent = preset ? preset.title : "Custom experiment";
-  renderClaim($("claim"), preset?.claim ?? null, preset?.share);
+  if ($("preset").value !== (preset?.name ?? "")) $("preset").value = preset ? preset.name : "";
+  setText($("preset-info"), preset ? preset.title : "");
+  setText($("present-title"), preset ? preset.title : "Custom experiment");
+  if (state.claimOf !== preset) renderClaim($("claim"), preset?.claim ?? null, preset?.share);
+  state.claimOf = preset;
   showNotes(result);
-  $("download-csv").href = exportUrl("csv", result.share);
-  $("download-report").href = exportUrl("report", result.share);
-  $("units-link").href = `/units?${result.share}&layer=${preset?.claim?.units_layer ?? 1}`;
-  showMessage("");
+  setAttr($("download-csv"), "href", exportUrl("csv", result.share));
+  setAttr($("download-report"), "href", exportUrl("report", result.share));
+  setAttr($("units-link"), "href", `/units?${result.share}&layer=${preset?.claim?.units_layer ?? 1}`);
+  if (!$("message").hidden) showMessage("");
   syncViewControls();
   if (redraw) await draw();
   else if (request.commit && $("phase-section").dataset.stale) startPhase(result);
   if (request.edits === state.edits) state.changedAt = 0; // the figure shows every change made
   record(result, request, redraw);
-  await state.phaseDrawing?.catch(() => {}); // ready once the diagrams are drawn too
+  await state.phaseDone; // ready once the diagrams are drawn too
   document.body.dataset.ready = "1";
 }
 
@@ -285,6 +310,9 @@ function presetOf(share) {
 /** Why a run has no theory curve: the mean field's assumptions do not hold for it. */
 function showNotes(result) {
   const notes = theoryNotes(result);
+  const key = JSON.stringify(notes);
+  if (key === state.notes) return; // unchanged: no DOM write
+  state.notes = key;
   $("notes").replaceChildren(
     ...notes.map(({ run, label, note }) =>
       Object.assign(document.createElement("li"), {
