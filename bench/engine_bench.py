@@ -117,16 +117,18 @@ def chain_drawing(x: Array, depth: int) -> Array:
 
 
 def time_interleaved(jobs: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    """Seconds per call of each job; jobs alternate within a repeat so drift affects all alike."""
+    """Seconds per call of each job, and under "<job> cpu" the CPU seconds of this process (every
+    thread) per call; jobs alternate within a repeat so drift affects all alike."""
     if repeats > 3:  # warm up caches and the allocator; big sizes cannot afford the extra run
         for job in jobs.values():
             job()
-    times: dict[str, list[float]] = {name: [] for name in jobs}
+    times: dict[str, list[float]] = {key: [] for name in jobs for key in (name, f"{name} cpu")}
     for _ in range(repeats):
         for name, job in jobs.items():
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             job()
             times[name].append(time.perf_counter() - start)
+            times[f"{name} cpu"].append(time.process_time() - cpu)
     return times
 
 
@@ -234,10 +236,10 @@ def main() -> None:
     print(f"peak RSS of a child that only imports numpy and the engine: {floor:.0f} MiB\n")
     runs = ["relu", "sigmoid"] if args.sigmoid else ["relu"]
     print(f"{'':24}{'':4}{'bare matmul ms':>20}{'matmul+draw ms':>20}{'engine ms':>20}"
-          f"{'engine / ...':>14}{'target':>14}{'peak RSS MiB':>17}{'est.':>8}")  # fmt: skip
+          f"{'engine / ...':>14}{'target':>14}{'peak RSS MiB':>17}{'est.':>8}{'CPU':>8}")  # fmt: skip
     print(f"{'size (SxDxW)':<15} {'run':<8} {'rep':>3}" + "       min    median" * 3
           + f" {'bare':>6} {'+draw':>6} {'/ bare':>8} {'met':>5}"
-          + f" {'engine':>8} {'bare':>7} {'MiB':>7}")  # fmt: skip
+          + f" {'engine':>8} {'bare':>7} {'MiB':>7} {'/ bare':>7}")  # fmt: skip
     # Every child runs before any timing, while this process is still at its import floor.
     rss = {(size, w): peak_rss_mib(w, size) for size in sizes for w in ("chain", *runs)}
     settle_allocator()
@@ -248,13 +250,14 @@ def main() -> None:
         times = measure(size, configs, repeats)
         for run, cfg in configs.items():
             bare, draw, eng = (min(times[k]) for k in ("bare", "draw", run))
+            cpu = min(times[f"{run} cpu"]) / min(times["bare cpu"])
             target = TARGETS.get((GRADIENTS, size)) if run == "relu" else None
             goal = f"<= {target:4.2f} {'yes' if eng / bare <= target else 'no':>5}" if target else f"{'':14}"
             print(
                 f"{f'{samples}x{depth}x{width}':<15} {run:<8} {repeats:>3} {ms(times['bare'])} "
                 f"{ms(times['draw'])} {ms(times[run])} {eng / bare:6.2f} {eng / draw:6.2f} {goal} "
                 f"{rss[size, run]:8.0f} {rss[size, 'chain']:7.0f} "
-                f"{experiment_cost(cfg).memory_bytes / MIB:7.0f}",
+                f"{experiment_cost(cfg).memory_bytes / MIB:7.0f} {cpu:7.2f}",
                 flush=True,
             )
     print(
@@ -268,6 +271,8 @@ def main() -> None:
         "the bare forward+backward chain).  peak RSS: ru_maxrss of a fresh child\n"
         "running one engine run or one bare chain (pre-drawn weights: all `depth` held at once);\n"
         "est.: app.engine.cost.experiment_cost(cfg).memory_bytes, arrays only (no interpreter).\n"
+        "CPU / bare: the engine's CPU time (all its threads) over the bare chain's, min over min:\n"
+        "steadier than wall time on a busy machine, blind to the second core the engine uses.\n"
         "Timings follow settle_allocator(): malloc in a long-running server's steady state."
     )
 
