@@ -17,8 +17,10 @@ GET and HEAD /healthz are answered here, as soon as their header is read, with t
 route answers (app/health.py) and the same headers. Why: under a flood, every request the loop has
 read becomes a task that runs the app's whole stack (~0.3 ms each for a refusal), and a health
 check queued behind 200 of them waited 100-160 ms; answered in the protocol it waits for no task,
-so a monitor sees a live server as live however busy its app is. A request with an Origin header
-(a page's fetch, which may need CORS headers) still goes to the app.
+so a monitor sees a live server as live however busy its app is, and beyond limit_concurrency
+too (a liveness probe that got uvicorn's 503 there would have an overloaded server restarted).
+A request with an Origin header (a page's fetch, which may need CORS headers) still goes to the
+app.
 
 It is uvicorn's httptools protocol (httptools comes with uvicorn[standard], a dependency), so the
 server never falls back to h11. It relies on uvicorn's internals (send_400_response,
@@ -121,11 +123,11 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
-        if app is service_unavailable:
-            app = _SERVICE_UNAVAILABLE
-        elif _is_health_check(cycle):
+        if _is_health_check(cycle):  # alive, even beyond limit_concurrency
             self._answer_health_check(cycle)
             return
+        if app is service_unavailable:
+            app = _SERVICE_UNAVAILABLE
         super()._start_asgi_task(cycle, app)
 
     def _answer_health_check(self, cycle: RequestResponseCycle) -> None:

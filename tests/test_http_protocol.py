@@ -26,6 +26,7 @@ from tests.live import serve
 DEADLINE = 30.0
 # What slow clients send before stopping: nothing, part of a request line, part of a header.
 PARTIAL = [b"", b"GET /heal", b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Ag"]
+HEALTH = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 def _connect(url: str) -> socket.socket:
@@ -216,30 +217,34 @@ def test_http_server_400_carries_the_security_headers(live_server: str, request_
 
 
 def test_http_limit_concurrency_503_carries_the_security_headers() -> None:
-    """Beyond INITSCOPE_LIMIT_CONCURRENCY connections, uvicorn answers 503 itself; once they
-    close, requests are served again."""
+    """Beyond INITSCOPE_LIMIT_CONCURRENCY connections, uvicorn answers 503 itself, but a health
+    check still gets its 200 (the server is alive); once they close, requests are served again."""
     limit = 5
     environ = {"INITSCOPE_LIMIT_CONCURRENCY": str(limit), "INITSCOPE_TIMEOUT_KEEP_ALIVE": "60"}
+    status_request = b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n"
     with serve(environ) as (url, _):
         idle: list[socket.socket] = []
         try:
             # Connections kept alive after one request each, idle, count towards the limit: at
-            # most `limit` - 1 get an answer (fewer if the health check's is not yet closed).
+            # most `limit` - 1 get an answer (fewer if the readiness check's is not yet closed).
             for _ in range(limit):
                 sock = _connect(url)
                 idle.append(sock)
-                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                sock.sendall(status_request)
                 status, headers, _ = _read_response(sock)
                 if status != b"HTTP/1.1 200 OK":
                     break
             assert status == b"HTTP/1.1 503 Service Unavailable" and 2 <= len(idle) <= limit, status
             assert headers["connection"] == "close"
             _assert_security_headers(headers)
+            with _connect(url) as sock:
+                sock.sendall(HEALTH)
+                assert _read_response(sock)[0] == b"HTTP/1.1 200 OK"
         finally:
             for sock in idle:
                 sock.close()
         deadline = time.monotonic() + DEADLINE
-        while (code := httpx.get(f"{url}/healthz", timeout=DEADLINE).status_code) != 200:
+        while (code := httpx.get(f"{url}/api/v1/status", timeout=DEADLINE).status_code) != 200:
             assert time.monotonic() < deadline, f"still {code} after the idle connections closed"
             time.sleep(0.1)
 
@@ -309,9 +314,6 @@ async def _received(data: bytes) -> tuple[bytes, bool, list[str]]:
 def _in_own_loop(data: bytes) -> tuple[bytes, bool, list[str]]:
     with ThreadPoolExecutor(1) as pool:  # Playwright's loop may run in this thread
         return pool.submit(asyncio.run, _received(data)).result()
-
-
-HEALTH = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 def test_http_healthz_is_answered_in_the_protocol_before_any_task_runs() -> None:
