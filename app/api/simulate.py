@@ -12,7 +12,17 @@ from ..settings import Settings
 from .errors import config_error_response, overloaded_response
 from .runner import Answer, OverloadedError, Runner
 from .schemas import SAITO_COMPARE, ExperimentSpec, SimulateResponse
-from .shared import ERRORS, RunnerDep, SettingsDep, answer_query, answer_values, share_query_parameters
+from .shared import (
+    ERRORS,
+    RequestRoute,
+    RunnerDep,
+    SettingsDep,
+    answer_query,
+    answer_values,
+    runner_of,
+    settings_of,
+    share_query_parameters,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["simulate"])
 
@@ -59,8 +69,21 @@ async def simulate_post(
     )
 
 
-@router.get(
+async def simulate_get(request: Request) -> Response:
+    try:
+        answer, cached = await answer_query(request.url.query, settings_of(request), runner_of(request))
+    except ConfigError as err:
+        return config_error_response(err, "query")
+    except OverloadedError as err:
+        return overloaded_response(err)
+    return served(answer, cached, request)
+
+
+router.add_api_route(
     "/simulate",
+    simulate_get,
+    methods=["GET"],
+    route_class_override=RequestRoute,  # the link floods ask for: no per-request dependencies
     response_model=None,
     responses={200: {"model": SimulateResponse}, **ERRORS},
     summary="Run an experiment given as a share-link query",
@@ -68,14 +91,6 @@ async def simulate_post(
     "`?range=0,1&run=sigmoid,normal&run=sigmoid,xavier&run=relu,he_normal`.",
     openapi_extra={"parameters": share_query_parameters()},
 )
-async def simulate_get(request: Request, settings: SettingsDep, runner: RunnerDep) -> Response:
-    try:
-        answer, cached = await answer_query(request.url.query, settings, runner)
-    except ConfigError as err:
-        return config_error_response(err, "query")
-    except OverloadedError as err:
-        return overloaded_response(err)
-    return served(answer, cached, request)
 
 
 @router.api_route(

@@ -21,7 +21,7 @@ from app.engine.config import ExperimentConfig
 from app.engine.cost import BudgetError
 from app.main import create_app
 from app.presets import PRESETS
-from app.settings import Settings, get_settings, load_settings
+from app.settings import Settings, load_settings
 
 SMALL = "depth=2&width=20&samples=50&run=relu,he_normal"
 
@@ -284,6 +284,6 @@ def test_runner_a_link_seen_before_is_still_checked_against_the_limits_in_force(
     with TestClient(app) as client:
         assert client.get(f"/api/v1/simulate?{SMALL}").status_code == 200
         assert client.get(f"/api/v1/simulate?{SMALL}").headers["x-cache"] == "hit"  # by the link as typed
-        app.dependency_overrides[get_settings] = lambda: load_settings({"INITSCOPE_MAX_DEPTH": "1"})
+        app.state.settings = load_settings({"INITSCOPE_MAX_DEPTH": "1"})  # what every route reads
         refused = client.get(f"/api/v1/simulate?{SMALL}")
         assert refused.status_code == 422 and refused.json()["detail"][0]["limit"] == "max_depth"

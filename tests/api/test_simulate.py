@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from app.api.schemas import SAITO_COMPARE
 from app.engine.stats import PERCENTILES
 from app.main import create_app
-from app.settings import get_settings, load_settings
+from app.settings import load_settings
 
 RUNS = "run=sigmoid,normal&run=sigmoid,xavier&run=relu,he_normal"
 SHARE = f"range=0,1&{RUNS}"
@@ -149,8 +149,7 @@ def test_simulate_over_budget_is_refused_before_work(client: TestClient, query: 
 
 
 def test_simulate_limits_come_from_environment() -> None:
-    app = create_app()
-    app.dependency_overrides[get_settings] = lambda: load_settings({"INITSCOPE_MAX_DEPTH": "3"})
+    app = create_app(load_settings({"INITSCOPE_MAX_DEPTH": "3"}))
     with TestClient(app) as small:
         assert small.get("/api/v1/simulate?depth=3&run=relu,xavier").status_code == 200
         refused = small.get("/api/v1/simulate?depth=4&run=relu,xavier")
