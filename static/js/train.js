@@ -1,8 +1,8 @@
 // The training page: the query string is the training API's share link. Start streams the job's
 // partial results (Server-Sent Events over fetch, so a 422's body can be read) and redraws as
 // they arrive, at most every REDRAW_MS (the events in between are merged, and drawing takes at
-// most about half the time, so the browser leaves the CPU to the training); Cancel deletes the
-// job and closes the stream (closing alone stops it too). The page sends the query as it is and
+// most about a fifth of the time, so the browser leaves the CPU to the training); Cancel deletes
+// the job and closes the stream (closing alone stops it too). The page sends the query as it is and
 // puts the server's canonical share in the address bar; the form fields only set a few of its
 // shared keys, and show the defaults the API gives (/api/v1/train/fields) where the link has none.
 // A finished training downloads as JSON (the API's document) and as two CSV files.
@@ -25,6 +25,9 @@ const PLOT_CONFIG = {
 };
 const KEYS = ["iterations", "batch", "opt", "lr"]; // the shared keys the form fields set
 const REDRAW_MS = 250; // progress redraws the charts at most this often
+// and the drawing takes at most this share of the time: on a core shared with the training, the
+// CPU the page uses is CPU the training waits for
+const DRAW_SHARE = 0.2;
 
 const state = {
   presets: [],
@@ -359,8 +362,8 @@ async function draw() {
 /** Redraw with the newest result and view, at the next animation frame; what is asked until then
  * (or during a draw) is drawn once. `part`: "all" the charts, or only the "captures" (the slider,
  * the layer, the values). A `throttled` redraw (progress) waits until REDRAW_MS after the last
- * draw began, and after its end for as long as it took: drawing takes at most half the time
- * however slow the machine, and none while the tab is hidden. */
+ * draw began, and after its end four times as long as it took: drawing takes at most a fifth of
+ * the time however slow the machine, and none while the tab is hidden. */
 function scheduleDraw(part = "all", { throttled = false } = {}) {
   state.queued = state.queued === "all" || part === "all" ? "all" : "captures";
   if (!throttled) state.urgent = true;
@@ -370,7 +373,8 @@ function scheduleDraw(part = "all", { throttled = false } = {}) {
 function plan() {
   if (state.frame) return; // a frame is asked for: it draws what is queued then
   const { start, end } = state.last;
-  const wait = state.urgent ? 0 : Math.max(start + REDRAW_MS, 2 * end - start) - performance.now();
+  const idle = (end - start) * (1 / DRAW_SHARE - 1); // after a draw, rest long enough for its share
+  const wait = state.urgent ? 0 : Math.max(start + REDRAW_MS, end + idle) - performance.now();
   clearTimeout(state.timer);
   state.timer = setTimeout(() => {
     state.frame = requestAnimationFrame(() => {
