@@ -41,6 +41,7 @@ const state = {
 // When each result's figure was drawn (a result folded into a later draw has none), and how long
 // after its control change.
 const drawnAt = new WeakMap();
+const plotMs = new WeakMap(); // of which building and drawing the plots took
 const shownIn = new WeakMap();
 // Answers to a slider still moving: their phase diagrams wait for the release (a diagram is a
 // request of its own and the page's costliest drawing; the drag needs the histograms).
@@ -136,6 +137,7 @@ function draw() {
 async function drawFigures() {
   const result = state.result;
   if (!result) return;
+  const started = performance.now();
   const v = drawnView(); // no backward pass run: activations, and the controls say so
   const depth = Math.max(...result.runs.map((r) => r.layers.length));
   const rows = layerRows(depth, v.layers, 10, lastLayers(result));
@@ -153,6 +155,7 @@ async function drawFigures() {
   await window.Plotly.react("figure", main.data, { ...main.layout, width }, PLOT_CONFIG);
   await window.Plotly.react("signal", signal.data, { ...signal.layout, width }, PLOT_CONFIG);
   drawnAt.set(result, performance.now());
+  plotMs.set(result, performance.now() - started);
   const everyLayer = v.view === "ridgeline" || v.view === "distribution";
   const caption = depth > rows.length && !everyLayer ? ` (${rows.length} of ${depth} layers shown)` : "";
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -268,6 +271,7 @@ function record(result, request, redraw) {
     wait: Math.round(request.sentAt - request.changedAt),
     request: Math.round(request.answeredAt - request.sentAt),
     draw: Math.round(end - request.answeredAt),
+    plot: Math.round(plotMs.get(result)),
     share: result.share,
   };
   timings.push(entry);
