@@ -37,6 +37,8 @@ PRESET_DIGESTS = {
     "nielsen-compare": "ae85b6d97d83a6728b1228046abda857f9ca404e6476997a09daebba03557a11",
     "ng-zero-init": "f9b812cfe5a231804bde921b9a875c981382fc14d74545570b1bd5bd403ecd26",
     "ng-small-init": "341d93fe01ca0f3038e0fd4e6eb27bd45498e715a402e8b75563373aa1bf57a7",
+    # added with the training claims; the same digest from the code before issue 14
+    "tanh-sigmoid-mean": "1a3898fa81251a97ecf7fbaa6553f6c187f92629a4f5918d87a8c9798fb576cf",
 }
 
 # backward off and on, loss=mse, theory off, per-run axes, explicit ranges (values beyond them,
