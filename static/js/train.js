@@ -15,6 +15,8 @@ import { copyLink, showMessage } from "./page.js";
 import { mergeProgress } from "./train-progress.js";
 
 const $ = (id) => document.getElementById(id);
+/** The form field that sets the link's `key` (its id may differ: the loss chart is #loss). */
+const formField = (key) => document.querySelector(`[data-key="${key}"]`);
 const API = "/api/v1/train";
 const PLOT_CONFIG = {
   responsive: true,
@@ -23,7 +25,9 @@ const PLOT_CONFIG = {
   modeBarButtonsToRemove: ["select2d", "lasso2d"],
   toImageButtonOptions: { filename: "initscope-training", scale: 2 },
 };
-const KEYS = ["iterations", "batch", "opt", "lr"]; // the shared keys the form fields set
+const KEYS = ["iterations", "batch", "opt", "lr", "loss", "digits"]; // the shared keys the form fields set
+// the loss's choices as the select names them (the API's names otherwise)
+const LOSS_LABELS = { softmax: "softmax cross-entropy", bce: "binary cross-entropy (sigmoid)" };
 const REDRAW_MS = 250; // progress redraws the charts at most this often
 // and the drawing takes at most this share of the time: on a core shared with the training, the
 // CPU the page uses is CPU the training waits for
@@ -60,7 +64,7 @@ function setShared(query, key, value) {
 function syncFields() {
   const query = $("query").value.trim();
   const params = new URLSearchParams(query);
-  for (const key of KEYS) $(key).value = params.get(key) ?? "";
+  for (const key of KEYS) formField(key).value = params.get(key) ?? "";
   const preset = state.presets.find((p) => p.share === query);
   $("preset").value = preset ? preset.name : "";
   $("preset-info").textContent = preset ? `From ${preset.source}.` : "";
@@ -69,6 +73,16 @@ function syncFields() {
   // The learning rate's default is the optimizer's: the link's, or the default one.
   const { lr, opt } = state.fields;
   if (lr && opt) $("lr").placeholder = String(lr.defaults[$("opt").value || opt.default] ?? lr.default ?? "");
+  // The digits are a binary classifier's on MNIST: the field shows only then (or to clear a
+  // link's digits, which the API would refuse).
+  const data = params.get("data") ?? state.fields.data?.default ?? "mnist";
+  $("digits-field").hidden = !(params.get("loss") === "bce" && data === "mnist") && !params.has("digits");
+}
+
+/** The query with the form's `key` set to `value`: a loss other than bce drops the digits. */
+function setField(query, key, value) {
+  const set = setShared(query, key, value);
+  return key === "loss" && value !== "bce" ? setShared(set, "digits", "") : set;
 }
 
 /** The fields from the API's training fields: a blank field shows the default in grey (what a
@@ -81,14 +95,21 @@ function applyFields(fields) {
     const blank = new Option(`${label(opt.default)} (default)`, "");
     $("opt").replaceChildren(blank, ...opt.choices.map((name) => new Option(label(name), name)));
   }
+  const { loss } = state.fields;
+  if (loss) {
+    const label = (name) => LOSS_LABELS[name] ?? name;
+    const blank = new Option(`${label(loss.default)} (default)`, "");
+    formField("loss").replaceChildren(blank, ...loss.choices.map((name) => new Option(label(name), name)));
+  }
   for (const key of KEYS) {
     const field = state.fields[key];
     if (!field) continue;
-    $(key).title = field.doc;
+    formField(key).title = field.doc;
     if (field.type === "choice") continue;
-    if (field.default !== null) $(key).placeholder = String(field.default);
-    if (field.min !== null) $(key).min = String(field.min);
-    if (field.max !== null) $(key).max = String(field.max);
+    if (field.default !== null) formField(key).placeholder = String(field.default);
+    if (field.type === "digits") continue; // "4-9": a text field, its bounds the digits'
+    if (field.min !== null) formField(key).min = String(field.min);
+    if (field.max !== null) formField(key).max = String(field.max);
   }
 }
 
@@ -405,7 +426,7 @@ function wire() {
   $("copy-link").addEventListener("click", copyLink);
   $("query").addEventListener("input", syncFields);
   for (const key of KEYS) {
-    $(key).addEventListener("change", (e) => setQuery(setShared($("query").value.trim(), key, e.target.value.trim())));
+    formField(key).addEventListener("change", (e) => setQuery(setField($("query").value.trim(), key, e.target.value.trim())));
   }
   $("preset").addEventListener("change", (e) => {
     const preset = state.presets.find((p) => p.name === e.target.value);

@@ -391,3 +391,78 @@ def test_train_binary_classifier_draws_its_sigmoid_output_as_the_api_measured_it
     # the claim's numbers are this output's: its smallest and largest value at the last step
     shown = page.locator("#claim .claim-verdict").inner_text()
     assert f"spans {output['post']['min']:.1e}".replace("e-0", "e-") in shown
+
+
+# A binary classifier small enough to train in seconds, with histograms at its start and end.
+BINARY = "depth=2&width=30&iterations=100&record_every=10&captures=0-100&run=tanh,xavier"
+# The centres of the bars in the histograms' output row (the one titled σ(s), the sigmoid's).
+OUTPUT_ROW = """el => {
+  const titled = ([k, a]) => k.startsWith('yaxis') && a.title?.text === 'output σ(s)';
+  const [key] = Object.entries(el.layout).find(titled) ?? [];
+  if (!key) return null;
+  const axis = 'y' + key.slice(5);
+  return el.data.filter(t => t.type === 'bar' && t.yaxis === axis).flatMap(t => Array.from(t.x));
+}"""
+
+
+def test_train_loss_and_digits_fields_train_a_binary_classifier(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    fields = {f["name"]: f for f in httpx.get(f"{live_server}/api/v1/train/fields", timeout=5).json()}
+    link = fresh(BINARY)
+    open_page(page, f"{live_server}/train?{link}")
+    # no loss in the link: softmax, the default, in grey; no digits to choose
+    expect(page.locator("#loss-choice")).to_have_value("")
+    expect(page.locator("#loss-choice option:checked")).to_have_text("softmax cross-entropy (default)")
+    options = page.locator("#loss-choice option").evaluate_all("os => os.map(o => o.value)")
+    assert options == ["", *fields["loss"]["choices"]]
+    expect(page.locator("#digits")).to_be_hidden()
+    assert page.locator("#query").input_value() == link  # the link as it came
+    page.locator("#loss-choice").select_option("bce")
+    expect(page.locator("#digits")).to_be_visible()
+    expect(page.locator("#digits")).to_have_attribute("placeholder", fields["digits"]["default"])
+    assert fields["digits"]["default"] == "0-1"
+    page.locator("#digits").fill("4-9")
+    page.locator("#digits").dispatch_event("change")
+    query = page.locator("#query").input_value()
+    assert "loss=bce" in query and "digits=4-9" in query
+    train_to_the_end(page)
+    # the page trained what the API calls this link's canonical form, and says so in the address bar
+    done = httpx.get(f"{live_server}/api/v1/train?{query}", timeout=60)
+    assert done.headers["x-cache"] == "hit"  # the page's own training
+    share = done.json()["share"]
+    assert "loss=bce&digits=4-9" in share
+    expect(page.locator("#query")).to_have_value(share)
+    assert page.evaluate("() => location.search") == f"?{share}"
+    expect(page.locator("#loss-choice")).to_have_value("bce")
+    expect(page.locator("#digits")).to_have_value("4-9")
+    # the histograms' last row is the output unit's sigmoid: every value in (0, 1)
+    expect(page.locator("#capture-label")).to_have_text("100")
+    page.wait_for_function(f"() => ({OUTPUT_ROW})(document.getElementById('histograms'))?.length > 0")
+    centres: list[float] = page.locator("#histograms").evaluate(OUTPUT_ROW)
+    assert all(0 < x < 1 for x in centres), centres
+    output = done.json()["runs"][0]["captures"][-1]["layers"][-1]
+    assert output["output"] is True and 0 < output["post"]["min"] <= output["post"]["max"] < 1
+
+
+def test_train_link_with_loss_and_digits_fills_the_fields(page: Page, live_server: str, watch: Watch) -> None:
+    watch.expect_error("422")
+    open_page(page, f"{live_server}/train?loss=bce&digits=4-9&run=relu,he_normal")
+    expect(page.locator("#loss-choice")).to_have_value("bce")
+    expect(page.locator("#digits")).to_be_visible()
+    expect(page.locator("#digits")).to_have_value("4-9")
+    # a bad pair: the API's message names the field
+    page.locator("#digits").fill("4-4")
+    page.locator("#digits").dispatch_event("change")
+    assert "digits=4-4" in page.locator("#query").input_value()
+    page.locator("#start").click()
+    expect(page.locator("#message")).to_contain_text("digits: must be two different digits")
+    assert page.locator("#charts").is_hidden()
+    # back to softmax: the digits leave the link with the loss, and their field hides
+    page.locator("#loss-choice").select_option("")
+    expect(page.locator("#query")).to_have_value("run=relu,he_normal")
+    expect(page.locator("#digits")).to_be_hidden()
+    # a link of bce without digits: the field shows the default in grey
+    open_page(page, f"{live_server}/train?loss=bce&run=relu,he_normal")
+    expect(page.locator("#digits")).to_have_value("")
+    expect(page.locator("#digits")).to_be_visible()
