@@ -14,7 +14,7 @@ from __future__ import annotations
 import email.utils
 import time
 from types import TracebackType
-from typing import Any, Self, TypedDict, cast
+from typing import Any, Literal, Self, TypedDict, cast
 from urllib.parse import quote
 
 import httpx
@@ -62,21 +62,60 @@ class SimulateResult(TypedDict):
 
 
 class ClaimView(TypedDict):
-    view: str  # grid, overlay or ridgeline
+    """Where an experiment preset's claim shows: the dashboard's view state (its `view=` and
+    `kind=` hash keys)."""
+
+    view: str  # grid, overlay, ridgeline or distribution
     kind: str  # post (activations), pre (z) or grad (dL/dz)
 
 
-class Claim(TypedDict):
+class TrainClaimView(TypedDict):
+    """Where a training preset's claim shows: a chart of the /train page."""
+
+    page: Literal["train"]
+    chart: str  # loss, accuracy, dead, update or histograms
+
+
+class PathsClaimView(TypedDict):
+    """Where a weight-path preset's claim shows: a section of the /optimizers page (its id)."""
+
+    page: Literal["optimizers"]
+    section: str
+
+
+class _ClaimText(TypedDict):
     text: str  # the text's words, in English
     source: str
-    view: ClaimView  # where the dashboard shows it
     look_at: str
     verdict: str  # holds, holds in part or contradicted
     reason: str  # the measurement behind the verdict
     units_layer: int | None  # a layer to see unit by unit (/units), or None
 
 
+class Claim(_ClaimText):
+    """An experiment preset's claim."""
+
+    view: ClaimView  # where the dashboard shows it
+
+
+class TrainClaim(_ClaimText):
+    """A training preset's claim (GET /api/v1/train/presets, the catalog's `train_presets`)."""
+
+    view: TrainClaimView
+
+
+class PathsClaim(_ClaimText):
+    """A weight-path preset's claim (GET /api/v1/paths/presets, the catalog's `paths_presets`)."""
+
+    view: PathsClaimView
+
+
+AnyClaim = Claim | TrainClaim | PathsClaim
+
+
 class Preset(TypedDict):
+    """An experiment preset (GET /api/v1/presets, the catalog's `presets`)."""
+
     name: str
     title: str
     shows: str
@@ -84,6 +123,46 @@ class Preset(TypedDict):
     share: str
     experiment: dict[str, Any]
     claim: Claim
+
+
+class TrainPreset(TypedDict):
+    """A training preset: `share` is its training link (/train?<share>)."""
+
+    name: str
+    title: str
+    shows: str
+    source: str
+    share: str
+    claim: TrainClaim
+
+
+class PathsPreset(TypedDict):
+    """A weight-path preset: `share` is its link on `page` (/optimizers?<share>, say)."""
+
+    name: str
+    title: str
+    source: str
+    share: str
+    page: str
+    claim: PathsClaim
+
+
+class Catalog(TypedDict):
+    """GET /api/v1/catalog: the components and fields forms are built from, every preset, the limits."""
+
+    activations: list[dict[str, Any]]
+    initializers: list[dict[str, Any]]
+    biases: list[dict[str, Any]]
+    inputs: list[dict[str, Any]]
+    optimizers: list[dict[str, Any]]
+    surfaces: list[dict[str, Any]]
+    fields: list[dict[str, Any]]
+    presets: list[Preset]
+    train_presets: list[TrainPreset]
+    paths_presets: list[PathsPreset]
+    statistics: dict[str, Any]
+    share_link: dict[str, Any]
+    limits: list[dict[str, Any]]
 
 
 class InitscopeError(Exception):
@@ -227,12 +306,20 @@ class Client:
         share = self._share(experiment, preset, query)
         return self._request("GET", f"/api/v1/export/report?{share}").text
 
-    def catalog(self) -> dict[str, Any]:
+    def catalog(self) -> Catalog:
         """Every activation, initializer, bias, input, field, preset and limit."""
-        return cast(dict[str, Any], self._json("GET", "/api/v1/catalog"))
+        return cast(Catalog, self._json("GET", "/api/v1/catalog"))
 
     def presets(self) -> list[Preset]:
         return cast(list[Preset], self._json("GET", "/api/v1/presets"))
+
+    def train_presets(self) -> list[TrainPreset]:
+        """The training presets: each one's training link and claim."""
+        return cast(list[TrainPreset], self._json("GET", "/api/v1/train/presets"))
+
+    def paths_presets(self) -> list[PathsPreset]:
+        """The weight-path presets: each one's page, link and claim."""
+        return cast(list[PathsPreset], self._json("GET", "/api/v1/paths/presets"))
 
     def preset(self, name: str) -> Preset:
         """One preset: its share query and its experiment as a JSON body."""

@@ -7,13 +7,23 @@ import csv
 import io
 import subprocess
 import sys
+import types
 from collections.abc import Iterator
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 import httpx
 import pytest
 
 from app.api.payload import CSV_COLUMNS
-from app.client import Client, InitscopeConnectionError, InitscopeError
+from app.client import (
+    Catalog,
+    Client,
+    InitscopeConnectionError,
+    InitscopeError,
+    PathsPreset,
+    Preset,
+    TrainPreset,
+)
 from app.presets import PRESETS
 from tests.live import ROOT, free_port
 
@@ -90,6 +100,91 @@ def test_client_presets_and_preset(api: Client) -> None:
     assert one == next(p for p in presets if p["name"] == "dead-relu")
     assert one["share"] == PRESETS["dead-relu"].query
     assert one["experiment"]["runs"]
+
+
+def mismatches(value: Any, hint: Any, where: str = "answer") -> list[str]:
+    """Where a JSON answer differs from a type of the client: a TypedDict's keys exactly (no key
+    missing, none unknown), then every value against its key's type, lists and unions included."""
+    if hint is Any:
+        return []
+    if is_typeddict(hint):
+        if not isinstance(value, dict):
+            return [f"{where}: {type(value).__name__}, not an object"]
+        hints = get_type_hints(hint)
+        problems = []
+        if set(value) != set(hints):
+            missing, unknown = sorted(set(hints) - set(value)), sorted(set(value) - set(hints))
+            problems.append(f"{where} ({hint.__name__}): missing {missing}, unknown {unknown}")
+        for key in hints.keys() & value.keys():
+            problems += mismatches(value[key], hints[key], f"{where}.{key}")
+        return problems
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        found = [mismatches(value, arg, where) for arg in args]
+        return [] if any(not p for p in found) else [p for ps in found for p in ps]
+    if origin is Literal:
+        return [] if value in args else [f"{where}: {value!r}, not one of {args}"]
+    if origin is list:
+        if not isinstance(value, list):
+            return [f"{where}: {type(value).__name__}, not a list"]
+        return [p for i, item in enumerate(value) for p in mismatches(item, args[0], f"{where}[{i}]")]
+    if origin is dict:
+        if not isinstance(value, dict):
+            return [f"{where}: {type(value).__name__}, not an object"]
+        return [p for k, v in value.items() for p in mismatches(v, args[1], f"{where}.{k}")]
+    kind = (int, float) if hint is float else hint
+    if (isinstance(value, bool) and hint is not bool) or not isinstance(value, kind):
+        return [f"{where}: {value!r}, not {hint.__name__}"]
+    return []
+
+
+def test_client_types_match_the_answers_claims_and_presets(api: Client) -> None:
+    """The TypedDicts of the client say what the API answers: each claim's view is its page's
+    (the dashboard's view and kind, a /train chart, an /optimizers section)."""
+    catalog = api.catalog()
+    assert mismatches(catalog, Catalog) == []
+    assert mismatches(api.presets(), list[Preset]) == []
+    assert mismatches(api.preset("dead-relu"), Preset) == []
+    train = api.train_presets()
+    assert train == catalog["train_presets"] and train
+    assert mismatches(train, list[TrainPreset]) == []
+    paths = api.paths_presets()
+    assert paths == catalog["paths_presets"] and paths
+    assert mismatches(paths, list[PathsPreset]) == []
+    # what each view holds, as the catalog documents it
+    assert {p["claim"]["view"]["view"] for p in catalog["presets"]} <= {
+        "grid",
+        "overlay",
+        "ridgeline",
+        "distribution",
+    }
+    assert {p["claim"]["view"]["kind"] for p in catalog["presets"]} <= {"post", "pre", "grad"}
+    assert {p["claim"]["view"]["chart"] for p in train} <= {
+        "loss",
+        "accuracy",
+        "dead",
+        "update",
+        "histograms",
+    }
+
+
+def test_client_type_check_sees_a_wrong_view() -> None:
+    """The check above fails where it should: a training claim with the dashboard's view."""
+    claim = {"text": "", "source": "", "look_at": "", "verdict": "holds", "reason": "", "units_layer": None}
+    preset = {"name": "x", "title": "", "shows": "", "source": "", "share": "", "claim": claim}
+    assert (
+        mismatches({**preset, "claim": {**claim, "view": {"page": "train", "chart": "loss"}}}, TrainPreset)
+        == []
+    )
+    wrong = mismatches({**preset, "claim": {**claim, "view": {"view": "grid", "kind": "post"}}}, TrainPreset)
+    assert wrong == [
+        "answer.claim.view (TrainClaimView): missing ['chart', 'page'], unknown ['kind', 'view']"
+    ]
+    assert mismatches(
+        {**preset, "claim": {**claim, "view": {"page": "optimizers", "chart": "loss"}}}, TrainPreset
+    )
+    assert mismatches({**claim, "units_layer": "3"}, dict[str, str | None]) == []
+    assert mismatches([1, True], list[int]) == ["answer[1]: True, not int"]
 
 
 def test_client_error_422_of_json_body_names_the_field(api: Client) -> None:
