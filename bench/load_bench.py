@@ -4,7 +4,7 @@
     python -m bench.load_bench --flood [--clients 200] [--duration 6] [--pace 0]
 
 Four targets, one after the other against one server started here: `/healthz` (the baseline:
-what the server does per request with no work), the `saito-compare` experiment (cached: warmed
+the server's HTTP handling alone, since the protocol answers it before the app), the `saito-compare` experiment (cached: warmed
 once before), and the same experiment with a new seed on every request (uncached: the engine
 runs each time), at `--connections` and then on one connection (one request at a time: the
 latency a user sees). Each experiment line reports its throughput as a ratio to /healthz's from
