@@ -4,13 +4,14 @@
     python -m bench.load_bench --flood [--clients 200] [--duration 6] [--pace 0]
 
 Four targets, one after the other against one server started here: `/healthz` (the baseline:
-the server's HTTP handling alone, since the protocol answers it before the app), the `saito-compare` experiment (cached: warmed
-once before), and the same experiment with a new seed on every request (uncached: the engine
-runs each time), at `--connections` and then on one connection (one request at a time: the
-latency a user sees). Each experiment line reports its throughput as a ratio to /healthz's from
-the same run, so a noisy machine shifts them alike; issue 14's targets for the uncached lines are
-printed beside them (p50 at one connection, requests/s at `--connections`). wrk comes from Debian
-(`bash scripts/install-system-deps.sh wrk`). The server's peak RSS is read at the end.
+the server's HTTP handling alone, since the protocol answers it before the app), the
+`saito-compare` experiment (cached: warmed once before), and the same experiment with a new seed
+on every request (uncached: the engine runs each time), at `--connections` and then on one
+connection (one request at a time: the latency a user sees). Each experiment line reports its
+throughput as a ratio to /healthz's from the same run, so a noisy machine shifts them alike;
+issue 14's targets for the uncached lines are printed beside them (p50 at one connection,
+requests/s at `--connections`). wrk comes from Debian (`bash scripts/install-system-deps.sh
+wrk`). The server's peak RSS is read at the end.
 
 --flood: `--clients` connections each ask for heavy experiments (~14 G multiply-adds, a new seed
 every time) as fast as they are answered, or `--pace` seconds apart on average; most are refused
