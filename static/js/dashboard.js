@@ -30,6 +30,8 @@ const PLOT_CONFIG = {
   toImageButtonOptions: { filename: "initscope", scale: 2 },
 };
 const DEFAULT_PRESET = "saito-compare";
+// Presentation sets large type only on a figure at least this wide (a projector, not a phone).
+const LARGE_TYPE_MIN_WIDTH = 700;
 
 // edits counts control changes, so an answer to an older request never overwrites newer input;
 // changedAt is the first change not yet drawn (0: none).
@@ -144,9 +146,11 @@ async function drawFigures() {
   $("charts").hidden = false; // before drawing: a hidden plot would be laid out at a default width
   document.body.classList.toggle("presenting", v.present);
   const width = $("figure").clientWidth;
-  // Presenting: large fonts, and every row on the screen (the figure takes what is left of it).
+  // Presenting: every row on the screen (the figure takes what is left of it), and large fonts
+  // where a room reads them: on a phone, held close, they only overlap.
   const height = v.present ? fittedHeight(window.innerHeight, $("figure").getBoundingClientRect().top + window.scrollY) : null;
-  const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows, width, scale: v.scale, height, large: v.present });
+  const large = v.present && width >= LARGE_TYPE_MIN_WIDTH;
+  const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows, width, scale: v.scale, height, large });
   setText($("explain-view"), viewNote(v.view, v.kind, result.experiment.loss ?? "normal"));
   // Plotly.react on the existing plots: only what changed is redrawn (a new grid only when the
   // rows or columns change). At the width measured: react keeps a plot's first autosized width,
