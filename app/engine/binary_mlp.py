@@ -4,8 +4,7 @@ binary cross-entropy (notes 000: tanh in the hidden layers, a sigmoid at the out
 
 The hidden layers and their weights are MLP's own (the same draws, the same passes); only the
 read-out (one logit s) and the loss differ: L = -[y log σ(s) + (1 - y) log(1 - σ(s))], whose
-gradient dL/ds is σ(s) - y. MLP.backward applies softmax cross-entropy, so `backward` repeats its
-loop (a dozen lines) with this loss at its head.
+gradient dL/ds is σ(s) - y: MLP.backward runs with this `output_loss` at its head.
 """
 
 from __future__ import annotations
@@ -49,22 +48,8 @@ class BinaryMLP(MLP):
     ) -> None:
         super().__init__(run, features, 1, init_data, dtype)
 
-    def backward(self, x: Array, p: Pass, y: NDArray[np.intp], grads: dict[str, Array] | None) -> float:
-        """Mean binary cross-entropy of the pass's logit against labels y; fills p.dz and, unless
-        grads is None, every parameter's gradient (in place)."""
-        loss, d = sigmoid_cross_entropy(p.z[-1], y, out=p.dz[-1])
-        for k in range(self.depth, 0, -1):
-            a_in = x if k == 1 else p.a[k - 2]
-            if grads is not None:
-                np.matmul(a_in.T, d, out=grads[f"W{k}"])
-                if self.bias:
-                    np.add.reduce(d, axis=0, out=grads[f"b{k}"])
-            if k == 1:
-                break
-            layer = self.hidden[k - 2]
-            g = np.matmul(d, self.params[f"W{k}"].T, out=p.g[k - 2])
-            d = layer.backprop(g, p.z[k - 2], p.a[k - 2], out=p.dz[k - 2])
-        return loss
+    def output_loss(self, logits: Array, y: NDArray[np.intp], out: Array | None) -> tuple[float, Array]:
+        return sigmoid_cross_entropy(logits, y, out=out)
 
     def evaluate(self, x: Array, y: NDArray[np.intp], keep: bool = False) -> tuple[float, float, Pass]:
         """(mean binary cross-entropy, accuracy, the pass) on x, y: class 1 where σ(s) > 0.5."""

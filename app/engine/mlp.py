@@ -118,10 +118,15 @@ class MLP:
             logits += self.params[f"b{self.depth}"]
         return p
 
+    def output_loss(self, logits: Array, y: NDArray[np.intp], out: Array | None) -> tuple[float, Array]:
+        """The mean loss of the logits against labels y and its gradient dL/dlogits (into `out`):
+        softmax cross-entropy here; a network with another read-out gives its own."""
+        return softmax_cross_entropy(logits, y, out=out)
+
     def backward(self, x: Array, p: Pass, y: NDArray[np.intp], grads: dict[str, Array] | None) -> float:
-        """Mean softmax cross-entropy of the pass's logits against labels y; fills p.dz and, unless
+        """The mean output loss of the pass's logits against labels y; fills p.dz and, unless
         grads is None, every parameter's gradient (in place)."""
-        loss, d = softmax_cross_entropy(p.z[-1], y, out=p.dz[-1])
+        loss, d = self.output_loss(p.z[-1], y, out=p.dz[-1])
         for k in range(self.depth, 0, -1):
             a_in = x if k == 1 else p.a[k - 2]
             if grads is not None:
