@@ -115,11 +115,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
             (b"content-length", str(len(body)).encode("ascii")),
             (b"connection", b"close"),
         ]
-        content = [STATUS_LINE[status]]
-        for name, value in headers:
-            content.extend([name, b": ", value, b"\r\n"])
-        content.extend([b"\r\n", body])
-        self.transport.write(b"".join(content))
+        self.transport.write(STATUS_LINE[status] + _header_lines(headers) + b"\r\n" + body)
         self.transport.close()
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
@@ -134,22 +130,10 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         """Answer as the app's route would, and complete the cycle as uvicorn's send does (the
         request has no body to wait for: the parser's later callbacks see a complete response)."""
         scope = cycle.scope
-        headers = [
-            *self.server_state.default_headers,
-            (b"content-length", str(len(health.BODY)).encode("ascii")),
-            (b"content-type", health.MEDIA_TYPE.encode("ascii")),
-            *HEADERS,
-            NO_STORE,
-        ]
+        head = STATUS_LINE[200] + _header_lines(self.server_state.default_headers) + _HEALTH_HEADERS
         if not cycle.keep_alive:
-            headers.append((b"connection", b"close"))
-        content = [STATUS_LINE[200]]
-        for name, value in headers:
-            content.extend([name, b": ", value, b"\r\n"])
-        content.append(b"\r\n")
-        if scope["method"] == "GET":
-            content.append(health.BODY)
-        self.transport.write(b"".join(content))
+            head += b"connection: close\r\n"
+        self.transport.write(head + b"\r\n" + (health.BODY if scope["method"] == "GET" else b""))
         if cycle.access_log:
             cycle.access_logger.info(
                 '%s - "%s %s HTTP/%s" %d',
@@ -164,6 +148,22 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         if not cycle.keep_alive:
             self.transport.close()
         cycle.on_response()
+
+
+def _header_lines(headers: list[tuple[bytes, bytes]]) -> bytes:
+    return b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+
+
+# The health answer's headers after uvicorn's defaults (the date), as the app's route sends them:
+# made once, not per check.
+_HEALTH_HEADERS = _header_lines(
+    [
+        (b"content-length", str(len(health.BODY)).encode("ascii")),
+        (b"content-type", health.MEDIA_TYPE.encode("ascii")),
+        *HEADERS,
+        NO_STORE,
+    ]
+)
 
 
 def _is_health_check(cycle: RequestResponseCycle) -> bool:

@@ -99,8 +99,14 @@ def current_settings() -> Settings:
     return load_settings()
 
 
-async def get_settings(request: Request) -> Settings:
-    """The settings the app was made with (create_app), as a FastAPI dependency (tests override
-    it). async: a plain def dependency would cost every request a hop to the thread pool."""
+def settings_of(request: Request) -> Settings:
+    """The settings in force: the app's (create_app's). A test that changes them sets
+    app.state.settings, which every route reads, dependency or not."""
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def get_settings(request: Request) -> Settings:
+    """settings_of as a FastAPI dependency. async: a plain def dependency would cost every request
+    a hop to the thread pool."""
+    return settings_of(request)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Request, Response
 
 from .. import codec
 from ..engine.params import ConfigError
-from ..settings import Settings
+from ..settings import Settings, settings_of
 from .errors import config_error_response, overloaded_response
 from .runner import Answer, OverloadedError, Runner
 from .schemas import SAITO_COMPARE, ExperimentSpec, SimulateResponse
@@ -20,7 +20,6 @@ from .shared import (
     answer_query,
     answer_values,
     runner_of,
-    settings_of,
     share_query_parameters,
 )
 

@@ -25,7 +25,7 @@ from app.engine.params import ConfigError
 from app.engine.unit_profile import experiment_units
 from app.main import create_app
 from app.presets import PRESETS
-from app.settings import get_settings, load_settings
+from app.settings import load_settings
 
 ZERO = PRESETS["ng-zero-init"].query
 E2 = PRESETS["saito-sigmoid-std001"].query  # run=sigmoid,normal,std:0.01
@@ -171,8 +171,7 @@ def test_units_over_budget_is_refused_before_work(client: TestClient, query: str
 
 
 def test_units_limits_come_from_environment() -> None:
-    app = create_app()
-    app.dependency_overrides[get_settings] = lambda: load_settings({"INITSCOPE_MAX_DEPTH": "3"})
+    app = create_app(load_settings({"INITSCOPE_MAX_DEPTH": "3"}))
     with TestClient(app) as small:
         assert small.get("/api/v1/units?depth=3&run=relu,xavier&layer=3").status_code == 200
         refused = small.get("/api/v1/units?depth=4&run=relu,xavier&layer=1")
