@@ -1,0 +1,41 @@
+"""The Dask client a sweep runs on: a real scheduler's when an address is given, else an embedded
+LocalCluster sized to the machine (one single-threaded worker process per core: the engine pins
+BLAS to one thread, so a point uses one core)."""
+
+# mypy: disable-error-code="no-untyped-call"
+from __future__ import annotations
+
+import os
+
+from distributed import Client, LocalCluster
+
+SCHEDULER_VARIABLE = "INITSCOPE_DASK_SCHEDULER"
+
+
+def local_cluster(workers: int | None = None) -> LocalCluster:
+    return LocalCluster(
+        n_workers=workers or os.cpu_count() or 1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,  # no web server of Dask's own beside the app's
+        host="127.0.0.1",  # nobody else may send it work
+    )
+
+
+def connect(address: str | None = None, workers: int | None = None) -> Client:
+    """A client of the scheduler at `address` (tcp://host:port), or of a new local cluster, which
+    closes with the client."""
+    if address:
+        return Client(address, set_as_default=False)
+    cluster = local_cluster(workers)
+    client = Client(cluster, set_as_default=False)
+    client._initscope_owns_cluster = True  # type: ignore[attr-defined]
+    return client
+
+
+def close(client: Client) -> None:
+    """Close the client, and the local cluster it was made with."""
+    cluster = client.cluster if getattr(client, "_initscope_owns_cluster", False) else None
+    client.close()
+    if cluster is not None:
+        cluster.close()
