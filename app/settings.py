@@ -47,6 +47,13 @@ class Settings:
     limit_concurrency: int = 1000
     shutdown_seconds: int = 5
     header_timeout: int = 10
+    # Sweeps (app/sweeps): at most max_sweeps running at once per worker (beyond, a 503); a sweep's
+    # grid points and the multiply-adds of all its points together; the Dask scheduler to send
+    # points to (tcp://host:port), or "" for a LocalCluster of the worker's own, started lazily.
+    max_sweeps: int = 2
+    max_sweep_points: int = 2500
+    max_sweep_macs: int = 2 * 10**12
+    dask_scheduler: str = ""
 
 
 SERVER_SETTINGS = (
@@ -58,6 +65,9 @@ SERVER_SETTINGS = (
     "limit_concurrency",
     "shutdown_seconds",
     "header_timeout",
+    "max_sweeps",
+    "max_sweep_points",
+    "max_sweep_macs",
 )
 
 
@@ -84,7 +94,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     server = _read_ints(env, list(SERVER_SETTINGS))
     server.setdefault("max_pending_macs", 2 * limits.max_macs)  # two of the largest experiments
     origins = tuple(o.strip() for o in env.get(env_name("cors_origins"), "").split(",") if o.strip())
-    settings = Settings(limits=limits, cors_origins=origins, **server)
+    scheduler = env.get(env_name("dask_scheduler"), "").strip()
+    settings = Settings(limits=limits, cors_origins=origins, dask_scheduler=scheduler, **server)
     if settings.max_pending_macs < limits.max_macs:
         raise ValueError(
             f"{env_name('max_pending_macs')} must be at least {env_name('max_macs')} "
