@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, unquote_plus
 
-from .engine.config import (
+from .engine.network.config import (
     FIELDS,
     RUN_FIELDS,
     ExperimentConfig,

@@ -24,7 +24,7 @@ from urllib.parse import quote, unquote_plus
 from .codec import format_number
 from .engine.optimizers import OPTIMIZERS
 from .engine.params import ConfigError
-from .engine.surfaces import (
+from .engine.paths.surfaces import (
     DEFAULT_SURFACE,
     STEPS,
     SURFACES,

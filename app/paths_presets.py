@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import paths_codec
 from .claims import Claim, PathsView, cs231n
-from .engine.surfaces import UnitPath, ZigzagConfig
+from .engine.paths.surfaces import UnitPath, ZigzagConfig
 
 
 @dataclass(frozen=True)

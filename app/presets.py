@@ -12,7 +12,7 @@ from functools import cache
 
 from . import codec
 from .claims import ExperimentClaim, cs231n, ng, nielsen, saito_relu, saito_sigmoid
-from .engine.config import ExperimentConfig
+from .engine.network.config import ExperimentConfig
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from .api.theory import diagram_body
 from .assets import STATIC_DIR, TEMPLATES_DIR
-from .engine.activations import ACTIVATIONS
+from .engine.layers.activations import ACTIVATIONS
 from .engine.params import ParamValue, resolve_params
 from .js_bundle import bundle
 from .vendor import asset_path

@@ -15,7 +15,7 @@ from functools import cache
 
 from starlette.requests import Request
 
-from .engine.cost import Limits
+from .engine.network.cost import Limits
 
 ENV_PREFIX = "INITSCOPE_"
 # Set by `initscope serve` for its worker processes: a folder they share, for the registry of

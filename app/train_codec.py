@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from urllib.parse import quote, unquote, unquote_plus
 
 from . import codec
-from .engine.config import INPUT_DIM, ExperimentConfig
+from .engine.network.config import INPUT_DIM, ExperimentConfig
 from .engine.optimizers import OPTIMIZERS
 from .engine.params import ConfigError
-from .engine.train_config import (
+from .engine.training.config import (
     BATCH_SEED,
     BATCH_SIZE,
     DEFAULT_DIGITS,

@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from app import codec
 from app.api.runner import compute
-from app.engine.config import ExperimentConfig
+from app.engine.network.config import ExperimentConfig
 from app.presets import PRESETS
 
 CPU_BUDGET_MS = 2 * 1000 / 60  # two engine processes, 60 answers a second

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from app.engine.config import ExperimentConfig, make_experiment
-from app.engine.cost import experiment_cost
-from app.engine.experiment import run_experiment
-from app.engine.memo import DRAWS
+from app.engine.network.config import ExperimentConfig, make_experiment
+from app.engine.network.cost import experiment_cost
+from app.engine.network.experiment import run_experiment
+from app.engine.network.memo import DRAWS
 from app.engine.theory import clear_cache as clear_theory
 
 Size = tuple[int, int, int]
@@ -270,7 +270,7 @@ def main() -> None:
         "(forward + all statistics; with --gradients, forward + backward + statistics against\n"
         "the bare forward+backward chain).  peak RSS: ru_maxrss of a fresh child\n"
         "running one engine run or one bare chain (pre-drawn weights: all `depth` held at once);\n"
-        "est.: app.engine.cost.experiment_cost(cfg).memory_bytes, arrays only (no interpreter).\n"
+        "est.: app.engine.network.cost.experiment_cost(cfg).memory_bytes, arrays only (no interpreter).\n"
         "CPU / bare: the engine's CPU time (all its threads) over the bare chain's, min over min:\n"
         "steadier than wall time on a busy machine, blind to the second core the engine uses.\n"
         "Timings follow settle_allocator(): malloc in a long-running server's steady state."

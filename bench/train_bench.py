@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from app.engine.datasets import mnist
-from app.engine.train_config import TrainConfig, make_train_config, train_cost
-from app.engine.training import Trainer, batch_schedule
+from app.engine.training.config import TrainConfig, make_train_config, train_cost
+from app.engine.training.datasets import mnist
+from app.engine.training.trainer import Trainer, batch_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 INITS: dict[str, dict[str, object]] = {

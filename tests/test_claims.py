@@ -11,7 +11,7 @@ import pytest
 
 from app.claims import VERDICTS, Kind, ViewName, agrees, mismatches, quoted_numbers
 from app.claims.core import significant_digits
-from app.engine.experiment import ExperimentResult, run_experiment
+from app.engine.network.experiment import ExperimentResult, run_experiment
 from app.presets import PRESETS
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import codec
-from app.engine.config import AXES, FIELDS, LOSSES, ExperimentConfig, make_experiment
+from app.engine.network.config import AXES, FIELDS, LOSSES, ExperimentConfig, make_experiment
 from app.engine.params import ConfigError
 
 SAITO_COMPARE = "range=0,1&run=sigmoid,normal&run=sigmoid,xavier&run=relu,he_normal"

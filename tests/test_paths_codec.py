@@ -6,7 +6,7 @@ import pytest
 
 from app import paths_codec
 from app.engine.params import ConfigError
-from app.engine.surfaces import SURFACES, PathRun, default_config, make_paths_config
+from app.engine.paths.surfaces import SURFACES, PathRun, default_config, make_paths_config
 
 BOOK = "opt=sgd,lr:0.95&opt=momentum,lr:0.1&opt=adagrad,lr:1.5&opt=adam,lr:0.3"
 

@@ -9,7 +9,7 @@ import pytest
 
 from app import paths_codec
 from app.claims import VERDICTS, mismatches
-from app.engine.surfaces import unit_paths
+from app.engine.paths.surfaces import unit_paths
 from app.paths_presets import PATHS_PRESETS
 
 

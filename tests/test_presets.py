@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app import codec
-from app.engine.cost import Limits, check_limits
+from app.engine.network.cost import Limits, check_limits
 from app.presets import PRESETS
 
 

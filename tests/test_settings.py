@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from app.engine.cost import Limits
+from app.engine.network.cost import Limits
 from app.main import create_app
 from app.settings import Settings, load_settings
 

@@ -14,9 +14,9 @@ import pytest
 
 from app import train_codec
 from app.claims import VERDICTS, TrainChart, mismatches
-from app.engine.cost import Limits
-from app.engine.train_config import train_cost
-from app.engine.training import TrainResult, train_runs
+from app.engine.network.cost import Limits
+from app.engine.training.config import train_cost
+from app.engine.training.trainer import TrainResult, train_runs
 from app.train_presets import TRAIN_PRESETS
 
 

@@ -55,7 +55,7 @@ def test_wheel_ships_every_page_file(installed: tuple[Path, Path]) -> None:
         assert files
         for path in files:
             assert f"initscope/{path.relative_to(ROOT).as_posix()}" in names
-    assert "initscope/engine/data/mnist_5k.npz" in names
+    assert "initscope/engine/training/data/mnist_5k.npz" in names
     assert not any(name.startswith("app/") for name in names)  # installed as initscope only
 
 

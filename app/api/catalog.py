@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 
 from .. import codec, paths_codec
 from ..claims import AnyView, Claim, TrainView, View
-from ..engine.activations import ACTIVATIONS
-from ..engine.config import FIELDS
-from ..engine.initializers import BIASES, INITIALIZERS
-from ..engine.inputs import INPUTS
+from ..engine.layers.activations import ACTIVATIONS
+from ..engine.layers.initializers import BIASES, INITIALIZERS
+from ..engine.measure.stats import PERCENTILES, SATURATION_MARGIN
+from ..engine.network.config import FIELDS
+from ..engine.network.inputs import INPUTS
 from ..engine.optimizers import OPTIMIZERS
 from ..engine.params import ParamSpec
-from ..engine.stats import PERCENTILES, SATURATION_MARGIN
-from ..engine.surfaces import SURFACES
+from ..engine.paths.surfaces import SURFACES
 from ..paths_presets import PATHS_PRESETS
 from ..presets import PRESETS, Preset
 from ..settings import Settings, env_name, get_settings

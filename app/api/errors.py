@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from ..engine.cost import BudgetError
+from ..engine.network.cost import BudgetError
 from ..engine.params import ConfigError
 from ..settings import env_name
 from .runner import OverloadedError

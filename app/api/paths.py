@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import paths_codec
 from ..engine.optimizers import OPTIMIZERS
 from ..engine.params import ConfigError
-from ..engine.surfaces import (
+from ..engine.paths.surfaces import (
     MAX_PATHS,
     STEPS,
     SURFACES,

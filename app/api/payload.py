@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 
 from .. import codec
-from ..engine.experiment import ExperimentResult, LayerResult, RunResult
-from ..engine.stats import PERCENTILES, TensorStats
+from ..engine.measure.stats import PERCENTILES, TensorStats
+from ..engine.network.experiment import ExperimentResult, LayerResult, RunResult
 from ..engine.theory import LayerTheory, RunTheory
 
 

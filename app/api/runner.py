@@ -32,9 +32,9 @@ from typing import Any, NamedTuple
 from cachetools import LRUCache
 
 from .. import codec
-from ..engine.config import ExperimentConfig
-from ..engine.cost import Limits
-from ..engine.experiment import run_experiment
+from ..engine.network.config import ExperimentConfig
+from ..engine.network.cost import Limits
+from ..engine.network.experiment import run_experiment
 from .payload import result_dict, to_json
 
 GZIP_MIN_BYTES = 1024  # smaller answers gain nothing from compression

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 
-from ..engine.config import AXES, FIELDS, LABEL_MAX, LOSSES, FieldDoc
+from ..engine.network.config import AXES, FIELDS, LABEL_MAX, LOSSES, FieldDoc
 
 MAX_WIDTH_LIST = 10_000
 MAX_RUNS_IN_BODY = 64  # structural cap; the server's limit (max_runs) is checked afterwards

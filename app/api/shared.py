@@ -9,8 +9,8 @@ from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 
 from .. import codec
-from ..engine.config import FIELDS
-from ..engine.cost import check_limits
+from ..engine.network.config import FIELDS
+from ..engine.network.cost import check_limits
 from ..settings import Settings, get_settings
 from .runner import Answer, Runner
 from .train_jobs import TrainJobs

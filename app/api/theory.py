@@ -9,7 +9,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from ..engine.activations import ACTIVATIONS
+from ..engine.layers.activations import ACTIVATIONS
 from ..engine.params import ConfigError, ParamValue, resolve_params
 from ..engine.theory import bistable_points, critical_sigma_w, phase_diagram
 from .errors import config_error_response

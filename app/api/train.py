@@ -23,11 +23,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from .. import train_codec
-from ..engine.config import ExperimentConfig
-from ..engine.cost import BudgetError, Limits, check_limits
+from ..engine.network.config import ExperimentConfig
+from ..engine.network.cost import BudgetError, Limits, check_limits
 from ..engine.optimizers import OPTIMIZERS
 from ..engine.params import ConfigError
-from ..engine.train_config import (
+from ..engine.training.config import (
     BATCH_SEED,
     BATCH_SIZE,
     DATASETS,

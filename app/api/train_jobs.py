@@ -35,7 +35,7 @@ import orjson
 from cachetools import LRUCache
 
 from .. import train_codec
-from ..engine.training import TrainResult, train_runs
+from ..engine.training.trainer import TrainResult, train_runs
 from .errors import detail_body
 from .runner import OverloadedError
 from .train_payload import Sent, train_dict, train_increment

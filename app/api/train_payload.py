@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..engine.labels import run_labels
+from ..engine.network.labels import run_labels
 from ..engine.optimizers import OPTIMIZERS
-from ..engine.train_config import TrainConfig
-from ..engine.train_records import Capture, LayerCapture, Record
-from ..engine.training import TrainResult
+from ..engine.training.config import TrainConfig
+from ..engine.training.records import Capture, LayerCapture, Record
+from ..engine.training.trainer import TrainResult
 from .payload import tensor_dict
 
 

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from .. import codec
-from ..engine.cost import check_limits, experiment_cost
+from ..engine.measure.unit_profile import MATRIX_SAMPLES, MATRIX_UNITS, check_layer
+from ..engine.network.cost import check_limits, experiment_cost
 from ..engine.params import ConfigError
-from ..engine.unit_profile import MATRIX_SAMPLES, MATRIX_UNITS, check_layer
 from .errors import config_error_response, overloaded_response
 from .runner import OverloadedError, Work
 from .shared import ERRORS, RunnerDep, SettingsDep, share_query_parameters

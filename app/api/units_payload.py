@@ -12,8 +12,14 @@ from typing import Any
 import orjson
 
 from .. import codec
-from ..engine.config import ExperimentConfig
-from ..engine.unit_profile import MATRIX_SAMPLES, MATRIX_UNITS, UnitProfile, UnitsResult, experiment_units
+from ..engine.measure.unit_profile import (
+    MATRIX_SAMPLES,
+    MATRIX_UNITS,
+    UnitProfile,
+    UnitsResult,
+    experiment_units,
+)
+from ..engine.network.config import ExperimentConfig
 from .runner import GZIP_MIN_BYTES, Answer
 
 # numpy arrays are written by orjson itself: float64 as the shortest text that reads back the

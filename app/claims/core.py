@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
-from ..engine.experiment import ExperimentResult
-from ..engine.training import TrainResult
+from ..engine.network.experiment import ExperimentResult
+from ..engine.training.trainer import TrainResult
 
 Verdict = Literal["holds", "holds in part", "contradicted"]
 """holds: the measurement shows what the text says. holds in part: it shows some of it (what the

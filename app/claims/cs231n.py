@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ..engine.experiment import ExperimentResult
-from ..engine.surfaces import ZIGZAG_NEAR, ZIGZAG_TARGET, UnitPath
-from ..engine.training import TrainResult
+from ..engine.network.experiment import ExperimentResult
+from ..engine.paths.surfaces import ZIGZAG_NEAR, ZIGZAG_TARGET, UnitPath
+from ..engine.training.trainer import TrainResult
 from .core import Claim, Measurement, PathsView, TrainView, View, verdict_of
 from .readings import fold, grad_std, saturated_percent, smoothed_final, steps_to
 

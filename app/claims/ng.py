@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..engine.experiment import ExperimentResult, LayerResult
-from ..engine.stats import TensorStats
-from ..engine.training import TrainResult
+from ..engine.measure.stats import TensorStats
+from ..engine.network.experiment import ExperimentResult, LayerResult
+from ..engine.training.trainer import TrainResult
 from .core import Claim, Measurement, TrainView, View, verdict_of
 from .readings import (
     fold,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..engine.experiment import ExperimentResult
+from ..engine.network.experiment import ExperimentResult
 from .core import Claim, Measurement, View, verdict_of
 from .readings import fraction_within, pre_std, saturated_percent
 

@@ -4,19 +4,19 @@ Most come from the result's statistics. Two need the layers' values themselves, 
 does not keep (it holds histograms): `unit_spread` and `fraction_within`. They rebuild the run's
 layers from its config, exactly as run_experiment drew them (the same seed, stream and dtype),
 so they describe the very network the result summarizes. The spread between and within units is
-the engine's (app/engine/unit_profile.py), the same numbers the /units page shows.
+the engine's (app/engine/measure/unit_profile.py), the same numbers the /units page shows.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..engine.experiment import ExperimentResult, RunResult
-from ..engine.network import Layer, forward, input_samples
-from ..engine.stats import TensorStats
-from ..engine.training import TrainResult
-from ..engine.unit_profile import UnitSpread
-from ..engine.unit_profile import unit_spread as spread_of
+from ..engine.measure.stats import TensorStats
+from ..engine.measure.unit_profile import UnitSpread
+from ..engine.measure.unit_profile import unit_spread as spread_of
+from ..engine.network.experiment import ExperimentResult, RunResult
+from ..engine.network.forward import Layer, forward, input_samples
+from ..engine.training.trainer import TrainResult
 
 
 def _value(stats: TensorStats | None, what: str) -> float:

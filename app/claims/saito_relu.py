@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from ..engine.experiment import ExperimentResult
+from ..engine.network.experiment import ExperimentResult
 from .core import Claim, Measurement, View, verdict_of
 from .readings import fold, grad_std, post_std
 from .saito_sigmoid import SAITO

@@ -7,7 +7,7 @@ part ways.
 
 from __future__ import annotations
 
-from ..engine.experiment import ExperimentResult
+from ..engine.network.experiment import ExperimentResult
 from .core import Claim, Measurement, View, verdict_of
 from .readings import fold, grad_std, peak_bin_centre, post_mean, post_std, saturated_percent, unit_spread
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..engine.training import TrainResult
+from ..engine.training.trainer import TrainResult
 from .core import Claim, Measurement, TrainView, verdict_of
 from .ng import CHANCE
 from .readings import smoothed_final, steps_to, test_percent

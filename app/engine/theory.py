@@ -36,10 +36,10 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .activations import ACTIVATIONS, Activation, normal_cdf, normal_pdf
-from .config import RunConfig
-from .initializers import BIASES, INITIALIZERS, LSUV_MAX_PASSES, LSUV_TOLERANCE
-from .inputs import INPUTS
+from .layers.activations import ACTIVATIONS, Activation, normal_cdf, normal_pdf
+from .layers.initializers import BIASES, INITIALIZERS, LSUV_MAX_PASSES, LSUV_TOLERANCE
+from .network.config import RunConfig
+from .network.inputs import INPUTS
 from .params import ParamValue
 
 HALF_LINE_NODES = 48  # Gauss-Legendre nodes on each side of the kink at u = 0

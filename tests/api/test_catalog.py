@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from app.engine.activations import ACTIVATIONS
-from app.engine.config import FIELDS
-from app.engine.initializers import BIASES, INITIALIZERS
-from app.engine.inputs import INPUTS
+from app.engine.layers.activations import ACTIVATIONS
+from app.engine.layers.initializers import BIASES, INITIALIZERS
+from app.engine.network.config import FIELDS
+from app.engine.network.inputs import INPUTS
 from app.presets import PRESETS
 from app.train_presets import TRAIN_PRESETS
 

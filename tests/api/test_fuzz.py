@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from app.engine.config import FIELDS
+from app.engine.network.config import FIELDS
 from app.engine.optimizers import OPTIMIZERS
-from app.engine.surfaces import SURFACES
+from app.engine.paths.surfaces import SURFACES
 from app.main import create_app
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())

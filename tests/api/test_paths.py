@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.engine.optimizers import OPTIMIZERS
-from app.engine.surfaces import SURFACES
+from app.engine.paths.surfaces import SURFACES
 
 URL = "/api/v1/optimizer-paths"
 BOOK = "opt=sgd,lr:0.95&opt=momentum,lr:0.1&opt=adagrad,lr:1.5&opt=adam,lr:0.3"

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 
 from app import codec
 from app.api.runner import ALIAS_SHARE, Answer, EngineCrashedError, OverloadedError, Runner, compute
-from app.engine.config import ExperimentConfig
-from app.engine.cost import BudgetError
+from app.engine.network.config import ExperimentConfig
+from app.engine.network.cost import BudgetError
 from app.main import create_app
 from app.presets import PRESETS
 from app.settings import Settings, load_settings

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.schemas import SAITO_COMPARE
-from app.engine.stats import PERCENTILES
+from app.engine.measure.stats import PERCENTILES
 from app.main import create_app
 from app.settings import load_settings
 

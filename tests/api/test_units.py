@@ -20,9 +20,9 @@ from app import codec
 from app.api.runner import Answer, OverloadedError, Runner, Work
 from app.api.units import split_layer
 from app.api.units_payload import units_answer
-from app.engine.config import ExperimentConfig
+from app.engine.measure.unit_profile import experiment_units
+from app.engine.network.config import ExperimentConfig
 from app.engine.params import ConfigError
-from app.engine.unit_profile import experiment_units
 from app.main import create_app
 from app.presets import PRESETS
 from app.settings import load_settings

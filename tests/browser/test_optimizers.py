@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.engine.surfaces import SURFACES
+from app.engine.paths.surfaces import SURFACES
 from app.paths_codec import defaults_json
 from tests.browser.conftest import Watch, open_page, wait_for_location
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from app.engine.config import make_experiment
-from app.engine.experiment import run_experiment
+from app.engine.network.config import make_experiment
+from app.engine.network.experiment import run_experiment
 
 
 def _blas_threads() -> set[int]:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from app import codec
-from app.engine.activations import ACTIVATIONS
-from app.engine.config import RunConfig
-from app.engine.experiment import run_experiment
-from app.engine.inputs import INPUTS
+from app.engine.layers.activations import ACTIVATIONS
+from app.engine.network.config import RunConfig
+from app.engine.network.experiment import run_experiment
+from app.engine.network.inputs import INPUTS
 from app.engine.params import resolve_params
 from app.engine.theory import moments, phase_diagram, phase_of, run_theory
 

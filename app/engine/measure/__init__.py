@@ -1,0 +1,1 @@
+"""Measurements: functions of arrays (histograms, statistics, unit counts), unaware of HTTP."""

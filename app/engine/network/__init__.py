@@ -1,0 +1,1 @@
+"""A network at initialization: configuration, cost, inputs, forward and backward passes, the result."""

@@ -1,0 +1,158 @@
+"""The backward pass: the gradient of the loss with respect to every layer's z, and the weights'.
+
+The loss's gradient at the output is either a standard normal vector per sample ("normal": the
+mean-field convention, a random linear read-out) or a - y for random targets y ~ N(0, 1) ("mse",
+the gradient of half the squared error). Vanishing gradients (a 50-layer sigmoid network reaches
+1e-36) would turn into float32 subnormals, on which matrix products run ~5x slower, or flush to
+zero and hide the early layers. So each layer's gradient is rescaled by a power of two (exact in
+floating point) to a maximum near 1, and the exponent is kept beside it: statistics are scaled
+back with ldexp.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..layers.activations import ACTIVATIONS
+from .config import RunConfig
+from .forward import Layer
+from .memo import DRAWS
+
+Array = NDArray[np.floating]
+GRADIENT_STREAM = 2  # the upstream gradient's random stream, beside inputs (0) and weights (1)
+
+
+@dataclass(frozen=True)
+class LayerGradient:
+    delta: Array  # dL/dz, divided by 2**exponent; shape of the layer's z (every maxout piece)
+    exponent: int
+    weight_norm: float  # Frobenius norm of dL/dW
+    weight_std: float  # std of dL/dW
+    grad_data_ratio: float | None  # std(dL/dW) / std(W); None when the weights are constant
+
+
+def scale_back(x: float, exponent: int) -> float:
+    """x * 2**exponent: 0 (or a subnormal) where that underflows, inf where it overflows (the
+    true value of a vanished or exploded gradient, as float64 has it)."""
+    try:
+        return math.ldexp(x, exponent)
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
+def _normalize(x: Array) -> tuple[Array, int]:
+    """x / 2**e with max |x / 2**e| in [0.5, 1), and e; x unchanged when it is 0 or not finite."""
+    # max |x| as max(max x, -min x): two reductions, no |x| array (NaN propagates through both)
+    peak = (
+        max(float(np.maximum.reduce(x, axis=None)), -float(np.minimum.reduce(x, axis=None)))
+        if x.size
+        else 0.0
+    )
+    if peak == 0.0 or not math.isfinite(peak):
+        return x, 0
+    exponent = math.frexp(peak)[1]
+    return np.ldexp(x, -exponent).astype(x.dtype, copy=False), exponent
+
+
+def upstream_gradient(run: RunConfig, position: int, output: Array, loss: str) -> Array:
+    """dL/da at the last layer, from the run's own random stream."""
+
+    def draw() -> Array:
+        rng = np.random.default_rng([run.seed, GRADIENT_STREAM, position])
+        return rng.standard_normal(output.shape).astype(output.dtype, copy=False)
+
+    # The draw depends on the seed, position and shape only (1.2 ms at 1000 x 100): a slider
+    # dragged over the network's settings reuses it.
+    key = ("upstream", run.seed, position, output.shape, output.dtype.str)
+    noise: Array = DRAWS.get(key, draw)  # type: ignore[assignment]
+    return noise if loss == "normal" else output - noise
+
+
+# f'(z) from f(z) where that gives the very bits of df(z): sigmoid's s (1 - s) and tanh's 1 - t^2
+# recompute s and t from z otherwise, a transcendental pass per layer for values already in `a`.
+_SLOPE_FROM_OUTPUT: dict[str, Callable[[Array], Array]] = {
+    "sigmoid": lambda a: a * (1.0 - a),
+    "tanh": lambda a: 1.0 - a**2,
+}
+
+
+def _delta(run: RunConfig, layer: Layer, g: Array) -> Array:
+    """dL/dz = f'(z) g (maxout: g routed to each unit's winning piece)."""
+    if layer.activation == "relu":
+        # f'(z) is 1.0 where z > 0, else 0.0: g times the mask is g * f'(z) exactly (0 * g keeps
+        # its sign and NaN as the float product does), without a float copy of the mask.
+        masked: Array = np.multiply(g, layer.z > 0, dtype=layer.z.dtype)
+        return masked
+    from_output = _SLOPE_FROM_OUTPUT.get(layer.activation)
+    if from_output is not None:
+        return from_output(layer.a) * g
+    slope = _slope(run, layer)
+    return (slope * g[:, None, :]).reshape(layer.z.shape) if layer.pieces > 1 else slope * g
+
+
+def _slope(run: RunConfig, layer: Layer) -> Array:
+    """f'(z) of the layer, shaped like z (maxout: the one-hot mask of each unit's winning piece)."""
+    params = run.activation_params_at(layer.index)
+    z = layer.z.reshape(layer.z.shape[0], layer.pieces, -1) if layer.pieces > 1 else layer.z
+    return ACTIVATIONS[layer.activation].df(z, params)
+
+
+def backward(
+    run: RunConfig, layers: list[Layer], x: Array, upstream: Array
+) -> tuple[list[LayerGradient], Array]:
+    """Backpropagate `upstream` (dL/da of the last layer) through the run's layers.
+
+    Returns each layer's gradient (first to last) and dL/dx of the inputs (at its true scale).
+    """
+    grads: list[LayerGradient] = []
+    g, exponent = _normalize(upstream)
+    for j in range(len(layers) - 1, -1, -1):
+        grad, g = _step(run, layers, j, x, g, exponent, input_gradient=True)
+        exponent = grad.exponent
+        grads.append(grad)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        # dL/dx of an exploding network is honestly infinite: no warning for that
+        return grads[::-1], np.ldexp(g, exponent)
+
+
+def layer_gradients(
+    run: RunConfig, layers: list[Layer], x: Array, upstream: Array
+) -> Iterator[LayerGradient]:
+    """backward's gradient of each layer, last layer first, without dL/dx (one matrix product
+    fewer): a layer's statistics can be taken while the next one down is computed."""
+    g, exponent = _normalize(upstream)
+    for j in range(len(layers) - 1, -1, -1):
+        grad, g = _step(run, layers, j, x, g, exponent, input_gradient=False)
+        exponent = grad.exponent
+        yield grad
+
+
+def _step(
+    run: RunConfig, layers: list[Layer], j: int, x: Array, g: Array, exponent: int, input_gradient: bool
+) -> tuple[LayerGradient, Array]:
+    """Layer j's gradient from g = dL/da_j / 2**exponent, and dL/da_(j-1) in the gradient's units
+    (for j = 0: dL/dx if `input_gradient`, else g unchanged)."""
+    layer = layers[j]
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        full = _delta(run, layer, g)
+        delta, shift = _normalize(full.astype(layer.z.dtype, copy=False))
+        exponent += shift
+        a_in = x if j == 0 else layers[j - 1].a
+        dw = a_in.T @ delta
+        w_std = float(layer.weights.std(dtype=np.float64))
+        dw_std = scale_back(float(dw.std(dtype=np.float64)), exponent)
+        grad = LayerGradient(
+            delta=delta,
+            exponent=exponent,
+            weight_norm=scale_back(float(np.linalg.norm(dw.astype(np.float64))), exponent),
+            weight_std=dw_std,
+            grad_data_ratio=dw_std / w_std if w_std > 0 else None,
+        )
+        if j or input_gradient:
+            g = delta @ layer.weights.T
+    return grad, g

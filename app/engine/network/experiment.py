@@ -1,0 +1,310 @@
+"""ExperimentConfig -> ExperimentResult: the one entry point the web layer calls.
+
+All runs advance one layer at a time together. That keeps only the current layer of each run in
+memory, and it lets every layer's histograms share one range across the runs (so side-by-side
+columns compare honestly) without storing the whole network. With `axes="run"` each run is
+summarized as if it were alone instead, on its own ranges.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import TypeVar
+
+import numpy as np
+
+from .. import blas
+from ..layers.activations import ACTIVATIONS
+from ..measure.stats import Array, Extent, TensorStats, scan, summarize
+from ..measure.units import unit_counts
+from ..theory import RunTheory, run_theory
+from .backward import LayerGradient, layer_gradients, scale_back, upstream_gradient
+from .config import ExperimentConfig, RunConfig
+from .forward import Layer, forward, input_samples
+from .labels import run_labels
+from .memo import DRAWS
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    index: int  # 1-based, as the pages title them
+    units: int
+    activation: str
+    pre: TensorStats  # z = a @ W + b (every maxout piece)
+    post: TensorStats  # f(z)
+    dead_units: int
+    distinct_units: int | None  # None when the layer holds NaN or inf
+    grad: TensorStats | None = None  # dL/dz, when the experiment runs the backward pass
+    weight_grad: WeightGradient | None = None
+
+
+@dataclass(frozen=True)
+class WeightGradient:
+    norm: float  # Frobenius norm of dL/dW
+    std: float
+    grad_data_ratio: float | None  # std(dL/dW) / std(W)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    config: RunConfig
+    label: str
+    layers: tuple[LayerResult, ...]
+    theory: RunTheory | None  # the mean-field prediction for the same network, unless switched off
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    config: ExperimentConfig
+    runs: tuple[RunResult, ...]
+
+
+def _union(extents: list[Extent]) -> tuple[float, float]:
+    finite = [e for e in extents if e.finite]
+    if not finite:
+        return (0.0, 1.0)
+    low = min(e.low for e in finite)
+    high = max(e.high for e in finite)
+    if low == high:  # every value equal (zero init): a range centred on it, wide enough to exist
+        half = max(0.5, abs(low) * 1e-6)
+        return (low - half, high + half)
+    return (low, high)
+
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+def _by_axes(
+    config: ExperimentConfig, items: dict[int, T], summarize: Callable[[dict[int, T]], dict[int, S]]
+) -> dict[int, S]:
+    """`summarize` of the runs together (one range per layer), or of each run alone when the
+    experiment asks for per-run axes: a run's histograms then are exactly those of that run alone."""
+    if config.axes == "shared":
+        return summarize(items)
+    return {i: summarize({i: item})[i] for i, item in items.items()}
+
+
+def _post_bounds(run: RunConfig, layer: Layer) -> tuple[float | None, float | None]:
+    params = run.activation_params_at(layer.index)
+    return ACTIVATIONS[layer.activation].bounds(params)
+
+
+def _summarize_layer(config: ExperimentConfig, j: int, current: dict[int, Layer]) -> dict[int, LayerResult]:
+    """Layer j of the runs in `current`, with histogram ranges shared across them."""
+    pre = {i: scan(layer.z) for i, layer in current.items()}
+    post = {i: scan(layer.a) for i, layer in current.items()}
+    bounds = {i: _post_bounds(config.runs[i], layer) for i, layer in current.items()}
+    pre_range = config.pre_range or _union(list(pre.values()))
+    shared_post = _union([post[i] for i in current if None in bounds[i]])
+    results = {}
+    for i, layer in current.items():
+        run = config.runs[i]
+        post_range = config.post_range or shared_post
+        if config.post_range is None and None not in bounds[i]:
+            post_range = (float(bounds[i][0] or 0.0), float(bounds[i][1] or 0.0))
+        dead, distinct = unit_counts(layer.a, post[i])
+        results[i] = LayerResult(
+            index=j + 1,
+            units=layer.a.shape[1],
+            activation=layer.activation,
+            pre=summarize(layer.z, pre[i], pre_range, run.bins, explicit_range=bool(config.pre_range)),
+            post=summarize(
+                layer.a, post[i], post_range, run.bins, bounds[i], explicit_range=bool(config.post_range)
+            ),
+            dead_units=dead,
+            distinct_units=distinct,
+        )
+    return results
+
+
+def _scaled(stats: TensorStats, exponent: int) -> TensorStats:
+    """Statistics of x from those of x / 2**exponent (counts are the same)."""
+
+    def up(v: float | None) -> float | None:
+        return None if v is None else scale_back(v, exponent)
+
+    return replace(
+        stats,
+        edges=np.ldexp(stats.edges, exponent),
+        mean=up(stats.mean),
+        std=up(stats.std),
+        min=up(stats.min),
+        max=up(stats.max),
+        percentiles=None
+        if stats.percentiles is None
+        else tuple(scale_back(p, exponent) for p in stats.percentiles),
+    )
+
+
+def _true_extent(extent: Extent, exponent: int) -> Extent | None:
+    """The extent of x from that of x / 2**exponent, or None when float64 cannot hold x's
+    extremes exactly (they underflow into subnormals or to 0, or overflow)."""
+    if not extent.finite:
+        return extent
+    low, high = scale_back(extent.low, exponent), scale_back(extent.high, exponent)
+    exact = all(
+        math.isfinite(true) and scale_back(true, -exponent) == scaled
+        for true, scaled in ((low, extent.low), (high, extent.high))
+    )
+    return replace(extent, low=low, high=high) if exact else None
+
+
+def _true_values(g: LayerGradient) -> Array:
+    """dL/dz at its true scale in float64: what underflows is 0, what overflows inf."""
+    with np.errstate(under="ignore", over="ignore"):
+        return np.ldexp(g.delta.astype(np.float64), g.exponent)
+
+
+def _gradient_stats(config: ExperimentConfig, grads: dict[int, LayerGradient]) -> dict[int, TensorStats]:
+    """Layer j's dL/dz of the runs in `grads`, binned on one range shared by them.
+
+    Each run's dL/dz is kept as delta / 2**exponent, so it is binned in those units on the shared
+    range scaled alike, and its statistics scaled back. A gradient that vanished below float64's
+    smallest subnormals (or grew past its largest value) cannot be scaled back exactly, and the
+    shared range may not exist in the units of a run ~1e300 times smaller than another: such a
+    run is summarized at its true scale in float64, where the values that underflow are 0.
+    """
+    extents = {i: scan(g.delta) for i, g in grads.items()}
+    true = {i: _true_extent(e, grads[i].exponent) for i, e in extents.items()}
+    values = {i: _true_values(grads[i]) for i, t in true.items() if t is None}
+    exact = [t for t in true.values() if t is not None]
+    low, high = _union(exact + [scan(v) for v in values.values()])
+    out = {}
+    for i, g in grads.items():
+        bins = config.runs[i].bins
+        shown = (scale_back(low, -g.exponent), scale_back(high, -g.exponent))
+        if i in values or not (math.isfinite(shown[0]) and math.isfinite(shown[1])):
+            x = values[i] if i in values else _true_values(g)
+            out[i] = summarize(x, scan(x), (low, high), bins)
+        else:
+            out[i] = _scaled(summarize(g.delta, extents[i], shown, bins), g.exponent)
+    return out
+
+
+def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float32) -> ExperimentResult:
+    blas.single_thread()  # the same bits on every machine
+    # Layer j is summarized in a second thread while layer j + 1 is computed (and, going back,
+    # layer j's gradients while layer j - 1's are): the products release the GIL, so a second
+    # core does the statistics meanwhile. Each summary is a function of its arrays alone, and
+    # every product runs as before: the same bits, sooner. Small layers are summarized in line:
+    # their products are short, and the threads' hand-offs of the GIL would cost more CPU
+    # (5-10% at the texts' size) than the overlap saves.
+    with _summarizer(config) as pool:
+        forward_pass = _forward(config, dtype, pool)
+        layers = forward_pass.results
+        if config.gradients:
+            _add_gradients(config, forward_pass, pool)
+    labels = run_labels(config.runs)
+    return ExperimentResult(
+        config=config,
+        runs=tuple(
+            RunResult(run, labels[i], tuple(layers[i]), run_theory(run) if config.theory else None)
+            for i, run in enumerate(config.runs)
+        ),
+    )
+
+
+PIPELINE_MACS = 1 << 25  # a layer's multiply-adds (~1 ms of product) from which a thread summarizes
+
+
+class _InLine(Executor):
+    """An executor that runs each task at once, in the caller's thread."""
+
+    def submit(self, fn: Callable[..., T], /, *args: object, **kwargs: object) -> Future[T]:
+        done: Future[T] = Future()
+        done.set_result(fn(*args, **kwargs))
+        return done
+
+
+def _summarizer(config: ExperimentConfig) -> Executor:
+    """A thread for the statistics when the experiment's largest product is long enough to hide
+    them behind, else in line."""
+    macs = max(
+        run.samples * fan_in * width
+        for run in config.runs
+        for fan_in, width in zip((run.input_dim, *run.widths[:-1]), run.widths, strict=True)
+    )
+    if macs >= PIPELINE_MACS:
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="summarize")
+    return _InLine()
+
+
+@dataclass
+class _ForwardPass:
+    results: list[list[LayerResult]]  # per run, per layer
+    kept: list[list[Layer]]  # per run, every layer, for the backward pass (else empty)
+    samples: list[Array | None]  # per run, its inputs, for the backward pass (else None)
+
+
+def _collect(pending: Future[dict[int, LayerResult]] | None, results: list[list[LayerResult]]) -> None:
+    if pending is not None:
+        for i, result in pending.result().items():
+            results[i].append(result)
+
+
+def _forward(config: ExperimentConfig, dtype: type[np.floating], pool: Executor) -> _ForwardPass:
+    """Every run's forward pass in lock step, each layer summarized in `pool` while the next is
+    computed."""
+    inputs: dict[tuple[object, ...], np.ndarray] = {}
+    streams = []
+    samples = []
+    for position, run in enumerate(config.runs):
+        key = (run.input, tuple(run.input_params().items()), run.input_dim, run.samples, run.seed)
+        if key not in inputs:
+            # a function of these settings alone: a request with the same seed reuses the draw
+            inputs[key] = DRAWS.get(("inputs", *key, np.dtype(dtype).str), partial(input_samples, run, dtype))
+        samples.append(inputs[key] if config.gradients else None)
+        # recycle: a layer's arrays are reused two layers on, once it has been summarized (below),
+        # unless the backward pass needs every layer.
+        streams.append(forward(run, inputs[key], position, dtype, recycle=not config.gradients, lag=1))
+    del inputs  # the streams hold the inputs until their first layer is computed, and no longer
+
+    done = _ForwardPass([[] for _ in config.runs], [[] for _ in config.runs], samples)
+    pending: Future[dict[int, LayerResult]] | None = None
+    for j in range(max(run.depth for run in config.runs)):
+        current = {i: next(streams[i]) for i, run in enumerate(config.runs) if j < run.depth}
+        _collect(pending, done.results)  # layer j - 1's, summarized while layer j was computed
+        pending = pool.submit(_by_axes, config, current, partial(_summarize_layer, config, j))
+        if config.gradients:
+            for i, layer in current.items():
+                done.kept[i].append(layer)
+        del current  # the summary holds this layer until it is done, and no longer
+    _collect(pending, done.results)
+    return done
+
+
+def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, pool: Executor) -> None:
+    """The backward pass of every run in lock step, last layer first, each layer's dL/dz
+    summarized in `pool` while the layer below is computed; into forward_pass.results."""
+    results, kept = forward_pass.results, forward_pass.kept
+    steps = []
+    for i, run in enumerate(config.runs):
+        x = forward_pass.samples[i]
+        assert x is not None
+        upstream = upstream_gradient(run, i, kept[i][-1].a, config.loss)
+        steps.append(layer_gradients(run, kept[i], x, upstream))
+
+    def summarize_gradients(j: int, here: dict[int, LayerGradient]) -> None:
+        stats = _by_axes(config, here, partial(_gradient_stats, config))
+        for i, s in stats.items():
+            g = here[i]
+            results[i][j] = replace(
+                results[i][j],
+                grad=s,
+                weight_grad=WeightGradient(g.weight_norm, g.weight_std, g.grad_data_ratio),
+            )
+
+    pending: Future[None] | None = None
+    for j in range(max(run.depth for run in config.runs) - 1, -1, -1):
+        here = {i: next(steps[i]) for i, run in enumerate(config.runs) if j < run.depth}
+        if pending is not None:
+            pending.result()
+        pending = pool.submit(summarize_gradients, j, here)
+        del here
+    if pending is not None:
+        pending.result()

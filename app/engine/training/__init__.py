@@ -1,0 +1,1 @@
+"""Trainings: networks as classifiers, their configuration, records and data sets."""

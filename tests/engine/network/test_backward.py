@@ -1,0 +1,95 @@
+"""The backward pass against central finite differences (float64), for every activation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.engine.layers.activations import ACTIVATIONS
+from app.engine.network.backward import backward, layer_gradients, upstream_gradient
+from app.engine.network.config import RunConfig, make_experiment, make_run
+from app.engine.network.experiment import run_experiment
+from app.engine.network.forward import forward, input_samples
+
+
+def _loss(run: RunConfig, x: np.ndarray, g: np.ndarray) -> float:
+    *_, last = forward(run, x, 0, np.float64)
+    return float((last.a * g).sum())
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@pytest.mark.parametrize("output", [None, "sigmoid"])
+def test_backward_matches_finite_differences(name: str, output: str | None) -> None:
+    run = make_run(
+        {"activation": name, "output_activation": output, "init": "glorot_normal", "gain": 1.5,
+         "bias": "normal", "bias_std": 0.3, "width": [4, 3, 3], "input_dim": 5, "samples": 3, "seed": 11}
+    )  # fmt: skip
+    x = input_samples(run, np.float64)
+    layers = list(forward(run, x, 0, np.float64))
+    g = upstream_gradient(run, 0, layers[-1].a, "normal")
+    grads, dx = backward(run, layers, x, g)
+    h = 1e-6
+    numeric = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[k] += h
+        down[k] -= h
+        numeric[k] = (_loss(run, up, g) - _loss(run, down, g)) / (2 * h)
+    np.testing.assert_allclose(dx, numeric, rtol=1e-5, atol=1e-7)
+    assert [grad.delta.shape for grad in grads] == [layer.z.shape for layer in layers]
+
+
+def test_backward_vanishing_sigmoid_keeps_its_tiny_gradients_and_matches_theory() -> None:
+    config = make_experiment({"depth": 30}, [{"activation": "sigmoid", "init": "xavier"}], gradients=True)
+    run = run_experiment(config).runs[0]
+    measured = [float(layer.grad.std or 0.0) for layer in run.layers if layer.grad is not None]
+    assert run.theory is not None
+    predicted = [t.gradient_scale for t in run.theory.layers]
+    assert measured[0] < 1e-15 < measured[-1]  # vanished, yet not flushed to zero
+    for m, p in zip(measured, predicted, strict=True):
+        assert m == pytest.approx(p, rel=0.3)
+
+
+def test_backward_mse_loss_differs_from_normal_at_the_output() -> None:
+    runs = [{"activation": "tanh", "init": "xavier"}]
+    normal = run_experiment(make_experiment({"depth": 2}, runs, gradients=True)).runs[0]
+    mse = run_experiment(make_experiment({"depth": 2}, runs, gradients=True, loss="mse")).runs[0]
+    assert normal.layers[-1].grad is not None and mse.layers[-1].grad is not None
+    assert normal.layers[-1].grad.std != mse.layers[-1].grad.std
+    assert normal.layers[0].pre.std == mse.layers[0].pre.std  # the forward pass is the same
+
+
+def test_backward_on_by_default_and_switchable() -> None:
+    runs = [{"activation": "relu", "init": "he_normal"}]
+    on = run_experiment(make_experiment({}, runs)).runs[0]
+    assert all(layer.grad is not None and layer.weight_grad is not None for layer in on.layers)
+    off = run_experiment(make_experiment({}, runs, gradients=False)).runs[0]
+    assert all(layer.grad is None and layer.weight_grad is None for layer in off.layers)
+    # the backward pass draws nothing from the forward pass's streams: the same forward numbers
+    assert [(layer.post.mean, layer.post.std) for layer in off.layers] == [
+        (layer.post.mean, layer.post.std) for layer in on.layers
+    ]
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_backward_layer_gradients_are_backwards_last_first(name: str) -> None:
+    """layer_gradients yields backward's gradients bit for bit, last layer first (the slopes read
+    off the activations for sigmoid and tanh, ReLU's mask, are the derivatives' own bits)."""
+    run = make_run(
+        {"activation": name, "init": "glorot_normal", "bias": "normal", "bias_std": 0.3,
+         "width": [30, 20, 10], "input_dim": 12, "samples": 50, "seed": 3}
+    )  # fmt: skip
+    x = input_samples(run)
+    layers = list(forward(run, x, 0))
+    g = upstream_gradient(run, 0, layers[-1].a, "normal")
+    grads, _ = backward(run, layers, x, g)
+    stepped = list(layer_gradients(run, layers, x, g))[::-1]
+    assert len(stepped) == len(grads)
+    for mine, theirs in zip(stepped, grads, strict=True):
+        assert mine.exponent == theirs.exponent
+        np.testing.assert_array_equal(mine.delta, theirs.delta)
+        assert (mine.weight_norm, mine.weight_std, mine.grad_data_ratio) == (
+            theirs.weight_norm,
+            theirs.weight_std,
+            theirs.grad_data_ratio,
+        )
