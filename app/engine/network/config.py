@@ -16,6 +16,11 @@ from ..layers.activations import ACTIVATIONS
 from ..layers.initializers import BIASES, INITIALIZERS
 from ..measure.stats import float32_gap
 from ..params import ConfigError, ParamSpec, ParamValue, resolve_params
+from .architecture import ARCH_FIELDS, BRANCH, BRANCH_SCALE, Architecture, check_fits
+from .architecture import CHOICES as ARCH_CHOICES
+from .architecture import DOCS as ARCH_DOCS
+from .architecture import default_of as arch_default
+from .architecture import make_architecture
 from .inputs import INPUTS
 
 # Structural fields. These ceilings only keep absurd values from allocating anything; the
@@ -32,6 +37,7 @@ LABEL_MAX = 80
 
 RUN_FIELDS = (
     "activation", "alpha", "pieces", "output_activation",
+    "block", "branch", "norm", "norm_at", "branch_scale", "res_init",
     "init", "std", "limit", "value", "mode", "gain",
     "bias", "bias_value", "bias_std",
     "depth", "width", "input_dim", "samples",
@@ -61,6 +67,7 @@ class RunConfig:
     label: str | None = None
     params: tuple[tuple[str, ParamValue], ...] = ()
     """The resolved parameters of this run's components (alpha, std, gain, input_std, ...)."""
+    arch: Architecture | None = None  # norms and residual blocks; None: the plain stack
 
     @property
     def depth(self) -> int:
@@ -114,6 +121,7 @@ class RunConfig:
             "bins": self.bins,
             "label": self.label,
             **dict(self.params),
+            **({} if self.arch is None else self.arch.fields()),
         }
         return {k: out[k] for k in RUN_FIELDS if out.get(k) is not None}
 
@@ -213,6 +221,12 @@ def make_run(fields: Mapping[str, object]) -> RunConfig:
     if input_name == "uniform" and float(resolved["input_low"]) >= float(resolved["input_high"]):
         raise ConfigError("input_high", "must be greater than input_low")
 
+    arch = make_architecture(fields)
+    act_params = {s.name: resolved[s.name] for s in ACTIVATIONS[activation].params}
+    elementwise = ACTIVATIONS[activation].pieces(act_params) == 1
+    widths = _widths(fields)
+    check_fits(arch, widths, output_activation, elementwise, INITIALIZERS[init].data_dependent)
+
     def structural(name: str) -> int:
         value = fields.get(name)
         spec = STRUCTURE[name]
@@ -221,7 +235,7 @@ def make_run(fields: Mapping[str, object]) -> RunConfig:
     return RunConfig(
         activation=activation,
         init=init,
-        widths=_widths(fields),
+        widths=widths,
         input_dim=structural("input_dim"),
         samples=structural("samples"),
         input=input_name,
@@ -231,6 +245,7 @@ def make_run(fields: Mapping[str, object]) -> RunConfig:
         output_activation=output_activation,
         label=_label(fields.get("label")),
         params=tuple((k, resolved[k]) for k in RUN_FIELDS if k in resolved),
+        arch=arch,
     )
 
 
@@ -358,6 +373,18 @@ def _field_docs() -> dict[str, FieldDoc]:
     for spec in STRUCTURE.values():
         kind: FieldKind = "widths" if spec.name == "width" else "int"
         docs[spec.name] = FieldDoc(spec.name, kind, spec.doc, spec.low, spec.high, default=spec.default)
+    for name in ARCH_FIELDS:
+        number = {"branch": BRANCH, "branch_scale": BRANCH_SCALE}.get(name)
+        docs[name] = FieldDoc(
+            name,
+            "choice" if number is None else number.kind,
+            ARCH_DOCS[name],
+            None if number is None else number.low,
+            None if number is None else number.high,
+            ARCH_CHOICES.get(name, ()),
+            run_scoped=True,
+            default=arch_default(name),
+        )
     docs["label"] = FieldDoc(
         "label", "text", f"column title (at most {LABEL_MAX} characters)", run_scoped=True
     )
@@ -405,6 +432,8 @@ def inherited_default(run: RunConfig, name: str) -> object:
         return STRUCTURE[name].default
     if name in DEFAULT_NAMES:
         return DEFAULT_NAMES[name]
+    if name in ARCH_FIELDS:
+        return arch_default(name, "plain" if run.arch is None else run.arch.block)
     for specs in (
         ACTIVATIONS[run.activation].params,
         INITIALIZERS[run.init].params,
