@@ -1,0 +1,47 @@
+"""Named sweeps, each written as its sweep link (the product's own format), with the metric to show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SweepPreset:
+    name: str
+    title: str
+    query: str
+    metric: str  # what the page shows first
+    shows: str
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "sweep": self.query,
+            "metric": self.metric,
+            "shows": self.shows,
+        }
+
+
+SWEEP_PRESETS: dict[str, SweepPreset] = {
+    p.name: p
+    for p in (
+        SweepPreset(
+            "tanh-phase",
+            "Order to chaos, measured: tanh, 30 layers, sigma_w x sigma_b",
+            # xavier with gain g draws W ~ N(0, g^2 / fan_in): gain is sigma_w; bias_std is sigma_b
+            "bias=normal&depth=30&samples=500&run=tanh,xavier&axis.gain=0.5:4:lin:15&axis.bias_std=0:1:lin:11",
+            "log10_chi_measured",
+            "the measured growth of the gradient per layer over 30 layers: below 0 (blue) it vanishes, "
+            "above (red) it explodes; the mean-field theory's chi = 1 line runs along the boundary",
+        ),
+        SweepPreset(
+            "init-scales-16",
+            "16 weight scales, ReLU, 5 layers (the book's Batch Normalization figure, without BN)",
+            "run=relu,normal&axis.std=0.0001:1:log:16",
+            "std_ratio",
+            "how the activations' spread changes through 5 ReLU layers as the weights' std goes from "
+            "1e-4 to 1: it collapses below He's sqrt(2/100) ~ 0.14 and blows up above",
+        ),
+    )
+}

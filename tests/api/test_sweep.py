@@ -1,0 +1,174 @@
+"""The sweep API on its embedded LocalCluster: plan, run, stream, cancel, the 503 beyond
+max_sweeps, exports, the catalog's entries, and the cluster's processes gone at shutdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import load_settings
+from app.sweeps.link import expand, parse_sweep
+from app.sweeps.metrics import METRIC_NAMES
+from app.sweeps.point import compute_point
+
+SMALL = "depth=6&width=40&samples=200&run=tanh,xavier&bias=normal&axis.gain=0.5:3:lin:4&axis.bias_std=0,0.5"
+TWO_RUNS = "depth=4&width=30&samples=100&run=relu,he_normal&run=tanh,xavier&axis.seed=1,2,3"
+SLOW = "depth=30&width=200&samples=1000&run=tanh,xavier&axis.gain=0.8:2:lin:40"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[TestClient]:
+    settings = replace(load_settings({}), max_sweeps=1)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield client
+        pids = list(app.state.sweeps.client().run(os.getpid).values())
+    # the lifespan closed the client and its LocalCluster: its workers are gone
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids)
+
+
+def _events(api: TestClient, query: str) -> list[tuple[str, dict[str, Any]]]:
+    events = []
+    with api.stream("GET", f"/api/v1/sweep/stream?{query}") as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        kind = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                assert kind is not None
+                events.append((kind, orjson.loads(line.removeprefix("data: "))))
+    return events
+
+
+def test_get_plans_without_running(api: TestClient) -> None:
+    body = api.get(f"/api/v1/sweep?{SMALL}").json()
+    points = expand(parse_sweep(SMALL), 100)
+    assert body["sweep"] == parse_sweep(SMALL).query
+    assert body["size"] == 8
+    assert [p["link"] for p in body["points"]] == [p.link for p, _ in points]
+    assert body["points"][1]["values"] == {"gain": 0.5, "bias_std": 0.5}
+    assert body["total_macs"] > 0
+    assert [m["name"] for m in body["metrics"]] == list(METRIC_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("query", "loc", "words"),
+    [
+        ("run=tanh,xavier&axis.gain=1:2:lin:1", ["query", "axis", "gain"], "2 to 1000"),
+        ("run=tanh,xavier", ["query", "axis"], "at least one axis"),
+        ("run=tanh,xavier&axis.gain=0.5,1,2&axis.seed=0:999:lin:1000", ["query", "sweep"],
+         "INITSCOPE_MAX_SWEEP_POINTS"),
+        ("run=tanh,xavier&axis.depth=10,300", ["query", "runs", 0, "depth"], "at depth=300"),
+    ],
+)  # fmt: skip
+def test_bad_sweeps_are_422s_naming_the_key(api: TestClient, query: str, loc: list[Any], words: str) -> None:
+    for response in (
+        api.get(f"/api/v1/sweep?{query}"),
+        api.get(f"/api/v1/sweep/stream?{query}"),
+        api.post("/api/v1/sweep", json={"sweep": query}),
+    ):
+        assert response.status_code == 422
+        detail = response.json()["detail"][0]
+        assert detail["loc"][1:] == loc[1:]
+        assert words in detail["msg"]
+
+
+def test_post_answers_every_point_as_computed_alone_and_as_the_simulate_answer(api: TestClient) -> None:
+    body = api.post("/api/v1/sweep", json={"sweep": TWO_RUNS}).json()
+    assert body["complete"] and len(body["points"]) == 3
+    for point in body["points"]:
+        assert point["error"] is None
+        assert point["runs"] == compute_point(point["link"])
+        # the single request of the same link says the same numbers
+        answer = api.get(f"/api/v1/simulate?{point['link']}").json()
+        for run, metrics in zip(answer["runs"], point["runs"], strict=True):
+            assert metrics["act_std"] == [layer["post"]["std"] for layer in run["layers"]]
+            assert metrics["grad_std"] == [layer["grad"]["std"] for layer in run["layers"]]
+            assert metrics["chi_star"] == run["chi"]
+
+
+def test_stream_sends_each_point_then_done_and_a_rerun_comes_from_the_cache(api: TestClient) -> None:
+    events = _events(api, SMALL)
+    kinds = [kind for kind, _ in events]
+    assert kinds == ["start"] + ["point"] * 8 + ["done"]
+    start, done = events[0][1], events[-1][1]
+    assert start["size"] == 8 and start["sweep"] == parse_sweep(SMALL).query and start["id"]
+    assert done == {"completed": 8, "failed": 0, "cancelled": False}
+    points = [data for kind, data in events if kind == "point"]
+    assert sorted(p["index"] for p in points) == list(range(8))
+    again = _events(api, SMALL)
+    assert all(data["cached"] for kind, data in again if kind == "point")
+    by_index = {p["index"]: p["runs"] for p in points}
+    assert {d["index"]: d["runs"] for k, d in again if k == "point"} == by_index
+
+
+def test_cancel_by_id_stops_the_stream_and_one_sweep_at_a_time_is_the_limit(api: TestClient) -> None:
+    with api.stream("GET", f"/api/v1/sweep/stream?{SLOW}") as response:
+        lines = response.iter_lines()
+        assert next(lines) == "event: start"
+        start = orjson.loads(next(lines).removeprefix("data: "))
+        # max_sweeps=1: a second sweep now is refused at once, with when to try again
+        busy = api.post("/api/v1/sweep", json={"sweep": SMALL})
+        assert busy.status_code == 503
+        assert int(busy.headers["Retry-After"]) > 0
+        assert busy.json()["detail"][0]["type"] == "overloaded"
+        assert api.delete(f"/api/v1/sweep/{start['id']}").status_code == 204
+        rest = "\n".join(lines)
+    done = orjson.loads(rest.split("event: done\ndata: ")[1].split("\n")[0])
+    assert done["cancelled"] is True and done["completed"] < 40
+    assert api.delete(f"/api/v1/sweep/{start['id']}").status_code == 404  # it is over
+    assert api.post("/api/v1/sweep", json={"sweep": SMALL}).status_code == 200  # its place is free
+
+
+def test_exports_hold_every_point_and_run(api: TestClient) -> None:
+    document = api.get(f"/api/v1/sweep/export.json?{TWO_RUNS}").json()
+    assert document == api.post("/api/v1/sweep", json={"sweep": TWO_RUNS}).json()
+    response = api.get(f"/api/v1/sweep/export.csv?{TWO_RUNS}")
+    assert response.headers["content-type"].startswith("text/csv")
+    assert 'filename="sweep.csv"' in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 3 * 2  # points x runs
+    first = document["points"][0]
+    row = rows[0]
+    assert row["link"] == first["link"] and row["seed"] == "1" and row["run"] == "1"
+    assert float(row["std_ratio"]) == first["runs"][0]["std_ratio"]
+    assert [float(x) for x in row["act_std"].split()] == first["runs"][0]["act_std"]
+    assert row["saturated_fraction"] == ""  # relu: null
+    assert api.get(f"/api/v1/sweep/export.xml?{TWO_RUNS}").status_code == 404
+
+
+def test_catalog_names_the_metrics_presets_and_limits(api: TestClient) -> None:
+    sweeps = api.get("/api/v1/catalog").json()["sweeps"]
+    assert [m["name"] for m in sweeps["metrics"]] == list(METRIC_NAMES)
+    assert {p["name"] for p in sweeps["presets"]} >= {"tanh-phase", "init-scales-16"}
+    assert {x["setting"] for x in sweeps["limits"]} == {
+        "INITSCOPE_MAX_SWEEPS",
+        "INITSCOPE_MAX_SWEEP_POINTS",
+        "INITSCOPE_MAX_SWEEP_MACS",
+    }
+    for preset in sweeps["presets"]:
+        plan = api.get(f"/api/v1/sweep?{preset['sweep']}").json()
+        assert plan["sweep"] == preset["sweep"]  # canonical
+        assert preset["metric"] in METRIC_NAMES
