@@ -14,9 +14,10 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from . import health, pages, vendor
-from .api import catalog, export, paths, simulate, status, theory, train, train_export, units
+from .api import catalog, export, paths, simulate, status, sweep, theory, train, train_export, units
 from .api.errors import handle_validation_errors
 from .api.runner import Runner
+from .api.sweep_service import SweepService
 from .api.train_jobs import TrainJobs
 from .api.train_registry import Registry
 from .assets import STATIC_DIR
@@ -40,6 +41,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # the loop can still deliver their last events to the streams that are closing.
     await asyncio.to_thread(app.state.train_jobs.shutdown)
     await asyncio.to_thread(app.state.runner.close)  # and the engine processes
+    await asyncio.to_thread(app.state.sweeps.close)  # and the Dask client (its LocalCluster, if any)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     shared = os.environ.get(SHARED_DIR_VARIABLE)  # set by initscope serve for its workers
     registry = Registry(Path(shared)) if shared else None
     app.state.train_jobs = TrainJobs(settings.max_jobs, settings.cache_bytes // 4, registry)
+    app.state.sweeps = SweepService(settings)  # its Dask client is made on the first sweep
     handle_validation_errors(app)
     app.include_router(simulate.router)
     app.include_router(status.router)
@@ -68,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(theory.router)
     app.include_router(paths.router)
     app.include_router(units.router)
+    app.include_router(sweep.router)
     app.include_router(pages.router)
     app.include_router(vendor.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
