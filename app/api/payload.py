@@ -76,8 +76,11 @@ def run_theory_dict(t: RunTheory) -> dict[str, Any]:
 
 
 def layer_dict(layer: LayerResult, theory: LayerTheory | None) -> dict[str, Any]:
+    # A layer network's row says what layer it is (plain stacks' answers stay as they were).
+    where = {} if layer.layer_type is None else {"layer_type": layer.layer_type, "name": layer.name}
     return {
         "layer": layer.index,
+        **where,
         "units": layer.units,
         "activation": layer.activation,
         "pre": tensor_dict(layer.pre),

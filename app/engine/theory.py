@@ -170,7 +170,7 @@ class RunTheory:
     sigma_b2: float
     q_star: float | None  # fixed point of the hidden layers' variance map; None if it diverges
     chi_star: float
-    phase: Phase
+    phase: Phase | None  # None where the prediction has no phase (layer networks)
     note: str = ""
 
 

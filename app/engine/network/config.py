@@ -16,11 +16,10 @@ from ..layers.activations import ACTIVATIONS
 from ..layers.initializers import BIASES, INITIALIZERS
 from ..measure.stats import float32_gap
 from ..params import ConfigError, ParamSpec, ParamValue, resolve_params
-from .architecture import ARCH_FIELDS, BRANCH, BRANCH_SCALE, Architecture, check_fits
+from .architecture import ARCH_FIELDS, BRANCH, BRANCH_SCALE, Architecture, check_fits, make_architecture
 from .architecture import CHOICES as ARCH_CHOICES
 from .architecture import DOCS as ARCH_DOCS
 from .architecture import default_of as arch_default
-from .architecture import make_architecture
 from .inputs import INPUTS
 
 # Structural fields. These ceilings only keep absurd values from allocating anything; the

@@ -40,6 +40,8 @@ class LayerResult:
     distinct_units: int | None  # None when the layer holds NaN or inf
     grad: TensorStats | None = None  # dL/dz, when the experiment runs the backward pass
     weight_grad: WeightGradient | None = None
+    layer_type: str | None = None  # a layer network's row (blocks.py): dense, batch_norm, residual...
+    name: str | None = None  # where that row sits: "block 3 · layer_norm (pre)"
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,10 @@ def _gradient_stats(config: ExperimentConfig, grads: dict[int, LayerGradient]) -
 
 
 def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float32) -> ExperimentResult:
+    if any(run.arch is not None for run in config.runs):  # norms or residual blocks: layer networks
+        from .block_experiment import run_block_experiment  # it builds on this module
+
+        return run_block_experiment(config, dtype)
     blas.single_thread()  # the same bits on every machine
     # Layer j is summarized in a second thread while layer j + 1 is computed (and, going back,
     # layer j's gradients while layer j - 1's are): the products release the GIL, so a second

@@ -1,0 +1,164 @@
+"""Mean-field predictions for layer networks: normalization layers and residual blocks.
+
+Each row of a layer network (network/blocks.py) gets the predicted mean and second moment of what
+it receives and gives, followed through the network as the plain stack's variance map follows q:
+
+- dense: second moment sigma_w^2 E[a^2] + sigma_b^2, mean 0 (zero-mean weights)
+- activation on z ~ N(0, q): E[f(sqrt(q) u)] and E[f(sqrt(q) u)^2] (theory.moments)
+- LayerNorm: each sample's mean 0 and variance v / (v + eps), whatever came in; RMSNorm: each
+  sample's second moment s / (s + eps), its mean m / sqrt(s + eps). Both reset the signal.
+- residual sum with an identity skip (Yang and Schoenholz 2017): the branch is independent of x
+  at init, so q_l = q_(l-1) + s^2 q_F, and with one layer per branch q_F = sigma_w^2 E[f(sqrt(q) u)^2]
+  + sigma_b^2: the variance grows linearly with depth at s = 1 for a bounded f (or after a
+  pre-norm), stays bounded with s^2 or the projection's variance ~ 1/L, and ReZero (s = 0) and
+  Fixup (last layer 0) keep x unchanged.
+
+BatchNorm: no prediction. It normalizes each unit over the batch, coupling the samples, and what
+it does at init is to the gradient (Yang et al. 2019: it explodes with depth in plain stacks),
+which the product measures and does not predict; the note says so and the pages draw no line.
+The gradients of layer networks are measured only (gradient_scale and chi are NaN: no prediction).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .layers.initializers import BIASES, INITIALIZERS
+from .layers.norm import EPS
+from .network.architecture import Architecture
+from .network.blocks import fixup_scale
+from .network.config import RunConfig
+from .network.inputs import INPUTS
+from .theory import LayerTheory, RunTheory, moments
+
+NO_PREDICTION = math.nan
+BATCH_NORM_NOTE = (
+    "no prediction for BatchNorm: it couples the samples of a batch; its gradient growth with "
+    "depth (Yang et al. 2019) is measured here, not predicted"
+)
+
+
+@dataclass(frozen=True)
+class Signal:
+    mean: float
+    second: float
+
+    @property
+    def variance(self) -> float:
+        return max(self.second - self.mean**2, 0.0)
+
+
+def _row(pre: Signal, post: Signal) -> LayerTheory:
+    return LayerTheory(
+        q=pre.variance,
+        mean=post.mean,
+        variance=post.variance,
+        chi=NO_PREDICTION,
+        gradient_scale=NO_PREDICTION,
+    )
+
+
+def _norm(kind: str, s: Signal) -> Signal:
+    if kind == "layer":
+        return Signal(0.0, s.variance / (s.variance + EPS))
+    return Signal(s.mean / math.sqrt(s.second + EPS), s.second / (s.second + EPS))  # rms
+
+
+def _act(run: RunConfig, s: Signal) -> Signal:
+    """f of a zero-mean Gaussian with the signal's second moment."""
+    m = moments(run.activation, run.activation_params(), np.array(min(s.second, 1e30)))
+    return Signal(float(m.mean), float(m.second))
+
+
+def _arch(run: RunConfig) -> Architecture:
+    return run.arch if run.arch is not None else Architecture()
+
+
+def block_theory(run: RunConfig) -> RunTheory:
+    """One LayerTheory per row of the run's layer network, in the rows' order."""
+    arch = _arch(run)
+    rows = _plain(run, arch) if not arch.residual else _residual(run, arch)
+    if arch.norm == "batch":
+        empty = LayerTheory(NO_PREDICTION, NO_PREDICTION, NO_PREDICTION, NO_PREDICTION, NO_PREDICTION)
+        rows = [empty] * len(rows)
+    sigma_b2 = BIASES[run.bias].variance(run.bias_params())
+    return RunTheory(
+        layers=tuple(rows),
+        sigma_w2=(),
+        sigma_b2=sigma_b2,
+        q_star=None,
+        chi_star=NO_PREDICTION,
+        phase=None,
+        note=BATCH_NORM_NOTE if arch.norm == "batch" else "",
+    )
+
+
+def _sigma_w2(run: RunConfig, fan_in: int, units: int) -> float:
+    return fan_in * INITIALIZERS[run.init].variance(fan_in, units, run.init_params())
+
+
+def _dense(run: RunConfig, s: Signal, fan_in: int, units: int, sigma_b2: float) -> Signal:
+    return Signal(0.0, _sigma_w2(run, fan_in, units) * s.second + sigma_b2)
+
+
+def _inputs(run: RunConfig) -> Signal:
+    second = INPUTS[run.input].second_moment(run.input_params())
+    return Signal(0.0, second)  # the dense layer after it reads only its second moment
+
+
+def _plain(run: RunConfig, arch: Architecture) -> list[LayerTheory]:
+    sigma_b2 = BIASES[run.bias].variance(run.bias_params())
+    rows = []
+    s = _inputs(run)
+    fan_in = run.input_dim
+    for units in run.widths:
+        z = _dense(run, s, fan_in, units, sigma_b2)
+        if arch.norm in ("layer", "rms", "batch") and arch.norm_at == "before":
+            n = _norm("layer" if arch.norm == "batch" else arch.norm, z)
+            rows.append(_row(z, n))
+            z = n
+        a = _act(run, z)
+        rows.append(_row(z, a))
+        if arch.norm != "none" and arch.norm_at == "after":
+            n = _norm("layer" if arch.norm == "batch" else arch.norm, a)
+            rows.append(_row(a, n))
+            a = n
+        s, fan_in = a, units
+    return rows
+
+
+def _residual(run: RunConfig, arch: Architecture) -> list[LayerTheory]:
+    sigma_b2 = BIASES[run.bias].variance(run.bias_params())
+    width, blocks = run.widths[0], run.depth
+    x_in = _inputs(run)
+    x = _dense(run, x_in, run.input_dim, width, sigma_b2)
+    rows = [_row(x_in, x)]
+    kind = "layer" if arch.norm == "batch" else arch.norm  # batch: rows counted, values dropped
+    scale = 0.0 if arch.learn_scale else arch.branch_scale
+    for _ in range(blocks):
+        h = x
+        if arch.norm != "none" and arch.norm_at == "pre":
+            h = _norm(kind, x)
+            rows.append(_row(x, h))
+        for i in range(arch.branch):
+            a = _act(run, h)
+            rows.append(_row(h, a))
+            last = i == arch.branch - 1
+            w2, b2 = _sigma_w2(run, width, width), sigma_b2
+            if arch.res_init == "fixup":
+                w2, b2 = (0.0 if last else 2.0 * fixup_scale(blocks, arch.branch) ** 2), 0.0
+            elif arch.res_init == "depth" and last:
+                w2 /= 2 * blocks
+            h = Signal(0.0, w2 * a.second + b2)
+        rows.append(_row(a, h))  # the projection: the last activation's output, F(x)
+        y = Signal(x.mean, x.second + scale**2 * h.second)
+        rows.append(_row(x, y))
+        if arch.norm != "none" and arch.norm_at == "post":
+            n = _norm(kind, y)
+            rows.append(_row(y, n))
+            y = n
+        x = y
+    return rows

@@ -1,0 +1,107 @@
+"""Normalization layers, forward and backward side by side: BatchNorm, LayerNorm, RMSNorm.
+
+Each standardizes its input and applies a learnable scale (gamma, 1 at init) and shift (beta, 0
+at init; RMSNorm has no shift, as in Zhang and Sennrich 2019 and torch.nn.RMSNorm):
+
+- BatchNorm (Ioffe and Szegedy 2015): each unit over the batch, with the batch's own mean and
+  variance (training mode; what the initialization experiments run). `running` keeps the moving
+  averages a trained network is evaluated with.
+- LayerNorm (Ba et al. 2016): each sample over its units, mean and variance.
+- RMSNorm: each sample over its units, by its root mean square (no centring).
+
+Each costs one extra pass over the layer (its statistics) beside the normalization itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.floating]
+EPS = 1e-5  # added to the variance, as torch's default
+
+
+class _Norm:
+    layer_type = ""
+    axis = 0  # 0: over the batch (each unit), 1: over the units (each sample)
+    centred = True
+    shift = True
+
+    def __init__(self, units: int, dtype: type[np.floating] = np.float32) -> None:
+        self.params: dict[str, Array] = {"gamma": np.ones(units, dtype=dtype)}
+        if self.shift:
+            self.params["beta"] = np.zeros(units, dtype=dtype)
+        self.grads: dict[str, Array] = {}
+        self._xhat: Array | None = None
+        self._inv: Array | None = None
+
+    def _stats(self, x: Array) -> tuple[Array | None, Array]:
+        """(mean or None, 1 / sqrt(second central moment + EPS)), kept with the axis as size 1."""
+        mean = x.mean(axis=self.axis, keepdims=True, dtype=x.dtype) if self.centred else None
+        centred = x - mean if mean is not None else x
+        var = np.mean(np.square(centred), axis=self.axis, keepdims=True, dtype=x.dtype)
+        return mean, (1.0 / np.sqrt(var + EPS)).astype(x.dtype, copy=False)
+
+    def forward(self, x: Array, keep: bool = False) -> Array:
+        mean, inv = self._stats(x)
+        xhat = (x - mean) * inv if mean is not None else x * inv
+        self._xhat, self._inv = (xhat, inv) if keep else (None, None)
+        y = xhat * self.params["gamma"]
+        if self.shift:
+            y += self.params["beta"]
+        return y
+
+    def backward(self, g: Array) -> Array:
+        xhat, inv = self._xhat, self._inv
+        if xhat is None or inv is None:
+            raise RuntimeError(f"{type(self).__name__}.backward needs forward(x, keep=True) first")
+        self.grads["gamma"] = (g * xhat).sum(axis=0)
+        if self.shift:
+            self.grads["beta"] = g.sum(axis=0)
+        d = g * self.params["gamma"]
+        # d/dx of the standardization: remove d's mean (when centred) and its part along xhat.
+        along = np.mean(d * xhat, axis=self.axis, keepdims=True)
+        if self.centred:
+            d = d - np.mean(d, axis=self.axis, keepdims=True)
+        out: Array = ((d - xhat * along) * inv).astype(g.dtype, copy=False)
+        return out
+
+
+class BatchNorm(_Norm):
+    layer_type = "batch_norm"
+    axis = 0
+    MOMENTUM = 0.9  # the moving averages' decay per step (the book's BatchNormalization)
+
+    def __init__(self, units: int, dtype: type[np.floating] = np.float32) -> None:
+        super().__init__(units, dtype)
+        self.running_mean = np.zeros(units, dtype=dtype)
+        self.running_var = np.ones(units, dtype=dtype)
+        self.track = False  # trainings set this: each training forward updates the averages
+
+    def forward(self, x: Array, keep: bool = False) -> Array:
+        if self.track:
+            m = self.MOMENTUM
+            self.running_mean = (m * self.running_mean + (1 - m) * x.mean(axis=0)).astype(x.dtype)
+            self.running_var = (m * self.running_var + (1 - m) * x.var(axis=0)).astype(x.dtype)
+        return super().forward(x, keep)
+
+    def infer(self, x: Array) -> Array:
+        """Evaluation mode: the moving averages instead of the batch's statistics."""
+        xhat = (x - self.running_mean) / np.sqrt(self.running_var + EPS)
+        return (xhat * self.params["gamma"] + self.params["beta"]).astype(x.dtype, copy=False)
+
+
+class LayerNorm(_Norm):
+    layer_type = "layer_norm"
+    axis = 1
+
+
+class RMSNorm(_Norm):
+    layer_type = "rms_norm"
+    axis = 1
+    centred = False
+    shift = False
+
+
+NORMS: dict[str, type[_Norm]] = {"batch": BatchNorm, "layer": LayerNorm, "rms": RMSNorm}
+Norm = _Norm

@@ -1,0 +1,134 @@
+"""An experiment whose runs include layer networks (an Architecture): each row's statistics.
+
+Runs advance one row at a time together, as plain stacks advance one layer at a time, so that
+row j's histograms share one range across the runs and a forward-only experiment holds one row
+of each run (a residual block also holds its input for the skip). A plain run beside them is built
+as a layer network too (its rows are its activations: z, f(z) and dL/dz, as the plain path gives).
+With the backward pass every layer keeps what its backward needs, and every row's dL/d(pre) is
+summarized once the pass is done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+
+import numpy as np
+
+from .. import blas
+from ..block_theory import block_theory
+from ..measure.stats import Array, TensorStats, summarize
+from ..measure.stats import scan as scan_extent
+from ..measure.units import unit_counts
+from .backward import upstream_gradient
+from .blocks import Network, Row, backward, build, trace
+from .config import ExperimentConfig
+from .experiment import ExperimentResult, LayerResult, RunResult, WeightGradient, _by_axes, _union
+from .forward import input_samples
+from .labels import run_labels
+from .memo import DRAWS
+
+
+def _summarize_rows(config: ExperimentConfig, current: dict[int, Row]) -> dict[int, LayerResult]:
+    pre = {i: scan_extent(row.pre) for i, row in current.items()}
+    post = {i: scan_extent(row.post) for i, row in current.items()}
+    pre_range = config.pre_range or _union(list(pre.values()))
+    shared_post = _union([post[i] for i, row in current.items() if None in row.bounds])
+    out = {}
+    for i, row in current.items():
+        bins = config.runs[i].bins
+        post_range = config.post_range or shared_post
+        bounded = None not in row.bounds
+        if config.post_range is None and bounded:
+            post_range = (float(row.bounds[0] or 0.0), float(row.bounds[1] or 0.0))
+        dead, distinct = unit_counts(row.post, post[i])
+        out[i] = LayerResult(
+            index=row.index + 1,
+            units=row.post.shape[1],
+            activation=row.spec.activation,
+            pre=summarize(row.pre, pre[i], pre_range, bins, explicit_range=bool(config.pre_range)),
+            post=summarize(
+                row.post,
+                post[i],
+                post_range,
+                bins,
+                row.bounds,
+                explicit_range=bool(config.post_range),
+            ),
+            dead_units=dead,
+            distinct_units=distinct,
+            layer_type=row.spec.layer_type,
+            name=row.spec.name,
+        )
+    return out
+
+
+def _summarize_grads(config: ExperimentConfig, grads: dict[int, Array]) -> dict[int, TensorStats]:
+    extents = {i: scan_extent(g) for i, g in grads.items()}
+    low_high = _union(list(extents.values()))
+    return {i: summarize(g, extents[i], low_high, config.runs[i].bins) for i, g in grads.items()}
+
+
+def _weight_gradient(net: Network, row: int) -> WeightGradient | None:
+    dense = net.feeds.get(row)
+    if dense is None or "W" not in dense.grads:
+        return None
+    dw = dense.grads["W"].astype(np.float64)
+    w_std = float(dense.weights.std(dtype=np.float64))
+    std = float(dw.std())
+    return WeightGradient(float(np.linalg.norm(dw)), std, std / w_std if w_std > 0 else None)
+
+
+def run_block_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float32) -> ExperimentResult:
+    blas.single_thread()
+    keep = config.gradients
+    nets: list[Network] = []
+    streams = []
+    for position, run in enumerate(config.runs):
+        key = (run.input, tuple(run.input_params().items()), run.input_dim, run.samples, run.seed)
+        x: Array = DRAWS.get(("inputs", *key, np.dtype(dtype).str), partial(input_samples, run, dtype))  # type: ignore[assignment]
+        net = build(run, position, dtype)
+        nets.append(net)
+        streams.append(trace(net, x, keep))
+        del x
+    results: list[list[LayerResult]] = [[] for _ in config.runs]
+    outputs: list[Array | None] = [None] * len(config.runs)
+    for j in range(max(len(net.specs) for net in nets)):
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            current = {i: next(streams[i]) for i, net in enumerate(nets) if j < len(net.specs)}
+        for i, summary in _by_axes(config, current, partial(_summarize_rows, config)).items():
+            results[i].append(summary)
+        if keep:
+            for i, row in current.items():
+                outputs[i] = row.post
+        del current
+    if keep:
+        _add_gradients(config, nets, outputs, results)
+    labels = run_labels(config.runs)
+    return ExperimentResult(
+        config=config,
+        runs=tuple(
+            RunResult(run, labels[i], tuple(results[i]), block_theory(run) if config.theory else None)
+            for i, run in enumerate(config.runs)
+        ),
+    )
+
+
+def _add_gradients(
+    config: ExperimentConfig,
+    nets: list[Network],
+    outputs: list[Array | None],
+    results: list[list[LayerResult]],
+) -> None:
+    grads = []
+    for i, net in enumerate(nets):
+        out = outputs[i]
+        assert out is not None
+        upstream = upstream_gradient(net.run, i, out, config.loss)
+        row_grads, _ = backward(net, upstream)
+        grads.append(row_grads)
+    for j in range(max(len(net.specs) for net in nets)):
+        here = {i: g[j] for i, g in enumerate(grads) if j in g}
+        stats = _by_axes(config, here, partial(_summarize_grads, config))
+        for i, s in stats.items():
+            results[i][j] = replace(results[i][j], grad=s, weight_grad=_weight_gradient(nets[i], j))

@@ -1,0 +1,283 @@
+"""A network of layers built from a run with an Architecture: plain stacks with normalization
+layers, and residual blocks.
+
+The network is a list of layers (layers/: Dense, Pointwise, the norms, Residual holding its
+branch). Weights come from the run's own generator in the plain stack's order (each dense layer's
+weights, then its biases), so a plain stack with BatchNorm has the very weights of the same stack
+without it, and columns compare the norm alone.
+
+Rows: every layer that carries a signal is one row of the answer, in forward order. A row's `pre`
+is what the layer receives, its `post` what it gives, and its gradient dL/d(pre), as a plain
+layer's row shows z, f(z) and dL/dz:
+
+- an activation: z (or the norm's output) and f(z)
+- a norm: before and after it
+- the stem and each branch's output projection (dense layers not followed by their activation):
+  their input and output
+- a residual block's sum: the block's input x and its output x + s F(x)
+
+A dense layer followed by its activation or norm is not a row of its own: its output is the next
+row's `pre`, and its weights' gradient is reported on that row. Where one tensor is read twice (x
+by the skip and by the branch), the row's gradient is the whole dL/dx.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..layers.activations import ACTIVATIONS
+from ..layers.dense import Dense
+from ..layers.initializers import BIASES, INITIALIZERS
+from ..layers.norm import NORMS, BatchNorm, Norm
+from ..layers.pointwise import Pointwise
+from ..layers.residual import Residual, Step
+from .architecture import Architecture
+from .config import RunConfig
+from .forward import weight_rng
+
+Array = NDArray[np.floating]
+AnyLayer = Dense | Pointwise | Norm | Residual
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """What a row is, known before any weight is drawn."""
+
+    layer_type: str  # dense, activation, batch_norm, layer_norm, rms_norm, residual
+    name: str  # where it sits: "layer 2 · batch_norm", "block 3 · relu 1"
+    activation: str  # the activation's name for an activation row, else the layer type
+
+
+@dataclass(frozen=True)
+class Row:
+    index: int
+    spec: RowSpec
+    pre: Array
+    post: Array
+    bounds: tuple[float | None, float | None]
+
+
+@dataclass
+class Network:
+    run: RunConfig
+    layers: list[AnyLayer]
+    specs: list[RowSpec]
+    rows: dict[int, int] = field(default_factory=dict)  # id(layer) -> its row
+    feeds: dict[int, Dense] = field(default_factory=dict)  # row -> the dense whose output is its pre
+
+    def parameters(self) -> Iterator[tuple[str, AnyLayer, str]]:
+        """(where, layer, name) of every parameter, for gradient checks and optimizers."""
+        for i, layer in enumerate(_flat(self.layers)):
+            for name in layer.params:
+                yield f"{i}.{type(layer).__name__}.{name}", layer, name
+
+
+def _flat(layers: list[AnyLayer]) -> Iterator[AnyLayer]:
+    for layer in layers:
+        yield layer
+        if isinstance(layer, Residual):
+            yield from _flat(layer.children())  # type: ignore[arg-type]
+
+
+def architecture(run: RunConfig) -> Architecture:
+    return run.arch if run.arch is not None else Architecture()
+
+
+def _dense(
+    run: RunConfig, fan_in: int, units: int, rng: np.random.Generator, dtype: type[np.floating]
+) -> Dense:
+    w = INITIALIZERS[run.init].sample(fan_in, units, rng, run.init_params())
+    b = BIASES[run.bias].sample(units, rng, run.bias_params())
+    return Dense(w.astype(dtype, copy=False), None if b is None else b.astype(dtype, copy=False))
+
+
+def _norm(arch: Architecture, units: int, dtype: type[np.floating]) -> Norm:
+    return NORMS[arch.norm](units, dtype)
+
+
+def build(run: RunConfig, position: int = 0, dtype: type[np.floating] = np.float32) -> Network:
+    """The run's layers, weights drawn from its generator (the run's position in its experiment)."""
+    arch = architecture(run)
+    rng = weight_rng(run, position)
+    net = Network(run, [], [])
+    if arch.residual:
+        _build_residual(net, arch, rng, dtype)
+    else:
+        _build_plain(net, arch, rng, dtype)
+    return net
+
+
+def _row(net: Network, layer: object, spec: RowSpec, fed_by: Dense | None = None) -> None:
+    index = len(net.specs)
+    net.specs.append(spec)
+    net.rows[id(layer)] = index
+    if fed_by is not None:
+        net.feeds[index] = fed_by
+
+
+def _build_plain(
+    net: Network, arch: Architecture, rng: np.random.Generator, dtype: type[np.floating]
+) -> None:
+    run = net.run
+    fan_in = run.input_dim
+    for j, units in enumerate(run.widths):
+        name = run.activation_at(j)
+        dense = _dense(run, fan_in, units, rng, dtype)
+        act = Pointwise(name, run.activation_params_at(j))
+        net.layers.append(dense)
+        fed: Dense | None = dense
+        where = f"layer {j + 1}"
+        if arch.norm != "none" and arch.norm_at == "before":
+            norm = _norm(arch, units, dtype)
+            net.layers.append(norm)
+            _row(net, norm, RowSpec(norm.layer_type, f"{where} · {norm.layer_type}", norm.layer_type), fed)
+            fed = None
+        net.layers.append(act)
+        _row(net, act, RowSpec("activation", f"{where} · {name}", name), fed)
+        if arch.norm != "none" and arch.norm_at == "after":
+            norm = _norm(arch, units, dtype)
+            net.layers.append(norm)
+            _row(net, norm, RowSpec(norm.layer_type, f"{where} · {norm.layer_type}", norm.layer_type))
+        fan_in = units
+
+
+def fixup_scale(blocks: int, branch: int) -> float:
+    """Fixup's factor on a branch's first layer, L^(-1/(2m-2)) (1 for one layer, which is 0)."""
+    return 1.0 if branch == 1 else blocks ** (-1.0 / (2 * branch - 2))
+
+
+def _build_residual(
+    net: Network, arch: Architecture, rng: np.random.Generator, dtype: type[np.floating]
+) -> None:
+    run = net.run
+    width = run.widths[0]
+    blocks = run.depth
+    stem = _dense(run, run.input_dim, width, rng, dtype)
+    net.layers.append(stem)
+    _row(net, stem, RowSpec("dense", "stem", "dense"), stem)
+    name = run.activation
+    params = run.activation_params()
+    for k in range(blocks):
+        where = f"block {k + 1}"
+        norm = _norm(arch, width, dtype) if arch.norm != "none" else None
+        if norm is not None and arch.norm_at == "pre":
+            _row(net, norm, RowSpec(norm.layer_type, f"{where} · {norm.layer_type} (pre)", norm.layer_type))
+        branch: list[AnyLayer] = []
+        fed: Dense | None = None
+        for i in range(arch.branch):
+            act = Pointwise(name, params)
+            _row(net, act, RowSpec("activation", f"{where} · {name} {i + 1}", name), fed)
+            dense = _dense(run, width, width, rng, dtype)
+            last = i == arch.branch - 1
+            if arch.res_init == "fixup":
+                dense = _fixup(dense, i == 0, last, fixup_scale(blocks, arch.branch), rng, dtype)
+            elif arch.res_init == "depth" and last:
+                dense.params["W"] *= dense.params["W"].dtype.type(1.0 / math.sqrt(2 * blocks))
+            branch += [act, dense]
+            fed = dense
+        projection = branch[-1]
+        _row(net, projection, RowSpec("dense", f"{where} · projection", "dense"), projection)  # type: ignore[arg-type]
+        block = Residual(
+            branch, arch.branch_scale, norm, "pre" if arch.norm_at == "pre" else "post", arch.learn_scale
+        )
+        _row(net, block, RowSpec("residual", f"{where} · x + s F(x)", "residual"))
+        if norm is not None and arch.norm_at == "post":
+            _row(net, norm, RowSpec(norm.layer_type, f"{where} · {norm.layer_type} (post)", norm.layer_type))
+        net.layers.append(block)
+
+
+def _fixup(
+    dense: Dense, first: bool, last: bool, factor: float, rng: np.random.Generator, dtype: type[np.floating]
+) -> Dense:
+    """Fixup's branch layer: the last one 0, the first He-scaled times `factor`, biases 0."""
+    w = dense.params["W"]
+    if last:
+        weights = np.zeros_like(w)
+    else:
+        fan_in = w.shape[0]
+        std = math.sqrt(2.0 / fan_in) * factor
+        weights = (rng.standard_normal(w.shape, dtype=np.float32) * np.float32(std)).astype(dtype)
+    bias = None if "b" not in dense.params else np.zeros_like(dense.params["b"])
+    return Dense(weights, bias)
+
+
+def _bounds(layer: object) -> tuple[float | None, float | None]:
+    return layer.bounds() if isinstance(layer, Pointwise) else (None, None)
+
+
+def trace(net: Network, x: Array, keep: bool = False) -> Iterator[Row]:
+    """Every row of the network for inputs x, first to last. Without `keep` no layer holds its
+    arrays for a backward pass: the caller holds a row until it asks for the next."""
+    a = x
+    del x
+    for layer in net.layers:
+        if isinstance(layer, Residual):
+            steps = layer.trace(a, keep)
+            while True:
+                try:
+                    step = next(steps)
+                except StopIteration as done:
+                    a = done.value
+                    break
+                row = _as_row(net, step)
+                if row is not None:
+                    yield row
+                del step, row
+        else:
+            out = layer.forward(a, keep)
+            row = _as_row(net, Step(layer, a, out))
+            a = out
+            if row is not None:
+                yield row
+            del out, row
+
+
+def _as_row(net: Network, step: Step) -> Row | None:
+    index = net.rows.get(id(step.layer))
+    if index is None:
+        return None
+    return Row(index, net.specs[index], step.pre, step.post, _bounds(step.layer))
+
+
+def output(net: Network, x: Array, keep: bool = False) -> Array:
+    """The network's output for inputs x (the last row's post)."""
+    last: Array = x
+    for row in trace(net, x, keep):
+        last = row.post
+    return last
+
+
+def backward(net: Network, upstream: Array) -> tuple[dict[int, Array], Array]:
+    """Backpropagate dL/d(output) through a network run with `keep`: every row's dL/d(pre), and
+    dL/dx of the inputs. Each layer keeps its parameters' gradients in `grads`."""
+    grads: dict[int, Array] = {}
+
+    def record(layer: object, g: Array) -> None:
+        index = net.rows.get(id(layer))
+        if index is not None:
+            grads[index] = g
+
+    g = upstream
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        for layer in reversed(net.layers):
+            g = layer.backward(g, record) if isinstance(layer, Residual) else layer.backward(g)
+            if not isinstance(layer, Residual):
+                record(layer, g)
+    return grads, g
+
+
+def set_training(net: Network, on: bool) -> None:
+    """BatchNorm's moving averages follow each forward pass while training."""
+    for layer in _flat(net.layers):
+        if isinstance(layer, BatchNorm):
+            layer.track = on
+
+
+def activation_names() -> tuple[str, ...]:
+    """The activations a layer network can hold (elementwise ones)."""
+    return tuple(n for n, a in ACTIVATIONS.items() if a.pieces({p.name: p.default for p in a.params}) == 1)
