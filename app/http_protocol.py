@@ -22,6 +22,15 @@ too (a liveness probe that got uvicorn's 503 there would have an overloaded serv
 A request with an Origin header (a page's fetch, which may need CORS headers) still goes to the
 app.
 
+So does a refusal of GET /api/v1/simulate, for the same reason: under a flood of uncached
+experiments almost every request is one (the work budget is full), and each cost the worker
+~310 us of CPU as a task of the app's whole stack; 200 clients back to back queued ~150 ms
+behind each other, and a health check behind them. Here the app's own code decides
+(app/api/simulate.py: the cache by link, the link's checks, the runner's budget, exactly as
+the route would) and the answer is the app's 503 (its body, Retry-After and headers, as the
+middleware adds them), counted by the runner; every other request (a cached link, one in
+flight, an invalid one, one with an Origin header) goes to the app, which answers as before.
+
 It is uvicorn's httptools protocol (httptools comes with uvicorn[standard], a dependency), so the
 server never falls back to h11. It relies on uvicorn's internals (send_400_response,
 _start_asgi_task, the parser callbacks): uvicorn is pinned, and tests/test_http_protocol.py runs a
@@ -34,6 +43,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+from starlette._utils import get_route_path
+from starlette.applications import Starlette
+from starlette.datastructures import URL
+from starlette.responses import Response
 from uvicorn._types import ASGI3Application
 from uvicorn.config import Config
 from uvicorn.protocols.http.flow_control import service_unavailable
@@ -42,7 +55,8 @@ from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 from uvicorn.server import ServerState
 
 from . import health
-from .security import HEADERS, NO_STORE, SecurityHeaders
+from .api import simulate
+from .security import HEADERS, NO_STORE, SecurityHeaders, _cache_control
 from .settings import current_settings
 
 # uvicorn's own 503 (beyond limit_concurrency), through the middleware that adds the headers
@@ -61,6 +75,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self.header_timeout = current_settings().header_timeout
         self.header_timer: asyncio.TimerHandle | None = None
         self.request_begun = False  # a request's first bytes came, its header is not complete
+        self.routed_app = _routed_app(self.app)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -120,20 +135,42 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         if _is_health_check(cycle):  # alive, even beyond limit_concurrency
-            self._answer_health_check(cycle)
+            self._answer(cycle, 200, _HEALTH_HEADERS, health.BODY)
             return
         if app is service_unavailable:
             app = _SERVICE_UNAVAILABLE
+        elif (refusal := self._refusal(cycle)) is not None:
+            self._answer(cycle, refusal.status_code, _app_headers(refusal.raw_headers), bytes(refusal.body))
+            return
         super()._start_asgi_task(cycle, app)
 
-    def _answer_health_check(self, cycle: RequestResponseCycle) -> None:
-        """Answer as the app's route would, and complete the cycle as uvicorn's send does (the
-        request has no body to wait for: the parser's later callbacks see a complete response)."""
+    def _refusal(self, cycle: RequestResponseCycle) -> Response | None:
+        """The app's 503 for an experiment link it would refuse (its work budget is full), made
+        here without the app's stack; None for every other request, which the app answers."""
+        scope = cast(dict[str, Any], cycle.scope)  # as Starlette reads it
+        if (
+            scope["method"] != "GET"
+            or get_route_path(scope) != simulate.GET_PATH
+            or self.flow.write_paused  # a client that does not read: the app waits for it
+            or any(name == b"origin" for name, _ in scope["headers"])  # CORS: the app's
+        ):
+            return None
+        if self.routed_app is None:
+            return None
+        try:
+            return simulate.refusal_in_protocol(self.routed_app, URL(scope=scope).query)
+        except Exception:  # whatever went wrong, the app meets it too, and answers as it does
+            return None
+
+    def _answer(self, cycle: RequestResponseCycle, status: int, headers: bytes, body: bytes) -> None:
+        """Answer as the app would (`headers`: those after uvicorn's defaults), and complete the
+        cycle as uvicorn's send does (the request has no body to wait for: the parser's later
+        callbacks see a complete response)."""
         scope = cycle.scope
-        head = STATUS_LINE[200] + _header_lines(self.server_state.default_headers) + _HEALTH_HEADERS
+        head = STATUS_LINE[status] + _header_lines(self.server_state.default_headers) + headers
         if not cycle.keep_alive:
             head += b"connection: close\r\n"
-        self.transport.write(head + b"\r\n" + (health.BODY if scope["method"] == "GET" else b""))
+        self.transport.write(head + b"\r\n" + (body if scope["method"] != "HEAD" else b""))
         if cycle.access_log:
             cycle.access_logger.info(
                 '%s - "%s %s HTTP/%s" %d',
@@ -141,7 +178,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
                 scope["method"],
                 get_path_with_query_string(scope),
                 scope["http_version"],
-                200,
+                status,
             )
         cycle.response_complete = True
         cycle.message_event.set()
@@ -164,6 +201,20 @@ _HEALTH_HEADERS = _header_lines(
         NO_STORE,
     ]
 )
+
+
+def _app_headers(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """A response's headers as the app sends them: its own, then the middleware's."""
+    return _header_lines([*headers, *HEADERS, *_cache_control(headers)])
+
+
+def _routed_app(app: object) -> Starlette | None:
+    """create_app's app under uvicorn's wrappers (the proxy headers middleware), if it is one."""
+    for _ in range(8):
+        if isinstance(app, Starlette):
+            return app if hasattr(app.state, "runner") else None
+        app = getattr(app, "app", None)
+    return None
 
 
 def _is_health_check(cycle: RequestResponseCycle) -> bool:

@@ -5,19 +5,29 @@ answers (400, 408, 503) carry the security headers, and no answer names the serv
 from __future__ import annotations
 
 import asyncio
+import os
 import selectors
 import socket
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from app import codec
+from app.api.runner import Answer, Runner, compute
+from app.engine.network.config import ExperimentConfig
+from app.engine.network.cost import Limits, check_limits
 from app.http_protocol import HeaderTimeoutProtocol
+from app.main import create_app
 from app.security import HEADERS
 from app.settings import Settings
 from tests.live import serve
@@ -361,3 +371,142 @@ def test_http_healthz_answers_as_the_apps_route_does(live_server: str) -> None:
     assert status == b"HTTP/1.1 200 OK" and body == routed.content
     headers.pop("date")
     assert headers == dict(routed.headers)
+
+
+# Small experiments of one size: the test has CACHED answered first, then admits RUNNING, whose
+# multiply-adds fill the work budget, and asks about links while it runs.
+CACHED = "depth=2&width=20&samples=50&run=relu,he_normal&seed=1"
+RUNNING = "depth=2&width=20&samples=50&run=relu,he_normal&seed=3"
+ANOTHER = "depth=2&width=20&samples=50&run=relu,he_normal&seed=2"
+RUNNING_SEED = 3
+
+
+def _simulate(query: str, *headers: bytes) -> bytes:
+    head = b"GET /api/v1/simulate?" + query.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+    return head + b"".join(headers) + b"\r\n"
+
+
+def _without_date(answer: bytes) -> bytes:
+    head, body = answer.split(b"\r\n\r\n", 1)
+    lines = [line for line in head.split(b"\r\n") if not line.startswith(b"date: ")]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def _complete(written: bytes) -> bool:
+    if b"\r\n\r\n" not in written:
+        return False
+    body = written.split(b"\r\n\r\n", 1)[1]
+    return len(body) >= int(_headers(written)["content-length"])
+
+
+async def _answered(protocol: HttpToolsProtocol, request: bytes) -> tuple[bytes, bytes]:
+    """What `protocol` wrote while reading `request` (before the loop ran anything), and its
+    whole answer once the loop has run the app's task (the connection stays open)."""
+    transport = _Transport()
+    protocol.connection_made(transport)
+    protocol.data_received(request)
+    at_once = transport.written
+    deadline = time.monotonic() + DEADLINE
+    while not _complete(transport.written):
+        assert time.monotonic() < deadline, f"no whole answer: {transport.written!r}"
+        await asyncio.sleep(0.001)
+    protocol.connection_lost(None)
+    return at_once, transport.written
+
+
+async def _with_a_full_budget(requests: list[bytes], release: Path) -> tuple[list[Any], ...]:
+    """Each request, while a real experiment fills the work budget of a real app (with real
+    engine processes), asked of the server's protocol and of uvicorn's own, where the app
+    answers everything: both answers, and the app's refusal count after each pair."""
+    limits = Limits()
+    macs = check_limits(codec.to_experiment(codec.decode(RUNNING)), limits).macs
+    app = create_app(Settings(max_pending_macs=macs))
+    settings = app.state.settings
+    work = partial(_held_until_released, str(release))
+    runner = app.state.runner = Runner(settings.cache_bytes, 1, macs, work)
+    config = Config(app=app, lifespan="off", log_config=None, server_header=False, access_log=False)
+    config.load()  # as uvicorn serves it: under its proxy headers middleware
+    try:
+        await runner.answer(codec.to_experiment(codec.decode(CACHED)), macs, (CACHED, limits))
+        running = asyncio.ensure_future(runner.answer(codec.to_experiment(codec.decode(RUNNING)), macs))
+        await asyncio.sleep(0)  # admitted: the budget is full until it is answered
+        assert runner.pending_macs == runner.max_pending_macs
+        ours, uvicorns, rejected = [], [], []
+        for request in requests:
+            if request == _simulate(RUNNING):
+                release.touch()  # the app waits for its answer
+            ours.append(await _answered(HeaderTimeoutProtocol(config, ServerState(), {}), request))
+            uvicorns.append(await _answered(HttpToolsProtocol(config, ServerState(), {}), request))
+            rejected.append(runner.rejected)
+        release.touch()
+        await running
+        return ours, uvicorns, rejected
+    finally:
+        runner.close()
+
+
+def _held_until_released(release: str, config: ExperimentConfig) -> Answer:
+    """An engine's work: RUNNING's answer waits until the test creates the file `release` (so
+    the budget stays full while the test asks), every other experiment's is computed."""
+    if config.runs[0].seed == RUNNING_SEED:
+        deadline = time.monotonic() + DEADLINE
+        while not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return compute(config)
+
+
+def _in_a_thread(requests: list[bytes]) -> tuple[list[Any], ...]:
+    with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(1) as pool:
+        # in a thread of its own: Playwright's loop may run in this one
+        return pool.submit(asyncio.run, _with_a_full_budget(requests, Path(folder) / "release")).result()
+
+
+def test_http_refusal_is_answered_in_the_protocol_with_the_apps_503() -> None:
+    """Under a flood of uncached experiments every refusal ran the app's whole stack as a task
+    (~310 us of the worker's CPU each), and 200 clients queued behind each other. The protocol
+    answers a refusal where it reads the request, before any task runs, with the bytes the app
+    answers (status, headers, body and Retry-After), and the runner counts it as the app would."""
+    requests = [
+        _simulate(ANOTHER),
+        _simulate(ANOTHER, b"Accept-Encoding: gzip\r\n"),
+        _simulate(ANOTHER, b"Connection: close\r\n"),
+        b"GET /api/v1/simulate?" + ANOTHER.encode() + b" HTTP/1.0\r\n\r\n",
+    ]
+    ours, uvicorns, rejected = _in_a_thread(requests)
+    for (at_once, answer), (app_at_once, app_answer) in zip(ours, uvicorns, strict=True):
+        assert at_once == answer and app_at_once == b""  # ours before any task ran
+        assert answer.startswith(b"HTTP/1.1 503 Service Unavailable\r\n"), answer
+        assert _without_date(answer) == _without_date(app_answer)
+        assert b'"type":"overloaded"' in answer and b"\r\nretry-after: 1\r\n" in answer
+    assert rejected == [2, 4, 6, 8]  # each counted once, whoever refused
+    assert b"connection: close" in ours[2][1] and b"connection: close" in ours[3][1]
+
+
+def test_http_the_app_answers_whatever_it_would_not_refuse() -> None:
+    """With the budget full, the protocol answers nothing itself and the app answers as it
+    would: a cached link from the cache, a link that is not valid and one over a limit (422s
+    naming the field), a request with an Origin header (CORS is the app's: here its refusal),
+    another method and path, and the link in flight once it is computed (the app waits for it)."""
+    requests = [
+        _simulate(CACHED),
+        _simulate("run=relu,he_normal&depth=0"),
+        _simulate("run=relu,he_normal&depth=500"),
+        _simulate(ANOTHER, b"Origin: http://a.example\r\n"),
+        b"POST /api/v1/simulate HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        _simulate(ANOTHER).replace(b"/simulate?", b"/simulate/?"),
+        _simulate(RUNNING),
+    ]
+    ours, uvicorns, rejected = _in_a_thread(requests)
+    assert all(at_once == b"" for at_once, _ in ours)  # the app answered, in a task
+    answers = [_without_date(answer) for _, answer in ours]
+    for answer, (_, app_answer) in zip(answers[:-1], uvicorns, strict=False):
+        assert answer == _without_date(app_answer)
+    # The link in flight: the protocol's request waited for the computation; uvicorn's came
+    # once it was cached. The same answer otherwise.
+    assert b"x-cache: miss" in answers[-1]
+    assert answers[-1].replace(b"x-cache: miss", b"x-cache: hit") == _without_date(uvicorns[-1][1])
+    statuses = [int(answer[9:12]) for answer in answers]
+    assert statuses[:4] == [200, 422, 422, 503] and 503 not in statuses[4:], statuses
+    assert b"x-cache: hit" in answers[0] and statuses[-1] == 200
+    assert b"depth" in answers[1] and b"max_depth" in answers[2]
+    assert rejected == [0, 0, 0, 2, 2, 2, 2]  # the app's two refusals

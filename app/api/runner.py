@@ -263,7 +263,7 @@ class Runner:
             self.shared += 1
         else:
             weight = max(macs, 1)
-            if self.pending_macs and self.pending_macs + weight > self.max_pending_macs:
+            if self._over_budget(weight):
                 self.rejected += 1
                 raise OverloadedError(self.retry_after())
             self.misses += 1
@@ -276,6 +276,26 @@ class Runner:
         answer = await asyncio.shield(task)
         self._alias(query, key)
         return answer, False
+
+    def refusal(self, config: ExperimentConfig, macs: int) -> OverloadedError | None:
+        """The refusal `answer(config, macs)` would raise now, counted as one, or None if it
+        would answer (from the cache, with work in flight, or with work it admits). Synchronous:
+        the HTTP protocol asks it where a request is read (app/http_protocol.py)."""
+        key = codec.encode(config)
+        if key in self._cache or key in self._running or not self._over_budget(max(macs, 1)):
+            return None
+        self.rejected += 1
+        return OverloadedError(self.retry_after())
+
+    def knows(self, query: str, limits: Limits) -> bool:
+        """Whether `query` (as typed) is a spelling of a cached answer: `cached_query` would
+        answer it, but this counts no hit."""
+        alias = self._aliases.get((query, limits))
+        return alias is not None and alias.key in self._cache
+
+    def _over_budget(self, weight: int) -> bool:
+        # Always admitted when nothing is pending: an experiment within the limits runs.
+        return bool(self.pending_macs) and self.pending_macs + weight > self.max_pending_macs
 
     def _alias(self, query: tuple[str, Limits] | None, key: str) -> None:
         """Remember `query` as a spelling of `key`, when its answer is in the cache (a refused

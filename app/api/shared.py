@@ -11,8 +11,9 @@ from fastapi.routing import APIRoute
 from .. import codec
 from ..engine.network.config import FIELDS
 from ..engine.network.cost import check_limits
+from ..engine.params import ConfigError
 from ..settings import Settings, get_settings
-from .runner import Answer, Runner
+from .runner import Answer, OverloadedError, Runner
 from .train_jobs import TrainJobs
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -77,6 +78,22 @@ async def answer_query(query: str, settings: Settings, runner: Runner) -> tuple[
     if cached is not None:
         return cached, True
     return await answer_values(codec.decode(query), settings, runner, query)
+
+
+def query_refusal(query: str, settings: Settings, runner: Runner) -> OverloadedError | None:
+    """The OverloadedError `answer_query` would raise for `query` now (counted by the runner as
+    a refusal), or None when it would do anything else: answer from the cache, share or admit
+    the work, or refuse the link as invalid (a ConfigError, which the app answers). Synchronous,
+    for the HTTP protocol, which answers a refusal where it reads the request
+    (app/http_protocol.py); `answer_query` then runs only for the requests this does not refuse."""
+    if runner.knows(query, settings.limits):
+        return None
+    try:
+        config = codec.to_experiment(codec.decode(query))
+        cost = check_limits(config, settings.limits)
+    except ConfigError:
+        return None
+    return runner.refusal(config, cost.macs)
 
 
 _RANGE = {"type": "string", "pattern": r"^-?[0-9.]+,-?[0-9.]+$"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, Response
+from starlette.applications import Starlette
 
 from .. import codec
 from ..engine.params import ConfigError
@@ -19,11 +20,13 @@ from .shared import (
     SettingsDep,
     answer_query,
     answer_values,
+    query_refusal,
     runner_of,
     share_query_parameters,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["simulate"])
+GET_PATH = "/api/v1/simulate"  # the GET route's, which the HTTP protocol checks for refusals
 
 
 def served(answer: Answer, cached: bool, request: Request) -> Response:
@@ -76,6 +79,14 @@ async def simulate_get(request: Request) -> Response:
     except OverloadedError as err:
         return overloaded_response(err)
     return served(answer, cached, request)
+
+
+def refusal_in_protocol(app: Starlette, query: str) -> Response | None:
+    """simulate_get's answer to the share query `query` if it is a refusal (counted), else None:
+    the HTTP protocol answers refusals itself, where it reads them (app/http_protocol.py), and
+    passes every other request to the app. `app` is create_app's."""
+    refused = query_refusal(query, app.state.settings, app.state.runner)
+    return None if refused is None else overloaded_response(refused)
 
 
 router.add_api_route(

@@ -16,9 +16,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app import codec
-from app.api.runner import ALIAS_SHARE, Answer, EngineCrashedError, OverloadedError, Runner, compute
+from app.api.runner import (
+    ALIAS_SHARE,
+    ENGINE_NICENESS,
+    Answer,
+    EngineCrashedError,
+    OverloadedError,
+    Runner,
+    compute,
+)
 from app.engine.network.config import ExperimentConfig
-from app.engine.network.cost import BudgetError
+from app.engine.network.cost import BudgetError, Limits
 from app.main import create_app
 from app.presets import PRESETS
 from app.settings import Settings, load_settings
@@ -46,6 +54,10 @@ def _runner(
 # Work for the engine processes in the tests below (module level: they are sent by reference).
 def _pid_answer(config: ExperimentConfig) -> Answer:
     return Answer(str(os.getpid()).encode(), None)
+
+
+def _niceness(config: ExperimentConfig) -> Answer:
+    return Answer(str(os.nice(0)).encode(), None)
 
 
 def _over_a_limit(config: ExperimentConfig) -> Answer:
@@ -156,6 +168,46 @@ def test_runner_refuses_work_over_the_pending_budget_with_retry_after() -> None:
         # the budget frees as work ends: the same request is admitted again
         answer, cached = asyncio.run(runner.answer(_config(f"{SMALL}&seed=3"), 60))
         assert not cached and answer.json
+
+
+def test_runner_refusal_says_what_answer_would_do_without_doing_it() -> None:
+    """Runner.refusal, which the HTTP protocol asks where it reads a request, refuses exactly
+    what answer() refuses (counted once, with the same Retry-After), and nothing it would
+    answer from the cache, share or admit; knows() finds a cached link as typed, counting no hit."""
+    links = [f"{SMALL}&seed={seed}" for seed in range(3)]
+    with _runner(max_pending_macs=100) as runner:
+
+        async def asked() -> tuple[object, ...]:
+            idle = runner.refusal(_config(links[2]), 60)
+            await runner.answer(_config(links[0]), 60, (links[0], Limits()))  # cached now
+            running = asyncio.ensure_future(runner.answer(_config(links[1]), 60))
+            await asyncio.sleep(0)  # admitted: 60 of the 100 are pending until it is answered
+            hits = runner.hits
+            found = (runner.knows(links[0], Limits()), runner.knows(links[2], Limits()), runner.hits - hits)
+            refused = runner.refusal(_config(links[2]), 60)
+            others = [runner.refusal(_config(links[0]), 60), runner.refusal(_config(links[1]), 60)]
+            within = runner.refusal(_config(links[2]), 40)
+            counted = runner.rejected
+            with pytest.raises(OverloadedError) as raised:
+                await runner.answer(_config(links[2]), 60)
+            await running
+            return idle, found, refused, others, within, counted, raised.value
+
+        idle, found, refused, others, within, counted, raised = asyncio.run(asked())
+    assert idle is None  # nothing pending: an experiment within the limits always runs
+    assert found == (True, False, 0)
+    assert isinstance(refused, OverloadedError) and isinstance(raised, OverloadedError)
+    assert refused.retry_after == raised.retry_after and str(refused) == str(raised)
+    assert others == [None, None] and within is None  # cached, in flight, within the budget
+    assert counted == 1 and runner.rejected == 2
+
+
+def test_runner_engine_processes_run_at_a_lower_cpu_priority() -> None:
+    """Engines yield the CPU to the server's event loop (health checks, cached answers and
+    refusals go first when every core is busy): they run ENGINE_NICENESS above the server."""
+    with _runner(work=_niceness) as runner:
+        answer, _ = asyncio.run(runner.answer(_config(SMALL), 1))
+    assert int(answer.json) == min(19, os.nice(0) + ENGINE_NICENESS) > os.nice(0)
 
 
 def test_runner_always_admits_work_when_idle() -> None:
