@@ -1,8 +1,9 @@
-"""The `initscope` command: serve the dashboard, or run experiments against a running server.
+"""The `initscope` command: serve the dashboard, run experiments against a running server, or sweeps.
 
     initscope serve --port 8000
     initscope simulate --preset saito-compare --format csv --out saito.csv
     initscope report --preset deep-relu-compare --out report.html
+    initscope sweep --link "depth=30&run=tanh,xavier" --axis gain=0.5:4:lin:15 --out grid.csv
 
 Exit status: 0 done, 1 the API answered an error or could not be reached, 2 a usage error.
 """
@@ -64,6 +65,33 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", metavar="FILE", required=True, help="the HTML file to write")
 
     commands.add_parser("presets", parents=[url], help="list the presets")
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="run a sweep (a grid of experiments) on Dask: a local cluster, or --scheduler's",
+        description="Runs here, not through a server: on a LocalCluster of this machine's cores, or on "
+        "the Dask scheduler of --scheduler (or $INITSCOPE_DASK_SCHEDULER), whose workers have initscope "
+        "installed. Writes one row per point and run: its link, its axes' values and its metrics.",
+    )
+    base = sweep.add_mutually_exclusive_group(required=True)
+    base.add_argument(
+        "--link", metavar="LINK", help="a share link or query (axis.<field>= pairs may be in it)"
+    )
+    base.add_argument("--preset", metavar="NAME", help="a sweep preset (tanh-phase, init-scales-16)")
+    sweep.add_argument(
+        "--axis",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUES",
+        help="an axis: std=0.01:1:log:20 (a range: low:high:lin|log:n), activation=relu,tanh (a list); "
+        "std.run2=... varies run 2 alone. Repeat for more axes; the first is the slowest",
+    )
+    sweep.add_argument(
+        "--metric", action="append", default=[], metavar="NAME", help="keep only these metrics"
+    )
+    sweep.add_argument("--out", metavar="FILE", help="write CSV (or JSON, for a .json name) to FILE")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, tcp://host:8786")
+    sweep.add_argument("--workers", type=int, metavar="N", help="local cluster's workers (default: cores)")
     return parser
 
 
@@ -134,6 +162,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.command == "sweep":
+        from .sweep_cli import run_sweep  # only here: the client commands need nothing but httpx
+
+        return run_sweep(parser, args)
     if args.command == "serve":
         if args.workers < 1:
             parser.error("--workers must be at least 1")

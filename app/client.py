@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, TypedDict, cast
 from urllib.parse import quote
@@ -147,6 +148,31 @@ class PathsPreset(TypedDict):
     claim: PathsClaim
 
 
+class SweepMetric(TypedDict):
+    name: str
+    per_layer: bool
+    doc: str
+
+
+class SweepPreset(TypedDict):
+    name: str
+    title: str
+    sweep: str  # its sweep link
+    metric: str  # what its page shows first
+    shows: str
+
+
+class SweepCatalog(TypedDict):
+    """The catalog's `sweeps`: the sweep link's syntax, the metrics a point reports, presets, limits."""
+
+    syntax: str
+    example: str
+    metrics: list[SweepMetric]
+    presets: list[SweepPreset]
+    limits: list[dict[str, Any]]
+    scheduler: Literal["local", "external"]
+
+
 class Catalog(TypedDict):
     """GET /api/v1/catalog: the components and fields forms are built from, every preset, the limits."""
 
@@ -163,6 +189,7 @@ class Catalog(TypedDict):
     statistics: dict[str, Any]
     share_link: dict[str, Any]
     limits: list[dict[str, Any]]
+    sweeps: SweepCatalog
 
 
 class InitscopeError(Exception):
@@ -247,9 +274,14 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    def _request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> httpx.Response:
         try:
-            response = self._http.request(method, path, json=body)
+            if timeout is None:
+                response = self._http.request(method, path, json=body)
+            else:
+                response = self._http.request(method, path, json=body, timeout=timeout)
         except httpx.TransportError as err:
             raise InitscopeConnectionError(f"cannot reach {self.base_url}: {err}") from err
         if response.is_error:
@@ -324,3 +356,35 @@ class Client:
     def preset(self, name: str) -> Preset:
         """One preset: its share query and its experiment as a JSON body."""
         return cast(Preset, self._json("GET", f"/api/v1/presets/{quote(name, safe='')}"))
+
+    def sweep(
+        self,
+        sweep: str | None = None,
+        *,
+        link: str | None = None,
+        axes: Mapping[str, str | Sequence[float | int | str]] | None = None,
+        timeout: float = 3600.0,
+    ) -> list[dict[str, Any]]:
+        """Run a sweep on the server's Dask cluster and return one row per point and run: index,
+        link, each axis's value, run (1-based), error, and every metric (per-layer ones as lists).
+
+        Give the sweep link, or a base `link` and `axes` ({"std": "0.01:1:log:20"} for a range,
+        {"activation": ["relu", "tanh"]} for a list; "std.run2" varies run 2 alone)."""
+        if (sweep is None) == (link is None):
+            raise ValueError("give a sweep link, or a base link and axes")
+        query = _query(sweep) if sweep is not None else _sweep_query(cast(str, link), axes or {})
+        document = self._request("POST", "/api/v1/sweep", {"sweep": query}, timeout).json()
+        rows = []
+        for point in document["points"]:
+            head = {"index": point["index"], "link": point["link"], **point["values"]}
+            for run, metrics in enumerate(point["runs"] or [None], start=1):
+                rows.append({**head, "run": run, "error": point["error"], **(metrics or {})})
+        return rows
+
+
+def _sweep_query(link: str, axes: Mapping[str, str | Sequence[float | int | str]]) -> str:
+    pairs = [_query(link)] if _query(link) else []
+    for name, values in axes.items():
+        text = values if isinstance(values, str) else ",".join(str(v) for v in values)
+        pairs.append(f"axis.{name}={quote(text, safe=',:')}")
+    return "&".join(pairs)
