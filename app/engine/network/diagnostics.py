@@ -1,0 +1,244 @@
+"""Diagnostics of an experiment's networks: the correlation map and the Jacobian spectrum.
+
+Each run's network is the very one its /simulate answer shows (the same weights from the same
+seed and position, LSUV's rescaling included). Through it go pairs of inputs with chosen
+correlations c0 (their pre-activations' correlation per layer, beside the mean-field C-map) and a
+few of the run's own input samples, at which the input-output Jacobian is carried forward (its
+mean squared singular value per layer, beside the mean-field prod chi_l, and the full spectrum at
+up to SPECTRUM_LAYERS layers). The cost is known before any work (diagnostics_cost).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import blas
+from ..correlation_theory import CorrelationTheory, run_correlation_theory
+from ..layers.activations import ACTIVATIONS
+from ..layers.initializers import INITIALIZERS
+from ..measure.correlation import pair_correlations, pair_inputs
+from ..measure.jacobian import (
+    EXACT_MAX,
+    RANDOM_DIRECTIONS,
+    Spectrum,
+    carry,
+    directions,
+    mean_squared_singular_value,
+    spectrum,
+    spectrum_layers,
+)
+from ..params import ConfigError
+from ..theory import run_theory
+from .config import ExperimentConfig, RunConfig
+from .cost import BudgetError, Cost, Limits, run_cost
+from .forward import forward, input_samples
+from .inputs import INPUTS
+from .labels import run_labels
+
+PAIR_STREAM = 3  # the pairs' random stream, beside inputs (0), weights (1) and gradients (2)
+PROBE_STREAM = 4  # the randomized Jacobian's input directions
+DEFAULT_C0 = (0.1, 0.5, 0.9, 0.99)
+MAX_C0 = 8
+DEFAULT_PAIRS = 8
+MAX_PAIRS = 64
+DEFAULT_JACOBIAN = 2
+MAX_JACOBIAN = 8
+SPECTRUM_LAYERS = 8
+SVD_FACTOR = 4  # LAPACK's singular values of an m x n matrix (m >= n): about 4 m n^2 flops
+
+
+@dataclass(frozen=True)
+class DiagnosticsOptions:
+    c0: tuple[float, ...] = DEFAULT_C0  # starting correlations of the input pairs
+    pairs: int = DEFAULT_PAIRS  # independent pairs per c0
+    jacobian: int = DEFAULT_JACOBIAN  # sample inputs at which the Jacobian is taken (0: none)
+
+
+def make_options(c0: object = None, pairs: object = None, jacobian: object = None) -> DiagnosticsOptions:
+    """Validated options; errors name the field and its limits."""
+    values = DEFAULT_C0 if c0 is None else c0
+    if not isinstance(values, Sequence) or isinstance(values, str) or not 1 <= len(values) <= MAX_C0:
+        raise ConfigError("c0", f"must be a list of 1 to {MAX_C0} correlations")
+    starts = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not -1.0 <= float(v) <= 1.0:
+            raise ConfigError("c0", f"each correlation must be a number from -1 to 1, got {v!r}")
+        starts.append(float(v))
+    return DiagnosticsOptions(
+        tuple(starts),
+        _count("pairs", DEFAULT_PAIRS if pairs is None else pairs, 1, MAX_PAIRS),
+        _count("jacobian", DEFAULT_JACOBIAN if jacobian is None else jacobian, 0, MAX_JACOBIAN),
+    )
+
+
+def _count(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(name, f"must be a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class CorrelationLayer:
+    index: int  # 1-based
+    measured: tuple[float | None, ...]  # per c0: mean over the pairs (None: NaN or inf)
+    sd: tuple[float | None, ...]  # per c0: sd across the pairs
+    predicted: tuple[float | None, ...]  # per c0: the mean-field prediction (None: none)
+
+
+@dataclass(frozen=True)
+class JacobianLayer:
+    index: int
+    mean_sq: float | None  # mean squared singular value of J (estimated, when randomized)
+    predicted_mean_sq: float | None  # mean field: N_l prod chi_j / min(N0, N_l)
+    spectrum: Spectrum | None  # at the spectrum layers only
+
+
+@dataclass(frozen=True)
+class JacobianResult:
+    method: str  # "exact" or "random_subspace"
+    directions: int  # input directions J is carried on (N0 when exact)
+    samples: int
+    layers: tuple[JacobianLayer, ...]
+
+
+@dataclass(frozen=True)
+class RunDiagnostics:
+    config: RunConfig
+    label: str
+    theory: CorrelationTheory
+    correlation: tuple[CorrelationLayer, ...]
+    jacobian: JacobianResult | None
+
+
+@dataclass(frozen=True)
+class DiagnosticsResult:
+    config: ExperimentConfig
+    options: DiagnosticsOptions
+    runs: tuple[RunDiagnostics, ...]
+
+
+def _pieces(run: RunConfig, j: int) -> int:
+    return ACTIVATIONS[run.activation_at(j)].pieces(run.activation_params_at(j))
+
+
+def _jacobian_directions(run: RunConfig) -> int:
+    exact = max(run.input_dim, *run.widths) <= EXACT_MAX or run.input_dim <= RANDOM_DIRECTIONS
+    return run.input_dim if exact else RANDOM_DIRECTIONS
+
+
+def diagnostics_cost(config: ExperimentConfig, options: DiagnosticsOptions) -> Cost:
+    """Upper bounds of the work and memory, before any: the forward pass of the pairs and samples
+    (of every input sample too for LSUV, which scales the weights on them), the Jacobian's carry
+    and its SVDs."""
+    macs = memory = values = 0
+    for run in config.runs:
+        rows = 2 * len(options.c0) * options.pairs + options.jacobian
+        fans = (run.input_dim, *run.widths[:-1])
+        outs = [w * _pieces(run, j) for j, w in enumerate(run.widths)]
+        layer_macs = sum(f * o for f, o in zip(fans, outs, strict=True))
+        macs += rows * layer_macs
+        base = run_cost(run) if INITIALIZERS[run.init].data_dependent else Cost(0, 0, 0)
+        macs += base.macs  # the forward pass /simulate makes, LSUV's passes included
+        memory += base.memory_bytes + 4 * rows * (run.input_dim + 8 * max(outs))
+        k = _jacobian_directions(run)
+        s = options.jacobian
+        if s:
+            macs += s * k * layer_macs + (run.input_dim * RANDOM_DIRECTIONS**2 if k < run.input_dim else 0)
+            shown = spectrum_layers(run.depth, SPECTRUM_LAYERS)
+            macs += sum(
+                SVD_FACTOR * s * max(run.widths[j - 1], k) * min(run.widths[j - 1], k) ** 2 for j in shown
+            )
+            # J of two layers (and a product's temporary), one layer's W^T in float64
+            memory += 8 * (3 * s * max(outs) * k + max(f * o for f, o in zip(fans, outs, strict=True)))
+        values += run.depth * (4 * len(options.c0) + 4) + len(spectrum_layers(run.depth, SPECTRUM_LAYERS)) * (
+            2 * run.bins + 10
+        )
+    return Cost(macs, memory, values)
+
+
+def check_diagnostics_limits(config: ExperimentConfig, options: DiagnosticsOptions, limits: Limits) -> Cost:
+    cost = diagnostics_cost(config, options)
+    for value, limit, name, what in (
+        (cost.macs, limits.max_macs, "max_macs", "multiply-adds"),
+        (cost.memory_bytes, limits.max_memory_bytes, "max_memory_bytes", "bytes of memory"),
+    ):
+        if value > limit:
+            raise BudgetError(
+                "runs",
+                f"the diagnostics need {value:,} {what}, over the budget of {limit:,}; use fewer layers, "
+                "units, pairs or Jacobian samples",
+                name,
+            )
+    return cost
+
+
+def run_diagnostics(config: ExperimentConfig, options: DiagnosticsOptions) -> DiagnosticsResult:
+    blas.single_thread()  # the same bits on every machine, as run_experiment
+    labels = run_labels(config.runs)
+    return DiagnosticsResult(
+        config,
+        options,
+        tuple(_run(run, i, labels[i], options) for i, run in enumerate(config.runs)),
+    )
+
+
+def _run(run: RunConfig, position: int, label: str, options: DiagnosticsOptions) -> RunDiagnostics:
+    groups, pairs = len(options.c0), options.pairs
+    q_in = INPUTS[run.input].second_moment(run.input_params())
+    pair_rng = np.random.default_rng([run.seed, PAIR_STREAM, position])
+    pairs_x = pair_inputs(options.c0, pairs, run.input_dim, q_in, pair_rng)
+    samples = min(options.jacobian, run.samples)
+    inputs = input_samples(run)
+    extra = np.concatenate([inputs[:samples], pairs_x]) if samples else pairs_x
+    own = INITIALIZERS[run.init].data_dependent  # LSUV: the network is scaled on the run's own inputs
+    probes = directions(
+        run.input_dim, max(run.widths), np.random.default_rng([run.seed, PROBE_STREAM, position])
+    )
+    shown = set(spectrum_layers(run.depth, SPECTRUM_LAYERS))
+    theory = run_correlation_theory(run, options.c0)
+    chis = [layer.chi for layer in run_theory(run).layers]
+    correlation: list[CorrelationLayer] = []
+    jac_layers: list[JacobianLayer] = []
+    jac = None
+    a = extra
+    growth = 1.0  # prod chi_j (N_j / N_{j-1}) so far
+    for layer in forward(run, inputs if own else extra, position):
+        j = layer.index
+        params = run.activation_params_at(j)
+        activation = ACTIVATIONS[layer.activation]
+        if own:
+            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+                z = a @ layer.weights
+                if layer.bias is not None:
+                    z += layer.bias
+                pre = z.reshape(z.shape[0], layer.pieces, -1) if layer.pieces > 1 else z
+                a = activation.f(pre, params).astype(np.float32, copy=False)
+        else:
+            z = layer.z
+        measured, sd = pair_correlations(z[samples:], groups, pairs)
+        correlation.append(CorrelationLayer(j + 1, tuple(measured), tuple(sd), theory.predicted[j]))
+        if samples:
+            jac = carry(jac, probes, layer.weights, z[:samples], activation, params, layer.pieces)
+            fan_in = run.input_dim if j == 0 else run.widths[j - 1]
+            with np.errstate(over="ignore", invalid="ignore"):
+                growth *= chis[j] * run.widths[j] / fan_in
+            predicted = growth * run.input_dim / min(run.input_dim, run.widths[j])
+            mean_sq = mean_squared_singular_value(jac, run.input_dim)
+            jac_layers.append(
+                JacobianLayer(
+                    j + 1,
+                    mean_sq if math.isfinite(mean_sq) else None,
+                    predicted if math.isfinite(predicted) else None,
+                    spectrum(jac, run.bins) if j + 1 in shown else None,
+                )
+            )
+    jacobian = None
+    if samples:
+        k = run.input_dim if probes is None else probes.shape[1]
+        method = "exact" if probes is None else "random_subspace"
+        jacobian = JacobianResult(method, k, samples, tuple(jac_layers))
+    return RunDiagnostics(run, label, theory, tuple(correlation), jacobian)
