@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from app.engine.layers.dense import Dense
-from app.engine.layers.norm import NORMS, BatchNorm, LayerNorm, RMSNorm
+from app.engine.layers.norm import NORMS, Norm
 from app.engine.layers.pointwise import Pointwise
-from app.engine.layers.residual import Residual
+from app.engine.layers.residual import Layer, Residual
 
 Array = np.ndarray
 H = 1e-6
@@ -53,7 +53,7 @@ def _x(shape: tuple[int, int] = (7, 5), seed: int = 0) -> Array:
     return np.random.default_rng(seed).standard_normal(shape) * 1.3 + 0.2
 
 
-def _perturbed(norm: BatchNorm | LayerNorm | RMSNorm) -> BatchNorm | LayerNorm | RMSNorm:
+def _perturbed(norm: Norm) -> Norm:
     """Scale and shift away from 1 and 0, so their gradients are checked where they matter."""
     rng = np.random.default_rng(5)
     for p in norm.params.values():
@@ -99,9 +99,9 @@ def test_norms_standardize_along_their_axis() -> None:
     )
 
 
-def _branch(m: int, width: int = 5, seed: int = 3) -> list[object]:
+def _branch(m: int, width: int = 5, seed: int = 3) -> list[Layer]:
     rng = np.random.default_rng(seed)
-    layers: list[object] = []
+    layers: list[Layer] = []
     for _ in range(m):
         layers += [
             Pointwise("tanh", {}),
