@@ -3,6 +3,18 @@
 Elementwise activations map z of shape (samples, units) to an array of the same shape. Maxout is
 the one that is not elementwise: its z has shape (samples, pieces, units) and it takes the max
 over the pieces axis; its derivative is the one-hot mask of the winning piece.
+
+What the measurements mean for maxout (Goodfellow et al. 2013; k = `pieces`, 2 by default):
+- z, the "pre" histogram, holds every piece's value, k per unit and sample (the losing ones too),
+  not only the winner's: the winners' values are f(z), the "post" histogram.
+- dL/dz, the gradient histogram, is likewise k per unit and sample: the winning piece's entry
+  carries the unit's gradient with slope 1, the k - 1 others are exactly 0.
+- dead: as for every activation, a unit whose output is exactly 0 on every sample. A maxout unit
+  never is, except by accident, and its gradient always passes through one piece. A *piece* can
+  die, though: one that wins on no sample gets no gradient (measure/pieces.py counts them).
+- saturated: an activation bounded on both sides near either bound. Maxout is unbounded both ways
+  (its bounds are None), so its saturated fraction is null: there is nothing to saturate at.
+- the price: k weight sets, k times a plain layer's weights and biases (cost.parameter_count).
 """
 
 from __future__ import annotations
@@ -223,7 +235,8 @@ _ACTIVATION_LIST = [
         lambda z, p: _maxout_grad(z),
         _fixed(None, None),
         params=(PIECES,),
-        note="neither dead units nor saturation; z histograms show every piece",
+        note="neither dead units nor saturation, at the price of k = pieces weight sets per layer; "
+        "z and dL/dz histograms hold every piece (the losing pieces' dL/dz is 0)",
         monotone=False,
     ),
 ]

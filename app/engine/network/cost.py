@@ -65,7 +65,27 @@ def _pieces(run: RunConfig, layer: int) -> int:
     return ACTIVATIONS[run.activation_at(layer)].pieces(params)
 
 
+NO_BIAS = "none"  # the bias init that adds no bias term (z = a · W)
+
+
+def parameter_count(run: RunConfig) -> int:
+    """The run's weights and biases, every layer's: a maxout layer holds k weight sets (k affine
+    maps per unit, each fan_in weights and a bias), k times a plain layer's. Biases count when the
+    run has them (bias=none has none)."""
+    fans = (run.input_dim, *run.widths[:-1])
+    pieces = [_pieces(run, j) for j in range(run.depth)]
+    bias = int(run.bias != NO_BIAS)
+    return sum(k * w * (f + bias) for f, w, k in zip(fans, run.widths, pieces, strict=True))
+
+
 def run_cost(run: RunConfig, itemsize: int = 4, gradients: bool = False) -> Cost:
+    if run.arch is not None:  # norms or residual blocks: one row per signal-carrying layer
+        from .blocks import block_cost, row_count  # blocks imports the engine's layers; cost is light
+
+        macs, memory = block_cost(run, itemsize, gradients, Z_COPIES)
+        memory += INPUT_SCRATCH_BYTES * run.samples * run.input_dim
+        row_values = 2 * run.bins + 1 + PER_TENSOR_VALUES
+        return Cost(macs, memory, row_count(run) * row_values * (3 if gradients else 2))
     fans = (run.input_dim, *run.widths[:-1])
     pieces = [_pieces(run, j) for j in range(run.depth)]
     passes = 1 + (LSUV_MAX_PASSES if INITIALIZERS[run.init].data_dependent else 0)

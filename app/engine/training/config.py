@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from ..layers.activations import ACTIVATIONS
 from ..layers.initializers import INITIALIZERS, LSUV_MAX_PASSES
 from ..network.config import RunConfig, make_run
-from ..network.cost import Cost
+from ..network.cost import NO_BIAS, Cost, parameter_count
 from ..optimizers import resolve_optimizer_params
 from ..params import ConfigError, ParamSpec
 from .datasets import MNIST_CLASSES, split_sizes
@@ -180,6 +180,14 @@ def train_cost(config: TrainConfig, itemsize: int = 4) -> Cost:
     values = config.iterations + 1 + records * (5 + 2 * layers)
     values += len(config.captures) * 2 * (layers - 1) * (2 * run.bins + 1 + 30)
     return Cost(macs=macs, memory_bytes=memory, response_values=values)
+
+
+def train_parameters(config: TrainConfig) -> int:
+    """The trained network's weights and biases: its hidden layers (a maxout layer's k weight sets
+    each) and the read-out, as MLP draws them (cost.parameter_count's count plus the read-out's)."""
+    run = config.run  # its input_dim is the data's features (784 for MNIST)
+    bias = int(run.bias != NO_BIAS)
+    return parameter_count(run) + config.outputs * (run.widths[-1] + bias)
 
 
 def _pieces(run: RunConfig) -> list[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -93,3 +95,100 @@ def test_backward_layer_gradients_are_backwards_last_first(name: str) -> None:
             theirs.weight_std,
             theirs.grad_data_ratio,
         )
+
+
+# Maxout: the gradient reaches each unit's winning piece only. Checked against a forward pass
+# written here from the layers' own weights (no engine code), by central differences in float64 on
+# every weight, bias and input, and against PyTorch's autograd where torch is installed.
+
+
+def _maxout_run(pieces: int, output: str | None = None) -> RunConfig:
+    return make_run(
+        {"activation": "maxout", "pieces": pieces, "output_activation": output, "init": "glorot_normal",
+         "bias": "normal", "bias_std": 0.3, "width": [4, 3, 3], "input_dim": 5, "samples": 4, "seed": 5}
+    )  # fmt: skip
+
+
+def _reference_loss(x: np.ndarray, params: list[tuple[np.ndarray, np.ndarray, int]], g: np.ndarray) -> float:
+    """sum(a_L * g) of the stack of maxout layers (W, b, k); k = 1 is a sigmoid output layer."""
+    a = x
+    for w, b, k in params:
+        z = a @ w + b
+        a = z.reshape(len(z), k, -1).max(axis=1) if k > 1 else 1.0 / (1.0 + np.exp(-z))
+    return float((a * g).sum())
+
+
+def _maxout_case(pieces: int, output: str | None) -> tuple[Any, ...]:
+    run = _maxout_run(pieces, output)
+    x = input_samples(run, np.float64)
+    layers = list(forward(run, x, 0, np.float64))
+    g = upstream_gradient(run, 0, layers[-1].a, "normal")
+    grads, dx = backward(run, layers, x, g)
+    params = [
+        (layer.weights.copy(), layer.bias.copy(), layer.pieces) for layer in layers if layer.bias is not None
+    ]
+    assert len(params) == len(layers)
+    return run, x, layers, g, grads, dx, params
+
+
+@pytest.mark.parametrize("pieces", [2, 3, 8])
+@pytest.mark.parametrize("output", [None, "sigmoid"])
+def test_backward_maxout_weights_biases_and_inputs_match_central_differences(
+    pieces: int, output: str | None
+) -> None:
+    _, x, layers, g, grads, dx, params = _maxout_case(pieces, output)
+    h = 1e-6
+    # Ties are measure zero with continuous weights; a gap below 2h would make the difference
+    # quotient straddle a kink, and the test would say nothing about the gradient.
+    for layer in layers:
+        if layer.pieces > 1:
+            top2 = np.sort(layer.z.reshape(len(layer.z), layer.pieces, -1), axis=1)[:, -2:]
+            assert float((top2[:, 1] - top2[:, 0]).min()) > 1e-4
+    assert _reference_loss(x, params, g) == pytest.approx(float((layers[-1].a * g).sum()), rel=1e-12)
+    for j, grad in enumerate(grads):
+        dz = np.ldexp(grad.delta, grad.exponent)
+        a_in = x if j == 0 else layers[j - 1].a
+        for target, analytic in ((params[j][0], a_in.T @ dz), (params[j][1], dz.sum(axis=0))):
+            numeric = np.zeros_like(target)
+            for k in np.ndindex(target.shape):
+                saved = target[k]
+                target[k] = saved + h
+                up = _reference_loss(x, params, g)
+                target[k] = saved - h
+                down = _reference_loss(x, params, g)
+                target[k] = saved
+                numeric[k] = (up - down) / (2 * h)
+            np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
+        assert grad.weight_norm == pytest.approx(float(np.linalg.norm(a_in.T @ dz)), rel=1e-12)
+        if layers[j].pieces > 1:
+            # one non-zero entry of dL/dz per unit and sample: the winner's, carrying dL/da exactly
+            per_unit = dz.reshape(len(dz), layers[j].pieces, -1)
+            assert (np.count_nonzero(per_unit, axis=1) <= 1).all()
+    numeric_x = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[k] += h
+        down[k] -= h
+        numeric_x[k] = (_reference_loss(up, params, g) - _reference_loss(down, params, g)) / (2 * h)
+    np.testing.assert_allclose(dx, numeric_x, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("pieces", [2, 3])
+def test_backward_maxout_matches_pytorch_autograd(pieces: int) -> None:
+    torch = pytest.importorskip("torch")
+    _, x, layers, g, grads, dx, params = _maxout_case(pieces, "sigmoid")
+    xt = torch.tensor(x, requires_grad=True)
+    tensors = [
+        (torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True), k) for w, b, k in params
+    ]
+    a = xt
+    for w, b, k in tensors:
+        z = a @ w + b
+        a = z.reshape(len(z), k, -1).amax(dim=1) if k > 1 else torch.sigmoid(z)
+    (a * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for j, (grad, (w, b, _)) in enumerate(zip(grads, tensors, strict=True)):
+        dz = np.ldexp(grad.delta, grad.exponent)
+        a_in = x if j == 0 else layers[j - 1].a
+        np.testing.assert_allclose(a_in.T @ dz, w.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(dz.sum(axis=0), b.grad.numpy(), rtol=1e-10, atol=1e-12)
