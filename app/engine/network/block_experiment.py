@@ -17,11 +17,12 @@ import numpy as np
 
 from .. import blas
 from ..block_theory import block_theory
+from ..layers.dense import Dense
 from ..measure.stats import Array, TensorStats, summarize
 from ..measure.stats import scan as scan_extent
 from ..measure.units import unit_counts
 from .backward import upstream_gradient
-from .blocks import Network, Row, backward, build, trace
+from .blocks import Network, Row, backward, build, row_count, stream, trace
 from .config import ExperimentConfig
 from .experiment import ExperimentResult, LayerResult, RunResult, WeightGradient, _by_axes, _union
 from .forward import input_samples
@@ -69,8 +70,7 @@ def _summarize_grads(config: ExperimentConfig, grads: dict[int, Array]) -> dict[
     return {i: summarize(g, extents[i], low_high, config.runs[i].bins) for i, g in grads.items()}
 
 
-def _weight_gradient(net: Network, row: int) -> WeightGradient | None:
-    dense = net.feeds.get(row)
+def _weight_gradient(dense: Dense | None) -> WeightGradient | None:
     if dense is None or "W" not in dense.grads:
         return None
     dw = dense.grads["W"].astype(np.float64)
@@ -87,15 +87,19 @@ def run_block_experiment(config: ExperimentConfig, dtype: type[np.floating] = np
     for position, run in enumerate(config.runs):
         key = (run.input, tuple(run.input_params().items()), run.input_dim, run.samples, run.seed)
         x: Array = DRAWS.get(("inputs", *key, np.dtype(dtype).str), partial(input_samples, run, dtype))  # type: ignore[assignment]
-        net = build(run, position, dtype)
-        nets.append(net)
-        streams.append(trace(net, x, keep))
+        if keep:  # the backward pass needs every layer: build them all
+            net = build(run, position, dtype)
+            nets.append(net)
+            streams.append(trace(net, x, keep))
+        else:
+            streams.append(stream(run, x, position, dtype))
         del x
     results: list[list[LayerResult]] = [[] for _ in config.runs]
     outputs: list[Array | None] = [None] * len(config.runs)
-    for j in range(max(len(net.specs) for net in nets)):
+    counts = [row_count(run) for run in config.runs]
+    for j in range(max(counts)):
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            current = {i: next(streams[i]) for i, net in enumerate(nets) if j < len(net.specs)}
+            current = {i: next(streams[i]) for i, count in enumerate(counts) if j < count}
         for i, summary in _by_axes(config, current, partial(_summarize_rows, config)).items():
             results[i].append(summary)
         if keep:
@@ -121,6 +125,7 @@ def _add_gradients(
     results: list[list[LayerResult]],
 ) -> None:
     grads = []
+    feeds = [net.fed_rows() for net in nets]
     for i, net in enumerate(nets):
         out = outputs[i]
         assert out is not None
@@ -131,4 +136,4 @@ def _add_gradients(
         here = {i: g[j] for i, g in enumerate(grads) if j in g}
         stats = _by_axes(config, here, partial(_summarize_grads, config))
         for i, s in stats.items():
-            results[i][j] = replace(results[i][j], grad=s, weight_grad=_weight_gradient(nets[i], j))
+            results[i][j] = replace(results[i][j], grad=s, weight_grad=_weight_gradient(feeds[i].get(j)))

@@ -24,8 +24,9 @@ by the skip and by the branch), the row's gradient is the whole dL/dx.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from numpy.typing import NDArray
@@ -67,8 +68,20 @@ class Network:
     run: RunConfig
     layers: list[AnyLayer]
     specs: list[RowSpec]
-    rows: dict[int, int] = field(default_factory=dict)  # id(layer) -> its row
-    feeds: dict[int, Dense] = field(default_factory=dict)  # row -> the dense whose output is its pre
+    # Weak keys: a streamed network drops each layer once it has run, and its entries with it.
+    rows: WeakKeyDictionary[object, int] = field(default_factory=WeakKeyDictionary)  # layer -> its row
+    # A row's layer -> the dense layer whose output is its pre (a dense row reports its own weights;
+    # it is not stored here, where it would keep itself alive as its own key's value).
+    feeds: WeakKeyDictionary[object, Dense] = field(default_factory=WeakKeyDictionary)
+
+    def fed_rows(self) -> dict[int, Dense]:
+        """Each row's feeding dense layer, of a built network."""
+        fed = {}
+        for layer in _flat(self.layers):
+            dense = layer if isinstance(layer, Dense) else self.feeds.get(layer)
+            if layer in self.rows and dense is not None:
+                fed[self.rows[layer]] = dense
+        return fed
 
     def parameters(self) -> Iterator[tuple[str, AnyLayer, str]]:
         """(where, layer, name) of every parameter, for gradient checks and optimizers."""
@@ -100,49 +113,67 @@ def _norm(arch: Architecture, units: int, dtype: type[np.floating]) -> Norm:
     return NORMS[arch.norm](units, dtype)
 
 
-def build(run: RunConfig, position: int = 0, dtype: type[np.floating] = np.float32) -> Network:
-    """The run's layers, weights drawn from its generator (the run's position in its experiment)."""
-    arch = architecture(run)
-    rng = weight_rng(run, position)
-    net = Network(run, [], [])
+def _layers(net: Network, position: int, dtype: type[np.floating]) -> Iterator[AnyLayer]:
+    """The run's top-level layers one at a time, weights drawn from its generator (the run's
+    position in its experiment) in order; each layer's rows are registered in `net` as it comes."""
+    arch = architecture(net.run)
+    rng = weight_rng(net.run, position)
     if arch.residual:
-        _build_residual(net, arch, rng, dtype)
+        yield from _build_residual(net, arch, rng, dtype)
     else:
-        _build_plain(net, arch, rng, dtype)
+        yield from _build_plain(net, arch, rng, dtype)
+
+
+def build(run: RunConfig, position: int = 0, dtype: type[np.floating] = np.float32) -> Network:
+    """The run's whole network (for a backward pass, or to look at its weights)."""
+    net = Network(run, [], [])
+    net.layers.extend(_layers(net, position, dtype))
     return net
 
 
+def stream(
+    run: RunConfig, x: Array, position: int = 0, dtype: type[np.floating] = np.float32
+) -> Iterator[Row]:
+    """Every row for inputs x, each layer drawn just before it runs and dropped after: a
+    forward-only experiment holds one layer (and a residual block's input) at a time."""
+    net = Network(run, [], [])
+    a = x
+    del x
+    for layer in _layers(net, position, dtype):
+        a = yield from _run(net, layer, a, False)
+        del layer
+
+
 def _row(net: Network, layer: object, spec: RowSpec, fed_by: Dense | None = None) -> None:
-    index = len(net.specs)
+    net.rows[layer] = len(net.specs)
     net.specs.append(spec)
-    net.rows[id(layer)] = index
     if fed_by is not None:
-        net.feeds[index] = fed_by
+        net.feeds[layer] = fed_by
 
 
 def _build_plain(
     net: Network, arch: Architecture, rng: np.random.Generator, dtype: type[np.floating]
-) -> None:
+) -> Iterator[AnyLayer]:
     run = net.run
     fan_in = run.input_dim
     for j, units in enumerate(run.widths):
         name = run.activation_at(j)
         dense = _dense(run, fan_in, units, rng, dtype)
         act = Pointwise(name, run.activation_params_at(j))
-        net.layers.append(dense)
+        yield dense
         fed: Dense | None = dense
         where = f"layer {j + 1}"
         if arch.norm != "none" and arch.norm_at == "before":
             norm = _norm(arch, units, dtype)
-            net.layers.append(norm)
             _row(net, norm, RowSpec(norm.layer_type, f"{where} · {norm.layer_type}", norm.layer_type), fed)
+            yield norm
             fed = None
-        net.layers.append(act)
         _row(net, act, RowSpec("activation", f"{where} · {name}", name), fed)
+        yield act
         if arch.norm != "none" and arch.norm_at == "after":
             norm = _norm(arch, units, dtype)
-            net.layers.append(norm)
             _row(net, norm, RowSpec(norm.layer_type, f"{where} · {norm.layer_type}", norm.layer_type))
+            yield norm
         fan_in = units
 
 
@@ -153,13 +184,13 @@ def fixup_scale(blocks: int, branch: int) -> float:
 
 def _build_residual(
     net: Network, arch: Architecture, rng: np.random.Generator, dtype: type[np.floating]
-) -> None:
+) -> Iterator[AnyLayer]:
     run = net.run
     width = run.widths[0]
     blocks = run.depth
     stem = _dense(run, run.input_dim, width, rng, dtype)
-    net.layers.append(stem)
-    _row(net, stem, RowSpec("dense", "stem", "dense"), stem)
+    _row(net, stem, RowSpec("dense", "stem", "dense"))
+    yield stem
     name = run.activation
     params = run.activation_params()
     for k in range(blocks):
@@ -181,14 +212,14 @@ def _build_residual(
             branch += [act, dense]
             fed = dense
         projection = branch[-1]
-        _row(net, projection, RowSpec("dense", f"{where} · projection", "dense"), projection)  # type: ignore[arg-type]
+        _row(net, projection, RowSpec("dense", f"{where} · projection", "dense"))
         block = Residual(
             branch, arch.branch_scale, norm, "pre" if arch.norm_at == "pre" else "post", arch.learn_scale
         )
         _row(net, block, RowSpec("residual", f"{where} · x + s F(x)", "residual"))
         if norm is not None and arch.norm_at == "post":
             _row(net, norm, RowSpec(norm.layer_type, f"{where} · {norm.layer_type} (post)", norm.layer_type))
-        net.layers.append(block)
+        yield block
 
 
 def _fixup(
@@ -211,34 +242,40 @@ def _bounds(layer: object) -> tuple[float | None, float | None]:
 
 
 def trace(net: Network, x: Array, keep: bool = False) -> Iterator[Row]:
-    """Every row of the network for inputs x, first to last. Without `keep` no layer holds its
-    arrays for a backward pass: the caller holds a row until it asks for the next."""
+    """Every row of a built network for inputs x, first to last. Without `keep` no layer holds
+    its arrays for a backward pass: the caller holds a row until it asks for the next."""
     a = x
     del x
     for layer in net.layers:
-        if isinstance(layer, Residual):
-            steps = layer.trace(a, keep)
-            while True:
-                try:
-                    step = next(steps)
-                except StopIteration as done:
-                    a = done.value
-                    break
-                row = _as_row(net, step)
-                if row is not None:
-                    yield row
-                del step, row
-        else:
-            out = layer.forward(a, keep)
-            row = _as_row(net, Step(layer, a, out))
-            a = out
+        a = yield from _run(net, layer, a, keep)
+
+
+def _run(net: Network, layer: AnyLayer, a: Array, keep: bool) -> Generator[Row, None, Array]:
+    """One top-level layer on a: its rows, then its output."""
+    if isinstance(layer, Residual):
+        steps = layer.trace(a, keep)
+        del a
+        while True:
+            try:
+                step = next(steps)
+            except StopIteration as done:
+                result: Array = done.value
+                return result
+            row = _as_row(net, step)
+            del step
             if row is not None:
                 yield row
-            del out, row
+            del row
+    out = layer.forward(a, keep)
+    row = _as_row(net, Step(layer, a, out))
+    del a
+    if row is not None:
+        yield row
+    return out
 
 
 def _as_row(net: Network, step: Step) -> Row | None:
-    index = net.rows.get(id(step.layer))
+    index = net.rows.get(step.layer)
     if index is None:
         return None
     return Row(index, net.specs[index], step.pre, step.post, _bounds(step.layer))
@@ -258,7 +295,7 @@ def backward(net: Network, upstream: Array) -> tuple[dict[int, Array], Array]:
     grads: dict[int, Array] = {}
 
     def record(layer: object, g: Array) -> None:
-        index = net.rows.get(id(layer))
+        index = net.rows.get(layer)
         if index is not None:
             grads[index] = g
 
@@ -281,3 +318,39 @@ def set_training(net: Network, on: bool) -> None:
 def activation_names() -> tuple[str, ...]:
     """The activations a layer network can hold (elementwise ones)."""
     return tuple(n for n, a in ACTIVATIONS.items() if a.pieces({p.name: p.default for p in a.params}) == 1)
+
+
+def row_count(run: RunConfig) -> int:
+    """How many rows build(run) makes, without drawing a weight."""
+    arch = architecture(run)
+    norm = 0 if arch.norm == "none" else 1
+    if not arch.residual:
+        return run.depth * (1 + norm)
+    return 1 + run.depth * (arch.branch + 2 + norm)
+
+
+# Arrays of a layer's size each row holds for the backward pass: the layer's cache (its input, or
+# a norm's x-hat), the row's pre and post, and its gradient, with temporaries while it is made.
+ROW_COPIES = 5
+SKIP_COPIES = 2  # a residual block also holds its input x for the skip, and x + s F(x)
+
+
+def block_cost(run: RunConfig, itemsize: int, gradients: bool, z_copies: int) -> tuple[int, int]:
+    """(multiply-adds, peak bytes) of a layer network: the dense layers' products, and the arrays
+    one row holds at a time (all rows, with the backward pass)."""
+    arch = architecture(run)
+    if arch.residual:
+        width = run.widths[0]
+        macs = run.samples * (run.input_dim * width + run.depth * arch.branch * width * width)
+        weights = max(run.input_dim, width) * width
+    else:
+        fans = (run.input_dim, *run.widths[:-1])
+        macs = run.samples * sum(f * w for f, w in zip(fans, run.widths, strict=True))
+        weights = max(f * w for f, w in zip(fans, run.widths, strict=True))
+    widest = max(run.widths)
+    memory = itemsize * run.samples * (run.input_dim + (z_copies + SKIP_COPIES) * widest)
+    if gradients:
+        macs *= 3  # dL/dW and dL/da of every dense layer (dL/dx of the inputs too)
+        memory += itemsize * run.samples * widest * ROW_COPIES * row_count(run)
+        memory += itemsize * weights * 2 * (run.depth * arch.branch + 1)  # weights and their gradients
+    return macs, memory

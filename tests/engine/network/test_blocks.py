@@ -97,10 +97,11 @@ def test_rows_cover_every_signal_in_order(arch: dict[str, object]) -> None:
     net, x = _net(arch)
     rows = list(trace(net, x, keep=True))
     assert [r.index for r in rows] == list(range(len(net.specs)))
+    fed_rows = net.fed_rows()
     for before, after in itertools.pairwise(rows):
-        fed = after.index in net.feeds and after.spec.layer_type != "dense"  # by a dense that is no row
+        fed = after.index in fed_rows and after.spec.layer_type != "dense"  # by a dense that is no row
         if after.spec.layer_type == "residual":  # x + s F(x), F the projection's output just before
-            block = next(b for b in net.layers if net.rows.get(id(b)) == after.index)
+            block = next(b for b in net.layers if net.rows.get(b) == after.index)
             assert isinstance(block, Residual) and before.spec.name.endswith("projection")
             np.testing.assert_allclose(after.post, after.pre + block.scale * before.post, rtol=1e-12)
         elif not fed:
@@ -238,7 +239,7 @@ def _torch_forward(net: Network, x: Any, rows: dict[int, Any]) -> Any:
         return own[name]
 
     def keep_pre(layer: object, a: Any) -> None:
-        index = net.rows.get(id(layer))
+        index = net.rows.get(layer)
         if index is not None and index not in rows:
             a.retain_grad()
             rows[index] = a

@@ -1,0 +1,101 @@
+"""Experiments with layer networks: rows summarized in lock step, memory, cost and determinism."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from app import codec
+from app.engine.network.block_experiment import run_block_experiment
+from app.engine.network.blocks import row_count
+from app.engine.network.config import ExperimentConfig
+from app.engine.network.cost import experiment_cost
+from app.engine.network.experiment import run_experiment
+
+
+def _config(query: str) -> ExperimentConfig:
+    return codec.to_experiment(codec.decode(query))
+
+
+def _peak(config: ExperimentConfig) -> int:
+    run_experiment(config)  # the inputs' draw is memoized: measure the work, not the first draw
+    tracemalloc.start()
+    try:
+        run_experiment(config)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("arch", ["block:residual,norm:layer,branch:2", "norm:batch"])
+def test_forward_only_peak_memory_is_one_layer_whatever_the_depth(arch: str) -> None:
+    shallow, deep = (
+        _peak(_config(f"depth={d}&width=256&samples=500&grad=0&run=relu,he_normal,{arch}")) for d in (5, 40)
+    )
+    assert deep < 1.25 * shallow, (shallow, deep)
+    layer = 500 * 256 * 4
+    assert deep < 12 * layer
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "depth=10&width=128&samples=300&run=relu,he_normal,block:residual,norm:batch,branch:2",
+        "depth=10&width=128&samples=300&grad=0&run=tanh,xavier,block:residual,norm:layer,norm_at:post",
+        "depth=10&width=128&samples=300&run=sigmoid,normal,norm:batch&run=sigmoid,normal",
+    ],
+)
+def test_cost_bounds_the_measured_memory_and_counts_the_rows(query: str) -> None:
+    config = _config(query)
+    cost = experiment_cost(config)
+    assert _peak(config) <= cost.memory_bytes
+    result = run_experiment(config)
+    for run, run_result in zip(config.runs, result.runs, strict=True):
+        assert len(run_result.layers) == row_count(run)
+
+
+def test_rows_share_their_ranges_across_runs_and_carry_their_types() -> None:
+    config = _config("depth=3&run=relu,he_normal,norm:layer&run=relu,he_normal,norm:rms,norm_at:after")
+    result = run_experiment(config)
+    a, b = result.runs
+    assert [layer.layer_type for layer in a.layers] == ["layer_norm", "activation"] * 3
+    assert [layer.layer_type for layer in b.layers] == ["activation", "rms_norm"] * 3
+    for la, lb in zip(a.layers, b.layers, strict=True):
+        assert la.pre.edges[0] == lb.pre.edges[0] and la.pre.edges[-1] == lb.pre.edges[-1]
+        assert la.grad is not None and lb.grad is not None
+        assert la.grad.edges[-1] == lb.grad.edges[-1]
+    # The dense layer feeding a norm reports its weights' gradient on the norm's row.
+    assert a.layers[0].weight_grad is not None and a.layers[1].weight_grad is None
+    assert b.layers[0].weight_grad is not None and b.layers[1].weight_grad is None
+
+
+def test_a_plain_run_beside_a_layer_network_shows_the_plain_paths_values() -> None:
+    both = run_experiment(_config("depth=4&run=tanh,xavier&run=tanh,xavier,norm:batch"))
+    alone = run_experiment(_config("depth=4&run=tanh,xavier"))
+    for mixed, plain in zip(both.runs[0].layers, alone.runs[0].layers, strict=True):
+        assert mixed.post.mean == plain.post.mean and mixed.post.std == plain.post.std
+        assert mixed.pre.std == plain.pre.std
+        assert mixed.grad is not None and plain.grad is not None
+        assert mixed.grad.std == pytest.approx(plain.grad.std, rel=1e-6)
+
+
+def test_the_same_link_gives_the_same_numbers() -> None:
+    query = "depth=6&run=relu,he_normal,block:residual,norm:batch&run=gelu,he_normal,block:residual,res_init:rezero"
+    one, two = (run_block_experiment(_config(query)) for _ in range(2))
+    for ra, rb in zip(one.runs, two.runs, strict=True):
+        for la, lb in zip(ra.layers, rb.layers, strict=True):
+            assert np.array_equal(la.post.counts, lb.post.counts) and la.post.std == lb.post.std
+            assert la.grad is not None and lb.grad is not None and la.grad.std == lb.grad.std
+
+
+def test_rezero_branches_get_no_gradient_and_the_sum_passes_it_whole() -> None:
+    result = run_experiment(_config("depth=5&loss=mse&run=relu,he_normal,block:residual,res_init:rezero"))
+    rows = result.runs[0].layers
+    sums = [r for r in rows if r.layer_type == "residual"]
+    inside = [r for r in rows if r.layer_type == "activation"]
+    assert all(r.grad is not None and r.grad.std == sums[-1].grad.std for r in sums)  # type: ignore[union-attr]
+    assert all(r.grad is not None and r.grad.std == sums[0].grad.std for r in inside)  # type: ignore[union-attr]
+    projections = [r for r in rows if r.name and r.name.endswith("projection")]
+    assert all(r.grad is not None and r.grad.std == 0.0 for r in projections)
