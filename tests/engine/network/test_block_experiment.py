@@ -82,7 +82,10 @@ def test_a_plain_run_beside_a_layer_network_shows_the_plain_paths_values() -> No
 
 
 def test_the_same_link_gives_the_same_numbers() -> None:
-    query = "depth=6&run=relu,he_normal,block:residual,norm:batch&run=gelu,he_normal,block:residual,res_init:rezero"
+    query = (
+        "depth=6&run=relu,he_normal,block:residual,norm:batch"
+        "&run=gelu,he_normal,block:residual,res_init:rezero"
+    )
     one, two = (run_block_experiment(_config(query)) for _ in range(2))
     for ra, rb in zip(one.runs, two.runs, strict=True):
         for la, lb in zip(ra.layers, rb.layers, strict=True):
