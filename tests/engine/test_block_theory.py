@@ -1,0 +1,88 @@
+"""Layer networks' mean-field predictions (block_theory.py) against Monte Carlo at width 1000."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from app import codec
+from app.engine.block_theory import BATCH_NORM_NOTE, block_theory
+from app.engine.network.blocks import build, row_count
+from app.engine.network.config import make_run
+from app.engine.network.experiment import run_experiment
+
+WIDE = "width=1000&input_dim=1000&samples=400&grad=0&theory=1"
+ARCHS = [
+    "tanh,xavier,norm:layer",
+    "relu,he_normal,norm:rms",
+    "relu,he_normal,norm:layer,norm_at:after",
+    "relu,he_normal,norm:rms,norm_at:after",
+    "tanh,xavier,block:residual",
+    "tanh,xavier,block:residual,branch:2",
+    "relu,he_normal,block:residual,res_init:depth",
+    "tanh,xavier,block:residual,branch_scale:0.5,bias:normal,bias_std:0.2",
+    "relu,he_normal,block:residual,norm:layer",
+    "gelu,he_normal,block:residual,norm:rms,branch:2",
+    "relu,he_normal,block:residual,norm:layer,norm_at:post",
+    "tanh,xavier,block:residual,res_init:rezero",
+    "relu,he_normal,block:residual,res_init:fixup,branch:2",
+]
+
+
+def _check_within(measured: float | None, predicted: float, where: str) -> None:
+    assert measured is not None
+    if predicted < 1e-6:
+        assert measured < 1e-6, where
+    else:
+        assert abs(measured / predicted - 1) < 0.05, (
+            f"{where}: measured {measured:.4g}, predicted {predicted:.4g}"
+        )
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_rows_prediction_is_within_5_percent_of_monte_carlo_at_width_1000(arch: str) -> None:
+    run, *more = arch.split(",bias:")
+    shared = f"{WIDE}&depth=8" + (f"&bias={more[0].replace(',bias_std:', '&bias_std=')}" if more else "")
+    result = run_experiment(codec.to_experiment(codec.decode(f"{shared}&run={run}")))
+    measured = result.runs[0]
+    theory = measured.theory
+    assert theory is not None and theory.note == ""
+    assert len(theory.layers) == len(measured.layers) == row_count(measured.config)
+    for row, t in zip(measured.layers, theory.layers, strict=True):
+        _check_within(row.pre.std, math.sqrt(t.q), f"{row.name} pre")
+        _check_within(row.post.std, math.sqrt(t.variance), f"{row.name} post")
+        if t.mean == 0.0:
+            continue  # zero by symmetry over the weights: at one draw, the units' fixed offsets
+        # A mean made by f is held to 5% of the signal's root mean square (those offsets, one per
+        # unit at width 1000, move it by about its scale / sqrt(1000) a layer)
+        assert row.post.mean is not None
+        scale = math.sqrt(t.variance + t.mean**2)
+        assert abs(row.post.mean - t.mean) < 0.05 * scale, (
+            f"{row.name} mean {row.post.mean:.4g} vs {t.mean:.4g}"
+        )
+
+
+def _sums(fields: dict[str, object]) -> list[float]:
+    """The predicted variance of each block's output x + s F(x), 50 tanh blocks."""
+    run = make_run({"activation": "tanh", "init": "xavier", "block": "residual", "depth": 50, **fields})
+    kinds = [spec.layer_type for spec in build(run).specs]
+    return [t.variance for t, kind in zip(block_theory(run).layers, kinds, strict=True) if kind == "residual"]
+
+
+def test_residual_variance_grows_linearly_at_scale_1_and_stays_bounded_with_1_over_sqrt_2l() -> None:
+    grow = _sums({})
+    assert len(grow) == 50
+    # tanh's E[f^2] tends to 1: each block adds about sigma_w^2 = 1 (Xavier), so q_l grows like l
+    assert 0.8 < grow[-1] - grow[-2] < 1.0 and 35 < grow[-1] < 50
+    bounded = _sums({"res_init": "depth"})
+    assert max(bounded) < 1.5 and bounded[-1] - bounded[-2] < 0.01
+    assert _sums({"res_init": "rezero"}) == [_sums({"res_init": "rezero"})[0]] * 50  # the identity
+
+
+def test_batch_norm_has_no_prediction_and_says_so() -> None:
+    for fields in ({"norm": "batch"}, {"norm": "batch", "block": "residual"}):
+        theory = block_theory(make_run({"activation": "relu", "init": "he_normal", **fields}))
+        assert theory.note == BATCH_NORM_NOTE and "no prediction" in theory.note
+        assert all(math.isnan(t.q) and math.isnan(t.variance) for t in theory.layers)
+        assert theory.phase is None and theory.q_star is None
