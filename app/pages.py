@@ -53,3 +53,9 @@ def docs(request: Request) -> HTMLResponse:
 def units(request: Request) -> HTMLResponse:
     """One layer unit by unit; the query string is a share link plus layer=, read through the API."""
     return templates.TemplateResponse(request, "units.html", {})
+
+
+@page("/sweep")
+def sweep(request: Request) -> HTMLResponse:
+    """A grid of experiments, streamed from the Dask cluster; the query string is the sweep link."""
+    return templates.TemplateResponse(request, "sweep.html", {})
