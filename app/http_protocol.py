@@ -41,6 +41,7 @@ the environment like every other setting.
 from __future__ import annotations
 
 import asyncio
+from functools import lru_cache
 from typing import Any, cast
 
 from starlette._utils import get_route_path
@@ -140,7 +141,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         if app is service_unavailable:
             app = _SERVICE_UNAVAILABLE
         elif (refusal := self._refusal(cycle)) is not None:
-            self._answer(cycle, refusal.status_code, _app_headers(refusal.raw_headers), bytes(refusal.body))
+            self._answer(cycle, *_as_sent(refusal))
             return
         super()._start_asgi_task(cycle, app)
 
@@ -203,9 +204,16 @@ _HEALTH_HEADERS = _header_lines(
 )
 
 
-def _app_headers(headers: list[tuple[bytes, bytes]]) -> bytes:
-    """A response's headers as the app sends them: its own, then the middleware's."""
-    return _header_lines([*headers, *HEADERS, *_cache_control(headers)])
+@lru_cache(maxsize=256)  # the refusals are made once each (app/api/simulate.py)
+def _as_sent(response: Response) -> tuple[int, bytes, bytes]:
+    """A response's status, headers after uvicorn's defaults (its own, then the middleware's, as
+    the app sends them) and body."""
+    headers = response.raw_headers
+    return (
+        response.status_code,
+        _header_lines([*headers, *HEADERS, *_cache_control(headers)]),
+        bytes(response.body),
+    )
 
 
 def _routed_app(app: object) -> Starlette | None:

@@ -11,7 +11,7 @@ from .. import codec
 from ..engine.params import ConfigError
 from ..settings import Settings, settings_of
 from .errors import config_error_response, overloaded_response
-from .runner import Answer, OverloadedError, Runner
+from .runner import MAX_RETRY_AFTER, Answer, OverloadedError, Runner
 from .schemas import SAITO_COMPARE, ExperimentSpec, SimulateResponse
 from .shared import (
     ERRORS,
@@ -86,7 +86,22 @@ def refusal_in_protocol(app: Starlette, query: str) -> Response | None:
     the HTTP protocol answers refusals itself, where it reads them (app/http_protocol.py), and
     passes every other request to the app. `app` is create_app's."""
     refused = query_refusal(query, app.state.settings, app.state.runner)
-    return None if refused is None else overloaded_response(refused)
+    return None if refused is None else _refusal_response(refused)
+
+
+def _refusal_response(refused: OverloadedError) -> Response:
+    """overloaded_response(refused), made once for each message and Retry-After (all its bytes
+    depend on): ~20 us of a refusal's CPU saved."""
+    key = (str(refused), refused.retry_after)
+    response = _REFUSALS.get(key)
+    if response is None:
+        if len(_REFUSALS) >= MAX_RETRY_AFTER:  # never while the message names only Retry-After
+            _REFUSALS.clear()
+        response = _REFUSALS[key] = overloaded_response(refused)
+    return response
+
+
+_REFUSALS: dict[tuple[str, int], Response] = {}
 
 
 router.add_api_route(
