@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from . import codec
-from .claims import ExperimentClaim, cs231n, ng, nielsen, saito_relu, saito_sigmoid
+from .claims import ExperimentClaim, cs231n, cs231n_maxout, ng, nielsen, saito_relu, saito_sigmoid
 from .engine.network.config import ExperimentConfig
 
 
@@ -70,6 +70,16 @@ _PRESET_LIST = [
         "Dead ReLUs: biases of -0.5, ReLU | leaky ReLU",
         "bias=constant&bias_value=-0.5&depth=10&run=relu,he_normal&run=leaky_relu,he_normal",
         cs231n.DEAD_RELU,
+    ),
+    Preset(
+        "maxout-relu-sigmoid",
+        "Maxout | ReLU (He, biases −0.5) | maxout | sigmoid (std 1): dead units and saturation",
+        # dead-relu's network: He weights and biases of -0.5 kill ReLUs, std 1 saturates sigmoids;
+        # maxout (k = 2 pieces) beside each under the same weights. Each column on its own axes:
+        # maxout with std 1 reaches 1e10, which would flatten the others' histograms to one bar.
+        "bias=constant&bias_value=-0.5&depth=10&axes=run"
+        "&run=maxout,he_normal&run=relu,he_normal&run=maxout,normal&run=sigmoid,normal",
+        cs231n_maxout.MAXOUT,
     ),
     Preset(
         "vanishing-gradient",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from . import train_codec
-from .claims import TrainClaim, cs231n, ng, saito_training
+from .claims import TrainClaim, cs231n, cs231n_maxout, ng, saito_training
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,13 @@ _LIST = [
         "depth=4&iterations=500&record_every=10&run=relu,he_normal,opt:adam"
         "&run=relu,he_normal,opt:adam,lr:0.1",
         cs231n.DEAD_RELU_LR,
+    ),
+    TrainPreset(
+        "maxout-lr",
+        "Maxout at the learning rate that kills ReLUs: ReLU | maxout (Adam 0.1)",
+        # dead-relu-lr's rate on 50-unit layers: two runs in a few seconds
+        "depth=4&width=50&iterations=500&record_every=10&opt=adam&lr=0.1&run=relu,he_normal&run=maxout,he_normal",
+        cs231n_maxout.MAXOUT_LR,
     ),
     TrainPreset(
         "zero-init-symmetric",

@@ -39,6 +39,8 @@ PRESET_DIGESTS = {
     "ng-small-init": "341d93fe01ca0f3038e0fd4e6eb27bd45498e715a402e8b75563373aa1bf57a7",
     # added with the training claims; the same digest from the code before issue 14
     "tanh-sigmoid-mean": "1a3898fa81251a97ecf7fbaa6553f6c187f92629a4f5918d87a8c9798fb576cf",
+    # added with issue 18's maxout claim
+    "maxout-relu-sigmoid": "9cbd7bb21b5dd4961bcbd115fd3f682833e7a0aa0508b95a6fc459b48754dba2",
 }
 
 # backward off and on, loss=mse, theory off, per-run axes, explicit ranges (values beyond them,
