@@ -309,10 +309,12 @@ function onKey(event) {
 }
 
 /** The preset whose experiment this is. Per-run axes change only how it is binned, so a
- * preset's link with axes=run is still that preset, with its claim. */
+ * preset's link with or without axes=run is still that preset, with its claim (a preset may have
+ * per-run axes of its own: maxout-relu-sigmoid). */
 function presetOf(share) {
-  const experiment = share.split("&").filter((part) => part !== "axes=run").join("&");
-  return state.catalog.presets.find((p) => p.share === experiment);
+  const binless = (query) => query.split("&").filter((part) => part !== "axes=run").join("&");
+  const experiment = binless(share);
+  return state.catalog.presets.find((p) => binless(p.share) === experiment);
 }
 
 /** Why a run has no theory curve: the mean field's assumptions do not hold for it. */
