@@ -14,7 +14,19 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from . import health, pages, vendor
-from .api import catalog, export, paths, simulate, status, sweep, theory, train, train_export, units
+from .api import (
+    catalog,
+    diagnostics,
+    export,
+    paths,
+    simulate,
+    status,
+    sweep,
+    theory,
+    train,
+    train_export,
+    units,
+)
 from .api.errors import handle_validation_errors
 from .api.runner import Runner
 from .api.sweep_service import SweepService
@@ -71,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(theory.router)
     app.include_router(paths.router)
     app.include_router(units.router)
+    app.include_router(diagnostics.router)
     app.include_router(sweep.router)
     app.include_router(pages.router)
     app.include_router(vendor.router)

@@ -21,6 +21,7 @@ from ..paths_presets import PATHS_PRESETS
 from ..presets import PRESETS, Preset
 from ..settings import Settings, env_name, get_settings
 from ..train_presets import TRAIN_PRESETS
+from .diagnostics import diagnostics_catalog
 from .sweep import sweep_catalog
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
@@ -185,6 +186,7 @@ async def catalog(settings: Annotated[Settings, Depends(get_settings)]) -> dict[
         **_static_catalog(),
         "limits": [{"name": k, "value": v, "setting": env_name(k)} for k, v in limits.items()],
         "sweeps": sweep_catalog(settings),  # the sweep link's syntax, metrics, presets and limits
+        "diagnostics": diagnostics_catalog(),  # /diagnostics' keys, methods and presets
     }
 
 

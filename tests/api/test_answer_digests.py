@@ -41,6 +41,11 @@ PRESET_DIGESTS = {
     "tanh-sigmoid-mean": "1a3898fa81251a97ecf7fbaa6553f6c187f92629a4f5918d87a8c9798fb576cf",
     # added with issue 18's maxout claim
     "maxout-relu-sigmoid": "9cbd7bb21b5dd4961bcbd115fd3f682833e7a0aa0508b95a6fc459b48754dba2",
+    # added with issue 15's norms and residual blocks
+    "bn-sigmoid": "32cb164acb38cf719482bdaafc4aa57a823588bedd3fbf28c2af175d4691105f",
+    "residual-depth": "1a8d39f084bfdad63b175e93d781b0232825d570e5ea5f6aea4bf649ea4c24ad",
+    "post-vs-pre-norm": "79b1a79da01a1e66ac9e8694042a0c454d4178fab732d7a32242dbae411c78f7",
+    "bn-deep-relu": "921d6ff7e142edb7db8e011d3420155dbe92ff49f48b84472aa28eda2f1eb2d0",
 }
 
 # backward off and on, loss=mse, theory off, per-run axes, explicit ranges (values beyond them,
@@ -154,6 +159,13 @@ LINK_DIGESTS = [
         "depth=3&seed=7&run=relu,he_normal&run=tanh,xavier,depth:8,samples:500",
         "db01e6d0e6cd9660e4cf557a34b49df5cfd8199188e96e5a38c9c098c82e5a73",
     ),
+    # layer networks (issue 15): post-norm RMSNorm with two layers per branch and s = 0.5,
+    # LayerNorm after the activation in a plain stack, Fixup, and the mse backward signal
+    (
+        "depth=3&loss=mse&run=tanh,xavier,block:residual,branch:2,norm:rms,norm_at:post,branch_scale:0.5"
+        "&run=relu,he_normal,norm:layer,norm_at:after&run=gelu,he_normal,block:residual,branch:2,res_init:fixup",
+        "bca908a5b87ad7bcb5fbcd158ddf779c4e68b99cf1f4fafb5b39a5b4983d5ca9",
+    ),
 ]
 
 UNITS_DIGESTS = {
@@ -195,3 +207,25 @@ def test_answer_digests_units(key: str) -> None:
 def test_answer_digests_http_serves_the_pinned_bytes(client: TestClient) -> None:
     body = client.get(f"/api/v1/simulate?{PRESETS['saito-compare'].query}").content
     assert _sha256(body) == PRESET_DIGESTS["saito-compare"]
+
+
+# GET /api/v1/diagnostics (issue 16): a preset, and links with LSUV, maxout and c0 at -0.5 and 1
+DIAGNOSTICS_DIGESTS = {
+    "pennington-tanh-isometry": "6c1496e112863aa8cf263c48d4230801cfba2f2d4ba9464f81498a1aa5aad222",
+    "bias=normal&bias_std=0.3&depth=3&width=40&samples=20&run=tanh,xavier,gain:2&run=relu,he_normal"
+    "&c0=0.2,0.9&pairs=4&jacobian=1": "90fc2dee73281ebcfa443b1dcbc528f7e7e549c6072faff49e2c2f57bf8008aa",
+    "depth=3&width=30&samples=200&run=tanh,lsuv&run=maxout,he_normal&c0=-0.5,1": (
+        "9c3aa353e166a922d22591c03cefe440fa0cca5a8533679d00b4e8b0fdbae70b"
+    ),
+}
+
+
+@pytest.mark.parametrize("key", list(DIAGNOSTICS_DIGESTS))
+def test_answer_digests_diagnostics(key: str) -> None:
+    from app.api.diagnostics_payload import diagnostics_answer
+    from app.diagnostics_codec import split_options
+    from app.diagnostics_presets import DIAGNOSTICS_PRESETS
+
+    share, options = split_options(DIAGNOSTICS_PRESETS[key].query if key in DIAGNOSTICS_PRESETS else key)
+    answer = diagnostics_answer(codec.to_experiment(codec.decode(share)), options)
+    assert _sha256(answer.json) == DIAGNOSTICS_DIGESTS[key]

@@ -161,6 +161,13 @@ def diagnostics_cost(config: ExperimentConfig, options: DiagnosticsOptions) -> C
 
 
 def check_diagnostics_limits(config: ExperimentConfig, options: DiagnosticsOptions, limits: Limits) -> Cost:
+    """Raise ConfigError for a run the diagnostics cannot measure, BudgetError naming the first
+    limit they are over; return their cost."""
+    for i, run in enumerate(config.runs):
+        if run.input_dim < 2:
+            raise ConfigError(
+                f"runs[{i}].input_dim", "must be at least 2 for pairs of inputs with a chosen correlation"
+            )
     cost = diagnostics_cost(config, options)
     for value, limit, name, what in (
         (cost.macs, limits.max_macs, "max_macs", "multiply-adds"),
