@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from . import codec
-from .claims import ExperimentClaim, cs231n, cs231n_maxout, ng, nielsen, saito_relu, saito_sigmoid
+from .claims import ExperimentClaim, cs231n, cs231n_maxout, ng, nielsen, norms, saito_relu, saito_sigmoid
 from .engine.network.config import ExperimentConfig
 
 
@@ -139,6 +139,35 @@ _PRESET_LIST = [
         "bias=zeros&depth=2&run=tanh,normal,output_activation:sigmoid,std:0.01"
         "&run=tanh,normal,output_activation:sigmoid,std:0.01,depth:20",
         ng.SMALL_INIT,
+    ),
+    # Norms and residual blocks (layer networks: one row per norm, activation, projection and sum)
+    Preset(
+        "bn-sigmoid",
+        "E1 without | with BatchNorm before each sigmoid",
+        "range=0,1&run=sigmoid,normal&run=sigmoid,normal,norm:batch",
+        norms.BN_SIGMOID,
+    ),
+    Preset(
+        "residual-depth",
+        "50 tanh residual blocks: s = 1 | 1/sqrt(2L) | ReZero",
+        # forward only: the claim is about the signal, and 3 x 151 rows kept for a backward pass
+        # would be most of the memory budget
+        "depth=50&grad=0&run=tanh,xavier,block:residual&run=tanh,xavier,block:residual,res_init:depth"
+        "&run=tanh,xavier,block:residual,res_init:rezero",
+        norms.RESIDUAL_DEPTH,
+    ),
+    Preset(
+        "post-vs-pre-norm",
+        "12 ReLU residual blocks with LayerNorm: post-norm | pre-norm",
+        "depth=12&run=relu,he_normal,block:residual,norm:layer,norm_at:post"
+        "&run=relu,he_normal,block:residual,norm:layer",
+        norms.NORM_PLACEMENT,
+    ),
+    Preset(
+        "bn-deep-relu",
+        "50 ReLU layers with He: BatchNorm | none",
+        "depth=50&run=relu,he_normal,norm:batch&run=relu,he_normal",
+        norms.BN_DEEP,
     ),
 ]
 

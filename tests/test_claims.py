@@ -58,6 +58,9 @@ def test_claims_say_where_the_texts_and_the_measurement_disagree() -> None:
     assert verdicts["exploding-relu"] == "contradicted"  # "not a problem" without sigmoid or tanh
     assert verdicts["saturated-tanh"] == "holds in part"  # on the flat parts, yet the gradient grows
     assert set(verdicts.values()) == set(VERDICTS)
+    # norms and residual blocks: Post-LN's gradient is larger than Pre-LN's at the output, yet flat
+    assert verdicts["post-vs-pre-norm"] == "holds in part"
+    assert verdicts["bn-sigmoid"] == verdicts["residual-depth"] == verdicts["bn-deep-relu"] == "holds"
 
 
 def test_claims_catch_a_number_or_verdict_that_drifts() -> None:

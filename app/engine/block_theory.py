@@ -161,4 +161,6 @@ def _residual(run: RunConfig, arch: Architecture) -> list[LayerTheory]:
             rows.append(_row(y, n))
             y = n
         x = y
+    if arch.norm != "none" and arch.norm_at == "pre":
+        rows.append(_row(x, _norm(kind, x)))  # the final norm
     return rows

@@ -7,8 +7,8 @@ Six link fields, all optional; a run that sets none of them is the plain stack i
   dense stem from the inputs (input_dim -> width, no activation)
 - branch=1|2: F's layers, each an activation then a dense layer (F ends in its output projection)
 - norm=none|batch|layer|rms: BatchNorm (batch statistics), LayerNorm or RMSNorm
-- norm_at: plain stacks before|after the activation; residual blocks pre (x + s F(N(x))) or post
-  (N(x + s F(x)))
+- norm_at: plain stacks before|after the activation; residual blocks pre (x + s F(N(x)), and a
+  final norm after the last block, as Pre-LN Transformers have) or post (N(x + s F(x)))
 - branch_scale: s, the number the branch is multiplied by (default 1)
 - res_init=none|depth|rezero|fixup: depth multiplies each branch's output projection by
   1/sqrt(2L) (GPT-2, L blocks); rezero makes s a learnable scalar, 0 at init (ReZero, SkipInit);

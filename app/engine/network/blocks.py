@@ -220,6 +220,12 @@ def _build_residual(
         if norm is not None and arch.norm_at == "post":
             _row(net, norm, RowSpec(norm.layer_type, f"{where} · {norm.layer_type} (post)", norm.layer_type))
         yield block
+    if arch.norm != "none" and arch.norm_at == "pre":
+        # Pre-norm stacks end in a norm of the residual stream, as Pre-LN Transformers do (GPT-2's
+        # ln_f; Xiong et al. 2020, fig. 1): the stream's scale grows with depth, the output's does not.
+        final = _norm(arch, width, dtype)
+        _row(net, final, RowSpec(final.layer_type, f"final · {final.layer_type}", final.layer_type))
+        yield final
 
 
 def _fixup(
@@ -326,7 +332,8 @@ def row_count(run: RunConfig) -> int:
     norm = 0 if arch.norm == "none" else 1
     if not arch.residual:
         return run.depth * (1 + norm)
-    return 1 + run.depth * (arch.branch + 2 + norm)
+    final = 1 if norm and arch.norm_at == "pre" else 0  # pre-norm stacks' final norm
+    return 1 + run.depth * (arch.branch + 2 + norm) + final
 
 
 # Arrays of a layer's size each row holds for the backward pass: the layer's cache (its input, or
