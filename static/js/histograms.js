@@ -144,7 +144,7 @@ function theoryCurve(t, q, k, logY) {
 
 /** Subplot k of the grid: one run's histogram of one layer, its theory curve where mean field
  * applies, its clipped spike and its hidden values. Returns the traces. */
-function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, narrow, large }) {
+function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, narrow, tight, large }) {
   const [xa, ya] = axes;
   const t = layer[kind];
   layout[xa].range = [t.edges[0], t.edges.at(-1)];
@@ -169,7 +169,7 @@ function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, nar
     const under = hidden.some((h) => h.side === "below") || (narrow && hidden.length > 0);
     const at = { xref: `x${k}`, yref: `y${k} domain`, x: clip.x, y: 1, yshift: under ? -(size + 6) : 0 };
     const font = { size: large ? 14 : 10, color: "#1d2330" };
-    const text = compact ? `▲ ${count(clip.count)}` : `▲ ${count(clip.count)} (${count(clip.zeros)} zeros)`;
+    const text = compact || tight ? `▲ ${count(clip.count)}` : `▲ ${count(clip.count)} (${count(clip.zeros)} zeros)`;
     const props = { ...at, xanchor: "left", yanchor: "top", font, bgcolor: NOTE_BG, hovertext: GLOSSARY["▲"] };
     layout.annotations.push(note(text, props));
   }
@@ -177,7 +177,8 @@ function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, nar
     // compact (the gallery's cards): the short line, which keeps dead and distinct units
     // a card's narrow column: one statistic a line, so none runs into the next column
     const short = statsLine(layer, kind, narrow || compact);
-    const line = compact ? short.replaceAll(" · ", "<br>") : short;
+    // and a phone's column too narrow for the short line (four runs at 390 px)
+    const line = compact || tight ? short.replaceAll(" · ", "<br>") : short;
     const fontSize = large ? 15 : narrow || compact ? 9 : 11;
     const stats = titleOver(k, line, "right", { size: fontSize, color: large ? "#1d2330" : MUTED });
     layout.annotations.push({ ...stats, hovertext: explainTerms(line).join("<br>") });
@@ -194,14 +195,15 @@ export function gridFigure(
 ) {
   const runs = result.runs;
   const shown = rows ?? layerRows(depthOf(result), "auto", 10, lastLayers(result));
-  const rowHeight = compact ? 110 : 150;
+  const narrow = width / runs.length < 260; // phones: short statistics, labels on two lines
+  const tight = width / runs.length < 120; // narrower still: one statistic a line, rows apart for them
+  const rowHeight = compact ? 110 : tight ? 180 : 150;
   const layout = baseLayout(height ?? shown.length * rowHeight + (compact ? 60 : 90));
   if (large) layout.font = { ...layout.font, size: 15 };
-  const narrow = width / runs.length < 260; // phones: short statistics, labels on two lines
   if (narrow) layout.margin = { ...layout.margin, l: 48, r: 8, t: compact ? 72 : 100 }; // titles on up to 3 lines
   // Gaps in real pixels: a column's count ticks need them, or they print over its left neighbour.
   const xs = domains(runs.length, compact ? 24 : 40, width - layout.margin.l - layout.margin.r);
-  const ys = domains(shown.length, compact ? 48 : 44, layout.height - layout.margin.t - layout.margin.b).reverse();
+  const ys = domains(shown.length, compact ? 48 : tight ? 74 : 44, layout.height - layout.margin.t - layout.margin.b).reverse();
   const data = [];
   shown.forEach((j, r) => {
     const labelled = runs.findIndex((run) => run.layers[j]?.[kind]);
@@ -217,7 +219,7 @@ export function gridFigure(
         return;
       }
       const color = COLORS[c % COLORS.length];
-      data.push(...gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, narrow, large }));
+      data.push(...gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, narrow, tight, large }));
     });
   });
   runs.forEach((run, c) => {
