@@ -3,7 +3,7 @@
 
 import { count, esc, fmt, pct } from "./format.js";
 import { GLOSSARY, explainTerms } from "./glossary.js";
-import { lastLayers, layerRows } from "./layers.js";
+import { lastLayers, layerRows, rowLabels, sameRow } from "./layers.js";
 import { COLORS, COUNT_AXIS, MUTED, NOTE_BG, VALUE_AXIS, baseLayout, depthOf, domains, note, runTitle, theoryApplies, titleOver } from "./plot-base.js";
 
 /** What a histogram cannot show: the share of values beyond its range (non-zero only when the
@@ -207,9 +207,12 @@ export function gridFigure(
   const data = [];
   shown.forEach((j, r) => {
     const labelled = runs.findIndex((run) => run.layers[j]?.[kind]);
+    const labels = rowLabels(result, j); // a layer network's row by its layer type; each cell's own where runs differ
+    const same = sameRow(labels);
     runs.forEach((run, c) => {
       const k = r * runs.length + c + 1;
-      const axes = histogramAxes(layout, k, xs[c], ys[r], logY, c === labelled ? `layer ${j + 1}` : null);
+      const title = c === labelled || (!same && run.layers[j]?.[kind]) ? labels[c] : null;
+      const axes = histogramAxes(layout, k, xs[c], ys[r], logY, title);
       layout[axes[0]].nticks = narrow ? 3 : 5; // a phone's column: few ticks, so none is rotated over the next row
       if (narrow) layout[axes[0]].tickfont = { size: 10 };
       const layer = run.layers[j];
@@ -251,7 +254,9 @@ export function overlayFigure(result, { kind = "post", logY = false, rows = null
     const k = i + 1;
     const [r, c] = [Math.floor(i / cols), i % cols];
     histogramAxes(layout, k, xs[c], ys[r], logY, c === 0 ? "count" : null);
-    layout.annotations.push(titleOver(k, `layer ${j + 1}`, "left", { size: 12 }));
+    const labels = rowLabels(result, j, { oneLine: true });
+    const title = sameRow(labels) ? labels.find((l) => l !== null) : [...new Set(labels.filter((l) => l !== null))].join(" | ");
+    layout.annotations.push(titleOver(k, title, "left", { size: 12 }));
     let line = 0; // runs' hidden-value notes stack downwards, each in its run's colour
     runs.forEach((run, ri) => {
       const layer = run.layers[j];

@@ -31,3 +31,27 @@ export function layerChoices(depth, max = 10) {
   }
   return choices;
 }
+
+// A layer network's rows (norms, residual blocks) carry their layer type and where they sit; a
+// plain stack's row is its hidden layer.
+const TYPE_NAMES = { batch_norm: "BatchNorm", layer_norm: "LayerNorm", rms_norm: "RMSNorm" };
+
+/** Row j's label: "layer 3" for a plain stack's; a layer network's says where the row sits and
+ * what layer it is ("block 3" over "LayerNorm (pre)", or on one line with `oneLine`). */
+export function rowLabel(layer, j, { oneLine = false } = {}) {
+  if (!layer?.layer_type || !layer.name) return `layer ${j + 1}`;
+  const named = layer.name.replace(/batch_norm|layer_norm|rms_norm/g, (t) => TYPE_NAMES[t]);
+  const [where, what] = named.split(" · ");
+  if (what === undefined) return where; // the stem
+  return oneLine ? `${where} · ${what}` : `${where}<br>${what}`;
+}
+
+/** Row j's label in each run that has it (null where a run is shallower). */
+export function rowLabels(result, j, options = {}) {
+  return result.runs.map((run) => (run.layers[j] ? rowLabel(run.layers[j], j, options) : null));
+}
+
+/** Whether every run that has row j gives it the same label (one label then names the row). */
+export function sameRow(labels) {
+  return new Set(labels.filter((l) => l !== null)).size <= 1;
+}

@@ -2,6 +2,7 @@
 
 import { esc, fmt } from "./format.js";
 import { hiddenValues, statsLine } from "./histograms.js";
+import { rowLabel, rowLabels, sameRow } from "./layers.js";
 import { COLORS, MUTED, NOTE_BG, VALUE_AXIS, baseLayout, depthOf, domains, note, runTitle } from "./plot-base.js";
 
 /** One ridge: the histogram as a filled outline from `base` up to `base + 1.6` at its tallest
@@ -37,6 +38,7 @@ export function ridgelineFigure(
   const common = Math.max(1, ...runs.flatMap((run) => run.layers.flatMap((l) => l[kind]?.counts ?? [])));
   const size = depth > 24 ? 8 : 9; // ridges 16 px apart at depth 50
   const data = [];
+  const same = [...Array(depth).keys()].every((j) => sameRow(rowLabels(result, j)));
   runs.forEach((run, c) => {
     const k = c + 1;
     const color = COLORS[c % COLORS.length];
@@ -51,9 +53,9 @@ export function ridgelineFigure(
         fill: "toself",
         fillcolor: color + "55",
         line: { color, width: 1 },
-        name: `layer ${j + 1}`,
+        name: rowLabel(layer, j, { oneLine: true }),
         hoverinfo: "text",
-        text: `${esc(run.label)}<br>layer ${j + 1}: ${statsLine(layer, kind)}`,
+        text: `${esc(run.label)}<br>${esc(rowLabel(layer, j, { oneLine: true }))}: ${statsLine(layer, kind)}`,
         hoveron: "fills",
         xaxis: `x${k}`,
         yaxis: `y${k}`,
@@ -63,7 +65,7 @@ export function ridgelineFigure(
       const at = { xref: `x${k} domain`, yref: `y${k}`, x: 1, y: -j, xanchor: "right", yanchor: "bottom" };
       layout.annotations.push(note(text, { ...at, bgcolor: NOTE_BG, borderpad: 0, font: { size, color } }));
     });
-    ridgeAxes(layout, k, xs[c], depth);
+    ridgeAxes(layout, k, xs[c], depth, run, c === 0 || !same);
     layout.annotations.push(runTitle(run, c, narrow, { xref: `x${k} domain`, x: 0.5, yshift: 12 }));
   });
   const how = (scale === "common" ? "one scale for all ridges" : "each ridge to its own peak") + (logY ? ", log counts" : "");
@@ -72,8 +74,9 @@ export function ridgelineFigure(
   return { data, layout };
 }
 
-/** Column k's axes of the ridgeline: values across, layers downwards (labelled in column 1). */
-function ridgeAxes(layout, k, domain, depth) {
+/** Column k's axes of the ridgeline: values across, layers downwards, labelled by `run`'s rows
+ * where `labelled` (column 1, or every column when the runs' rows differ in type). */
+function ridgeAxes(layout, k, domain, depth, run, labelled) {
   const suffix = k === 1 ? "" : k;
   const step = Math.max(1, Math.ceil(depth / 12));
   const ticks = [...Array(depth).keys()].filter((j) => j % step === 0);
@@ -83,8 +86,8 @@ function ridgeAxes(layout, k, domain, depth) {
     anchor: `x${k}`,
     range: [-depth + 0.5, 2],
     tickvals: ticks.map((j) => -j),
-    ticktext: ticks.map((j) => `layer ${j + 1}`),
-    showticklabels: k === 1,
+    ticktext: ticks.map((j) => rowLabel(run.layers[j], j, { oneLine: true })),
+    showticklabels: labelled,
     showgrid: false,
     zeroline: false,
   };
