@@ -104,3 +104,18 @@ def test_claims_agree_to_the_precision_written(written: str, value: float, agree
 def test_claims_quoted_numbers_skip_words_and_keep_order() -> None:
     reason = "dL/dz std is 9.9e-8 at layer 1 against 0.25 at layer 5, 58% of them; ±0.90."
     assert quoted_numbers(reason) == ["9.9e-8", "1", "0.25", "5", "58", "0.90"]
+
+
+def test_claims_maxout_holds_in_part_for_its_pieces_not_its_units() -> None:
+    """No maxout unit dies or saturates; what keeps the verdict from "holds" is the pieces that win on
+    no sample (no gradient reaches them): in the std-1 column they grow with depth."""
+    from app.claims.cs231n_maxout import _dead_pieces
+
+    result = _result("maxout-relu-sigmoid")
+    numbers = dict(PRESETS["maxout-relu-sigmoid"].claim.measure(result).numbers)
+    assert numbers["maxout dead units, most in a layer"] == 0
+    assert (
+        numbers["maxout weights and biases, thousands"] == 2 * numbers["ReLU weights and biases, thousands"]
+    )
+    pieces = _dead_pieces(result, 2)
+    assert pieces[0] == 0 and max(pieces) > 0 and pieces[-1] > pieces[0]

@@ -168,3 +168,25 @@ def test_presets_saito_compare_columns_tell_the_three_stories(client: TestClient
         std1, xavier, he = (run["layers"][j] for run in runs)
         assert std1["post"]["saturated_fraction"] > 0.5 > xavier["post"]["saturated_fraction"]
         assert he["post"]["edges"][0] == 0.0 and he["post"]["edges"][-1] == 1.0
+
+
+def test_presets_maxout_has_no_dead_or_saturated_units_where_relu_dies_and_sigmoid_saturates(
+    client: TestClient,
+) -> None:
+    """Through the API as the dashboard reads it: each layer's dead units and saturated share, and
+    the gradient of every maxout unit through exactly one of its 2 pieces."""
+    maxout_he, relu, maxout_std1, sigmoid = _result(client, "maxout-relu-sigmoid")["runs"]
+    assert [r["config"]["activation"] for r in (maxout_he, relu, maxout_std1, sigmoid)] == [
+        "maxout", "relu", "maxout", "sigmoid"
+    ]  # fmt: skip
+    assert maxout_he["config"]["pieces"] == maxout_std1["config"]["pieces"] == 2
+    for run in (maxout_he, maxout_std1):
+        for layer in run["layers"]:
+            assert layer["dead_units"] == 0
+            assert layer["post"]["saturated_fraction"] is None  # unbounded: nothing to saturate at
+            assert layer["pre"]["count"] == 2 * layer["post"]["count"]  # z holds both pieces
+            assert layer["grad"]["zero_fraction"] == 0.5  # the losing piece's dL/dz, and only it
+    assert relu["layers"][-1]["dead_units"] == relu["layers"][-1]["units"]
+    assert all(layer["post"]["saturated_fraction"] > 0.5 for layer in sigmoid["layers"])
+    # the same He weights' scale beside each: layer 1's z spreads alike in both columns
+    assert maxout_he["layers"][0]["pre"]["std"] == pytest.approx(relu["layers"][0]["pre"]["std"], rel=0.05)

@@ -100,3 +100,13 @@ def test_train_presets_links_decode() -> None:
     for preset in TRAIN_PRESETS.values():
         assert train_codec.decode(preset.query) == preset.training
         assert train_codec.encode(preset.training) == preset.query  # canonical: same link, same bytes
+
+
+def test_train_presets_maxout_lives_at_the_rate_that_kills_relus() -> None:
+    relu, maxout = _trained("maxout-lr")
+    assert dict(relu.config.optimizer_params) == dict(maxout.config.optimizer_params)  # same rate, same Adam
+    assert maxout.config.run.activation_params()["pieces"] == 2
+    assert relu.status == maxout.status == "done"
+    assert min(max(r.dead_fraction) for r in relu.records[1:]) > 0.5  # killed from the first record on
+    assert all(d == 0.0 for r in maxout.records for d in r.dead_fraction)
+    assert maxout.records[-1].test_accuracy > relu.records[-1].test_accuracy
