@@ -1,7 +1,8 @@
 """The server under load: requests per second and latency at 50 connections, with wrk on loopback.
 
     python -m bench.load_bench [--duration 10] [--connections 50] [--workers 1]
-    python -m bench.load_bench --flood [--clients 200] [--duration 6] [--pace 0]
+    python -m bench.load_bench --flood [--clients 200] [--duration 6] [--pace 0] [--workers 1]
+        [--wrk] [--rounds 1] [--baseline CHECKOUT]
 
 Four targets, one after the other against one server started here: `/healthz` (the baseline:
 the server's HTTP handling alone, since the protocol answers it before the app), the
