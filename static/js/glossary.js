@@ -6,7 +6,7 @@ export const GLOSSARY = {
   "σ": "σ: the standard deviation of this layer's values (every sample, every unit)",
   mean: "mean: the average of this layer's values",
   sat: "sat: the share of activations within 3% of the activation's bounds (0 or 1 for sigmoid, ±1 for tanh), where its slope is nearly 0 and little gradient passes",
-  dead: "dead: units whose output is 0 for every sample; for ReLU that means no gradient passes through, so the unit never learns",
+  dead: "dead: units whose output is 0 for every sample; for ReLU that means no gradient passes through, so the unit never learns. A maxout unit is never dead (one of its pieces passes the gradient on every sample), but a piece that wins on no sample gets none",
   distinct: "distinct: how many units compute different functions of the input; 1 means every unit is a copy of the others",
   "dW:W": "dW:W: std(dL/dW) / std(W), the weight gradient beside the weights. The backward signal's size is arbitrary (N(0, 1) per sample, summed over the samples, so it grows with their number): compare it between layers and runs of one experiment, not with 1",
   "▲": "▲ n: this pale bar is cut off so the others stay visible; it holds n values, most of them exactly 0 (a ReLU's zeros)",
@@ -33,8 +33,8 @@ const SIGNAL = {
 export function viewNote(view, kind, loss = "normal") {
   const values = {
     post: "the activations a = f(z), what each layer passes on",
-    pre: "z = a·W + b, what goes into each activation; the dashed line is the mean-field prediction N(0, q) of the counts, drawn where the theory's assumptions hold",
-    grad: `the gradient dL/dz, how much the loss changes when a unit's z changes. Backward from the last layer, ${SIGNAL[loss] ?? SIGNAL.normal}. Vanishing looks like σ shrinking from the last layer back to layer 1; exploding, σ growing`,
+    pre: "z = a·W + b, what goes into each activation (for maxout, every piece's z: k values per unit and sample, the largest of which is its activation); the dashed line is the mean-field prediction N(0, q) of the counts, drawn where the theory's assumptions hold",
+    grad: `the gradient dL/dz, how much the loss changes when a unit's z changes (for maxout, per piece: the winning piece's carries the unit's gradient, the others' are exactly 0). Backward from the last layer, ${SIGNAL[loss] ?? SIGNAL.normal}. Vanishing looks like σ shrinking from the last layer back to layer 1; exploding, σ growing`,
   }[kind];
   const layout = {
     grid: "One column per run, one row per layer (layer 1 on top). A bar counts the values (every sample, every unit) that fall in its range; the line above each plot gives its statistics (hover it for what each means).",
