@@ -7,12 +7,24 @@ from __future__ import annotations
 
 import os
 
+import dask
 from distributed import Client, LocalCluster
 
-SCHEDULER_VARIABLE = "INITSCOPE_DASK_SCHEDULER"
+
+# Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, to hand freed memory back to
+# the system. Setting it turns off glibc's adaptive mmap threshold, so every large array the engine
+# allocates is mapped and unmapped afresh: measured, ~10,000 page faults and +25% CPU per point of
+# the tanh phase diagram (worker 96 + 20 ms against 82 ms in one process). Unset, a point costs the
+# same CPU in a worker as alone.
+NO_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
 
 def local_cluster(workers: int | None = None) -> LocalCluster:
+    with dask.config.set(NO_TRIM):
+        return _local_cluster(workers)
+
+
+def _local_cluster(workers: int | None) -> LocalCluster:
     return LocalCluster(
         n_workers=workers or os.cpu_count() or 1,
         threads_per_worker=1,
