@@ -144,7 +144,8 @@ _PRESET_LIST = [
     Preset(
         "bn-sigmoid",
         "E1 without | with BatchNorm before each sigmoid",
-        "range=0,1&run=sigmoid,normal&run=sigmoid,normal,norm:batch",
+        # no range: the sigmoid's rows are drawn on [0, 1] anyway, BatchNorm's on their own
+        "run=sigmoid,normal&run=sigmoid,normal,norm:batch",
         norms.BN_SIGMOID,
     ),
     Preset(

@@ -202,12 +202,17 @@ export function gridFigure(
   if (large) layout.font = { ...layout.font, size: 15 };
   if (narrow) layout.margin = { ...layout.margin, l: 48, r: 8, t: compact ? 72 : 100 }; // titles on up to 3 lines
   // Gaps in real pixels: a column's count ticks need them, or they print over its left neighbour.
-  const xs = domains(runs.length, compact ? 24 : 40, width - layout.margin.l - layout.margin.r);
+  // Columns whose rows differ in type each title their cells: room for that title between them
+  const differ = shown.some((j) => !sameRow(rowLabels(result, j)));
+  const gap = differ ? (compact ? 44 : 64) : compact ? 24 : 40;
+  const xs = domains(runs.length, gap, width - layout.margin.l - layout.margin.r);
   const ys = domains(shown.length, compact ? 48 : tight ? 74 : 44, layout.height - layout.margin.t - layout.margin.b).reverse();
   const data = [];
   shown.forEach((j, r) => {
     const labelled = runs.findIndex((run) => run.layers[j]?.[kind]);
-    const labels = rowLabels(result, j); // a layer network's row by its layer type; each cell's own where runs differ
+    // a layer network's row by its layer type, on one short line (a second line would run into
+    // the count ticks); each cell's own label where the runs' rows differ
+    const labels = rowLabels(result, j, { short: true });
     const same = sameRow(labels);
     runs.forEach((run, c) => {
       const k = r * runs.length + c + 1;

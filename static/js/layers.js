@@ -37,12 +37,14 @@ export function layerChoices(depth, max = 10) {
 const TYPE_NAMES = { batch_norm: "BatchNorm", layer_norm: "LayerNorm", rms_norm: "RMSNorm" };
 
 /** Row j's label: "layer 3" for a plain stack's; a layer network's says where the row sits and
- * what layer it is ("block 3" over "LayerNorm (pre)", or on one line with `oneLine`). */
-export function rowLabel(layer, j, { oneLine = false } = {}) {
+ * what layer it is ("block 3" over "LayerNorm (pre)", or on one line with `oneLine`; `short`, for
+ * a phone's narrow columns, is one line with "B3" for "block 3" and "L1" for "layer 1"). */
+export function rowLabel(layer, j, { oneLine = false, short = false } = {}) {
   if (!layer?.layer_type || !layer.name) return `layer ${j + 1}`;
   const named = layer.name.replace(/batch_norm|layer_norm|rms_norm/g, (t) => TYPE_NAMES[t]);
   const [where, what] = named.split(" · ");
   if (what === undefined) return where; // the stem
+  if (short) return `${where.replace(/^block /, "B").replace(/^layer /, "L")} · ${what}`;
   return oneLine ? `${where} · ${what}` : `${where}<br>${what}`;
 }
 

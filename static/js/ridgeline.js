@@ -34,6 +34,9 @@ export function ridgelineFigure(
   if (large) layout.font = { ...layout.font, size: 15 };
   const narrow = width / runs.length < 260; // phones: run labels on two lines
   if (narrow) layout.margin = { ...layout.margin, r: 8, t: 84 };
+  // A layer network's row labels ("B12 · x + s F(x)") are longer than "layer 12": room for them
+  const typed = runs.some((run) => run.layers.some((l) => l.layer_type));
+  if (typed) layout.margin = { ...layout.margin, l: Math.max(layout.margin.l, narrow ? 84 : 104) };
   const xs = domains(runs.length, 40, width - layout.margin.l - layout.margin.r);
   const common = Math.max(1, ...runs.flatMap((run) => run.layers.flatMap((l) => l[kind]?.counts ?? [])));
   const size = depth > 24 ? 8 : 9; // ridges 16 px apart at depth 50
@@ -86,7 +89,7 @@ function ridgeAxes(layout, k, domain, depth, run, labelled) {
     anchor: `x${k}`,
     range: [-depth + 0.5, 2],
     tickvals: ticks.map((j) => -j),
-    ticktext: ticks.map((j) => rowLabel(run.layers[j], j, { oneLine: true })),
+    ticktext: ticks.map((j) => rowLabel(run.layers[j], j, { short: true })),
     showticklabels: labelled,
     showgrid: false,
     zeroline: false,

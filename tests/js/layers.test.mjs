@@ -39,8 +39,8 @@ test("sameRow_tells_rows_of_different_types_apart", () => {
 
 test("gridFigure_labels_rows_by_layer_type_and_each_cell_where_the_columns_differ", () => {
   const titles = (fig) => Object.entries(fig.layout).filter(([k]) => k.startsWith("yaxis")).map(([, a]) => a.title?.text ?? null);
-  assert.deepEqual(titles(gridFigure({ runs: [bn, bn] })), ["layer 1<br>BatchNorm", null, "layer 1<br>sigmoid", null]);
-  assert.deepEqual(titles(gridFigure({ runs: [bn, ln] })), ["layer 1<br>BatchNorm", "layer 1<br>LayerNorm", "layer 1<br>sigmoid", null]);
+  assert.deepEqual(titles(gridFigure({ runs: [bn, bn] })), ["L1 · BatchNorm", null, "L1 · sigmoid", null]);
+  assert.deepEqual(titles(gridFigure({ runs: [bn, ln] })), ["L1 · BatchNorm", "L1 · LayerNorm", "L1 · sigmoid", null]);
   assert.deepEqual(titles(gridFigure({ runs: [plain] })), ["layer 1", "layer 2"]);
 });
 
@@ -49,8 +49,15 @@ test("overlay_and_ridgeline_name_the_rows_by_type_too", () => {
   assert.ok(overlay.includes("layer 1 · BatchNorm | layer 1 · LayerNorm"), overlay.join("; "));
   assert.ok(overlay.includes("layer 1 · sigmoid"));
   const ridge = ridgelineFigure({ runs: [bn, ln] }).layout;
-  assert.deepEqual(ridge.yaxis.ticktext, ["layer 1 · BatchNorm", "layer 1 · sigmoid"]);
-  assert.deepEqual(ridge.yaxis2.ticktext, ["layer 1 · LayerNorm", "layer 1 · sigmoid"]);
+  assert.deepEqual(ridge.yaxis.ticktext, ["L1 · BatchNorm", "L1 · sigmoid"]);
+  assert.deepEqual(ridge.yaxis2.ticktext, ["L1 · LayerNorm", "L1 · sigmoid"]);
   assert.equal(ridge.yaxis2.showticklabels, true); // the columns' rows differ: each is labelled
   assert.equal(ridgelineFigure({ runs: [bn, bn] }).layout.yaxis2.showticklabels, false);
+});
+
+test("a_phones_narrow_columns_get_one_short_line", () => {
+  assert.equal(rowLabel(row(0, "layer_norm", "block 12 · layer_norm (pre)"), 0, { short: true }), "B12 · LayerNorm (pre)");
+  assert.equal(rowLabel(bn.layers[0], 0, { short: true }), "L1 · BatchNorm");
+  const narrow = gridFigure({ runs: [bn, ln] }, { width: 390 }).layout;
+  assert.equal(narrow.yaxis.title.text, "L1 · BatchNorm");
 });
