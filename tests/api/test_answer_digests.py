@@ -42,7 +42,7 @@ PRESET_DIGESTS = {
     # added with issue 18's maxout claim
     "maxout-relu-sigmoid": "9cbd7bb21b5dd4961bcbd115fd3f682833e7a0aa0508b95a6fc459b48754dba2",
     # added with issue 15's norms and residual blocks
-    "bn-sigmoid": "32cb164acb38cf719482bdaafc4aa57a823588bedd3fbf28c2af175d4691105f",
+    "bn-sigmoid": "51b699fba32613235da202c2138b5f834001708110c3bd516f0e96bf9ec390aa",
     "residual-depth": "1a8d39f084bfdad63b175e93d781b0232825d570e5ea5f6aea4bf649ea4c24ad",
     "post-vs-pre-norm": "79b1a79da01a1e66ac9e8694042a0c454d4178fab732d7a32242dbae411c78f7",
     "bn-deep-relu": "921d6ff7e142edb7db8e011d3420155dbe92ff49f48b84472aa28eda2f1eb2d0",
