@@ -18,11 +18,12 @@ from ..engine import blas
 from ..engine.measure.pieces import dead_pieces
 from ..engine.network.cost import parameter_count
 from ..engine.network.experiment import ExperimentResult, RunResult
+from ..engine.network.forward import forward, input_samples
 from ..engine.training.config import TrainConfig, train_parameters
 from ..engine.training.trainer import Trainer, TrainResult
 from .core import Claim, Measurement, TrainView, View, verdict_of
 from .cs231n import CS231N, KILLED
-from .readings import _layers, saturated_percent, smoothed_final, test_percent
+from .readings import saturated_percent, smoothed_final, test_percent
 
 TEXT = (
     "Maxout [...] is in fact also a variant of ReLU; the biggest difference is that it uses two [sets of] "
@@ -48,7 +49,10 @@ def _passes_through_one_piece(run: RunResult) -> bool:
 
 
 def _dead_pieces(result: ExperimentResult, run: int) -> list[int]:
-    return [dead_pieces(layer.z, layer.pieces) for layer in _layers(result, run)]
+    """Per layer of the run, its pieces that win on none of the samples: the layers rebuilt from
+    the run's config as run_experiment drew them (the same seed, stream and dtype)."""
+    config = result.config.runs[run]
+    return [dead_pieces(layer.z, layer.pieces) for layer in forward(config, input_samples(config), run)]
 
 
 def _experiment(result: ExperimentResult) -> Measurement:
