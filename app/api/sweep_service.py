@@ -15,15 +15,16 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-
-from distributed import Client
+from typing import TYPE_CHECKING
 
 from ..settings import Settings
-from ..sweeps import cluster
 from ..sweeps.cost import Plan, SweepLimits, plan
 from ..sweeps.link import parse_sweep
 from ..sweeps.runner import PointCache, PointResult, SweepRun
 from .runner import OverloadedError
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 RETRY_AFTER = 5  # seconds: sweeps take seconds to minutes; a refused one tries again soon
 # Seconds a request may wait for the cluster's client (a LocalCluster's start, a scheduler's answer)
@@ -58,6 +59,8 @@ class SweepService:
         """The Dask client, made on first use (blocking: call it in a thread)."""
         with self._client_lock:
             if self._client is None:
+                from ..sweeps import cluster  # Dask's import (~1 s) is paid by the first sweep
+
                 self._client = cluster.connect(self.settings.dask_scheduler or None)
             return self._client
 
@@ -68,6 +71,8 @@ class SweepService:
         with self._client_lock:
             client, self._client = self._client, None
         if client is not None:
+            from ..sweeps import cluster
+
             cluster.close(client)
 
     def admit(self) -> str:

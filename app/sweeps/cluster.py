@@ -10,7 +10,6 @@ import os
 import dask
 from distributed import Client, LocalCluster
 
-
 # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, to hand freed memory back to
 # the system. Setting it turns off glibc's adaptive mmap threshold, so every large array the engine
 # allocates is mapped and unmapped afresh: measured, ~10,000 page faults and +25% CPU per point of

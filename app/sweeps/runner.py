@@ -19,11 +19,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-
-from distributed import Client, Future, as_completed
+from typing import TYPE_CHECKING
 
 from .link import Point
 from .point import PointMetrics, compute_point
+
+if TYPE_CHECKING:  # distributed is imported by the first sweep, not by a server that never sweeps
+    from distributed import Client, Future
 
 KEY_PREFIX = "initscope-point-"
 
@@ -117,6 +119,8 @@ class SweepRun:
             self._futures = [
                 self.client.submit(self.compute, p.link, key=key, pure=False) for key, p in by_key.items()
             ]
+        from distributed import as_completed
+
         done = as_completed(self._futures, loop=self.client.loop)
         try:
             for future in done:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,6 +24,7 @@ from app.sweeps.link import expand, parse_sweep
 from app.sweeps.metrics import METRIC_NAMES
 from app.sweeps.point import compute_point
 
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = "depth=6&width=40&samples=200&run=tanh,xavier&bias=normal&axis.gain=0.5:3:lin:4&axis.bias_std=0,0.5"
 TWO_RUNS = "depth=4&width=30&samples=100&run=relu,he_normal&run=tanh,xavier&axis.seed=1,2,3"
 SLOW = "depth=30&width=200&samples=1000&run=tanh,xavier&axis.gain=0.8:2:lin:40"
@@ -172,3 +176,9 @@ def test_catalog_names_the_metrics_presets_and_limits(api: TestClient) -> None:
         plan = api.get(f"/api/v1/sweep?{preset['sweep']}").json()
         assert plan["sweep"] == preset["sweep"]  # canonical
         assert preset["metric"] in METRIC_NAMES
+
+
+def test_a_server_that_never_sweeps_never_imports_dask() -> None:
+    code = "import sys, app.main; print('distributed' in sys.modules, 'dask' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.stdout.split() == ["False", "False"], done.stderr
