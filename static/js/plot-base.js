@@ -13,10 +13,19 @@ export const NOTE_BG = "rgba(255,255,255,0.85)"; // an SVG fill, not a style: th
 /** A text annotation: plotly's default arrow off. */
 export const note = (text, props) => ({ text, showarrow: false, ...props });
 
+/** A run's name: its label, and a maxout run's k (pieces), which the default label leaves out
+ * (the answers' labels are pinned) and which sets its weights: k sets a layer. */
+export function runName(run) {
+  const k = run.config?.pieces;
+  const told = run.config?.label || run.label.includes("pieces");
+  return k != null && !told ? `${run.label} · k = ${k}` : run.label;
+}
+
 /** A run's name over its column, in its colour; on two lines where the column is narrow. */
 export function runTitle(run, c, narrow, props) {
   // Narrow: a line per part ("tanh → sigmoid", "N(0, 0.01²)", "depth 20"), none cut off
-  const text = narrow ? esc(run.label).replace(", ", "<br>").replaceAll(" · ", "<br>") : esc(run.label);
+  const name = runName(run);
+  const text = narrow ? esc(name).replace(", ", "<br>").replaceAll(" · ", "<br>") : esc(name);
   const font = { size: 14, color: COLORS[c % COLORS.length], weight: 700, ...props.font };
   return note(text, { yref: "paper", y: 1, xanchor: "center", yanchor: "bottom", ...props, font });
 }
