@@ -27,10 +27,12 @@ from app.sweeps.engine import Limits
 from app.sweeps.link import parse_sweep
 from app.sweeps.point import compute_point
 from app.sweeps.runner import PointCache, SweepRun, point_key
+from tests.sweeps.counting import LOG_VARIABLE, counted_compute
 
 ROOT = Path(__file__).resolve().parents[2]
 DASK = Path(sys.executable).with_name("dask")
 SCHEDULER_PORT = 8951  # this session's port range
+POINT_LOG = Path(f"/tmp/initscope-test-points-{os.getpid()}.log")  # the loopback workers' calls
 SMALL = "depth=6&width=40&samples=200&run=tanh,xavier&bias=normal&axis.gain=0.5:3:lin:4&axis.bias_std=0,0.5"
 # Points that take a while each (~0.1-0.3 s), so a sweep is still running when a worker is killed.
 SLOW = "depth=30&width=200&samples=1000&run=tanh,xavier&axis.gain=0.8:2:lin:16"
@@ -78,7 +80,7 @@ class LoopbackCluster:
         self.port = port
         self.processes: list[subprocess.Popen[bytes]] = []
         # workers import this checkout's app package, as a deployment's would import initscope
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), LOG_VARIABLE: str(POINT_LOG)}
 
     def _start(self, *args: str) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(
@@ -191,6 +193,29 @@ def test_cancel_stops_the_sweep_and_releases_its_points(any_client: Client) -> N
     while time.monotonic() < deadline and keys & set(any_client.who_has()):
         time.sleep(0.1)
     assert not keys & set(any_client.who_has())
+
+
+def test_two_clients_of_one_scheduler_compute_a_link_once(loopback: tuple[LoopbackCluster, Client]) -> None:
+    """Two servers (two clients) sweeping the same links at once: each point runs once."""
+    cluster_, _ = loopback
+    POINT_LOG.unlink(missing_ok=True)
+    points = _points(SLOW.replace("0.8:2:lin:16", "0.8:2:lin:8"))
+    clients = [cluster.connect(cluster_.address) for _ in range(2)]
+    try:
+        runs = [SweepRun(c, points, PointCache(), compute=counted_compute) for c in clients]
+        results: list[list[object]] = [[], []]
+        threads = [threading.Thread(target=lambda k=k: results[k].extend(runs[k])) for k in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        for c in clients:
+            cluster.close(c)
+    assert [len(r) for r in results] == [len(points), len(points)]
+    computed = POINT_LOG.read_text().splitlines()
+    POINT_LOG.unlink()
+    assert sorted(computed) == sorted(p.link for p in points)  # each link once, not twice
 
 
 def test_killing_a_worker_mid_sweep_still_completes_it(loopback: tuple[LoopbackCluster, Client]) -> None:
