@@ -1,7 +1,9 @@
 """The dense (affine) layer, z = x W + b, forward and backward side by side (the book's Affine).
 
 `forward` keeps its input only when asked to (`keep`): an experiment that runs no backward pass
-holds one layer at a time. `backward` takes dL/dz and gives dL/dx, keeping dL/dW and dL/db.
+holds one layer at a time. A forward without `keep` leaves what the last kept one cached (a
+training evaluates the test set between a probe's pass and its backward); every layer type does
+so. `backward` takes dL/dz and gives dL/dx, keeping dL/dW and dL/db.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ class Dense:
         return self.params["W"]
 
     def forward(self, x: Array, keep: bool = False) -> Array:
-        self._x = x if keep else None
+        if keep:  # a forward without keep leaves the last kept one's input (an evaluation between)
+            self._x = x
         z = x @ self.params["W"]
         if "b" in self.params:
             z += self.params["b"]

@@ -45,7 +45,8 @@ class _Norm:
     def forward(self, x: Array, keep: bool = False) -> Array:
         mean, inv = self._stats(x)
         xhat = (x - mean) * inv if mean is not None else x * inv
-        self._xhat, self._inv = (xhat, inv) if keep else (None, None)
+        if keep:
+            self._xhat, self._inv = xhat, inv
         y = xhat * self.params["gamma"]
         if self.shift:
             y += self.params["beta"]

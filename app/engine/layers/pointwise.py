@@ -33,7 +33,8 @@ class Pointwise:
         return self.activation.bounds(self.act_params)
 
     def forward(self, z: Array, keep: bool = False) -> Array:
-        self._z = z if keep else None
+        if keep:
+            self._z = z
         return self.activation.f(z, self.act_params).astype(z.dtype, copy=False)
 
     def backward(self, g: Array) -> Array:

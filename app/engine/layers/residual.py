@@ -89,7 +89,8 @@ class Residual:
             out = layer.forward(h, keep)
             yield Step(layer, h, out)
             h = out
-        self._f = h if keep else None
+        if keep:
+            self._f = h
         y: Array = x + x.dtype.type(self.scale) * h
         del h
         yield Step(self, x, y)

@@ -99,6 +99,10 @@ def make_train_config(
     pair = _digits(digits, loss, data)
     if not isinstance(run, RunConfig):
         run = make_run({"bias": "zeros", **run})
+    if run.arch is not None and loss != "softmax":
+        raise ConfigError(
+            "loss", "norms and residual blocks train with softmax cross-entropy (loss=bce: plain stacks)"
+        )
     if data == "mnist":
         run = replace(run, input_dim=MNIST_FEATURES)
     elif run.samples < 2:
@@ -156,6 +160,11 @@ def train_cost(config: TrainConfig, itemsize: int = 4) -> Cost:
         (f, w * p) for f, w, p in zip((features, *run.widths[:-1]), run.widths, _pieces(run), strict=True)
     ]
     sizes.append((run.widths[-1], config.outputs))
+    rows = len(sizes) - 1
+    if run.arch is not None:  # norms or residual blocks: their dense layers, and a row per signal
+        from .block_mlp import block_sizes
+
+        sizes, rows = block_sizes(run, config.outputs)
     per_sample = sum(f * w for f, w in sizes)  # one forward pass
     first = sizes[0][0] * sizes[0][1]
     train_size, test_size = split_sizes(config.data, run.samples, config.digits)
@@ -166,10 +175,10 @@ def train_cost(config: TrainConfig, itemsize: int = 4) -> Cost:
     macs += len(config.captures) * probe * 2 * per_sample
     if INITIALIZERS[run.init].data_dependent:
         macs += (LSUV_MAX_PASSES + 1) * probe * per_sample
-    layers = len(sizes)
+    layers = rows + 1
     macs += (config.iterations * STEP_OVERHEAD_MACS + records * RECORD_OVERHEAD_MACS) * layers
     weights = sum(f * w + w for f, w in sizes)
-    widest = sum(w for _, w in sizes)
+    widest = sum(w for _, w in sizes) if run.arch is None else rows * max(run.widths) + config.outputs
     memory = itemsize * (
         (train_size + test_size) * features * 2  # the data set (and its batch gathers, probes)
         + 6 * weights  # parameters, gradients, two optimizer states, a snapshot, temporaries
