@@ -17,15 +17,21 @@ wrk`). The server's peak RSS is read at the end.
 --flood: `--clients` connections each ask for heavy experiments (~14 G multiply-adds, a new seed
 every time) as fast as they are answered, or `--pace` seconds apart on average; most are refused
 with a 503 (the work budget is full), a few are served. Another process asks /healthz every 20 ms
-meanwhile. It reports the latency of the 503s and of /healthz, the CPU the server's event loops
+meanwhile, in turn on a kept-alive connection and on a new connection each time (as a monitor
+running curl does: its wait includes the server's accept, which the connections already open
+can hold up). It reports the latency of the 503s and of /healthz, the CPU the server's event loops
 spent per answer (its worker processes, not the engines: steadier than latency when other work
 shares the cores), the load average, and the peak RSS of the server's processes (itself and its
 engines). The clients are Python asyncio in one process (it tells answers apart by status), or
 with --wrk, wrk (`-t2`, a Lua script numbering the seeds), whose clients cost far less CPU: on
 a 2-core machine the Python clients' own CPU (~50-80 us per request) is taken from the server's
-and counts in the latency they see, wrk's much less. wrk's latency covers every answer (it cannot
-tell them apart): the few served ones (~1 s each) are counted and stay beyond the 99th
-percentile while they are under 1% of the answers. --rounds N repeats the flood N times on
+and counts in the latency they see, wrk's (~22 us) much less. wrk's latency covers every answer
+(it cannot tell them apart): the few served ones (~1 s each) are counted and stay beyond the
+99th percentile while they are under 1% of the answers. wrk also corrects its latencies for
+coordinated omission (a request that waited s seconds counts the requests its connection would
+have sent meanwhile too), so a few connections the server accepts seconds late (uvloop's event
+loop, which uvicorn picks when installed, accepted wrk's 200 connections over ~5 s while busy;
+asyncio's own loop within ~25 ms) make its p90 and p99 seconds. --rounds N repeats the flood N times on
 one server and prints each round and the medians: on a shared machine, compare medians of
 runs interleaved with the code you compare against.
 """
@@ -154,9 +160,11 @@ async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path:
     return int(head[9:12])
 
 
-async def _probe(port: int, seconds: float) -> list[float]:
+async def _probe(port: int, seconds: float) -> tuple[list[float], list[float]]:
+    """/healthz's latencies every 20 ms, in turn on one kept-alive connection and on a new one
+    each time (as a monitor that runs curl asks: its wait includes the server's accept)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    latencies = []
+    kept, new = [], []
     stop = time.monotonic() + seconds
     while time.monotonic() < stop:
         start = time.perf_counter()
@@ -165,10 +173,16 @@ async def _probe(port: int, seconds: float) -> list[float]:
         except (ConnectionError, asyncio.IncompleteReadError):
             writer.close()
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        latencies.append(time.perf_counter() - start)
-        await asyncio.sleep(0.02)
+        kept.append(time.perf_counter() - start)
+        await asyncio.sleep(0.01)
+        start = time.perf_counter()
+        fresh_reader, fresh_writer = await asyncio.open_connection("127.0.0.1", port)
+        await _get(fresh_reader, fresh_writer, "/healthz")
+        new.append(time.perf_counter() - start)
+        fresh_writer.close()
+        await asyncio.sleep(0.01)
     writer.close()
-    return latencies
+    return kept, new
 
 
 def _probe_process(port: int, seconds: float, out: multiprocessing.connection.Connection) -> None:
@@ -209,7 +223,8 @@ class Flood:
     answers_per_second: float
     refused: list[float]  # the 503s' latencies (Python clients), or every answer's p50, p99 (wrk)
     others: dict[str, int]  # answers that were not 503s, by kind
-    health: list[float]
+    health: list[float]  # on a kept-alive connection
+    health_new: list[float]  # on a new connection each
     server_us: float  # CPU of the server's event loops (not its engines) per answer
 
 
@@ -250,9 +265,9 @@ def _flood_round(
         others = {str(status): len(times) for status, times in latencies.items() if status != 503}
     elapsed = time.monotonic() - start
     server_us = (_server_cpu_seconds(pid) - cpu) / max(answers, 1) * 1e6
-    health: list[float] = receive.recv()
+    health, health_new = receive.recv()
     probe.join()
-    return Flood(answers / elapsed, refused, others, health, server_us)
+    return Flood(answers / elapsed, refused, others, health, health_new, server_us)
 
 
 def _percentile_ms(seconds: list[float], at: float) -> float:
@@ -261,11 +276,12 @@ def _percentile_ms(seconds: list[float], at: float) -> float:
 
 
 def _flood_line(name: str, result: Flood, use_wrk: bool) -> str:
-    p50, p99, h50, h99 = _figures(result, use_wrk)
+    p50, p99, h50, h99, n50, n99 = _figures(result, use_wrk)
     return (
         f"{name:9} {result.answers_per_second:6.0f} answers/s, server {result.server_us:4.0f} us CPU each; "
-        f"{'all answers' if use_wrk else '503'} p50 {p50:6.1f} p99 {p99:6.1f} ms; "
-        f"/healthz p50 {h50:5.1f} p99 {h99:6.1f} ms (n={len(result.health)}); others {result.others}"
+        f"{'all answers' if use_wrk else '503'} p50 {p50:6.1f} p99 {p99:6.1f} ms; /healthz p50 {h50:5.1f} "
+        f"p99 {h99:6.1f} ms, new connection p50 {n50:5.1f} p99 {n99:6.1f} ms (n={len(result.health)}); "
+        f"others {result.others}"
     )
 
 
@@ -323,35 +339,37 @@ def flood(
     )
     for name, runs in results.items():
         figures = [_figures(r, use_wrk) for r in runs]
-        p50, p99, h50, h99 = (statistics.median(f[i] for f in figures) for i in range(4))
+        p50, p99, h50, h99, n50, n99 = (statistics.median(f[i] for f in figures) for i in range(6))
         rate = statistics.median(r.answers_per_second for r in runs)
         cpu = statistics.median(r.server_us for r in runs)
         largest, total = rss[name]
         print(
             f"median of {len(runs)}: {name:9} {rate:6.0f} answers/s, server {cpu:4.0f} us CPU each; "
             f"{'all answers' if use_wrk else '503'} p50 {p50:6.1f} p99 {p99:6.1f} ms; "
-            f"/healthz p50 {h50:5.1f} p99 {h99:6.1f} ms; peak RSS {largest:.0f} MiB (largest process), "
-            f"{total:.0f} MiB (all)"
+            f"/healthz p50 {h50:5.1f} p99 {h99:6.1f} ms, new connection p50 {n50:5.1f} p99 {n99:6.1f} ms; "
+            f"peak RSS {largest:.0f} MiB (largest process), {total:.0f} MiB (all)"
         )
         if name == "this":
-            met = (
-                p99 <= TARGET_FLOOD_P99_MS
-                and h99 <= TARGET_FLOOD_P99_MS
-                and not any(r.others.get("socket errors") for r in runs)
-            )
-            print(
-                f"issue 11's aim, 503 and /healthz p99 <= {TARGET_FLOOD_P99_MS:.0f} ms at 200 clients "
-                f"(medians): {'met' if met else 'not met'}"
-            )
+            errors = any(r.others.get("socket errors") for r in runs)
+            for what, figure in (("the 503s" if not use_wrk else "every answer", p99), ("/healthz", h99)):
+                met = figure <= TARGET_FLOOD_P99_MS and not errors
+                print(
+                    f"issue 11's aim, p99 <= {TARGET_FLOOD_P99_MS:.0f} ms for {what} (median p99 "
+                    f"{figure:.1f} ms): {'met' if met else 'not met'}"
+                )
+            print(f"  (/healthz on a new connection each: median p99 {n99:.1f} ms)")
 
 
-def _figures(result: Flood, use_wrk: bool) -> tuple[float, float, float, float]:
-    """p50 and p99 of the refusals (wrk: of every answer) and of /healthz, in ms."""
+def _figures(result: Flood, use_wrk: bool) -> tuple[float, float, float, float, float, float]:
+    """p50 and p99 of the refusals (wrk: of every answer), of /healthz and of /healthz on a new
+    connection, in ms."""
     if use_wrk:
         p50, p99 = result.refused[0] * 1000, result.refused[1] * 1000
     else:
         p50, p99 = _percentile_ms(result.refused, 0.5), _percentile_ms(result.refused, 0.99)
-    return p50, p99, _percentile_ms(result.health, 0.5), _percentile_ms(result.health, 0.99)
+    kept, new = result.health, result.health_new
+    h50, h99 = _percentile_ms(kept, 0.5), _percentile_ms(kept, 0.99)
+    return p50, p99, h50, h99, _percentile_ms(new, 0.5), _percentile_ms(new, 0.99)
 
 
 def main() -> None:
