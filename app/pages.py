@@ -59,3 +59,9 @@ def units(request: Request) -> HTMLResponse:
 def sweep(request: Request) -> HTMLResponse:
     """A grid of experiments, streamed from the Dask cluster; the query string is the sweep link."""
     return templates.TemplateResponse(request, "sweep.html", {})
+
+
+@page("/diagnostics")
+def diagnostics(request: Request) -> HTMLResponse:
+    """Correlation map and Jacobian spectrum; the query string is a share link plus c0, pairs, jacobian."""
+    return templates.TemplateResponse(request, "diagnostics.html", {})

@@ -136,7 +136,8 @@ class CorrelationTheory:
 
 def _depth_scale(slope: float) -> float | None:
     """-1 / log(slope) for 0 < slope < 1; None (infinite or undefined) otherwise."""
-    if not (0.0 < slope < 1.0) or not math.isfinite(slope):
+    # Within rounding of 1 (ReLU's linear variance map at sigma_w^2 = 2): infinite, not 1e12 layers.
+    if not (0.0 < slope < 1.0 - 1e-9) or not math.isfinite(slope):
         return None
     return -1.0 / math.log(slope)
 

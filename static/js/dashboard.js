@@ -56,6 +56,17 @@ const requests = new LatestOnly({
 });
 window.initscopeRequests = requests; // its `aborted` count, for the tests
 
+/** The link to this share link's diagnostics (/diagnostics), beside the Units button; made once. */
+function diagnosticsLink() {
+  let link = $("diagnostics-link");
+  if (!link) {
+    const title = "Correlation map and Jacobian spectrum of these networks";
+    link = Object.assign(document.createElement("a"), { id: "diagnostics-link", className: "button", textContent: "Diagnostics", title });
+    $("units-link").after(" ", link);
+  }
+  return link;
+}
+
 function viewState() {
   const hash = new URLSearchParams(location.hash.slice(1));
   return {
@@ -245,6 +256,7 @@ async function apply(result, request) {
   setAttr($("download-csv"), "href", exportUrl("csv", result.share));
   setAttr($("download-report"), "href", exportUrl("report", result.share));
   setAttr($("units-link"), "href", `/units?${result.share}&layer=${preset?.claim?.units_layer ?? 1}`);
+  setAttr(diagnosticsLink(), "href", `/diagnostics?${result.share}`);
   if (!$("message").hidden) showMessage("");
   syncViewControls();
   if (redraw) await draw();

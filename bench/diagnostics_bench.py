@@ -1,0 +1,94 @@
+"""What each diagnostic costs next to the plain forward pass of the same link, in the same run.
+
+    python -m bench.diagnostics_bench [--repeat 3] [--links NAME,...]
+
+For each link: the forward pass /simulate makes (grad=0, theory on: run_experiment), the
+correlation map alone (jacobian=0), the Jacobian alone (pairs=1, one c0) and both (the defaults),
+each timed `repeat` times, interleaved so machine noise hits them alike; the minimum of each is
+printed with its ratio to the forward pass's minimum, and the cost bound (multiply-adds) beside.
+The 1-minute load average is printed: above 0.5 on a 2-core machine, timings are unreliable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from app import codec
+from app.engine.correlation_theory import _run_correlation_theory
+from app.engine.network.config import ExperimentConfig
+from app.engine.network.cost import experiment_cost
+from app.engine.network.diagnostics import DiagnosticsOptions, diagnostics_cost, make_options, run_diagnostics
+from app.engine.network.experiment import run_experiment
+from app.engine.network.memo import DRAWS
+from app.engine.theory import clear_cache as clear_theory
+
+LINKS = {
+    "small": "run=tanh,xavier&run=relu,he_normal",  # 5 x 100, 1000 samples: the texts' size
+    "wide": "depth=10&width=1000&input_dim=1000&samples=1000&run=tanh,xavier",  # exact SVD at its limit
+    "deep": "depth=64&width=256&input_dim=256&samples=1000&run=tanh,orthogonal",  # Pennington's size
+    "random": "depth=4&width=2048&input_dim=2048&samples=200&run=tanh,xavier",  # the randomized method
+}
+
+
+def _fresh() -> None:
+    """Forget cached draws and predictions: every timing is of a first request."""
+    DRAWS.clear()
+    clear_theory()
+    _run_correlation_theory.cache_clear()
+
+
+def _timed(work: Callable[[], object]) -> float:
+    _fresh()
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def _workloads(config: ExperimentConfig) -> dict[str, tuple[Callable[[], object], int]]:
+    forward = replace(config, gradients=False)
+    options = {
+        "correlation map": make_options(jacobian=0),
+        "Jacobian": make_options(c0=[0.5], pairs=1, jacobian=2),
+        "both (defaults)": make_options(),
+    }
+
+    def diag(o: DiagnosticsOptions) -> Callable[[], object]:
+        return lambda: run_diagnostics(config, o)
+
+    out: dict[str, tuple[Callable[[], object], int]] = {
+        "forward (/simulate, grad=0)": (lambda: run_experiment(forward), experiment_cost(forward).macs)
+    }
+    for name, o in options.items():
+        out[name] = (diag(o), diagnostics_cost(config, o).macs)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--links", default=",".join(LINKS), help=f"some of {', '.join(LINKS)}")
+    args = parser.parse_args()
+    print(f"1-minute load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (above 0.5: unreliable)")
+    for name in args.links.split(","):
+        link = LINKS[name]
+        config = codec.to_experiment(codec.decode(link))
+        work = _workloads(config)
+        times: dict[str, list[float]] = {k: [] for k in work}
+        for _ in range(args.repeat):
+            for k, (run, _macs) in work.items():
+                times[k].append(_timed(run))
+        base = min(times["forward (/simulate, grad=0)"])
+        print(f"\n{name}: {link}")
+        for k, (_, macs) in work.items():
+            best = min(times[k])
+            print(f"  {k:28s} {1000 * best:9.1f} ms  x{best / base:6.2f}   bound {macs:,} multiply-adds")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+// Figures, tables and sentences of the diagnostics page (GET /api/v1/diagnostics): pure functions,
+// no DOM, no fetching. One figure per run for the correlation map (measured c as markers with their
+// sd across pairs, the C-map's prediction as lines, c* dashed), and for the Jacobian its mean
+// squared singular value over depth (log axis) and its spectra at a few layers (log10 sigma).
+
+import { fmt } from "./format.js";
+import { COLORS, MUTED, baseLayout, note } from "./plot-base.js";
+
+/** The page's own query: the share query and the diagnostics' keys given (canonical from the API). */
+export function diagnosticsQuery(share, { c0 = "", pairs = "", jacobian = "" } = {}) {
+  const parts = share ? [share] : [];
+  if (String(c0).trim()) parts.push(`c0=${String(c0).replace(/\s+/g, "")}`);
+  if (String(pairs).trim()) parts.push(`pairs=${String(pairs).trim()}`);
+  if (String(jacobian).trim()) parts.push(`jacobian=${String(jacobian).trim()}`);
+  return parts.join("&");
+}
+
+/** A run's colour, as on the dashboard. */
+export const runColor = (index) => COLORS[index % COLORS.length];
+
+// One colour per starting correlation, from light to dark blue-green (ordered, readable in grey).
+const C0_COLORS = ["#7fc97f", "#41ab5d", "#238b45", "#006d2c", "#00441b", "#1b7837", "#5aae61", "#a6dba0"];
+export const c0Color = (i) => C0_COLORS[i % C0_COLORS.length];
+
+/** "chi1 0.94 · c* 1 · xi_q 1.34 · xi_c 16.1": the fixed point in numbers (– where there is none). */
+export function fixedPointText(fp) {
+  const xi = (x) => (x === null ? "∞" : fmt(x));
+  if (fp.q_star === null || fp.chi1 === null) return "no fixed point of the variance map to describe (q* is 0 or infinite)";
+  return `q* ${fmt(fp.q_star)} · χ₁ ${fmt(fp.chi1)} · c* ${fmt(fp.c_star)} · ξq ${xi(fp.xi_q)} · ξc ${xi(fp.xi_c)}`;
+}
+
+/** One sentence on the run's phase, from χ₁ and c*. */
+export function phaseText(fp) {
+  if (fp.chi1 === null) return "";
+  if (Math.abs(fp.chi1 - 1) <= 0.05) return "Critical (χ₁ ≈ 1): correlations change slowly over depth, ξc is long.";
+  if (fp.chi1 < 1) return "Ordered (χ₁ < 1): every pair of inputs converges to c = 1, they become indistinguishable.";
+  return `Chaotic (χ₁ > 1): pairs decorrelate to c* = ${fmt(fp.c_star)} < 1, even inputs that start almost equal.`;
+}
+
+/** The correlation figure of a run: per c0, markers (measured, ± sd) and a line (predicted). */
+export function correlationFigure(run, height = 300) {
+  const corr = run.correlation;
+  const layers = corr.layers.map((l) => l.layer);
+  const data = [];
+  corr.c0.forEach((c0, i) => {
+    const color = c0Color(i);
+    const predicted = corr.layers.map((l) => l.predicted[i]);
+    if (predicted.some((v) => v !== null)) {
+      data.push({
+        type: "scatter",
+        mode: "lines",
+        x: layers,
+        y: predicted,
+        name: `c0 ${fmt(c0)} predicted`,
+        legendgroup: `c0-${i}`,
+        showlegend: false,
+        line: { color, width: 2 },
+        hovertemplate: `c0 ${fmt(c0)}, layer %{x}: predicted %{y:.3f}<extra></extra>`,
+      });
+    }
+    data.push({
+      type: "scatter",
+      mode: "markers",
+      x: layers,
+      y: corr.layers.map((l) => l.measured[i]),
+      error_y: { type: "data", array: corr.layers.map((l) => l.sd[i] ?? 0), color, thickness: 1, width: 2 },
+      name: `c0 ${fmt(c0)}`,
+      legendgroup: `c0-${i}`,
+      marker: { color, size: 6, symbol: "circle" },
+      hovertemplate: `c0 ${fmt(c0)}, layer %{x}: measured %{y:.3f}<extra></extra>`,
+    });
+  });
+  const layout = baseLayout(height);
+  layout.margin = { l: 52, r: 12, t: 12, b: 74 };
+  layout.showlegend = true;
+  layout.legend = { orientation: "h", y: -0.3, yanchor: "top", x: 0, font: { size: 11 } };
+  layout.xaxis = { title: { text: "layer" }, zeroline: false, gridcolor: "#eef1f5" };
+  layout.yaxis = { title: { text: "correlation c of z" }, range: [Math.min(-0.05, ...minMeasured(corr)), 1.05], gridcolor: "#eef1f5", zeroline: false };
+  const cStar = corr.fixed_point.c_star;
+  layout.shapes = [];
+  if (cStar !== null) {
+    layout.shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, y0: cStar, y1: cStar, line: { color: MUTED, dash: "dash", width: 1 } });
+    layout.annotations.push(note(`c* ${fmt(cStar)}`, { xref: "paper", x: 1, y: cStar, xanchor: "right", yanchor: "bottom", font: { size: 11, color: MUTED } }));
+  }
+  return { data, layout };
+}
+
+const minMeasured = (corr) => corr.layers.flatMap((l) => l.measured.filter((v) => v !== null).map((v) => v - 0.05));
+
+/** The mean squared singular value over depth: measured markers, mean field's prod chi as a line. */
+export function meanSquareFigure(run, index, height = 260) {
+  const jac = run.jacobian;
+  const layers = jac.layers.map((l) => l.layer);
+  const positive = (v) => (v !== null && v > 0 ? v : null); // a log axis cannot show 0
+  const data = [
+    {
+      type: "scatter",
+      mode: "lines",
+      x: layers,
+      y: jac.layers.map((l) => positive(l.predicted_mean_sq)),
+      name: "mean field ∏χ",
+      line: { color: MUTED, width: 2, dash: "dot" },
+      hovertemplate: "layer %{x}: predicted %{y:.3g}<extra></extra>",
+    },
+    {
+      type: "scatter",
+      mode: "markers",
+      x: layers,
+      y: jac.layers.map((l) => positive(l.mean_sq)),
+      name: "measured",
+      marker: { color: runColor(index), size: 6 },
+      hovertemplate: "layer %{x}: mean σ² %{y:.3g}<extra></extra>",
+    },
+  ];
+  const layout = baseLayout(height);
+  layout.margin = { l: 58, r: 12, t: 12, b: 74 };
+  layout.showlegend = true;
+  layout.legend = { orientation: "h", y: -0.3, yanchor: "top", x: 0, font: { size: 11 } };
+  layout.xaxis = { title: { text: "layer" }, zeroline: false, gridcolor: "#eef1f5" };
+  layout.yaxis = { title: { text: "mean σ² of J" }, type: "log", exponentformat: "e", gridcolor: "#eef1f5" };
+  return { data, layout };
+}
+
+/** Shade k of n of a run's colour: light for the first spectrum layer, full for the last. */
+export function shade(hex, k, n) {
+  const t = n <= 1 ? 1 : 0.3 + (0.7 * k) / (n - 1);
+  const c = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  const mixed = c.map((v) => Math.round(255 - t * (255 - v)));
+  return `#${mixed.map((v) => v.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** The spectra of a run's spectrum layers: one step line per layer over log10 sigma, as fractions
+ * of the singular values (zeros left out, counted in the table). */
+export function spectrumFigure(run, index, height = 280) {
+  const shown = run.jacobian.layers.filter((l) => l.spectrum !== null);
+  const data = shown.map((l, k) => {
+    const s = l.spectrum;
+    const centres = s.counts.map((_, i) => (s.log10_edges[i] + s.log10_edges[i + 1]) / 2);
+    return {
+      type: "scatter",
+      mode: "lines",
+      line: { shape: "hvh", color: shade(runColor(index), k, shown.length), width: 1.6 },
+      x: centres,
+      y: s.counts.map((c) => c / s.count),
+      name: `layer ${l.layer}`,
+      hovertemplate: `layer ${l.layer}: log10 σ %{x:.2f}, %{y:.1%}<extra></extra>`,
+    };
+  });
+  const layout = baseLayout(height);
+  layout.margin = { l: 52, r: 12, t: 12, b: 74 };
+  layout.showlegend = true;
+  layout.legend = { orientation: "h", y: -0.3, yanchor: "top", x: 0, font: { size: 11 } };
+  layout.xaxis = { title: { text: "log10 σ (singular values of J)" }, zeroline: true, zerolinecolor: "#c8ced8", gridcolor: "#eef1f5" };
+  layout.yaxis = { title: { text: "share of σ" }, tickformat: ".0%", rangemode: "tozero", gridcolor: "#eef1f5" };
+  return { data, layout };
+}
+
+/** The table of a run's spectrum layers: text cells as the page prints them. */
+export function spectrumRows(run) {
+  return run.jacobian.layers
+    .filter((l) => l.spectrum !== null)
+    .map((l) => {
+      const s = l.spectrum;
+      return {
+        layer: String(l.layer),
+        mean_sq: fmt(l.mean_sq),
+        predicted: fmt(l.predicted_mean_sq),
+        var_sq: fmt(s.var_sq),
+        min: fmt(s.min),
+        max: fmt(s.max),
+        spread: fmt(s.spread),
+        zeros: `${s.zeros} of ${s.count}`,
+      };
+    });
+}
+
+/** "exact SVD, every one of 256 input directions, at 2 sample inputs" or the randomized method. */
+export function methodText(jacobian) {
+  const at = `at ${jacobian.samples} sample input${jacobian.samples === 1 ? "" : "s"}`;
+  if (jacobian.method === "exact") return `Exact SVD of J (all ${jacobian.directions} input directions), ${at}.`;
+  return `J restricted to ${jacobian.directions} random input directions (its singular values lie within J's; the mean σ² is an unbiased estimate), ${at}.`;
+}

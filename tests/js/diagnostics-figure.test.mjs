@@ -1,0 +1,128 @@
+// node --test tests/js: the diagnostics page's figures, tables and sentences.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import {
+  correlationFigure,
+  diagnosticsQuery,
+  fixedPointText,
+  meanSquareFigure,
+  methodText,
+  phaseText,
+  shade,
+  spectrumFigure,
+  spectrumRows,
+} from "../../static/js/diagnostics-figure.js";
+
+/** A run as GET /api/v1/diagnostics answers it. */
+const run = (extra = {}) => ({
+  label: "tanh, Xavier × 4",
+  depth: 2,
+  correlation: {
+    c0: [0.1, 0.9],
+    layers: [
+      { layer: 1, measured: [0.11, 0.88], sd: [0.02, 0.01], predicted: [0.1, 0.9] },
+      { layer: 2, measured: [0.05, null], sd: [0.03, null], predicted: [0.06, 0.6] },
+    ],
+    q: [16, 12.6],
+    fixed_point: { q_star: 12.6, c_star: 0.0297, chi1: 2.37, slope_c_star: 0.76, xi_q: 0.49, xi_c: 3.64 },
+    note: "",
+  },
+  jacobian: {
+    method: "exact",
+    directions: 100,
+    samples: 2,
+    layers: [
+      { layer: 1, mean_sq: 2.2, predicted_mean_sq: 2.37, spectrum: null },
+      {
+        layer: 2,
+        mean_sq: 5.1,
+        predicted_mean_sq: 5.6,
+        spectrum: { min: 0.01, max: 4, spread: 400, var_sq: 30.5, zeros: 3, count: 200, log10_edges: [-2, -1, 0, 1], counts: [50, 100, 47] },
+      },
+    ],
+  },
+  ...extra,
+});
+
+test("diagnosticsQuery appends the keys given, trimmed, and leaves out the empty ones", () => {
+  assert.equal(diagnosticsQuery("run=tanh,xavier", { c0: " 0.1, 0.5 ", pairs: "4", jacobian: "" }), "run=tanh,xavier&c0=0.1,0.5&pairs=4");
+  assert.equal(diagnosticsQuery("run=tanh,xavier", { jacobian: 0 }), "run=tanh,xavier&jacobian=0");
+  assert.equal(diagnosticsQuery("", { pairs: "2" }), "pairs=2");
+});
+
+test("fixedPointText names every quantity, infinity for an infinite depth scale", () => {
+  const fp = run().correlation.fixed_point;
+  assert.equal(fixedPointText(fp), "q* 12.6 · χ₁ 2.37 · c* 0.0297 · ξq 0.49 · ξc 3.64");
+  assert.equal(fixedPointText({ ...fp, xi_c: null, c_star: 1, chi1: 1 }), "q* 12.6 · χ₁ 1 · c* 1 · ξq 0.49 · ξc ∞");
+  assert.match(fixedPointText({ ...fp, q_star: null, chi1: null }), /no fixed point/);
+});
+
+test("phaseText reads the phase from chi1", () => {
+  const fp = run().correlation.fixed_point;
+  assert.match(phaseText(fp), /^Chaotic .* c\* = 0.0297 < 1/);
+  assert.match(phaseText({ ...fp, chi1: 0.5 }), /^Ordered/);
+  assert.match(phaseText({ ...fp, chi1: 1.02 }), /^Critical/);
+  assert.equal(phaseText({ ...fp, chi1: null }), "");
+});
+
+test("correlationFigure: a line per c0 with a prediction, markers with sd bars, c* dashed", () => {
+  const { data, layout } = correlationFigure(run());
+  const lines = data.filter((t) => t.mode === "lines");
+  const dots = data.filter((t) => t.mode === "markers");
+  assert.equal(lines.length, 2);
+  assert.equal(dots.length, 2);
+  assert.deepEqual(dots[0].y, [0.11, 0.05]);
+  assert.deepEqual(dots[1].y, [0.88, null]);
+  assert.deepEqual(dots[1].error_y.array, [0.01, 0]);
+  assert.deepEqual(lines[1].y, [0.9, 0.6]);
+  assert.deepEqual(dots[0].x, [1, 2]);
+  assert.equal(lines[0].showlegend, false); // one legend entry per c0: the dots'
+  assert.equal(layout.shapes.length, 1);
+  assert.equal(layout.shapes[0].y0, 0.0297);
+  assert.ok(layout.yaxis.range[0] <= -0.05 && layout.yaxis.range[1] === 1.05);
+});
+
+test("correlationFigure without predictions (maxout) or c* draws markers only", () => {
+  const r = run();
+  r.correlation.layers.forEach((l) => (l.predicted = [null, null]));
+  r.correlation.fixed_point.c_star = null;
+  const { data, layout } = correlationFigure(r);
+  assert.ok(data.every((t) => t.mode === "markers"));
+  assert.equal(layout.shapes.length, 0);
+});
+
+test("meanSquareFigure: measured and predicted on a log axis, non-positive values left out", () => {
+  const r = run();
+  r.jacobian.layers[0].mean_sq = 0;
+  const { data, layout } = meanSquareFigure(r, 1);
+  assert.equal(layout.yaxis.type, "log");
+  assert.deepEqual(data[0].y, [2.37, 5.6]);
+  assert.deepEqual(data[1].y, [null, 5.1]);
+  assert.equal(data[1].marker.color, "#d1495b");
+});
+
+test("spectrumFigure: one step line per spectrum layer at the bins' centres, as shares of all sigma", () => {
+  const { data } = spectrumFigure(run(), 0);
+  assert.equal(data.length, 1);
+  assert.deepEqual(data[0].x, [-1.5, -0.5, 0.5]);
+  assert.deepEqual(data[0].y, [0.25, 0.5, 0.235]);
+  assert.equal(data[0].name, "layer 2");
+});
+
+test("spectrumRows: the spectrum layers' numbers as printed", () => {
+  assert.deepEqual(spectrumRows(run()), [
+    { layer: "2", mean_sq: "5.1", predicted: "5.6", var_sq: "30.5", min: "0.01", max: "4", spread: "400", zeros: "3 of 200" },
+  ]);
+});
+
+test("shade runs from light to the full colour", () => {
+  assert.equal(shade("#2456a6", 2, 3), "#2456a6");
+  assert.equal(shade("#000000", 0, 3), "#b3b3b3");
+  assert.equal(shade("#2456a6", 0, 1), "#2456a6");
+});
+
+test("methodText says exact or randomized", () => {
+  assert.equal(methodText(run().jacobian), "Exact SVD of J (all 100 input directions), at 2 sample inputs.");
+  assert.match(methodText({ method: "random_subspace", directions: 256, samples: 1 }), /^J restricted to 256 random input directions .* at 1 sample input\.$/);
+});
