@@ -204,11 +204,15 @@ async def sweep_stream(request: Request) -> Response:
     "/{sweep_id}",
     status_code=204,
     response_class=Response,
-    responses={404: {"description": "no sweep with this id runs in this server process"}},
+    responses={
+        404: {"description": "no sweep with this id runs (in this process, or on the shared scheduler)"}
+    },
     summary="Cancel a running sweep (the id its stream's start event gave)",
+    description="With INITSCOPE_DASK_SCHEDULER set, any server process using that scheduler cancels "
+    "it, whichever one runs it.",
 )
 async def sweep_cancel(sweep_id: str, request: Request) -> Response:
-    if not service_of(request).cancel(sweep_id):
+    if not await service_of(request).cancel(sweep_id):
         return detail_response(404, ["path", "sweep_id"], "no such running sweep", "not_found")
     return Response(status_code=204)
 

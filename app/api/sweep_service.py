@@ -21,6 +21,7 @@ from ..settings import Settings
 from ..sweeps.cost import Plan, SweepLimits, plan
 from ..sweeps.link import parse_sweep
 from ..sweeps.runner import PointCache, PointResult, SweepRun
+from ..sweeps.shared import SharedSweep, cancel_shared
 from .runner import OverloadedError
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 RETRY_AFTER = 5  # seconds: sweeps take seconds to minutes; a refused one tries again soon
 # Seconds a request may wait for the cluster's client (a LocalCluster's start, a scheduler's answer)
 CONNECT_TIMEOUT = 60
+ID_BYTES = 12
+ID_LENGTH = 16  # token_urlsafe(12): 16 characters
 UNCLAIMED_SECONDS = 30  # an admitted sweep whose results were never asked for frees its place
 
 
@@ -67,7 +70,7 @@ class SweepService:
     def close(self) -> None:
         """Cancel every sweep and close the client (and its LocalCluster's processes)."""
         for sweep_id in list(self.running):
-            self.cancel(sweep_id)
+            self._cancel_here(sweep_id)
         with self._client_lock:
             client, self._client = self._client, None
         if client is not None:
@@ -84,11 +87,20 @@ class SweepService:
                 self.running.pop(sweep_id, None)
         if len(self.running) >= self.settings.max_sweeps:
             raise OverloadedError(RETRY_AFTER)
-        sweep_id = secrets.token_urlsafe(12)
+        sweep_id = secrets.token_urlsafe(ID_BYTES)
         self.running[sweep_id] = Running(now)
         return sweep_id
 
-    def cancel(self, sweep_id: str) -> bool:
+    async def cancel(self, sweep_id: str) -> bool:
+        """Cancel a sweep of this process, or, with a shared scheduler, of any server using it."""
+        if self._cancel_here(sweep_id):
+            return True
+        if not self.settings.dask_scheduler or not _well_formed(sweep_id):
+            return False
+        client = await asyncio.wait_for(asyncio.to_thread(self.client), CONNECT_TIMEOUT)
+        return await asyncio.to_thread(cancel_shared, client, sweep_id)
+
+    def _cancel_here(self, sweep_id: str) -> bool:
         running = self.running.get(sweep_id)
         if running is None:
             return False
@@ -109,6 +121,10 @@ class SweepService:
         run = running.run = SweepRun(client, planned.points, self.cache)
         if running.cancelled:
             run.cancel()
+        # with a shared scheduler, the sweep is announced there: another server can cancel it
+        shared = SharedSweep(client, sweep_id) if self.settings.dask_scheduler else None
+        if shared is not None:
+            await asyncio.to_thread(shared.start, run.cancel)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[PointResult | BaseException | None] = asyncio.Queue()
 
@@ -131,3 +147,11 @@ class SweepService:
             run.cancel()
             self.running.pop(sweep_id, None)
             await asyncio.shield(thread)
+            if shared is not None:
+                await asyncio.shield(asyncio.to_thread(shared.end))
+
+
+def _well_formed(sweep_id: str) -> bool:
+    """An id as admit() makes them (URL-safe base64 of 12 bytes): anything else names no sweep,
+    and is not sent to the scheduler as part of a name."""
+    return len(sweep_id) == ID_LENGTH and all(c.isalnum() or c in "-_" for c in sweep_id)

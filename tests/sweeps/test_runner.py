@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from distributed import Client
@@ -27,12 +24,10 @@ from app.sweeps.engine import Limits
 from app.sweeps.link import parse_sweep
 from app.sweeps.point import compute_point
 from app.sweeps.runner import PointCache, SweepRun, point_key
-from tests.sweeps.counting import LOG_VARIABLE, counted_compute
+from tests.sweeps.counting import counted_compute
+from tests.sweeps.loopback import POINT_LOG, LoopbackCluster, running_cluster, wait_gone
 
-ROOT = Path(__file__).resolve().parents[2]
-DASK = Path(sys.executable).with_name("dask")
 SCHEDULER_PORT = 8951  # this session's port range
-POINT_LOG = Path(f"/tmp/initscope-test-points-{os.getpid()}.log")  # the loopback workers' calls
 SMALL = "depth=6&width=40&samples=200&run=tanh,xavier&bias=normal&axis.gain=0.5:3:lin:4&axis.bias_std=0,0.5"
 # Points that take a while each (~0.1-0.3 s), so a sweep is still running when a worker is killed.
 SLOW = "depth=30&width=200&samples=1000&run=tanh,xavier&axis.gain=0.8:2:lin:16"
@@ -40,25 +35,6 @@ SLOW = "depth=30&width=200&samples=1000&run=tanh,xavier&axis.gain=0.8:2:lin:16"
 
 def _points(query: str):
     return plan(parse_sweep(query), SweepLimits(), Limits()).points
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie (exited, not yet reaped by its parent) counts as gone
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def _wait_gone(pids: list[int], seconds: float = 20.0) -> list[int]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.1)
-    return [p for p in pids if _alive(p)]
 
 
 @pytest.fixture(scope="module")
@@ -69,51 +45,7 @@ def local_client() -> Iterator[Client]:
         yield client
     finally:
         cluster.close(client)
-        assert _wait_gone(pids) == [], "the local cluster's worker processes outlived it"
-
-
-class LoopbackCluster:
-    """`dask scheduler` and `dask worker` processes on 127.0.0.1, each in its own process group."""
-
-    def __init__(self, port: int) -> None:
-        self.address = f"tcp://127.0.0.1:{port}"
-        self.port = port
-        self.processes: list[subprocess.Popen[bytes]] = []
-        # workers import this checkout's app package, as a deployment's would import initscope
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT), LOG_VARIABLE: str(POINT_LOG)}
-
-    def _start(self, *args: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [str(DASK), *args],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self.processes.append(process)
-        return process
-
-    def start_scheduler(self) -> None:
-        self._start("scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard")
-
-    def start_worker(self, port: int) -> subprocess.Popen[bytes]:
-        # no nanny: one process per worker, so that killing it kills the worker
-        return self._start(
-            "worker", self.address, "--nthreads", "1", "--no-dashboard", "--no-nanny",
-            "--host", "127.0.0.1", "--worker-port", str(port),
-        )  # fmt: skip
-
-    def stop(self) -> list[int]:
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        return _wait_gone([p.pid for p in self.processes])
+        assert wait_gone(pids) == [], "the local cluster's worker processes outlived it"
 
 
 def _wait_workers(client: Client, n: int, seconds: float = 60.0) -> None:
@@ -122,26 +54,8 @@ def _wait_workers(client: Client, n: int, seconds: float = 60.0) -> None:
 
 @pytest.fixture(scope="module")
 def loopback() -> Iterator[tuple[LoopbackCluster, Client]]:
-    cluster_ = LoopbackCluster(SCHEDULER_PORT)
-    client = None
-    try:
-        cluster_.start_scheduler()
-        cluster_.start_worker(SCHEDULER_PORT + 1)
-        cluster_.start_worker(SCHEDULER_PORT + 2)
-        deadline = time.monotonic() + 60
-        while client is None:
-            try:
-                client = cluster.connect(cluster_.address)
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
-        _wait_workers(client, 2)
-        yield cluster_, client
-    finally:
-        if client is not None:
-            cluster.close(client)
-        assert cluster_.stop() == [], "a dask process outlived the test cluster"
+    with running_cluster(SCHEDULER_PORT) as started:
+        yield started
 
 
 @pytest.fixture(params=["local", "loopback"])
