@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from . import train_codec
-from .claims import TrainClaim, cs231n, cs231n_maxout, ng, saito_training
+from .claims import TrainClaim, cs231n, cs231n_maxout, ng, saito_batchnorm, saito_training
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,20 @@ _LIST = [
         "How much faster ReLU trains: ReLU | tanh | sigmoid",
         f"depth=4&{SMALL_NET}&run=relu,xavier&run=tanh,xavier&run=sigmoid,xavier",
         cs231n.RELU_SPEED,
+    ),
+    # The book's BatchNorm comparison (5 ReLU layers of 100, SGD 0.01, batches of 100), one weight
+    # scale per link: BatchNorm before each ReLU | none, on the same weights and batches
+    TrainPreset(
+        "mnist-batchnorm-std001",
+        "MNIST with | without BatchNorm, weights std 0.01",
+        "batch=100&iterations=400&run=relu,normal,norm:batch,std:0.01&run=relu,normal,std:0.01",
+        saito_batchnorm.STD_001,
+    ),
+    TrainPreset(
+        "mnist-batchnorm-std1",
+        "MNIST with | without BatchNorm, weights std 1",
+        "batch=100&iterations=400&run=relu,normal,norm:batch&run=relu,normal",
+        saito_batchnorm.STD_1,
     ),
 ]
 TRAIN_PRESETS = {p.name: p for p in _LIST}
