@@ -88,8 +88,10 @@ def _records(records: Sequence[Record]) -> dict[str, list[Any]]:
 
 
 def _layer(layer: LayerCapture) -> dict[str, Any]:
+    where = {} if layer.layer_type is None else {"layer_type": layer.layer_type, "name": layer.name}
     return {
         "layer": layer.index,
+        **where,
         "units": layer.units,
         "post": tensor_dict(layer.activation),
         "grad": tensor_dict(layer.gradient),

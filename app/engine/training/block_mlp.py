@@ -26,7 +26,7 @@ from ..layers.initializers import BIASES, INITIALIZERS
 from ..layers.norm import BatchNorm
 from ..layers.pointwise import Pointwise
 from ..layers.residual import Residual
-from ..network.blocks import AnyLayer, Network, backward, build, set_training, trace
+from ..network.blocks import AnyLayer, Network, RowSpec, backward, build, set_training, trace
 from ..network.config import RunConfig
 from ..network.forward import WEIGHT_STREAM
 from ..params import ParamValue
@@ -43,6 +43,8 @@ class RowLayer:
     params: dict[str, ParamValue]
     pieces: int
     units: int
+    layer_type: str  # the row's, which its capture carries
+    name: str
 
 
 class BlockMLP:
@@ -58,7 +60,7 @@ class BlockMLP:
         w = INITIALIZERS[run.init].sample(width, classes, rng, run.init_params()).astype(dtype, copy=False)
         b = BIASES[run.bias].sample(classes, rng, run.bias_params())
         self.readout = Dense(w, None if b is None else b.astype(dtype, copy=False))
-        self.hidden = [self._row_layer(spec.activation, width) for spec in self.net.specs]
+        self.hidden = [self._row_layer(spec, width) for spec in self.net.specs]
         self.params: dict[str, Array] = {}
         self._owners: dict[str, tuple[AnyLayer | Dense, str]] = {}
         self._weights: list[str] = []
@@ -77,11 +79,11 @@ class BlockMLP:
         self.depth = dense
         self.bias = "b1" in self.params
 
-    def _row_layer(self, name: str, width: int) -> RowLayer:
+    def _row_layer(self, spec: RowSpec, width: int) -> RowLayer:
+        name = spec.activation
         activation = ACTIVATIONS[name] if name in ACTIVATIONS else ACTIVATIONS["linear"]
-        run = self.net.run
-        params = dict(run.activation_params()) if name in ACTIVATIONS else {}
-        return RowLayer(activation, params, 1, width)
+        params = dict(self.net.run.activation_params()) if name in ACTIVATIONS else {}
+        return RowLayer(activation, params, 1, width, spec.layer_type, spec.name)
 
     def weight_names(self) -> list[str]:
         return list(self._weights)

@@ -44,6 +44,8 @@ class LayerCapture:
     gradient: TensorStats  # per-sample dL/dz on the probe (each sample's own loss)
     dead_units: int
     distinct_units: int | None  # 1 while a symmetric (zero or constant) initialization lasts
+    layer_type: str | None = None  # a layer network's row (block_mlp.py): batch_norm, residual...
+    name: str | None = None  # where that row sits: "layer 2 · batch_norm"
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,9 @@ def capture_layers(model: MLP, probe: Pass, bins: int) -> tuple[LayerCapture, ..
         grad_extent = scan(grad)
         gradient = summarize(grad, grad_extent, _range(grad_extent), bins)
         dead, distinct = unit_counts(a, extent)
-        layers.append(LayerCapture(j + 1, layer.units, activation, gradient, dead, distinct))
+        # a layer network's rows say what layer they are (getattr: MLP's hidden layers do not)
+        kind, name = getattr(layer, "layer_type", None), getattr(layer, "name", None)
+        layers.append(LayerCapture(j + 1, layer.units, activation, gradient, dead, distinct, kind, name))
     return tuple(layers)
 
 

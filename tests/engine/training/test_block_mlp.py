@@ -88,7 +88,13 @@ def test_the_books_batch_norm_comparison_at_std_0_01() -> None:
     assert normed.status == plain.status == "done"
     assert normed.records[-1].test_accuracy > 0.8
     assert plain.records[-1].test_accuracy < 0.15
-    assert len(normed.captures[-1].layers) == 10  # a row per norm and per activation
+    layers = normed.captures[-1].layers
+    assert len(layers) == 10  # a row per norm and per activation, each saying which
+    assert [(c.layer_type, c.name) for c in layers[:2]] == [
+        ("batch_norm", "layer 1 · batch_norm"),
+        ("activation", "layer 1 · relu"),
+    ]
+    assert plain.captures[-1].layers[0].layer_type is None  # a plain stack's captures as before
     assert train_codec.encode(train_codec.decode(link)) == link
 
 
