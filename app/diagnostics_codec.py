@@ -1,4 +1,4 @@
-"""The diagnostics' link keys beside a share query: c0, pairs and jacobian, both ways.
+"""The diagnostics' link keys beside a share query: c0, pairs, jacobian and seeds, both ways.
 
 `?<share query>&c0=0.1,0.5,0.9&pairs=16&jacobian=2` reads as the share link's experiment and the
 diagnostics' options; canonical text leaves out defaults and lists c0 as the shortest numbers.
@@ -17,12 +17,13 @@ from .engine.network.diagnostics import (
     MAX_C0,
     MAX_JACOBIAN,
     MAX_PAIRS,
+    MAX_SEEDS,
     DiagnosticsOptions,
     make_options,
 )
 from .engine.params import ConfigError
 
-KEYS = ("c0", "pairs", "jacobian")
+KEYS = ("c0", "pairs", "jacobian", "seeds")
 MAX_DIGITS = 6  # a count longer than this is refused as out of range, never parsed as huge
 
 
@@ -35,6 +36,8 @@ def options_query(options: DiagnosticsOptions) -> str:
         items.append(f"pairs={options.pairs}")
     if options.jacobian != DEFAULT_JACOBIAN:
         items.append(f"jacobian={options.jacobian}")
+    if options.seeds != 1:
+        items.append(f"seeds={options.seeds}")
     return "&".join(items)
 
 
@@ -50,7 +53,7 @@ def _number(text: str) -> float:
 
 def _count(key: str, text: str) -> int:
     if not (text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS):
-        high = MAX_PAIRS if key == "pairs" else MAX_JACOBIAN
+        high = {"pairs": MAX_PAIRS, "jacobian": MAX_JACOBIAN}.get(key, MAX_SEEDS)
         raise ConfigError(key, f"must be a whole number up to {high}, got {text!r}")
     return int(text)
 
@@ -76,4 +79,5 @@ def split_options(query: str) -> tuple[str, DiagnosticsOptions]:
         c0 = [_number(p.strip()) for p in parts]
     pairs = _count("pairs", given["pairs"]) if "pairs" in given else None
     jacobian = _count("jacobian", given["jacobian"]) if "jacobian" in given else None
-    return "&".join(kept), make_options(c0, pairs, jacobian)
+    seeds = _count("seeds", given["seeds"]) if "seeds" in given else None
+    return "&".join(kept), make_options(c0, pairs, jacobian, seeds)

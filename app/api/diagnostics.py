@@ -22,6 +22,7 @@ from ..engine.network.diagnostics import (
     MAX_C0,
     MAX_JACOBIAN,
     MAX_PAIRS,
+    MAX_SEEDS,
     SPECTRUM_LAYERS,
     check_diagnostics_limits,
 )
@@ -34,8 +35,13 @@ from .simulate import served
 
 router = APIRouter(prefix="/api/v1", tags=["diagnostics"])
 
-DESCRIPTION = f"""Takes the dashboard's share query plus `c0`, `pairs` and `jacobian`, e.g.
-`?bias=normal&bias_std=0.3&run=tanh,xavier,gain:1.3&run=tanh,xavier,gain:4&c0=0.1,0.5,0.9`.
+DESCRIPTION = f"""Takes the dashboard's share query plus `c0`, `pairs`, `seeds` and `jacobian`, e.g.
+`?bias=normal&bias_std=0.3&run=tanh,xavier,gain:1.3&run=tanh,xavier,gain:4&c0=0.1,0.5,0.9&seeds=4`.
+
+**Seed ensembles**: `seeds=N` repeats each run over N weight draws (seeds seed, seed + 1, ...) with
+the inputs fixed (the pairs and the Jacobian's samples are the link's); each measured value is then
+the mean over the draws, with `low` and `high` the lowest and highest draw's (the band), and each
+spectrum pools every draw's singular values. Without `seeds` (or with 1), the answer is one draw's.
 
 **Correlation map** (Poole et al. 2016): for each starting correlation c0, `pairs` pairs of inputs
 with exactly that correlation (and the run's E[x^2] per feature) go through each run's network (the
@@ -72,6 +78,15 @@ PARAMETERS: list[dict[str, Any]] = [
         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAIRS, "default": DEFAULT_PAIRS},
     },
     {
+        "name": "seeds",
+        "in": "query",
+        "description": f"weight draws, 1 to {MAX_SEEDS} (default 1): seed, seed + 1, ...; the inputs, pairs "
+        "and Jacobian samples stay the link's. With more than one, measured values are the mean over the "
+        "draws and `low`/`high` give the lowest and highest draw's; spectra pool every draw's singular "
+        "values",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SEEDS, "default": 1},
+    },
+    {
         "name": "jacobian",
         "in": "query",
         "description": f"input samples at which the Jacobian is taken, 0 (none) to {MAX_JACOBIAN} "
@@ -95,6 +110,10 @@ class CorrelationLayerModel(BaseModel):
     measured: list[float | None] = Field(description="per c0: mean correlation of z over the pairs")
     sd: list[float | None] = Field(description="per c0: its sd across the pairs")
     predicted: list[float | None] = Field(description="per c0: the C-map's prediction (null: none)")
+    low: list[float | None] | None = Field(None, description="seeds > 1 only: per c0, the lowest draw's mean")
+    high: list[float | None] | None = Field(
+        None, description="seeds > 1 only: per c0, the highest draw's mean"
+    )
 
 
 class CorrelationModel(BaseModel):
@@ -121,6 +140,8 @@ class JacobianLayerModel(BaseModel):
     mean_sq: float | None = Field(description="mean squared singular value of da_l/dx")
     predicted_mean_sq: float | None = Field(description="mean field: N_l prod chi / min(N0, N_l)")
     spectrum: SpectrumModel | None = Field(description=f"at up to {SPECTRUM_LAYERS} layers, else null")
+    low: float | None = Field(None, description="seeds > 1 only: the lowest draw's mean_sq")
+    high: float | None = Field(None, description="seeds > 1 only: the highest draw's mean_sq")
 
 
 class JacobianModel(BaseModel):
@@ -141,6 +162,7 @@ class DiagnosticsOptionsModel(BaseModel):
     c0: list[float]
     pairs: int
     jacobian: int
+    seeds: int | None = Field(None, description="present when more than 1")
 
 
 class DiagnosticsResponse(BaseModel):
@@ -203,6 +225,7 @@ def diagnostics_catalog() -> dict[str, Any]:
             },
             {"name": "pairs", "kind": "int", "default": DEFAULT_PAIRS, "low": 1, "high": MAX_PAIRS},
             {"name": "jacobian", "kind": "int", "default": DEFAULT_JACOBIAN, "low": 0, "high": MAX_JACOBIAN},
+            {"name": "seeds", "kind": "int", "default": 1, "low": 1, "high": MAX_SEEDS},
         ],
         "jacobian": {
             "exact_max_width": EXACT_MAX,

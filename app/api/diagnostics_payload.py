@@ -49,6 +49,7 @@ def _spectrum(s: Spectrum | None) -> dict[str, Any] | None:
 def _run(run: RunDiagnostics) -> dict[str, Any]:
     fp = run.theory.fixed
     jacobian = run.jacobian
+    ensemble = run.correlation[0].low is not None  # seeds > 1
     return {
         "label": run.label,
         "depth": run.config.depth,
@@ -60,6 +61,8 @@ def _run(run: RunDiagnostics) -> dict[str, Any]:
                     "measured": layer.measured,
                     "sd": layer.sd,
                     "predicted": layer.predicted,
+                    # seeds > 1 only: a single draw's answer keeps its bytes
+                    **({} if layer.low is None else {"low": layer.low, "high": layer.high}),
                 }
                 for layer in run.correlation
             ],
@@ -86,6 +89,7 @@ def _run(run: RunDiagnostics) -> dict[str, Any]:
                     "mean_sq": _finite(layer.mean_sq),
                     "predicted_mean_sq": _finite(layer.predicted_mean_sq),
                     "spectrum": _spectrum(layer.spectrum),
+                    **({"low": _finite(layer.low), "high": _finite(layer.high)} if ensemble else {}),
                 }
                 for layer in jacobian.layers
             ],
@@ -103,6 +107,7 @@ def diagnostics_dict(result: DiagnosticsResult) -> dict[str, Any]:
             "c0": list(result.options.c0),
             "pairs": result.options.pairs,
             "jacobian": result.options.jacobian,
+            **({"seeds": result.options.seeds} if result.options.seeds > 1 else {}),
         },
         "runs": [_run(run) for run in result.runs],
     }

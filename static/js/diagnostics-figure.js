@@ -7,10 +7,11 @@ import { fmt } from "./format.js";
 import { COLORS, MUTED, baseLayout, note } from "./plot-base.js";
 
 /** The page's own query: the share query and the diagnostics' keys given (canonical from the API). */
-export function diagnosticsQuery(share, { c0 = "", pairs = "", jacobian = "" } = {}) {
+export function diagnosticsQuery(share, { c0 = "", pairs = "", jacobian = "", seeds = "" } = {}) {
   const parts = share ? [share] : [];
   if (String(c0).trim()) parts.push(`c0=${String(c0).replace(/\s+/g, "")}`);
   if (String(pairs).trim()) parts.push(`pairs=${String(pairs).trim()}`);
+  if (String(seeds).trim()) parts.push(`seeds=${String(seeds).trim()}`);
   if (String(jacobian).trim()) parts.push(`jacobian=${String(jacobian).trim()}`);
   return parts.join("&");
 }
@@ -44,6 +45,7 @@ export function correlationFigure(run, height = 300) {
   const data = [];
   corr.c0.forEach((c0, i) => {
     const color = c0Color(i);
+    if (corr.layers[0]?.low) data.push(...band(layers, corr.layers.map((l) => l.low[i]), corr.layers.map((l) => l.high[i]), color, `c0-${i}`));
     const predicted = corr.layers.map((l) => l.predicted[i]);
     if (predicted.some((v) => v !== null)) {
       data.push({
@@ -85,6 +87,15 @@ export function correlationFigure(run, height = 300) {
   return { data, layout };
 }
 
+/** A band between `low` and `high` (seed ensembles): an invisible lower edge, the upper filled down to it. */
+export function band(x, low, high, color, group) {
+  const edge = { type: "scatter", mode: "lines", x, line: { width: 0, color }, hoverinfo: "skip", showlegend: false, legendgroup: group };
+  return [
+    { ...edge, y: low, name: "lowest seed" },
+    { ...edge, y: high, name: "highest seed", fill: "tonexty", fillcolor: `${color}33` },
+  ];
+}
+
 const minMeasured = (corr) => corr.layers.flatMap((l) => l.measured.filter((v) => v !== null).map((v) => v - 0.05));
 
 /** The mean squared singular value over depth: measured markers, mean field's prod chi as a line. */
@@ -92,7 +103,9 @@ export function meanSquareFigure(run, index, height = 260) {
   const jac = run.jacobian;
   const layers = jac.layers.map((l) => l.layer);
   const positive = (v) => (v !== null && v > 0 ? v : null); // a log axis cannot show 0
+  const bands = jac.layers[0]?.low === undefined ? [] : band(layers, jac.layers.map((l) => positive(l.low)), jac.layers.map((l) => positive(l.high)), runColor(index), "seeds");
   const data = [
+    ...bands,
     {
       type: "scatter",
       mode: "lines",

@@ -101,6 +101,7 @@ function fillForm(result) {
   $("c0").value = result.options.c0.join(",");
   $("pairs").value = String(result.options.pairs);
   $("jacobian-at").value = String(result.options.jacobian);
+  $("seeds").value = String(result.options.seeds ?? 1);
   $("back").href = `/?${result.share}`;
   const preset = state.presets.find((p) => p.query === result.query);
   $("preset").value = preset ? preset.name : "";
@@ -159,7 +160,8 @@ function main() {
   $("diag-form").addEventListener("submit", (e) => {
     e.preventDefault();
     if (!state.result) return;
-    show(diagnosticsQuery(state.result.share, { c0: $("c0").value, pairs: $("pairs").value, jacobian: $("jacobian-at").value }));
+    const fields = { c0: $("c0").value, pairs: $("pairs").value, jacobian: $("jacobian-at").value, seeds: $("seeds").value };
+    show(diagnosticsQuery(state.result.share, fields));
   });
   $("preset").addEventListener("change", (e) => {
     const preset = state.presets.find((p) => p.name === e.target.value);

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -84,6 +85,9 @@ def test_diagnostics_is_not_simulate(client: TestClient) -> None:
         ("pairs=-1", "pairs", "up to 64"),
         ("jacobian=9", "jacobian", "0 to 8"),
         ("jacobian=1.5", "jacobian", "up to 8"),
+        ("seeds=0", "seeds", "1 to 16"),
+        ("seeds=17", "seeds", "1 to 16"),
+        ("seeds=x", "seeds", "up to 16"),
         ("input_dim=1", "runs.0.input_dim", "at least 2"),
         ("depth=0", "depth", "depth"),
     ],
@@ -117,7 +121,7 @@ def test_split_options_round_trip() -> None:
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
-@given(key=st.sampled_from(["c0", "pairs", "jacobian"]), value=st.text(max_size=12))
+@given(key=st.sampled_from(["c0", "pairs", "jacobian", "seeds"]), value=st.text(max_size=12))
 def test_split_options_any_text_is_read_or_refused_naming_the_key(key: str, value: str) -> None:
     from urllib.parse import quote
 
@@ -132,7 +136,7 @@ def test_split_options_any_text_is_read_or_refused_naming_the_key(key: str, valu
 def test_diagnostics_openapi_documents_the_keys(client: TestClient) -> None:
     op = client.get("/openapi.json").json()["paths"]["/api/v1/diagnostics"]["get"]
     names = [p["name"] for p in op["parameters"]]
-    assert names[:3] == ["c0", "pairs", "jacobian"] and "run" in names
+    assert names[:4] == ["c0", "pairs", "seeds", "jacobian"] and "run" in names
     assert "random_subspace" in op["description"] and "interlacing" in op["description"]
     schema = op["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema["$ref"].endswith("DiagnosticsResponse")
@@ -150,7 +154,7 @@ def test_diagnostics_presets_answer_over_http(client: TestClient) -> None:
 def test_diagnostics_in_the_catalog(client: TestClient) -> None:
     entry = client.get("/api/v1/catalog").json()["diagnostics"]
     assert entry["endpoint"] == "/api/v1/diagnostics" and entry["page"] == "/diagnostics"
-    assert [k["name"] for k in entry["keys"]] == ["c0", "pairs", "jacobian"]
+    assert [k["name"] for k in entry["keys"]] == ["c0", "pairs", "jacobian", "seeds"]
     assert entry["jacobian"] == {"exact_max_width": 1024, "random_directions": 256, "spectrum_layers": 8}
     names = [p["name"] for p in entry["presets"]]
     assert names == list(DIAGNOSTICS_PRESETS)
@@ -160,3 +164,32 @@ def test_diagnostics_in_the_catalog(client: TestClient) -> None:
         assert p["query"] == DIAGNOSTICS_PRESETS[p["name"]].query
         assert p["claim"]["view"] == {"page": "diagnostics", "section": claim.view.section}
         assert p["claim"]["verdict"] == claim.verdict and p["claim"]["reason"] == claim.reason
+
+
+def test_diagnostics_seeds_give_the_mean_and_band_of_the_draws(client: TestClient) -> None:
+    """seeds=3: each measured value is the mean of the three draws' (seed, seed + 1, seed + 2, the
+    inputs fixed), low and high their extremes; seeds absent keeps one draw's answer."""
+    body = client.get(f"/api/v1/diagnostics?{SMALL}&c0=0.5&pairs=2&seeds=3").json()
+    assert body["options"]["seeds"] == 3 and body["query"].endswith("&seeds=3")
+    config = codec.to_experiment(codec.decode(SMALL))
+    one = client.get(f"/api/v1/diagnostics?{SMALL}&c0=0.5&pairs=2").json()
+    assert "seeds" not in one["options"] and "low" not in one["runs"][0]["correlation"]["layers"][0]
+    draws = []
+    for k in range(3):
+        runs = [replace(run, seed=run.seed + k) for run in config.runs]
+        # the same pairs and samples: only the weights differ (checked by the first draw's equality)
+        draws.append(run_diagnostics(replace(config, runs=tuple(runs)), make_options([0.5], 2, 2)))
+    assert (
+        body["runs"][0]["correlation"]["layers"][0]["measured"][0]
+        != draws[1].runs[0].correlation[0].measured[0]
+    )
+    first = one["runs"][0]["correlation"]["layers"]
+    for run_index, run in enumerate(body["runs"]):
+        for j, layer in enumerate(run["correlation"]["layers"]):
+            (low,), (high,), (mean,) = layer["low"], layer["high"], layer["measured"]
+            assert low <= mean <= high and low < high
+            if run_index == 0:
+                assert min(first[j]["measured"][0], low) == low
+        jac = run["jacobian"]["layers"]
+        assert all(layer["low"] <= layer["mean_sq"] <= layer["high"] for layer in jac)
+        assert jac[-1]["spectrum"]["count"] == 3 * 2 * 40  # pooled: 3 draws x 2 samples x 40 values

@@ -48,7 +48,7 @@ def drawn(page: Page, run: int) -> dict[str, Any]:
             fixed: corr.querySelector('.fixed-point').textContent,
             dots: traces.filter((t) => t.mode === 'markers').map((t) => t.y),
             lines: traces.filter((t) => t.mode === 'lines').map((t) => t.y),
-            msq: jac ? jac.querySelector('.msq-plot').data[1].y : null,
+            msq: jac ? jac.querySelector('.msq-plot').data.find((t) => t.name === 'measured').y : null,
             spectra: jac ? jac.querySelector('.spec-plot').data.map((t) => t.y) : null,
             rows: jac ? [...jac.querySelectorAll('tbody tr')].map((tr) =>
               Object.fromEntries([...tr.children].map((td) => [td.dataset.key, td.textContent]))) : null,
@@ -104,9 +104,7 @@ def test_diagnostics_page_shows_the_apis_numbers(
             }
             for layer in spectra
         ]
-    assert (
-        "chaotic" in page.locator("#correlation-runs .diag-run[data-run='0'] .phase").text_content().lower()
-    )
+    expect(page.locator("#correlation-runs .diag-run[data-run='0'] .phase")).to_contain_text("Chaotic")
     expect(page.locator("#jacobian-method")).to_have_text(
         "Exact SVD of J (all 100 input directions), at 2 sample inputs."
     )
@@ -166,3 +164,32 @@ def test_diagnostics_phone_has_no_overflow(
     assert page.locator("details.explain").get_attribute("open") is None  # folded on a phone
     assert page.evaluate("window.__csp") == []
     page.screenshot(path=artifacts / "diagnostics-390.png", full_page=True)
+
+
+def test_diagnostics_seeds_draw_the_apis_bands(
+    page: Page, live_server: str, watch: Watch, artifacts: Path
+) -> None:
+    query = f"{SMALL}&c0=0.5&pairs=2&seeds=3"
+    open_page(page, f"{live_server}/diagnostics?{query}", width=1024)
+    assert page.locator("#seeds").input_value() == "3"
+    body = api(live_server, query)
+    for i, run in enumerate(body["runs"]):
+        bands: dict[str, Any] = page.evaluate(
+            """(i) => {
+              const card = (id) => document.querySelector(`#${id} .diag-run[data-run='${i}']`);
+              const edges = (plot) =>
+                card(plot[0]).querySelector(plot[1]).data.filter((t) => t.hoverinfo === 'skip');
+              return {
+                corr: edges(['correlation-runs', '.corr-plot']).map((t) => t.y),
+                msq: edges(['jacobian-runs', '.msq-plot']).map((t) => t.y),
+                fill: edges(['correlation-runs', '.corr-plot'])[1].fill,
+              };
+            }""",
+            i,
+        )
+        layers = run["correlation"]["layers"]
+        assert bands["corr"] == [[la["low"][0] for la in layers], [la["high"][0] for la in layers]]
+        jac = run["jacobian"]["layers"]
+        assert bands["msq"] == [[la["low"] for la in jac], [la["high"] for la in jac]]
+        assert bands["fill"] == "tonexty"
+    page.screenshot(path=artifacts / "diagnostics-seeds.png", full_page=True)

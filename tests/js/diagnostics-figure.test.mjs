@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
+  band,
   correlationFigure,
   diagnosticsQuery,
   fixedPointText,
@@ -49,6 +50,7 @@ test("diagnosticsQuery appends the keys given, trimmed, and leaves out the empty
   assert.equal(diagnosticsQuery("run=tanh,xavier", { c0: " 0.1, 0.5 ", pairs: "4", jacobian: "" }), "run=tanh,xavier&c0=0.1,0.5&pairs=4");
   assert.equal(diagnosticsQuery("run=tanh,xavier", { jacobian: 0 }), "run=tanh,xavier&jacobian=0");
   assert.equal(diagnosticsQuery("", { pairs: "2" }), "pairs=2");
+  assert.equal(diagnosticsQuery("run=tanh,xavier", { seeds: "4", jacobian: "1" }), "run=tanh,xavier&seeds=4&jacobian=1");
 });
 
 test("fixedPointText names every quantity, infinity for an infinite depth scale", () => {
@@ -125,4 +127,30 @@ test("shade runs from light to the full colour", () => {
 test("methodText says exact or randomized", () => {
   assert.equal(methodText(run().jacobian), "Exact SVD of J (all 100 input directions), at 2 sample inputs.");
   assert.match(methodText({ method: "random_subspace", directions: 256, samples: 1 }), /^J restricted to 256 random input directions .* at 1 sample input\.$/);
+});
+
+test("seed ensembles: a band per c0 under the markers, and one under the mean square", () => {
+  const r = run();
+  r.correlation.layers[0] = { ...r.correlation.layers[0], low: [0.1, 0.85], high: [0.12, 0.9] };
+  r.correlation.layers[1] = { ...r.correlation.layers[1], low: [0.04, null], high: [0.07, null] };
+  r.jacobian.layers = r.jacobian.layers.map((l) => ({ ...l, low: l.mean_sq / 2, high: l.mean_sq * 2 }));
+  const { data } = correlationFigure(r);
+  const edges = data.filter((t) => t.hoverinfo === "skip");
+  assert.equal(edges.length, 4);
+  assert.deepEqual(edges[0].y, [0.1, 0.04]);
+  assert.deepEqual(edges[1].y, [0.12, 0.07]);
+  assert.equal(edges[1].fill, "tonexty");
+  assert.equal(data.indexOf(edges[0]) < data.findIndex((t) => t.mode === "markers"), true); // under the dots
+  const msq = meanSquareFigure(r, 0).data;
+  assert.deepEqual(msq[0].y, [1.1, 2.55]);
+  assert.deepEqual(msq[1].y, [4.4, 10.2]);
+  assert.equal(msq.find((t) => t.name === "measured").y[1], 5.1);
+});
+
+test("band: an invisible lower edge and the upper filled down to it in a light tint", () => {
+  const [lo, hi] = band([1, 2], [0, 1], [2, 3], "#2456a6", "g");
+  assert.equal(lo.line.width, 0);
+  assert.equal(hi.fill, "tonexty");
+  assert.equal(hi.fillcolor, "#2456a633");
+  assert.equal(lo.legendgroup, "g");
 });

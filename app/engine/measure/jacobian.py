@@ -93,13 +93,24 @@ def mean_squared_singular_value(jac: Floats, input_dim: int) -> float:
     return float(trace / min(input_dim, units))
 
 
-def spectrum(jac: Floats, bins: int) -> Spectrum | None:
-    """The pooled singular values' statistics and histogram; None when J holds NaN or inf."""
+def singular_values(jac: Floats) -> Floats | None:
+    """Every sample's singular values, pooled; None when J holds NaN or inf."""
     if not np.isfinite(jac).all():
         return None
-    values = np.linalg.svd(jac, compute_uv=False).ravel()
+    return np.asarray(np.linalg.svd(jac, compute_uv=False).ravel(), dtype=np.float64)
+
+
+def spectrum(jac: Floats, bins: int) -> Spectrum | None:
+    """The pooled singular values' statistics and histogram; None when J holds NaN or inf."""
+    values = singular_values(jac)
+    return None if values is None else summarize_spectrum(values, max(jac.shape[1], jac.shape[2]), bins)
+
+
+def summarize_spectrum(values: Floats, size: int, bins: int) -> Spectrum:
+    """Statistics and histogram of singular values of matrices whose larger side is `size` (for
+    the numerical-rank threshold), pooled from any number of them."""
     top = float(values.max()) if values.size else 0.0
-    threshold = top * max(jac.shape[1], jac.shape[2]) * np.finfo(np.float64).eps
+    threshold = top * size * np.finfo(np.float64).eps
     kept = values[values > threshold]
     zeros = int(values.size - kept.size)
     squares = values * values

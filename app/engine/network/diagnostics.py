@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,12 +24,14 @@ from ..measure.correlation import pair_correlations, pair_inputs
 from ..measure.jacobian import (
     EXACT_MAX,
     RANDOM_DIRECTIONS,
+    Floats,
     Spectrum,
     carry,
     directions,
     mean_squared_singular_value,
-    spectrum,
+    singular_values,
     spectrum_layers,
+    summarize_spectrum,
 )
 from ..params import ConfigError
 from ..theory import run_theory
@@ -47,6 +49,7 @@ DEFAULT_PAIRS = 8
 MAX_PAIRS = 64
 DEFAULT_JACOBIAN = 2
 MAX_JACOBIAN = 8
+MAX_SEEDS = 16
 SPECTRUM_LAYERS = 8
 SVD_FACTOR = 4  # LAPACK's singular values of an m x n matrix (m >= n): about 4 m n^2 flops
 
@@ -56,9 +59,13 @@ class DiagnosticsOptions:
     c0: tuple[float, ...] = DEFAULT_C0  # starting correlations of the input pairs
     pairs: int = DEFAULT_PAIRS  # independent pairs per c0
     jacobian: int = DEFAULT_JACOBIAN  # sample inputs at which the Jacobian is taken (0: none)
+    # Weight draws: seed, seed + 1, ... (the inputs, pairs and Jacobian samples stay the link's)
+    seeds: int = 1
 
 
-def make_options(c0: object = None, pairs: object = None, jacobian: object = None) -> DiagnosticsOptions:
+def make_options(
+    c0: object = None, pairs: object = None, jacobian: object = None, seeds: object = None
+) -> DiagnosticsOptions:
     """Validated options; errors name the field and its limits."""
     values = DEFAULT_C0 if c0 is None else c0
     if not isinstance(values, Sequence) or isinstance(values, str) or not 1 <= len(values) <= MAX_C0:
@@ -72,6 +79,7 @@ def make_options(c0: object = None, pairs: object = None, jacobian: object = Non
         tuple(starts),
         _count("pairs", DEFAULT_PAIRS if pairs is None else pairs, 1, MAX_PAIRS),
         _count("jacobian", DEFAULT_JACOBIAN if jacobian is None else jacobian, 0, MAX_JACOBIAN),
+        _count("seeds", 1 if seeds is None else seeds, 1, MAX_SEEDS),
     )
 
 
@@ -84,9 +92,11 @@ def _count(name: str, value: object, low: int, high: int) -> int:
 @dataclass(frozen=True)
 class CorrelationLayer:
     index: int  # 1-based
-    measured: tuple[float | None, ...]  # per c0: mean over the pairs (None: NaN or inf)
-    sd: tuple[float | None, ...]  # per c0: sd across the pairs
+    measured: tuple[float | None, ...]  # per c0: mean over the pairs (and the seeds) (None: NaN or inf)
+    sd: tuple[float | None, ...]  # per c0: sd across the pairs (the mean over the seeds of it)
     predicted: tuple[float | None, ...]  # per c0: the mean-field prediction (None: none)
+    low: tuple[float | None, ...] | None = None  # with seeds > 1, per c0: the lowest seed's mean
+    high: tuple[float | None, ...] | None = None  # and the highest
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,9 @@ class JacobianLayer:
     index: int
     mean_sq: float | None  # mean squared singular value of J (estimated, when randomized)
     predicted_mean_sq: float | None  # mean field: N_l prod chi_j / min(N0, N_l)
-    spectrum: Spectrum | None  # at the spectrum layers only
+    spectrum: Spectrum | None  # at the spectrum layers only (pooled over the seeds)
+    low: float | None = None  # with seeds > 1: the lowest seed's mean_sq
+    high: float | None = None  # and the highest
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,7 @@ def diagnostics_cost(config: ExperimentConfig, options: DiagnosticsOptions) -> C
     and its SVDs."""
     macs = memory = values = 0
     for run in config.runs:
+        start = macs
         rows = 2 * len(options.c0) * options.pairs + options.jacobian
         fans = (run.input_dim, *run.widths[:-1])
         outs = [w * _pieces(run, j) for j, w in enumerate(run.widths)]
@@ -154,7 +167,8 @@ def diagnostics_cost(config: ExperimentConfig, options: DiagnosticsOptions) -> C
             )
             # J of two layers (and a product's temporary), one layer's W^T in float64
             memory += 8 * (3 * s * max(outs) * k + max(f * o for f, o in zip(fans, outs, strict=True)))
-        values += run.depth * (4 * len(options.c0) + 4) + len(spectrum_layers(run.depth, SPECTRUM_LAYERS)) * (
+        macs += (macs - start) * (options.seeds - 1)  # every weight draw does the same work again
+        values += run.depth * (6 * len(options.c0) + 6) + len(spectrum_layers(run.depth, SPECTRUM_LAYERS)) * (
             2 * run.bins + 10
         )
     return Cost(macs, memory, values)
@@ -193,7 +207,18 @@ def run_diagnostics(config: ExperimentConfig, options: DiagnosticsOptions) -> Di
     )
 
 
-def _run(run: RunConfig, position: int, label: str, options: DiagnosticsOptions) -> RunDiagnostics:
+@dataclass(frozen=True)
+class _Draw:
+    """One weight draw's raw measurements, per layer."""
+
+    measured: list[list[float | None]]
+    sd: list[list[float | None]]
+    mean_sq: list[float | None]
+    values: dict[int, Floats | None]  # 1-based spectrum layer -> singular values (None: NaN or inf)
+
+
+def _draw(run: RunConfig, position: int, options: DiagnosticsOptions, weight_seed: int) -> _Draw:
+    """The run's network drawn from `weight_seed` (its inputs, pairs and samples from run.seed)."""
     groups, pairs = len(options.c0), options.pairs
     q_in = INPUTS[run.input].second_moment(run.input_params())
     pair_rng = np.random.default_rng([run.seed, PAIR_STREAM, position])
@@ -206,14 +231,11 @@ def _run(run: RunConfig, position: int, label: str, options: DiagnosticsOptions)
         run.input_dim, max(run.widths), np.random.default_rng([run.seed, PROBE_STREAM, position])
     )
     shown = set(spectrum_layers(run.depth, SPECTRUM_LAYERS))
-    theory = run_correlation_theory(run, options.c0)
-    chis = [layer.chi for layer in run_theory(run).layers]
-    correlation: list[CorrelationLayer] = []
-    jac_layers: list[JacobianLayer] = []
+    out = _Draw([], [], [], {})
     jac = None
     a = extra
-    growth = 1.0  # prod chi_j (N_j / N_{j-1}) so far
-    for layer in forward(run, inputs if own else extra, position):
+    network = run if weight_seed == run.seed else replace(run, seed=weight_seed)
+    for layer in forward(network, inputs if own else extra, position):
         j = layer.index
         params = run.activation_params_at(j)
         activation = ACTIVATIONS[layer.activation]
@@ -227,25 +249,77 @@ def _run(run: RunConfig, position: int, label: str, options: DiagnosticsOptions)
         else:
             z = layer.z
         measured, sd = pair_correlations(z[samples:], groups, pairs)
-        correlation.append(CorrelationLayer(j + 1, tuple(measured), tuple(sd), theory.predicted[j]))
+        out.measured.append(measured)
+        out.sd.append(sd)
         if samples:
             jac = carry(jac, probes, layer.weights, z[:samples], activation, params, layer.pieces)
-            fan_in = run.input_dim if j == 0 else run.widths[j - 1]
-            with np.errstate(over="ignore", invalid="ignore"):
-                growth *= chis[j] * run.widths[j] / fan_in
-            predicted = growth * run.input_dim / min(run.input_dim, run.widths[j])
             mean_sq = mean_squared_singular_value(jac, run.input_dim)
-            jac_layers.append(
-                JacobianLayer(
-                    j + 1,
-                    mean_sq if math.isfinite(mean_sq) else None,
-                    predicted if math.isfinite(predicted) else None,
-                    spectrum(jac, run.bins) if j + 1 in shown else None,
-                )
+            out.mean_sq.append(mean_sq if math.isfinite(mean_sq) else None)
+            if j + 1 in shown:
+                out.values[j + 1] = singular_values(jac)
+    return out
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    return None if any(v is None for v in values) else float(np.mean([v for v in values if v is not None]))
+
+
+def _extreme(values: Sequence[float | None], pick: str) -> float | None:
+    if any(v is None for v in values):
+        return None
+    return float(
+        min(v for v in values if v is not None) if pick == "min" else max(v for v in values if v is not None)
+    )
+
+
+def _run(run: RunConfig, position: int, label: str, options: DiagnosticsOptions) -> RunDiagnostics:
+    draws = [_draw(run, position, options, (run.seed + k) % 2**32) for k in range(options.seeds)]
+    ensemble = options.seeds > 1
+    theory = run_correlation_theory(run, options.c0)
+    correlation: list[CorrelationLayer] = []
+    for j in range(run.depth):
+        per_c0 = range(len(options.c0))
+        means = [[d.measured[j][i] for d in draws] for i in per_c0]
+        correlation.append(
+            CorrelationLayer(
+                j + 1,
+                tuple(_mean(m) for m in means),
+                tuple(_mean([d.sd[j][i] for d in draws]) for i in per_c0),
+                theory.predicted[j],
+                tuple(_extreme(m, "min") for m in means) if ensemble else None,
+                tuple(_extreme(m, "max") for m in means) if ensemble else None,
             )
-    jacobian = None
-    if samples:
-        k = run.input_dim if probes is None else probes.shape[1]
-        method = "exact" if probes is None else "random_subspace"
-        jacobian = JacobianResult(method, k, samples, tuple(jac_layers))
-    return RunDiagnostics(run, label, theory, tuple(correlation), jacobian)
+        )
+    samples = min(options.jacobian, run.samples)
+    if not samples:
+        return RunDiagnostics(run, label, theory, tuple(correlation), None)
+    chis = [layer.chi for layer in run_theory(run).layers]
+    k = _jacobian_directions(run)  # the same input directions for every draw
+    jac_layers: list[JacobianLayer] = []
+    growth = 1.0  # prod chi_j (N_j / N_{j-1}) so far
+    for j in range(run.depth):
+        fan_in = run.input_dim if j == 0 else run.widths[j - 1]
+        with np.errstate(over="ignore", invalid="ignore"):
+            growth *= chis[j] * run.widths[j] / fan_in
+        predicted = growth * run.input_dim / min(run.input_dim, run.widths[j])
+        squares = [d.mean_sq[j] for d in draws]
+        spectrum = None
+        if j + 1 in draws[0].values:
+            pooled = [d.values[j + 1] for d in draws]
+            if all(v is not None for v in pooled):
+                values = np.concatenate([v for v in pooled if v is not None])
+                spectrum = summarize_spectrum(values, max(run.widths[j], k), run.bins)
+        jac_layers.append(
+            JacobianLayer(
+                j + 1,
+                _mean(squares),
+                predicted if math.isfinite(predicted) else None,
+                spectrum,
+                _extreme(squares, "min") if ensemble else None,
+                _extreme(squares, "max") if ensemble else None,
+            )
+        )
+    method = "exact" if k == run.input_dim else "random_subspace"
+    return RunDiagnostics(
+        run, label, theory, tuple(correlation), JacobianResult(method, k, samples, tuple(jac_layers))
+    )

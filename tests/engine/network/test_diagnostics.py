@@ -119,3 +119,29 @@ def test_correlation_of_linear_networks_is_kept() -> None:
     for layer in result.runs[0].correlation:
         assert layer.measured == pytest.approx((0.2, 0.7), abs=1e-5)
         assert layer.predicted == pytest.approx((0.2, 0.7), abs=1e-9)
+
+
+def test_seeds_redraw_the_weights_only() -> None:
+    """seeds=2: the mean and band of the link's network and seed + 1's, the inputs the link's."""
+    config = _config("depth=3&width=50&seed=5&run=tanh,xavier,gain:2")
+    both = run_diagnostics(config, make_options([0.5], 2, 1, seeds=2))
+    first = run_diagnostics(config, make_options([0.5], 2, 1))
+    for j, layer in enumerate(both.runs[0].correlation):
+        a = first.runs[0].correlation[j].measured[0]
+        assert a is not None and layer.low is not None and layer.high is not None
+        assert a in (layer.low[0], layer.high[0])  # the first draw is the link's own network
+        other = layer.high[0] if a == layer.low[0] else layer.low[0]
+        assert other is not None and other != a  # the second draw's weights differ
+        assert layer.measured[0] == pytest.approx((a + other) / 2)
+    jac = both.runs[0].jacobian
+    assert jac is not None and all(
+        la.spectrum is not None and la.spectrum.count == 2 * 50 for la in jac.layers
+    )
+    assert first.runs[0].correlation[0].low is None  # one draw: no band
+
+
+def test_seeds_multiply_the_cost() -> None:
+    config = _config("depth=3&width=50&run=tanh,xavier")
+    one = diagnostics_cost(config, make_options())
+    four = diagnostics_cost(config, make_options(seeds=4))
+    assert four.macs == 4 * one.macs
