@@ -29,9 +29,12 @@ and counts in the latency they see, wrk's (~22 us) much less. wrk's latency cove
 (it cannot tell them apart): the few served ones (~1 s each) are counted and stay beyond the
 99th percentile while they are under 1% of the answers. wrk also corrects its latencies for
 coordinated omission (a request that waited s seconds counts the requests its connection would
-have sent meanwhile too), so a few connections the server accepts seconds late (uvloop's event
-loop, which uvicorn picks when installed, accepted wrk's 200 connections over ~5 s while busy;
-asyncio's own loop within ~25 ms) make its p90 and p99 seconds. --rounds N repeats the flood N times on
+have sent meanwhile too), so a few connections accepted seconds late at the start make its p90
+and p99 seconds: a bare uvloop server (uvloop is the loop uvicorn picks when installed) spending
+250 us per request accepted wrk's 200 connections over ~5 s, asyncio's own loop within ~25 ms.
+Its p50 and the Python clients' figures are the steady state. (uvloop stays: against this server,
+interleaved, it answered more floods per second than asyncio's loop, with lower 503 p50 and
+/healthz p99 on kept-alive and new connections alike.) --rounds N repeats the flood N times on
 one server and prints each round and the medians: on a shared machine, compare medians of
 runs interleaved with the code you compare against.
 """
