@@ -196,7 +196,7 @@ export function gridFigure(
   const runs = result.runs;
   const shown = rows ?? layerRows(depthOf(result), "auto", 10, lastLayers(result));
   const narrow = width / runs.length < 260; // phones: short statistics, labels on two lines
-  const tight = width / runs.length < 120; // narrower still: one statistic a line, rows apart for them
+  const tight = width / runs.length < 100; // narrower still (four runs on a phone): one statistic a line, rows apart for them
   const rowHeight = compact ? 110 : tight ? 180 : 150;
   const layout = baseLayout(height ?? shown.length * rowHeight + (compact ? 60 : 90));
   if (large) layout.font = { ...layout.font, size: 15 };
@@ -233,7 +233,7 @@ export function gridFigure(
   runs.forEach((run, c) => {
     const x = (xs[c][0] + xs[c][1]) / 2;
     const props = { xref: "paper", x, yshift: compact ? 28 : 40, font: compact ? { size: 12 } : large ? { size: 19 } : {} };
-    layout.annotations.push(runTitle(run, c, narrow || compact, props));
+    layout.annotations.push(runTitle(run, c, narrow || compact, props, { pieces: !compact }));
   });
   return { data, layout };
 }

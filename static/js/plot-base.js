@@ -21,10 +21,11 @@ export function runName(run) {
   return k != null && !told ? `${run.label} · k = ${k}` : run.label;
 }
 
-/** A run's name over its column, in its colour; on two lines where the column is narrow. */
-export function runTitle(run, c, narrow, props) {
+/** A run's name over its column, in its colour; on two lines where the column is narrow.
+ * `pieces: false` leaves a maxout run's k out (a gallery card's top margin has no room for it). */
+export function runTitle(run, c, narrow, props, { pieces = true } = {}) {
   // Narrow: a line per part ("tanh → sigmoid", "N(0, 0.01²)", "depth 20"), none cut off
-  const name = runName(run);
+  const name = pieces ? runName(run) : run.label;
   const text = narrow ? esc(name).replace(", ", "<br>").replaceAll(" · ", "<br>") : esc(name);
   const font = { size: 14, color: COLORS[c % COLORS.length], weight: 700, ...props.font };
   return note(text, { yref: "paper", y: 1, xanchor: "center", yanchor: "bottom", ...props, font });

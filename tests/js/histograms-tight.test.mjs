@@ -1,4 +1,4 @@
-// node --test tests/js: a phone's grid of four runs (static/js/histograms.js): columns under 120 px
+// node --test tests/js: a phone's grid of four runs (static/js/histograms.js): columns under 100 px
 // put one statistic a line, rows far enough apart for those lines, and the spike's short note.
 import assert from "node:assert/strict";
 import { test } from "node:test";

@@ -19,3 +19,14 @@ test("a maxout run's column title says its k; other runs' and labelled runs' tit
   assert.equal(runName({ label: "maxout, He · pieces 3", config: { pieces: 3 } }), "maxout, He · pieces 3");
   assert.equal(runName({ label: "wide", config: { pieces: 3, label: "wide" } }), "wide");
 });
+
+test("a gallery card's grid leaves k out of its titles, the dashboard's grid says it", async () => {
+  const { gridFigure } = await import("../../static/js/histograms.js");
+  const tensor = { count: 3, mean: 0, std: 1, edges: [0, 1, 2, 3], counts: [1, 1, 1], below: 0, above: 0,
+    nan_count: 0, inf_count: 0, saturated_fraction: null, zero_fraction: 0 };
+  const layer = { layer: 1, units: 10, dead_units: 0, distinct_units: 10, post: tensor, pre: tensor, grad: tensor };
+  const result = { runs: [{ label: "maxout, He", config: { pieces: 2 }, theory: { note: "" }, layers: [layer] }] };
+  const title = (fig) => fig.layout.annotations.find((a) => a.xref === "paper").text;
+  assert.equal(title(gridFigure(result, { width: 1000 })), "maxout, He · k = 2");
+  assert.equal(title(gridFigure(result, { width: 400, compact: true })), "maxout<br>He");
+});
