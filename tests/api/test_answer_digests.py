@@ -44,7 +44,7 @@ PRESET_DIGESTS = {
     # added with issue 15's norms and residual blocks
     "bn-sigmoid": "51b699fba32613235da202c2138b5f834001708110c3bd516f0e96bf9ec390aa",
     "residual-depth": "1a8d39f084bfdad63b175e93d781b0232825d570e5ea5f6aea4bf649ea4c24ad",
-    "post-vs-pre-norm": "79b1a79da01a1e66ac9e8694042a0c454d4178fab732d7a32242dbae411c78f7",
+    "post-vs-pre-norm": "a9876efff71a1136e4f818d039e029ba4011ba1e512b10b07ce7f5f655c86356",
     "bn-deep-relu": "921d6ff7e142edb7db8e011d3420155dbe92ff49f48b84472aa28eda2f1eb2d0",
 }
 
@@ -164,7 +164,7 @@ LINK_DIGESTS = [
     (
         "depth=3&loss=mse&run=tanh,xavier,block:residual,branch:2,norm:rms,norm_at:post,branch_scale:0.5"
         "&run=relu,he_normal,norm:layer,norm_at:after&run=gelu,he_normal,block:residual,branch:2,res_init:fixup",
-        "bca908a5b87ad7bcb5fbcd158ddf779c4e68b99cf1f4fafb5b39a5b4983d5ca9",
+        "78806ca01e9c113d4b86057b764614cdc41517d97b969ac8ba31d460a38f6c3d",
     ),
 ]
 

@@ -35,19 +35,29 @@ class _Norm:
         self._xhat: Array | None = None
         self._inv: Array | None = None
 
-    def _stats(self, x: Array) -> tuple[Array | None, Array]:
-        """(mean or None, 1 / sqrt(second central moment + EPS)), kept with the axis as size 1."""
-        mean = x.mean(axis=self.axis, keepdims=True, dtype=x.dtype) if self.centred else None
-        centred = x - mean if mean is not None else x
-        var = np.mean(np.square(centred), axis=self.axis, keepdims=True, dtype=x.dtype)
-        return mean, (1.0 / np.sqrt(var + EPS)).astype(x.dtype, copy=False)
+    def _sum_of_products(self, a: Array, b: Array) -> Array:
+        """sum(a * b) along the norm's axis, kept as size 1, in one pass (no a * b array)."""
+        spec = "ij,ij->j" if self.axis == 0 else "ij,ij->i"
+        total: Array = np.einsum(spec, a, b)
+        return np.expand_dims(total, self.axis)
+
+    def _identity(self) -> bool:
+        """Scale 1 and shift 0, as at init: y is x-hat itself (two passes fewer)."""
+        beta = self.params.get("beta")
+        return bool(np.all(self.params["gamma"] == 1)) and (beta is None or not np.any(beta))
 
     def forward(self, x: Array, keep: bool = False) -> Array:
-        mean, inv = self._stats(x)
-        xhat = (x - mean) * inv if mean is not None else x * inv
+        # Four passes over x: its mean, x - mean, the sum of squares, and the scaling in place.
+        n = x.shape[self.axis]
+        xhat = np.subtract(x, x.mean(axis=self.axis, keepdims=True, dtype=x.dtype)) if self.centred else x
+        var = self._sum_of_products(xhat, xhat) / x.dtype.type(n)
+        inv = (1.0 / np.sqrt(var + EPS)).astype(x.dtype, copy=False)
+        xhat = np.multiply(xhat, inv, out=xhat if self.centred else None)
         if keep:
             self._xhat, self._inv = xhat, inv
-        y = xhat * self.params["gamma"]
+        if self._identity():
+            return xhat
+        y: Array = xhat * self.params["gamma"]
         if self.shift:
             y += self.params["beta"]
         return y
@@ -56,16 +66,16 @@ class _Norm:
         xhat, inv = self._xhat, self._inv
         if xhat is None or inv is None:
             raise RuntimeError(f"{type(self).__name__}.backward needs forward(x, keep=True) first")
-        self.grads["gamma"] = (g * xhat).sum(axis=0)
+        self.grads["gamma"] = np.einsum("ij,ij->j", g, xhat)
         if self.shift:
             self.grads["beta"] = g.sum(axis=0)
-        d = g * self.params["gamma"]
+        d = g if bool(np.all(self.params["gamma"] == 1)) else g * self.params["gamma"]
         # d/dx of the standardization: remove d's mean (when centred) and its part along xhat.
-        along = np.mean(d * xhat, axis=self.axis, keepdims=True)
-        if self.centred:
-            d = d - np.mean(d, axis=self.axis, keepdims=True)
-        out: Array = ((d - xhat * along) * inv).astype(g.dtype, copy=False)
-        return out
+        along = self._sum_of_products(d, xhat) / g.dtype.type(xhat.shape[self.axis])
+        out: Array = d - np.mean(d, axis=self.axis, keepdims=True) if self.centred else d.copy()
+        out -= xhat * along
+        out *= inv
+        return out.astype(g.dtype, copy=False)
 
 
 class BatchNorm(_Norm):
