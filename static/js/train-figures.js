@@ -266,7 +266,6 @@ function captureAt(run, step) {
 export function histogramsFigure(result, step, { kind = "post", width = 1000 } = {}) {
   const runs = result.runs.map((run) => ({
     label: run.label,
-    config: run.config, // a maxout run's pieces, for its column title
     layers: (captureAt(run, step)?.layers ?? []).map((layer) => (layer[kind] ? layer : undefined)),
   }));
   const depth = Math.max(0, ...runs.map((r) => r.layers.length));
