@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from ..engine.params import ConfigError
@@ -23,10 +23,10 @@ from ..sweeps.metrics import METRICS
 from ..sweeps.presets import SWEEP_PRESETS
 from ..sweeps.runner import PointResult
 from ..sweeps.table import axis_dict, plan_points, point_dict, sweep_document, to_csv
-from .errors import config_error_response, detail_response, overloaded_response
+from .errors import config_error_response, detail_body, detail_response, overloaded_response
 from .runner import OverloadedError
 from .shared import ERRORS
-from .sweep_service import SweepService, plan_query
+from .sweep_service import RETRY_AFTER, SweepService, plan_query
 
 router = APIRouter(prefix="/api/v1/sweep", tags=["sweep"])
 
@@ -94,7 +94,16 @@ async def _run_all(request: Request, planned: Plan) -> list[PointResult] | Respo
         sweep_id = service.admit()
     except OverloadedError as err:
         return overloaded_response(err)
-    return [result async for result in service.results(sweep_id, planned)]
+    try:
+        return [result async for result in service.results(sweep_id, planned)]
+    except (OSError, TimeoutError) as err:
+        return unreachable_response(err)
+
+
+def unreachable_response(err: BaseException) -> Response:
+    """The Dask scheduler could not be reached (or the local cluster not started): a 503."""
+    body = detail_body([], f"the sweeps' Dask cluster cannot be reached: {err}", "unavailable")
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER)})
 
 
 @router.post(
@@ -189,10 +198,14 @@ async def sweep_stream(request: Request) -> Response:
     async def stream() -> AsyncIterator[bytes]:
         completed = failed = 0
         yield _sse("start", start)
-        async for result in service.results(sweep_id, planned):
-            completed += 1
-            failed += result.error is not None
-            yield _sse("point", {**point_dict(result, sweep.axes), "cached": result.cached})
+        try:
+            async for result in service.results(sweep_id, planned):
+                completed += 1
+                failed += result.error is not None
+                yield _sse("point", {**point_dict(result, sweep.axes), "cached": result.cached})
+        except (OSError, TimeoutError) as err:  # the answer has begun: the stream says it instead
+            yield _sse("error", {"detail": f"the sweeps' Dask cluster cannot be reached: {err}"})
+            return
         cancelled = completed < sweep.size
         yield _sse("done", {"completed": completed, "failed": failed, "cancelled": cancelled})
 

@@ -15,6 +15,7 @@ from distributed import Client, LocalCluster
 # allocates is mapped and unmapped afresh: measured, ~10,000 page faults and +25% CPU per point of
 # the tanh phase diagram (worker 96 + 20 ms against 82 ms in one process). Unset, a point costs the
 # same CPU in a worker as alone.
+CONNECT_SECONDS = 10  # a scheduler that does not answer within this is reported unreachable
 NO_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
 
@@ -37,7 +38,7 @@ def connect(address: str | None = None, workers: int | None = None) -> Client:
     """A client of the scheduler at `address` (tcp://host:port), or of a new local cluster, which
     closes with the client."""
     if address:
-        return Client(address, set_as_default=False)
+        return Client(address, set_as_default=False, timeout=CONNECT_SECONDS)
     cluster = local_cluster(workers)
     client = Client(cluster, set_as_default=False)
     client._initscope_owns_cluster = True  # type: ignore[attr-defined]

@@ -195,10 +195,16 @@ function start(query) {
     draw();
     document.body.dataset.ready = "1";
   });
-  source.onerror = () => {
+  source.onerror = (event) => {
     if (state.source !== source) return;
     stop();
     setStatus("failed");
+    if (event.data) {
+      // the server's own `error` event: the cluster could not be reached
+      showMessage(`The sweep could not run: ${JSON.parse(event.data).detail}.`);
+      document.body.dataset.ready = "1";
+      return;
+    }
     // EventSource hides the answer's body: ask the plan endpoint for the reason (422 names the key)
     fetch(`/api/v1/sweep?${query}`)
       .then(async (response) => {

@@ -182,3 +182,18 @@ def test_a_server_that_never_sweeps_never_imports_dask() -> None:
     code = "import sys, app.main; print('distributed' in sys.modules, 'dask' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.stdout.split() == ["False", "False"], done.stderr
+
+
+def test_an_unreachable_scheduler_is_a_503_not_a_500(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.sweeps.cluster.CONNECT_SECONDS", 1)
+    nobody = "tcp://127.0.0.1:8998"  # this session's port range, where nothing listens
+    app = create_app(replace(load_settings({}), dask_scheduler=nobody))
+    with TestClient(app) as client:
+        response = client.post("/api/v1/sweep", json={"sweep": TWO_RUNS})
+        assert response.status_code == 503 and response.headers["Retry-After"]
+        assert "cannot be reached" in response.json()["detail"][0]["msg"]
+        with client.stream("GET", f"/api/v1/sweep/stream?{TWO_RUNS}") as stream:
+            text = "\n".join(stream.iter_lines())
+        assert "event: error" in text and "cannot be reached" in text
+        # its place is free again
+        assert app.state.sweeps.running == {}
