@@ -17,6 +17,7 @@ from . import health, pages, vendor
 from .api import (
     catalog,
     diagnostics,
+    diagnostics_coord,
     export,
     paths,
     simulate,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(paths.router)
     app.include_router(units.router)
     app.include_router(diagnostics.router)
+    app.include_router(diagnostics_coord.router)
     app.include_router(sweep.router)
     app.include_router(pages.router)
     app.include_router(vendor.router)

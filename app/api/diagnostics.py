@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from functools import partial
 from typing import Any
 
@@ -27,6 +27,7 @@ from ..engine.network.diagnostics import (
     check_diagnostics_limits,
 )
 from ..engine.params import ConfigError
+from ..engine.training.coord_check import CoordConfig
 from .diagnostics_payload import diagnostics_answer
 from .errors import config_error_response, overloaded_response
 from .runner import OverloadedError, Work
@@ -232,6 +233,8 @@ def diagnostics_catalog() -> dict[str, Any]:
             "random_directions": RANDOM_DIRECTIONS,
             "spectrum_layers": SPECTRUM_LAYERS,
         },
+        # width scaling: GET /api/v1/coord-check (app/api/diagnostics_coord.py), its defaults
+        "coord_check": {"endpoint": "/api/v1/coord-check", "defaults": asdict(CoordConfig())},
         "presets": [
             {"name": p.name, "title": p.title, "query": p.query, "claim": _claim(p.claim)}
             for p in DIAGNOSTICS_PRESETS.values()
