@@ -193,3 +193,61 @@ export function methodText(jacobian) {
   if (jacobian.method === "exact") return `Exact SVD of J (all ${jacobian.directions} input directions), ${at}.`;
   return `J restricted to ${jacobian.directions} random input directions (its singular values lie within J's; the mean σ² is an unbiased estimate), ${at}.`;
 }
+
+// Width scaling (GET /api/v1/coord-check): one panel per step (columns) and parametrization (rows).
+const LAYER_COLORS = ["#2456a6", "#2e933c", "#c77c02", "#6b4c9a", "#00798c", "#8c564b", "#5b6472", "#d1495b"];
+const PARAM_NAMES = { sp: "standard (SP)", mup: "μP" };
+
+/** The coordinate check's figure: mean |activation| against width on log-log axes, a line per layer. */
+export function coordFigure(check, height = 460) {
+  const cols = check.steps.length;
+  const rows = check.curves.length;
+  const data = [];
+  const layout = baseLayout(height);
+  layout.margin = { l: 60, r: 12, t: 36, b: 80 };
+  layout.showlegend = true;
+  layout.legend = { orientation: "h", y: -0.16, yanchor: "top", x: 0, font: { size: 11 } };
+  layout.grid = { rows, columns: cols, pattern: "independent", xgap: 0.12, ygap: 0.28 };
+  check.curves.forEach((curve, r) => {
+    check.steps.forEach((step, c) => {
+      const k = r * cols + c + 1;
+      const axis = k === 1 ? "" : String(k);
+      check.layers.forEach((name, layer) => {
+        data.push({
+          type: "scatter",
+          mode: "lines+markers",
+          x: check.widths,
+          y: curve.values[c][layer],
+          xaxis: `x${axis}`,
+          yaxis: `y${axis}`,
+          name,
+          legendgroup: name,
+          showlegend: k === 1,
+          line: { color: LAYER_COLORS[layer % LAYER_COLORS.length], width: 1.6 },
+          marker: { size: 4 },
+          hovertemplate: `${PARAM_NAMES[curve.parametrization] ?? curve.parametrization}, step ${step}, ${name}: width %{x}, mean |x| %{y:.3g}<extra></extra>`,
+        });
+      });
+      const ticks = { tickvals: check.widths, ticktext: check.widths.map(String) };
+      layout[`xaxis${axis}`] = { type: "log", ...ticks, title: r === rows - 1 ? { text: "width" } : undefined, gridcolor: "#eef1f5", tickfont: { size: 10 } };
+      layout[`yaxis${axis}`] = { type: "log", exponentformat: "e", gridcolor: "#eef1f5", tickfont: { size: 10 }, title: c === 0 ? { text: PARAM_NAMES[curve.parametrization] ?? curve.parametrization } : undefined };
+      if (r === 0) layout.annotations.push(note(step === 0 ? "initialization" : `step ${step}`, { xref: `x${axis} domain`, yref: `y${axis} domain`, x: 0.5, y: 1.04, xanchor: "center", yanchor: "bottom", font: { size: 12, color: MUTED } }));
+    });
+  });
+  return { data, layout };
+}
+
+/** Widest / narrowest after training, per parametrization: the hidden layers' range, then the output's
+ * largest (under μP the output starts 1/m smaller by design: its read-out multiplier). */
+export function coordSummary(check) {
+  const last = check.layers.length - 1;
+  return check.curves
+    .map((curve) => {
+      const trained = curve.ratios.slice(1);
+      const hidden = trained.flatMap((row) => row.slice(0, last)).filter((v) => v !== null);
+      const output = trained.map((row) => row[last]).filter((v) => v !== null);
+      const name = PARAM_NAMES[curve.parametrization] ?? curve.parametrization;
+      return `${name}: hidden layers ${fmt(Math.min(...hidden))} to ${fmt(Math.max(...hidden))}, output up to ${fmt(Math.max(...output))}`;
+    })
+    .join(" · ");
+}

@@ -5,6 +5,8 @@
 import { ApiError } from "./api.js";
 import { renderClaim } from "./claim-box.js";
 import {
+  coordFigure,
+  coordSummary,
   correlationFigure,
   diagnosticsQuery,
   fixedPointText,
@@ -156,7 +158,31 @@ async function loadPresets() {
   $("preset").append(...state.presets.map((p) => new Option(p.title, p.name)));
 }
 
+/** The coordinate check: independent of the link, run on demand (a few seconds of the server's work). */
+async function runCoordCheck() {
+  const params = new URLSearchParams({ activation: $("coord-activation").value, optimizer: $("coord-optimizer").value });
+  // Adam's usual 0.001 barely moves SGD in 3 steps: 0.01 shows SP blowing up and muP staying flat
+  if (params.get("optimizer") === "sgd") params.set("lr", "0.01");
+  $("coord-run").disabled = true;
+  $("coord-summary").textContent = "Running…";
+  delete document.body.dataset.coordReady;
+  try {
+    const response = await fetch(`/api/v1/coord-check?${params}`);
+    const body = await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, body?.detail);
+    const fig = coordFigure(body);
+    await window.Plotly.react($("coord-plot"), fig.data, fig.layout, PLOT_CONFIG);
+    $("coord-summary").textContent = coordSummary(body);
+  } catch (err) {
+    $("coord-summary").textContent = `Cannot run the check: ${err.message}.`;
+  } finally {
+    $("coord-run").disabled = false;
+    document.body.dataset.coordReady = "1";
+  }
+}
+
 function main() {
+  $("coord-run").addEventListener("click", runCoordCheck);
   $("diag-form").addEventListener("submit", (e) => {
     e.preventDefault();
     if (!state.result) return;

@@ -193,3 +193,26 @@ def test_diagnostics_seeds_draw_the_apis_bands(
         assert bands["msq"] == [[la["low"] for la in jac], [la["high"] for la in jac]]
         assert bands["fill"] == "tonexty"
     page.screenshot(path=artifacts / "diagnostics-seeds.png", full_page=True)
+
+
+def test_diagnostics_width_scaling_draws_the_apis_check(
+    page: Page, live_server: str, watch: Watch, artifacts: Path
+) -> None:
+    open_page(page, f"{live_server}/diagnostics?{SMALL}&jacobian=0", width=1440)
+    page.get_by_role("button", name="Run the check").click()
+    page.wait_for_selector("body[data-coord-ready='1']", timeout=120_000)
+    response = httpx.get(f"{live_server}/api/v1/coord-check?activation=relu&optimizer=adam", timeout=120)
+    check = response.json()
+    traces = page.evaluate(
+        "() => document.querySelector('#coord-plot').data.map((t) => ({x: t.x, y: t.y, name: t.name}))"
+    )
+    expected = [
+        {"x": check["widths"], "y": curve["values"][s][layer], "name": name}
+        for curve in check["curves"]
+        for s in range(len(check["steps"]))
+        for layer, name in enumerate(check["layers"])
+    ]
+    assert traces == expected
+    summary = page.locator("#coord-summary").text_content() or ""
+    assert summary.startswith("standard (SP): hidden layers") and "μP: hidden layers" in summary
+    page.locator("#width-scaling").screenshot(path=artifacts / "diagnostics-width-scaling.png")

@@ -154,3 +154,35 @@ test("band: an invisible lower edge and the upper filled down to it in a light t
   assert.equal(hi.fillcolor, "#2456a633");
   assert.equal(lo.legendgroup, "g");
 });
+
+const check = {
+  widths: [16, 32],
+  steps: [0, 1],
+  layers: ["hidden 1", "output"],
+  curves: [
+    { parametrization: "sp", values: [[[1, 1.1], [0.5, 0.6]], [[1, 1.2], [2, 8]]], ratios: [[1.1, 1.2], [1.2, 4]] },
+    { parametrization: "mup", values: [[[1, 1.1], [0.5, 0.3]], [[1, 1.05], [0.6, 0.62]]], ratios: [[1.1, 0.6], [1.05, 1.03]] },
+  ],
+};
+
+test("coordFigure: a log-log panel per step and parametrization, a line per layer", async () => {
+  const { coordFigure } = await import("../../static/js/diagnostics-figure.js");
+  const { data, layout } = coordFigure(check);
+  assert.equal(data.length, 2 * 2 * 2);
+  assert.deepEqual(data[0].x, [16, 32]);
+  assert.deepEqual(data[1].y, [0.5, 0.6]); // SP, initialization, output
+  assert.equal(data[2].xaxis, "x2"); // SP, step 1
+  assert.deepEqual(data[3].y, [2, 8]);
+  assert.equal(data[7].yaxis, "y4"); // muP, step 1, output
+  assert.deepEqual(data[7].y, [0.6, 0.62]);
+  assert.equal(layout.xaxis.type, "log");
+  assert.deepEqual(layout.xaxis.tickvals, [16, 32]);
+  assert.equal(layout.yaxis4.type, "log");
+  assert.equal(data.filter((t) => t.showlegend).length, 2);
+  assert.deepEqual(layout.annotations.map((a) => a.text), ["initialization", "step 1"]);
+});
+
+test("coordSummary: widest/narrowest after training, the hidden layers' range and the output's largest", async () => {
+  const { coordSummary } = await import("../../static/js/diagnostics-figure.js");
+  assert.equal(coordSummary(check), "standard (SP): hidden layers 1.2 to 1.2, output up to 4 · μP: hidden layers 1.05 to 1.05, output up to 1.03");
+});

@@ -63,9 +63,9 @@ def test_lr_scales_follow_the_mup_package() -> None:
     config = CoordConfig(depth=3)
     # Adam (MuAdam): matrix-like hidden weights lr / m; the input layer, biases and read-out lr
     assert _lr_scales(config, "mup", 4.0) == [(1.0, 1.0), (0.25, 1.0), (0.25, 1.0), (1.0, 1.0)]
-    # SGD (MuSGD): input weights and biases x m, hidden x 1, read-out weights / m
+    # SGD (MuSGD): vector-like (input, read-out, biases) x m, square matrix-like hidden x 1
     sgd = CoordConfig(depth=3, optimizer="sgd")
-    assert _lr_scales(sgd, "mup", 4.0) == [(4.0, 4.0), (1.0, 4.0), (1.0, 4.0), (0.25, 4.0)]
+    assert _lr_scales(sgd, "mup", 4.0) == [(4.0, 4.0), (1.0, 4.0), (1.0, 4.0), (4.0, 4.0)]
     assert _lr_scales(config, "sp", 4.0) == [(1.0, 1.0)] * 4
 
 
@@ -121,3 +121,11 @@ def test_make_coord_config_refuses_naming_the_field(kwargs: dict[str, object], f
     with pytest.raises(ConfigError) as err:
         make_coord_config(**kwargs)  # type: ignore[arg-type]
     assert err.value.field == field
+
+
+def test_coord_check_sgd_mup_is_width_stable_sp_blows_up() -> None:
+    sp, mup = coord_check(CoordConfig(optimizer="sgd", lr=0.01)).curves
+    for step in range(4):
+        for layer in range(3):
+            assert 1 / TOLERANCE < width_ratio(mup, step, layer) < TOLERANCE, (step, layer)
+    assert width_ratio(sp, 3, 3) > 100  # the read-out's output: 285x from width 128 to 2048
