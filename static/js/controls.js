@@ -8,8 +8,11 @@ import { SLIDERS, positionOf, sliderSpec, valueText } from "./slider-scale.js";
 
 const SHARED = ["depth", "width", "input_dim", "samples", "input", "input_mean", "input_std", "input_low",
   "input_high", "input_fraction", "bias", "bias_value", "bias_std", "seed", "bins"];
-const RUN = ["activation", "alpha", "pieces", "output_activation", "init", "std", "limit", "value", "mode",
-  "gain", "label"];
+const RUN = ["activation", "alpha", "pieces", "output_activation", "block", "branch", "norm", "norm_at",
+  "branch_scale", "res_init", "init", "std", "limit", "value", "mode", "gain", "label"];
+// Architecture fields a plain stack (block) or a network without norm (norm) does not read: hidden,
+// so not sent. norm_at's blank is the block's own default (before, or pre for residual blocks).
+const READ_WHEN = { branch: ["block", "residual"], branch_scale: ["block", "residual"], res_init: ["block", "residual"] };
 const OWNERS = { activations: "activation", initializers: "init", biases: "bias", inputs: "input" };
 
 let uid = 0;
@@ -38,6 +41,11 @@ export class Controls {
     shared.addEventListener("change", () => this.filling || this.onChange());
     runs.addEventListener("change", (e) => {
       if (this.filling) return;
+      if (e.target.dataset.field === "block") {
+        // pre/post and before/after belong to one kind of block each: back to the new one's default
+        const place = e.target.closest("fieldset.run")?.querySelector(':scope > .field > [data-field="norm_at"]');
+        if (place) place.value = "";
+      }
       if (e.target.dataset.field && this.params[e.target.dataset.field] === undefined) this.refreshVisibility();
       this.onChange();
     });
@@ -162,7 +170,7 @@ export class Controls {
 
   runValues(run) {
     const context = { activation: run.activation, init: run.init };
-    const blank = (name) => name === "label" || name === "output_activation";
+    const blank = (name) => name === "label" || name === "output_activation" || name === "norm_at";
     return Object.fromEntries(RUN.map((name) => [name, run[name] ?? (blank(name) ? "" : this.defaultOf(name, context))]));
   }
 
@@ -236,8 +244,8 @@ export class Controls {
     const legend = document.createElement("legend");
     card.append(legend);
     for (const [name, value] of Object.entries(this.runValues(run))) {
-      const placeholder = name === "output_activation" ? "same" : name === "label" ? "automatic" : "";
-      card.append(this.input(name, value, { placeholder, optional: name === "output_activation" }));
+      const placeholder = { output_activation: "same", label: "automatic", norm_at: "default" }[name] ?? "";
+      card.append(this.input(name, value, { placeholder, optional: name === "output_activation" || name === "norm_at" }));
     }
     const overrides = document.createElement("details");
     overrides.className = "overrides";
@@ -308,6 +316,12 @@ export class Controls {
       card.querySelector("legend").textContent = `Run ${i + 1}`;
       const context = this.context(card);
       for (const el of card.querySelectorAll(":scope > .field")) this.toggle(el, context);
+      const value = (name) => card.querySelector(`:scope > .field > [data-field="${name}"]`)?.value;
+      for (const wrap of card.querySelectorAll(":scope > .field")) {
+        const when = READ_WHEN[wrap.dataset.name];
+        if (when) wrap.hidden = value(when[0]) !== when[1];
+        if (wrap.dataset.name === "norm_at") wrap.hidden = (value("norm") ?? "none") === "none";
+      }
       card.querySelector('[data-action="remove"]').disabled = cards.length === 1;
     });
   }
