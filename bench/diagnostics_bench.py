@@ -1,12 +1,14 @@
 """What each diagnostic costs next to the plain forward pass of the same link, in the same run.
 
-    python -m bench.diagnostics_bench [--repeat 3] [--links NAME,...]
+    python -m bench.diagnostics_bench [--repeat 3] [--links NAME,...] [--no-coord]
 
 For each link: the forward pass /simulate makes (grad=0, theory on: run_experiment), the
-correlation map alone (jacobian=0), the Jacobian alone (pairs=1, one c0) and both (the defaults),
-each timed `repeat` times, interleaved so machine noise hits them alike; the minimum of each is
-printed with its ratio to the forward pass's minimum, and the cost bound (multiply-adds) beside.
-The 1-minute load average is printed: above 0.5 on a 2-core machine, timings are unreliable.
+correlation map alone (jacobian=0), the Jacobian alone (pairs=1, one c0), both (the defaults) and
+both over a seed ensemble of 4 (seeds=4), each timed `repeat` times, interleaved so machine noise
+hits them alike; the minimum of each is printed with its ratio to the forward pass's minimum, and
+the cost bound (multiply-adds) beside. Then the width-scaling check (its defaults) beside the small
+link's forward pass. The 1-minute load average is printed: above 0.5 on a 2-core machine, timings
+are unreliable.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from app.engine.network.diagnostics import DiagnosticsOptions, diagnostics_cost,
 from app.engine.network.experiment import run_experiment
 from app.engine.network.memo import DRAWS
 from app.engine.theory import clear_cache as clear_theory
+from app.engine.training.coord_check import CoordConfig, coord_check, coord_cost
 
 LINKS = {
     "small": "run=tanh,xavier&run=relu,he_normal",  # 5 x 100, 1000 samples: the texts' size
@@ -54,6 +57,7 @@ def _workloads(config: ExperimentConfig) -> dict[str, tuple[Callable[[], object]
         "correlation map": make_options(jacobian=0),
         "Jacobian": make_options(c0=[0.5], pairs=1, jacobian=2),
         "both (defaults)": make_options(),
+        "both, seeds=4": make_options(seeds=4),
     }
 
     def diag(o: DiagnosticsOptions) -> Callable[[], object]:
@@ -73,6 +77,7 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--links", default=",".join(LINKS), help=f"some of {', '.join(LINKS)}")
+    parser.add_argument("--no-coord", dest="coord", action="store_false", help="skip the coordinate check")
     args = parser.parse_args()
     print(f"1-minute load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (above 0.5: unreliable)")
     for name in args.links.split(","):
@@ -88,6 +93,26 @@ def main() -> None:
         for k, (_, macs) in work.items():
             best = min(times[k])
             print(f"  {k:28s} {1000 * best:9.1f} ms  x{best / base:6.2f}   bound {macs:,} multiply-adds")
+    if args.coord:
+        coord_line(args.repeat)
+
+
+def coord_line(repeat: int) -> None:
+    """The width-scaling check (its defaults) beside the forward pass of the "small" link."""
+    config = codec.to_experiment(codec.decode(LINKS["small"]))
+    forward = replace(config, gradients=False)
+    check = CoordConfig()
+    base, coord = [], []
+    for _ in range(repeat):
+        base.append(_timed(lambda: run_experiment(forward)))
+        coord.append(_timed(lambda: coord_check(check)))
+    widths = f"widths {check.widths[0]} to {check.widths[-1]}"
+    print(f"\ncoord check ({widths}, {check.steps} Adam steps, SP and muP)")
+    print(f"  {'forward of small (baseline)':28s} {1000 * min(base):9.1f} ms  x{1.0:6.2f}")
+    print(
+        f"  {'coordinate check':28s} {1000 * min(coord):9.1f} ms  x{min(coord) / min(base):6.2f}   "
+        f"bound {coord_cost(check):,} multiply-adds"
+    )
 
 
 if __name__ == "__main__":
