@@ -198,26 +198,32 @@ export function methodText(jacobian) {
 const LAYER_COLORS = ["#2456a6", "#2e933c", "#c77c02", "#6b4c9a", "#00798c", "#8c564b", "#5b6472", "#d1495b"];
 const PARAM_NAMES = { sp: "standard (SP)", mup: "μP" };
 
-/** The coordinate check's figure: mean |activation| against width on log-log axes, a line per layer. */
-export function coordFigure(check, height = 460) {
-  const cols = check.steps.length;
-  const rows = check.curves.length;
+/** The coordinate check's figure: mean |activation| against width on log-log axes, a line per layer;
+ * a row per parametrization and a column per step, or (narrow: a phone) a row per step and a column
+ * per parametrization. */
+export function coordFigure(check, narrow = false) {
+  const steps = check.steps.length;
+  const params = check.curves.length;
+  const [rows, cols] = narrow ? [steps, params] : [params, steps];
   const data = [];
-  const layout = baseLayout(height);
-  layout.margin = { l: 60, r: 12, t: 36, b: 80 };
+  const layout = baseLayout(narrow ? 190 * steps + 130 : 460);
+  layout.margin = { l: 60, r: 12, t: 36, b: narrow ? 100 : 80 };
   layout.showlegend = true;
-  layout.legend = { orientation: "h", y: -0.16, yanchor: "top", x: 0, font: { size: 11 } };
-  layout.grid = { rows, columns: cols, pattern: "independent", xgap: 0.12, ygap: 0.28 };
-  check.curves.forEach((curve, r) => {
-    check.steps.forEach((step, c) => {
+  layout.legend = { orientation: "h", y: narrow ? -0.085 : -0.16, yanchor: "top", x: 0, font: { size: 11 } };
+  layout.grid = { rows, columns: cols, pattern: "independent", xgap: 0.12, ygap: narrow ? 0.22 : 0.28 };
+  check.curves.forEach((curve, p) => {
+    const pname = PARAM_NAMES[curve.parametrization] ?? curve.parametrization;
+    check.steps.forEach((step, s) => {
+      const [r, c] = narrow ? [s, p] : [p, s];
       const k = r * cols + c + 1;
       const axis = k === 1 ? "" : String(k);
+      const sname = step === 0 ? "initialization" : `step ${step}`;
       check.layers.forEach((name, layer) => {
         data.push({
           type: "scatter",
           mode: "lines+markers",
           x: check.widths,
-          y: curve.values[c][layer],
+          y: curve.values[s][layer],
           xaxis: `x${axis}`,
           yaxis: `y${axis}`,
           name,
@@ -225,13 +231,18 @@ export function coordFigure(check, height = 460) {
           showlegend: k === 1,
           line: { color: LAYER_COLORS[layer % LAYER_COLORS.length], width: 1.6 },
           marker: { size: 4 },
-          hovertemplate: `${PARAM_NAMES[curve.parametrization] ?? curve.parametrization}, step ${step}, ${name}: width %{x}, mean |x| %{y:.3g}<extra></extra>`,
+          hovertemplate: `${pname}, ${sname}, ${name}: width %{x}, mean |x| %{y:.3g}<extra></extra>`,
         });
       });
       const ticks = { tickvals: check.widths, ticktext: check.widths.map(String) };
-      layout[`xaxis${axis}`] = { type: "log", ...ticks, title: r === rows - 1 ? { text: "width" } : undefined, gridcolor: "#eef1f5", tickfont: { size: 10 } };
-      layout[`yaxis${axis}`] = { type: "log", exponentformat: "e", gridcolor: "#eef1f5", tickfont: { size: 10 }, title: c === 0 ? { text: PARAM_NAMES[curve.parametrization] ?? curve.parametrization } : undefined };
-      if (r === 0) layout.annotations.push(note(step === 0 ? "initialization" : `step ${step}`, { xref: `x${axis} domain`, yref: `y${axis} domain`, x: 0.5, y: 1.04, xanchor: "center", yanchor: "bottom", font: { size: 12, color: MUTED } }));
+      const xTitle = r === rows - 1 ? { text: "width" } : undefined;
+      layout[`xaxis${axis}`] = { type: "log", ...ticks, title: xTitle, gridcolor: "#eef1f5", tickfont: { size: 10 } };
+      const yTitle = c === 0 ? { text: narrow ? sname : pname } : undefined;
+      layout[`yaxis${axis}`] = { type: "log", exponentformat: "e", gridcolor: "#eef1f5", tickfont: { size: 10 }, title: yTitle };
+      if (r === 0) {
+        const at = { xref: `x${axis} domain`, yref: `y${axis} domain`, x: 0.5, y: 1.04, xanchor: "center", yanchor: "bottom" };
+        layout.annotations.push(note(narrow ? pname : sname, { ...at, font: { size: 12, color: MUTED } }));
+      }
     });
   });
   return { data, layout };

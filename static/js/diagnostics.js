@@ -170,7 +170,7 @@ async function runCoordCheck() {
     const response = await fetch(`/api/v1/coord-check?${params}`);
     const body = await response.json().catch(() => null);
     if (!response.ok) throw new ApiError(response.status, body?.detail);
-    const fig = coordFigure(body);
+    const fig = coordFigure(body, window.matchMedia("(max-width: 760px)").matches);
     await window.Plotly.react($("coord-plot"), fig.data, fig.layout, PLOT_CONFIG);
     $("coord-summary").textContent = coordSummary(body);
   } catch (err) {

@@ -180,6 +180,19 @@ test("coordFigure: a log-log panel per step and parametrization, a line per laye
   assert.equal(layout.yaxis4.type, "log");
   assert.equal(data.filter((t) => t.showlegend).length, 2);
   assert.deepEqual(layout.annotations.map((a) => a.text), ["initialization", "step 1"]);
+  assert.deepEqual([layout.grid.rows, layout.grid.columns], [2, 2]);
+});
+
+test("coordFigure narrow: a row per step, a column per parametrization", async () => {
+  const { coordFigure } = await import("../../static/js/diagnostics-figure.js");
+  const wide = { ...check, steps: [0, 1, 2] };
+  wide.curves = wide.curves.map((c) => ({ ...c, values: [...c.values, c.values[1]] }));
+  const { data, layout } = coordFigure(wide, true);
+  assert.deepEqual([layout.grid.rows, layout.grid.columns], [3, 2]);
+  assert.equal(data[2].xaxis, "x3"); // SP, step 1: second row, first column
+  assert.equal(data[6].xaxis, "x2"); // muP, initialization: first row, second column
+  assert.deepEqual(layout.annotations.map((a) => a.text), ["standard (SP)", "μP"]);
+  assert.equal(layout.yaxis3.title.text, "step 1");
 });
 
 test("coordSummary: widest/narrowest after training, the hidden layers' range and the output's largest", async () => {
