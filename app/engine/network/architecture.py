@@ -154,3 +154,8 @@ def check_fits(
             raise ConfigError("width", "residual blocks need one width: the skip adds x to F(x)")
         if output_activation is not None:
             raise ConfigError("output_activation", "is for plain stacks: residual blocks end in their sum")
+
+
+def fixup_scale(blocks: int, branch: int) -> float:
+    """Fixup's factor on a branch's first layer, L^(-1/(2m-2)) (1 for one layer, which is 0)."""
+    return 1.0 if branch == 1 else blocks ** (-1.0 / (2 * branch - 2))

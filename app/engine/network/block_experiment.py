@@ -16,25 +16,25 @@ from functools import partial
 import numpy as np
 
 from .. import blas
-from ..block_theory import block_theory
 from ..layers.dense import Dense
 from ..measure.stats import Array, TensorStats, summarize
 from ..measure.stats import scan as scan_extent
 from ..measure.units import unit_counts
 from .backward import upstream_gradient
+from .block_theory import block_theory
 from .blocks import Network, Row, backward, build, row_count, stream, trace
 from .config import ExperimentConfig
-from .experiment import ExperimentResult, LayerResult, RunResult, WeightGradient, _by_axes, _union
 from .forward import input_samples
 from .labels import run_labels
 from .memo import DRAWS
+from .result import ExperimentResult, LayerResult, RunResult, WeightGradient, by_axes, union_of
 
 
 def _summarize_rows(config: ExperimentConfig, current: dict[int, Row]) -> dict[int, LayerResult]:
     pre = {i: scan_extent(row.pre) for i, row in current.items()}
     post = {i: scan_extent(row.post) for i, row in current.items()}
-    pre_range = config.pre_range or _union(list(pre.values()))
-    shared_post = _union([post[i] for i, row in current.items() if None in row.bounds])
+    pre_range = config.pre_range or union_of(list(pre.values()))
+    shared_post = union_of([post[i] for i, row in current.items() if None in row.bounds])
     out = {}
     for i, row in current.items():
         bins = config.runs[i].bins
@@ -66,7 +66,7 @@ def _summarize_rows(config: ExperimentConfig, current: dict[int, Row]) -> dict[i
 
 def _summarize_grads(config: ExperimentConfig, grads: dict[int, Array]) -> dict[int, TensorStats]:
     extents = {i: scan_extent(g) for i, g in grads.items()}
-    low_high = _union(list(extents.values()))
+    low_high = union_of(list(extents.values()))
     return {i: summarize(g, extents[i], low_high, config.runs[i].bins) for i, g in grads.items()}
 
 
@@ -100,7 +100,7 @@ def run_block_experiment(config: ExperimentConfig, dtype: type[np.floating] = np
     for j in range(max(counts)):
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             current = {i: next(streams[i]) for i, count in enumerate(counts) if j < count}
-        for i, summary in _by_axes(config, current, partial(_summarize_rows, config)).items():
+        for i, summary in by_axes(config, current, partial(_summarize_rows, config)).items():
             results[i].append(summary)
         if keep:
             for i, row in current.items():
@@ -134,6 +134,6 @@ def _add_gradients(
         grads.append(row_grads)
     for j in range(max(len(net.specs) for net in nets)):
         here = {i: g[j] for i, g in enumerate(grads) if j in g}
-        stats = _by_axes(config, here, partial(_summarize_grads, config))
+        stats = by_axes(config, here, partial(_summarize_grads, config))
         for i, s in stats.items():
             results[i][j] = replace(results[i][j], grad=s, weight_grad=_weight_gradient(feeds[i].get(j)))

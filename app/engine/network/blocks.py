@@ -37,7 +37,7 @@ from ..layers.initializers import BIASES, INITIALIZERS
 from ..layers.norm import NORMS, BatchNorm, Norm
 from ..layers.pointwise import Pointwise
 from ..layers.residual import Residual, Step
-from .architecture import Architecture
+from .architecture import Architecture, fixup_scale
 from .config import RunConfig
 from .forward import weight_rng
 
@@ -175,11 +175,6 @@ def _build_plain(
             _row(net, norm, RowSpec(norm.layer_type, f"{where} · {norm.layer_type}", norm.layer_type))
             yield norm
         fan_in = units
-
-
-def fixup_scale(blocks: int, branch: int) -> float:
-    """Fixup's factor on a branch's first layer, L^(-1/(2m-2)) (1 for one layer, which is 0)."""
-    return 1.0 if branch == 1 else blocks ** (-1.0 / (2 * branch - 2))
 
 
 def _build_residual(

@@ -21,74 +21,18 @@ from .. import blas
 from ..layers.activations import ACTIVATIONS
 from ..measure.stats import Array, Extent, TensorStats, scan, summarize
 from ..measure.units import unit_counts
-from ..theory import RunTheory, run_theory
+from ..theory import run_theory
 from .backward import LayerGradient, layer_gradients, scale_back, upstream_gradient
+from .block_experiment import run_block_experiment
 from .config import ExperimentConfig, RunConfig
 from .forward import Layer, forward, input_samples
 from .labels import run_labels
 from .memo import DRAWS
+from .result import ExperimentResult, LayerResult, RunResult, WeightGradient, by_axes, union_of
 
-
-@dataclass(frozen=True)
-class LayerResult:
-    index: int  # 1-based, as the pages title them
-    units: int
-    activation: str
-    pre: TensorStats  # z = a @ W + b (every maxout piece)
-    post: TensorStats  # f(z)
-    dead_units: int
-    distinct_units: int | None  # None when the layer holds NaN or inf
-    grad: TensorStats | None = None  # dL/dz, when the experiment runs the backward pass
-    weight_grad: WeightGradient | None = None
-    layer_type: str | None = None  # a layer network's row (blocks.py): dense, batch_norm, residual...
-    name: str | None = None  # where that row sits: "block 3 · layer_norm (pre)"
-
-
-@dataclass(frozen=True)
-class WeightGradient:
-    norm: float  # Frobenius norm of dL/dW
-    std: float
-    grad_data_ratio: float | None  # std(dL/dW) / std(W)
-
-
-@dataclass(frozen=True)
-class RunResult:
-    config: RunConfig
-    label: str
-    layers: tuple[LayerResult, ...]
-    theory: RunTheory | None  # the mean-field prediction for the same network, unless switched off
-
-
-@dataclass(frozen=True)
-class ExperimentResult:
-    config: ExperimentConfig
-    runs: tuple[RunResult, ...]
-
-
-def _union(extents: list[Extent]) -> tuple[float, float]:
-    finite = [e for e in extents if e.finite]
-    if not finite:
-        return (0.0, 1.0)
-    low = min(e.low for e in finite)
-    high = max(e.high for e in finite)
-    if low == high:  # every value equal (zero init): a range centred on it, wide enough to exist
-        half = max(0.5, abs(low) * 1e-6)
-        return (low - half, high + half)
-    return (low, high)
-
-
-T = TypeVar("T")
-S = TypeVar("S")
-
-
-def _by_axes(
-    config: ExperimentConfig, items: dict[int, T], summarize: Callable[[dict[int, T]], dict[int, S]]
-) -> dict[int, S]:
-    """`summarize` of the runs together (one range per layer), or of each run alone when the
-    experiment asks for per-run axes: a run's histograms then are exactly those of that run alone."""
-    if config.axes == "shared":
-        return summarize(items)
-    return {i: summarize({i: item})[i] for i, item in items.items()}
+# The result types live in result.py (block_experiment.py builds them too); they are still
+# imported from here.
+__all__ = ["ExperimentResult", "LayerResult", "RunResult", "WeightGradient", "run_experiment"]
 
 
 def _post_bounds(run: RunConfig, layer: Layer) -> tuple[float | None, float | None]:
@@ -101,8 +45,8 @@ def _summarize_layer(config: ExperimentConfig, j: int, current: dict[int, Layer]
     pre = {i: scan(layer.z) for i, layer in current.items()}
     post = {i: scan(layer.a) for i, layer in current.items()}
     bounds = {i: _post_bounds(config.runs[i], layer) for i, layer in current.items()}
-    pre_range = config.pre_range or _union(list(pre.values()))
-    shared_post = _union([post[i] for i in current if None in bounds[i]])
+    pre_range = config.pre_range or union_of(list(pre.values()))
+    shared_post = union_of([post[i] for i in current if None in bounds[i]])
     results = {}
     for i, layer in current.items():
         run = config.runs[i]
@@ -175,7 +119,7 @@ def _gradient_stats(config: ExperimentConfig, grads: dict[int, LayerGradient]) -
     true = {i: _true_extent(e, grads[i].exponent) for i, e in extents.items()}
     values = {i: _true_values(grads[i]) for i, t in true.items() if t is None}
     exact = [t for t in true.values() if t is not None]
-    low, high = _union(exact + [scan(v) for v in values.values()])
+    low, high = union_of(exact + [scan(v) for v in values.values()])
     out = {}
     for i, g in grads.items():
         bins = config.runs[i].bins
@@ -190,8 +134,6 @@ def _gradient_stats(config: ExperimentConfig, grads: dict[int, LayerGradient]) -
 
 def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float32) -> ExperimentResult:
     if any(run.arch is not None for run in config.runs):  # norms or residual blocks: layer networks
-        from .block_experiment import run_block_experiment  # it builds on this module
-
         return run_block_experiment(config, dtype)
     blas.single_thread()  # the same bits on every machine
     # Layer j is summarized in a second thread while layer j + 1 is computed (and, going back,
@@ -216,6 +158,9 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
 
 
 PIPELINE_MACS = 1 << 25  # a layer's multiply-adds (~1 ms of product) from which a thread summarizes
+
+
+T = TypeVar("T")
 
 
 class _InLine(Executor):
@@ -275,7 +220,7 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], pool: Executor)
     for j in range(max(run.depth for run in config.runs)):
         current = {i: next(streams[i]) for i, run in enumerate(config.runs) if j < run.depth}
         _collect(pending, done.results)  # layer j - 1's, summarized while layer j was computed
-        pending = pool.submit(_by_axes, config, current, partial(_summarize_layer, config, j))
+        pending = pool.submit(by_axes, config, current, partial(_summarize_layer, config, j))
         if config.gradients:
             for i, layer in current.items():
                 done.kept[i].append(layer)
@@ -296,7 +241,7 @@ def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, pool: E
         steps.append(layer_gradients(run, kept[i], x, upstream))
 
     def summarize_gradients(j: int, here: dict[int, LayerGradient]) -> None:
-        stats = _by_axes(config, here, partial(_gradient_stats, config))
+        stats = by_axes(config, here, partial(_gradient_stats, config))
         for i, s in stats.items():
             g = here[i]
             results[i][j] = replace(

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from app import codec
-from app.engine.block_theory import BATCH_NORM_NOTE, block_theory
+from app.engine.network.block_theory import BATCH_NORM_NOTE, block_theory
 from app.engine.network.blocks import build, row_count
 from app.engine.network.config import make_run
 from app.engine.network.experiment import run_experiment

@@ -1,6 +1,7 @@
 """Mean-field predictions for layer networks: normalization layers and residual blocks.
 
-Each row of a layer network (network/blocks.py) gets the predicted mean and second moment of what
+Beside the networks it predicts (blocks.py), with the plain stacks' theory (engine/theory.py) as
+its moments. Each row of a layer network gets the predicted mean and second moment of what
 it receives and gives, followed through the network as the plain stack's variance map follows q:
 
 - dense: second moment sigma_w^2 E[a^2] + sigma_b^2, mean 0 (zero-mean weights)
@@ -26,13 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layers.initializers import BIASES, INITIALIZERS
-from .layers.norm import EPS
-from .network.architecture import Architecture
-from .network.blocks import fixup_scale
-from .network.config import RunConfig
-from .network.inputs import INPUTS
-from .theory import LayerTheory, RunTheory, moments
+from ..layers.initializers import BIASES, INITIALIZERS
+from ..layers.norm import EPS
+from ..theory import LayerTheory, RunTheory, moments
+from .architecture import Architecture, fixup_scale
+from .config import RunConfig
+from .inputs import INPUTS
 
 NO_PREDICTION = math.nan
 BATCH_NORM_NOTE = (
