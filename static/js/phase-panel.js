@@ -10,13 +10,19 @@ import { fmt, phaseFigure, theoryNotes } from "./figures.js";
 export function phaseGroups(runs) {
   const groups = new Map();
   runs.forEach((run, index) => {
-    if (!run.theory || run.theory.note) return;
+    if (!run.theory || run.theory.note || layerNetwork(run)) return;
     const { activation, alpha, pieces } = run.config;
     const key = JSON.stringify([activation, alpha ?? null, pieces ?? null]);
     if (!groups.has(key)) groups.set(key, { key, activation, alpha, pieces, runs: [] });
     groups.get(key).runs.push({ run, index });
   });
   return [...groups.values()];
+}
+
+/** Whether a run is a layer network (norms or residual blocks): its rows carry their layer type,
+ * and the order-to-chaos diagram, the plain stack's, does not place it. */
+export function layerNetwork(run) {
+  return run.layers.some((layer) => layer.layer_type);
 }
 
 /** sigma_w of a run's hidden layers (its first layer's when it has only one). */
@@ -68,7 +74,12 @@ export class PhasePanel {
     const keys = groups.map((group) => `${group.key}:${group.runs.map((r) => r.index)}`);
     const blocks = groups.map((group, g) => this.blocks.get(keys[g]) ?? this.block(group));
     this.blocks = new Map(keys.map((key, g) => [key, blocks[g]]));
-    const unmarked = theoryNotes(result).map(({ run, label, note }) =>
+    const noted = theoryNotes(result);
+    const plainOnly = "the diagrams are the plain stack's, and its norms or residual blocks change the map they draw";
+    const layered = result.runs
+      .map((run, index) => ({ run: index, label: run.label, note: plainOnly, skip: !layerNetwork(run) }))
+      .filter((n) => !n.skip && !noted.some((m) => m.run === n.run));
+    const unmarked = [...noted, ...layered].sort((a, b) => a.run - b.run).map(({ run, label, note }) =>
       Object.assign(document.createElement("p"), {
         className: "hint phase-unmarked",
         textContent: `Run ${run + 1} (${label}) is on no diagram: ${note}.`,

@@ -61,3 +61,14 @@ test("a_phones_narrow_columns_get_one_short_line", () => {
   const narrow = gridFigure({ runs: [bn, ln] }, { width: 390 }).layout;
   assert.equal(narrow.yaxis.title.text, "L1 · BatchNorm");
 });
+
+test("phase_diagrams_leave_out_layer_networks_whose_map_is_not_the_plain_stacks", async () => {
+  const { phaseGroups, layerNetwork } = await import("../../static/js/phase-panel.js");
+  const withTheory = (r, activation) => ({ ...r, config: { activation }, theory: { note: "", sigma_w2: [2, 2] } });
+  const plainRun = withTheory(plain, "relu");
+  const lnRun = withTheory(ln, "sigmoid");
+  assert.equal(layerNetwork(lnRun), true);
+  assert.equal(layerNetwork(plainRun), false);
+  const groups = phaseGroups([plainRun, lnRun]);
+  assert.deepEqual(groups.map((g) => g.activation), ["relu"]);
+});
