@@ -369,7 +369,8 @@ class Client:
         link, each axis's value, run (1-based), error, and every metric (per-layer ones as lists).
 
         Give the sweep link, or a base `link` and `axes` ({"std": "0.01:1:log:20"} for a range,
-        {"activation": ["relu", "tanh"]} for a list; "std.run2" varies run 2 alone)."""
+        {"activation": ["relu", "tanh"]} for a list; "std.run2" varies run 2 alone). A training
+        sweep's link starts with of=train; a /train page's whole link as `link` is one."""
         if (sweep is None) == (link is None):
             raise ValueError("give a sweep link, or a base link and axes")
         query = _query(sweep) if sweep is not None else _sweep_query(cast(str, link), axes or {})
@@ -384,6 +385,8 @@ class Client:
 
 def _sweep_query(link: str, axes: Mapping[str, str | Sequence[float | int | str]]) -> str:
     pairs = [_query(link)] if _query(link) else []
+    if link.partition("?")[0].rstrip("/").endswith("/train") and "of=" not in _query(link):
+        pairs.insert(0, "of=train")  # a /train page's link: a training sweep
     for name, values in axes.items():
         text = values if isinstance(values, str) else ",".join(str(v) for v in values)
         pairs.append(f"axis.{name}={quote(text, safe=',:')}")

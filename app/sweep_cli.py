@@ -1,6 +1,7 @@
 """`initscope sweep`: a sweep run from the command line, on Dask, with a progress bar.
 
-It runs here, not through a server: on a LocalCluster of this machine (one single-threaded
+The base may be a training link (of=train, or a /train page's URL): each point is then one
+training. It runs here, not through a server: on a LocalCluster of this machine (one single-threaded
 worker per core), or on the scheduler given by --scheduler or INITSCOPE_DASK_SCHEDULER. The
 limits are the server's (INITSCOPE_MAX_SWEEP_POINTS, INITSCOPE_MAX_SWEEP_MACS and the
 per-experiment ones), so a sweep that runs here runs on a server too.
@@ -21,8 +22,8 @@ from .settings import current_settings
 from .sweeps import cluster
 from .sweeps.cost import SweepLimits, plan
 from .sweeps.engine import ConfigError
-from .sweeps.link import AXIS_PREFIX, parse_sweep
-from .sweeps.metrics import METRIC_NAMES
+from .sweeps.link import AXIS_PREFIX, KIND_KEY, parse_sweep
+from .sweeps.metrics import METRIC_NAMES, TRAIN_METRIC_NAMES, metrics_for
 from .sweeps.presets import SWEEP_PRESETS
 from .sweeps.runner import PointCache, PointResult, SweepRun
 from .sweeps.table import sweep_document, to_csv
@@ -31,10 +32,14 @@ BAR_WIDTH = 30
 
 
 def sweep_query(link: str, axes: list[str]) -> str:
-    """The sweep link of a base link (a whole URL or its query) and FIELD=VALUES axes."""
+    """The sweep link of a base link (a whole URL or its query) and FIELD=VALUES axes. A /train
+    page's URL is a training's link: its sweep says of=train."""
     query = link.partition("#")[0]
-    query = query.partition("?")[2] if "?" in query else query
+    path, mark, rest = query.partition("?")
+    query = rest if mark else query
     pairs = [query] if query else []
+    if mark and path.rstrip("/").endswith("/train") and KIND_KEY + "=" not in query:
+        pairs.insert(0, f"{KIND_KEY}=train")
     for axis in axes:
         name, sep, values = axis.partition("=")
         if not sep or not name:
@@ -83,9 +88,12 @@ def _keep(document: dict[str, Any], metrics: list[str]) -> dict[str, Any]:
 
 
 def run_sweep(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    unknown = [m for m in args.metric if m not in METRIC_NAMES]
+    unknown = [m for m in args.metric if m not in METRIC_NAMES and m not in TRAIN_METRIC_NAMES]
     if unknown:
-        parser.error(f"--metric {unknown[0]}: unknown; metrics are {', '.join(METRIC_NAMES)}")
+        parser.error(
+            f"--metric {unknown[0]}: unknown; metrics are {', '.join(METRIC_NAMES)} (experiments), "
+            f"{', '.join(TRAIN_METRIC_NAMES)} (trainings)"
+        )
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
     if args.preset is not None and args.preset not in SWEEP_PRESETS:
@@ -100,6 +108,11 @@ def run_sweep(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         )
     except ConfigError as err:
         parser.error(f"{err.field}: {err.message}")
+    names = [m.name for m in metrics_for(planned.sweep.kind)]
+    wrong = [m for m in args.metric if m not in names]
+    if wrong:
+        what = "a training" if planned.sweep.kind == "train" else "an experiment"
+        parser.error(f"--metric {wrong[0]}: not a metric of {what}'s points; they are {', '.join(names)}")
     address = args.scheduler or settings.dask_scheduler or None
     print(
         f"initscope: {planned.sweep.size} points, {planned.total_macs:,} multiply-adds, on "
@@ -107,7 +120,7 @@ def run_sweep(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     client = cluster.connect(address, args.workers)
-    run = SweepRun(client, planned.points, PointCache())
+    run = SweepRun(client, planned.points, PointCache(), kind=planned.sweep.kind)
     progress = Progress(planned.sweep.size, sys.stderr)
     results: list[PointResult] = []
     try:

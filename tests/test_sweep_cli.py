@@ -17,7 +17,7 @@ from app import cli
 from app.client import Client, InitscopeError
 from app.sweeps.link import parse_sweep
 from app.sweeps.metrics import METRIC_NAMES
-from app.sweeps.point import compute_point
+from app.sweeps.point import compute_point, compute_training_point
 
 SCRIPT = Path(sys.executable).with_name("initscope")
 BASE = "depth=6&width=30&samples=100&bias=normal&run=tanh,xavier"
@@ -39,6 +39,27 @@ def test_sweep_writes_every_point_as_computed_alone(capsys: pytest.CaptureFixtur
     assert [(r["gain"], r["bias_std"]) for r in rows[:2]] == [("0.5", "0.0"), ("0.5", "0.5")]
 
 
+TRAIN_BASE = "data=synthetic&samples=200&width=16&iterations=20&record_every=10&run=relu,he_normal"
+
+
+def test_a_train_page_link_sweeps_trainings(capsys: pytest.CaptureFixture[str]) -> None:
+    # a training link with no training key of its own: the /train address says what it is
+    link = "http://x/train?data=synthetic&samples=200&width=16&run=relu,he_normal"
+    argv = ["sweep", "--link", link, "--axis", "lr=0.01,0.1", "--workers", "1"]
+    status = cli.main([*argv, "--metric", "test_accuracy", "--metric", "steps"])
+    out, err = capsys.readouterr()
+    assert status == 0 and "2 points" in err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == ["index", "link", "lr", "run", "error", "test_accuracy", "steps"]
+    for row in rows:
+        (metrics,) = compute_training_point(row["link"])
+        assert float(row["test_accuracy"]) == metrics["test_accuracy"]
+        assert float(row["steps"]) == metrics["steps"] == 2000  # the default iterations
+    assert [r["link"] for r in rows] == [
+        f"data=synthetic&samples=200&width=16{lr}&run=relu,he_normal" for lr in ("", "&lr=0.1")
+    ]
+
+
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
@@ -47,6 +68,12 @@ def test_sweep_writes_every_point_as_computed_alone(capsys: pytest.CaptureFixtur
         (["--link", BASE, *AXES, "--metric", "nope"], "--metric nope: unknown"),
         (["--preset", "nope"], "--preset nope: unknown"),
         (["--link", "run=relu,he_normal", "--axis", "std=1,2"], "the runs do not read std"),
+        (["--link", BASE, *AXES, "--metric", "test_accuracy"], "not a metric of an experiment's points"),
+        (
+            ["--link", f"of=train&{TRAIN_BASE}", "--axis", "lr=0.1,1", "--metric", "chi_star"],
+            "not a metric of a training's points",
+        ),
+        (["--link", f"of=train&{TRAIN_BASE}", "--axis", "batch.run1=1,2"], "every run of a training"),
     ],
 )
 def test_sweep_usage_errors_name_the_argument(

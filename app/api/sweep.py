@@ -1,6 +1,7 @@
-"""GET/POST /api/v1/sweep (+ stream, cancel, export): grids of experiments on the Dask cluster.
+"""GET/POST /api/v1/sweep (+ stream, cancel, export): grids of experiments or trainings on Dask.
 
-A sweep is given as its link (app/sweeps/link.py): a share link plus `axis.<field>=` pairs, in the
+A sweep is given as its link (app/sweeps/link.py): a share link (or `of=train` and a training
+link, app/sweeps/train_link.py) plus `axis.<field>=` pairs, in the
 query string of the GETs, or as {"sweep": "<link>"} in a POST body. GET /api/v1/sweep answers the
 plan (every point's link and the sweep's cost) and runs nothing; the stream runs the points and
 sends each as it completes; POST and the exports run them all and answer every point.
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field
 from ..engine.params import ConfigError
 from ..settings import Settings, env_name, settings_of
 from ..sweeps.cost import Plan
-from ..sweeps.metrics import METRICS
+from ..sweeps.metrics import METRICS, TRAIN_METRICS, metrics_for
 from ..sweeps.presets import SWEEP_PRESETS
 from ..sweeps.runner import PointResult
 from ..sweeps.table import axis_dict, plan_points, point_dict, sweep_document, to_csv
@@ -32,6 +33,7 @@ router = APIRouter(prefix="/api/v1/sweep", tags=["sweep"])
 
 # small, so that trying it (the docs page, a schema fuzzer) costs a second
 EXAMPLE = "depth=10&width=50&samples=200&run=tanh,xavier&bias=normal&axis.gain=0.5:3:lin:6&axis.bias_std=0,1"
+TRAIN_EXAMPLE = "of=train&data=synthetic&samples=200&iterations=40&run=relu,normal&axis.lr=0.01,0.1"
 SWEEP_PARAMETER = {
     "name": "sweep",
     "in": "query",
@@ -67,10 +69,11 @@ def _plan_document(planned: Plan) -> dict[str, Any]:
     sweep = planned.sweep
     return {
         "sweep": sweep.query,
+        "kind": sweep.kind,
         "size": sweep.size,
         "total_macs": planned.total_macs,
         "axes": [axis_dict(axis) for axis in sweep.axes],
-        "metrics": [m.describe() for m in METRICS],
+        "metrics": [m.describe() for m in metrics_for(sweep.kind)],
         "points": plan_points(planned.points, sweep.axes),
     }
 
@@ -171,8 +174,8 @@ def _sse(kind: str, data: object) -> bytes:
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}, **ERRORS},
     summary="Run a sweep, streaming each point as Server-Sent Events as it completes",
-    description="Events: `start` ({id, sweep, size, total_macs, axes}), one `point` per grid point "
-    "({index, link, values, runs: metrics per run, error, cached}) in the order they complete, then "
+    description="Events: `start` ({id, sweep, kind, metrics, size, total_macs, axes}), one `point` per "
+    "grid point ({index, link, values, runs: metrics per run, error, cached}) as they complete, then "
     "`done` ({completed, failed, cancelled}). Closing the connection cancels the sweep; so does "
     "DELETE /api/v1/sweep/{id}. Points finished before are sent first, from the cache.",
     openapi_extra={"parameters": [SWEEP_PARAMETER]},
@@ -190,6 +193,8 @@ async def sweep_stream(request: Request) -> Response:
     start = {
         "id": sweep_id,
         "sweep": sweep.query,
+        "kind": sweep.kind,
+        "metrics": [m.describe() for m in metrics_for(sweep.kind)],
         "size": sweep.size,
         "total_macs": planned.total_macs,
         "axes": [axis_dict(axis) for axis in sweep.axes],
@@ -242,6 +247,12 @@ def sweep_catalog(settings: Settings) -> dict[str, Any]:
         "values a list 0.5,1,2 or a range low:high:lin:n or low:high:log:n; the first axis is the slowest",
         "example": EXAMPLE,
         "metrics": [m.describe() for m in METRICS],
+        "training": "of=train and a training link (the /train page's) plus axes over its network's "
+        "fields or its training's (batch, iterations, batch_seed, record_every, probe: every run; "
+        "opt, lr, momentum, decay, beta1, beta2: every run or one); a base only the training codec "
+        "reads is a training's without of=; each point is a training link, cancelled between steps",
+        "training_example": TRAIN_EXAMPLE,
+        "training_metrics": [m.describe() for m in TRAIN_METRICS],
         "presets": [p.describe() for p in SWEEP_PRESETS.values()],
         "limits": [{"name": k, "value": v, "setting": env_name(k)} for k, v in limits.items()],
         "scheduler": "external" if settings.dask_scheduler else "local",

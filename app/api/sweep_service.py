@@ -118,7 +118,7 @@ class SweepService:
         except BaseException:
             self.running.pop(sweep_id, None)
             raise
-        run = running.run = SweepRun(client, planned.points, self.cache)
+        run = running.run = SweepRun(client, planned.points, self.cache, kind=planned.sweep.kind)
         if running.cancelled:
             run.cancel()
         # with a shared scheduler, the sweep is announced there: another server can cancel it

@@ -1,15 +1,18 @@
 """A sweep's cost, bounded before any point runs.
 
 Every point must fit the server's per-experiment limits (the same Limits a single request
-meets), and the sum of the points' multiply-adds must fit the sweep's budget. The number of
-points is checked first, before a single link is made.
+meets; a training point, those of a single /train request: its networks', then max_train_macs,
+max_memory_bytes and max_response_values on train_cost's bound), and the sum of the points'
+multiply-adds (a training's from train_cost) must fit the sweep's budget. The number of points
+is checked first, before a single link is made.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
-from .engine import BudgetError, ConfigError, Limits, check_limits
+from .engine import BudgetError, ConfigError, ExperimentConfig, Limits, Training, check_limits, train_cost
 from .link import Point, Sweep, describe_values, expand
 
 MAX_POINTS_VARIABLE = "INITSCOPE_MAX_SWEEP_POINTS"
@@ -41,6 +44,26 @@ class Plan:
         return sum(self.macs)
 
 
+def training_macs(training: Training, limits: Limits) -> int:
+    """A training's multiply-adds, checked as a single /train request of its link is: its networks
+    within the experiment limits, then its work, memory and answer within the training budgets."""
+    check_limits(ExperimentConfig(runs=tuple(c.run for c in training.runs)), limits)
+    costs = [train_cost(config) for config in training.runs]
+    for total, limit, name, what in (
+        (sum(c.macs for c in costs), limits.max_train_macs, "max_train_macs", "multiply-adds"),
+        (sum(c.memory_bytes for c in costs), limits.max_memory_bytes, "max_memory_bytes", "bytes of memory"),
+        (sum(c.response_values for c in costs), limits.max_response_values, "max_response_values", "values"),
+    ):
+        if total > limit:
+            raise BudgetError(
+                "iterations",
+                f"the training needs {total:,} {what}, over the budget of {limit:,}; "
+                "use fewer iterations, units, layers or runs",
+                name,
+            )
+    return sum(c.macs for c in costs)
+
+
 def plan(sweep: Sweep, limits: SweepLimits, point_limits: Limits) -> Plan:
     """The sweep's points and their cost; BudgetError names the first limit it is over."""
     if sweep.size > limits.max_points:
@@ -49,11 +72,20 @@ def plan(sweep: Sweep, limits: SweepLimits, point_limits: Limits) -> Plan:
             f"has {sweep.size:,} points, over the limit of {limits.max_points:,} ({MAX_POINTS_VARIABLE})",
             "max_sweep_points",
         )
-    expanded = expand(sweep, limits.max_points)
+    expanded: Sequence[tuple[Point, ExperimentConfig | Training]]
+    if sweep.kind == "train":
+        from .train_link import expand_training
+
+        expanded = expand_training(sweep, limits.max_points)
+    else:
+        expanded = expand(sweep, limits.max_points)
     macs = []
     for point, config in expanded:
         try:
-            macs.append(check_limits(config, point_limits).macs)
+            if isinstance(config, Training):
+                macs.append(training_macs(config, point_limits))
+            else:
+                macs.append(check_limits(config, point_limits).macs)
         except BudgetError as err:
             where = describe_values(sweep.axes, point.values)
             raise BudgetError(err.field, f"at {where}: {err.message}", err.limit) from None

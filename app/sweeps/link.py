@@ -13,6 +13,12 @@ A sweep reads like the experiment it varies, with one `axis.<field>=` pair per a
   dropped.
 - Every other pair is the base link, read by the share-link codec (app/codec.py, `preset=`
   included): a sweep has one parser of links, and each of its points is exactly one share link.
+- A training sweep varies a training link (app/train_codec.py, the /train page's link): its base
+  starts with `of=train` (`of=train&iterations=100&run=relu,normal&axis.lr=0.01,0.1`), and its
+  axes may also name the training's fields (app/sweeps/train_link.py). Without `of=`, a base the
+  share-link codec refuses but the training codec reads (it has `lr=` or `iterations=`, say) is a
+  training's; the canonical link then says `of=train`. A link the share-link codec reads stays an
+  experiment's, so every experiment sweep link keeps its meaning.
 
 Grid points follow the axes in the order given, the first axis slowest. The canonical sweep link
 is the base's canonical share link, then the axes in their order with canonical values, so equal
@@ -24,6 +30,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, unquote_plus
@@ -34,6 +41,7 @@ from .engine import (
     ConfigError,
     DecodedQuery,
     ExperimentConfig,
+    FieldDoc,
     decode,
     encode,
     format_number,
@@ -42,6 +50,8 @@ from .engine import (
 )
 
 AXIS_PREFIX = "axis."
+KIND_KEY = "of"  # of=train: the base is a training link
+KINDS = ("experiment", "train")
 MAX_SWEEP_QUERY_LENGTH = 16384
 MAX_AXES = 4
 MAX_AXIS_VALUES = 1000
@@ -51,6 +61,7 @@ RUN_SUFFIX = re.compile(r"run([1-9][0-9]{0,2})")
 
 Value = int | float | str
 Scale = Literal["lin", "log"]
+Kind = Literal["experiment", "train"]
 
 
 @dataclass(frozen=True)
@@ -74,8 +85,9 @@ class Axis:
 
 @dataclass(frozen=True)
 class Sweep:
-    base: str  # the canonical share link of the base experiment
+    base: str  # the canonical share link of the base experiment (or training link, kind "train")
     axes: tuple[Axis, ...]
+    kind: Literal["experiment", "train"] = "experiment"
 
     @property
     def size(self) -> int:
@@ -178,8 +190,8 @@ def _plain(x: float) -> int | float:
     return int(x) if x.is_integer() and abs(x) < 1e15 else x
 
 
-def _list(key: str, field: str, text: str) -> tuple[Value, ...]:
-    doc = FIELDS[field]
+def _list(key: str, field: str, text: str, fields: Mapping[str, FieldDoc]) -> tuple[Value, ...]:
+    doc = fields[field]
     items = text.split(",")
     if len(items) > MAX_AXIS_VALUES:
         raise CodecError(key, f"has {len(items)} values, over the limit of {MAX_AXIS_VALUES}")
@@ -200,26 +212,30 @@ def _list(key: str, field: str, text: str) -> tuple[Value, ...]:
     return tuple(values)
 
 
-def _axis(key: str, text: str, runs: int) -> Axis:
+def _axis(
+    key: str, text: str, runs: int, fields: Mapping[str, FieldDoc] = FIELDS, per_run: Container[str] = FIELDS
+) -> Axis:
     parts = key.removeprefix(AXIS_PREFIX).split(".")
     field = parts[0]
-    if field not in FIELDS or FIELDS[field].kind not in AXIS_KINDS:
-        fields = ", ".join(name for name, doc in FIELDS.items() if doc.kind in AXIS_KINDS)
-        raise CodecError(key, f"{field!r} is not a field an axis can vary; fields are {fields}")
+    if field not in fields or fields[field].kind not in AXIS_KINDS:
+        names = ", ".join(name for name, doc in fields.items() if doc.kind in AXIS_KINDS)
+        raise CodecError(key, f"{field!r} is not a field an axis can vary; fields are {names}")
     run: int | None = None
     if len(parts) == 2 and (match := RUN_SUFFIX.fullmatch(parts[1])):
         run = int(match.group(1))
+        if field not in per_run:
+            raise CodecError(key, f"{field} is set for every run of a training; use axis.{field}")
         if run > runs:
             raise CodecError(key, f"names run {run}, but the link has {runs} run{'s' if runs > 1 else ''}")
     elif len(parts) != 1:
         raise CodecError(key, "an axis is axis.<field> (every run) or axis.<field>.run<k> (run k)")
-    doc = FIELDS[field]
+    doc = fields[field]
     if ":" in text:
         if doc.kind == "choice":
             raise CodecError(key, f"{field} takes a list of names, not a range")
         values, canonical = _range(key, doc.kind, text)
     else:
-        values = _list(key, field, text)
+        values = _list(key, field, text, fields)
         canonical = ",".join(format_value(field, v) for v in values)
     if doc.kind != "choice":
         for value in values:
@@ -237,20 +253,53 @@ def parse_sweep(query: str) -> Sweep:
         raise CodecError("axis", "a sweep needs at least one axis, like axis.std=0.1:2:log:10")
     if len(axis_pairs) > MAX_AXES:
         raise CodecError("axis", f"{len(axis_pairs)} axes, over the limit of {MAX_AXES}")
-    base = encode(to_experiment(decode("&".join(base_pieces))))
-    runs = len(decode(base, presets=False).runs)
+    from . import train_link  # it builds on this module
+
+    kind = _kind(base_pieces)
+    base_pieces = [p for p in base_pieces if unquote_plus(p.partition("=")[0]) != KIND_KEY]
+    if kind is None:  # no of=: an experiment's, unless only the training codec reads it
+        try:
+            base = encode(to_experiment(decode("&".join(base_pieces))))
+            kind = "experiment"
+        except ConfigError as err:
+            try:
+                base = train_link.canonical_base("&".join(base_pieces))
+            except ConfigError:
+                raise err from None  # neither reads it: the experiment codec's word, as before
+            kind = "train"
+    elif kind == "train":
+        base = train_link.canonical_base("&".join(base_pieces))
+    else:
+        base = encode(to_experiment(decode("&".join(base_pieces))))
+    fields: Mapping[str, FieldDoc] = train_link.AXIS_FIELDS if kind == "train" else FIELDS
+    per_run: Container[str] = train_link.PER_RUN_FIELDS if kind == "train" else FIELDS
+    runs = train_link.run_count(base) if kind == "train" else len(decode(base, presets=False).runs)
     axes: list[Axis] = []
     for key, text in axis_pairs:
         if any(axis.key == key for axis in axes):
             raise CodecError(key, "is given twice")
-        axes.append(_axis(key, text, runs))
-    return Sweep(base, tuple(axes))
+        axes.append(_axis(key, text, runs, fields, per_run))
+    return Sweep(base, tuple(axes), kind)
+
+
+def _kind(pieces: list[str]) -> Kind | None:
+    given = [
+        unquote_plus(p.partition("=")[2]) for p in pieces if unquote_plus(p.partition("=")[0]) == KIND_KEY
+    ]
+    if not given:
+        return None
+    if len(given) > 1:
+        raise CodecError(KIND_KEY, "is given twice")
+    if given[0] not in KINDS:
+        raise CodecError(KIND_KEY, f"is what the sweep varies: {' or '.join(KINDS)}, got {given[0]!r}")
+    return given[0]  # type: ignore[return-value]
 
 
 def format_sweep(sweep: Sweep) -> str:
-    """The canonical sweep link (no leading '?')."""
+    """The canonical sweep link (no leading '?'); a training sweep's starts with of=train."""
     axes = [f"{axis.key}={quote(axis.text, safe='-._~,:')}" for axis in sweep.axes]
-    return "&".join([sweep.base, *axes])
+    head = [f"{KIND_KEY}=train"] if sweep.kind == "train" else []
+    return "&".join([*head, sweep.base, *axes])
 
 
 # ---- expansion ------------------------------------------------------------------------------------
@@ -287,12 +336,31 @@ def describe_values(axes: tuple[Axis, ...], values: tuple[Value, ...]) -> str:
     )
 
 
+def check_distinct(
+    sweep: Sweep, seen: dict[str, tuple[Value, ...]], link: str, values: tuple[Value, ...]
+) -> None:
+    """Two points with the same link are an error naming the axis that made no difference."""
+    if link in seen:
+        other = seen[link]
+        axis = next(a for a, x, y in zip(sweep.axes, values, other, strict=True) if x != y)
+        what = "training" if sweep.kind == "train" else "experiment"
+        raise CodecError(
+            axis.key,
+            f"{describe_values(sweep.axes, other)} and {describe_values(sweep.axes, values)} are the "
+            f"same {what}: the runs do not read {axis.field} (see the catalog for which "
+            "initializer, activation or bias reads it)",
+        )
+    seen[link] = values
+
+
 def expand(sweep: Sweep, max_points: int) -> list[tuple[Point, ExperimentConfig]]:
     """Every grid point as its canonical share link and configuration; refused before any is made
     when the grid has more than `max_points` points. Two points with the same link (a value the
     runs do not read, like std with he_normal) are an error naming the axis."""
     if sweep.size > max_points:
         raise CodecError("sweep", f"has {sweep.size:,} points, over the limit of {max_points:,}")
+    if sweep.kind == "train":
+        raise ValueError("a training sweep expands with train_link.expand_training")
     base = decode(sweep.base, presets=False)
     out: list[tuple[Point, ExperimentConfig]] = []
     seen: dict[str, tuple[Value, ...]] = {}
@@ -304,15 +372,6 @@ def expand(sweep: Sweep, max_points: int) -> list[tuple[Point, ExperimentConfig]
             raise CodecError(sweep.axes[0].key if len(sweep.axes) == 1 else "sweep",
                              f"at {where}: {err.field}: {err.message}") from None  # fmt: skip
         link = encode(config)
-        if link in seen:
-            other = seen[link]
-            axis = next(a for a, x, y in zip(sweep.axes, values, other, strict=True) if x != y)
-            raise CodecError(
-                axis.key,
-                f"{describe_values(sweep.axes, other)} and {describe_values(sweep.axes, values)} are the "
-                f"same experiment: the runs do not read {axis.field} (see the catalog for which "
-                "initializer, activation or bias reads it)",
-            )
-        seen[link] = values
+        check_distinct(sweep, seen, link, values)
         out.append((Point(index, values, link), config))
     return out

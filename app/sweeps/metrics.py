@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .engine import ExperimentResult, RunResult
+from .engine import ExperimentResult, RunResult, TrainResult
 
 Number = float | None
 MetricValue = Number | list[Number]
@@ -144,3 +144,77 @@ def run_metrics(run: RunResult) -> dict[str, MetricValue]:
 def experiment_metrics(result: ExperimentResult) -> list[dict[str, MetricValue]]:
     """The metrics of every run of an experiment, in the link's run order."""
     return [run_metrics(run) for run in result.runs]
+
+
+# ---- trainings ------------------------------------------------------------------------------------
+
+# A training's records (app/engine/training/records.py) are taken on fixed samples: the probe (the
+# first `probe` training samples) and the test set, every `record_every` steps and at the last.
+LOSS_FRACTIONS = (0.25, 0.5, 0.75)
+_TRAIN_SCALARS = {
+    "steps": "optimizer steps done (the link's iterations unless the run diverged)",
+    "diverged": "1 when the run's loss overflowed before its last step (a too-large learning rate), "
+    "else 0; its final metrics are then null",
+    "final_loss": "cross-entropy on the probe (the first `probe` training samples) after the last step",
+    "train_accuracy": "accuracy on the probe after the last step",
+    "test_loss": "cross-entropy on the test set after the last step",
+    "test_accuracy": "accuracy on the test set after the last step",
+    "loss_start": "cross-entropy on the probe at initialization (step 0)",
+    "loss_25": "cross-entropy on the probe at the last record at or before 25% of the iterations "
+    "(records come every record_every steps)",
+    "loss_50": "the same at 50% of the iterations",
+    "loss_75": "the same at 75% of the iterations",
+    "dead_fraction": "mean over hidden layers of the fraction of units that output 0 for every probe "
+    "sample, after the last step",
+    "dead_fraction_start": "the same at initialization",
+}
+_TRAIN_PER_LAYER = {
+    "dead_layers": "fraction of dead units per hidden layer after the last step",
+}
+TRAIN_METRICS: tuple[Metric, ...] = (
+    *(Metric(name, doc) for name, doc in _TRAIN_SCALARS.items()),
+    *(Metric(name, doc, per_layer=True) for name, doc in _TRAIN_PER_LAYER.items()),
+)
+TRAIN_METRIC_NAMES = tuple(m.name for m in TRAIN_METRICS)
+
+
+def metrics_for(kind: str) -> tuple[Metric, ...]:
+    """The metrics a point of a sweep of this kind ("experiment" or "train") reports."""
+    return TRAIN_METRICS if kind == "train" else METRICS
+
+
+def training_run_metrics(result: TrainResult) -> dict[str, MetricValue]:
+    """The metrics of one run of a training, from the trainer's own result."""
+    records = result.records
+    first = records[0]
+    end = records[-1] if result.status == "done" and records[-1].step == result.steps else None
+    iterations = result.config.iterations
+
+    def loss_at(fraction: float) -> Number:
+        step = iterations * fraction
+        before = [r for r in records if r.step <= step]
+        reached = before and result.steps >= step  # a diverged run never got there
+        return _finite(before[-1].train_loss) if reached else None
+
+    metrics: dict[str, MetricValue] = {
+        "steps": float(result.steps),
+        "diverged": 1.0 if result.status == "diverged" else 0.0,
+        "final_loss": None if end is None else _finite(end.train_loss),
+        "train_accuracy": None if end is None else _finite(end.train_accuracy),
+        "test_loss": None if end is None else _finite(end.test_loss),
+        "test_accuracy": None if end is None else _finite(end.test_accuracy),
+        "loss_start": _finite(first.train_loss),
+        "loss_25": loss_at(LOSS_FRACTIONS[0]),
+        "loss_50": loss_at(LOSS_FRACTIONS[1]),
+        "loss_75": loss_at(LOSS_FRACTIONS[2]),
+        "dead_fraction": None if end is None else _mean([_finite(d) for d in end.dead_fraction]),
+        "dead_fraction_start": _mean([_finite(d) for d in first.dead_fraction]),
+        "dead_layers": [] if end is None else [_finite(d) for d in end.dead_fraction],
+    }
+    assert tuple(metrics) == TRAIN_METRIC_NAMES
+    return metrics
+
+
+def training_metrics(results: Sequence[TrainResult]) -> list[dict[str, MetricValue]]:
+    """The metrics of every run of a training, in the link's run order."""
+    return [training_run_metrics(result) for result in results]

@@ -4,7 +4,8 @@ The executor is a `distributed.Client`: an embedded LocalCluster's or a real sch
 same code either way (app/sweeps/cluster.py makes one). Each point is one task, keyed by its
 canonical link, so every client of one scheduler that asks for the same link at the same time
 shares the one computation. Dask cannot stop a running task, which is why points are small (one
-link each): cancel releases the points not yet finished, and the ones running finish unseen.
+link each): cancel releases the points not yet finished, and running experiments finish unseen;
+a running training sees its task released and stops at its next step (app/sweeps/point.py).
 
 A finished point's metrics are cached here by its link: a re-run, or a sweep that overlaps an
 earlier one, sends only the new points to the cluster.
@@ -22,17 +23,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .link import Point
-from .point import PointMetrics, compute_point
+from .point import PointMetrics, compute_for
 
 if TYPE_CHECKING:  # distributed is imported by the first sweep, not by a server that never sweeps
     from distributed import Client, Future
 
 KEY_PREFIX = "initscope-point-"
+TRAIN_KEY_PREFIX = "initscope-train-"  # a training link may read like an experiment link: apart
 
 
-def point_key(link: str) -> str:
-    """The task's key: the same for the same link from any client of a scheduler."""
-    return KEY_PREFIX + hashlib.sha256(link.encode()).hexdigest()[:40]
+def point_key(link: str, kind: str = "experiment") -> str:
+    """The task's key: the same for the same link (and kind) from any client of a scheduler."""
+    prefix = TRAIN_KEY_PREFIX if kind == "train" else KEY_PREFIX
+    return prefix + hashlib.sha256(link.encode()).hexdigest()[:40]
+
+
+def cache_key(link: str, kind: str = "experiment") -> str:
+    return "train:" + link if kind == "train" else link
 
 
 class PointCache:
@@ -79,12 +86,14 @@ class SweepRun:
         client: Client,
         points: Sequence[Point],
         cache: PointCache,
-        compute: Callable[[str], PointMetrics] = compute_point,
+        compute: Callable[[str], PointMetrics] | None = None,
+        kind: str = "experiment",
     ) -> None:
         self.client = client
         self.points = tuple(points)
         self.cache = cache
-        self.compute = compute
+        self.kind = kind  # "train": the points are training links
+        self.compute = compute if compute is not None else compute_for(kind)
         self._cancelled = threading.Event()
         self._futures: list[Future[PointMetrics]] = []
         self._lock = threading.Lock()
@@ -104,14 +113,14 @@ class SweepRun:
     def __iter__(self) -> Iterator[PointResult]:
         todo: list[Point] = []
         for point in self.points:
-            hit = self.cache.get(point.link)
+            hit = self.cache.get(cache_key(point.link, self.kind))
             if hit is None:
                 todo.append(point)
             elif not self._cancelled.is_set():
                 yield PointResult(point, hit, None, cached=True)
         if not todo or self._cancelled.is_set():
             return
-        by_key = {point_key(p.link): p for p in todo}
+        by_key = {point_key(p.link, self.kind): p for p in todo}
         with self._lock:
             if self._cancelled.is_set():
                 return
@@ -133,7 +142,7 @@ class SweepRun:
                     yield PointResult(point, None, _error_text(future), cached=False)
                     continue
                 metrics: PointMetrics = future.result()
-                self.cache.put(point.link, metrics)
+                self.cache.put(cache_key(point.link, self.kind), metrics)
                 yield PointResult(point, metrics, None, cached=False)
         finally:  # left early (cancelled, or the caller stopped iterating): release the rest
             with self._lock:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .link import Axis, Point, Sweep
-from .metrics import METRICS, SCALAR_METRICS, MetricValue
+from .metrics import SCALAR_METRICS, MetricValue, metrics_for
 from .runner import PointResult
 
 # A spreadsheet reads a cell that starts with one of these as a formula (OWASP, CSV injection).
@@ -44,8 +44,9 @@ def sweep_document(sweep: Sweep, results: Iterable[PointResult], cancelled: bool
     points = sorted(results, key=lambda r: r.point.index)
     return {
         "sweep": sweep.query,
+        "kind": sweep.kind,
         "axes": [axis_dict(axis) for axis in sweep.axes],
-        "metrics": [m.describe() for m in METRICS],
+        "metrics": [m.describe() for m in metrics_for(sweep.kind)],
         "size": sweep.size,
         "complete": len(points) == sweep.size and not cancelled,
         "points": [point_dict(r, sweep.axes) for r in points],

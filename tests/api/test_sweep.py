@@ -21,13 +21,17 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.settings import load_settings
 from app.sweeps.link import expand, parse_sweep
-from app.sweeps.metrics import METRIC_NAMES
+from app.sweeps.metrics import METRIC_NAMES, TRAIN_METRIC_NAMES
 from app.sweeps.point import compute_point
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = "depth=6&width=40&samples=200&run=tanh,xavier&bias=normal&axis.gain=0.5:3:lin:4&axis.bias_std=0,0.5"
 TWO_RUNS = "depth=4&width=30&samples=100&run=relu,he_normal&run=tanh,xavier&axis.seed=1,2,3"
 SLOW = "depth=30&width=200&samples=1000&run=tanh,xavier&axis.gain=0.8:2:lin:40"
+TRAIN = (
+    "of=train&data=synthetic&samples=200&width=16&iterations=30&record_every=10&run=relu,he_normal"
+    "&axis.lr=0.01,0.1,1"
+)
 
 
 def _alive(pid: int) -> bool:
@@ -85,6 +89,10 @@ def test_get_plans_without_running(api: TestClient) -> None:
         ("run=tanh,xavier&axis.gain=0.5,1,2&axis.seed=0:999:lin:1000", ["query", "sweep"],
          "INITSCOPE_MAX_SWEEP_POINTS"),
         ("run=tanh,xavier&axis.depth=10,300", ["query", "runs", 0, "depth"], "at depth=300"),
+        ("of=train&iterations=10&run=relu,he_normal&axis.lr=0.1,20", ["query", "axis", "lr"],
+         "over the field's maximum of 10"),
+        ("of=train&iterations=1000000&run=relu,he_normal&axis.lr=0.1,1", ["query", "iterations"],
+         "at lr=0.1: the training needs"),
     ],
 )  # fmt: skip
 def test_bad_sweeps_are_422s_naming_the_key(api: TestClient, query: str, loc: list[Any], words: str) -> None:
@@ -146,6 +154,25 @@ def test_cancel_by_id_stops_the_stream_and_one_sweep_at_a_time_is_the_limit(api:
     assert api.post("/api/v1/sweep", json={"sweep": SMALL}).status_code == 200  # its place is free
 
 
+def test_a_training_sweep_streams_points_equal_to_the_train_api_and_exports_them(api: TestClient) -> None:
+    events = _events(api, TRAIN)
+    start = events[0][1]
+    assert start["kind"] == "train" and start["sweep"] == parse_sweep(TRAIN).query
+    assert [m["name"] for m in start["metrics"]] == list(TRAIN_METRIC_NAMES)
+    assert events[-1] == ("done", {"completed": 3, "failed": 0, "cancelled": False})
+    points = sorted((data for kind, data in events if kind == "point"), key=lambda p: p["index"])
+    for point in points:
+        records = api.get(f"/api/v1/train?{point['link']}").json()["runs"][0]["records"]
+        (metrics,) = point["runs"]
+        assert metrics["test_accuracy"] == records["test_accuracy"][-1]
+        assert metrics["final_loss"] == records["train_loss"][-1]
+    response = api.get(f"/api/v1/sweep/export.csv?{TRAIN}")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert list(rows[0]) == ["index", "link", "lr", "run", "error", *TRAIN_METRIC_NAMES]
+    assert [float(r["test_accuracy"]) for r in rows] == [p["runs"][0]["test_accuracy"] for p in points]
+    assert [r["link"] for r in rows] == [p["link"] for p in points]
+
+
 def test_exports_hold_every_point_and_run(api: TestClient) -> None:
     document = api.get(f"/api/v1/sweep/export.json?{TWO_RUNS}").json()
     assert document == api.post("/api/v1/sweep", json={"sweep": TWO_RUNS}).json()
@@ -175,7 +202,9 @@ def test_catalog_names_the_metrics_presets_and_limits(api: TestClient) -> None:
     for preset in sweeps["presets"]:
         plan = api.get(f"/api/v1/sweep?{preset['sweep']}").json()
         assert plan["sweep"] == preset["sweep"]  # canonical
-        assert preset["metric"] in METRIC_NAMES
+        assert preset["metric"] in [m["name"] for m in plan["metrics"]]  # its kind's metrics
+    assert [m["name"] for m in sweeps["training_metrics"]] == list(TRAIN_METRIC_NAMES)
+    assert api.get(f"/api/v1/sweep?{sweeps['training_example']}").json()["kind"] == "train"
 
 
 def test_a_server_that_never_sweeps_never_imports_dask() -> None:
