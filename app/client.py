@@ -168,6 +168,9 @@ class SweepCatalog(TypedDict):
     syntax: str
     example: str
     metrics: list[SweepMetric]
+    training: str  # how a training sweep is written
+    training_example: str
+    training_metrics: list[SweepMetric]  # what a training sweep's point reports
     presets: list[SweepPreset]
     limits: list[dict[str, Any]]
     scheduler: Literal["local", "external"]
