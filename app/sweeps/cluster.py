@@ -31,6 +31,10 @@ def _local_cluster(workers: int | None) -> LocalCluster:
         processes=True,
         dashboard_address=None,  # no web server of Dask's own beside the app's
         host="127.0.0.1",  # nobody else may send it work
+        # The scheduler serves /health and /metrics over HTTP even without a dashboard, by default
+        # on port 8787 of every interface: a second cluster on the machine then warned (an error
+        # under the tests' warning filters) and took another. Loopback, a free port.
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     )
 
 

@@ -9,6 +9,9 @@ the backward pass starts from a standard-normal dL/dz at the output (the engine'
 signal), and the theory predicts the std of dL/dz at every layer for that signal. The growth of
 Var(dL/dz) per layer going back, measured and predicted, is the empirical and predicted chi; the
 theory's chi at its fixed point q* (chi_star) is the one whose 1 is the order-to-chaos line.
+
+A training's point reports TRAIN_METRICS instead, from the trainer's records (probe and test set
+after the last step, and the probe's loss at 0, 25, 50 and 75% of the iterations).
 """
 
 from __future__ import annotations
