@@ -85,6 +85,8 @@ def phase_diagrams(document: dict[str, Any]) -> list[dict[str, Any]]:
     for i, run in enumerate(document["runs"]):
         if not run.get("theory"):
             continue  # theory=0 in the link: there is nothing to place on a diagram
+        if any("layer_type" in layer for layer in run["layers"]):
+            continue  # a layer network (norms, residual blocks): the diagram is the plain stack's map
         config = run["config"]
         name = config["activation"]
         if name not in ACTIVATIONS:

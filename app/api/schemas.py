@@ -158,14 +158,25 @@ class LayerPrediction(BaseModel):
 class RunPrediction(BaseModel):
     q_star: float | None = Field(description="fixed point of the variance map (null: it diverges)")
     chi: float | None = Field(description="chi at the fixed point")
-    phase: str = Field(description="ordered (gradients vanish), critical, or chaotic (they explode)")
-    sigma_w2: list[float | None] = Field(description="per layer: fan_in x Var(W)")
+    phase: str | None = Field(
+        description="ordered (gradients vanish), critical, or chaotic (they explode); null for a layer "
+        "network (norms, residual blocks), whose rows have no one variance map"
+    )
+    sigma_w2: list[float | None] = Field(description="per layer: fan_in x Var(W) (empty for a layer network)")
     sigma_b2: float
     note: str
 
 
 class LayerSummary(BaseModel):
-    layer: int = Field(description="1-based hidden layer")
+    layer: int = Field(description="1-based hidden layer (a layer network's: 1-based row)")
+    layer_type: str | None = Field(
+        None,
+        description="a layer network's row only: dense, activation, batch_norm, layer_norm, rms_norm or "
+        "residual (its pre is the block's input, its post x + s F(x)); grad is dL/d(pre)",
+    )
+    name: str | None = Field(
+        None, description="a layer network's row only: where it sits, 'block 3 · relu 1'"
+    )
     units: int
     activation: str
     pre: TensorSummary = Field(description="z = a·W + b (for maxout, every piece)")

@@ -86,3 +86,16 @@ def test_the_budget_counts_the_dense_layers_of_every_branch(client: TestClient) 
         client.get(f"/api/v1/simulate?{shape}&grad=0&theory=0&run=relu,he_normal,norm:batch").status_code
         == 200
     )
+
+
+def test_the_report_places_no_layer_network_on_a_phase_diagram(client: TestClient) -> None:
+    from app.report import phase_diagrams
+
+    link = "run=relu,he_normal&run=relu,he_normal,norm:layer&run=tanh,xavier,block:residual"
+    document = client.get(f"/api/v1/simulate?{link}").json()
+    diagrams = phase_diagrams(document)
+    assert [(d["activation"], d["marked"]) for d in diagrams] == [("relu", [0])]
+    report = client.get(f"/api/v1/export/report?{link}")
+    assert report.status_code == 200 and "text/html" in report.headers["content-type"]
+    for run in document["runs"][1:]:
+        assert run["theory"]["phase"] is None and run["theory"]["sigma_w2"] == []
