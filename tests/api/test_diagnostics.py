@@ -193,3 +193,12 @@ def test_diagnostics_seeds_give_the_mean_and_band_of_the_draws(client: TestClien
         jac = run["jacobian"]["layers"]
         assert all(layer["low"] <= layer["mean_sq"] <= layer["high"] for layer in jac)
         assert jac[-1]["spectrum"]["count"] == 3 * 2 * 40  # pooled: 3 draws x 2 samples x 40 values
+
+
+@pytest.mark.parametrize(("extra", "field"), [("norm=layer", "norm"), ("block=residual", "block")])
+def test_diagnostics_refuse_layer_networks(client: TestClient, extra: str, field: str) -> None:
+    """Norms and residual blocks have their own pass: the diagnostics would measure a plain stack."""
+    response = client.get(f"/api/v1/diagnostics?run=tanh,xavier&{extra}")
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["loc"][-1] == field and "plain stacks only" in detail["msg"]

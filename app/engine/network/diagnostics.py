@@ -174,14 +174,26 @@ def diagnostics_cost(config: ExperimentConfig, options: DiagnosticsOptions) -> C
     return Cost(macs, memory, values)
 
 
-def check_diagnostics_limits(config: ExperimentConfig, options: DiagnosticsOptions, limits: Limits) -> Cost:
-    """Raise ConfigError for a run the diagnostics cannot measure, BudgetError naming the first
-    limit they are over; return their cost."""
+def check_measurable(config: ExperimentConfig) -> None:
+    """Raise ConfigError for a run the diagnostics cannot measure: layer networks (norms, residual
+    blocks), whose pass is not the plain stack's carried here, and a single input feature."""
     for i, run in enumerate(config.runs):
+        if run.arch is not None:
+            field = "block" if run.arch.residual else "norm"
+            raise ConfigError(
+                f"runs[{i}].{field}",
+                "the diagnostics measure plain stacks only (no norm, no residual blocks)",
+            )
         if run.input_dim < 2:
             raise ConfigError(
                 f"runs[{i}].input_dim", "must be at least 2 for pairs of inputs with a chosen correlation"
             )
+
+
+def check_diagnostics_limits(config: ExperimentConfig, options: DiagnosticsOptions, limits: Limits) -> Cost:
+    """Raise ConfigError for a run the diagnostics cannot measure, BudgetError naming the first
+    limit they are over; return their cost."""
+    check_measurable(config)
     cost = diagnostics_cost(config, options)
     for value, limit, name, what in (
         (cost.macs, limits.max_macs, "max_macs", "multiply-adds"),
@@ -198,6 +210,7 @@ def check_diagnostics_limits(config: ExperimentConfig, options: DiagnosticsOptio
 
 
 def run_diagnostics(config: ExperimentConfig, options: DiagnosticsOptions) -> DiagnosticsResult:
+    check_measurable(config)
     blas.single_thread()  # the same bits on every machine, as run_experiment
     labels = run_labels(config.runs)
     return DiagnosticsResult(
