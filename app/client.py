@@ -193,6 +193,7 @@ class Catalog(TypedDict):
     share_link: dict[str, Any]
     limits: list[dict[str, Any]]
     sweeps: SweepCatalog
+    diagnostics: dict[str, Any]  # /api/v1/diagnostics: its keys, methods and presets
 
 
 class InitscopeError(Exception):
