@@ -295,3 +295,6 @@ export function progressText(done, size, cached, failed, state) {
 
 /** The dashboard's address of a point's link. */
 export const dashboardHref = (link) => `/?${link}`;
+
+/** Where a point opens as it was computed: a training's link on /train, an experiment's on the dashboard. */
+export const pointHref = (link, kind) => (kind === "train" ? `/train?${link}` : dashboardHref(link));

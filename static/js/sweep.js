@@ -1,15 +1,16 @@
-// The sweep page: a grid of experiments run on the server's Dask cluster, streamed point by point
-// (GET /api/v1/sweep/stream, Server-Sent Events), drawn as a heatmap (two axes) or lines (one).
-// The query string is the sweep link; the server reads it (the page parses no link) and its
-// canonical form goes back into the address bar. A click on a cell opens that point's link.
+// The sweep page: a grid of experiments or trainings run on the server's Dask cluster, streamed
+// point by point (GET /api/v1/sweep/stream, Server-Sent Events), drawn as a heatmap (two axes) or
+// lines (one). The query string is the sweep link; the server reads it (the page parses no link)
+// and its canonical form goes back into the address bar. A click on a cell opens that point's
+// link (a training's on /train). The metrics offered are the sweep's kind's, from its start event.
 
 import { ApiError, getCatalog } from "./api.js";
 import { copyLink, showMessage } from "./page.js";
 import {
-  dashboardHref,
   gridOf,
   heatmapFigure,
   lineFigure,
+  pointHref,
   progressText,
   runCount,
   scalarMetrics,
@@ -32,6 +33,9 @@ const state = {
   id: null, // its id, for DELETE
   sweep: null, // the canonical sweep link
   axes: [],
+  kind: "experiment", // or "train": the points are training links
+  metrics: [], // the kind's metrics (the start event's)
+  wanted: null, // the metric to show once the sweep's metrics are known (a preset's)
   size: 0,
   points: new Map(), // index -> point event
   cached: 0,
@@ -42,19 +46,28 @@ const state = {
 };
 
 function metricDoc(name) {
-  return state.catalog.sweeps.metrics.find((m) => m.name === name);
+  return state.metrics.find((m) => m.name === name);
+}
+
+/** The metric select holds `metrics`' scalars, showing the first of `wanted`, the current choice
+ * and a training's test accuracy that is one of them (else the first). */
+function fillMetrics(metrics, wanted) {
+  state.metrics = metrics;
+  const metric = $("metric");
+  const names = scalarMetrics(metrics).map((m) => m.name);
+  const keep = [wanted, metric.value, "test_accuracy"].find((name) => names.includes(name));
+  metric.replaceChildren(
+    ...scalarMetrics(metrics).map((m) => Object.assign(new Option(m.name, m.name), { title: m.doc })),
+  );
+  if (keep) metric.value = keep;
+  describeMetric();
 }
 
 function fillCatalog(catalog) {
   state.catalog = catalog;
   const presets = $("preset");
   for (const p of catalog.sweeps.presets) presets.append(new Option(p.title, p.name));
-  const metric = $("metric");
-  for (const m of scalarMetrics(catalog.sweeps.metrics)) {
-    const option = new Option(m.name, m.name);
-    option.title = m.doc;
-    metric.append(option);
-  }
+  fillMetrics(catalog.sweeps.metrics, null);
 }
 
 function describeMetric() {
@@ -78,7 +91,8 @@ function fillExtras() {
   const runs = $("run");
   runs.replaceChildren();
   runs.closest("label").hidden = true;
-  $("critical").closest("label").hidden = state.axes.length < 2; // the line is drawn over two axes
+  // the theory's line is drawn over two axes of an experiment sweep (a training has no chi)
+  $("critical").closest("label").hidden = state.axes.length < 2 || state.kind === "train";
 }
 
 function fixedValues() {
@@ -107,7 +121,7 @@ function draw() {
           height: Math.max(300, Math.min(480, Math.round(width * 0.55))),
         })
       : heatmapFigure(gridOf(state.axes, state.points, metric.name, Number($("run").value || 0), fixedValues()), state.axes, metric, {
-          critical: $("critical").checked,
+          critical: $("critical").checked && state.kind !== "train",
           width,
           maxHeight: Math.max(220, Math.min(560, Math.round(window.innerHeight * 0.6))),
         });
@@ -137,7 +151,7 @@ function showPoint(p) {
   const point = pointOf(p);
   if (!point) return;
   const anchor = $("point-link");
-  anchor.href = dashboardHref(point.link);
+  anchor.href = pointHref(point.link, state.kind);
   const value = point.value === null || point.value === undefined ? "—" : valueText(point.value);
   anchor.textContent = `${point.link}  (${$("metric").value} = ${value})`;
   anchor.parentElement.hidden = false;
@@ -147,7 +161,7 @@ function openPoint(p) {
   const point = pointOf(p);
   if (!point) return;
   showPoint(p);
-  window.open(dashboardHref(point.link), "_blank", "noopener");
+  window.open(pointHref(point.link, state.kind), "_blank", "noopener");
 }
 
 function setStatus(status) {
@@ -170,7 +184,10 @@ function start(query) {
   const source = (state.source = new EventSource(`/api/v1/sweep/stream?${query}`));
   source.addEventListener("start", (event) => {
     const s = JSON.parse(event.data);
-    Object.assign(state, { id: s.id, sweep: s.sweep, axes: s.axes, size: s.size });
+    Object.assign(state, { id: s.id, sweep: s.sweep, axes: s.axes, size: s.size, kind: s.kind ?? "experiment" });
+    fillMetrics(s.metrics ?? state.catalog.sweeps.metrics, state.wanted);
+    state.wanted = null;
+    document.body.dataset.kind = state.kind;
     $("sweep-link").value = s.sweep;
     history.replaceState(null, "", `?${s.sweep}`);
     const exportQuery = s.sweep;
@@ -225,8 +242,7 @@ async function cancel() {
 function choosePreset(name) {
   const preset = state.catalog.sweeps.presets.find((p) => p.name === name);
   if (!preset) return;
-  $("metric").value = preset.metric;
-  describeMetric();
+  state.wanted = preset.metric; // set once its sweep's metrics are in the select
   start(preset.sweep);
 }
 
@@ -236,8 +252,7 @@ async function main() {
   const first = state.catalog.sweeps.presets[0];
   const preset = state.catalog.sweeps.presets.find((p) => p.sweep === query);
   $("preset").value = preset ? preset.name : query ? "" : first.name;
-  $("metric").value = (preset ?? first).metric;
-  describeMetric();
+  state.wanted = (preset ?? first).metric; // a link of another kind shows its own first choice
   $("preset").addEventListener("change", (e) => choosePreset(e.target.value));
   $("metric").addEventListener("change", () => {
     describeMetric();

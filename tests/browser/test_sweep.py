@@ -1,6 +1,7 @@
 """The sweep page in a real browser: it streams a sweep and draws the API's numbers cell by cell with
 the theory's chi = 1 line, hover names a cell's link and value, a click opens that link on the
-dashboard, cancel stops a sweep, a bad link is named; no CSP violation, and a phone's 390 px."""
+dashboard, cancel stops a sweep, a bad link is named; no CSP violation, and a phone's 390 px. A
+training sweep offers the training metrics and opens its cells on /train."""
 
 from __future__ import annotations
 
@@ -64,6 +65,38 @@ def test_the_page_draws_the_apis_numbers_and_opens_a_cell(page: Page, live_serve
     # the exports are the API's
     href = page.get_attribute("#export-csv", "href")
     assert href is not None and href.startswith("/api/v1/sweep/export.csv?bias=normal")
+
+
+TRAIN = (
+    "of=train&data=synthetic&samples=200&width=16-16&iterations=30&record_every=10&run=relu,normal"
+    "&axis.lr=0.01,0.1,1&axis.init=normal,he_normal"
+)
+
+
+def test_a_training_sweep_shows_training_metrics_and_opens_cells_on_train(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    open_page(page, f"{live_server}/sweep?{TRAIN}")
+    expect(page.locator("#progress")).to_contain_text("6 of 6 points")
+    wait_for_location(page, r"/sweep\?of=train&")
+    document = api(live_server, TRAIN)
+    assert document["kind"] == "train"
+    options = page.eval_on_selector_all("#metric option", "(os) => os.map((o) => o.value)")
+    assert options == [m["name"] for m in document["metrics"] if not m["per_layer"]]
+    assert "test_accuracy" in options and "chi_measured" not in options
+    page.select_option("#metric", "test_accuracy")
+    cells = page.evaluate(
+        "() => { const t = document.getElementById('sweep-plot').data[0];"
+        " return t.customdata.map((c, k) => [c[0], t.marker.color[k]]); }"
+    )
+    assert dict(cells) == {p["link"]: p["runs"][0]["test_accuracy"] for p in document["points"]}
+    assert page.locator("#critical").is_hidden()  # no theory's line over a training sweep
+    box = page.locator("#sweep-plot .nsewdrag").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 4, box["y"] + box["height"] - 4)  # lr 0.01, init normal
+    first = document["points"][0]
+    expect(page.locator("#point-link")).to_contain_text(first["link"])
+    assert page.get_attribute("#point-link", "href") == f"/train?{first['link']}"
 
 
 def test_cancel_stops_a_running_sweep(page: Page, live_server: str, watch: Watch) -> None:

@@ -12,6 +12,7 @@ import {
   heatmapFigure,
   isLog,
   lineFigure,
+  pointHref,
   progressText,
   runCount,
   scalarMetrics,
@@ -119,6 +120,8 @@ test("words and links", () => {
   assert.equal(progressText(165, 165, 0, 1, "done"), "165 of 165 points (1 failed), done");
   assert.equal(progressText(2, 9, 0, 0, "cancelled"), "2 of 9 points, cancelled");
   assert.equal(dashboardHref("run=relu,he_normal"), "/?run=relu,he_normal");
+  assert.equal(pointHref("run=relu,he_normal", "experiment"), "/?run=relu,he_normal");
+  assert.equal(pointHref("lr=0.1&run=relu,he_normal", "train"), "/train?lr=0.1&run=relu,he_normal");
   assert.deepEqual(scalarMetrics([{ name: "a", per_layer: false }, { name: "b", per_layer: true }]), [{ name: "a", per_layer: false }]);
   assert.equal(colorAt(DIVERGING, 0), "rgb(33,102,172)");
   assert.equal(colorAt(DIVERGING, 0.5), "rgb(247,247,247)");
