@@ -42,10 +42,10 @@ PRESET_DIGESTS = {
     # added with issue 18's maxout claim
     "maxout-relu-sigmoid": "9cbd7bb21b5dd4961bcbd115fd3f682833e7a0aa0508b95a6fc459b48754dba2",
     # added with issue 15's norms and residual blocks
-    "bn-sigmoid": "51b699fba32613235da202c2138b5f834001708110c3bd516f0e96bf9ec390aa",
+    "bn-sigmoid": "1ea43f8e68e0b5ae17078937e0176b5c3272e38ba27089625def6cf366eea631",
     "residual-depth": "1a8d39f084bfdad63b175e93d781b0232825d570e5ea5f6aea4bf649ea4c24ad",
     "post-vs-pre-norm": "a9876efff71a1136e4f818d039e029ba4011ba1e512b10b07ce7f5f655c86356",
-    "bn-deep-relu": "921d6ff7e142edb7db8e011d3420155dbe92ff49f48b84472aa28eda2f1eb2d0",
+    "bn-deep-relu": "1a3622eabe93d3344835f2b41d4e1b04954bae9b7ee13bf94f0bc68eb5ad9398",
 }
 
 # backward off and on, loss=mse, theory off, per-run axes, explicit ranges (values beyond them,

@@ -20,10 +20,11 @@ from ..layers.dense import Dense
 from ..measure.stats import Array, TensorStats, summarize
 from ..measure.stats import scan as scan_extent
 from ..measure.units import unit_counts
+from ..theory import RunTheory, run_theory
 from .backward import upstream_gradient
 from .block_theory import block_theory
 from .blocks import Network, Row, backward, build, row_count, stream, trace
-from .config import ExperimentConfig
+from .config import ExperimentConfig, RunConfig
 from .forward import input_samples
 from .labels import run_labels
 from .memo import DRAWS
@@ -37,7 +38,8 @@ def _summarize_rows(config: ExperimentConfig, current: dict[int, Row]) -> dict[i
     shared_post = union_of([post[i] for i, row in current.items() if None in row.bounds])
     out = {}
     for i, row in current.items():
-        bins = config.runs[i].bins
+        run = config.runs[i]
+        bins = run.bins
         post_range = config.post_range or shared_post
         bounded = None not in row.bounds
         if config.post_range is None and bounded:
@@ -58,8 +60,9 @@ def _summarize_rows(config: ExperimentConfig, current: dict[int, Row]) -> dict[i
             ),
             dead_units=dead,
             distinct_units=distinct,
-            layer_type=row.spec.layer_type,
-            name=row.spec.name,
+            # a plain run beside layer networks keeps the plain rows' shape: "layer j", no type
+            layer_type=None if run.arch is None else row.spec.layer_type,
+            name=None if run.arch is None else row.spec.name,
         )
     return out
 
@@ -77,6 +80,11 @@ def _weight_gradient(dense: Dense | None) -> WeightGradient | None:
     w_std = float(dense.weights.std(dtype=np.float64))
     std = float(dw.std())
     return WeightGradient(float(np.linalg.norm(dw)), std, std / w_std if w_std > 0 else None)
+
+
+def _theory(run: RunConfig) -> RunTheory:
+    """A plain run's rows are its layers: the plain stack's theory (with its phase) describes them."""
+    return run_theory(run) if run.arch is None else block_theory(run)
 
 
 def run_block_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float32) -> ExperimentResult:
@@ -112,7 +120,7 @@ def run_block_experiment(config: ExperimentConfig, dtype: type[np.floating] = np
     return ExperimentResult(
         config=config,
         runs=tuple(
-            RunResult(run, labels[i], tuple(results[i]), block_theory(run) if config.theory else None)
+            RunResult(run, labels[i], tuple(results[i]), _theory(run) if config.theory else None)
             for i, run in enumerate(config.runs)
         ),
     )
