@@ -182,7 +182,9 @@ export function heatmapFigure(grid, axes, metric, { critical = true, width = 900
   const [ax, ay] = axes;
   const nx = grid.x.length;
   const ny = grid.y.length;
-  const margin = { ...HEATMAP_MARGIN };
+  // room for the longest y label (an initializer's name, like he_normal, was cut to e_normal)
+  const longest = Math.max(...indexAxis(ay, "").ticktext.map((t) => t.length));
+  const margin = { ...HEATMAP_MARGIN, l: Math.max(HEATMAP_MARGIN.l, Math.ceil(30 + 7 * longest)) };
   const cell = Math.max(4, Math.min((width - margin.l - margin.r) / nx, maxHeight / ny));
   const divergent = diverging(metric.name);
   const scale = divergent ? DIVERGING : SEQUENTIAL;
