@@ -100,9 +100,8 @@ def main() -> None:
                 start = time.perf_counter()
                 norm.backward(z)
                 backward = min(backward, time.perf_counter() - start)
-            print(
-                f"{text:>14} {kind + ' norm':>11}: forward {forward / unit:5.1f} passes, backward {backward / unit:5.1f}"
-            )
+            ratios = f"forward {forward / unit:5.1f} passes, backward {backward / unit:5.1f}"
+            print(f"{text:>14} {kind + ' norm':>11}: {ratios}")
 
 
 if __name__ == "__main__":
