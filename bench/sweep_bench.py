@@ -1,7 +1,8 @@
-"""Points per second of the tanh phase-diagram sweep preset on the embedded local Dask cluster,
-against the same links run one after another in this process, and Dask's overhead per point.
+"""Points per second of the tanh phase-diagram sweep preset (or --preset's: relu-init-lr is a
+training sweep) on the embedded local Dask cluster, against the same links run one after another
+in this process, and Dask's overhead per point.
 
-    python -m bench.sweep_bench [--points N] [--workers W] [--repeats R]
+    python -m bench.sweep_bench [--preset NAME] [--points N] [--workers W] [--repeats R]
 
 In one run, alternating so that machine noise hits all alike: (1) serial, every link's
 compute_point in this process; (2) a LocalCluster of one worker, the same links, so that the
@@ -28,7 +29,7 @@ from app.sweeps import cluster
 from app.sweeps.cost import SweepLimits, plan
 from app.sweeps.engine import Limits
 from app.sweeps.link import Point, parse_sweep
-from app.sweeps.point import compute_point
+from app.sweeps.point import compute_for
 from app.sweeps.presets import SWEEP_PRESETS
 from app.sweeps.runner import PointCache, SweepRun
 
@@ -43,11 +44,12 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def serial(points: list[Point]) -> tuple[float, float]:
+def serial(points: list[Point], kind: str) -> tuple[float, float]:
     """Wall and CPU seconds of the links one after another here."""
+    compute = compute_for(kind)
     start, cpu = time.perf_counter(), cpu_seconds()
     for p in points:
-        compute_point(p.link)
+        compute(p.link)
     return time.perf_counter() - start, cpu_seconds() - cpu
 
 
@@ -57,39 +59,44 @@ def _cluster_cpu(client: Client) -> float:
     return cpu_seconds() + sum(workers.values())
 
 
-def on_cluster(client: Client, points: list[Point]) -> tuple[float, float]:
+def on_cluster(client: Client, points: list[Point], kind: str) -> tuple[float, float]:
     """Wall and CPU seconds (workers, scheduler and client together) of the links on `client`."""
     cpu = _cluster_cpu(client)
     start = time.perf_counter()
-    results = list(SweepRun(client, points, PointCache()))
+    results = list(SweepRun(client, points, PointCache(), kind=kind))
     elapsed = time.perf_counter() - start
     assert len(results) == len(points) and all(r.error is None for r in results)
     return elapsed, _cluster_cpu(client) - cpu
 
 
-def warm(client: Client, workers: int) -> None:
-    """One small point per worker, so that imports are not timed."""
-    links = [f"depth=2&width=10&samples=10&run=tanh,xavier&seed={i}" for i in range(workers * 2)]
-    futures = [client.submit(compute_point, link, pure=False) for link in links]
+def warm(client: Client, workers: int, kind: str) -> None:
+    """One small point per worker, so that imports (and a training's data set) are not timed."""
+    if kind == "train":
+        links = [f"width=10&iterations=1&run=relu,he_normal&seed={i}" for i in range(workers * 2)]
+    else:
+        links = [f"depth=2&width=10&samples=10&run=tanh,xavier&seed={i}" for i in range(workers * 2)]
+    futures = [client.submit(compute_for(kind), link, pure=False) for link in links]
     client.gather(futures)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default=PRESET, choices=list(SWEEP_PRESETS), help=f"(default {PRESET})")
     parser.add_argument("--points", type=int, default=60, help="the preset's first N points (default 60)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    sweep = parse_sweep(SWEEP_PRESETS[PRESET].query)
+    sweep = parse_sweep(SWEEP_PRESETS[args.preset].query)
+    kind = sweep.kind
     points = list(plan(sweep, SweepLimits(), Limits()).points)[: args.points]
     cores = os.cpu_count() or 1
     load = os.getloadavg()[0]
-    print(f"{PRESET}: {len(points)} of its {sweep.size} points; {cores} cores, load {load:.1f}")
+    print(f"{args.preset}: {len(points)} of its {sweep.size} points; {cores} cores, load {load:.1f}")
     if load / cores > LOAD_WARNING:
         print(f"  warning: the machine is busy (load {load:.1f} on {cores} cores): timings are noisy")
 
-    compute_point(points[0].link)  # this process's imports and first allocations, untimed
+    compute_for(kind)(points[0].link)  # this process's imports and first allocations, untimed
     started = time.perf_counter()
     one = cluster.connect(workers=1)
     one_start = time.perf_counter() - started
@@ -97,8 +104,8 @@ def main() -> None:
     many = cluster.connect(workers=args.workers)
     many_start = time.perf_counter() - started
     try:
-        warm(one, 1)
-        warm(many, args.workers)
+        warm(one, 1, kind)
+        warm(many, args.workers, kind)
         before = _cluster_cpu(one)
         time.sleep(IDLE_SECONDS)
         idle = (_cluster_cpu(one) - before) / IDLE_SECONDS  # heartbeats and monitors, per second
@@ -106,9 +113,9 @@ def main() -> None:
         cpus: dict[str, list[float]] = {"serial": [], "one": [], "many": []}
         for _ in range(args.repeats):
             for name, run in (
-                ("serial", lambda: serial(points)),
-                ("one", lambda: on_cluster(one, points)),
-                ("many", lambda: on_cluster(many, points)),
+                ("serial", lambda: serial(points, kind)),
+                ("one", lambda: on_cluster(one, points, kind)),
+                ("many", lambda: on_cluster(many, points, kind)),
             ):
                 wall, used = run()
                 times[name].append(wall)

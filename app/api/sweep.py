@@ -40,7 +40,9 @@ SWEEP_PARAMETER = {
     "required": True,
     "description": "The sweep link: a share link's pairs plus one `axis.<field>=` pair per axis "
     "(`axis.<field>.run<k>=` for run k alone); values are a list `0.5,1,2` or a range "
-    "`low:high:lin:n` / `low:high:log:n`. Written as the query itself, e.g. `?" + EXAMPLE + "`.",
+    "`low:high:lin:n` / `low:high:log:n`. Written as the query itself, e.g. `?" + EXAMPLE + "`. "
+    "`of=train` and a training link sweep trainings (lr, opt, batch_seed, iterations... as axes), "
+    "e.g. `?" + TRAIN_EXAMPLE + "`.",
     "schema": {"type": "string"},
     "style": "form",
     "explode": True,
