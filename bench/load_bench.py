@@ -15,7 +15,9 @@ requests/s at `--connections`). wrk comes from Debian (`bash scripts/install-sys
 wrk`). The server's peak RSS is read at the end.
 
 --flood: `--clients` connections each ask for heavy experiments (~14 G multiply-adds, a new seed
-every time) as fast as they are answered, or `--pace` seconds apart on average; most are refused
+every time) as fast as they are answered, or `--pace` seconds apart on average, once all are
+connected (each has had one answer, untimed: a busy server accepts a burst of new connections
+slowly, ~40 a second, and the seconds that takes are printed apart); most are refused
 with a 503 (the work budget is full), a few are served. Another process asks /healthz every 20 ms
 meanwhile, in turn on a kept-alive connection and on a new connection each time (as a monitor
 running curl does: its wait includes the server's accept, which the connections already open
@@ -193,16 +195,33 @@ def _probe_process(port: int, seconds: float, out: multiprocessing.connection.Co
 
 
 async def _flood(
-    port: int, clients: int, seconds: float, pace: float, first_seed: int
-) -> dict[int, list[float]]:
+    port: int,
+    clients: int,
+    pace: float,
+    first_seed: int,
+    probe: multiprocessing.process.BaseProcess,
+    probed: multiprocessing.connection.Connection,
+) -> tuple[dict[int, list[float]], float, float]:
+    """Each client connects and has one request answered first (not timed: the server accepts
+    a burst of new connections only as fast as its busy loop lets it); then, all connected, the
+    timed flood, from when `probe` starts until it has sent its figures on `probed`. Returns
+    the latencies by status, the seconds the connecting took and the timed flood's."""
     latencies: dict[int, list[float]] = {}
     seeds = iter(range(first_seed, 2**32))
-    stop = time.monotonic() + seconds
+    connected = asyncio.Event()
+    waiting = clients
+    stopped = False
 
     async def client() -> None:
-        await asyncio.sleep(random.random() * pace)
+        nonlocal waiting
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while time.monotonic() < stop:
+        await _get(reader, writer, HEAVY.format(next(seeds)))
+        waiting -= 1
+        if not waiting:
+            connected.set()
+        await connected.wait()
+        await asyncio.sleep(random.random() * pace)
+        while not stopped:
             start = time.perf_counter()
             try:
                 status = await _get(reader, writer, HEAVY.format(next(seeds)))
@@ -215,8 +234,21 @@ async def _flood(
                 await asyncio.sleep(pace * (0.5 + random.random()))
         writer.close()
 
+    async def until_probed() -> tuple[float, float]:
+        nonlocal stopped
+        start = time.monotonic()
+        await connected.wait()
+        ramp = time.monotonic()
+        probe.start()
+        while not probed.poll():
+            await asyncio.sleep(0.05)
+        stopped = True
+        return ramp - start, time.monotonic() - ramp
+
+    timing = asyncio.ensure_future(until_probed())
     await asyncio.gather(*(client() for _ in range(clients)))
-    return latencies
+    ramp, timed = await timing
+    return latencies, ramp, timed
 
 
 @dataclass(frozen=True)
@@ -229,6 +261,7 @@ class Flood:
     health: list[float]  # on a kept-alive connection
     health_new: list[float]  # on a new connection each
     server_us: float  # CPU of the server's event loops (not its engines) per answer
+    connecting: float  # seconds until every client had one answer (Python's clients)
 
 
 def _server_cpu_seconds(pid: int) -> float:
@@ -252,25 +285,26 @@ def _flood_round(
     port = int(base.rsplit(":", 1)[1])
     receive, send = multiprocessing.get_context("spawn").Pipe(duplex=False)
     probe = multiprocessing.get_context("spawn").Process(target=_probe_process, args=(port, duration, send))
-    probe.start()
-    cpu = _server_cpu_seconds(pid)
-    start = time.monotonic()
     if use_wrk:
+        probe.start()
+        cpu = _server_cpu_seconds(pid)
+        start = time.monotonic()
         path = base + HEAVY.rsplit("&seed", 1)[0]
         load = wrk(path, duration, clients, NEW_SEED_SCRIPT.replace("BASE", str(seeds)))
-        answers = load.requests
+        elapsed = time.monotonic() - start
+        answers, ramp = load.requests, float("nan")
         refused = [load.p50_ms / 1000, load.p99_ms / 1000]
         others = {"2xx": load.requests - load.non_2xx, "socket errors": load.socket_errors}
     else:
-        latencies = asyncio.run(_flood(port, clients, duration, pace, seeds))
+        cpu = _server_cpu_seconds(pid)  # connecting included: its requests are few
+        latencies, ramp, elapsed = asyncio.run(_flood(port, clients, pace, seeds, probe, receive))
         answers = sum(len(times) for times in latencies.values())
         refused = latencies.get(503, [])
         others = {str(status): len(times) for status, times in latencies.items() if status != 503}
-    elapsed = time.monotonic() - start
     server_us = (_server_cpu_seconds(pid) - cpu) / max(answers, 1) * 1e6
     health, health_new = receive.recv()
     probe.join()
-    return Flood(answers / elapsed, refused, others, health, health_new, server_us)
+    return Flood(answers / elapsed, refused, others, health, health_new, server_us, ramp)
 
 
 def _percentile_ms(seconds: list[float], at: float) -> float:
@@ -284,7 +318,7 @@ def _flood_line(name: str, result: Flood, use_wrk: bool) -> str:
         f"{name:9} {result.answers_per_second:6.0f} answers/s, server {result.server_us:4.0f} us CPU each; "
         f"{'all answers' if use_wrk else '503'} p50 {p50:6.1f} p99 {p99:6.1f} ms; /healthz p50 {h50:5.1f} "
         f"p99 {h99:6.1f} ms, new connection p50 {n50:5.1f} p99 {n99:6.1f} ms (n={len(result.health)}); "
-        f"others {result.others}"
+        f"others {result.others}{'' if use_wrk else f'; connecting took {result.connecting:.1f} s'}"
     )
 
 
@@ -346,11 +380,12 @@ def flood(
         rate = statistics.median(r.answers_per_second for r in runs)
         cpu = statistics.median(r.server_us for r in runs)
         largest, total = rss[name]
+        connecting = "" if use_wrk else f"; connecting {statistics.median(r.connecting for r in runs):.1f} s"
         print(
             f"median of {len(runs)}: {name:9} {rate:6.0f} answers/s, server {cpu:4.0f} us CPU each; "
             f"{'all answers' if use_wrk else '503'} p50 {p50:6.1f} p99 {p99:6.1f} ms; "
             f"/healthz p50 {h50:5.1f} p99 {h99:6.1f} ms, new connection p50 {n50:5.1f} p99 {n99:6.1f} ms; "
-            f"peak RSS {largest:.0f} MiB (largest process), {total:.0f} MiB (all)"
+            f"peak RSS {largest:.0f} MiB (largest process), {total:.0f} MiB (all){connecting}"
         )
         if name == "this":
             errors = any(r.others.get("socket errors") for r in runs)
