@@ -64,7 +64,17 @@ class LoopbackCluster:
         return process
 
     def start_scheduler(self) -> None:
-        self._start("scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard")
+        self._start(
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-dashboard",
+            # its HTTP routes bind 0.0.0.0:8787 even without a dashboard: loopback, a free port
+            "--dashboard-address",
+            "127.0.0.1:0",
+        )
 
     def start_worker(self, port: int) -> subprocess.Popen[bytes]:
         # no nanny: one process per worker, so that killing it kills the worker
