@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import DEFAULT_URL, Client, InitscopeConnectionError, InitscopeError
+from .sweeps.presets import SWEEP_PRESETS
 
 URL_VARIABLE = "INITSCOPE_URL"
 WORKER_HEALTHCHECK_SECONDS = 30  # a worker that answers no ping for this long is hung: restarted
@@ -68,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser(
         "sweep",
-        help="run a sweep (a grid of experiments) on Dask: a local cluster, or --scheduler's",
+        help="run a sweep (a grid of experiments or trainings) on Dask: a local cluster, or --scheduler's",
         description="Runs here, not through a server: on a LocalCluster of this machine's cores, or on "
         "the Dask scheduler of --scheduler (or $INITSCOPE_DASK_SCHEDULER), whose workers have initscope "
         "installed. Writes one row per point and run: its link, its axes' values and its metrics.",
@@ -77,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     base.add_argument(
         "--link", metavar="LINK", help="a share link or query (axis.<field>= pairs may be in it)"
     )
-    base.add_argument("--preset", metavar="NAME", help="a sweep preset (tanh-phase, init-scales-16)")
+    base.add_argument("--preset", metavar="NAME", help="a sweep preset (" + ", ".join(SWEEP_PRESETS) + ")")
     sweep.add_argument(
         "--axis",
         action="append",
