@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from urllib.parse import unquote_plus
 
 from . import codec
 from .claims.diagnostics import PENNINGTON_RELU, PENNINGTON_TANH, POOLE_CORRELATION, DiagnosticsClaim
@@ -63,3 +64,23 @@ _LIST = [
     ),
 ]
 DIAGNOSTICS_PRESETS: dict[str, DiagnosticsPreset] = {p.name: p for p in _LIST}
+
+
+def _key(piece: str) -> str:
+    return unquote_plus(piece.partition("=")[0])
+
+
+def expand_preset(query: str) -> str:
+    """`preset=<a diagnostics preset>` replaced by that preset's query, less the keys the link
+    gives itself (all the preset's run= when the link has a run=), as the share link's own presets
+    are; any other `preset=` is left to the share-link codec."""
+    pieces = [piece for piece in query.lstrip("?").split("&") if piece]
+    named = [piece for piece in pieces if _key(piece) == "preset"]
+    if len(named) != 1:
+        return query  # none, or given twice: the codec answers
+    preset = DIAGNOSTICS_PRESETS.get(unquote_plus(named[0].partition("=")[2]))
+    if preset is None:
+        return query
+    given = {_key(piece) for piece in pieces} - {"preset"}
+    kept = [piece for piece in preset.query.split("&") if _key(piece) not in given]
+    return "&".join(kept + [piece for piece in pieces if _key(piece) != "preset"])

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from .. import codec
 from ..claims.diagnostics import DiagnosticsClaim
 from ..diagnostics_codec import options_query, split_options
-from ..diagnostics_presets import DIAGNOSTICS_PRESETS
+from ..diagnostics_presets import DIAGNOSTICS_PRESETS, expand_preset
 from ..engine.measure.jacobian import EXACT_MAX, RANDOM_DIRECTIONS
 from ..engine.network.cost import check_limits
 from ..engine.network.diagnostics import (
@@ -185,7 +185,7 @@ class DiagnosticsResponse(BaseModel):
 )
 async def diagnostics(request: Request, settings: SettingsDep, runner: RunnerDep) -> Response:
     try:
-        query, options = split_options(request.url.query)
+        query, options = split_options(expand_preset(request.url.query))
         config = codec.to_experiment(codec.decode(query))
         # /simulate's limits on the runs' size; its forward pass only (no backward pass is run here)
         check_limits(replace(config, gradients=False), settings.limits)

@@ -151,6 +151,24 @@ def test_diagnostics_presets_answer_over_http(client: TestClient) -> None:
     )
 
 
+def test_diagnostics_preset_key_names_a_diagnostics_preset(client: TestClient) -> None:
+    """`preset=<name>` opens a diagnostics preset as its query does, other keys replacing its own,
+    as the share link's presets do; an experiment preset's name still goes to the share codec."""
+    preset = DIAGNOSTICS_PRESETS["pennington-relu"]
+    assert client.get("/api/v1/diagnostics?preset=pennington-relu").content == (
+        client.get(f"/api/v1/diagnostics?{preset.query}").content
+    )
+    deeper = client.get("/api/v1/diagnostics?preset=pennington-relu&depth=8&jacobian=1").json()
+    alone = client.get(f"/api/v1/diagnostics?{preset.query.replace('depth=64', 'depth=8')}&jacobian=1").json()
+    assert deeper == alone
+    assert deeper["share"].startswith("depth=8&")
+    one_run = client.get("/api/v1/diagnostics?preset=pennington-relu&run=tanh,xavier&depth=4").json()
+    assert one_run["share"].endswith("&run=tanh,xavier") and len(one_run["runs"]) == 1
+    assert client.get("/api/v1/diagnostics?preset=saito-compare&jacobian=0").status_code == 200
+    refused = client.get("/api/v1/diagnostics?preset=no-such-preset")
+    assert refused.status_code == 422 and "preset" in refused.text
+
+
 def test_diagnostics_in_the_catalog(client: TestClient) -> None:
     entry = client.get("/api/v1/catalog").json()["diagnostics"]
     assert entry["endpoint"] == "/api/v1/diagnostics" and entry["page"] == "/diagnostics"
