@@ -18,11 +18,11 @@ import pytest
 from app.engine.layers.activations import ACTIVATIONS
 from app.engine.layers.initializers import INITIALIZERS
 from app.engine.measure.stats import PERCENTILES, TensorStats
+from app.engine.network import experiment
 from app.engine.network.backward import LayerGradient, backward, upstream_gradient
 from app.engine.network.config import RunConfig, make_experiment
 from app.engine.network.cost import Limits, check_limits
 from app.engine.network.experiment import ExperimentResult, RunResult, _gradient_stats, run_experiment
-from app.engine.network import experiment
 from app.engine.network.forward import forward, input_samples
 from app.engine.network.labels import default_label
 
