@@ -348,7 +348,7 @@ def check_distinct(
             axis.key,
             f"{describe_values(sweep.axes, other)} and {describe_values(sweep.axes, values)} are the "
             f"same {what}: the runs do not read {axis.field} (see the catalog for which "
-            "initializer, activation or bias reads it)",
+            "initializer, activation, bias or norm reads it: norm_at only with a norm)",
         )
     seen[link] = values
 

@@ -35,6 +35,8 @@ from tests.sweeps.loopback import wait_gone
 
 TINY = "data=synthetic&samples=200&width=16-16&iterations=40&record_every=10&run=relu,he_normal"
 GRID = f"of=train&{TINY}&axis.lr=0.01,0.3&axis.init=he_normal,xavier"
+# layer networks: BatchNorm on and off over two weight scales (normal reads std; he_normal does not)
+BN_GRID = f"of=train&{TINY.replace('he_normal', 'normal')}&axis.norm=none,batch&axis.std=0.01,1"
 # ~50 us a step: 100,000 steps run for seconds if not stopped
 LONG = "data=synthetic&samples=100&width=4&iterations=100000&record_every=100000&run=relu,he_normal"
 
@@ -111,6 +113,34 @@ def test_per_run_axes_and_the_optimizer() -> None:
     with pytest.raises(CodecError) as caught:
         expand_training(parse_sweep(f"of=train&{base}&axis.opt=adam,sgd&axis.beta1=0.8"), 100)
     assert caught.value.message.startswith("at opt=sgd, beta1=0.8: ")
+
+
+def test_norm_and_std_axes_give_the_layer_network_links_a_user_would_write() -> None:
+    sweep = parse_sweep(BN_GRID)
+    assert [a.field for a in sweep.axes] == ["norm", "std"]
+    got = [(p.values, p.link) for p, _ in expand_training(sweep, 100)]
+    base = TINY.replace("he_normal", "normal")
+    by_hand = [
+        ((norm, std), train_codec.encode(train_codec.decode(f"{base},norm:{norm},std:{std}")))
+        for norm in ("none", "batch")
+        for std in (0.01, 1.0)
+    ]
+    assert got == by_hand
+    archs = [t.runs[0].run.arch for _, t in expand_training(sweep, 100)]
+    # the plain stack without a norm has no architecture; BatchNorm sits before the ReLU
+    assert [None if a is None else (a.norm, a.norm_at) for a in archs] == [None] * 2 + [("batch", "before")] * 2
+    # where the norm sits is an axis too, of the run that has one
+    two = f"of=train&{base}&run=relu,normal,norm:batch&axis.norm_at.run2=before,after"
+    links = [p.link for p, _ in expand_training(parse_sweep(two), 100)]
+    archs = [[c.run.arch for c in train_codec.decode(link).runs] for link in links]
+    assert [[None if a is None else a.norm_at for a in runs] for runs in archs] == [
+        [None, "before"],
+        [None, "after"],
+    ]
+    # without a norm, norm_at changes nothing: the duplicate points are refused, naming why
+    with pytest.raises(CodecError) as caught:
+        expand_training(parse_sweep(f"of=train&{base}&axis.norm=none,batch&axis.norm_at=before,after"), 100)
+    assert caught.value.field == "axis.norm_at" and "norm_at only with a norm" in caught.value.message
 
 
 def test_axes_that_change_nothing_are_refused() -> None:
@@ -198,8 +228,9 @@ def local_client() -> Iterator[Client]:
         assert wait_gone(pids) == [], "the local cluster's worker processes outlived it"
 
 
-def test_every_point_equals_its_link_trained_alone_by_the_train_api(local_client: Client) -> None:
-    planned = _plan(GRID)
+@pytest.mark.parametrize("grid", [GRID, BN_GRID], ids=["init-lr", "norm-std"])
+def test_every_point_equals_its_link_trained_alone_by_the_train_api(local_client: Client, grid: str) -> None:
+    planned = _plan(grid)
     results = list(SweepRun(local_client, planned.points, PointCache(), kind="train"))
     assert sorted(r.point.index for r in results) == [0, 1, 2, 3]
     with TestClient(create_app(load_settings({}))) as api:
