@@ -128,7 +128,8 @@ def test_norm_and_std_axes_give_the_layer_network_links_a_user_would_write() -> 
     assert got == by_hand
     archs = [t.runs[0].run.arch for _, t in expand_training(sweep, 100)]
     # the plain stack without a norm has no architecture; BatchNorm sits before the ReLU
-    assert [None if a is None else (a.norm, a.norm_at) for a in archs] == [None] * 2 + [("batch", "before")] * 2
+    got_norms = [None if a is None else (a.norm, a.norm_at) for a in archs]
+    assert got_norms == [None, None, ("batch", "before"), ("batch", "before")]
     # where the norm sits is an axis too, of the run that has one
     two = f"of=train&{base}&run=relu,normal,norm:batch&axis.norm_at.run2=before,after"
     links = [p.link for p, _ in expand_training(parse_sweep(two), 100)]
