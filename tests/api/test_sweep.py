@@ -193,7 +193,12 @@ def test_exports_hold_every_point_and_run(api: TestClient) -> None:
 def test_catalog_names_the_metrics_presets_and_limits(api: TestClient) -> None:
     sweeps = api.get("/api/v1/catalog").json()["sweeps"]
     assert [m["name"] for m in sweeps["metrics"]] == list(METRIC_NAMES)
-    assert {p["name"] for p in sweeps["presets"]} >= {"tanh-phase", "init-scales-16"}
+    assert {p["name"] for p in sweeps["presets"]} >= {
+        "tanh-phase",
+        "init-scales-16",
+        "relu-init-lr",
+        "batchnorm-scales",
+    }
     assert {x["setting"] for x in sweeps["limits"]} == {
         "INITSCOPE_MAX_SWEEPS",
         "INITSCOPE_MAX_SWEEP_POINTS",

@@ -133,8 +133,8 @@ def test_norm_and_std_axes_give_the_layer_network_links_a_user_would_write() -> 
     # where the norm sits is an axis too, of the run that has one
     two = f"of=train&{base}&run=relu,normal,norm:batch&axis.norm_at.run2=before,after"
     links = [p.link for p, _ in expand_training(parse_sweep(two), 100)]
-    archs = [[c.run.arch for c in train_codec.decode(link).runs] for link in links]
-    assert [[None if a is None else a.norm_at for a in runs] for runs in archs] == [
+    run_archs = [[c.run.arch for c in train_codec.decode(link).runs] for link in links]
+    assert [[None if a is None else a.norm_at for a in runs] for runs in run_archs] == [
         [None, "before"],
         [None, "after"],
     ]
@@ -213,6 +213,60 @@ def test_the_preset_is_a_small_relu_init_by_learning_rate_grid() -> None:
     assert all(c.run.activation == "relu" and c.data == "mnist" for t in trainings for c in t.runs)
     assert {c.iterations for t in trainings for c in t.runs} == {200}
     assert preset.metric in TRAIN_METRIC_NAMES
+
+
+def test_the_batchnorm_preset_is_the_books_grid() -> None:
+    preset = SWEEP_PRESETS["batchnorm-scales"]
+    planned = _plan(preset.query)
+    assert planned.sweep.query == preset.query  # canonical, as the page finds it
+    assert planned.sweep.kind == "train" and planned.sweep.size == 32
+    std, norm = planned.sweep.axes
+    assert (std.field, norm.field, norm.values) == ("std", "norm", ("none", "batch"))
+    # Saito's np.logspace(0, -4, num=16), ascending, to the 10 digits sweep links keep
+    assert std.values == pytest.approx(sorted(10.0 ** (-4 * i / 15) for i in range(16)), rel=1e-9)
+    trainings = [t for _, t in expand_training(planned.sweep, 100)]
+    for (point, training), cost in zip(expand_training(planned.sweep, 100), planned.macs, strict=True):
+        (c,) = training.runs
+        assert (c.run.activation, c.run.init, c.run.widths) == ("relu", "normal", (100,) * 5)
+        assert (c.optimizer, c.optimizer_params, c.batch_size, c.iterations) == (
+            "sgd",
+            (("lr", 0.01),),
+            100,
+            200,
+        )
+        assert c.data == "mnist" and c.run.init_params()["std"] == point.values[0]
+        normed = point.values[1] == "batch"
+        assert (c.run.arch is not None and (c.run.arch.norm, c.run.arch.norm_at)) == (
+            normed and ("batch", "before")
+        )
+        assert cost == train_cost(c).macs
+    assert len(trainings) == 32 and planned.total_macs <= SweepLimits().max_macs
+    assert preset.metric == "test_accuracy"
+
+
+def test_the_batchnorm_preset_shows_the_books_effect_on_two_of_its_scales() -> None:
+    """The preset's settings at two of its scales, 4e-3 and 1: with BatchNorm the network learns at
+    both, without it stays at chance (4e-3: the signal vanishes) or overflows (1)."""
+    preset = SWEEP_PRESETS["batchnorm-scales"]
+    std = parse_sweep(preset.query).axes[0]
+    small, large = std.values[6], std.values[15]
+    assert (small, large) == (0.003981071706, 1.0)
+    query = preset.query.replace(f"axis.std={std.text}", f"axis.std={small},{large}")
+    subset = parse_sweep(query)
+    assert subset.base == parse_sweep(preset.query).base and subset.size == 4
+    got = {p.values: compute_training_point(p.link)[0] for p, _ in expand_training(subset, 100)}
+
+    def number(values: tuple[int | float | str, ...], name: str) -> float:
+        value = got[values][name]
+        assert isinstance(value, float), (values, name, value)
+        return value
+
+    assert number((small, "none"), "test_accuracy") == pytest.approx(0.1, abs=0.01)  # chance
+    assert number((small, "batch"), "test_accuracy") > 0.9
+    assert got[(large, "none")]["diverged"] == 1 and got[(large, "none")]["test_accuracy"] is None
+    assert number((large, "batch"), "test_accuracy") > 0.2  # twice chance, and still learning:
+    losses = [number((large, "batch"), k) for k in ("loss_25", "loss_50", "loss_75", "final_loss")]
+    assert losses == sorted(losses, reverse=True) and len(set(losses)) == 4  # its loss falls
 
 
 # ---- on a LocalCluster ------------------------------------------------------------------------
