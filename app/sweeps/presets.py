@@ -61,11 +61,12 @@ SWEEP_PRESETS: dict[str, SweepPreset] = {
             "Batch Normalization x 16 weight scales: ReLU, 5 layers of 100, 200 SGD steps on MNIST "
             "(the book's figure)",
             # Saito 6.3.2: std 1 .. 1e-4 (16 on a log scale), SGD lr 0.01 (sgd's default), batches
-            # of 100, 200 steps (his 20 epochs of 1,000 digits). 32 trainings of ~0.58 s: 18.5 s one after
-            # another in one process, 13 s on a 2-worker local cluster (bench.sweep_bench, 2 busy cores)
+            # of 100, 200 steps (his 20 epochs of 1,000 digits). 32 trainings of 0.58-0.69 s: 18.5-22 s
+            # one after another in one process (bench.sweep_bench --preset batchnorm-scales --points 32,
+            # 2 cores shared with other work), 12-14 s on the 2-worker local cluster
             "of=train&batch=100&iterations=200&run=relu,normal&axis.std=0.0001:1:log:16&axis.norm=none,batch",
             "test_accuracy",
-            "32 trainings (~18 s one after another on one core); test accuracy after 200 steps, with "
+            "32 trainings (about 20 s one after another on one core); test accuracy after 200 steps, with "
             "BatchNorm before each ReLU and without: BatchNorm learns "
             "at 15 of the 16 scales, 1.8e-4 to 1 (94% at 4e-3, 26% at 1; chance only at 1e-4), the plain "
             "network at 3, 0.086 to 0.29 (74% at 0.16, where it beats BatchNorm's 57%): below them it "
