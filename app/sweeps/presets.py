@@ -39,7 +39,7 @@ SWEEP_PRESETS: dict[str, SweepPreset] = {
         ),
         SweepPreset(
             "init-scales-16",
-            "16 weight scales, ReLU, 5 layers (the book's Batch Normalization figure, without BN)",
+            "16 weight scales, ReLU, 5 layers: the activations' spread (batchnorm-scales trains them)",
             "run=relu,normal&axis.std=0.0001:1:log:16",
             "std_ratio",
             "how the activations' spread changes through 5 ReLU layers as the weights' std goes from "

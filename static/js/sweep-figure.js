@@ -26,7 +26,9 @@ export function runCount(points) {
 /**
  * The grid of `metric` for `run` (0-based): x is the first axis, y the second (if any); other
  * axes are held at `fixed` (their name -> value). Cells not finished yet, failed, or null are
- * null. `points` maps a point's index to its event ({index, link, values, runs, error}).
+ * null; `why` says, for a finished cell without a value, why ("diverged", "failed" or "no value"),
+ * so that it is not drawn as if it were still running. `points` maps a point's index to its event
+ * ({index, link, values, runs, error}).
  */
 export function gridOf(axes, points, metric, run = 0, fixed = {}) {
   const [ax, ay] = axes;
@@ -35,6 +37,7 @@ export function gridOf(axes, points, metric, run = 0, fixed = {}) {
   const z = ys.map(() => xs.map(() => null));
   const links = ys.map(() => xs.map(() => null));
   const theory = ys.map(() => xs.map(() => null));
+  const why = ys.map(() => xs.map(() => null));
   for (const p of points.values()) {
     if (axes.slice(2).some((a) => p.values[a.name] !== fixed[a.name])) continue;
     const i = xs.indexOf(p.values[ax.name]);
@@ -42,11 +45,15 @@ export function gridOf(axes, points, metric, run = 0, fixed = {}) {
     if (i < 0 || j < 0) continue;
     links[j][i] = p.link;
     const r = p.runs?.[run];
-    if (!r) continue;
+    if (!r) {
+      why[j][i] = p.error ? "failed" : "no value";
+      continue;
+    }
     z[j][i] = r[metric] ?? null;
     theory[j][i] = r.log10_chi_star ?? null;
+    if (z[j][i] === null || !Number.isFinite(z[j][i])) why[j][i] = r.diverged ? "diverged" : "no value";
   }
-  return { x: xs, y: ys, z, links, theory };
+  return { x: xs, y: ys, z, links, theory, why };
 }
 
 /** Whether the theory's log10 chi_star changes sign over the grid: then chi = 1 crosses it. */
@@ -225,6 +232,29 @@ export function heatmapFigure(grid, axes, metric, { critical = true, width = 900
       showlegend: false,
     },
   ];
+  // finished cells without a value (a training that overflowed, a failed point): a cross, not a
+  // blank that reads as "still running"
+  const missing = { x: [], y: [], customdata: [] };
+  for (let j = 0; j < ny; j++) {
+    for (let i = 0; i < nx; i++) {
+      const reason = grid.why?.[j][i];
+      if (!reason) continue;
+      missing.x.push(i);
+      missing.y.push(j);
+      missing.customdata.push([grid.links[j][i], valueText(grid.x[i]), valueText(grid.y[j]), reason]);
+    }
+  }
+  if (missing.x.length) {
+    data.push({
+      type: "scatter",
+      mode: "markers",
+      ...missing,
+      marker: { symbol: "x-thin-open", size: Math.max(6, Math.round(cell * 0.6)), color: "#555", line: { width: 2, color: "#555" } },
+      hovertemplate: `${ax.name} %{customdata[1]}<br>${ay.name} %{customdata[2]}<br>${metric.name}: %{customdata[3]}<extra></extra>`,
+      name: "no value: diverged or failed",
+      showlegend: true,
+    });
+  }
   const line = critical ? criticalLine(grid.theory) : null;
   if (line) {
     data.push({

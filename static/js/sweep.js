@@ -144,7 +144,8 @@ function pointOf(p) {
   const cell = Array.isArray(p.customdata);
   const link = cell ? p.customdata[0] : p.customdata;
   if (typeof link !== "string" || !link) return null;
-  return { link, value: cell ? p["marker.color"] : p.y };
+  // a cell without a value (diverged, failed) carries its reason as a fourth item
+  return { link, value: cell ? (p.customdata.length > 3 ? p.customdata[3] : p["marker.color"]) : p.y };
 }
 
 function showPoint(p) {

@@ -92,6 +92,32 @@ test("heatmap: a square cell per finished point, the key and the theory's line",
   assert.equal(off.data.length, 1);
 });
 
+test("a finished cell without a value is a cross saying why, not a blank like a running one", () => {
+  const pts = points([3]);
+  pts.get(0).runs[0].log10_chi_measured = null;
+  pts.get(0).runs[0].diverged = 1;
+  pts.get(1).runs = [];
+  pts.get(1).error = "over a limit";
+  pts.get(2).runs[0].log10_chi_measured = null;
+  const grid = gridOf([AX, AY], pts, "log10_chi_measured");
+  assert.deepEqual(grid.why, [
+    ["diverged", "no value", null],
+    ["failed", null, null],
+  ]);
+  const { data } = heatmapFigure(grid, [AX, AY], METRIC, { width: 600 });
+  assert.equal(data[0].x.length, 2); // the two cells with a value
+  const crosses = data.find((t) => t.name === "no value: diverged or failed");
+  assert.deepEqual(crosses.x, [0, 1, 0]);
+  assert.deepEqual(crosses.y, [0, 0, 1]);
+  assert.deepEqual(
+    crosses.customdata.map((c) => c[3]),
+    ["diverged", "no value", "failed"],
+  );
+  assert.equal(crosses.customdata[0][0], pts.get(0).link);
+  // point 3 is still running: neither a cell nor a cross
+  assert.ok(!crosses.customdata.some((c) => c[0] === pts.get(3)?.link));
+});
+
 test("a sequential metric's colours span its own range", () => {
   const grid = gridOf([AX, AY], points(), "std_ratio");
   const { data } = heatmapFigure(grid, [AX, AY], { name: "std_ratio" });
