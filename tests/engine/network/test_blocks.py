@@ -219,13 +219,15 @@ def test_canonical_fields_drop_defaults_and_unread_values() -> None:
     }
 
 
-torch = pytest.importorskip("torch", reason="the PyTorch comparison runs wherever torch is installed")
+def _torch() -> Any:
+    """torch, or a skip of the calling test alone (a module-level skip would skip the central
+    differences above too, on every machine without torch)."""
+    return pytest.importorskip("torch", reason="the PyTorch comparison runs wherever torch is installed")
 
 
 def _torch_forward(net: Network, x: Any, rows: dict[int, Any]) -> Any:
-    import torch.nn.functional as F  # noqa: N812
-
-    t = torch
+    t = _torch()
+    F = t.nn.functional  # noqa: N806
 
     def tensor(a: np.ndarray) -> Any:
         return t.tensor(a, dtype=t.float64, requires_grad=True)
@@ -286,6 +288,7 @@ def test_gradients_match_pytorch_autograd(arch: dict[str, object], activation: s
     r = np.random.default_rng(1).standard_normal(out.shape)
     grads, dx = backward(net, r)
 
+    torch = _torch()
     tx = torch.tensor(x, dtype=torch.float64, requires_grad=True)
     pre: dict[int, Any] = {}
     tout = _torch_forward(net, tx, pre)
