@@ -479,6 +479,13 @@ async function main() {
     onChange: onControlsChange,
     onLive: onControlsLive,
   });
+  // Typing is an edit before its change event (on Enter or leaving the field): an answer to an
+  // earlier request that arrives meanwhile must not refill the field over what is being typed.
+  for (const root of [$("shared"), $("runs")]) {
+    root.addEventListener("input", (e) => {
+      if (e.target.type !== "range") state.edits += 1; // a slider's input is onControlsLive's
+    });
+  }
   // A phone shows the figure first; its settings stay folded until asked for.
   if (window.matchMedia("(max-width: 760px)").matches) {
     for (const section of document.querySelectorAll(".panel details.section")) section.open = false;

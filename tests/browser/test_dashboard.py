@@ -100,6 +100,9 @@ def test_dashboard_run_editing_adds_duplicates_and_removes(
     wait_for_location(page, r"run=relu,he_normal&run=relu,he_normal")
     card = page.locator("fieldset.run").nth(1)
     card.locator('[data-field="init"]').select_option("normal")
+    # as a visitor does: the answer to the init fills std's default (1) before std is typed (typed
+    # into while that answer came, the field read "10.01")
+    wait_for_location(page, r"run=relu,he_normal&run=relu,normal$")
     card.locator('[data-field="std"]').fill("0.01")
     card.locator('[data-field="std"]').dispatch_event("change")
     wait_for_location(page, r"run=relu,normal,std:0.01")
