@@ -23,8 +23,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from .. import train_codec
-from ..engine.network.config import ExperimentConfig
-from ..engine.network.cost import BudgetError, Limits, check_limits
+from ..engine.network.cost import Limits
 from ..engine.optimizers import OPTIMIZERS
 from ..engine.params import ConfigError
 from ..engine.training.config import (
@@ -37,7 +36,7 @@ from ..engine.training.config import (
     MAX_CAPTURES,
     PROBE_SIZE,
     RECORD_EVERY,
-    train_cost,
+    check_training_limits,
 )
 from ..settings import Settings
 from .errors import config_error_response, detail_response, overloaded_response
@@ -66,21 +65,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def checked(query: str, limits: Limits) -> tuple[train_codec.Training, str]:
     """The training of a link and its canonical form; raises ConfigError (BudgetError over a limit)."""
     training = train_codec.decode(query)
-    # the networks within the experiment limits (runs, depth, width, bins, ...), then the training's
-    check_limits(ExperimentConfig(runs=tuple(c.run for c in training.runs)), limits)
-    costs = [train_cost(config) for config in training.runs]
-    for total, limit, name, what in (
-        (sum(c.macs for c in costs), limits.max_train_macs, "max_train_macs", "multiply-adds"),
-        (sum(c.memory_bytes for c in costs), limits.max_memory_bytes, "max_memory_bytes", "bytes of memory"),
-        (sum(c.response_values for c in costs), limits.max_response_values, "max_response_values", "values"),
-    ):
-        if total > limit:
-            raise BudgetError(
-                "iterations",
-                f"the training needs {total:,} {what}, over the budget of {limit:,}; "
-                "use fewer iterations, units, layers or runs",
-                name,
-            )
+    check_training_limits(training.runs, limits)
     return training, train_codec.encode(training)
 
 

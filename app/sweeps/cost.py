@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
-from .engine import BudgetError, ConfigError, ExperimentConfig, Limits, Training, check_limits, train_cost
+from .engine import (
+    BudgetError,
+    ConfigError,
+    ExperimentConfig,
+    Limits,
+    Training,
+    check_limits,
+    check_training_limits,
+)
 from .link import Point, Sweep, describe_values, expand
 
 MAX_POINTS_VARIABLE = "INITSCOPE_MAX_SWEEP_POINTS"
@@ -45,23 +53,8 @@ class Plan:
 
 
 def training_macs(training: Training, limits: Limits) -> int:
-    """A training's multiply-adds, checked as a single /train request of its link is: its networks
-    within the experiment limits, then its work, memory and answer within the training budgets."""
-    check_limits(ExperimentConfig(runs=tuple(c.run for c in training.runs)), limits)
-    costs = [train_cost(config) for config in training.runs]
-    for total, limit, name, what in (
-        (sum(c.macs for c in costs), limits.max_train_macs, "max_train_macs", "multiply-adds"),
-        (sum(c.memory_bytes for c in costs), limits.max_memory_bytes, "max_memory_bytes", "bytes of memory"),
-        (sum(c.response_values for c in costs), limits.max_response_values, "max_response_values", "values"),
-    ):
-        if total > limit:
-            raise BudgetError(
-                "iterations",
-                f"the training needs {total:,} {what}, over the budget of {limit:,}; "
-                "use fewer iterations, units, layers or runs",
-                name,
-            )
-    return sum(c.macs for c in costs)
+    """A training's multiply-adds, checked as a single /train request of its link is."""
+    return check_training_limits(training.runs, limits)
 
 
 def plan(sweep: Sweep, limits: SweepLimits, point_limits: Limits) -> Plan:

@@ -29,6 +29,7 @@ from ..engine.training.config import (
     PROBE_SIZE,
     RECORD_EVERY,
     TrainConfig,
+    check_training_limits,
     train_cost,
 )
 from ..engine.training.trainer import TrainResult, train_runs
@@ -61,6 +62,7 @@ __all__ = [
     "TrainResult",
     "Training",
     "check_limits",
+    "check_training_limits",
     "decode",
     "decode_training",
     "encode",

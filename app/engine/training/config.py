@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 
 from ..layers.activations import ACTIVATIONS
 from ..layers.initializers import INITIALIZERS, LSUV_MAX_PASSES
-from ..network.config import RunConfig, make_run
-from ..network.cost import NO_BIAS, Cost, parameter_count
+from ..network.config import ExperimentConfig, RunConfig, make_run
+from ..network.cost import NO_BIAS, BudgetError, Cost, Limits, check_limits, parameter_count
 from ..optimizers import resolve_optimizer_params
 from ..params import ConfigError, ParamSpec
 from .datasets import MNIST_CLASSES, split_sizes
@@ -201,3 +201,25 @@ def train_parameters(config: TrainConfig) -> int:
 
 def _pieces(run: RunConfig) -> list[int]:
     return [ACTIVATIONS[run.activation_at(j)].pieces(run.activation_params_at(j)) for j in range(run.depth)]
+
+
+def check_training_limits(configs: Sequence[TrainConfig], limits: Limits) -> int:
+    """The multiply-adds of a training (its runs together), checked before it starts as /train and
+    sweeps both check it: its networks within the experiment limits (runs, depth, width, ...),
+    then its work, memory and answer within the training budgets. Raises BudgetError naming the
+    limit."""
+    check_limits(ExperimentConfig(runs=tuple(c.run for c in configs)), limits)
+    costs = [train_cost(config) for config in configs]
+    for total, limit, name, what in (
+        (sum(c.macs for c in costs), limits.max_train_macs, "max_train_macs", "multiply-adds"),
+        (sum(c.memory_bytes for c in costs), limits.max_memory_bytes, "max_memory_bytes", "bytes of memory"),
+        (sum(c.response_values for c in costs), limits.max_response_values, "max_response_values", "values"),
+    ):
+        if total > limit:
+            raise BudgetError(
+                "iterations",
+                f"the training needs {total:,} {what}, over the budget of {limit:,}; "
+                "use fewer iterations, units, layers or runs",
+                name,
+            )
+    return sum(c.macs for c in costs)
