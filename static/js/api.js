@@ -34,6 +34,16 @@ async function call(url, init = {}, abortable = false, signal = null) {
 }
 
 export const getCatalog = () => call("/api/v1/catalog");
+
+const latest = new Map();
+/** GET `url` as JSON, aborting the previous request made under the same `key` (a page's own
+ * endpoint), so that an older answer never lands after a newer one. */
+export function getLatest(key, url) {
+  latest.get(key)?.abort();
+  const controller = new AbortController();
+  latest.set(key, controller);
+  return call(url, {}, false, controller.signal);
+}
 export const simulateQuery = (query, signal = null) => call(`/api/v1/simulate?${query}`, {}, true, signal);
 export const simulateBody = (body, signal = null) =>
   call(

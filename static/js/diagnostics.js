@@ -2,7 +2,7 @@
 // The query string is the dashboard's share link plus c0, pairs and jacobian; the server reads it
 // (the page parses no link) and answers with the canonical query, which goes back into the address bar.
 
-import { ApiError } from "./api.js";
+import { getLatest } from "./api.js";
 import { renderClaim } from "./claim-box.js";
 import {
   coordFigure,
@@ -17,7 +17,7 @@ import {
   spectrumFigure,
   spectrumRows,
 } from "./diagnostics-figure.js";
-import { copyLink, loadAndDraw, showMessage } from "./page.js";
+import { copyLink, el, loadAndDraw, showMessage } from "./page.js";
 
 const $ = (id) => document.getElementById(id);
 const API = "/api/v1/diagnostics";
@@ -40,22 +40,10 @@ const COLUMNS = [
   ["zeros", "σ ≈ 0"],
 ];
 
-const state = { result: null, inFlight: null, presets: [] };
+const state = { result: null, presets: [] };
 
-async function request(query) {
-  state.inFlight?.abort();
-  const controller = (state.inFlight = new AbortController());
-  const response = await fetch(`${API}?${query}`, { signal: controller.signal });
-  const body = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, body?.detail);
-  return body;
-}
+const request = (query) => getLatest(API, `${API}?${query}`);
 
-const el = (tag, props = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-};
 
 function heading(run, index) {
   const swatch = el("span", { className: "swatch" });
@@ -167,9 +155,7 @@ async function runCoordCheck() {
   $("coord-summary").textContent = "Running…";
   delete document.body.dataset.coordReady;
   try {
-    const response = await fetch(`/api/v1/coord-check?${params}`);
-    const body = await response.json().catch(() => null);
-    if (!response.ok) throw new ApiError(response.status, body?.detail);
+    const body = await getLatest("/api/v1/coord-check", `/api/v1/coord-check?${params}`);
     const fig = coordFigure(body, window.matchMedia("(max-width: 760px)").matches);
     await window.Plotly.react($("coord-plot"), fig.data, fig.layout, PLOT_CONFIG);
     $("coord-summary").textContent = coordSummary(body);

@@ -40,3 +40,10 @@ export async function loadAndDraw(load, draw, { what, hint, drawn, still = "", f
     delete document.body.dataset.busy;
   }
 }
+
+/** A new element with properties and children. */
+export const el = (tag, props = {}, ...children) => {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+};

@@ -2,9 +2,9 @@
 // dashboard's share link plus `layer`; the server reads it (the page parses no link) and answers
 // with the canonical share query, which goes back into the address bar.
 
-import { ApiError } from "./api.js";
+import { getLatest } from "./api.js";
 import { fmt } from "./format.js";
-import { copyLink, loadAndDraw, showMessage } from "./page.js";
+import { copyLink, el, loadAndDraw, showMessage } from "./page.js";
 import {
   colorKey,
   countsText,
@@ -28,22 +28,10 @@ const PLOT_CONFIG = {
   toImageButtonOptions: { filename: "initscope-units", scale: 2 },
 };
 
-const state = { result: null, inFlight: null, resizeTimer: 0, width: 0 };
+const state = { result: null, resizeTimer: 0, width: 0 };
 
-async function request(query) {
-  state.inFlight?.abort();
-  const controller = (state.inFlight = new AbortController());
-  const response = await fetch(`${API}?${query}`, { signal: controller.signal });
-  const body = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, body?.detail);
-  return body;
-}
+const request = (query) => getLatest(API, `${API}?${query}`);
 
-const el = (tag, props = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-};
 
 function swatch(color) {
   const s = el("span", { className: "swatch" });
