@@ -15,6 +15,7 @@ import orjson
 
 from .. import codec
 from ..engine.measure.stats import PERCENTILES, TensorStats
+from ..engine.network.ensemble import TENSOR_COUNTS, EnsembleResult, LayerSpread, Spread, TensorSpread
 from ..engine.network.experiment import ExperimentResult, LayerResult, RunResult
 from ..engine.theory import LayerTheory, RunTheory
 
@@ -159,3 +160,97 @@ def to_csv(document: dict[str, Any]) -> str:
                          b + 1, float(edges[b]), float(edges[b + 1]), count)
                     )  # fmt: skip
     return out.getvalue()
+
+
+# ---- seed ensembles (seeds=N) ------------------------------------------------------------------
+
+ENSEMBLE_NOTE = (
+    "each value is the mean over the weight draws, and band.low / band.high the lowest and highest "
+    "draw's; member k of run i is run i at position k x runs + i of one experiment: new weights and "
+    "backward signal, the link's inputs (member 0 is the run the link shows without seeds)"
+)
+
+
+def _spread_values(values: dict[str, Spread], side: str) -> dict[str, float | None]:
+    return {name: getattr(spread, side) for name, spread in values.items()}
+
+
+def _spread_percentiles(percentiles: tuple[Spread, ...] | None, side: str) -> dict[str, float | None] | None:
+    if percentiles is None:
+        return None
+    return {key: getattr(s, side) for key, s in zip(PERCENTILE_KEYS, percentiles, strict=True)}
+
+
+def _spread_tensor_dict(t: TensorSpread) -> dict[str, Any]:
+    """tensor_dict's keys, each the mean over the draws, and a band of the lowest and highest."""
+    means = _spread_values(t.values, "mean")
+    return {
+        "edges": t.edges.tolist(),
+        "counts": t.counts.tolist(),
+        **{name: means[name] for name in ("count", "mean", "std", "min", "max")},
+        "percentiles": _spread_percentiles(t.percentiles, "mean"),
+        **{name: means[name] for name in ("zero_fraction", "saturated_fraction")},
+        **{name: means[name] for name in TENSOR_COUNTS},
+        "band": {
+            side: {
+                "counts": (t.counts_low if side == "low" else t.counts_high).tolist(),
+                **_spread_values(t.values, side),
+                "percentiles": _spread_percentiles(t.percentiles, side),
+            }
+            for side in ("low", "high")
+        },
+    }
+
+
+def _spread_layer_dict(layer: LayerSpread, theory: LayerTheory | None) -> dict[str, Any]:
+    first = layer.first
+    where = {} if first.layer_type is None else {"layer_type": first.layer_type, "name": first.name}
+    means = _spread_values(layer.values, "mean")
+    wg = layer.weight_grad
+    return {
+        "layer": first.index,
+        **where,
+        "units": first.units,
+        "activation": first.activation,
+        "pre": _spread_tensor_dict(layer.pre),
+        "post": _spread_tensor_dict(layer.post),
+        **means,
+        "theory": None if theory is None else layer_theory_dict(theory),
+        "grad": None if layer.grad is None else _spread_tensor_dict(layer.grad),
+        "weight_grad": None if wg is None else {k: _finite(s.mean) for k, s in wg.items()},
+        "band": {
+            side: {
+                **_spread_values(layer.values, side),
+                "weight_grad": None if wg is None else {k: _finite(getattr(s, side)) for k, s in wg.items()},
+            }
+            for side in ("low", "high")
+        },
+    }
+
+
+def ensemble_dict(result: EnsembleResult) -> dict[str, Any]:
+    """result_dict's document for a seed ensemble: the same keys, each value the mean over the
+    draws, with `band` (lowest and highest draw) beside it, and `ensemble` saying how it was drawn."""
+    values = codec.to_values(result.config)
+    runs = []
+    for run in result.runs:
+        theory = run.first.theory
+        runs.append(
+            {
+                "label": run.first.label,
+                "config": run.first.config.as_dict(),
+                "chi": None if theory is None else _finite(theory.chi_star),
+                "phase": None if theory is None else theory.phase,
+                "theory": None if theory is None else run_theory_dict(theory),
+                "layers": [
+                    _spread_layer_dict(layer, None if theory is None else theory.layers[j])
+                    for j, layer in enumerate(run.layers)
+                ],
+            }
+        )
+    return {
+        "share": f"{codec.format_query(values)}&seeds={result.seeds}",
+        "experiment": {**codec.as_json(values), "seeds": result.seeds},
+        "ensemble": {"seeds": result.seeds, "inputs": "fixed", "band": "min-max", "note": ENSEMBLE_NOTE},
+        "runs": runs,
+    }

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 
 from ..engine.network.config import AXES, FIELDS, LABEL_MAX, LOSSES, FieldDoc
+from ..engine.network.ensemble import MAX_SEEDS
 
 MAX_WIDTH_LIST = 10_000
 MAX_RUNS_IN_BODY = 64  # structural cap; the server's limit (max_runs) is checked afterwards
@@ -116,6 +117,17 @@ ExperimentSpec: type[BaseModel] = create_model(
             description="backward signal: normal (N(0, 1) dL/da at the output) or mse (a - y, y ~ N(0, 1))",
         ),
     ),
+    seeds=(
+        int | None,
+        Field(
+            default=None,
+            strict=True,
+            ge=1,
+            le=MAX_SEEDS,
+            description="weight draws (seed ensemble): values become the mean over the draws with a band; "
+            "default 1",
+        ),
+    ),
     **_run_fields(),
 )
 
@@ -125,8 +137,10 @@ ExperimentSpec: type[BaseModel] = create_model(
 
 class TensorSummary(BaseModel):
     edges: list[float] = Field(description="bins + 1 bin edges")
-    counts: list[int] = Field(description="values per bin")
-    count: int = Field(description="finite values summarized")
+    counts: list[int] | list[float] = Field(
+        description="values per bin (with seeds > 1: the mean over the draws)"
+    )
+    count: int | float = Field(description="finite values summarized")
     mean: float | None
     std: float | None
     min: float | None
@@ -138,10 +152,13 @@ class TensorSummary(BaseModel):
     saturated_fraction: float | None = Field(
         description="fraction within 3% of the output range from either bound (bounded activations only)"
     )
-    nan_count: int
-    inf_count: int
-    below: int = Field(description="finite values under an explicit range")
-    above: int = Field(description="finite values over an explicit range")
+    nan_count: int | float
+    inf_count: int | float
+    below: int | float = Field(description="finite values under an explicit range")
+    above: int | float = Field(description="finite values over an explicit range")
+    band: dict[str, Any] | None = Field(
+        None, description="seeds > 1 only: low and high, the lowest and highest draw's counts and values"
+    )
 
 
 class LayerPrediction(BaseModel):
@@ -181,15 +198,19 @@ class LayerSummary(BaseModel):
     activation: str
     pre: TensorSummary = Field(description="z = a·W + b (for maxout, every piece)")
     post: TensorSummary = Field(description="the activation f(z)")
-    dead_units: int = Field(description="units whose activation is 0 for every sample")
+    dead_units: int | float = Field(description="units whose activation is 0 for every sample")
     dead_fraction: float
-    distinct_units: int | None = Field(
+    distinct_units: int | float | None = Field(
         description="how many different functions the units compute (1 = symmetric); null if NaN/inf"
     )
     theory: LayerPrediction | None = Field(description="the mean-field prediction; null with theory=0")
     grad: TensorSummary | None = Field(description="dL/dz; null with grad=0")
     weight_grad: dict[str, float | None] | None = Field(
         description="norm and std of dL/dW, and grad_data_ratio = std(dL/dW) / std(W)"
+    )
+    band: dict[str, Any] | None = Field(
+        None,
+        description="seeds > 1 only: low and high, the lowest and highest draw's dead and distinct units",
     )
 
 
@@ -206,3 +227,6 @@ class SimulateResponse(BaseModel):
     share: str = Field(description="canonical share query of exactly this experiment")
     experiment: dict[str, Any] = Field(description="the canonical experiment, as a POST body")
     runs: list[RunSummary]
+    ensemble: dict[str, Any] | None = Field(
+        None, description="seeds > 1 only: the draws, the band's kind (min-max) and how members are drawn"
+    )

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import gzip
+from functools import partial
 from typing import Annotated
+from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Body, Request, Response
 from starlette.applications import Starlette
 
 from .. import codec
+from ..engine.network.config import ExperimentConfig
+from ..engine.network.ensemble import MAX_SEEDS, check_ensemble_limits, run_ensemble
 from ..engine.params import ConfigError
 from ..settings import Settings, settings_of
 from .errors import config_error_response, overloaded_response
-from .runner import MAX_RETRY_AFTER, Answer, OverloadedError, Runner
+from .payload import ensemble_dict, to_json
+from .runner import GZIP_MIN_BYTES, MAX_RETRY_AFTER, Answer, OverloadedError, Runner, Work
 from .schemas import SAITO_COMPARE, ExperimentSpec, SimulateResponse
 from .shared import (
     ERRORS,
@@ -38,11 +44,73 @@ def served(answer: Answer, cached: bool, request: Request) -> Response:
     return Response(answer.json, media_type="application/json", headers=headers)
 
 
+SEEDS_KEY = "seeds"
+SEEDS_DIGITS = 6  # a longer count is refused as out of range, never parsed as huge
+
+
+SEEDS_PARAMETER = {
+    "name": SEEDS_KEY,
+    "in": "query",
+    "description": f"weight draws, 1 to {MAX_SEEDS} (default 1): each run is repeated over new weight draws "
+    "with the link's inputs, and every value becomes the mean over the draws, with `band.low` and "
+    "`band.high` the lowest and highest draw's (an ensemble cannot take axes=run)",
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SEEDS, "default": 1},
+}
+
+
+def split_seeds(query: str) -> tuple[str, int | None]:
+    """The share query without `seeds=`, and the number of draws it gives (None: not given).
+    Raises ConfigError naming `seeds` when it is given twice or is not a whole number."""
+    if SEEDS_KEY not in query:  # the common link: no split, the query stays as typed (its cache alias)
+        return query, None
+    kept, seeds = [], None
+    for piece in query.lstrip("?").split("&"):
+        key, _, raw = piece.partition("=")
+        if unquote_plus(key) != SEEDS_KEY:
+            if piece:
+                kept.append(piece)
+            continue
+        if seeds is not None:
+            raise ConfigError(SEEDS_KEY, "is given twice")
+        text = unquote_plus(raw)
+        if not (text.isascii() and text.isdigit() and len(text) <= SEEDS_DIGITS):
+            raise ConfigError(SEEDS_KEY, f"must be a whole number from 1 to {MAX_SEEDS}, got {text!r}")
+        seeds = int(text)
+    return "&".join(kept), seeds
+
+
+def compute_ensemble(config: ExperimentConfig, seeds: int) -> Answer:
+    """run_ensemble serialized, as the runner's `compute` does a single experiment (an engine
+    process runs it)."""
+    body = to_json(ensemble_dict(run_ensemble(config, seeds)))
+    packed = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
+    return Answer(body, packed)
+
+
+async def answer_ensemble(
+    values: codec.DecodedQuery, seeds: int, settings: Settings, runner: Runner
+) -> tuple[Answer, bool]:
+    """The seed ensemble's answer, bounded before any work (N times the link's cost), cached
+    under its own name beside the link's single answer."""
+    config = codec.to_experiment(values)
+    cost = check_ensemble_limits(config, seeds, settings.limits)
+    work = Work(f"ensemble/seeds={seeds}", partial(compute_ensemble, seeds=seeds))
+    return await runner.answer(config, cost.macs, None, work)
+
+
 async def simulate(
-    values: codec.DecodedQuery, settings: Settings, runner: Runner, request: Request, source: str
+    values: codec.DecodedQuery,
+    settings: Settings,
+    runner: Runner,
+    request: Request,
+    source: str,
+    seeds: int | None = None,
 ) -> Response:
     try:
-        answer, cached = await answer_values(values, settings, runner)
+        if seeds is None or seeds == 1:  # one draw: the answer as it always was, byte for byte
+            answer, cached = await answer_values(values, settings, runner)
+        else:
+            answer, cached = await answer_ensemble(values, seeds, settings, runner)
     except ConfigError as err:
         return config_error_response(err, source)
     except OverloadedError as err:
@@ -66,13 +134,17 @@ async def simulate_post(
     settings: SettingsDep,
     runner: RunnerDep,
 ) -> Response:
-    return await simulate(
-        codec.from_json(spec.model_dump(exclude_none=True)), settings, runner, request, "body"
-    )
+    body = spec.model_dump(exclude_none=True)
+    seeds = body.pop(SEEDS_KEY, None)
+    return await simulate(codec.from_json(body), settings, runner, request, "body", seeds)
 
 
 async def simulate_get(request: Request) -> Response:
     try:
+        query, seeds = split_seeds(request.url.query)
+        if seeds is not None:
+            values = codec.decode(query)
+            return await simulate(values, settings_of(request), runner_of(request), request, "query", seeds)
         answer, cached = await answer_query(request.url.query, settings_of(request), runner_of(request))
     except ConfigError as err:
         return config_error_response(err, "query")
@@ -114,7 +186,7 @@ router.add_api_route(
     summary="Run an experiment given as a share-link query",
     description="Takes the same query string as the dashboard's address bar, e.g. "
     "`?range=0,1&run=sigmoid,normal&run=sigmoid,xavier&run=relu,he_normal`.",
-    openapi_extra={"parameters": share_query_parameters()},
+    openapi_extra={"parameters": [*share_query_parameters(), SEEDS_PARAMETER]},
 )
 
 

@@ -1,0 +1,198 @@
+"""Seed ensembles: an experiment repeated over N weight draws, summarized as mean and band.
+
+Member k of run i (k = 0 .. N - 1) is run i of the link placed at position k * R + i of one
+experiment of N * R runs (R: the link's runs). A run's weights, and its random backward signal,
+are drawn from its seed and its position, while its inputs come from its seed alone: so every
+member sees the link's very inputs, member 0 is exactly the run the link shows without `seeds`,
+and the other members are new weight draws. Running the members as one experiment makes every
+layer's histograms share one range across all runs and draws (its `axes="shared"` binning), so
+the draws' counts can be averaged bin by bin. Per-run axes would bin each draw on its own range,
+which cannot be averaged exactly: an ensemble refuses `axes="run"`.
+
+Every statistic is reported as the mean over the draws and a band from the lowest to the highest
+draw's value (min-max, not +-1 sd: with a handful of draws, the extremes are what was seen).
+A statistic some draw has no value for (a tensor that overflowed everywhere) has no mean either.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..measure.stats import PERCENTILES, TensorStats
+from ..params import ConfigError
+from .config import ExperimentConfig
+from .cost import BudgetError, Cost, Limits, check_limits
+from .experiment import run_experiment
+from .labels import run_labels
+from .result import LayerResult, RunResult
+
+MAX_SEEDS = 16  # weight draws; the diagnostics' limit too
+# The answer holds each histogram's mean and both band edges, and each statistic's three values
+BAND_VALUES = 3
+TENSOR_VALUES = ("count", "mean", "std", "min", "max", "zero_fraction", "saturated_fraction")
+TENSOR_COUNTS = ("nan_count", "inf_count", "below", "above")
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One statistic over the draws: their mean, and the lowest and highest draw's value (None
+    when some draw has none)."""
+
+    mean: float | None
+    low: float | None
+    high: float | None
+
+
+@dataclass(frozen=True)
+class TensorSpread:
+    edges: NDArray[np.float64]  # one set of bins for every draw
+    counts: NDArray[np.float64]  # per bin, the mean count over the draws
+    counts_low: NDArray[np.int64]  # per bin, the lowest draw's count
+    counts_high: NDArray[np.int64]
+    values: dict[str, Spread]  # TENSOR_VALUES and TENSOR_COUNTS
+    percentiles: tuple[Spread, ...] | None  # at PERCENTILES, None when a draw has none
+
+
+@dataclass(frozen=True)
+class LayerSpread:
+    first: LayerResult  # member 0's row: its index, units, activation, layer type and name
+    pre: TensorSpread
+    post: TensorSpread
+    grad: TensorSpread | None
+    values: dict[str, Spread]  # dead_units, dead_fraction, distinct_units
+    weight_grad: dict[str, Spread] | None  # norm, std, grad_data_ratio
+
+
+@dataclass(frozen=True)
+class EnsembleRun:
+    first: RunResult  # member 0, the link's own run: its label, config and theory
+    layers: tuple[LayerSpread, ...]
+
+
+@dataclass(frozen=True)
+class EnsembleResult:
+    config: ExperimentConfig  # the link's experiment (R runs)
+    seeds: int
+    runs: tuple[EnsembleRun, ...]
+
+
+def check_seeds(seeds: object) -> int:
+    """The number of draws, or ConfigError naming `seeds` and its limit."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
+        raise ConfigError("seeds", f"must be a whole number from 1 to {MAX_SEEDS}, got {seeds!r}")
+    return seeds
+
+
+def members(config: ExperimentConfig, seeds: int) -> ExperimentConfig:
+    """The experiment whose run k * R + i is member k of the link's run i."""
+    return replace(config, runs=tuple(run for _ in range(seeds) for run in config.runs))
+
+
+def check_ensemble_limits(config: ExperimentConfig, seeds: int, limits: Limits) -> Cost:
+    """The link's own limits, then the ensemble's cost against the same budgets: `seeds` times
+    the work and memory (the members run side by side), and BAND_VALUES times the answer.
+    Raises ConfigError (a BudgetError naming `seeds` when only the draws take it over)."""
+    check_seeds(seeds)
+    if seeds > 1 and config.axes != "shared":
+        raise ConfigError(
+            "seeds",
+            "an ensemble bins each layer on one range for every run and draw, so that the draws' "
+            "counts average; it cannot be combined with axes=run",
+        )
+    single = check_limits(config, limits)
+    if seeds == 1:
+        return single
+    cost = Cost(seeds * single.macs, seeds * single.memory_bytes, BAND_VALUES * single.response_values)
+    for value, limit, name, what in (
+        (cost.macs, limits.max_macs, "max_macs", "multiply-adds"),
+        (cost.memory_bytes, limits.max_memory_bytes, "max_memory_bytes", "bytes of memory"),
+        (cost.response_values, limits.max_response_values, "max_response_values", "numbers in the answer"),
+    ):
+        if value > limit:
+            raise BudgetError(
+                "seeds",
+                f"{seeds} draws need {value:,} {what}, over the budget of {limit:,}; "
+                "use fewer seeds, samples, layers, units or runs",
+                name,
+            )
+    return cost
+
+
+def _spread(values: Sequence[float | int | None]) -> Spread:
+    if any(v is None for v in values):
+        return Spread(None, None, None)
+    numbers = [float(v) for v in values if v is not None]
+    mean = float(np.mean(np.array(numbers, dtype=np.float64)))
+    # JSON has no infinity: a mean past float64's range (draws near its top) is no value
+    return Spread(mean if math.isfinite(mean) else None, min(numbers), max(numbers))
+
+
+def _tensor(stats: Sequence[TensorStats]) -> TensorSpread:
+    edges = stats[0].edges
+    if any(not np.array_equal(s.edges, edges) for s in stats[1:]):
+        # members of one experiment are binned on one range per layer; this would be a bug
+        raise AssertionError("the draws' histograms do not share their bins")
+    counts = np.stack([s.counts for s in stats])
+    percentiles = None
+    if all(s.percentiles is not None for s in stats):
+        percentiles = tuple(
+            _spread([s.percentiles[q] for s in stats if s.percentiles is not None])
+            for q in range(len(PERCENTILES))
+        )
+    return TensorSpread(
+        edges=edges,
+        counts=counts.mean(axis=0, dtype=np.float64),
+        counts_low=counts.min(axis=0),
+        counts_high=counts.max(axis=0),
+        values={
+            name: _spread([getattr(s, name) for s in stats]) for name in (*TENSOR_VALUES, *TENSOR_COUNTS)
+        },
+        percentiles=percentiles,
+    )
+
+
+def _layer(rows: Sequence[LayerResult]) -> LayerSpread:
+    grads = [r.grad for r in rows if r.grad is not None]
+    weight_grads = [r.weight_grad for r in rows if r.weight_grad is not None]
+    return LayerSpread(
+        first=rows[0],
+        pre=_tensor([r.pre for r in rows]),
+        post=_tensor([r.post for r in rows]),
+        grad=_tensor(grads) if len(grads) == len(rows) else None,
+        values={
+            "dead_units": _spread([r.dead_units for r in rows]),
+            "dead_fraction": _spread([r.dead_units / r.units for r in rows]),
+            "distinct_units": _spread([r.distinct_units for r in rows]),
+        },
+        weight_grad=None
+        if len(weight_grads) != len(rows)
+        else {
+            "norm": _spread([w.norm for w in weight_grads]),
+            "std": _spread([w.std for w in weight_grads]),
+            "grad_data_ratio": _spread([w.grad_data_ratio for w in weight_grads]),
+        },
+    )
+
+
+def run_ensemble(
+    config: ExperimentConfig, seeds: int, dtype: type[np.floating] = np.float32
+) -> EnsembleResult:
+    """The link's experiment over `seeds` weight draws (see the module's docstring)."""
+    check_seeds(seeds)
+    if seeds > 1 and config.axes != "shared":
+        raise ConfigError("seeds", "an ensemble cannot be combined with axes=run")
+    result = run_experiment(members(config, seeds), dtype)
+    count = len(config.runs)
+    labels = run_labels(config.runs)
+    runs = []
+    for i in range(count):
+        drawn = [result.runs[k * count + i] for k in range(seeds)]
+        first = replace(drawn[0], label=labels[i])
+        layers = tuple(_layer([d.layers[j] for d in drawn]) for j in range(len(first.layers)))
+        runs.append(EnsembleRun(first, layers))
+    return EnsembleResult(config, seeds, tuple(runs))
