@@ -1,0 +1,125 @@
+"""Seed ensembles: members, aggregation against each draw computed on its own, limits."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from app import codec
+from app.engine.network.config import ExperimentConfig
+from app.engine.network.cost import BudgetError, Limits, check_limits
+from app.engine.network.ensemble import MAX_SEEDS, check_ensemble_limits, members, run_ensemble
+from app.engine.network.experiment import run_experiment
+from app.engine.params import ConfigError
+
+# Explicit ranges: every experiment bins on the same edges, so a draw computed alone is
+# comparable bin by bin with the ensemble's.
+LINK = "depth=4&width=30&samples=200&range=0,1&z_range=-3,3&run=relu,he_normal&run=tanh,xavier"
+
+
+def _config(link: str = LINK) -> ExperimentConfig:
+    return codec.to_experiment(codec.decode(link))
+
+
+def _alone(config: ExperimentConfig, i: int, k: int) -> ExperimentConfig:
+    """An experiment whose last run is member k of run i, computed without the ensemble code:
+    run i placed at position k * R + i behind copies of the link's runs."""
+    runs = list(config.runs) * k + list(config.runs[: i + 1])
+    return dataclasses.replace(config, runs=tuple(runs))
+
+
+def test_members_repeat_the_runs_with_their_seeds() -> None:
+    config = _config()
+    expanded = members(config, 3)
+    assert expanded.runs == config.runs * 3
+    assert all(run.seed == config.runs[i % 2].seed for i, run in enumerate(expanded.runs))
+
+
+def test_ensemble_is_the_mean_and_band_of_each_draw_computed_alone() -> None:
+    config = _config()
+    seeds = 3
+    ensemble = run_ensemble(config, seeds)
+    for i, run in enumerate(ensemble.runs):
+        draws = [run_experiment(_alone(config, i, k)).runs[-1] for k in range(seeds)]
+        for j, layer in enumerate(run.layers):
+            for kind in ("pre", "post", "grad"):
+                rows = [getattr(d.layers[j], kind) for d in draws]
+                spread = getattr(layer, kind)
+                if kind != "grad":  # dL/dz has no explicit range: its bins are the experiment's own
+                    counts = np.stack([r.counts for r in rows])
+                    assert np.array_equal(spread.edges, rows[0].edges)
+                    np.testing.assert_allclose(spread.counts, counts.mean(axis=0), rtol=0, atol=1e-12)
+                    assert np.array_equal(spread.counts_low, counts.min(axis=0))
+                    assert np.array_equal(spread.counts_high, counts.max(axis=0))
+                assert spread.counts.sum() == pytest.approx(np.mean([r.counts.sum() for r in rows]))
+                stds = [r.std for r in rows]
+                assert spread.values["std"].mean == pytest.approx(float(np.mean(stds)), rel=1e-12)
+                assert spread.values["std"].low == min(stds)
+                assert spread.values["std"].high == max(stds)
+    # member 0 is the link's own run: the lowest draw's std is at most, the highest at least, its std
+    single = run_experiment(config)
+    for run, alone in zip(ensemble.runs, single.runs, strict=True):
+        assert run.first.label == alone.label
+        for layer, row in zip(run.layers, alone.layers, strict=True):
+            assert layer.post.values["std"].low <= row.post.std <= layer.post.values["std"].high
+
+
+def test_draws_differ_but_inputs_do_not() -> None:
+    ensemble = run_ensemble(_config(), 4)
+    relu = ensemble.runs[0].layers[-1].post.values["std"]
+    assert relu.low is not None and relu.high is not None and relu.low < relu.high  # new weights
+    # the inputs are the link's: member k's input samples are drawn from the same seed
+    assert len({run.seed for run in members(_config(), 4).runs}) == 1
+
+
+def test_one_seed_is_the_single_run_with_a_zero_width_band() -> None:
+    config = _config()
+    one = run_ensemble(config, 1)
+    single = run_experiment(config)
+    for run, alone in zip(one.runs, single.runs, strict=True):
+        for layer, row in zip(run.layers, alone.layers, strict=True):
+            assert np.array_equal(layer.post.counts, row.post.counts)
+            std = layer.post.values["std"]
+            assert std.mean == std.low == std.high == row.post.std
+
+
+def test_ensemble_is_deterministic() -> None:
+    a = run_ensemble(_config(), 3)
+    b = run_ensemble(_config(), 3)
+    assert all(
+        np.array_equal(x.post.counts, y.post.counts) and x.post.values == y.post.values
+        for ra, rb in zip(a.runs, b.runs, strict=True)
+        for x, y in zip(ra.layers, rb.layers, strict=True)
+    )
+
+
+@pytest.mark.parametrize("seeds", [0, MAX_SEEDS + 1, -1, True, 2.0, "3"])
+def test_seeds_out_of_range_are_refused_naming_the_field(seeds: object) -> None:
+    with pytest.raises(ConfigError) as err:
+        check_ensemble_limits(_config(), seeds, Limits())  # type: ignore[arg-type]
+    assert err.value.field == "seeds"
+
+
+def test_per_run_axes_are_refused() -> None:
+    config = dataclasses.replace(_config(), axes="run")
+    with pytest.raises(ConfigError) as err:
+        check_ensemble_limits(config, 2, Limits())
+    assert err.value.field == "seeds"
+    assert check_ensemble_limits(config, 1, Limits()) == check_limits(config, Limits())
+
+
+def test_the_draws_multiply_the_cost_and_are_bounded_before_work() -> None:
+    config = _config()
+    single = check_limits(config, Limits())
+    cost = check_ensemble_limits(config, 5, Limits())
+    assert cost.macs == 5 * single.macs
+    assert cost.memory_bytes == 5 * single.memory_bytes
+    assert cost.response_values == 3 * single.response_values
+    tight = Limits(max_macs=4 * single.macs)  # the link fits, five draws do not
+    with pytest.raises(BudgetError) as err:
+        check_ensemble_limits(config, 5, tight)
+    assert err.value.field == "seeds"
+    assert err.value.limit == "max_macs"
+    assert check_ensemble_limits(config, 4, tight).macs == 4 * single.macs
