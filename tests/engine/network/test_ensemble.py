@@ -63,7 +63,9 @@ def test_ensemble_is_the_mean_and_band_of_each_draw_computed_alone() -> None:
     for run, alone in zip(ensemble.runs, single.runs, strict=True):
         assert run.first.label == alone.label
         for layer, row in zip(run.layers, alone.layers, strict=True):
-            assert layer.post.values["std"].low <= row.post.std <= layer.post.values["std"].high
+            std, band = row.post.std, layer.post.values["std"]
+            assert std is not None and band.low is not None and band.high is not None
+            assert band.low <= std <= band.high
 
 
 def test_draws_differ_but_inputs_do_not() -> None:
