@@ -194,6 +194,7 @@ class Catalog(TypedDict):
     limits: list[dict[str, Any]]
     sweeps: SweepCatalog
     diagnostics: dict[str, Any]  # /api/v1/diagnostics: its keys, methods and presets
+    ensembles: dict[str, Any]  # seeds=N on /api/v1/simulate: its key, limit and band
 
 
 class InitscopeError(Exception):
@@ -320,13 +321,23 @@ class Client:
         return _query(cast(str, query))
 
     def simulate(
-        self, experiment: dict[str, Any] | None = None, *, preset: str | None = None, query: str | None = None
+        self,
+        experiment: dict[str, Any] | None = None,
+        *,
+        preset: str | None = None,
+        query: str | None = None,
+        seeds: int | None = None,
     ) -> SimulateResult:
-        """Run an experiment: a JSON body is POSTed as is, a preset or a share query is a GET."""
+        """Run an experiment: a JSON body is POSTed as is, a preset or a share query is a GET.
+        `seeds=N` repeats each run over N weight draws: every value is then the mean over the
+        draws, each tensor and layer carries `band` (the lowest and highest draw's) and the
+        answer `ensemble` (how the draws were made)."""
         if experiment is not None and preset is None and query is None:
-            return cast(SimulateResult, self._json("POST", "/api/v1/simulate", experiment))
+            body = experiment if seeds is None else {**experiment, "seeds": seeds}
+            return cast(SimulateResult, self._json("POST", "/api/v1/simulate", body))
         share = self._share(experiment, preset, query)
-        return cast(SimulateResult, self._json("GET", f"/api/v1/simulate?{share}"))
+        extra = "" if seeds is None else f"&seeds={int(seeds)}"
+        return cast(SimulateResult, self._json("GET", f"/api/v1/simulate?{share}{extra}"))
 
     def export_csv(
         self, experiment: dict[str, Any] | None = None, *, preset: str | None = None, query: str | None = None

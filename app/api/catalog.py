@@ -13,6 +13,7 @@ from ..engine.layers.activations import ACTIVATIONS
 from ..engine.layers.initializers import BIASES, INITIALIZERS
 from ..engine.measure.stats import PERCENTILES, SATURATION_MARGIN
 from ..engine.network.config import FIELDS
+from ..engine.network.ensemble import MAX_SEEDS
 from ..engine.network.inputs import INPUTS
 from ..engine.optimizers import OPTIMIZERS
 from ..engine.params import ParamSpec
@@ -22,6 +23,7 @@ from ..presets import PRESETS, Preset
 from ..settings import Settings, env_name, get_settings
 from ..train_presets import TRAIN_PRESETS
 from .diagnostics import diagnostics_catalog
+from .payload import ENSEMBLE_NOTE
 from .sweep import sweep_catalog
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
@@ -169,6 +171,16 @@ def _static_catalog() -> dict[str, Any]:
         "statistics": {
             "percentiles": list(PERCENTILES),
             "saturation_margin": SATURATION_MARGIN,
+        },
+        # seeds=N beside a share link (/api/v1/simulate and the dashboard): a seed ensemble
+        "ensembles": {
+            "key": "seeds",
+            "default": 1,
+            "low": 1,
+            "high": MAX_SEEDS,
+            "band": "min-max",
+            "inputs": "fixed",
+            "note": ENSEMBLE_NOTE,
         },
         "share_link": {
             "version": codec.FORMAT_VERSION,
