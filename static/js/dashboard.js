@@ -8,6 +8,7 @@ import { exportUrl, getCatalog, simulateBody, simulateQuery } from "./api.js";
 import { Controls } from "./controls.js";
 import { renderClaim } from "./claim-box.js";
 import { VIEWS, lastLayers, layerChoices, layerRows, signalFigure, theoryNotes } from "./figures.js";
+import { rowCount } from "./layers.js";
 import { copyLink, showMessage } from "./page.js";
 import { PHASE_NOTE, SIGNAL_NOTE, viewNote } from "./glossary.js";
 import { PhasePanel } from "./phase-panel.js";
@@ -111,8 +112,8 @@ function syncViewControls() {
   $("gradients").checked = hasGrad;
   $("per-run-axes").checked = state.result?.experiment.axes === "run";
   document.querySelector('input[name="kind"][value="grad"]').disabled = !hasGrad;
-  const depth = state.result ? Math.max(...state.result.runs.map((r) => r.layers.length)) : 0;
-  const choices = layerChoices(depth);
+  // rows of the runs side by side: a BatchNorm run's norm rows are rows of their own
+  const choices = layerChoices(state.result ? rowCount(state.result) : 0);
   const select = $("layers");
   const key = choices.map((c) => c.value).join();
   if (select.dataset.choices !== key) {
@@ -153,7 +154,8 @@ async function drawFigures() {
   const started = performance.now();
   const v = drawnView(); // no backward pass run: activations, and the controls say so
   const depth = Math.max(...result.runs.map((r) => r.layers.length));
-  const rows = layerRows(depth, v.layers, 10, lastLayers(result));
+  const total = rowCount(result); // the runs' rows side by side (layer networks have more than depth)
+  const rows = layerRows(total, v.layers, 10, lastLayers(result));
   $("charts").hidden = false; // before drawing: a hidden plot would be laid out at a default width
   document.body.classList.toggle("presenting", v.present);
   const width = $("figure").clientWidth;
@@ -172,7 +174,8 @@ async function drawFigures() {
   drawnAt.set(result, performance.now());
   plotMs.set(result, performance.now() - started);
   const everyLayer = v.view === "ridgeline" || v.view === "distribution";
-  const caption = depth > rows.length && !everyLayer ? ` (${rows.length} of ${depth} layers shown)` : "";
+  const unit = total === depth ? "layers" : "rows"; // rows: the layers of runs side by side
+  const caption = total > rows.length && !everyLayer ? ` (${rows.length} of ${total} ${unit} shown)` : "";
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
   setText($("figure-caption"), `${plural(result.runs.length, "run")} × ${plural(depth, "layer")}${caption}`);
   if (liveResults.has(result)) $("phase-section").dataset.stale = "1"; // dimmed: not this run's point yet

@@ -3,8 +3,8 @@
 
 import { count, esc, fmt, pct } from "./format.js";
 import { GLOSSARY, explainTerms } from "./glossary.js";
-import { lastLayers, layerRows, rowLabels, sameRow } from "./layers.js";
-import { COLORS, COUNT_AXIS, MUTED, NOTE_BG, VALUE_AXIS, baseLayout, depthOf, domains, note, runTitle, theoryApplies, titleOver } from "./plot-base.js";
+import { lastLayers, layerRows, missingRow, rowCount, rowLabels, rowLayer, sameRow } from "./layers.js";
+import { COLORS, COUNT_AXIS, MUTED, NOTE_BG, VALUE_AXIS, baseLayout, domains, note, runTitle, theoryApplies, titleOver } from "./plot-base.js";
 
 /** What a histogram cannot show: the share of values beyond its range (non-zero only when the
  * experiment sets one) and of values that are not finite. */
@@ -186,44 +186,59 @@ function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, nar
   return traces;
 }
 
+/** The note in an empty cell of a row its run lacks: "no BatchNorm" (in this run), centred on the
+ * cell's domains (paper coordinates: plotly places nothing on the axes of a subplot without data). */
+function absent([x0, x1], [y0, y1], what, narrow) {
+  const at = { xref: "paper", yref: "paper", x: (x0 + x1) / 2, y: (y0 + y1) / 2, xanchor: "center", yanchor: "middle" };
+  const text = narrow ? `no ${what}<br>in this run` : `no ${what} in this run`;
+  const hovertext = "This run has no such layer; its rows sit beside the other runs' rows that follow the same layer.";
+  return note(text, { ...at, font: { size: 11, color: MUTED }, hovertext });
+}
+
 /** One column per run, one row per layer (layer 1 on top): histograms with their statistics.
- * Every row is labelled on its first drawn subplot (a shallow run leaves the first column blank).
+ * Rows pair the runs' comparable layers (rowTable); `rows` are its rows. Every row is labelled on
+ * its first drawn subplot (a shallow run leaves the first column blank); a cell of a row its run
+ * lacks says so ("no BatchNorm").
  * `height` fits the figure to a screen (presentation); `large` sets fonts read from a room's back. */
 export function gridFigure(
   result,
   { kind = "post", logY = false, rows = null, compact = false, width = 1000, height = null, large = false } = {},
 ) {
   const runs = result.runs;
-  const shown = rows ?? layerRows(depthOf(result), "auto", 10, lastLayers(result));
+  const shown = rows ?? layerRows(rowCount(result), "auto", 10, lastLayers(result));
   const narrow = width / runs.length < 260; // phones: short statistics, labels on two lines
   const tight = width / runs.length < 100; // narrower still (four runs on a phone): one statistic a line, rows apart for them
   const rowHeight = compact ? 110 : tight ? 180 : 150;
   const layout = baseLayout(height ?? shown.length * rowHeight + (compact ? 60 : 90));
   if (large) layout.font = { ...layout.font, size: 15 };
   if (narrow) layout.margin = { ...layout.margin, l: 48, r: 8, t: compact ? 72 : 100 }; // titles on up to 3 lines
+  // a layer network's row by its layer type, on one short line (a second line would run into
+  // the count ticks); each cell's own label where the runs' rows differ
+  const titles = shown.map((j) => {
+    const labels = rowLabels(result, j, { short: true });
+    const labelled = runs.findIndex((_, c) => rowLayer(result, j, c)?.[kind]);
+    const same = sameRow(labels);
+    return runs.map((_, c) => (c === labelled || (!same && rowLayer(result, j, c)?.[kind]) ? labels[c] : null));
+  });
   // Gaps in real pixels: a column's count ticks need them, or they print over its left neighbour.
-  // Columns whose rows differ in type each title their cells: room for that title between them
-  const differ = shown.some((j) => !sameRow(rowLabels(result, j)));
+  // Columns that title their own cells (their rows differ, or the first lacks a row): room for it
+  const differ = titles.some((t) => t.some((title, c) => c > 0 && title));
   const gap = differ ? (compact ? 44 : 64) : compact ? 24 : 40;
   const xs = domains(runs.length, gap, width - layout.margin.l - layout.margin.r);
   const ys = domains(shown.length, compact ? 48 : tight ? 74 : 44, layout.height - layout.margin.t - layout.margin.b).reverse();
   const data = [];
   shown.forEach((j, r) => {
-    const labelled = runs.findIndex((run) => run.layers[j]?.[kind]);
-    // a layer network's row by its layer type, on one short line (a second line would run into
-    // the count ticks); each cell's own label where the runs' rows differ
-    const labels = rowLabels(result, j, { short: true });
-    const same = sameRow(labels);
     runs.forEach((run, c) => {
       const k = r * runs.length + c + 1;
-      const title = c === labelled || (!same && run.layers[j]?.[kind]) ? labels[c] : null;
-      const axes = histogramAxes(layout, k, xs[c], ys[r], logY, title);
+      const axes = histogramAxes(layout, k, xs[c], ys[r], logY, titles[r][c]);
       layout[axes[0]].nticks = narrow ? 3 : 5; // a phone's column: few ticks, so none is rotated over the next row
       if (narrow) layout[axes[0]].tickfont = { size: 10 };
-      const layer = run.layers[j];
+      const layer = rowLayer(result, j, c);
       if (!layer?.[kind]) {
         layout[axes[0]].visible = false;
         layout[axes[1]].visible = false;
+        const lacks = missingRow(result, j, c);
+        if (lacks) layout.annotations.push(absent(xs[c], ys[r], lacks, narrow || compact));
         return;
       }
       const color = COLORS[c % COLORS.length];
@@ -241,7 +256,7 @@ export function gridFigure(
 /** All runs in one plot per layer (outlines), like TensorBoard's overlay mode. */
 export function overlayFigure(result, { kind = "post", logY = false, rows = null, height = null, large = false } = {}) {
   const runs = result.runs;
-  const shown = rows ?? layerRows(depthOf(result), "auto", 10, lastLayers(result));
+  const shown = rows ?? layerRows(rowCount(result), "auto", 10, lastLayers(result));
   const cols = shown.length > 4 ? 2 : 1;
   const nrows = Math.ceil(shown.length / cols);
   const layout = baseLayout(height ?? nrows * 170 + 100);
@@ -264,7 +279,7 @@ export function overlayFigure(result, { kind = "post", logY = false, rows = null
     layout.annotations.push(titleOver(k, title, "left", { size: 12 }));
     let line = 0; // runs' hidden-value notes stack downwards, each in its run's colour
     runs.forEach((run, ri) => {
-      const layer = run.layers[j];
+      const layer = rowLayer(result, j, ri);
       if (!layer?.[kind]) return;
       const color = COLORS[ri % COLORS.length];
       const { edges, counts } = layer[kind];
@@ -285,7 +300,7 @@ export function overlayFigure(result, { kind = "post", logY = false, rows = null
       const hidden = hiddenValues(layer[kind]);
       if (hidden.length) layout.annotations.push(...hiddenNotes(k, hidden, { color, line: line++ }));
     });
-    const same = coincidingRuns(runs, j, kind);
+    const same = coincidingRuns(runs.map((_, c) => ({ layers: [rowLayer(result, j, c)] })), 0, kind);
     if (same) layout.annotations.push(titleOver(k, same, "right", { size: 11, color: MUTED }));
   });
   return { data, layout };

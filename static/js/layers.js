@@ -1,9 +1,12 @@
 // Which layers a figure draws: all of a shallow network, a window or every k-th layer of a deep
 // one, always with each run's last layer.
 
-/** Each run's last layer (0-based), ascending: a shallow run's output must be among the rows. */
+/** The row (0-based, of the runs side by side: rowTable) of each run's last layer, ascending: a
+ * shallow run's output must be among the rows. */
 export function lastLayers(result) {
-  return [...new Set(result.runs.map((r) => r.layers.length - 1).filter((j) => j >= 0))].sort((a, b) => a - b);
+  const table = rowTable(result);
+  const last = result.runs.map((_, c) => table.findLastIndex((row) => row.cells[c] !== null));
+  return [...new Set(last.filter((i) => i >= 0))].sort((a, b) => a - b);
 }
 
 /** Which layers (0-based) to draw: all up to `max`, else a window or every k-th layer, always
@@ -38,22 +41,134 @@ const TYPE_NAMES = { batch_norm: "BatchNorm", layer_norm: "LayerNorm", rms_norm:
 
 /** Row j's label: "layer 3" for a plain stack's; a layer network's says where the row sits and
  * what layer it is ("block 3" over "LayerNorm (pre)", or on one line with `oneLine`; `short`, for
- * a phone's narrow columns, is one line with "B3" for "block 3" and "L1" for "layer 1"). */
-export function rowLabel(layer, j, { oneLine = false, short = false } = {}) {
-  if (!layer?.layer_type || !layer.name) return `layer ${j + 1}`;
-  const named = layer.name.replace(/batch_norm|layer_norm|rms_norm/g, (t) => TYPE_NAMES[t]);
+ * a phone's narrow columns, is one line with "B3" for "block 3" and "L1" for "layer 1").
+ * `activation` names a plain stack's row by its activation too ("layer 3 · tanh"), as a layer
+ * network's row beside it is named. */
+export function rowLabel(layer, j, { oneLine = false, short = false, activation = null } = {}) {
+  let name = layer?.layer_type && layer.name ? layer.name : null;
+  if (!name && activation && !layer?.output) name = `layer ${j + 1} · ${activation}`;
+  if (!name) return `layer ${j + 1}`;
+  const named = name.replace(/batch_norm|layer_norm|rms_norm/g, (t) => TYPE_NAMES[t]);
   const [where, what] = named.split(" · ");
   if (what === undefined) return where; // the stem
   if (short) return `${where.replace(/^block /, "B").replace(/^layer /, "L")} · ${what}`;
   return oneLine ? `${where} · ${what}` : `${where}<br>${what}`;
 }
 
-/** Row j's label in each run that has it (null where a run is shallower). */
-export function rowLabels(result, j, options = {}) {
-  return result.runs.map((run) => (run.layers[j] ? rowLabel(run.layers[j], j, options) : null));
+// ---- rows of runs side by side ------------------------------------------------------------------
+// Runs of different architectures have different rows: a BatchNorm network has a norm row before
+// each activation, a residual one a stem, projections and sums. Rows are paired by what they
+// follow: the index of the layer or block and the role in it (its activation, a norm before or
+// after it, the projection, the sum). A plain stack's row j is layer j + 1's activation (its z is
+// what the activation receives), so it pairs with the activation row of a layer network's layer
+// (or block) j + 1; a row that only some runs have is a row of its own, empty in the others.
+
+const PLACE = /^(?:layer|block) (\d+)$/;
+
+/** Each row's key: "3|act" (layer or block 3's activation), "3|act 2" (a two-layer branch's
+ * second), "3|norm before", "3|norm (pre)", "3|dense projection", "3|residual", "stem|dense stem". */
+export function rowKeys(run) {
+  const active = new Set(); // places whose activation came already: a norm there is "after" it
+  return run.layers.map((layer, j) => {
+    if (layer?.output) return "output";
+    if (!layer?.layer_type || !layer.name) return `${j + 1}|act`;
+    const [where, what = ""] = layer.name.split(" · ");
+    const place = where.match(PLACE)?.[1] ?? where;
+    const type = layer.layer_type;
+    if (type === "activation") {
+      active.add(place);
+      const n = what.match(/ (\d+)$/)?.[1];
+      return `${place}|act${n && n !== "1" ? ` ${n}` : ""}`;
+    }
+    if (type in TYPE_NAMES) return `${place}|norm ${what.match(/\((\w+)\)$/)?.[0] ?? (active.has(place) ? "after" : "before")}`;
+    return `${place}|${type}${type === "dense" ? ` ${what || where}` : ""}`;
+  });
+}
+
+/** Merge `keys` (run `c`'s) into `table` by their longest common subsequence: shared keys pair,
+ * the others keep their order, the table's first where both have rows between two pairs. */
+function merge(table, keys, c) {
+  const m = table.length;
+  const n = keys.length;
+  const w = n + 1;
+  const lcs = new Int32Array((m + 1) * w); // lcs[i * w + j]: of table[i:] and keys[j:]
+  for (let i = m - 1; i >= 0; i--) {
+    for (let j = n - 1; j >= 0; j--) {
+      lcs[i * w + j] = table[i].key === keys[j] ? lcs[(i + 1) * w + j + 1] + 1 : Math.max(lcs[(i + 1) * w + j], lcs[i * w + j + 1]);
+    }
+  }
+  const out = [];
+  let [i, j] = [0, 0];
+  while (i < m || j < n) {
+    if (i < m && j < n && table[i].key === keys[j] && lcs[i * w + j] === lcs[(i + 1) * w + j + 1] + 1) {
+      out.push({ key: keys[j], cells: [...table[i].cells, j] });
+      i++;
+      j++;
+    } else if (j >= n || (i < m && lcs[(i + 1) * w + j] >= lcs[i * w + j + 1])) {
+      out.push({ key: table[i].key, cells: [...table[i].cells, null] });
+      i++;
+    } else {
+      out.push({ key: keys[j], cells: [...Array(c).fill(null), j] });
+      j++;
+    }
+  }
+  return out;
+}
+
+const tables = new WeakMap();
+
+/** The rows of the runs side by side: [{ key, cells }], cells[c] being run c's layer index in that
+ * row or null. Plain stacks alone: row j is every run's layer j, as always. */
+export function rowTable(result) {
+  const cached = tables.get(result.runs);
+  if (cached) return cached;
+  let table = [];
+  result.runs.forEach((run, c) => {
+    const keys = rowKeys(run);
+    table = c === 0 ? keys.map((key, j) => ({ key, cells: [j] })) : merge(table, keys, c);
+  });
+  tables.set(result.runs, table);
+  return table;
+}
+
+/** How many rows the runs side by side have. */
+export const rowCount = (result) => rowTable(result).length;
+
+/** Run `c`'s layer in row `i` (undefined where it has none). */
+export function rowLayer(result, i, c) {
+  const j = rowTable(result)[i]?.cells[c];
+  return j === null || j === undefined ? undefined : result.runs[c].layers[j];
+}
+
+/** Whether any run is a layer network (its rows typed): plain rows beside them say their activation. */
+export const typedRows = (result) => result.runs.some((run) => run.layers.some((l) => l?.layer_type));
+
+/** Row i's label in each run that has it (null where a run has no such row). */
+export function rowLabels(result, i, options = {}) {
+  const typed = typedRows(result);
+  const row = rowTable(result)[i];
+  return result.runs.map((run, c) => {
+    const j = row?.cells[c];
+    const layer = j === null || j === undefined ? undefined : run.layers[j];
+    if (!layer) return null;
+    const activation = typed ? (layer.activation ?? run.config?.activation ?? null) : null;
+    return rowLabel(layer, j, { ...options, activation });
+  });
 }
 
 /** Whether every run that has row j gives it the same label (one label then names the row). */
 export function sameRow(labels) {
   return new Set(labels.filter((l) => l !== null)).size <= 1;
+}
+
+/** What a run lacks in row i where another run has a layer there and the run goes on below it
+ * ("BatchNorm", "LayerNorm (pre)"): its empty cell says so. Null where it has the row, or ends
+ * above it (a shallower run). */
+export function missingRow(result, i, c) {
+  const table = rowTable(result);
+  if (table[i]?.cells[c] !== null) return null;
+  if (!table.slice(i + 1).some((row) => row.cells[c] !== null)) return null;
+  const label = rowLabels(result, i, { oneLine: true }).find((l) => l !== null);
+  if (!label) return null;
+  return label.split(" · ").at(-1);
 }
