@@ -1,6 +1,7 @@
 // Histogram figures: one column per run and one row per layer (grid), or all runs in one plot per
 // layer (overlay), each subplot with its statistics line and what its bars cannot show.
 
+import { countErrorBars, spreadText, wholeOrMean } from "./bands.js";
 import { count, esc, fmt, pct } from "./format.js";
 import { GLOSSARY, explainTerms } from "./glossary.js";
 import { lastLayers, layerRows, missingRow, rowCount, rowLabels, rowLayer, sameRow } from "./layers.js";
@@ -22,22 +23,22 @@ export function hiddenValues(t) {
 /** The compact statistics line of one layer: what each text's claim is read from. */
 export function statsLine(layer, kind, short = false) {
   const t = layer[kind];
-  const parts = [`σ ${fmt(t.std)}`];
+  const parts = [`σ ${fmt(t.std)}${short ? "" : spreadText(t, "std")}`]; // a seed ensemble: its draws' range
   if (kind === "post" && t.saturated_fraction != null) parts.push(`sat ${pct(t.saturated_fraction)}`);
   const copies = layer.distinct_units != null && layer.distinct_units < layer.units;
   if (short) {
     // A phone's line: σ and sat, and dead or distinct units when there are any (they are the point)
-    if (kind === "post" && layer.dead_units > 0) parts.push(`dead ${layer.dead_units}`);
-    if (kind !== "grad" && copies) parts.push(`distinct ${layer.distinct_units}`);
+    if (kind === "post" && layer.dead_units > 0) parts.push(`dead ${wholeOrMean(layer.dead_units)}`);
+    if (kind !== "grad" && copies) parts.push(`distinct ${wholeOrMean(layer.distinct_units)}`);
     return parts.join(" · ");
   }
-  if (kind === "post") parts.push(`dead ${layer.dead_units}`);
+  if (kind === "post") parts.push(`dead ${wholeOrMean(layer.dead_units)}`);
   if (kind === "pre") parts.push(`mean ${fmt(t.mean)}`);
   if (kind === "grad" && layer.weight_grad?.grad_data_ratio != null) {
     parts.push(`dW:W ${fmt(layer.weight_grad.grad_data_ratio)}`);
   }
   // Distinct units are told apart by their activations: not a statement about gradients.
-  if (kind !== "grad" && copies) parts.push(`distinct ${layer.distinct_units}`);
+  if (kind !== "grad" && copies) parts.push(`distinct ${wholeOrMean(layer.distinct_units)}`);
   parts.push(...hiddenValues(t).map((h) => h.text));
   return parts.join(" · ");
 }
@@ -150,6 +151,8 @@ function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, nar
   layout[xa].range = [t.edges[0], t.edges.at(-1)];
   const trace = bars(t, color, run.label, false);
   Object.assign(trace, { xaxis: `x${k}`, yaxis: `y${k}` });
+  const band = countErrorBars(t, { logY }); // a seed ensemble: each bar's lowest to highest draw
+  if (band) trace.error_y = band;
   if (logY) {
     trace.y = trace.y.map((v) => (v > 0 ? v : null));
     layout[ya].range = logCountRange(t.counts);

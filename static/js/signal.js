@@ -1,5 +1,6 @@
 // The signal-propagation chart: std per layer of every run on a log axis, measured and predicted.
 
+import { logErrorBars } from "./bands.js";
 import { esc, fmt } from "./format.js";
 import { COLORS, MUTED, baseLayout, note, theoryApplies } from "./plot-base.js";
 
@@ -53,16 +54,23 @@ function signalSeries(run, c) {
   const mode = "markers"; // measured values are markers only: a line on this chart is always a prediction
   const out = [];
   for (const [kind, symbol, dash, what] of [["post", "circle", "solid", "activation"], ["pre", "circle-open", "dot", "z"]]) {
-    out.push({ ...base, what, symbol, dash, mode, values: values((l) => l[kind].std) });
+    out.push({ ...base, what, symbol, dash, mode, values: values((l) => l[kind].std), ...spread(run, kind) });
     const predicted = values((l) => (kind === "post" ? l.theory?.std : l.theory?.z_std));
     if (theory) out.push({ ...base, what, dash, predicted: true, values: predicted });
   }
   if (run.layers.every((l) => l.grad)) {
     const what = "gradient";
-    out.push({ ...base, what, symbol: "triangle-up", mode: "markers", values: values((l) => l.grad.std) });
+    out.push({ ...base, what, symbol: "triangle-up", mode: "markers", values: values((l) => l.grad.std), ...spread(run, "grad") });
     if (theory) out.push({ ...base, what, dash: "dashdot", predicted: true, values: values((l) => l.theory.gradient_scale) });
   }
   return out;
+}
+
+/** A seed ensemble's band of a measured std series: the lowest and highest draw's std per layer
+ * (nothing for a single draw's answer). */
+function spread(run, kind) {
+  if (!run.layers.some((l) => l[kind]?.band)) return {};
+  return { lows: run.layers.map((l) => l[kind].band?.low.std ?? null), highs: run.layers.map((l) => l[kind].band?.high.std ?? null) };
 }
 
 /** One trace of the signal chart: zeros at the floor, non-finite at the ceiling, each with its
@@ -73,7 +81,8 @@ function signalTrace(s, floor, ceiling) {
     s.predicted && !(v > 0 && Number.isFinite(v)) ? { y: null, at: "none" } : placeStd(v, floor, ceiling),
   );
   const text = placed.map(({ at }, i) => {
-    const value = at === "floor" ? AT_FLOOR : at === "ceiling" ? AT_CEILING : `σ ${fmt(s.values[i])}`;
+    const band = s.lows && s.lows[i] != null && s.highs[i] != null ? ` (draws ${fmt(s.lows[i])}–${fmt(s.highs[i])})` : "";
+    const value = at === "floor" ? AT_FLOOR : at === "ceiling" ? AT_CEILING : `σ ${fmt(s.values[i])}${band}`;
     return `layer ${s.layers[i]}: ${s.predicted ? "predicted " : ""}${value}`;
   });
   const what = s.what === "gradient" ? "dL/dz" : s.what;
@@ -90,19 +99,22 @@ function signalTrace(s, floor, ceiling) {
   const symbols = { floor: FLOOR_SYMBOL, ceiling: CEILING_SYMBOL };
   const symbol = placed.map(({ at }) => symbols[at] ?? s.symbol);
   const filled = s.symbol === "triangle-up";
-  return {
+  const drawn = {
     ...trace,
     mode: s.mode,
     line: { color: s.color, dash: s.dash ?? "solid", width: 1.5 },
     marker: { size: filled ? 8 : 7, symbol, color: s.color, line: { color: s.color, width: 1.5 } },
   };
+  // a seed ensemble: each marker is the draws' mean, its bar the lowest to highest draw
+  if (s.lows) drawn.error_y = logErrorBars(placed.map(({ y, at }) => (at ? null : y)), s.lows, s.highs, floor, s.color);
+  return drawn;
 }
 
 /** Std per layer for every run, log y: measured as markers (activations filled, z open,
  * gradients triangles), the mean-field prediction as lines where it applies. */
 export function signalFigure(result, { width = 1000 } = {}) {
   const series = result.runs.flatMap(signalSeries);
-  const bounds = logAxisBounds(series.flatMap((s) => s.values));
+  const bounds = logAxisBounds(series.flatMap((s) => [...s.values, ...(s.lows ?? []), ...(s.highs ?? [])]));
   const { floor, ceiling, dtick } = bounds;
   const data = series.map((s) => signalTrace(s, floor, ceiling));
   const layout = baseLayout(380);
@@ -122,6 +134,7 @@ export function signalFigure(result, { width = 1000 } = {}) {
   const keys = [];
   if (placed.includes("floor")) keys.push("▽ σ = 0, drawn at the floor (a log axis has no 0)");
   if (placed.includes("ceiling")) keys.push("△ not finite, drawn at the top");
+  if (result.ensemble) keys.push(`bars: lowest to highest of ${result.ensemble.seeds} weight draws`);
   if (keys.length) {
     Object.assign(layout.yaxis, brokenLogTicks(bounds, placed));
     layout.margin.t = 40;
