@@ -42,7 +42,7 @@ export function logErrorBars(ys, lows, highs, floor, color) {
 }
 
 /** " (0.42–0.45)" after a statistic: its lowest and highest draw's, or "" without a band. */
-export function spreadText(item, key, format = fmt) {
+export function bandText(item, key, format = fmt) {
   const band = bandOf(item, key);
   return band ? ` (${format(band.low)}–${format(band.high)})` : "";
 }

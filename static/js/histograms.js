@@ -1,7 +1,7 @@
 // Histogram figures: one column per run and one row per layer (grid), or all runs in one plot per
 // layer (overlay), each subplot with its statistics line and what its bars cannot show.
 
-import { countErrorBars, spreadText, wholeOrMean } from "./bands.js";
+import { countErrorBars, bandText, wholeOrMean } from "./bands.js";
 import { count, esc, fmt, pct } from "./format.js";
 import { GLOSSARY, explainTerms } from "./glossary.js";
 import { lastLayers, layerRows, missingRow, rowCount, rowLabels, rowLayer, sameRow } from "./layers.js";
@@ -23,7 +23,7 @@ export function hiddenValues(t) {
 /** The compact statistics line of one layer: what each text's claim is read from. */
 export function statsLine(layer, kind, short = false) {
   const t = layer[kind];
-  const parts = [`σ ${fmt(t.std)}${short ? "" : spreadText(t, "std")}`]; // a seed ensemble: its draws' range
+  const parts = [`σ ${fmt(t.std)}${short ? "" : bandText(t, "std")}`]; // a seed ensemble: its draws' range
   if (kind === "post" && t.saturated_fraction != null) parts.push(`sat ${pct(t.saturated_fraction)}`);
   const copies = layer.distinct_units != null && layer.distinct_units < layer.units;
   if (short) {

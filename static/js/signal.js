@@ -54,13 +54,13 @@ function signalSeries(run, c) {
   const mode = "markers"; // measured values are markers only: a line on this chart is always a prediction
   const out = [];
   for (const [kind, symbol, dash, what] of [["post", "circle", "solid", "activation"], ["pre", "circle-open", "dot", "z"]]) {
-    out.push({ ...base, what, symbol, dash, mode, values: values((l) => l[kind].std), ...spread(run, kind) });
+    out.push({ ...base, what, symbol, dash, mode, values: values((l) => l[kind].std), ...seedBand(run, kind) });
     const predicted = values((l) => (kind === "post" ? l.theory?.std : l.theory?.z_std));
     if (theory) out.push({ ...base, what, dash, predicted: true, values: predicted });
   }
   if (run.layers.every((l) => l.grad)) {
     const what = "gradient";
-    out.push({ ...base, what, symbol: "triangle-up", mode: "markers", values: values((l) => l.grad.std), ...spread(run, "grad") });
+    out.push({ ...base, what, symbol: "triangle-up", mode: "markers", values: values((l) => l.grad.std), ...seedBand(run, "grad") });
     if (theory) out.push({ ...base, what, dash: "dashdot", predicted: true, values: values((l) => l.theory.gradient_scale) });
   }
   return out;
@@ -68,7 +68,7 @@ function signalSeries(run, c) {
 
 /** A seed ensemble's band of a measured std series: the lowest and highest draw's std per layer
  * (nothing for a single draw's answer). */
-function spread(run, kind) {
+function seedBand(run, kind) {
   if (!run.layers.some((l) => l[kind]?.band)) return {};
   return { lows: run.layers.map((l) => l[kind].band?.low.std ?? null), highs: run.layers.map((l) => l[kind].band?.high.std ?? null) };
 }

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { bandOf, countErrorBars, ensembleCaption, logErrorBars, spreadText, wholeOrMean } from "../../static/js/bands.js";
+import { bandOf, countErrorBars, ensembleCaption, logErrorBars, bandText, wholeOrMean } from "../../static/js/bands.js";
 import { gridFigure, signalFigure, statsLine } from "../../static/js/figures.js";
 
 const edges = [0, 1, 2, 3];
@@ -57,8 +57,8 @@ test("logErrorBars_stop_at_the_floor_and_skip_points_without_a_band", () => {
 });
 
 test("spreadText_and_wholeOrMean_print_what_the_api_sends", () => {
-  assert.equal(spreadText(spreadTensor(0.5, 0.41234, 0.7), "std"), " (0.412–0.7)");
-  assert.equal(spreadText({ std: 0.5 }, "std"), "");
+  assert.equal(bandText(spreadTensor(0.5, 0.41234, 0.7), "std"), " (0.412–0.7)");
+  assert.equal(bandText({ std: 0.5 }, "std"), "");
   assert.equal(wholeOrMean(3), "3");
   assert.equal(wholeOrMean(1 / 3), "0.333");
   assert.equal(ensembleCaption({}), "");
