@@ -1,7 +1,9 @@
 """An activation as a layer: y = f(z) elementwise, backward g * f'(z) (the book's Relu, Sigmoid).
 
 The formulas are the registry's (activations.py); this class only keeps z for the backward pass.
-Maxout is not elementwise (its z holds k pieces per unit) and is not a layer here.
+Maxout is not elementwise: its z holds k pieces per unit, side by side as the plain stack lays them
+out (z[:, p * units + u] is unit u's piece p), and Maxout takes each unit's largest; its backward
+routes g to the winning piece (the first one on ties), the others get 0.
 """
 
 from __future__ import annotations
@@ -42,3 +44,36 @@ class Pointwise:
             raise RuntimeError("Pointwise.backward needs forward(z, keep=True) first")
         slope = self.activation.df(self._z, self.act_params)
         return (slope * g).astype(g.dtype, copy=False)
+
+
+class Maxout:
+    layer_type = "activation"
+
+    def __init__(self, name: str, params: dict[str, ParamValue]) -> None:
+        activation = ACTIVATIONS[name]
+        self.pieces = activation.pieces(params)
+        if self.pieces < 2:
+            raise ValueError(f"{name} is elementwise: use Pointwise")
+        self.name = name
+        self.activation = activation
+        self.act_params = params
+        self.params: dict[str, Array] = {}
+        self.grads: dict[str, Array] = {}
+        self._z: Array | None = None
+
+    def bounds(self) -> tuple[float | None, float | None]:
+        return self.activation.bounds(self.act_params)
+
+    def _split(self, z: Array) -> Array:
+        return z.reshape(z.shape[0], self.pieces, z.shape[1] // self.pieces)
+
+    def forward(self, z: Array, keep: bool = False) -> Array:
+        if keep:
+            self._z = z
+        return self.activation.f(self._split(z), self.act_params).astype(z.dtype, copy=False)
+
+    def backward(self, g: Array) -> Array:
+        if self._z is None:
+            raise RuntimeError("Maxout.backward needs forward(z, keep=True) first")
+        mask = self.activation.df(self._split(self._z), self.act_params)
+        return (mask * g[:, None, :]).reshape(self._z.shape).astype(g.dtype, copy=False)

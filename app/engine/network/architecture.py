@@ -145,10 +145,19 @@ def check_fits(
     """Refuse what the layer networks do not build, naming the field."""
     if arch is None:
         return
-    if not elementwise:
-        raise ConfigError("activation", "maxout is for plain stacks without norm (its units hold k pieces)")
-    if data_dependent:
-        raise ConfigError("init", "lsuv is for plain stacks without norm (it rescales layer by layer)")
+    if arch.residual and not elementwise:
+        # Its k pieces come from the dense layer before it; a branch begins with its activation.
+        raise ConfigError(
+            "activation",
+            "maxout is for plain stacks: a residual branch begins with its activation, "
+            "which has no dense layer before it to give maxout its k pieces per unit",
+        )
+    if data_dependent and arch.res_init in ("depth", "fixup"):
+        raise ConfigError(
+            "res_init",
+            f"must be none or rezero with init=lsuv: LSUV rescales every dense layer to "
+            f"unit variance, which would undo {arch.res_init}'s scaling of the branches",
+        )
     if arch.residual:
         if len(set(widths)) != 1:
             raise ConfigError("width", "residual blocks need one width: the skip adds x to F(x)")

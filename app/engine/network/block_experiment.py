@@ -96,7 +96,7 @@ def run_block_experiment(config: ExperimentConfig, dtype: type[np.floating] = np
         key = (run.input, tuple(run.input_params().items()), run.input_dim, run.samples, run.seed)
         x: Array = DRAWS.get(("inputs", *key, np.dtype(dtype).str), partial(input_samples, run, dtype))  # type: ignore[assignment]
         if keep:  # the backward pass needs every layer: build them all
-            net = build(run, position, dtype)
+            net = build(run, position, dtype, x)
             nets.append(net)
             streams.append(trace(net, x, keep))
         else:

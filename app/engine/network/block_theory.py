@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..layers.initializers import BIASES, INITIALIZERS
+from ..layers.initializers import BIASES, INITIALIZERS, LSUV_MAX_PASSES, LSUV_TOLERANCE
 from ..layers.norm import EPS
 from ..theory import LayerTheory, RunTheory, moments
 from .architecture import Architecture, fixup_scale
@@ -67,9 +67,10 @@ def _norm(kind: str, s: Signal) -> Signal:
     return Signal(s.mean / math.sqrt(s.second + EPS), s.second / (s.second + EPS))  # rms
 
 
-def _act(run: RunConfig, s: Signal) -> Signal:
-    """f of a zero-mean Gaussian with the signal's second moment."""
-    m = moments(run.activation, run.activation_params(), np.array(min(s.second, 1e30)))
+def _act(run: RunConfig, s: Signal, j: int = 0) -> Signal:
+    """f of a zero-mean Gaussian with the signal's second moment (layer j's activation; maxout's
+    k pieces each that Gaussian)."""
+    m = moments(run.activation_at(j), run.activation_params_at(j), np.array(min(s.second, 1e30)))
     return Signal(float(m.mean), float(m.second))
 
 
@@ -96,12 +97,24 @@ def block_theory(run: RunConfig) -> RunTheory:
     )
 
 
-def _sigma_w2(run: RunConfig, fan_in: int, units: int) -> float:
-    return fan_in * INITIALIZERS[run.init].variance(fan_in, units, run.init_params())
+def _sigma_w2(run: RunConfig, fan_in: int, units: int, q_in: float, sigma_b2: float) -> float:
+    """sigma_w^2 of a dense layer reading a signal of second moment q_in. LSUV's as the plain
+    stack's theory has it (theory._sigma_w2): rescaled on its mean-field input until the output's
+    variance is near 1, then the weights times gain."""
+    init = INITIALIZERS[run.init]
+    s_w2 = fan_in * init.variance(fan_in, units, run.init_params())
+    if init.data_dependent:
+        for _ in range(LSUV_MAX_PASSES):
+            variance = s_w2 * q_in + sigma_b2
+            if not math.isfinite(variance) or variance == 0.0 or abs(variance - 1.0) < LSUV_TOLERANCE:
+                break
+            s_w2 /= variance
+        s_w2 *= float(run.init_params()["gain"]) ** 2
+    return s_w2
 
 
 def _dense(run: RunConfig, s: Signal, fan_in: int, units: int, sigma_b2: float) -> Signal:
-    return Signal(0.0, _sigma_w2(run, fan_in, units) * s.second + sigma_b2)
+    return Signal(0.0, _sigma_w2(run, fan_in, units, s.second, sigma_b2) * s.second + sigma_b2)
 
 
 def _inputs(run: RunConfig) -> Signal:
@@ -114,13 +127,13 @@ def _plain(run: RunConfig, arch: Architecture) -> list[LayerTheory]:
     rows = []
     s = _inputs(run)
     fan_in = run.input_dim
-    for units in run.widths:
+    for j, units in enumerate(run.widths):
         z = _dense(run, s, fan_in, units, sigma_b2)
         if arch.norm in ("layer", "rms", "batch") and arch.norm_at == "before":
             n = _norm("layer" if arch.norm == "batch" else arch.norm, z)
             rows.append(_row(z, n))
             z = n
-        a = _act(run, z)
+        a = _act(run, z, j)
         rows.append(_row(z, a))
         if arch.norm != "none" and arch.norm_at == "after":
             n = _norm("layer" if arch.norm == "batch" else arch.norm, a)
@@ -147,7 +160,7 @@ def _residual(run: RunConfig, arch: Architecture) -> list[LayerTheory]:
             a = _act(run, h)
             rows.append(_row(h, a))
             last = i == arch.branch - 1
-            w2, b2 = _sigma_w2(run, width, width), sigma_b2
+            w2, b2 = _sigma_w2(run, width, width, a.second, sigma_b2), sigma_b2
             if arch.res_init == "fixup":
                 w2, b2 = (0.0 if last else 2.0 * fixup_scale(blocks, arch.branch) ** 2), 0.0
             elif arch.res_init == "depth" and last:

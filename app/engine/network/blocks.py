@@ -33,16 +33,16 @@ from numpy.typing import NDArray
 
 from ..layers.activations import ACTIVATIONS
 from ..layers.dense import Dense
-from ..layers.initializers import BIASES, INITIALIZERS
+from ..layers.initializers import BIASES, INITIALIZERS, LSUV_MAX_PASSES
 from ..layers.norm import NORMS, BatchNorm, Norm
-from ..layers.pointwise import Pointwise
+from ..layers.pointwise import Maxout, Pointwise
 from ..layers.residual import Residual, Step
 from .architecture import Architecture, fixup_scale
 from .config import RunConfig
-from .forward import weight_rng
+from .forward import lsuv_rescale, weight_rng
 
 Array = NDArray[np.floating]
-AnyLayer = Dense | Pointwise | Norm | Residual
+AnyLayer = Dense | Pointwise | Maxout | Norm | Residual
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class RowSpec:
     layer_type: str  # dense, activation, batch_norm, layer_norm, rms_norm, residual
     name: str  # where it sits: "layer 2 · batch_norm", "block 3 · relu 1"
     activation: str  # the activation's name for an activation row, else the layer type
+    units: int = 0  # the width of what it gives (a norm before maxout: k pieces a unit)
 
 
 @dataclass(frozen=True)
@@ -102,32 +103,86 @@ def architecture(run: RunConfig) -> Architecture:
 
 
 def _dense(
-    run: RunConfig, fan_in: int, units: int, rng: np.random.Generator, dtype: type[np.floating]
+    run: RunConfig,
+    fan_in: int,
+    units: int,
+    rng: np.random.Generator,
+    dtype: type[np.floating],
+    pieces: int = 1,
 ) -> Dense:
-    w = INITIALIZERS[run.init].sample(fan_in, units, rng, run.init_params())
-    b = BIASES[run.bias].sample(units, rng, run.bias_params())
+    """A dense layer drawn as the plain stack draws it: maxout's k weight sets side by side, each
+    with its own fans, then the k * units biases."""
+    init, params = INITIALIZERS[run.init], run.init_params()
+    mats = [init.sample(fan_in, units, rng, params) for _ in range(pieces)]
+    w = mats[0] if pieces == 1 else np.concatenate(mats, axis=1)
+    b = BIASES[run.bias].sample(units * pieces, rng, run.bias_params())
     return Dense(w.astype(dtype, copy=False), None if b is None else b.astype(dtype, copy=False))
+
+
+def _activation(run: RunConfig, j: int) -> Pointwise | Maxout:
+    name, params = run.activation_at(j), run.activation_params_at(j)
+    return Maxout(name, params) if ACTIVATIONS[name].pieces(params) > 1 else Pointwise(name, params)
 
 
 def _norm(arch: Architecture, units: int, dtype: type[np.floating]) -> Norm:
     return NORMS[arch.norm](units, dtype)
 
 
-def _layers(net: Network, position: int, dtype: type[np.floating]) -> Iterator[AnyLayer]:
+def _layers(
+    net: Network, position: int, dtype: type[np.floating], x: Array | None = None
+) -> Iterator[AnyLayer]:
     """The run's top-level layers one at a time, weights drawn from its generator (the run's
-    position in its experiment) in order; each layer's rows are registered in `net` as it comes."""
+    position in its experiment) in order; each layer's rows are registered in `net` as it comes.
+    LSUV (a data-dependent init) rescales each dense layer on x as it comes (see _lsuv)."""
     arch = architecture(net.run)
     rng = weight_rng(net.run, position)
-    if arch.residual:
-        yield from _build_residual(net, arch, rng, dtype)
-    else:
-        yield from _build_plain(net, arch, rng, dtype)
+    build_layers = _build_residual if arch.residual else _build_plain
+    layers = build_layers(net, arch, rng, dtype)
+    if not INITIALIZERS[net.run.init].data_dependent:
+        del x  # a streamed network holds one layer's arrays: not the inputs too
+        yield from layers
+        return
+    if x is None:
+        raise ValueError(f"{net.run.init} initialization needs the inputs it scales the layers on")
+    gain = float(net.run.init_params()["gain"])
+    a = x
+    del x
+    for layer in layers:
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            a = _lsuv(layer, a, gain)
+        yield layer
 
 
-def build(run: RunConfig, position: int = 0, dtype: type[np.floating] = np.float32) -> Network:
-    """The run's whole network (for a backward pass, or to look at its weights)."""
+def _lsuv(layer: AnyLayer, a: Array, gain: float) -> Array:
+    """LSUV (Mishkin and Matas 2016) on one layer given its input a: every dense layer in forward
+    order, a residual branch's too (on what the branch reads: the pre-norm's output), rescaled as
+    the plain stack's are (lsuv_rescale until Var(a W + b) is near 1, then times gain); the layer's
+    output with its rescaled weights, for the next. A zero layer (Fixup's last) stays 0."""
+    if isinstance(layer, Dense):
+        w = lsuv_rescale(a, layer.params["W"], layer.params.get("b"))
+        w *= w.dtype.type(gain)
+        layer.params["W"] = w
+        return layer.forward(a)
+    if isinstance(layer, Residual):
+        h = a
+        if layer.norm is not None and layer.norm_at == "pre":
+            h = layer.norm.forward(a)
+        for inner in layer.branch:
+            h = _lsuv(inner, h, gain)  # type: ignore[arg-type]
+        y: Array = a + a.dtype.type(layer.scale) * h
+        if layer.norm is not None and layer.norm_at == "post":
+            y = layer.norm.forward(y)
+        return y
+    return layer.forward(a)
+
+
+def build(
+    run: RunConfig, position: int = 0, dtype: type[np.floating] = np.float32, x: Array | None = None
+) -> Network:
+    """The run's whole network (for a backward pass, or to look at its weights). LSUV scales it
+    on x, the run's input samples (what its /simulate answer runs on)."""
     net = Network(run, [], [])
-    net.layers.extend(_layers(net, position, dtype))
+    net.layers.extend(_layers(net, position, dtype, x))
     return net
 
 
@@ -139,7 +194,7 @@ def stream(
     net = Network(run, [], [])
     a = x
     del x
-    for layer in _layers(net, position, dtype):
+    for layer in _layers(net, position, dtype, a):
         a = yield from _run(net, layer, a, False)
         del layer
 
@@ -158,21 +213,23 @@ def _build_plain(
     fan_in = run.input_dim
     for j, units in enumerate(run.widths):
         name = run.activation_at(j)
-        dense = _dense(run, fan_in, units, rng, dtype)
-        act = Pointwise(name, run.activation_params_at(j))
+        act = _activation(run, j)
+        pieces = act.pieces if isinstance(act, Maxout) else 1
+        dense = _dense(run, fan_in, units, rng, dtype, pieces)
         yield dense
         fed: Dense | None = dense
         where = f"layer {j + 1}"
-        if arch.norm != "none" and arch.norm_at == "before":
-            norm = _norm(arch, units, dtype)
-            _row(net, norm, RowSpec(norm.layer_type, f"{where} · {norm.layer_type}", norm.layer_type), fed)
+        if arch.norm != "none" and arch.norm_at == "before":  # maxout: over each of its k pieces
+            norm = _norm(arch, units * pieces, dtype)
+            spec = RowSpec(norm.layer_type, f"{where} · {norm.layer_type}", norm.layer_type, units * pieces)
+            _row(net, norm, spec, fed)
             yield norm
             fed = None
-        _row(net, act, RowSpec("activation", f"{where} · {name}", name), fed)
+        _row(net, act, RowSpec("activation", f"{where} · {name}", name, units), fed)
         yield act
         if arch.norm != "none" and arch.norm_at == "after":
             norm = _norm(arch, units, dtype)
-            _row(net, norm, RowSpec(norm.layer_type, f"{where} · {norm.layer_type}", norm.layer_type))
+            _row(net, norm, RowSpec(norm.layer_type, f"{where} · {norm.layer_type}", norm.layer_type, units))
             yield norm
         fan_in = units
 
@@ -184,7 +241,7 @@ def _build_residual(
     width = run.widths[0]
     blocks = run.depth
     stem = _dense(run, run.input_dim, width, rng, dtype)
-    _row(net, stem, RowSpec("dense", "stem", "dense"))
+    _row(net, stem, RowSpec("dense", "stem", "dense", width))
     yield stem
     name = run.activation
     params = run.activation_params()
@@ -192,12 +249,16 @@ def _build_residual(
         where = f"block {k + 1}"
         norm = _norm(arch, width, dtype) if arch.norm != "none" else None
         if norm is not None and arch.norm_at == "pre":
-            _row(net, norm, RowSpec(norm.layer_type, f"{where} · {norm.layer_type} (pre)", norm.layer_type))
+            _row(
+                net,
+                norm,
+                RowSpec(norm.layer_type, f"{where} · {norm.layer_type} (pre)", norm.layer_type, width),
+            )
         branch: list[AnyLayer] = []
         fed: Dense | None = None
         for i in range(arch.branch):
             act = Pointwise(name, params)
-            _row(net, act, RowSpec("activation", f"{where} · {name} {i + 1}", name), fed)
+            _row(net, act, RowSpec("activation", f"{where} · {name} {i + 1}", name, width), fed)
             dense = _dense(run, width, width, rng, dtype)
             last = i == arch.branch - 1
             if arch.res_init == "fixup":
@@ -207,19 +268,20 @@ def _build_residual(
             branch += [act, dense]
             fed = dense
         projection = branch[-1]
-        _row(net, projection, RowSpec("dense", f"{where} · projection", "dense"))
+        _row(net, projection, RowSpec("dense", f"{where} · projection", "dense", width))
         block = Residual(
             branch, arch.branch_scale, norm, "pre" if arch.norm_at == "pre" else "post", arch.learn_scale
         )
-        _row(net, block, RowSpec("residual", f"{where} · x + s F(x)", "residual"))
+        _row(net, block, RowSpec("residual", f"{where} · x + s F(x)", "residual", width))
         if norm is not None and arch.norm_at == "post":
-            _row(net, norm, RowSpec(norm.layer_type, f"{where} · {norm.layer_type} (post)", norm.layer_type))
+            spec = RowSpec(norm.layer_type, f"{where} · {norm.layer_type} (post)", norm.layer_type, width)
+            _row(net, norm, spec)
         yield block
     if arch.norm != "none" and arch.norm_at == "pre":
         # Pre-norm stacks end in a norm of the residual stream, as Pre-LN Transformers do (GPT-2's
         # ln_f; Xiong et al. 2020, fig. 1): the stream's scale grows with depth, the output's does not.
         final = _norm(arch, width, dtype)
-        _row(net, final, RowSpec(final.layer_type, f"final · {final.layer_type}", final.layer_type))
+        _row(net, final, RowSpec(final.layer_type, f"final · {final.layer_type}", final.layer_type, width))
         yield final
 
 
@@ -239,7 +301,7 @@ def _fixup(
 
 
 def _bounds(layer: object) -> tuple[float | None, float | None]:
-    return layer.bounds() if isinstance(layer, Pointwise) else (None, None)
+    return layer.bounds() if isinstance(layer, Pointwise | Maxout) else (None, None)
 
 
 def trace(net: Network, x: Array, keep: bool = False) -> Iterator[Row]:
@@ -316,9 +378,8 @@ def set_training(net: Network, on: bool) -> None:
             layer.track = on
 
 
-def activation_names() -> tuple[str, ...]:
-    """The activations a layer network can hold (elementwise ones)."""
-    return tuple(n for n, a in ACTIVATIONS.items() if a.pieces({p.name: p.default for p in a.params}) == 1)
+def _pieces(run: RunConfig, j: int) -> int:
+    return ACTIVATIONS[run.activation_at(j)].pieces(run.activation_params_at(j))
 
 
 def row_count(run: RunConfig) -> int:
@@ -345,11 +406,15 @@ def block_cost(run: RunConfig, itemsize: int, gradients: bool, z_copies: int) ->
         width = run.widths[0]
         macs = run.samples * (run.input_dim * width + run.depth * arch.branch * width * width)
         weights = max(run.input_dim, width) * width
+        widest = width
     else:
         fans = (run.input_dim, *run.widths[:-1])
-        macs = run.samples * sum(f * w for f, w in zip(fans, run.widths, strict=True))
-        weights = max(f * w for f, w in zip(fans, run.widths, strict=True))
-    widest = max(run.widths)
+        outs = [w * _pieces(run, j) for j, w in enumerate(run.widths)]  # maxout: k pieces a unit
+        macs = run.samples * sum(f * o for f, o in zip(fans, outs, strict=True))
+        weights = max(f * o for f, o in zip(fans, outs, strict=True))
+        widest = max(outs)
+    if INITIALIZERS[run.init].data_dependent:  # LSUV: up to its passes per dense layer, and a walk
+        macs *= 2 + LSUV_MAX_PASSES
     memory = itemsize * run.samples * (run.input_dim + (z_copies + SKIP_COPIES) * widest)
     if gradients:
         macs *= 3  # dL/dW and dL/da of every dense layer (dL/dx of the inputs too)

@@ -11,6 +11,10 @@ averages (momentum 0.9, the book's). Accuracy and loss records, on the probe and
 use the running averages (inference mode, as the book's train_flg=False and torch's eval()):
 a test sample is never normalized with the others'. A capture's histograms are the training-mode
 pass on the probe (its BatchNorm rows then show the probe batch's own statistics) with its backward.
+
+LSUV scales the network's dense layers on the training's probe (blocks._lsuv), then the read-out
+on the network's output for it, as MLP scales a plain stack's. loss=bce (BinaryBlockMLP): one
+output unit with a sigmoid and binary cross-entropy, as BinaryMLP for plain stacks.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from ..layers.initializers import BIASES, INITIALIZERS
 from ..layers.norm import BatchNorm
 from ..layers.pointwise import Pointwise
 from ..layers.residual import Residual
-from ..network.blocks import AnyLayer, Network, RowSpec, backward, build, set_training, trace
+from ..network.blocks import AnyLayer, Network, RowSpec, backward, build, output, set_training, trace
 from ..network.config import RunConfig
-from ..network.forward import WEIGHT_STREAM
+from ..network.cost import NO_BIAS
+from ..network.forward import WEIGHT_STREAM, lsuv_rescale
 from ..params import ParamValue
+from .binary_mlp import BinaryMLP, sigmoid_cross_entropy
 from .mlp import Array, Pass, softmax_cross_entropy
 
 READOUT_TAG = 0x2EAD  # the read-out's weights: a stream beside the network's
@@ -49,18 +55,29 @@ class RowLayer:
 
 class BlockMLP:
     def __init__(
-        self, run: RunConfig, features: int, classes: int, dtype: type[np.floating] = np.float32
+        self,
+        run: RunConfig,
+        features: int,
+        classes: int,
+        init_data: Array | None = None,
+        dtype: type[np.floating] = np.float32,
     ) -> None:
         self.dtype = dtype
         if run.input_dim != features:  # the data's features (a TrainConfig's run has them already)
             run = replace(run, input_dim=features)
-        self.net: Network = build(run, 0, dtype)
+        x = None if init_data is None else init_data.astype(dtype, copy=False)
+        self.net: Network = build(run, 0, dtype, x)
         width = run.widths[-1]
         rng = np.random.default_rng([run.seed, WEIGHT_STREAM, 0, READOUT_TAG])
         w = INITIALIZERS[run.init].sample(width, classes, rng, run.init_params()).astype(dtype, copy=False)
-        b = BIASES[run.bias].sample(classes, rng, run.bias_params())
-        self.readout = Dense(w, None if b is None else b.astype(dtype, copy=False))
-        self.hidden = [self._row_layer(spec, width) for spec in self.net.specs]
+        b_raw = BIASES[run.bias].sample(classes, rng, run.bias_params())
+        b = None if b_raw is None else b_raw.astype(dtype, copy=False)
+        if x is not None and INITIALIZERS[run.init].data_dependent:  # the read-out too, as MLP's
+            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+                w = lsuv_rescale(output(self.net, x), w, b)
+                w *= w.dtype.type(run.init_params()["gain"])
+        self.readout = Dense(w, b)
+        self.hidden = [self._row_layer(spec) for spec in self.net.specs]
         self.params: dict[str, Array] = {}
         self._owners: dict[str, tuple[AnyLayer | Dense, str]] = {}
         self._weights: list[str] = []
@@ -79,11 +96,11 @@ class BlockMLP:
         self.depth = dense
         self.bias = "b1" in self.params
 
-    def _row_layer(self, spec: RowSpec, width: int) -> RowLayer:
+    def _row_layer(self, spec: RowSpec) -> RowLayer:
         name = spec.activation
         activation = ACTIVATIONS[name] if name in ACTIVATIONS else ACTIVATIONS["linear"]
         params = dict(self.net.run.activation_params()) if name in ACTIVATIONS else {}
-        return RowLayer(activation, params, 1, width, spec.layer_type, spec.name)
+        return RowLayer(activation, params, 1, spec.units, spec.layer_type, spec.name)
 
     def weight_names(self) -> list[str]:
         return list(self._weights)
@@ -134,14 +151,19 @@ class BlockMLP:
             a = _infer(layer, a)
         return self.readout.forward(a)
 
-    def evaluate(self, x: Array, y: NDArray[np.intp], keep: bool = False) -> tuple[float, float, Pass]:
-        """(mean cross-entropy, accuracy) in inference mode, and the pass: with `keep`, the
-        training-mode pass on x ready for `backward` (a capture), else that of inference."""
-        logits = self.infer(x)
+    def score(self, logits: Array, y: NDArray[np.intp]) -> tuple[float, float]:
+        """(mean cross-entropy, accuracy) of logits against labels y."""
         correct = np.count_nonzero(logits.argmax(axis=1) == y)
         loss, _ = softmax_cross_entropy(logits.copy(), y, out=None)
+        return loss, float(correct) / len(y)
+
+    def evaluate(self, x: Array, y: NDArray[np.intp], keep: bool = False) -> tuple[float, float, Pass]:
+        """(mean loss, accuracy) in inference mode, and the pass: with `keep`, the
+        training-mode pass on x ready for `backward` (a capture), else that of inference."""
+        logits = self.infer(x)
+        loss, accuracy = self.score(logits, y)
         p = self._run(x, keep=True, training=False) if keep else self._inference_pass(x, logits)
-        return loss, float(correct) / len(y), p
+        return loss, accuracy, p
 
     def _inference_pass(self, x: Array, logits: Array) -> Pass:
         """The rows' outputs in inference mode (what dead-unit counts read), and the logits."""
@@ -150,6 +172,40 @@ class BlockMLP:
         for layer in self.net.layers:
             a = _infer(layer, a, a_rows, self.net)
         return Pass(z=[logits], a=a_rows, dz=[], g=[])
+
+
+class BinaryBlockMLP(BlockMLP, BinaryMLP):  # type: ignore[misc]  # rows stand in for hidden layers
+    """A layer network with one sigmoid output unit, trained on binary cross-entropy. BlockMLP's
+    methods come first; BinaryMLP gives `output` (the records' histogram of σ(s)) and makes this a
+    BinaryMLP for them. MLP's constructor is never run: BlockMLP's builds everything."""
+
+    def __init__(
+        self,
+        run: RunConfig,
+        features: int,
+        init_data: Array | None = None,
+        dtype: type[np.floating] = np.float32,
+    ) -> None:
+        BlockMLP.__init__(self, run, features, 1, init_data, dtype)
+
+    def output_loss(self, logits: Array, y: NDArray[np.intp], out: Array | None) -> tuple[float, Array]:
+        return sigmoid_cross_entropy(logits, y, out=out)
+
+    def score(self, logits: Array, y: NDArray[np.intp]) -> tuple[float, float]:
+        """(mean binary cross-entropy, accuracy): class 1 where σ(s) > 0.5."""
+        correct = np.count_nonzero((logits[:, 0] > 0) == (y == 1))
+        loss, _ = sigmoid_cross_entropy(logits, y, out=None)
+        return loss, float(correct) / len(y)
+
+    def evaluate(self, x: Array, y: NDArray[np.intp], keep: bool = False) -> tuple[float, float, Pass]:
+        return BlockMLP.evaluate(self, x, y, keep)
+
+
+def block_model(run: RunConfig, features: int, classes: int, loss: str, init_data: Array | None) -> BlockMLP:
+    """The trainer's model for a layer network: softmax over `classes` logits, or (bce) one unit."""
+    if loss == "bce":
+        return BinaryBlockMLP(run, features, init_data)
+    return BlockMLP(run, features, classes, init_data)
 
 
 def _flat(layers: list[AnyLayer]) -> list[AnyLayer]:
@@ -196,6 +252,35 @@ def block_sizes(run: RunConfig, outputs: int) -> tuple[list[tuple[int, int]], in
     if arch.residual:
         width = run.widths[0]
         sizes = [(run.input_dim, width)] + [(width, width)] * (run.depth * arch.branch)
-    else:
-        sizes = list(zip((run.input_dim, *run.widths[:-1]), run.widths, strict=True))
+    else:  # maxout: k weight sets a unit
+        outs = [
+            w * ACTIVATIONS[run.activation_at(j)].pieces(run.activation_params_at(j))
+            for j, w in enumerate(run.widths)
+        ]
+        sizes = list(zip((run.input_dim, *run.widths[:-1]), outs, strict=True))
     return [*sizes, (run.widths[-1], outputs)], row_count(run)
+
+
+def block_parameters(run: RunConfig, outputs: int) -> int:
+    """The classifier's trained numbers: every dense layer's weights (and biases when the run has
+    them), the read-out's, each norm's scale (and shift), and ReZero's scalar per block; counted as
+    BlockMLP holds them, without drawing a weight."""
+    from ..network.blocks import architecture
+
+    arch = architecture(run)
+    sizes, _ = block_sizes(run, outputs)
+    bias = int(run.bias != NO_BIAS)
+    count = sum(f * o + bias * o for f, o in sizes)
+    per_norm = 1 if arch.norm == "rms" else 2  # gamma (and beta)
+    if arch.norm != "none":
+        if arch.residual:
+            norms = run.depth + (1 if arch.norm_at == "pre" else 0)  # a final norm after pre-norm blocks
+            count += norms * per_norm * run.widths[0]
+        else:
+            before = arch.norm_at == "before"
+            count += sum(
+                per_norm * (o if before else w) for (_, o), w in zip(sizes[:-1], run.widths, strict=True)
+            )
+    if arch.learn_scale:
+        count += run.depth
+    return count

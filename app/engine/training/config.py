@@ -99,10 +99,6 @@ def make_train_config(
     pair = _digits(digits, loss, data)
     if not isinstance(run, RunConfig):
         run = make_run({"bias": "zeros", **run})
-    if run.arch is not None and loss != "softmax":
-        raise ConfigError(
-            "loss", "norms and residual blocks train with softmax cross-entropy (loss=bce: plain stacks)"
-        )
     if data == "mnist":
         run = replace(run, input_dim=MNIST_FEATURES)
     elif run.samples < 2:
@@ -195,6 +191,10 @@ def train_parameters(config: TrainConfig) -> int:
     """The trained network's weights and biases: its hidden layers (a maxout layer's k weight sets
     each) and the read-out, as MLP draws them (cost.parameter_count's count plus the read-out's)."""
     run = config.run  # its input_dim is the data's features (784 for MNIST)
+    if run.arch is not None:  # norms, residual branches (their dense layers), ReZero's scalars
+        from .block_mlp import block_parameters
+
+        return block_parameters(run, config.outputs)
     bias = int(run.bias != NO_BIAS)
     return parameter_count(run) + config.outputs * (run.widths[-1] + bias)
 

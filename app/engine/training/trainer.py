@@ -69,9 +69,9 @@ def dataset_for(config: TrainConfig) -> Dataset:
 def model_for(config: TrainConfig, data: Dataset, init_data: NDArray[np.float32]) -> MLP:
     """The network trained: softmax over one logit per class, or (bce) one sigmoid output unit."""
     if config.run.arch is not None:  # norms or residual blocks (training/block_mlp.py)
-        from .block_mlp import BlockMLP
+        from .block_mlp import block_model
 
-        return BlockMLP(config.run, data.features, data.classes)  # type: ignore[return-value]
+        return block_model(config.run, data.features, data.classes, config.loss, init_data)  # type: ignore[return-value]
     if config.loss == "bce":
         return BinaryMLP(config.run, data.features, init_data)
     return MLP(config.run, data.features, data.classes, init_data)

@@ -13,7 +13,7 @@ import pytest
 
 from app.engine.layers.dense import Dense
 from app.engine.layers.norm import BatchNorm, LayerNorm, RMSNorm
-from app.engine.layers.pointwise import Pointwise
+from app.engine.layers.pointwise import Maxout, Pointwise
 from app.engine.layers.residual import Residual
 from app.engine.network.blocks import Network, backward, build, output, trace
 from app.engine.network.config import make_run
@@ -186,8 +186,9 @@ def test_depth_init_scales_each_output_projection_by_one_over_sqrt_2l() -> None:
         ({"block": "residual", "res_init": "fixup", "norm": "layer"}, "norm", "Fixup"),
         ({"norm": "group"}, "norm", "one of none, batch, layer, rms"),
         ({"block": "residual", "branch": 3}, "branch", "between 1 and 2"),
-        ({"norm": "batch", "activation": "maxout"}, "activation", "maxout"),
-        ({"norm": "batch", "init": "lsuv"}, "init", "lsuv"),
+        ({"block": "residual", "activation": "maxout"}, "activation", "no dense layer before it"),
+        ({"block": "residual", "init": "lsuv", "res_init": "depth"}, "res_init", "undo depth"),
+        ({"block": "residual", "init": "lsuv", "res_init": "fixup"}, "res_init", "undo fixup"),
         ({"block": "residual", "output_activation": "sigmoid"}, "output_activation", "plain stacks"),
     ],
 )
@@ -251,6 +252,8 @@ def _torch_forward(net: Network, x: Any, rows: dict[int, Any]) -> Any:
         if isinstance(layer, Dense):
             z = a @ p(layer, "W")
             return z + p(layer, "b") if "b" in layer.params else z
+        if isinstance(layer, Maxout):
+            return a.reshape(a.shape[0], layer.pieces, -1).amax(dim=1)
         if isinstance(layer, Pointwise):
             fn = {"relu": t.relu, "tanh": t.tanh, "sigmoid": t.sigmoid, "gelu": F.gelu}[layer.name]
             return fn(a)
@@ -307,3 +310,141 @@ def test_gradients_match_pytorch_autograd(arch: dict[str, object], activation: s
     for _, layer, name in net.parameters():
         theirs = net.torch_params[id(layer)][name].grad  # type: ignore[attr-defined]
         np.testing.assert_allclose(np.asarray(layer.grads[name]), theirs.numpy(), err_msg=name, **tol)
+
+
+# Plain stacks with norms take maxout (a norm before it normalizes each of its k pieces).
+MAXOUT_ARCHS: list[dict[str, Any]] = [
+    {"norm": n, "norm_at": at} for n in ("batch", "layer", "rms") for at in ("before", "after")
+]
+
+
+@pytest.mark.parametrize("arch", MAXOUT_ARCHS, ids=_name)
+def test_maxout_gradients_match_central_differences_and_pytorch(arch: dict[str, object]) -> None:
+    net, x = _net(arch, "maxout", pieces=3)
+    rows = list(trace(net, x, keep=True))
+    assert [r.post.shape[1] for r in rows] == [s.units for s in net.specs]
+    first = rows[0] if arch["norm_at"] == "before" else None
+    if first is not None:  # the norm sees every piece: 3 x 6 units
+        assert first.pre.shape == (8, 18) and first.spec.units == 18
+    out = rows[-1].post
+    r = np.random.default_rng(1).standard_normal(out.shape)
+    grads, dx = backward(net, r)
+
+    def loss() -> float:
+        return float(np.sum(r * output(net, x)))
+
+    h = 1e-6
+    for a, analytic in [(x, dx)] + [(layer.params[n], layer.grads[n]) for _, layer, n in net.parameters()]:
+        numeric = np.zeros_like(a)
+        for i in np.ndindex(a.shape):
+            keep = a[i]
+            a[i] = keep + h
+            up = loss()
+            a[i] = keep - h
+            down = loss()
+            a[i] = keep
+            numeric[i] = (up - down) / (2 * h)
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)
+
+    torch = _torch()
+    tx = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    pre: dict[int, Any] = {}
+    tout = _torch_forward(net, tx, pre)
+    (tout * torch.tensor(r)).sum().backward()
+    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-8, atol=1e-12)
+    for row in rows:
+        np.testing.assert_allclose(grads[row.index], pre[row.index].grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_maxout_layer_network_draws_the_plain_stacks_weights() -> None:
+    """Without a norm-free shortcut to compare, the dense layers of a maxout stack with LayerNorm
+    hold the plain maxout stack's weights and biases, piece for piece."""
+    from app.engine.network.forward import forward
+
+    fields = {"activation": "maxout", "pieces": 3, "init": "he_normal", "bias": "normal", "depth": 3}
+    fields |= {"width": 7, "input_dim": 5}
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    plain = list(forward(make_run(fields), x, 0))
+    dense = [
+        layer for layer in build(make_run({**fields, "norm": "layer"}), 0).layers if isinstance(layer, Dense)
+    ]
+    for ours, theirs in zip(dense, plain, strict=True):
+        np.testing.assert_array_equal(ours.weights, theirs.weights)
+        np.testing.assert_array_equal(ours.params["b"], theirs.bias)
+
+
+LSUV_ARCHS: list[dict[str, Any]] = [
+    {"norm": "batch"},
+    {"norm": "layer", "norm_at": "after"},
+    {"block": "residual"},
+    {"block": "residual", "branch": 2, "norm": "layer"},
+    {"block": "residual", "branch": 2, "norm": "rms", "norm_at": "post"},
+    {"block": "residual", "res_init": "rezero"},
+]
+
+
+@pytest.mark.parametrize("arch", LSUV_ARCHS, ids=_name)
+def test_lsuv_gives_every_dense_layer_unit_variance_on_the_inputs(arch: dict[str, object]) -> None:
+    """LSUV over the dense layers in forward order, through norms and into the branches: each
+    dense layer's output has variance within LSUV's tolerance of 1 on the run's inputs, times
+    gain^2; the same inputs give the same weights; no inputs, no network."""
+    from app.engine.layers.initializers import LSUV_TOLERANCE
+
+    fields = {"activation": "tanh", "init": "lsuv", "gain": 1.5, "bias": "normal", "bias_std": 0.1}
+    run = make_run({**fields, "depth": 4, "width": 64, "input_dim": 32, "samples": 300, **arch})
+    x = np.random.default_rng(3).standard_normal((300, 32)).astype(np.float32)
+    net = build(run, 0, np.float32, x)
+    seen: list[float] = []
+    dense_out: dict[int, float] = {}
+
+    # Each dense layer's output on the network's own forward pass: hook the layers' forward.
+    for _, layer, name in net.parameters():
+        if isinstance(layer, Dense) and name == "W" and id(layer) not in dense_out:
+            dense_out[id(layer)] = math.nan
+            original = layer.forward
+
+            def hooked(
+                a: np.ndarray, keep: bool = False, _f: Any = original, _l: Dense = layer
+            ) -> np.ndarray:
+                # the weights' part alone: gain scales W, not the bias (as the plain stack's LSUV)
+                z = a @ _l.params["W"]
+                seen.append(float(z.var(dtype=np.float64)))
+                out: np.ndarray = _f(a, keep)
+                return out
+
+            layer.forward = hooked  # type: ignore[method-assign]
+    output(net, x)
+    assert len(seen) == len(dense_out) >= 4
+    bias_var = 0.1**2
+    for v in seen:  # Var(aW + b) near 1 before gain; the weights' part is then times gain^2
+        assert abs(v / 1.5**2 + bias_var - 1.0) < LSUV_TOLERANCE + 0.02
+    again = build(run, 0, np.float32, x)
+    for (_, a, n), (_, b, _) in zip(net.parameters(), again.parameters(), strict=True):
+        np.testing.assert_array_equal(a.params[n], b.params[n])
+    plain = build(
+        make_run({**fields, "init": "orthogonal", "depth": 4, "width": 64, "input_dim": 32, **arch}), 0
+    )
+    assert any(
+        not np.array_equal(a.params["W"], b.params["W"])
+        for (_, a, n), (_, b, _) in zip(net.parameters(), plain.parameters(), strict=True)
+        if n == "W"
+    )
+    with pytest.raises(ValueError, match="needs the inputs"):
+        build(run, 0)
+
+
+def test_lsuv_layer_network_without_norm_is_the_plain_lsuv_stack() -> None:
+    """A plain layer network (no norm) scaled by LSUV has the plain stack's LSUV weights."""
+    from dataclasses import replace
+
+    from app.engine.network.architecture import Architecture
+    from app.engine.network.forward import forward
+
+    run = make_run({"activation": "tanh", "init": "lsuv", "depth": 3, "width": 40, "input_dim": 20})
+    x = np.random.default_rng(0).standard_normal((200, 20)).astype(np.float32)
+    plain = list(forward(run, x, 0))
+    net = build(replace(run, arch=Architecture()), 0, np.float32, x)
+    dense = [layer for layer in net.layers if isinstance(layer, Dense)]
+    for ours, theirs in zip(dense, plain, strict=True):
+        np.testing.assert_array_equal(ours.weights, theirs.weights)

@@ -7,11 +7,10 @@ import pytest
 
 from app import train_codec
 from app.engine.layers.norm import BatchNorm
-from app.engine.network.blocks import set_training
+from app.engine.network.blocks import output, set_training
 from app.engine.network.config import make_run
-from app.engine.params import ConfigError
-from app.engine.training.block_mlp import BlockMLP
-from app.engine.training.config import make_train_config, train_cost
+from app.engine.training.block_mlp import BinaryBlockMLP, BlockMLP, block_model
+from app.engine.training.config import make_train_config, train_cost, train_parameters
 from app.engine.training.trainer import train, train_runs
 
 ARCHS = [
@@ -125,7 +124,91 @@ def test_cost_counts_every_branch_and_row() -> None:
     assert residual.macs > plain.macs and residual.memory_bytes > plain.memory_bytes
 
 
-def test_bce_is_refused_for_layer_networks() -> None:
-    with pytest.raises(ConfigError) as err:
-        make_train_config({"activation": "tanh", "init": "xavier", "norm": "layer"}, loss="bce")
-    assert err.value.field == "loss"
+@pytest.mark.parametrize("arch", ARCHS, ids=str)
+def test_bce_loss_gradients_match_central_differences(arch: dict[str, object]) -> None:
+    run = make_run({"activation": "tanh", "init": "xavier", "bias": "normal", "depth": 2, "width": 5, **arch})
+    model = BinaryBlockMLP(run, features=4, dtype=np.float64)
+    assert model.readout.weights.shape == (5, 1)
+    rng = np.random.default_rng(0)
+    for p in model.params.values():
+        p += rng.standard_normal(p.shape) * 0.2
+    x = rng.standard_normal((9, 4))
+    y = rng.integers(0, 2, 9).astype(np.intp)
+    grads = model.new_grads()
+    model.loss_and_grads(x, y, grads)
+
+    def loss() -> float:
+        set_training(model.net, False)
+        return model.backward(x, model._run(x, keep=True, training=False), y, None)
+
+    h = 1e-6
+    for key, p in model.params.items():
+        numeric = np.zeros_like(p)
+        for i in np.ndindex(p.shape):
+            keep = p[i]
+            p[i] = keep + h
+            up = loss()
+            p[i] = keep - h
+            down = loss()
+            p[i] = keep
+            numeric[i] = (up - down) / (2 * h)
+        np.testing.assert_allclose(grads[key], numeric, rtol=1e-5, atol=1e-9, err_msg=key)
+    # the loss is binary cross-entropy of the one logit, in inference mode for evaluate
+    s = model.infer(x)[:, 0]
+    expected = np.mean(np.log1p(np.exp(-np.where(y == 1, s, -s))))
+    loss_value, accuracy, _ = model.evaluate(x, y)
+    assert loss_value == pytest.approx(expected, rel=1e-12)
+    assert accuracy == np.mean((s > 0) == (y == 1))
+
+
+def test_a_layer_network_trains_on_bce_with_lsuv() -> None:
+    """MNIST 0 against 1 with LayerNorm blocks and LSUV: learns, and the records carry the output
+    unit's histogram as a plain bce training's do."""
+    config = make_train_config(
+        {"activation": "tanh", "init": "lsuv", "block": "residual", "norm": "layer", "depth": 2, "width": 32},
+        loss="bce",
+        iterations=100,
+        record_every=50,
+        captures=[0, 100],
+    )
+    # stem, two blocks' projections, the read-out (weights, zero biases), three LayerNorms' gamma, beta
+    assert train_parameters(config) == (784 * 32 + 32) + 2 * (32 * 32 + 32) + (32 + 1) + 3 * 2 * 32
+    result = train(config)
+    assert result.status == "done" and result.records[-1].test_accuracy > 0.95
+    assert result.captures[-1].output is not None
+
+
+def test_lsuv_scales_the_classifier_on_its_data() -> None:
+    run = make_run(
+        {"activation": "tanh", "init": "lsuv", "norm": "batch", "depth": 2, "width": 20, "bias": "zeros"}
+    )
+    x = np.random.default_rng(2).standard_normal((200, 4)).astype(np.float32)
+    model = BlockMLP(run, features=4, classes=3, init_data=x)
+    logits = model.readout.forward(output(model.net, x))
+    assert abs(float(logits.var(dtype=np.float64)) - 1.0) < 0.1
+    with pytest.raises(ValueError, match="needs the inputs"):
+        BlockMLP(run, features=4, classes=3)
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [
+        {"norm": "batch"},
+        {"norm": "rms", "norm_at": "after", "activation": "maxout"},
+        {"norm": "layer", "activation": "maxout", "pieces": 3, "width": [7, 5, 4], "depth": 3},
+        {"block": "residual", "branch": 2, "norm": "layer"},
+        {"block": "residual", "branch": 2, "norm": "batch", "norm_at": "post"},
+        {"block": "residual", "res_init": "rezero", "bias": "normal"},
+        {"block": "residual", "res_init": "fixup", "branch": 2, "bias": "none"},
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("loss", ["softmax", "bce"])
+def test_train_parameters_count_every_trained_number(arch: dict[str, object], loss: str) -> None:
+    """train_parameters counts what the model trains: residual branches' layers (both of a
+    branch=2), every norm's gamma and beta, ReZero's scalars, maxout's k weight sets."""
+    config = make_train_config(
+        {"activation": "relu", "init": "he_normal", "depth": 3, "width": 6, **arch}, loss=loss
+    )
+    model = block_model(config.run, 784, 10, loss, None)
+    assert train_parameters(config) == sum(p.size for p in model.params.values())
