@@ -5,6 +5,7 @@
 // link follows. Every request goes through one LatestOnly: the newest value wins.
 
 import { exportUrl, getCatalog, simulateBody, simulateQuery } from "./api.js";
+import { ensembleCaption } from "./bands.js";
 import { Controls } from "./controls.js";
 import { renderClaim } from "./claim-box.js";
 import { VIEWS, lastLayers, layerChoices, layerRows, signalFigure, theoryNotes } from "./figures.js";
@@ -111,6 +112,7 @@ function syncViewControls() {
   const hasGrad = hasGradients(state.result);
   $("gradients").checked = hasGrad;
   $("per-run-axes").checked = state.result?.experiment.axes === "run";
+  syncSeeds(state.result);
   document.querySelector('input[name="kind"][value="grad"]').disabled = !hasGrad;
   // rows of the runs side by side: a BatchNorm run's norm rows are rows of their own
   const choices = layerChoices(state.result ? rowCount(state.result) : 0);
@@ -177,7 +179,8 @@ async function drawFigures() {
   const unit = total === depth ? "layers" : "rows"; // rows: the layers of runs side by side
   const caption = total > rows.length && !everyLayer ? ` (${rows.length} of ${total} ${unit} shown)` : "";
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
-  setText($("figure-caption"), `${plural(result.runs.length, "run")} × ${plural(depth, "layer")}${caption}`);
+  const drawn = result.ensemble ? ` · ${ensembleCaption(result)}` : ""; // a seed ensemble says what it averages
+  setText($("figure-caption"), `${plural(result.runs.length, "run")} × ${plural(depth, "layer")}${caption}${drawn}`);
   if (liveResults.has(result)) $("phase-section").dataset.stale = "1"; // dimmed: not this run's point yet
   else startPhase(result);
 }
@@ -256,8 +259,15 @@ async function apply(result, request) {
   if (state.claimOf !== preset) renderClaim($("claim"), preset?.claim ?? null, preset?.share);
   state.claimOf = preset;
   showNotes(result);
-  setAttr($("download-csv"), "href", exportUrl("csv", result.share));
-  setAttr($("download-report"), "href", exportUrl("report", result.share));
+  // the downloads hold the link's own draw: a seed ensemble is not exported (yet)
+  const single = result.share.split("&").filter((part) => !part.startsWith("seeds=")).join("&");
+  setAttr($("download-csv"), "href", exportUrl("csv", single));
+  setAttr($("download-report"), "href", exportUrl("report", single));
+  const exported = result.ensemble ? "The link's own weight draw only (seed ensembles are not exported)" : null;
+  for (const id of ["download-csv", "download-report"]) {
+    if (exported) setAttr($(id), "title", exported);
+    else $(id).removeAttribute("title");
+  }
   setAttr($("units-link"), "href", `/units?${result.share}&layer=${preset?.claim?.units_layer ?? 1}`);
   setAttr(diagnosticsLink(), "href", `/diagnostics?${result.share}`);
   if (!$("message").hidden) showMessage("");
@@ -327,9 +337,20 @@ function onKey(event) {
  * preset's link with or without axes=run is still that preset, with its claim (a preset may have
  * per-run axes of its own: maxout-relu-sigmoid). */
 function presetOf(share) {
-  const binless = (query) => query.split("&").filter((part) => part !== "axes=run").join("&");
+  const binless = (query) => query.split("&").filter((part) => part !== "axes=run" && !part.startsWith("seeds=")).join("&");
   const experiment = binless(share);
   return state.catalog.presets.find((p) => binless(p.share) === experiment);
+}
+
+/** The weight-draws select shows the answer's draws (a link's seeds=3 adds its option); an
+ * ensemble takes no per-run axes, so each control is off while the other is on. */
+function syncSeeds(result) {
+  const select = $("seeds");
+  const seeds = String(result?.ensemble?.seeds ?? 1);
+  if (![...select.options].some((o) => o.value === seeds)) select.add(new Option(seeds, seeds));
+  select.value = seeds;
+  select.disabled = result?.experiment.axes === "run";
+  $("per-run-axes").disabled = seeds !== "1";
 }
 
 /** Why a run has no theory curve: the mean field's assumptions do not hold for it. */
@@ -412,6 +433,8 @@ function onControlsLive() {
 function backwardOptions() {
   const options = $("gradients").checked ? {} : { grad: false };
   if ($("per-run-axes").checked) options.axes = "run";
+  const seeds = Number($("seeds").value);
+  if (seeds > 1) options.seeds = seeds;
   const { loss, theory } = state.result?.experiment ?? {};
   if (loss) options.loss = loss;
   if (theory === false) options.theory = false;
@@ -449,6 +472,7 @@ function wire() {
   $("log-y").addEventListener("change", (e) => setView({ log: e.target.checked }));
   $("gradients").addEventListener("change", () => onControlsChange());
   $("per-run-axes").addEventListener("change", () => onControlsChange());
+  $("seeds").addEventListener("change", () => onControlsChange());
   $("layers").addEventListener("change", (e) => setView({ layers: e.target.value }));
   $("common-scale").addEventListener("change", (e) => setView({ scale: e.target.checked ? "common" : "ridge" }));
   window.addEventListener("popstate", () => loadQuery(location.search.slice(1)));
