@@ -88,7 +88,7 @@ export function ridgelineFigure(
   const columnPx = (xs[0][1] - xs[0][0]) * (width - layout.margin.l - layout.margin.r);
   const chars = Math.max(4, Math.floor(columnPx / (titleSize * 0.62)));
   const titles = runs.map((run) => {
-    const parts = narrow ? runName(run).split(/, | · /) : [runName(run)];
+    const parts = narrow ? runName(run).replace(", ", "\n").split(/\n| · /) : [runName(run)];
     return parts.flatMap((part) => wrapWords(part, chars));
   });
   const titleLines = Math.max(...titles.map((t) => t.length));

@@ -3,6 +3,7 @@
 // attributes, which the pages' CSP blocks.
 
 import { COLORS, esc, fmt, gridFigure, layerRows, spikeClip } from "./figures.js";
+import { missingRow, rowCount, rowLabels, rowLayer, rowTable } from "./layers.js";
 
 const FONT = { family: "system-ui, sans-serif", size: 12, color: "#1d2330" };
 const MAX_POINTS = 4000; // per raw loss trace: more than the plot has pixels
@@ -188,13 +189,22 @@ function perLayer(rows, which) {
   });
 }
 
+/** The indices of a run's rows that are a hidden layer's activation: every row of a plain stack; a
+ * layer network's activation rows (a norm row's units are never all zero: counted in, its zeros
+ * would halve the mean of a BatchNorm run's dead units beside a plain run's). */
+export function activationRows(run) {
+  const layers = run.captures.at(-1)?.layers ?? [];
+  const rows = run.records.dead_fraction[0]?.length ?? 0;
+  return [...Array(rows).keys()].filter((j) => !layers[j]?.layer_type || layers[j].layer_type === "activation");
+}
+
 /** The fraction of each hidden layer's units that are zero for every probe sample. */
 export function deadFigure(result, { which = "mean", iterations = null, width = 600 } = {}) {
   const data = result.runs.map((run, i) => ({
     type: "scatter",
     mode: run.records.step.length > 1 ? "lines" : "markers",
     x: run.records.step,
-    y: perLayer(run.records.dead_fraction, which),
+    y: perLayer(run.records.dead_fraction.map((row) => activationRows(run).map((j) => row[j])), which),
     line: { color: color(i), width: 2 },
     marker: { color: color(i) },
     name: esc(run.label),
@@ -264,38 +274,63 @@ function captureAt(run, step) {
 /** Per-layer histograms (activations "post" or gradients "grad") of every run at one captured
  * step: the dashboard's grid. A layer without that histogram is left blank. */
 export function histogramsFigure(result, step, { kind = "post", width = 1000 } = {}) {
-  const runs = result.runs.map((run) => ({
-    label: run.label,
-    layers: (captureAt(run, step)?.layers ?? []).map((layer) => (layer[kind] ? layer : undefined)),
-  }));
-  const depth = Math.max(0, ...runs.map((r) => r.layers.length));
-  if (depth === 0) return null;
-  const figure = gridFigure({ runs }, { kind, rows: layerRows(depth), width });
+  const captured = capturedRows(result, step);
+  const total = rowCount(captured);
+  if (total === 0) return null;
+  const rows = layerRows(total);
+  const figure = gridFigure(captured, { kind, rows, width });
   // A binary classifier's output unit comes last (`output`): its row says so, not "layer N".
-  const output = result.runs.map((run) => captureAt(run, step)?.layers.find((l) => l.output)).find(Boolean);
-  if (output) {
-    const title = kind === "grad" ? "output dL/ds" : "output σ(s)";
-    for (const key of Object.keys(figure.layout)) {
-      const axis = figure.layout[key];
-      if (key.startsWith("yaxis") && axis?.title?.text === `layer ${output.layer}`) axis.title.text = title;
-    }
-  }
+  const table = rowTable(captured);
+  const title = kind === "grad" ? "output dL/ds" : "output σ(s)";
+  rows.forEach((i, r) => {
+    if (table[i].key !== "output") return;
+    captured.runs.forEach((_, c) => {
+      const axis = figure.layout[`yaxis${r * captured.runs.length + c + 1 === 1 ? "" : r * captured.runs.length + c + 1}`];
+      if (axis?.title?.text) axis.title.text = title;
+    });
+  });
   // Values of a network about to diverge pass 1e15, where plotly's default switches to
   // superscript exponents (blocked by the CSP): "e" notation instead.
   for (const key of Object.keys(figure.layout)) if (key.startsWith("xaxis")) figure.layout[key].exponentformat = "e";
   return figure;
 }
 
-/** One layer's histogram at every captured step, stacked downwards (the first on top), one
- * column per run: TensorBoard's offset view of a distribution over training. */
-export function ridgeFigure(result, layer, { kind = "post", width = 1000 } = {}) {
+/** The runs' rows at a captured step (null: their last capture's), each run with its label and
+ * config: rows pair across runs as on the dashboard (layers.js rowTable). */
+export function capturedRows(result, step = null) {
+  const layersOf = (run) => (step === null ? run.captures.at(-1) : captureAt(run, step))?.layers ?? [];
+  return { runs: result.runs.map((run) => ({ label: run.label, config: run.config, layers: layersOf(run) })) };
+}
+
+/** The rows "one layer over training" offers, the last first: value the row (of capturedRows),
+ * text its name ("layer 5" in plain stacks, "L5 · relu" or "L5 · BatchNorm" beside a BatchNorm
+ * run, "output unit σ(s)" for a binary classifier's output). */
+export function ridgeChoices(result) {
+  const rows = capturedRows(result);
+  return rowTable(rows)
+    .map((row, i) => {
+      const text = row.key === "output" ? "output unit σ(s)" : rowLabels(rows, i, { oneLine: true }).find((l) => l !== null);
+      return { value: String(i), text };
+    })
+    .reverse();
+}
+
+/** One row's histogram at every captured step, stacked downwards (the first on top), one column
+ * per run: TensorBoard's offset view of a distribution over training. `row` is a row of
+ * capturedRows: the runs' comparable layers (a run without it says so in its column). */
+export function ridgeFigure(result, row, { kind = "post", width = 1000 } = {}) {
   const steps = captureSteps(result);
+  const rows = capturedRows(result);
   const n = result.runs.length;
-  const narrow = width / n < 260; // phones: labels on two lines
+  const narrow = width / n < 260; // phones: labels on several lines
   const gap = Math.min(0.06, 0.5 / Math.max(1, n - 1));
   const size = (1 - gap * (n - 1)) / n;
-  const spec = layout(Math.min(640, Math.max(260, steps.length * 34 + 110)), {
-    margin: { l: 72, r: 12, t: narrow ? 52 : 36, b: 40 },
+  // Each run's name over its column, in paper coordinates: a column without a ridge (a run without
+  // this row) has no subplot, and a title placed on its axes landed on the first column's.
+  const titles = result.runs.map((run) => (narrow ? esc(run.label).replace(", ", "\n").split(/\n| · /) : [esc(run.label)]));
+  const lines = Math.max(...titles.map((t) => t.length));
+  const spec = layout(Math.min(640, Math.max(260, steps.length * 34 + 110)) + 16 * (lines - 1), {
+    margin: { l: 72, r: 12, t: 20 + 16 * lines, b: 40 },
     hovermode: "closest",
     showlegend: false, // the runs are the columns' titles, the steps the rows'
     annotations: [],
@@ -305,14 +340,15 @@ export function ridgeFigure(result, layer, { kind = "post", width = 1000 } = {})
   result.runs.forEach((run, c) => {
     const k = c + 1;
     const suffix = k === 1 ? "" : k;
-    steps.forEach((step, row) => {
-      const found = captureAt(run, step)?.layers.find((l) => l.layer === layer)?.[kind];
+    const name = rowLabels(rows, row, { oneLine: true })[c];
+    steps.forEach((step, at) => {
+      const found = rowLayer(capturedRows(result, step), row, c)?.[kind];
       if (!found) return;
       const { edges, counts } = found;
       // ReLU's exact zeros are one bar far above the rest: scale by the second-highest bar.
       const peak = spikeClip(found)?.top ?? (Math.max(...counts) || 1);
       const height = (count) => 1.6 * Math.min(1.15, count / peak);
-      const base = -row;
+      const base = -at;
       const x = [edges[0]];
       const y = [base];
       counts.forEach((count, b) => {
@@ -321,7 +357,7 @@ export function ridgeFigure(result, layer, { kind = "post", width = 1000 } = {})
       });
       x.push(edges.at(-1));
       y.push(base);
-      const fade = Math.round(0x33 + (0x99 * (row + 1)) / steps.length).toString(16);
+      const fade = Math.round(0x33 + (0x99 * (at + 1)) / steps.length).toString(16);
       data.push({
         type: "scatter",
         mode: "lines",
@@ -333,41 +369,35 @@ export function ridgeFigure(result, layer, { kind = "post", width = 1000 } = {})
         name: `step ${step}`,
         hoverinfo: "text",
         hoveron: "fills",
-        text: `${esc(run.label)}, layer ${layer}, step ${step}: σ ${fmt(found.std)}`,
+        text: `${esc(run.label)}, ${esc(name ?? "")}, step ${step}: σ ${fmt(found.std)}`,
         xaxis: `x${k}`,
         yaxis: `y${k}`,
       });
     });
-    spec[`xaxis${suffix}`] = {
-      domain: [c * (size + gap), c * (size + gap) + size],
-      anchor: `y${k}`,
-      zeroline: false,
-      ticks: "outside",
-      exponentformat: "e",
-    };
+    const domain = [c * (size + gap), c * (size + gap) + size];
+    spec[`xaxis${suffix}`] = { domain, anchor: `y${k}`, zeroline: false, ticks: "outside", exponentformat: "e" };
     const every = Math.max(1, Math.ceil(steps.length / 12));
-    const ticks = steps.map((s, row) => [s, row]).filter(([, row]) => row % every === 0 || row === steps.length - 1);
+    const ticks = steps.map((s, at) => [s, at]).filter(([, at]) => at % every === 0 || at === steps.length - 1);
     spec[`yaxis${suffix}`] = {
       anchor: `x${k}`,
       range: [-steps.length + 0.6, 2],
-      tickvals: ticks.map(([, row]) => -row),
+      tickvals: ticks.map(([, at]) => -at),
       ticktext: ticks.map(([s]) => `step ${s}`),
       showticklabels: c === 0,
       showgrid: false,
       zeroline: false,
     };
-    spec.annotations.push({
-      text: narrow ? esc(run.label).replace(", ", "<br>") : esc(run.label),
-      xref: `x${k} domain`,
-      yref: "paper",
-      x: 0.5,
-      y: 1,
-      yshift: 8,
-      xanchor: "center",
-      yanchor: "bottom",
-      showarrow: false,
-      font: { size: 13, color: color(c), weight: 700 },
-    });
+    const middle = (domain[0] + domain[1]) / 2;
+    const title = { xref: "paper", yref: "paper", x: middle, y: 1, yshift: 8, xanchor: "center", yanchor: "bottom", showarrow: false };
+    spec.annotations.push({ ...title, text: titles[c].join("<br>"), font: { size: 13, color: color(c), weight: 700 } });
+    const lacks = missingRow(rows, row, c);
+    if (lacks) {
+      // the row is another run's (a BatchNorm run's norm row): this run has no such layer
+      const text = `no ${lacks}<br>in this run`;
+      spec.annotations.push({ text, xref: "paper", yref: "paper", x: middle, y: 0.5, xanchor: "center", showarrow: false, font: { size: 12, color: KEY } });
+      spec[`yaxis${suffix}`].visible = c === 0; // the steps stay named on the first column
+      spec[`xaxis${suffix}`].visible = false;
+    }
   });
   return { data, layout: spec };
 }

@@ -10,7 +10,7 @@
 import { ApiError, exportUrl } from "./api.js";
 import { renderClaim } from "./claim-box.js";
 import { COLORS } from "./figures.js";
-import { accuracyFigure, captureSteps, deadFigure, histogramsFigure, lossFigure, ratioFigure, ridgeFigure } from "./train-figures.js";
+import { accuracyFigure, activationRows, captureSteps, deadFigure, histogramsFigure, lossFigure, ratioFigure, ridgeChoices, ridgeFigure } from "./train-figures.js";
 import { copyLink, showMessage } from "./page.js";
 import { mergeProgress } from "./train-progress.js";
 
@@ -313,16 +313,14 @@ function fillSelect(select, options) {
 }
 
 function syncSelects(result) {
-  const hidden = Math.max(1, ...result.runs.map((r) => r.records.dead_fraction[0]?.length ?? 0));
+  // hidden layers: a BatchNorm run's norm rows are not layers of their own here
+  const hidden = Math.max(1, ...result.runs.map((r) => activationRows(r).length));
   const layers = [...Array(hidden).keys()].map((j) => ({ value: String(j), text: `layer ${j + 1}` }));
   const mean = { value: "mean", text: "mean over layers" };
   fillSelect($("dead-layer"), [mean, ...layers]);
   fillSelect($("ratio-layer"), [mean, ...layers, { value: "output", text: "output layer" }]);
-  const ridge = [...layers].reverse().map(({ value, text }) => ({ value: String(Number(value) + 1), text }));
-  // a binary classifier's sigmoid output unit is captured after its hidden layers
-  const output = result.runs.flatMap((r) => r.captures.at(-1)?.layers ?? []).find((l) => l.output);
-  if (output) ridge.unshift({ value: String(output.layer), text: "output unit σ(s)" });
-  fillSelect($("ridge-layer"), ridge);
+  // the runs' rows side by side (a BatchNorm run's norm rows too), the output unit's last
+  fillSelect($("ridge-layer"), ridgeChoices(result));
 }
 
 function syncSlider(result) {
