@@ -1,0 +1,95 @@
+"""Seed ensembles on the real dashboard: the bands drawn are the API's, the select asks for them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page
+
+from tests.browser.conftest import Watch, open_page, wait_for_location
+
+pytestmark = pytest.mark.browser
+LINK = "depth=3&width=40&samples=300&run=relu,he_normal&run=tanh,xavier"
+BAND = re.compile(r"σ (\S+) \((\S+)–(\S+)\)")
+
+
+def api(live_server: str, query: str) -> dict[str, Any]:
+    response = httpx.get(f"{live_server}/api/v1/simulate?{query}", timeout=60)
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def test_dashboard_draws_the_apis_bands(page: Page, live_server: str, watch: Watch) -> None:
+    result = api(live_server, f"{LINK}&seeds=4")
+    open_page(page, f"{live_server}/?{LINK}&seeds=4#view=grid&kind=post&log=0&layers=auto")
+    assert page.locator("#seeds").input_value() == "4"
+    assert "mean of 4 weight draws" in page.locator("#figure-caption").inner_text()
+    assert page.locator("#per-run-axes").is_disabled()
+    # the grid: one bar trace per run and layer, its error bars the draws' lowest and highest counts
+    bars = page.evaluate(
+        "() => document.getElementById('figure').data.filter((t) => t.type === 'bar')"
+        ".map((t) => ({y: t.y, plus: t.error_y.array, minus: t.error_y.arrayminus}))"
+    )
+    expected = [
+        layer["post"]
+        for layer_j in zip(*(r["layers"] for r in result["runs"]), strict=True)
+        for layer in layer_j
+    ]
+    assert len(bars) == len(expected) == 6
+    for drawn, t in zip(bars, expected, strict=True):
+        assert drawn["y"] == t["counts"]
+        assert all(
+            close(y + p, h)
+            for y, p, h in zip(drawn["y"], drawn["plus"], t["band"]["high"]["counts"], strict=True)
+        )
+        assert all(
+            close(y - m, lo)
+            for y, m, lo in zip(drawn["y"], drawn["minus"], t["band"]["low"]["counts"], strict=True)
+        )
+    # the statistics lines print the mean std and the draws' range, as the API's numbers
+    lines = [
+        m.groups()
+        for t in page.locator("#figure .annotation-text").all_text_contents()
+        if (m := BAND.search(t))
+    ]
+    assert len(lines) == 6
+    for (mean, low, high), t in zip(lines, expected, strict=True):
+        for shown, value in (
+            (mean, t["std"]),
+            (low, t["band"]["low"]["std"]),
+            (high, t["band"]["high"]["std"]),
+        ):
+            assert abs(float(shown) - value) <= 0.006 * abs(value), (shown, value)
+    # the signal chart: each measured activation std with the draws' band
+    signal = page.evaluate(
+        "() => document.getElementById('signal').data.filter((t) => t.name.endsWith(': activation'))"
+        ".map((t) => ({y: t.y, plus: t.error_y.array, minus: t.error_y.arrayminus}))"
+    )
+    for drawn, run in zip(signal, result["runs"], strict=True):
+        for y, p, m, layer in zip(drawn["y"], drawn["plus"], drawn["minus"], run["layers"], strict=True):
+            assert close(y, layer["post"]["std"])
+            assert close(y + p, layer["post"]["band"]["high"]["std"])
+            assert close(y - m, layer["post"]["band"]["low"]["std"])
+
+
+def test_choosing_weight_draws_asks_for_an_ensemble(page: Page, live_server: str, watch: Watch) -> None:
+    open_page(page, f"{live_server}/?{LINK}")
+    assert page.locator("#seeds").input_value() == "1"
+    assert page.evaluate("() => document.getElementById('figure').data.every((t) => !t.error_y)")
+    page.select_option("#seeds", "8")
+    wait_for_location(page, r"[?&]seeds=8(&|#|$)")
+    page.wait_for_selector("#figure-caption:has-text('mean of 8 weight draws')")
+    result = api(live_server, f"{LINK}&seeds=8")
+    first = page.evaluate("() => document.getElementById('figure').data.find((t) => t.type === 'bar').y")
+    assert first == result["runs"][0]["layers"][0]["post"]["counts"]
+    page.select_option("#seeds", "1")
+    wait_for_location(page, r"\?depth=3&width=40&samples=300&run=relu,he_normal&run=tanh,xavier(#|$)")
+    page.wait_for_selector("#figure-caption:not(:has-text('weight draws'))")
