@@ -8,6 +8,7 @@ import { exportUrl, getCatalog, simulateBody, simulateQuery } from "./api.js";
 import { ensembleCaption } from "./bands.js";
 import { Controls } from "./controls.js";
 import { renderClaim } from "./claim-box.js";
+import { CorrelationPanel } from "./correlation-panel.js";
 import { VIEWS, lastLayers, layerChoices, layerRows, signalFigure, theoryNotes } from "./figures.js";
 import { rowCount } from "./layers.js";
 import { copyLink, showMessage } from "./page.js";
@@ -115,7 +116,7 @@ function syncViewControls() {
   syncSeeds(state.result);
   document.querySelector('input[name="kind"][value="grad"]').disabled = !hasGrad;
   // rows of the runs side by side: a BatchNorm run's norm rows are rows of their own
-  const choices = layerChoices(state.result ? rowCount(state.result) : 0);
+  const choices = state.result ? layerChoices(rowCount(state.result), 10, state.result) : [];
   const select = $("layers");
   const key = choices.map((c) => c.value).join();
   if (select.dataset.choices !== key) {
@@ -157,7 +158,7 @@ async function drawFigures() {
   const v = drawnView(); // no backward pass run: activations, and the controls say so
   const depth = Math.max(...result.runs.map((r) => r.layers.length));
   const total = rowCount(result); // the runs' rows side by side (layer networks have more than depth)
-  const rows = layerRows(total, v.layers, 10, lastLayers(result));
+  const rows = layerRows(total, v.layers, 10, lastLayers(result), result);
   $("charts").hidden = false; // before drawing: a hidden plot would be laid out at a default width
   document.body.classList.toggle("presenting", v.present);
   const width = $("figure").clientWidth;
@@ -225,7 +226,8 @@ function drawPhase(result) {
 async function drawPhaseNow(result) {
   const hasTheory = result.runs.some((run) => run.theory);
   $("phase-section").hidden = !hasTheory; // theory=0 in the link: nothing to place on a diagram
-  if (hasTheory) await state.phase.draw(result);
+  // the correlation map (a diagnostics request of the same link) draws beside the diagrams
+  await Promise.all([hasTheory ? state.phase.draw(result) : null, state.correlation.draw(result)]);
 }
 
 /** A click on a diagram gives the chosen run weights N(0, (sigma_w / sqrt(width))^2) and biases
@@ -520,6 +522,7 @@ async function main() {
   $("explain-signal").textContent = SIGNAL_NOTE;
   $("explain-phase").textContent = PHASE_NOTE;
   state.phase = new PhasePanel($("phase-list"), PLOT_CONFIG, onPhasePick);
+  state.correlation = new CorrelationPanel($("correlation-list"), $("correlation-status"), PLOT_CONFIG);
   await loadQuery(location.search.slice(1) || state.catalog.presets.find((p) => p.name === DEFAULT_PRESET).share);
 }
 

@@ -10,9 +10,22 @@ export function lastLayers(result) {
 }
 
 /** Which layers (0-based) to draw: all up to `max`, else a window or every k-th layer, always
- * with the last layer and every layer in `lastLayers` (the shallower runs' last layers). */
-export function layerRows(depth, choice = "auto", max = 10, lastLayers = []) {
+ * with the last layer and every layer in `lastLayers` (the shallower runs' last layers). With
+ * `result`, a choice "rows-<role>" draws the rows of one role in every block or layer ("rows-dense
+ * projection": each block's projection), every k-th from the first (and the last) when they are
+ * many more than `max`. */
+export function layerRows(depth, choice = "auto", max = 10, lastLayers = [], result = null) {
   const all = [...Array(depth).keys()];
+  if (choice.startsWith("rows-") && result) {
+    const table = rowTable(result);
+    const of = all.filter((i) => table[i] && roleOf(table[i].key) === choice.slice(5));
+    if (of.length) {
+      // all of them up to half as many again as `max` (a claim about each of 12 blocks needs all
+      // 12), else every k-th from the first, and the last: a claim compares layer 1 with the last
+      const every = of.length <= 1.5 * max ? 1 : Math.ceil(of.length / max);
+      return of.filter((_, m) => m % every === 0 || m === of.length - 1);
+    }
+  }
   if (depth <= max || choice === "all") return all;
   if (choice.startsWith("from-")) {
     const start = Math.min(Math.max(0, Number(choice.slice(5)) - 1), depth - 1);
@@ -26,11 +39,31 @@ export function layerRows(depth, choice = "auto", max = 10, lastLayers = []) {
   }
 }
 
-export function layerChoices(depth, max = 10) {
+/** A row key's role in its block or layer: "act", "norm before", "dense projection", "residual". */
+const roleOf = (key) => key.split("|")[1] ?? key;
+
+/** The layer menu of a deep figure: every k-th row, windows of `max`, and, for layer networks
+ * (`result`), the rows of each role that recurs ("projection rows (every block)"), which a claim
+ * about one kind of row needs side by side. Plain stacks' menu names layers, layer networks' rows. */
+export function layerChoices(depth, max = 10, result = null) {
   if (depth <= max) return [];
-  const choices = [{ value: "auto", text: `one layer in ${Math.ceil((depth - 1) / (max - 1))}` }];
+  const typed = result !== null && typedRows(result);
+  const word = typed ? "row" : "layer";
+  const choices = [{ value: "auto", text: `one ${word} in ${Math.ceil((depth - 1) / (max - 1))}` }];
+  if (typed) {
+    const table = rowTable(result);
+    const roles = new Map(); // role -> its first row, in the table's order
+    table.forEach((row, i) => roles.has(roleOf(row.key)) || roles.set(roleOf(row.key), i));
+    for (const [role, first] of roles) {
+      const count = table.filter((row) => roleOf(row.key) === role).length;
+      if (count < 2) continue; // the stem, a final norm
+      const name = rowLabels(result, first, { oneLine: true }).find((l) => l !== null).split(" · ").at(-1);
+      const every = count <= 1.5 * max ? 1 : Math.ceil(count / max);
+      choices.push({ value: `rows-${role}`, text: `${name} rows${every > 1 ? ` (1 in ${every})` : ""}` });
+    }
+  }
   for (let start = 1; start <= depth; start += max) {
-    choices.push({ value: `from-${start}`, text: `layers ${start}–${Math.min(start + max - 1, depth)}` });
+    choices.push({ value: `from-${start}`, text: `${word}s ${start}–${Math.min(start + max - 1, depth)}` });
   }
   return choices;
 }
