@@ -118,8 +118,24 @@ export function rowKeys(run) {
   });
 }
 
+/** Where a key sits among places: the stem first, layers and blocks by number, a final norm and
+ * the output last. */
+function placeRank(key) {
+  const place = key.split("|")[0];
+  if (place === "stem") return -1;
+  return /^\d+$/.test(place) ? Number(place) : Infinity;
+}
+
+/** Whether the merge takes the table's row next: it keeps the longest pairing (`skipTable` and
+ * `skipRun` are what is left to pair after skipping either's row), and where both keep it, the row
+ * of the earlier layer or block ("L1 · norm after" before "L2 · norm before"), else the table's. */
+function tableFirst(skipTable, skipRun, tableKey, runKey) {
+  if (skipTable !== skipRun) return skipTable > skipRun;
+  return placeRank(tableKey) <= placeRank(runKey);
+}
+
 /** Merge `keys` (run `c`'s) into `table` by their longest common subsequence: shared keys pair,
- * the others keep their order, the table's first where both have rows between two pairs. */
+ * the others keep their order, the earlier layer's first where both have rows between two pairs. */
 function merge(table, keys, c) {
   const m = table.length;
   const n = keys.length;
@@ -137,7 +153,7 @@ function merge(table, keys, c) {
       out.push({ key: keys[j], cells: [...table[i].cells, j] });
       i++;
       j++;
-    } else if (j >= n || (i < m && lcs[(i + 1) * w + j] >= lcs[i * w + j + 1])) {
+    } else if (j >= n || (i < m && tableFirst(lcs[(i + 1) * w + j], lcs[i * w + j + 1], table[i].key, keys[j]))) {
       out.push({ key: table[i].key, cells: [...table[i].cells, null] });
       i++;
     } else {

@@ -72,3 +72,110 @@ test("phase_diagrams_leave_out_layer_networks_whose_map_is_not_the_plain_stacks"
   const groups = phaseGroups([plainRun, lnRun]);
   assert.deepEqual(groups.map((g) => g.activation), ["relu"]);
 });
+
+// ---- rows of runs side by side (rowTable) ------------------------------------------------------
+
+const { layerChoices, layerRows, lastLayers, missingRow, rowCount, rowKeys, rowLayer, rowTable } = await import("../../static/js/layers.js");
+
+/** A plain-stack layer network of `depth` layers: a norm before (or after) each activation. */
+const normed = (label, depth, { norm = "batch_norm", at = "before", act = "sigmoid" } = {}) => {
+  const rows = [];
+  for (let k = 1; k <= depth; k++) {
+    const pair = [[norm, `layer ${k} · ${norm}`], ["activation", `layer ${k} · ${act}`]];
+    for (const [type, name] of at === "before" ? pair : pair.reverse()) rows.push(row(rows.length, type, name));
+  }
+  return run(label, rows);
+};
+const plainOf = (label, depth) => ({ ...run(label, [...Array(depth).keys()].map((j) => row(j))), config: { activation: "sigmoid" } });
+/** A residual stack: a stem, then per block [pre-norm], activation, projection, sum, [post-norm]. */
+const residual = (label, blocks, at = null) => {
+  const rows = [row(0, "dense", "stem")];
+  for (let b = 1; b <= blocks; b++) {
+    if (at === "pre") rows.push(row(rows.length, "layer_norm", `block ${b} · layer_norm (pre)`));
+    rows.push(row(rows.length, "activation", `block ${b} · relu 1`));
+    rows.push(row(rows.length, "dense", `block ${b} · projection`));
+    rows.push(row(rows.length, "residual", `block ${b} · x + s F(x)`));
+    if (at === "post") rows.push(row(rows.length, "layer_norm", `block ${b} · layer_norm (post)`));
+  }
+  if (at === "pre") rows.push(row(rows.length, "layer_norm", "final · layer_norm"));
+  return run(label, rows);
+};
+
+test("rowTable_pairs_a_plain_layer_with_the_batchnorm_networks_activation_of_the_same_layer", () => {
+  // bn-sigmoid: the plain run's layer 2 must sit beside "L2 · sigmoid", not "L1 · sigmoid"
+  const result = { runs: [plainOf("plain", 5), normed("bn", 5)] };
+  const table = rowTable(result);
+  assert.equal(rowCount(result), 10);
+  assert.deepEqual(table.map((r) => r.cells), [[null, 0], [0, 1], [null, 2], [1, 3], [null, 4], [2, 5], [null, 6], [3, 7], [null, 8], [4, 9]]);
+  assert.deepEqual(rowLabels(result, 3, { short: true }), ["L2 · sigmoid", "L2 · sigmoid"]); // the plain row says its activation
+  assert.deepEqual(rowLabels(result, 2, { short: true }), [null, "L2 · BatchNorm"]);
+  assert.equal(missingRow(result, 2, 0), "BatchNorm");
+  assert.equal(missingRow(result, 3, 0), null);
+  assert.equal(rowLayer(result, 3, 0), result.runs[0].layers[1]);
+  assert.deepEqual(lastLayers(result), [9]);
+});
+
+test("rowTable_keeps_plain_stacks_alone_as_they_always_were", () => {
+  const result = { runs: [plain, run("deeper", [row(0), row(1), row(2)])] };
+  assert.deepEqual(rowTable(result).map((r) => r.cells), [[0, 0], [1, 1], [null, 2]]);
+  assert.deepEqual(rowLabels(result, 1), ["layer 2", "layer 2"]);
+  assert.equal(missingRow(result, 2, 0), null); // a shallower run ends: no "no ..." note
+  assert.deepEqual(lastLayers(result), [1, 2]);
+});
+
+test("rowTable_tells_a_norm_before_the_activation_from_one_after_it_and_pre_from_post_norm", () => {
+  const placed = { runs: [normed("before", 2), normed("after", 2, { at: "after" })] };
+  assert.deepEqual(rowKeys(placed.runs[1]), ["1|act", "1|norm after", "2|act", "2|norm after"]);
+  assert.deepEqual(rowTable(placed).map((r) => r.cells), [[0, null], [1, 0], [null, 1], [2, null], [3, 2], [null, 3]]);
+  const residuals = { runs: [residual("post", 2, "post"), residual("pre", 2, "pre")] };
+  const keys = rowTable(residuals).map((r) => r.key);
+  assert.deepEqual(keys, [
+    "stem|dense stem", "1|norm (pre)", "1|act", "1|dense projection", "1|residual", "1|norm (post)",
+    "2|norm (pre)", "2|act", "2|dense projection", "2|residual", "2|norm (post)", "final|norm before",
+  ]);
+  assert.equal(missingRow(residuals, 1, 0), "LayerNorm (pre)");
+  assert.equal(missingRow(residuals, 10, 1), "LayerNorm (post)");
+  assert.deepEqual(lastLayers(residuals), [10, 11]);
+});
+
+test("rowTable_pairs_a_plain_layer_with_a_residual_blocks_activation", () => {
+  const result = { runs: [plainOf("plain", 2), residual("res", 2)] };
+  const table = rowTable(result);
+  assert.deepEqual(table.map((r) => r.cells), [[null, 0], [0, 1], [null, 2], [null, 3], [1, 4], [null, 5], [null, 6]]);
+  assert.deepEqual(rowLabels(result, 4, { short: true }), ["L2 · sigmoid", "B2 · relu 1"]);
+});
+
+test("layerChoices_offer_a_layer_networks_recurring_rows_and_layerRows_draws_them", () => {
+  const result = { runs: [residual("post", 12, "post"), residual("pre", 12, "pre")] };
+  const n = rowCount(result);
+  assert.equal(n, 62);
+  const choices = layerChoices(n, 10, result);
+  assert.deepEqual(choices.slice(0, 6).map((c) => c.text), [
+    "one row in 7", "LayerNorm (pre) rows", "relu 1 rows", "projection rows", "x + s F(x) rows", "LayerNorm (post) rows",
+  ]);
+  assert.ok(choices.at(-1).text.startsWith("rows 61"));
+  const rows = layerRows(n, "rows-dense projection", 10, lastLayers(result), result);
+  assert.equal(rows.length, 12); // each of the 12 blocks' projections
+  assert.ok(rows.every((i) => rowLabels(result, i, { short: true }).every((l) => l.endsWith("projection"))));
+  // 50 of a role: every fifth from the first, and the last
+  const deep = { runs: [normed("bn", 50, { act: "relu" }), plainOf("plain", 50)] };
+  const bn = layerRows(rowCount(deep), "rows-norm before", 10, lastLayers(deep), deep);
+  assert.deepEqual(bn.map((i) => rowLabels(deep, i, { short: true })[0]), [1, 6, 11, 16, 21, 26, 31, 36, 41, 46, 50].map((k) => `L${k} · BatchNorm`));
+  // plain stacks: the menu as always
+  assert.deepEqual(layerChoices(20, 10, { runs: [plainOf("p", 20)] }).map((c) => c.text), ["one layer in 3", "layers 1–10", "layers 11–20"]);
+});
+
+test("gridFigure_pairs_rows_and_says_what_a_run_lacks", () => {
+  const result = { runs: [plainOf("plain", 2), normed("bn", 2)] };
+  const fig = gridFigure(result);
+  const titles = Object.entries(fig.layout).filter(([k]) => k.startsWith("yaxis")).map(([, a]) => a.title?.text ?? null);
+  assert.deepEqual(titles, [null, "L1 · BatchNorm", "L1 · sigmoid", null, null, "L2 · BatchNorm", "L2 · sigmoid", null]);
+  const notes = fig.layout.annotations.filter((a) => a.text.startsWith("no "));
+  assert.deepEqual(notes.map((a) => a.text), ["no BatchNorm in this run", "no BatchNorm in this run"]);
+  // each note sits in the middle of the empty cell (column 1 of rows 1 and 3)
+  assert.ok(notes.every((a) => a.xref === "paper" && Math.abs(a.x - (fig.layout.xaxis.domain[0] + fig.layout.xaxis.domain[1]) / 2) < 1e-9));
+  assert.deepEqual(notes.map((a) => Math.abs(a.y - (fig.layout.yaxis.domain[0] + fig.layout.yaxis.domain[1]) / 2) < 1e-9), [true, false]);
+  // the bars of the plain run's layer 2 are in row 4 (cell 7), beside L2 · sigmoid (cell 8)
+  const bars = fig.data.filter((t) => t.type === "bar").map((t) => t.xaxis);
+  assert.deepEqual(bars, ["x2", "x3", "x4", "x6", "x7", "x8"]);
+});

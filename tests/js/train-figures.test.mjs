@@ -183,3 +183,73 @@ test("histogramsFigure_names_a_binary_classifiers_output_row", () => {
     ["layer 1", "layer 2"],
   );
 });
+
+// ---- a BatchNorm training beside a plain one (mnist-batchnorm-std001) -------------------------
+
+const { activationRows, ridgeChoices } = await import("../../static/js/train-figures.js");
+
+/** `run` with BatchNorm before each of its `layers` ReLUs: 2 rows a layer, as the API captures. */
+function bnRun(label, layers = 2) {
+  const r = run(label, { layers: 2 * layers });
+  for (const capture of r.captures) {
+    capture.layers.forEach((l, j) => {
+      const k = Math.floor(j / 2) + 1;
+      Object.assign(l, j % 2 ? { layer_type: "activation", name: `layer ${k} · relu` } : { layer_type: "batch_norm", name: `layer ${k} · batch_norm` });
+      if (j % 2 === 0) l.post = histogram(-3, 3); // BatchNorm's rows: values either side of 0
+    });
+  }
+  // norm rows are never dead; the ReLU rows 40%
+  r.records.dead_fraction = r.records.step.map(() => [...Array(2 * layers).keys()].map((j) => (j % 2 ? 0.4 : 0)));
+  return r;
+}
+const mixed = () => ({ ...result([bnRun("relu, N(0, 0.01²) · norm batch"), run("relu, N(0, 0.01²)")]), runs: [bnRun("relu, N(0, 0.01²) · norm batch"), { ...run("relu, N(0, 0.01²)"), config: { activation: "relu" } }] });
+
+test("ridgeChoices_offer_the_runs_rows_side_by_side_the_last_first", () => {
+  assert.deepEqual(ridgeChoices(mixed()), [
+    { value: "3", text: "layer 2 · relu" },
+    { value: "2", text: "layer 2 · BatchNorm" },
+    { value: "1", text: "layer 1 · relu" },
+    { value: "0", text: "layer 1 · BatchNorm" },
+  ]);
+  // plain runs alone: their layers, named as always
+  assert.deepEqual(ridgeChoices(result()).map((c) => c.text), ["layer 2", "layer 1"]);
+});
+
+test("ridgeFigure_titles_every_column_in_place_and_a_run_without_the_row_says_so", () => {
+  for (const width of [366, 1000]) {
+    const fig = ridgeFigure(mixed(), 2, { width }); // layer 2 · BatchNorm: the plain run has none
+    const titles = fig.layout.annotations.filter((a) => a.font?.weight === 700);
+    assert.equal(titles.length, 2);
+    // paper coordinates, each over its own column: the plain run's no longer lands on the first
+    assert.ok(titles.every((t) => t.xref === "paper"));
+    assert.ok(titles[0].x < 0.5 && titles[1].x > 0.5, titles.map((t) => t.x).join());
+    const lines = Math.max(...titles.map((t) => t.text.split("<br>").length));
+    assert.ok(fig.layout.margin.t >= 8 + 16 * lines, `${fig.layout.margin.t} for ${lines} lines`);
+    const note = fig.layout.annotations.find((a) => a.text.startsWith("no "));
+    assert.equal(note.text, "no BatchNorm<br>in this run");
+    assert.equal(note.x, titles[1].x);
+    assert.ok(fig.data.every((t) => t.xaxis === "x1"), "only the BatchNorm run has ridges in this row");
+  }
+  // the row both runs have: layer 2's ReLU in the BN run, layer 2 in the plain run
+  const both = ridgeFigure(mixed(), 3, { width: 1000 });
+  assert.deepEqual([...new Set(both.data.map((t) => t.xaxis))], ["x1", "x2"]);
+  assert.ok(both.data.find((t) => t.xaxis === "x2").text.includes("layer 2 · relu"));
+  const phone = ridgeFigure(mixed(), 3, { width: 366 }).layout.annotations.find((a) => a.font?.weight === 700);
+  assert.equal(phone.text, "relu<br>N(0, 0.01²)<br>norm batch");
+});
+
+test("deadFigure_counts_a_batchnorm_runs_activation_rows_only", () => {
+  const r = mixed();
+  assert.deepEqual(activationRows(r.runs[0]), [1, 3]);
+  assert.deepEqual(activationRows(r.runs[1]), [0, 1]);
+  const fig = deadFigure(r, { which: "mean" });
+  assert.ok(fig.data[0].y.every((v) => Math.abs(v - 0.4) < 1e-12), "the ReLU rows' 40%, not halved by the norm rows' 0");
+  assert.deepEqual(deadFigure(r, { which: "1" }).data[0].y, [0.4, 0.4, 0.4]); // layer 2: its ReLU row
+});
+
+test("histogramsFigure_pairs_a_plain_layer_with_the_batchnorm_runs_relu_row", () => {
+  const fig = histogramsFigure(mixed(), 20, { width: 1000 });
+  const titles = Object.entries(fig.layout).filter(([k]) => k.startsWith("yaxis")).map(([, a]) => a.title?.text ?? null);
+  assert.deepEqual(titles, ["L1 · BatchNorm", null, "L1 · relu", null, "L2 · BatchNorm", null, "L2 · relu", null]);
+  assert.equal(fig.layout.annotations.filter((a) => a.text === "no BatchNorm in this run").length, 2);
+});
