@@ -213,10 +213,14 @@ def test_diagnostics_seeds_give_the_mean_and_band_of_the_draws(client: TestClien
         assert jac[-1]["spectrum"]["count"] == 3 * 2 * 40  # pooled: 3 draws x 2 samples x 40 values
 
 
-@pytest.mark.parametrize(("extra", "field"), [("norm=layer", "norm"), ("block=residual", "block")])
-def test_diagnostics_refuse_layer_networks(client: TestClient, extra: str, field: str) -> None:
-    """Norms and residual blocks have their own pass: the diagnostics would measure a plain stack."""
-    response = client.get(f"/api/v1/diagnostics?run=tanh,xavier&{extra}")
-    assert response.status_code == 422
-    detail = response.json()["detail"][0]
-    assert detail["loc"][-1] == field and "plain stacks only" in detail["msg"]
+@pytest.mark.parametrize(("extra", "rows"), [("norm=layer", 2 * 5), ("block=residual&branch=2", 1 + 5 * 4)])
+def test_diagnostics_measure_layer_networks_row_by_row(client: TestClient, extra: str, rows: int) -> None:
+    """Norms and residual blocks are measured through their own pass, one entry per row, with no
+    mean-field prediction (block_diagnostics.py)."""
+    response = client.get(f"/api/v1/diagnostics?depth=5&width=30&run=tanh,xavier&{extra}&jacobian=1")
+    assert response.status_code == 200
+    run = response.json()["runs"][0]
+    assert len(run["correlation"]["layers"]) == len(run["jacobian"]["layers"]) == rows
+    assert all(p is None for layer in run["correlation"]["layers"] for p in layer["predicted"])
+    assert all(layer["predicted_mean_sq"] is None for layer in run["jacobian"]["layers"])
+    assert all(m is not None for layer in run["correlation"]["layers"] for m in layer["measured"])

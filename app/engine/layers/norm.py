@@ -62,6 +62,24 @@ class _Norm:
             y += self.params["beta"]
         return y
 
+    def statistics(self, x: Array) -> tuple[Array | None, Array]:
+        """(mean, 1 / sqrt(var + eps)) along the norm's axis as forward computes them (mean None
+        when not centred), kept as size 1 on that axis."""
+        n = x.shape[self.axis]
+        mean = x.mean(axis=self.axis, keepdims=True, dtype=x.dtype) if self.centred else None
+        xhat = x if mean is None else np.subtract(x, mean)
+        var = self._sum_of_products(xhat, xhat) / x.dtype.type(n)
+        return mean, (1.0 / np.sqrt(var + EPS)).astype(x.dtype, copy=False)
+
+    def apply(self, x: Array, mean: Array | None, inv: Array) -> tuple[Array, Array]:
+        """(y, x-hat) of x normalized by given statistics (a BatchNorm's frozen ones: the
+        diagnostics' pairs normalized by the run's own batch, which /simulate shows)."""
+        xhat = (x if mean is None else x - mean) * inv
+        y = xhat if self._identity() else xhat * self.params["gamma"]
+        if self.shift and not self._identity():
+            y += self.params["beta"]
+        return y, xhat
+
     def backward(self, g: Array) -> Array:
         xhat, inv = self._xhat, self._inv
         if xhat is None or inv is None:

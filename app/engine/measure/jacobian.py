@@ -141,3 +141,52 @@ def spectrum_layers(depth: int, most: int) -> tuple[int, ...]:
     if depth <= most:
         return tuple(range(1, depth + 1))
     return tuple(sorted({max(1, math.ceil(depth * (i + 1) / most)) for i in range(most)}))
+
+
+# Layer by layer, for layer networks (network/diagnostics.py): J of a layer's output from J of its
+# input, one function per layer type. J is (samples, units, K); at the network's input it is None
+# (the identity, or the probes), and a dense layer's product with it is the same for every sample
+# (1, units, K) until an activation or a norm makes it per sample.
+
+
+def dense_jvp(jac: Floats | None, probes: Floats | None, weights: Array) -> Floats:
+    """J of z = a W + b: W^T J (W^T, or W^T Q, at the input)."""
+    w_t = weights.astype(np.float64).T
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        if jac is None:
+            return (w_t if probes is None else w_t @ probes)[None, :, :]
+        return np.asarray(np.matmul(w_t, jac), dtype=np.float64)
+
+
+def activation_jvp(jac: Floats, z: Array, activation: Activation, params: Params, pieces: int) -> Floats:
+    """J of f(z): diag f'(z) J (maxout: each unit's winning piece's rows of J)."""
+    samples = z.shape[0]
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        if pieces > 1:
+            units = z.shape[1] // pieces
+            mask = activation.df(z.reshape(samples, pieces, units), params).astype(np.float64)
+            split = jac.reshape(jac.shape[0], pieces, units, jac.shape[-1])
+            return np.asarray(
+                np.einsum("spu,spuk->suk", mask, np.broadcast_to(split, (samples, *split.shape[1:])))
+            )
+        slope = activation.df(z, params).astype(np.float64)
+        return np.asarray(slope[:, :, None] * jac, dtype=np.float64)
+
+
+def norm_jvp(jac: Floats, xhat: Array, inv: Array, gamma: Array, per_sample: bool, centred: bool) -> Floats:
+    """J of y = gamma x-hat. Per sample (LayerNorm, RMSNorm, over each sample's n units):
+    dx-hat = inv (dx - mean_u(dx) - x-hat <x-hat, dx> / n), the mean term only when centred. Per
+    unit over a batch (BatchNorm) with the batch's statistics held fixed: dx-hat = inv dx."""
+    x64 = xhat.astype(np.float64)
+    scale = inv.astype(np.float64)
+    jac = np.broadcast_to(jac, (xhat.shape[0], *jac.shape[1:]))  # the input's J is every sample's
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        if not per_sample:
+            out = jac * scale.reshape(1, -1, 1)
+        else:
+            n = xhat.shape[1]
+            out = jac - jac.mean(axis=1, keepdims=True) if centred else jac.copy()
+            along = np.einsum("su,suk->sk", x64, jac) / n
+            out -= x64[:, :, None] * along[:, None, :]
+            out *= scale.reshape(-1, 1, 1)
+        return np.asarray(out * gamma.astype(np.float64)[None, :, None], dtype=np.float64)

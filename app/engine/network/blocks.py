@@ -382,6 +382,17 @@ def _pieces(run: RunConfig, j: int) -> int:
     return ACTIVATIONS[run.activation_at(j)].pieces(run.activation_params_at(j))
 
 
+def dense_sizes(run: RunConfig) -> list[tuple[int, int]]:
+    """(fan_in, fan_out) of every dense layer of the run's network, in order, without drawing a
+    weight: the stem and each branch layer, or (plain) each layer with maxout's k pieces a unit."""
+    arch = architecture(run)
+    if arch.residual:
+        width = run.widths[0]
+        return [(run.input_dim, width)] + [(width, width)] * (run.depth * arch.branch)
+    outs = [w * _pieces(run, j) for j, w in enumerate(run.widths)]
+    return list(zip((run.input_dim, *run.widths[:-1]), outs, strict=True))
+
+
 def row_count(run: RunConfig) -> int:
     """How many rows build(run) makes, without drawing a weight."""
     arch = architecture(run)

@@ -6,18 +6,23 @@ correlations c0 (their pre-activations' correlation per layer, beside the mean-f
 few of the run's own input samples, at which the input-output Jacobian is carried forward (its
 mean squared singular value per layer, beside the mean-field prod chi_l, and the full spectrum at
 up to SPECTRUM_LAYERS layers). The cost is known before any work (diagnostics_cost).
+
+Layer networks (norms, residual blocks) are measured row by row, as their /simulate answer shows
+them (block_diagnostics.py): each row's pair correlations and the Jacobian of its output, through
+every layer type. There is no mean-field C-map or Jacobian prediction for them here (null, and the
+note says so); the correlation's q is the layer networks' variance prediction (block_theory.py).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .. import blas
-from ..correlation_theory import CorrelationTheory, run_correlation_theory
+from ..correlation_theory import CorrelationTheory, FixedPoint, run_correlation_theory
 from ..layers.activations import ACTIVATIONS
 from ..layers.initializers import INITIALIZERS
 from ..measure.correlation import pair_correlations, pair_inputs
@@ -35,6 +40,9 @@ from ..measure.jacobian import (
 )
 from ..params import ConfigError
 from ..theory import run_theory
+from .block_diagnostics import walk
+from .block_theory import block_theory
+from .blocks import RowSpec, build, dense_sizes, row_count
 from .config import ExperimentConfig, RunConfig
 from .cost import BudgetError, Cost, Limits, run_cost
 from .forward import forward, input_samples
@@ -97,6 +105,8 @@ class CorrelationLayer:
     predicted: tuple[float | None, ...]  # per c0: the mean-field prediction (None: none)
     low: tuple[float | None, ...] | None = None  # with seeds > 1, per c0: the lowest seed's mean
     high: tuple[float | None, ...] | None = None  # and the highest
+    layer_type: str | None = None  # a layer network's row: its type and name (blocks.RowSpec)
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,8 @@ class JacobianLayer:
     spectrum: Spectrum | None  # at the spectrum layers only (pooled over the seeds)
     low: float | None = None  # with seeds > 1: the lowest seed's mean_sq
     high: float | None = None  # and the highest
+    layer_type: str | None = None  # a layer network's row: its type and name
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +160,12 @@ def diagnostics_cost(config: ExperimentConfig, options: DiagnosticsOptions) -> C
     and its SVDs."""
     macs = memory = values = 0
     for run in config.runs:
+        if run.arch is not None:
+            layer_cost = _layer_network_cost(run, options)
+            macs += layer_cost.macs
+            memory += layer_cost.memory_bytes
+            values += layer_cost.response_values
+            continue
         start = macs
         rows = 2 * len(options.c0) * options.pairs + options.jacobian
         fans = (run.input_dim, *run.widths[:-1])
@@ -174,16 +192,38 @@ def diagnostics_cost(config: ExperimentConfig, options: DiagnosticsOptions) -> C
     return Cost(macs, memory, values)
 
 
+def _layer_network_cost(run: RunConfig, options: DiagnosticsOptions) -> Cost:
+    """A layer network's: its own batch's forward pass (for BatchNorm's statistics, LSUV's
+    scaling), the pairs' and samples' pass, the Jacobian carried through every row and its SVDs."""
+    rows = 2 * len(options.c0) * options.pairs + options.jacobian
+    sizes = dense_sizes(run)
+    layer_macs = sum(f * o for f, o in sizes)
+    widest = max(o for _, o in sizes)
+    count = row_count(run)
+    base = run_cost(run)  # the /simulate forward pass, LSUV's passes included
+    macs = base.macs + rows * layer_macs
+    memory = base.memory_bytes + 4 * rows * (run.input_dim + 8 * widest)
+    k = _jacobian_directions(run)
+    s = options.jacobian
+    if s:
+        # W^T J per dense layer; each row's elementwise or norm step over J (a few passes)
+        macs += s * k * (layer_macs + 4 * count * widest)
+        macs += run.input_dim * RANDOM_DIRECTIONS**2 if k < run.input_dim else 0
+        shown = spectrum_layers(count, SPECTRUM_LAYERS)
+        macs += len(shown) * SVD_FACTOR * s * max(widest, k) * min(widest, k) ** 2
+        # J of the skip and of the branch (and a product's temporary), one layer's W^T in float64
+        memory += 8 * (4 * s * widest * k + max(f * o for f, o in sizes))
+    macs *= options.seeds  # every weight draw does the same work again
+    values = count * (6 * len(options.c0) + 6) + len(spectrum_layers(count, SPECTRUM_LAYERS)) * (
+        2 * run.bins + 10
+    )
+    return Cost(macs, memory, values)
+
+
 def check_measurable(config: ExperimentConfig) -> None:
-    """Raise ConfigError for a run the diagnostics cannot measure: layer networks (norms, residual
-    blocks), whose pass is not the plain stack's carried here, and a single input feature."""
+    """Raise ConfigError for a run the diagnostics cannot measure: a single input feature (no
+    pair of inputs has a chosen correlation)."""
     for i, run in enumerate(config.runs):
-        if run.arch is not None:
-            field = "block" if run.arch.residual else "norm"
-            raise ConfigError(
-                f"runs[{i}].{field}",
-                "the diagnostics measure plain stacks only (no norm, no residual blocks)",
-            )
         if run.input_dim < 2:
             raise ConfigError(
                 f"runs[{i}].input_dim", "must be at least 2 for pairs of inputs with a chosen correlation"
@@ -228,10 +268,13 @@ class _Draw:
     sd: list[list[float | None]]
     mean_sq: list[float | None]
     values: dict[int, Floats | None]  # 1-based spectrum layer -> singular values (None: NaN or inf)
+    rows: list[RowSpec] = field(default_factory=list)  # a layer network's rows
 
 
 def _draw(run: RunConfig, position: int, options: DiagnosticsOptions, weight_seed: int) -> _Draw:
     """The run's network drawn from `weight_seed` (its inputs, pairs and samples from run.seed)."""
+    if run.arch is not None:
+        return _draw_layers(run, position, options, weight_seed)
     groups, pairs = len(options.c0), options.pairs
     q_in = INPUTS[run.input].second_moment(run.input_params())
     pair_rng = np.random.default_rng([run.seed, PAIR_STREAM, position])
@@ -273,6 +316,55 @@ def _draw(run: RunConfig, position: int, options: DiagnosticsOptions, weight_see
     return out
 
 
+def _draw_layers(run: RunConfig, position: int, options: DiagnosticsOptions, weight_seed: int) -> _Draw:
+    """A layer network's draw, row by row (block_diagnostics.walk): the same inputs, pairs,
+    samples and probes as a plain stack's; the network /simulate builds (LSUV scaled on the run's
+    inputs, BatchNorm on their statistics)."""
+    groups, pairs = len(options.c0), options.pairs
+    q_in = INPUTS[run.input].second_moment(run.input_params())
+    pair_rng = np.random.default_rng([run.seed, PAIR_STREAM, position])
+    pairs_x = pair_inputs(options.c0, pairs, run.input_dim, q_in, pair_rng)
+    samples = min(options.jacobian, run.samples)
+    inputs = input_samples(run)
+    extra = np.concatenate([inputs[:samples], pairs_x]) if samples else pairs_x
+    probes = directions(
+        run.input_dim, max(run.widths), np.random.default_rng([run.seed, PROBE_STREAM, position])
+    )
+    network = run if weight_seed == run.seed else replace(run, seed=weight_seed)
+    lsuv = INITIALIZERS[run.init].data_dependent
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        net = build(network, position, np.float32, inputs if lsuv else None)
+    own = inputs if run.arch is not None and run.arch.norm == "batch" else None
+    shown = set(spectrum_layers(len(net.specs), SPECTRUM_LAYERS))
+    out = _Draw([], [], [], {})
+    for row in walk(net, own, extra, probes, samples):
+        measured, sd = pair_correlations(row.measured[samples:], groups, pairs)
+        out.measured.append(measured)
+        out.sd.append(sd)
+        out.rows.append(row.spec)
+        if samples and row.jac is not None:
+            mean_sq = mean_squared_singular_value(row.jac, run.input_dim)
+            out.mean_sq.append(mean_sq if math.isfinite(mean_sq) else None)
+            if row.index + 1 in shown:
+                out.values[row.index + 1] = singular_values(row.jac)
+    return out
+
+
+LAYER_NETWORK_NOTE = (
+    "no mean-field C-map or Jacobian prediction for norms and residual blocks: measured only "
+    "(q is the layer networks' variance prediction; none for BatchNorm)"
+)
+
+
+def _layer_network_theory(run: RunConfig, c0: tuple[float, ...]) -> CorrelationTheory:
+    rows = block_theory(run).layers
+    none = FixedPoint(None, None, None, None, None, None)
+    empty = tuple(None for _ in c0)
+    return CorrelationTheory(
+        c0, tuple(empty for _ in rows), tuple(r.q for r in rows), none, LAYER_NETWORK_NOTE
+    )
+
+
 def _mean(values: Sequence[float | None]) -> float | None:
     return None if any(v is None for v in values) else float(np.mean([v for v in values if v is not None]))
 
@@ -288,9 +380,12 @@ def _extreme(values: Sequence[float | None], pick: str) -> float | None:
 def _run(run: RunConfig, position: int, label: str, options: DiagnosticsOptions) -> RunDiagnostics:
     draws = [_draw(run, position, options, (run.seed + k) % 2**32) for k in range(options.seeds)]
     ensemble = options.seeds > 1
-    theory = run_correlation_theory(run, options.c0)
+    plain = run.arch is None
+    theory = run_correlation_theory(run, options.c0) if plain else _layer_network_theory(run, options.c0)
+    depth = run.depth if plain else len(draws[0].rows)
+    specs: list[RowSpec | None] = [None] * depth if plain else list(draws[0].rows)
     correlation: list[CorrelationLayer] = []
-    for j in range(run.depth):
+    for j in range(depth):
         per_c0 = range(len(options.c0))
         means = [[d.measured[j][i] for d in draws] for i in per_c0]
         correlation.append(
@@ -301,11 +396,16 @@ def _run(run: RunConfig, position: int, label: str, options: DiagnosticsOptions)
                 theory.predicted[j],
                 tuple(_extreme(m, "min") for m in means) if ensemble else None,
                 tuple(_extreme(m, "max") for m in means) if ensemble else None,
+                *_named(specs[j]),
             )
         )
     samples = min(options.jacobian, run.samples)
     if not samples:
         return RunDiagnostics(run, label, theory, tuple(correlation), None)
+    if not plain:
+        return RunDiagnostics(
+            run, label, theory, tuple(correlation), _layer_jacobian(run, draws, specs, samples)
+        )
     chis = [layer.chi for layer in run_theory(run).layers]
     k = _jacobian_directions(run)  # the same input directions for every draw
     jac_layers: list[JacobianLayer] = []
@@ -336,3 +436,39 @@ def _run(run: RunConfig, position: int, label: str, options: DiagnosticsOptions)
     return RunDiagnostics(
         run, label, theory, tuple(correlation), JacobianResult(method, k, samples, tuple(jac_layers))
     )
+
+
+def _named(spec: RowSpec | None) -> tuple[str | None, str | None]:
+    return (None, None) if spec is None else (spec.layer_type, spec.name)
+
+
+def _layer_jacobian(
+    run: RunConfig, draws: list[_Draw], specs: list[RowSpec | None], samples: int
+) -> JacobianResult:
+    """A layer network's Jacobian rows: measured, no prediction."""
+    ensemble = len(draws) > 1
+    k = _jacobian_directions(run)
+    rows: list[JacobianLayer] = []
+    for j, spec in enumerate(specs):
+        assert spec is not None
+        squares = [d.mean_sq[j] for d in draws]
+        spectrum = None
+        if j + 1 in draws[0].values:
+            pooled = [d.values[j + 1] for d in draws]
+            if all(v is not None for v in pooled):
+                values = np.concatenate([v for v in pooled if v is not None])
+                spectrum = summarize_spectrum(values, max(spec.units, k), run.bins)
+        rows.append(
+            JacobianLayer(
+                j + 1,
+                _mean(squares),
+                None,
+                spectrum,
+                _extreme(squares, "min") if ensemble else None,
+                _extreme(squares, "max") if ensemble else None,
+                spec.layer_type,
+                spec.name,
+            )
+        )
+    method = "exact" if k == run.input_dim else "random_subspace"
+    return JacobianResult(method, k, samples, tuple(rows))

@@ -246,19 +246,9 @@ def _infer(layer: object, a: Array, rows: list[Array] | None = None, net: Networ
 def block_sizes(run: RunConfig, outputs: int) -> tuple[list[tuple[int, int]], int]:
     """(fan_in, fan_out) of every dense layer the classifier holds, the read-out last, and how many
     rows its network has (each a layer of activations a step holds), for the training's cost."""
-    from ..network.blocks import architecture, row_count
+    from ..network.blocks import dense_sizes, row_count
 
-    arch = architecture(run)
-    if arch.residual:
-        width = run.widths[0]
-        sizes = [(run.input_dim, width)] + [(width, width)] * (run.depth * arch.branch)
-    else:  # maxout: k weight sets a unit
-        outs = [
-            w * ACTIVATIONS[run.activation_at(j)].pieces(run.activation_params_at(j))
-            for j, w in enumerate(run.widths)
-        ]
-        sizes = list(zip((run.input_dim, *run.widths[:-1]), outs, strict=True))
-    return [*sizes, (run.widths[-1], outputs)], row_count(run)
+    return [*dense_sizes(run), (run.widths[-1], outputs)], row_count(run)
 
 
 def block_parameters(run: RunConfig, outputs: int) -> int:

@@ -413,7 +413,7 @@ def test_lsuv_gives_every_dense_layer_unit_variance_on_the_inputs(arch: dict[str
                 out: np.ndarray = _f(a, keep)
                 return out
 
-            layer.forward = hooked  # type: ignore[method-assign]
+            layer.forward = hooked  # type: ignore[method-assign,assignment]
     output(net, x)
     assert len(seen) == len(dense_out) >= 4
     bias_var = 0.1**2
