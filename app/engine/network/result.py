@@ -6,12 +6,16 @@ these; the web layer serializes them (app/api/payload.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
 
-from ..measure.stats import Extent, TensorStats
+import numpy as np
+
+from ..measure.stats import Array, Extent, TensorStats, scan, summarize
 from ..theory import RunTheory
+from .backward import scale_back
 from .config import ExperimentConfig, RunConfig
 
 
@@ -75,3 +79,77 @@ def by_axes(
     if config.axes == "shared":
         return summarize(items)
     return {i: summarize({i: item})[i] for i, item in items.items()}
+
+
+class ScaledGradient(Protocol):
+    """A gradient kept as delta / 2**exponent (backward.py's LayerGradient, a layer network's row)."""
+
+    @property
+    def delta(self) -> Array: ...
+
+    @property
+    def exponent(self) -> int: ...
+
+
+def scaled_stats(stats: TensorStats, exponent: int) -> TensorStats:
+    """Statistics of x from those of x / 2**exponent (counts are the same)."""
+
+    def up(v: float | None) -> float | None:
+        return None if v is None else scale_back(v, exponent)
+
+    return replace(
+        stats,
+        edges=np.ldexp(stats.edges, exponent),
+        mean=up(stats.mean),
+        std=up(stats.std),
+        min=up(stats.min),
+        max=up(stats.max),
+        percentiles=None
+        if stats.percentiles is None
+        else tuple(scale_back(p, exponent) for p in stats.percentiles),
+    )
+
+
+def true_extent(extent: Extent, exponent: int) -> Extent | None:
+    """The extent of x from that of x / 2**exponent, or None when float64 cannot hold x's
+    extremes exactly (they underflow into subnormals or to 0, or overflow)."""
+    if not extent.finite:
+        return extent
+    low, high = scale_back(extent.low, exponent), scale_back(extent.high, exponent)
+    exact = all(
+        math.isfinite(true) and scale_back(true, -exponent) == scaled
+        for true, scaled in ((low, extent.low), (high, extent.high))
+    )
+    return replace(extent, low=low, high=high) if exact else None
+
+
+def true_values(g: ScaledGradient) -> Array:
+    """dL/dz at its true scale in float64: what underflows is 0, what overflows inf."""
+    with np.errstate(under="ignore", over="ignore"):
+        return np.ldexp(g.delta.astype(np.float64), g.exponent)
+
+
+def gradient_stats(config: ExperimentConfig, grads: Mapping[int, ScaledGradient]) -> dict[int, TensorStats]:
+    """Layer j's dL/dz of the runs in `grads`, binned on one range shared by them.
+
+    Each run's dL/dz is kept as delta / 2**exponent, so it is binned in those units on the shared
+    range scaled alike, and its statistics scaled back. A gradient that vanished below float64's
+    smallest subnormals (or grew past its largest value) cannot be scaled back exactly, and the
+    shared range may not exist in the units of a run ~1e300 times smaller than another: such a
+    run is summarized at its true scale in float64, where the values that underflow are 0.
+    """
+    extents = {i: scan(g.delta) for i, g in grads.items()}
+    true = {i: true_extent(e, grads[i].exponent) for i, e in extents.items()}
+    values = {i: true_values(grads[i]) for i, t in true.items() if t is None}
+    exact = [t for t in true.values() if t is not None]
+    low, high = union_of(exact + [scan(v) for v in values.values()])
+    out = {}
+    for i, g in grads.items():
+        bins = config.runs[i].bins
+        shown = (scale_back(low, -g.exponent), scale_back(high, -g.exponent))
+        if i in values or not (math.isfinite(shown[0]) and math.isfinite(shown[1])):
+            x = values[i] if i in values else true_values(g)
+            out[i] = summarize(x, scan(x), (low, high), bins)
+        else:
+            out[i] = scaled_stats(summarize(g.delta, extents[i], shown, bins), g.exponent)
+    return out
