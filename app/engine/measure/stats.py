@@ -31,6 +31,8 @@ SQUARE_ROW = 1024  # values per dot product in the sum of squares (see _row_squa
 # 4 steps rather than 7 (each step is ten NumPy calls): 5-7% less CPU per summary than 16 rows.
 BLOCK = 32 * SQUARE_ROW
 LANES = 4  # copies of the counts that consecutive values alternate between (see _lane_offsets)
+SPREAD = 8  # a tensor spanning 1/8 of its range or more is counted by np.bincount, not in lanes
+CROWDED = 16  # ...unless over 1/16 of a block is zeros or saturated values (one bin each)
 # float64 layers (a vanished gradient at its true scale, a float64 network) may hold values whose
 # spans, bin scales, sums or squares leave float64: beyond these magnitudes they are computed on
 # the values times a power of two (exact) and scaled back. float32 values never come near them.
@@ -268,6 +270,9 @@ def _binned_pass(
         and int((dtype(data[1]) - origin) * factor + dtype(1.0)) <= bins + 1
     )
     stride = bins + 2
+    # Whether the values fill enough of the range that no bin takes a large share of them, unless
+    # they are zeros or saturated (counted per block below, before the block is binned).
+    spread = (data[1] - data[0]) * SPREAD >= high - low
     offsets = _lane_offsets(stride)
     lanes = np.zeros(LANES * stride, dtype=np.intp)
     out = _Pass(np.zeros(stride, dtype=np.int64))
@@ -296,6 +301,7 @@ def _binned_pass(
                     else:
                         np.subtract(block, dtype(mean), out=b)
                     tail_squares += _row_squares(b, first, rows, row_dots)
+                crowd = out.zeros + out.saturated  # before this block's
                 if mask is not None:
                     m = mask[: block.size]
                     if zeros:
@@ -322,11 +328,17 @@ def _binned_pass(
                     np.add(b, dtype(1.0), out=b)
                     np.maximum(b, 0, out=b)
                     np.minimum(b, bins + 1, out=i32, casting="unsafe")
-                np.add(i32, offsets[: block.size], out=i32)
-                np.copyto(i, i32)
-                # ufunc.at has a fast path for this case and, unlike np.bincount, no min/max
-                # pre-pass.
-                np.add.at(lanes, i, 1)
+                if spread and (out.zeros + out.saturated - crowd) * CROWDED <= block.size:
+                    # Values spread over many bins: np.bincount counts them 20% faster than
+                    # np.add.at into lanes (no offsets to add), whose min/max pre-pass is cheap.
+                    np.copyto(i, i32)
+                    out.counts += np.bincount(i, minlength=stride)
+                else:
+                    np.add(i32, offsets[: block.size], out=i32)
+                    np.copyto(i, i32)
+                    # ufunc.at has a fast path for this case and, unlike np.bincount, no min/max
+                    # pre-pass.
+                    np.add.at(lanes, i, 1)
             if mean is not None:
                 out.squares += float(np.add.reduce(row_dots[:rows], dtype=np.float64)) + tail_squares
     out.counts += lanes.reshape(LANES, stride).sum(axis=0)
