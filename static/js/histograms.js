@@ -172,7 +172,8 @@ function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, nar
     const under = hidden.some((h) => h.side === "below") || (narrow && hidden.length > 0);
     const at = { xref: `x${k}`, yref: `y${k} domain`, x: clip.x, y: 1, yshift: under ? -(size + 6) : 0 };
     const font = { size: large ? 14 : 10, color: "#1d2330" };
-    const text = compact || tight ? `▲ ${count(clip.count)}` : `▲ ${count(clip.count)} (${count(clip.zeros)} zeros)`;
+    // a phone's column has no room for the zeros (post-vs-pre-norm's ran off it); the hover tells them
+    const text = compact || tight || narrow ? `▲ ${count(clip.count)}` : `▲ ${count(clip.count)} (${count(clip.zeros)} zeros)`;
     const props = { ...at, xanchor: "left", yanchor: "top", font, bgcolor: NOTE_BG, hovertext: GLOSSARY["▲"] };
     layout.annotations.push(note(text, props));
   }
