@@ -22,9 +22,10 @@ from app.engine.network import experiment
 from app.engine.network.backward import LayerGradient, backward, upstream_gradient
 from app.engine.network.config import RunConfig, make_experiment
 from app.engine.network.cost import Limits, check_limits
-from app.engine.network.experiment import ExperimentResult, RunResult, _gradient_stats, run_experiment
+from app.engine.network.experiment import ExperimentResult, RunResult, run_experiment
 from app.engine.network.forward import forward, input_samples
 from app.engine.network.labels import default_label
+from app.engine.network.result import gradient_stats as _gradient_stats
 
 ROOT = Path(__file__).resolve().parents[3]
 
