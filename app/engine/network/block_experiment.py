@@ -17,18 +17,26 @@ import numpy as np
 
 from .. import blas
 from ..layers.dense import Dense
-from ..measure.stats import Array, TensorStats, summarize
+from ..measure.stats import Array, summarize
 from ..measure.stats import scan as scan_extent
 from ..measure.units import unit_counts
 from ..theory import RunTheory, run_theory
-from .backward import upstream_gradient
+from .backward import scale_back, upstream_gradient
 from .block_theory import block_theory
-from .blocks import Network, Row, backward, build, row_count, stream, trace
+from .blocks import Network, Row, build, row_count, scaled_backward, stream, trace
 from .config import ExperimentConfig, RunConfig
 from .forward import input_samples
 from .labels import run_labels
 from .memo import DRAWS
-from .result import ExperimentResult, LayerResult, RunResult, WeightGradient, by_axes, union_of
+from .result import (
+    ExperimentResult,
+    LayerResult,
+    RunResult,
+    WeightGradient,
+    by_axes,
+    gradient_stats,
+    union_of,
+)
 
 
 def _summarize_rows(config: ExperimentConfig, current: dict[int, Row]) -> dict[int, LayerResult]:
@@ -67,19 +75,17 @@ def _summarize_rows(config: ExperimentConfig, current: dict[int, Row]) -> dict[i
     return out
 
 
-def _summarize_grads(config: ExperimentConfig, grads: dict[int, Array]) -> dict[int, TensorStats]:
-    extents = {i: scan_extent(g) for i, g in grads.items()}
-    low_high = union_of(list(extents.values()))
-    return {i: summarize(g, extents[i], low_high, config.runs[i].bins) for i, g in grads.items()}
-
-
-def _weight_gradient(dense: Dense | None) -> WeightGradient | None:
+def _weight_gradient(dense: Dense | None, exponents: dict[object, int]) -> WeightGradient | None:
+    """dL/dW's norm and std (kept in units of 2**exponent: scaled back, as the plain stack's)."""
     if dense is None or "W" not in dense.grads:
         return None
-    dw = dense.grads["W"].astype(np.float64)
-    w_std = float(dense.weights.std(dtype=np.float64))
-    std = float(dw.std())
-    return WeightGradient(float(np.linalg.norm(dw)), std, std / w_std if w_std > 0 else None)
+    exponent = exponents.get(dense, 0)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        dw = dense.grads["W"].astype(np.float64)
+        w_std = float(dense.weights.std(dtype=np.float64))
+        std = scale_back(float(dw.std()), exponent)
+        norm = scale_back(float(np.linalg.norm(dw)), exponent)
+    return WeightGradient(norm, std, std / w_std if w_std > 0 else None)
 
 
 def _theory(run: RunConfig) -> RunTheory:
@@ -133,15 +139,18 @@ def _add_gradients(
     results: list[list[LayerResult]],
 ) -> None:
     grads = []
+    exponents = []
     feeds = [net.fed_rows() for net in nets]
     for i, net in enumerate(nets):
         out = outputs[i]
         assert out is not None
         upstream = upstream_gradient(net.run, i, out, config.loss)
-        row_grads, _ = backward(net, upstream)
+        row_grads, layer_exponents, _, _ = scaled_backward(net, upstream)
         grads.append(row_grads)
+        exponents.append(layer_exponents)
     for j in range(max(len(net.specs) for net in nets)):
         here = {i: g[j] for i, g in enumerate(grads) if j in g}
-        stats = by_axes(config, here, partial(_summarize_grads, config))
+        stats = by_axes(config, here, partial(gradient_stats, config))
         for i, s in stats.items():
-            results[i][j] = replace(results[i][j], grad=s, weight_grad=_weight_gradient(feeds[i].get(j)))
+            weight_grad = _weight_gradient(feeds[i].get(j), exponents[i])
+            results[i][j] = replace(results[i][j], grad=s, weight_grad=weight_grad)

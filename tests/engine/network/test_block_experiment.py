@@ -29,10 +29,12 @@ def _peak(config: ExperimentConfig) -> int:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("arch", ["block:residual,norm:layer,branch:2", "norm:batch"])
+@pytest.mark.parametrize(
+    "arch", ["he_normal,block:residual,norm:layer,branch:2", "he_normal,norm:batch", "lsuv,norm:layer"]
+)
 def test_forward_only_peak_memory_is_one_layer_whatever_the_depth(arch: str) -> None:
     shallow, deep = (
-        _peak(_config(f"depth={d}&width=256&samples=500&grad=0&run=relu,he_normal,{arch}")) for d in (5, 40)
+        _peak(_config(f"depth={d}&width=256&samples=500&grad=0&run=relu,{arch}")) for d in (5, 40)
     )
     assert deep < 1.25 * shallow, (shallow, deep)
     layer = 500 * 256 * 4
@@ -102,3 +104,32 @@ def test_rezero_branches_get_no_gradient_and_the_sum_passes_it_whole() -> None:
     assert all(r.grad is not None and r.grad.std == sums[0].grad.std for r in inside)  # type: ignore[union-attr]
     projections = [r for r in rows if r.name and r.name.endswith("projection")]
     assert all(r.grad is not None and r.grad.std == 0.0 for r in projections)
+
+
+def test_vanishing_gradients_are_summarized_at_their_true_scale() -> None:
+    """50 sigmoid layers with RMSNorm after each: the first rows' dL/dz is ~1e-54, zeros in an
+    unscaled float32 pass; the experiment keeps each row's gradient by a power of two and reports
+    its statistics (and dL/dW's) at the true scale, as float64 computes them."""
+    from app.engine.network.backward import upstream_gradient
+    from app.engine.network.blocks import backward, build, output
+    from app.engine.network.forward import input_samples
+
+    query = "depth=50&width=64&input_dim=64&samples=200&run=sigmoid,normal,std:0.02,norm:rms,norm_at:after"
+    config = _config(query)
+    rows = run_experiment(config).runs[0].layers
+    run = config.runs[0]
+    net = build(run, 0, np.float64)
+    x = input_samples(run).astype(np.float64)
+    out = output(net, x, keep=True)
+    upstream = upstream_gradient(run, 0, out.astype(np.float32), config.loss).astype(np.float64)
+    exact, _ = backward(net, upstream)
+    for j in (0, 1, 50, len(rows) - 1):
+        grad = rows[j].grad
+        assert grad is not None and grad.std is not None
+        true_std = float(exact[j].std())
+        assert true_std > 0 and abs(grad.std - true_std) <= 1e-3 * true_std, (j, grad.std, true_std)
+    assert float(exact[0].std()) < 1e-50
+    dense = net.layers[0]
+    weight = rows[0].weight_grad
+    assert weight is not None and 0 < weight.norm < 1e-45
+    assert abs(weight.norm - float(np.linalg.norm(dense.grads["W"]))) <= 1e-3 * weight.norm

@@ -15,7 +15,7 @@ from app.engine.layers.dense import Dense
 from app.engine.layers.norm import BatchNorm, LayerNorm, RMSNorm
 from app.engine.layers.pointwise import Maxout, Pointwise
 from app.engine.layers.residual import Residual
-from app.engine.network.blocks import Network, backward, build, output, trace
+from app.engine.network.blocks import Network, backward, build, output, scaled_backward, trace
 from app.engine.network.config import make_run
 from app.engine.params import ConfigError
 
@@ -448,3 +448,79 @@ def test_lsuv_layer_network_without_norm_is_the_plain_lsuv_stack() -> None:
     dense = [layer for layer in net.layers if isinstance(layer, Dense)]
     for ours, theirs in zip(dense, plain, strict=True):
         np.testing.assert_array_equal(ours.weights, theirs.weights)
+
+
+@pytest.mark.parametrize("arch", ARCHS, ids=_name)
+def test_scaled_backward_is_backward_by_powers_of_two(arch: dict[str, object]) -> None:
+    """The power-of-two rescaling changes no value: every row's gradient, every parameter's and
+    dL/dx, scaled back, are backward's bit for bit (in float64, far from under- and overflow)."""
+    net, x = _net(arch)
+    out = output(net, x, keep=True)
+    r = np.random.default_rng(1).standard_normal(out.shape) * 1e3
+    rows, dx = backward(net, r)
+    params = {where: np.array(layer.grads[name]) for where, layer, name in net.parameters()}
+    scaled, exponents, sdx, e = scaled_backward(net, r)
+    assert any(g.exponent != 0 for g in scaled.values())
+    assert sorted(scaled) == sorted(rows)
+    for i, g in scaled.items():
+        np.testing.assert_array_equal(np.ldexp(g.delta, g.exponent), rows[i])
+    np.testing.assert_array_equal(np.ldexp(sdx, e), dx)
+    for where, layer, name in net.parameters():
+        np.testing.assert_array_equal(
+            np.ldexp(layer.grads[name], exponents[layer]), params[where], err_msg=where
+        )
+
+
+# 50 sigmoid layers, weights N(0, 0.02^2), RMSNorm after each activation: dL/d(row 0) is ~3e-54,
+# below float32's smallest subnormal (1.4e-45): an unscaled float32 backward gives exact zeros.
+VANISHING = {
+    "activation": "sigmoid",
+    "init": "normal",
+    "std": 0.02,
+    "norm": "rms",
+    "norm_at": "after",
+    "depth": 50,
+    "width": 64,
+    "input_dim": 64,
+    "samples": 200,
+}
+
+
+def _reference(fields: dict[str, Any], scale: float) -> tuple[Network, np.ndarray, dict[int, np.ndarray]]:
+    """The float32 network run with keep, its upstream gradient (times scale), and every row's
+    gradient of the same network in float64."""
+    run = make_run(fields)
+    x = np.random.default_rng(0).standard_normal((run.samples, run.input_dim))
+    n32, n64 = build(run, 0, np.float32), build(run, 0, np.float64)
+    out = output(n32, x.astype(np.float32), keep=True)
+    output(n64, x, keep=True)
+    upstream = np.random.default_rng(1).standard_normal(out.shape) * scale
+    exact, _ = backward(n64, upstream)
+    return n32, upstream, exact
+
+
+def _assert_close_everywhere(n32: Network, upstream: np.ndarray, exact: dict[int, np.ndarray]) -> None:
+    scaled, _, _, _ = scaled_backward(n32, upstream.astype(np.float32))
+    for i, g in scaled.items():
+        true = np.ldexp(g.delta.astype(np.float64), g.exponent)
+        peak = np.abs(exact[i]).max()
+        assert peak > 0 and np.isfinite(peak)
+        assert np.abs(true - exact[i]).max() <= 1e-3 * peak, i  # float32 against float64, 100 layers
+
+
+def test_scaled_backward_keeps_vanishing_gradients_that_float32_loses() -> None:
+    n32, upstream, exact = _reference(VANISHING, 1.0)
+    assert np.abs(exact[0]).max() < 1e-50
+    plain, _ = backward(n32, upstream.astype(np.float32))
+    assert not np.any(plain[0])  # the unscaled float32 pass: all zeros
+    _assert_close_everywhere(n32, upstream, exact)
+
+
+def test_scaled_backward_keeps_exploding_gradients_that_float32_overflows() -> None:
+    """BatchNorm after each of 100 sigmoid layers grows the gradient ~300 times; an upstream
+    gradient of 2^120 (1.3e36, finite in float32) then passes float32's largest value."""
+    fields = {**VANISHING, "init": "xavier", "norm": "batch", "depth": 100}
+    n32, upstream, exact = _reference(fields, 2.0**120)
+    plain, _ = backward(n32, upstream.astype(np.float32))
+    assert not np.all(np.isfinite(plain[0]))
+    _assert_close_everywhere(n32, upstream, exact)
