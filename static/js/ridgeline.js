@@ -9,13 +9,17 @@ import { COLORS, MUTED, NOTE_BG, VALUE_AXIS, baseLayout, domains, note, runName 
  * (`top` counts), heights in counts or, with logY, in log10(1 + count). */
 function ridge(edges, counts, base, top, logY) {
   const height = (n) => 1.6 * (logY ? Math.log10(1 + n) / Math.log10(1 + top) : n / top);
-  const x = [edges[0]];
+  // From the first bin holding values to the last: a range shared with another run's row (a
+  // BatchNorm row's, reaching below 0) drew a ReLU's ridge as a long flat line left of its values
+  const first = Math.max(0, counts.findIndex((n) => n > 0));
+  const last = Math.max(first, counts.findLastIndex((n) => n > 0));
+  const x = [edges[first]];
   const y = [base];
-  counts.forEach((n, b) => {
+  for (let b = first; b <= last; b++) {
     x.push(edges[b], edges[b + 1]);
-    y.push(base + height(n), base + height(n));
-  });
-  x.push(edges.at(-1));
+    y.push(base + height(counts[b]), base + height(counts[b]));
+  }
+  x.push(edges[last + 1]);
   y.push(base);
   return { x, y };
 }

@@ -99,3 +99,11 @@ test("ridgeline_pairs_a_plain_runs_ridges_with_the_batchnorm_runs_activation_row
   assert.deepEqual(fig.layout.yaxis.ticktext, ["L1 · BatchNorm", "L1 · sigmoid", "L2 · BatchNorm", "L2 · sigmoid", "L3 · BatchNorm", "L3 · sigmoid"]);
   assert.equal(fig.layout.yaxis2.showticklabels, false);
 });
+
+test("a_ridge_spans_the_bins_that_hold_values_not_a_range_shared_with_another_runs_row", () => {
+  // bn-deep-relu: a plain ReLU layer binned on a BatchNorm row's range (-15 to 15) drew a long
+  // flat line left of 0
+  const relu = { ...row(0), post: { ...tensor(), edges: linspace(-15, 15, 6), counts: [0, 0, 0, 40, 10, 0] } };
+  const fig = ridgelineFigure({ runs: [run("relu", [relu])] });
+  assert.deepEqual([Math.min(...fig.data[0].x), Math.max(...fig.data[0].x)], [0, 10]);
+});
