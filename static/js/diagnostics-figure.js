@@ -262,3 +262,32 @@ export function coordSummary(check) {
     })
     .join(" · ");
 }
+
+const FORM_KEYS = ["c0", "pairs", "seeds", "jacobian"];
+
+/** The form's fields for a diagnostics query as typed, when the server refused it: each key the
+ * link gives, as its text (what the visitor wrote stays readable, to be fixed), else its preset's,
+ * else its default (`defaults`: key -> text). The page parses no link beyond these four keys. */
+export function formFields(query, defaults, presets = []) {
+  const given = new URLSearchParams(query);
+  const preset = presets.find((p) => p.name === given.get("preset"));
+  const base = new URLSearchParams(preset?.query ?? "");
+  return Object.fromEntries(FORM_KEYS.map((key) => [key, given.get(key) ?? base.get(key) ?? defaults[key] ?? ""]));
+}
+
+/** The form key a refusal names (its detail's loc: ["query", "pairs"]), or null for another key. */
+export function refusedKey(detail) {
+  const key = Array.isArray(detail) ? detail[0]?.loc?.[1] : null;
+  return FORM_KEYS.includes(key) ? key : null;
+}
+
+/** The catalog's diagnostics keys as the form's default texts: c0 as "0.1,0.5,0.9". */
+export function formDefaults(keys) {
+  return Object.fromEntries(keys.map((k) => [k.name, Array.isArray(k.default) ? k.default.join(",") : String(k.default)]));
+}
+
+/** A diagnostics query without the form's four keys: the share link (or preset) it measures. */
+export function shareOf(query) {
+  const drop = (part) => FORM_KEYS.includes(decodeURIComponent(part.split("=")[0]));
+  return query.split("&").filter((part) => part && !drop(part)).join("&");
+}

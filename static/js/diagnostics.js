@@ -2,7 +2,7 @@
 // The query string is the dashboard's share link plus c0, pairs and jacobian; the server reads it
 // (the page parses no link) and answers with the canonical query, which goes back into the address bar.
 
-import { getLatest } from "./api.js";
+import { getCatalog, getLatest } from "./api.js";
 import { renderClaim } from "./claim-box.js";
 import {
   coordFigure,
@@ -10,10 +10,14 @@ import {
   correlationFigure,
   diagnosticsQuery,
   fixedPointText,
+  formDefaults,
+  formFields,
   meanSquareFigure,
   methodText,
   phaseText,
+  refusedKey,
   runColor,
+  shareOf,
   spectrumFigure,
   spectrumRows,
 } from "./diagnostics-figure.js";
@@ -40,7 +44,8 @@ const COLUMNS = [
   ["zeros", "σ ≈ 0"],
 ];
 
-const state = { result: null, presets: [] };
+const state = { result: null, presets: [], defaults: {} };
+const FIELD_IDS = { c0: "c0", pairs: "pairs", seeds: "seeds", jacobian: "jacobian-at" };
 
 const request = (query) => getLatest(API, `${API}?${query}`);
 
@@ -87,11 +92,18 @@ function jacobianCard(run, index) {
   return section;
 }
 
+/** The form's four fields, and which one (if any) the server refused. */
+function setFields(fields, refused = null) {
+  for (const [key, id] of Object.entries(FIELD_IDS)) {
+    $(id).value = fields[key];
+    if (key === refused) $(id).setAttribute("aria-invalid", "true");
+    else $(id).removeAttribute("aria-invalid");
+  }
+}
+
 function fillForm(result) {
-  $("c0").value = result.options.c0.join(",");
-  $("pairs").value = String(result.options.pairs);
-  $("jacobian-at").value = String(result.options.jacobian);
-  $("seeds").value = String(result.options.seeds ?? 1);
+  const { c0, pairs, jacobian, seeds } = result.options;
+  setFields({ c0: c0.join(","), pairs: String(pairs), jacobian: String(jacobian), seeds: String(seeds ?? 1) });
   $("back").href = `/?${result.share}`;
   const preset = state.presets.find((p) => p.query === result.query);
   $("preset").value = preset ? preset.name : "";
@@ -130,10 +142,27 @@ async function draw(result) {
 function show(query) {
   return loadAndDraw(() => request(query), draw, {
     what: "Cannot show the diagnostics",
-    hint: "Fix the link, or pick a preset.",
-    still: "The page still shows the diagnostics before.",
+    hint: "The fields show the refused link's values: fix the one marked, or pick a preset.",
+    still: "The page still shows the diagnostics before, and the fields are back to them.",
     drawn: () => Boolean(state.result),
+    failed: (err) => refused(query, err),
   });
+}
+
+/** A refused link leaves no blank field: the fields go back to the last answer (the address bar
+ * too), or, before any, show the refused link's own values; the field it names is marked. */
+function refused(query, err) {
+  const key = refusedKey(err.detail);
+  if (state.result) {
+    fillForm(state.result);
+    history.replaceState(null, "", `${location.pathname}?${state.result.query}`);
+  } else {
+    state.refusedQuery = query;
+    setFields(formFields(query, state.defaults, state.presets), key);
+    const preset = state.presets.find((p) => p.name === new URLSearchParams(query).get("preset"));
+    $("preset").value = preset ? preset.name : "";
+  }
+  if (key && state.result) $(FIELD_IDS[key]).setAttribute("aria-invalid", "true");
 }
 
 async function loadPresets() {
@@ -142,6 +171,12 @@ async function loadPresets() {
     state.presets = response.ok ? await response.json() : [];
   } catch {
     state.presets = [];
+  }
+  try {
+    const keys = (await getCatalog()).diagnostics.keys; // the fields' defaults, for a refused first link
+    state.defaults = formDefaults(keys);
+  } catch {
+    state.defaults = {};
   }
   $("preset").append(...state.presets.map((p) => new Option(p.title, p.name)));
 }
@@ -171,9 +206,10 @@ function main() {
   $("coord-run").addEventListener("click", runCoordCheck);
   $("diag-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    if (!state.result) return;
+    // before any answer (a refused first link), the form applies to that link's experiment
+    const share = state.result ? state.result.share : shareOf(state.refusedQuery ?? "");
     const fields = { c0: $("c0").value, pairs: $("pairs").value, jacobian: $("jacobian-at").value, seeds: $("seeds").value };
-    show(diagnosticsQuery(state.result.share, fields));
+    show(diagnosticsQuery(share, fields));
   });
   $("preset").addEventListener("change", (e) => {
     const preset = state.presets.find((p) => p.name === e.target.value);

@@ -216,3 +216,46 @@ def test_diagnostics_width_scaling_draws_the_apis_check(
     summary = page.locator("#coord-summary").text_content() or ""
     assert summary.startswith("standard (SP): hidden layers") and "μP: hidden layers" in summary
     page.locator("#width-scaling").screenshot(path=artifacts / "diagnostics-width-scaling.png")
+
+
+def test_diagnostics_refused_first_link_keeps_its_fields_and_names_the_refused_one(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    watch.expect_error("422")
+    open_page(page, f"{live_server}/diagnostics?{SMALL}&pairs=999&c0=0.2,0.7")
+    assert "pairs" in page.locator("#message").inner_text()
+    # the link's own values, readable and fixable, and the catalog's default where it gives none
+    assert page.locator("#pairs").input_value() == "999"
+    assert page.locator("#c0").input_value() == "0.2,0.7"
+    defaults = {
+        k["name"]: k["default"]
+        for k in httpx.get(f"{live_server}/api/v1/catalog").json()["diagnostics"]["keys"]
+    }
+    assert page.locator("#jacobian-at").input_value() == str(defaults["jacobian"])
+    assert page.locator("#seeds").input_value() == str(defaults["seeds"])
+    assert page.locator("#pairs").get_attribute("aria-invalid") == "true"
+    assert page.locator("#c0").get_attribute("aria-invalid") is None
+    # fixing the marked field shows the diagnostics of exactly those values
+    page.fill("#pairs", "4")
+    page.click("#diag-form button[type=submit]")
+    wait_for_location(page, r"pairs=4")
+    page.wait_for_selector("#correlation-runs .diag-run")
+    assert page.locator("#pairs").get_attribute("aria-invalid") is None
+    assert api(live_server, f"{SMALL}&pairs=4&c0=0.2,0.7")["options"]["c0"] == [0.2, 0.7]
+
+
+def test_diagnostics_refused_submit_restores_the_last_valid_fields(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    watch.expect_error("422")
+    open_page(page, f"{live_server}/diagnostics?{SMALL}&pairs=4")
+    shown = api(live_server, f"{SMALL}&pairs=4")
+    page.fill("#c0", "0.5,2")  # a text field the browser sends as typed; the server refuses 2
+    page.click("#diag-form button[type=submit]")
+    page.wait_for_selector("#message:has-text('c0')")
+    assert "fields are back to them" in page.locator("#message").inner_text()
+    assert page.locator("#c0").input_value() == ",".join(f"{c:g}" for c in shown["options"]["c0"])
+    assert page.locator("#pairs").input_value() == "4"
+    assert page.locator("#seeds").input_value() == str(shown["options"].get("seeds") or 1)
+    assert page.locator("#c0").get_attribute("aria-invalid") == "true"
+    wait_for_location(page, r"pairs=4$")

@@ -7,10 +7,14 @@ import {
   correlationFigure,
   diagnosticsQuery,
   fixedPointText,
+  formDefaults,
+  formFields,
   meanSquareFigure,
   methodText,
   phaseText,
+  refusedKey,
   shade,
+  shareOf,
   spectrumFigure,
   spectrumRows,
 } from "../../static/js/diagnostics-figure.js";
@@ -198,4 +202,28 @@ test("coordFigure narrow: a row per step, a column per parametrization", async (
 test("coordSummary: widest/narrowest after training, the hidden layers' range and the output's largest", async () => {
   const { coordSummary } = await import("../../static/js/diagnostics-figure.js");
   assert.equal(coordSummary(check), "standard (SP): hidden layers 1.2 to 1.2, output up to 4 · μP: hidden layers 1.05 to 1.05, output up to 1.03");
+});
+
+test("formFields_keep_a_refused_links_values_then_its_presets_then_the_defaults", () => {
+  const defaults = { c0: "0.1,0.5,0.9", pairs: "8", seeds: "1", jacobian: "2" };
+  assert.deepEqual(formFields("run=relu,he_normal&pairs=999&c0=0.2,0.7", defaults), {
+    c0: "0.2,0.7", pairs: "999", seeds: "1", jacobian: "2",
+  });
+  const presets = [{ name: "p", query: "preset=x&c0=0.3&jacobian=4" }];
+  assert.deepEqual(formFields("preset=p&seeds=40", defaults, presets), { c0: "0.3", pairs: "8", seeds: "40", jacobian: "4" });
+  assert.deepEqual(formFields("", {}), { c0: "", pairs: "", seeds: "", jacobian: "" });
+});
+
+test("refusedKey_names_a_form_field_only", () => {
+  assert.equal(refusedKey([{ loc: ["query", "pairs"], msg: "x" }]), "pairs");
+  assert.equal(refusedKey([{ loc: ["query", "runs", 0, "depth"], msg: "x" }]), null);
+  assert.equal(refusedKey("a string detail"), null);
+  assert.equal(refusedKey(undefined), null);
+});
+
+test("formDefaults_and_shareOf_read_the_catalog_and_the_link", () => {
+  const keys = [{ name: "c0", default: [0.1, 0.5] }, { name: "pairs", default: 8 }];
+  assert.deepEqual(formDefaults(keys), { c0: "0.1,0.5", pairs: "8" });
+  assert.equal(shareOf("depth=3&run=relu,he_normal&c0=0.2&pairs=9&seeds=2&jacobian=0"), "depth=3&run=relu,he_normal");
+  assert.equal(shareOf("preset=poole-tanh-correlation&pairs=999"), "preset=poole-tanh-correlation");
 });
