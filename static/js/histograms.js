@@ -274,6 +274,7 @@ export function overlayFigure(result, { kind = "post", logY = false, rows = null
   const xs = domains(cols, 70, 1000);
   const ys = domains(nrows, 44, plotHeight).reverse();
   const data = [];
+  const named = new Set(); // runs with a legend entry: each run's first row drawn (not row 1: a plain run has no BatchNorm row)
   shown.forEach((j, i) => {
     const k = i + 1;
     const [r, c] = [Math.floor(i / cols), i % cols];
@@ -287,6 +288,8 @@ export function overlayFigure(result, { kind = "post", logY = false, rows = null
       if (!layer?.[kind]) return;
       const color = COLORS[ri % COLORS.length];
       const { edges, counts } = layer[kind];
+      const first = !named.has(ri);
+      named.add(ri);
       data.push({
         type: "scatter",
         mode: "lines",
@@ -295,7 +298,8 @@ export function overlayFigure(result, { kind = "post", logY = false, rows = null
         y: [...counts, counts.at(-1)].map((v) => (logY && v === 0 ? null : v)),
         name: esc(run.label),
         legendgroup: `run${ri}`,
-        showlegend: i === 0,
+        showlegend: first,
+        legendrank: ri + 1, // the legend in the runs' order, whichever row names a run first
         customdata: binOf(edges, counts.length), // a step's point is its bin's left edge, the last its right
         hovertemplate: `[%{customdata[0]:.4~g}, %{customdata[1]:.4~g}%{customdata[2]}: %{y}<extra>${esc(run.label)}</extra>`,
         xaxis: `x${k}`,

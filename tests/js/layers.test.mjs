@@ -179,3 +179,9 @@ test("gridFigure_pairs_rows_and_says_what_a_run_lacks", () => {
   const bars = fig.data.filter((t) => t.type === "bar").map((t) => t.xaxis);
   assert.deepEqual(bars, ["x2", "x3", "x4", "x6", "x7", "x8"]);
 });
+
+test("overlayFigure_names_every_run_in_its_legend_though_row_1_is_one_runs_only", () => {
+  const fig = overlayFigure({ runs: [plainOf("plain", 2), normed("bn", 2)] });
+  const named = fig.data.filter((t) => t.showlegend);
+  assert.deepEqual(named.map((t) => [t.name, t.legendrank]), [["bn", 2], ["plain", 1]]);
+});
