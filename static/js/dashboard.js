@@ -10,7 +10,7 @@ import { Controls } from "./controls.js";
 import { renderClaim } from "./claim-box.js";
 import { CorrelationPanel } from "./correlation-panel.js";
 import { VIEWS, lastLayers, layerChoices, layerRows, signalFigure, theoryNotes } from "./figures.js";
-import { rowCount } from "./layers.js";
+import { rowCount, typedRows } from "./layers.js";
 import { copyLink, showMessage } from "./page.js";
 import { PHASE_NOTE, SIGNAL_NOTE, viewNote } from "./glossary.js";
 import { PhasePanel } from "./phase-panel.js";
@@ -177,11 +177,12 @@ async function drawFigures() {
   drawnAt.set(result, performance.now());
   plotMs.set(result, performance.now() - started);
   const everyLayer = v.view === "ridgeline" || v.view === "distribution";
-  const unit = total === depth ? "layers" : "rows"; // rows: the layers of runs side by side
-  const caption = total > rows.length && !everyLayer ? ` (${rows.length} of ${total} ${unit} shown)` : "";
+  // a layer network's rows (its norms, a block's projection and sum) are more than its layers
+  const unit = typedRows(result) ? "row" : "layer";
+  const caption = total > rows.length && !everyLayer ? ` (${rows.length} of ${total} ${unit}s shown)` : "";
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
   const drawn = result.ensemble ? ` · ${ensembleCaption(result)}` : ""; // a seed ensemble says what it averages
-  setText($("figure-caption"), `${plural(result.runs.length, "run")} × ${plural(depth, "layer")}${caption}${drawn}`);
+  setText($("figure-caption"), `${plural(result.runs.length, "run")} × ${plural(unit === "row" ? total : depth, unit)}${caption}${drawn}`);
   if (liveResults.has(result)) $("phase-section").dataset.stale = "1"; // dimmed: not this run's point yet
   else startPhase(result);
 }

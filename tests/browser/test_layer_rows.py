@@ -132,6 +132,8 @@ def test_bn_sigmoid_puts_the_plain_layer_2_beside_the_batchnorm_layer_2_sigmoid(
         " return Object.keys(l).filter(k => k.startsWith('yaxis')).map(k => l[k].title?.text ?? null); }"
     )
     assert titles[:4] == [None, "L1 · BatchNorm", "L1 · sigmoid", None]
+    # 5 layers, 10 rows: the caption counts rows, not "10 layers"
+    expect(page.locator("#figure-caption")).to_have_text("2 runs × 10 rows")
 
 
 def test_plain_presets_keep_their_rows(page: Page, live_server: str, watch: Watch) -> None:
@@ -148,6 +150,7 @@ def test_plain_presets_keep_their_rows(page: Page, live_server: str, watch: Watc
         ".map(k => l[k].title?.text).filter(Boolean); }"
     )
     assert titles == [f"layer {j}" for j in range(1, 6)]
+    expect(page.locator("#figure-caption")).to_have_text(f"{len(runs)} runs × 5 layers")
     assert not [b for b in page.evaluate(BOXES, "#figure") if b["text"].startswith("no ")]
 
 
