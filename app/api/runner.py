@@ -199,6 +199,23 @@ class EnginePool:
             executor.shutdown(wait=True, cancel_futures=True)
 
 
+class _Answers(LRUCache[str, Answer]):
+    """The cache of answers (bounded by their bytes), telling `evicted` which it drops for room."""
+
+    def __init__(self, max_bytes: int, evicted: Callable[[str], None]) -> None:
+        super().__init__(maxsize=max_bytes, getsizeof=_answer_size)
+        self._evicted = evicted
+
+    def popitem(self) -> tuple[str, Answer]:
+        key, answer = super().popitem()
+        self._evicted(key)
+        return key, answer
+
+
+def _answer_size(answer: Answer) -> int:
+    return answer.size
+
+
 class _Alias(NamedTuple):
     key: str  # canonical
     size: int  # bytes the alias holds
@@ -215,10 +232,15 @@ class Runner:
         self.max_in_flight = max_in_flight
         self.max_pending_macs = max_pending_macs
         alias_bytes = cache_bytes // ALIAS_SHARE
-        self._cache: LRUCache[str, Answer] = LRUCache(
-            maxsize=cache_bytes - alias_bytes, getsizeof=lambda a: a.size
-        )
+        self._cache: LRUCache[str, Answer] = _Answers(cache_bytes - alias_bytes, self._evicted)
         self._running: dict[str, asyncio.Task[Answer]] = {}
+        # The experiments (the pool's own work) in the cache or running, by config: `refusal`
+        # finds a link's answer by its config, without encoding the link (~25 us of a refusal's
+        # ~100 when a flood asks a link with ever new seeds). Equal configs have equal canonical
+        # keys and the codec reads a key back as its config, so this finds exactly the keys
+        # `answer` would find.
+        self._known: dict[ExperimentConfig, str] = {}
+        self._known_configs: dict[str, ExperimentConfig] = {}
         # (query as typed, the limits it was checked against) -> canonical key
         self._aliases: LRUCache[tuple[str, Limits], _Alias] = LRUCache(
             maxsize=alias_bytes, getsizeof=lambda a: a.size
@@ -270,6 +292,9 @@ class Runner:
             self.pending_macs += weight  # now, not when the task starts: the next request sees it
             task = asyncio.ensure_future(self._run(key, config, weight, work))
             self._running[key] = task
+            if work is None:
+                self._known[config] = key
+                self._known_configs[key] = config
             task.add_done_callback(_retrieve)
         # shield: a client that goes away does not cancel work that others wait for or that
         # the cache will keep
@@ -281,8 +306,7 @@ class Runner:
         """The refusal `answer(config, macs)` would raise now, counted as one, or None if it
         would answer (from the cache, with work in flight, or with work it admits). Synchronous:
         the HTTP protocol asks it where a request is read (app/http_protocol.py)."""
-        key = codec.encode(config)
-        if key in self._cache or key in self._running or not self._over_budget(max(macs, 1)):
+        if config in self._known or not self._over_budget(max(macs, 1)):
             return None
         self.rejected += 1
         return OverloadedError(self.retry_after())
@@ -318,6 +342,17 @@ class Runner:
         finally:
             self.pending_macs -= weight
             del self._running[key]
+            if key not in self._cache:
+                self._forget(key)
+
+    def _evicted(self, key: str) -> None:
+        if key not in self._running:
+            self._forget(key)
+
+    def _forget(self, key: str) -> None:
+        config = self._known_configs.pop(key, None)
+        if config is not None and self._known.get(config) == key:
+            del self._known[config]
 
     def retry_after(self) -> int:
         return min(MAX_RETRY_AFTER, max(1, math.ceil(self.pending_macs / MACS_PER_SECOND)))

@@ -339,3 +339,42 @@ def test_runner_a_link_seen_before_is_still_checked_against_the_limits_in_force(
         app.state.settings = load_settings({"INITSCOPE_MAX_DEPTH": "1"})  # what every route reads
         refused = client.get(f"/api/v1/simulate?{SMALL}")
         assert refused.status_code == 422 and refused.json()["detail"][0]["limit"] == "max_depth"
+
+
+def _sized_answer(config: ExperimentConfig) -> Answer:
+    return Answer(b"x" * 40_000, None)
+
+
+def test_runner_refusal_follows_the_cache_as_it_evicts() -> None:
+    """refusal() finds a link's answer by its config (no encoding): an answer the cache drops for
+    room, or never keeps (too large), is refused like any new link once the budget is full; the
+    one kept and the one running are not."""
+    links = [f"{SMALL}&seed={seed}" for seed in range(4)]
+    with _runner(cache_bytes=64_000, max_pending_macs=100, work=_sized_answer) as runner:
+
+        async def asked() -> list[list[bool]]:
+            refused: list[list[bool]] = []
+            await runner.answer(_config(links[0]), 60)
+            await runner.answer(_config(links[1]), 60)  # room for one 40 kB answer: 0 is dropped
+            for running_link, done in ((links[2], None), (links[3], links[2])):
+                running = asyncio.ensure_future(runner.answer(_config(running_link), 60))
+                await asyncio.sleep(0)  # admitted: the budget is full until it is answered
+                refused.append([runner.refusal(_config(link), 60) is not None for link in links])
+                await running
+                assert done is None or runner.refusal(_config(done), 60) is None  # idle budget
+            return refused
+
+        first, second = asyncio.run(asked())
+    assert first == [True, False, False, True]  # 0 dropped, 1 kept, 2 running, 3 new
+    assert second == [True, True, False, False]  # 2 kept (1 dropped for it), 3 running
+    with _runner(cache_bytes=16_000, max_pending_macs=100, work=_sized_answer) as runner:
+
+        async def too_large() -> bool:
+            await runner.answer(_config(links[0]), 60)  # answered, never kept
+            running = asyncio.ensure_future(runner.answer(_config(links[1]), 60))
+            await asyncio.sleep(0)
+            refused = runner.refusal(_config(links[0]), 60) is not None
+            await running
+            return refused
+
+        assert asyncio.run(too_large())
