@@ -32,7 +32,8 @@ from .api.errors import handle_validation_errors
 from .api.runner import Runner
 from .api.sweep_service import SweepService
 from .api.train_jobs import TrainJobs
-from .api.train_registry import Registry
+from .api.train_registry import Registry, SharedRegistry
+from .api.train_scheduler import SchedulerRegistry
 from .assets import STATIC_DIR
 from .security import SecurityHeaders
 from .settings import SHARED_DIR_VARIABLE, Settings, current_settings
@@ -70,10 +71,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.runner = Runner(settings.cache_bytes, settings.max_in_flight, settings.max_pending_macs)
-    shared = os.environ.get(SHARED_DIR_VARIABLE)  # set by initscope serve for its workers
-    registry = Registry(Path(shared)) if shared else None
-    app.state.train_jobs = TrainJobs(settings.max_jobs, settings.cache_bytes // 4, registry)
     app.state.sweeps = SweepService(settings)  # its Dask client is made on the first sweep
+    shared = os.environ.get(SHARED_DIR_VARIABLE)  # set by initscope serve for its workers
+    registry: SharedRegistry | None = None
+    if settings.dask_scheduler:  # every server of that scheduler shares its trainings there
+        registry = SchedulerRegistry(app.state.sweeps.client)
+    elif shared:
+        registry = Registry(Path(shared))
+    app.state.train_jobs = TrainJobs(settings.max_jobs, settings.cache_bytes // 4, registry)
     handle_validation_errors(app)
     app.include_router(simulate.router)
     app.include_router(status.router)

@@ -23,6 +23,7 @@ from ..sweeps.link import parse_sweep
 from ..sweeps.runner import PointCache, PointResult, SweepRun
 from ..sweeps.shared import SharedSweep, cancel_shared
 from .runner import OverloadedError
+from .train_point import compute_shared_training_point
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -118,7 +119,10 @@ class SweepService:
         except BaseException:
             self.running.pop(sweep_id, None)
             raise
-        run = running.run = SweepRun(client, planned.points, self.cache, kind=planned.sweep.kind)
+        compute = None  # the kind's own (app/sweeps/point.py)
+        if self.settings.dask_scheduler and planned.sweep.kind == "train":
+            compute = compute_shared_training_point  # one training for /train and sweeps alike
+        run = running.run = SweepRun(client, planned.points, self.cache, compute, planned.sweep.kind)
         if running.cancelled:
             run.cancel()
         # with a shared scheduler, the sweep is announced there: another server can cancel it

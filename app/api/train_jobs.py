@@ -13,9 +13,11 @@ the plain GET), a job stops at its next step. Finished results are cached as the
 served, within a byte budget. At most `max_jobs` run at once; beyond that `listen` raises
 OverloadedError (a 503 with Retry-After). `shutdown` stops every job and joins its thread.
 
-With a registry (the server's workers share one, app/api/train_registry.py), a link that another
-worker trains is followed there (a RemoteListener reads its stored events), listeners are
-counted over every worker, and a cancel for another worker's job is a request it answers.
+With a registry (the server's workers share one, app/api/train_registry.py; with a shared Dask
+scheduler, every server and Dask worker using it shares one there, app/api/train_scheduler.py), a
+link that another worker trains is followed there (a RemoteListener reads its stored events),
+listeners are counted over every worker, and a cancel for another worker's job is a request it
+answers.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -39,7 +41,7 @@ from ..engine.training.trainer import TrainResult, train_runs
 from .errors import detail_body
 from .runner import OverloadedError
 from .train_payload import Sent, train_dict, train_increment
-from .train_registry import Registry
+from .train_registry import SharedRegistry
 
 logger = logging.getLogger("initscope.train")
 
@@ -99,23 +101,25 @@ class RemoteListener:
     """One client following a job that another worker of the server runs, through the registry."""
 
     job_id: str
-    registry: Registry
+    registry: SharedRegistry
     token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     cursor: int = 0
 
     async def events(self) -> AsyncIterator[Event]:
         while True:
-            for stored in self.registry.events_after(self.job_id, self.cursor):
+            # one look (one message to a scheduler), in a thread: the loop never waits on it
+            stored_events, detached, owned = await asyncio.to_thread(
+                self.registry.follow, self.job_id, self.cursor, self.token
+            )
+            for stored in stored_events:
                 self.cursor = stored.seq
                 event = Event(stored.kind, stored.data)
                 yield event
                 if event.last:
                     return
-            if self.registry.detached(self.token):
+            if detached:
                 return
-            if self.registry.owner(self.job_id) is None and not self.registry.events_after(
-                self.job_id, self.cursor
-            ):
+            if not owned and not stored_events:
                 yield LOST  # its worker ended without a last word (it crashed or was killed)
                 return
             await asyncio.sleep(REMOTE_POLL_SECONDS)
@@ -129,7 +133,7 @@ class Job:
     id: str
     share: str
     training: train_codec.Training
-    registry: Registry | None = None
+    registry: SharedRegistry | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     log: list[Event] = field(default_factory=list)
     listeners: dict[str, Listener] = field(default_factory=dict)  # this process's, by token
@@ -164,7 +168,7 @@ CancelOutcome = Literal["stopped", "left", "no_job", "wrong_token"]
 
 
 class TrainJobs:
-    def __init__(self, max_jobs: int, cache_bytes: int, registry: Registry | None = None) -> None:
+    def __init__(self, max_jobs: int, cache_bytes: int, registry: SharedRegistry | None = None) -> None:
         self.max_jobs = max_jobs
         self.registry = registry  # the server's other workers, if it has any
         self.lock = threading.Lock()  # guards running, finished and the counters
@@ -288,11 +292,14 @@ class TrainJobs:
         while not self.closed.wait(REMOTE_POLL_SECONDS):
             with self.lock:
                 jobs = dict(self.running)
+            if not jobs:
+                continue
             try:
-                for token, key in self.registry.pending_cancels(list(jobs)):
+                pending, listening = self.registry.poll(list(jobs))
+                for token, key in pending:
                     self.registry.answer_cancel(token, self._cancel_owned(jobs[key], token))
                 for job in jobs.values():
-                    if not job.stop.is_set() and self.registry.listeners(job.id) == 0:
+                    if not job.stop.is_set() and listening.get(job.id) == 0:
                         self._stop(job)
             except Exception:  # never let the watcher die: the next round tries again
                 logger.exception("the trainings' registry could not be read")
@@ -338,31 +345,49 @@ class TrainJobs:
             return self.running.get(job.id) is not job
 
     def _work(self, job: Job) -> None:
-        sent = [Sent() for _ in job.training.runs]
-        last = [0.0]
-
-        def progress(results: list[TrainResult]) -> None:
-            job.steps = max(r.steps for r in results)
-            now = time.monotonic()
-            if now - last[0] < PROGRESS_SECONDS or all(r.status != "running" for r in results):
-                return  # too soon (the next increment takes this one's too), or the end: "done" follows
-            last[0] = now
-            job.publish(Event("progress", orjson.dumps(train_increment(results, job.share, job.id, sent))))
-
         try:
-            results = train_runs(list(job.training.runs), progress, job.stop.is_set)
-            body = orjson.dumps(train_dict(results, job.share, job.id))
-            if all(r.status in ("done", "diverged") for r in results) and len(body) <= self.finished.maxsize:
-                with self.lock:
-                    self.finished[job.id] = body
-            job.publish(Event("done", body))
-        except Exception as err:  # a failed job answers its listeners and frees its place
-            logger.exception("training %s failed", job.id)
-            failed = detail_body([], f"the training failed: {type(err).__name__}", "train_failed")
-            job.publish(Event("error", orjson.dumps(failed)))
+            trained = run_job(job)
+            if trained is not None:
+                results, body = trained
+                if (
+                    all(r.status in ("done", "diverged") for r in results)
+                    and len(body) <= self.finished.maxsize
+                ):
+                    with self.lock:
+                        self.finished[job.id] = body
         finally:
             with self.lock:
                 if self.running.get(job.id) is job:
                     del self.running[job.id]
             if self.registry is not None:
                 self.registry.release(job.id)
+
+
+def run_job(
+    job: Job, should_stop: Callable[[], bool] | None = None
+) -> tuple[list[TrainResult], bytes] | None:
+    """Train `job`, publishing its progress and then its last word ("done", or "error" when the
+    training fails: then None). `should_stop` (by default the job's stop flag) is asked between
+    steps. Here for TrainJobs' threads and for a sweep's point on a Dask worker alike
+    (app/api/train_point.py), so that both publish the same events."""
+    sent = [Sent() for _ in job.training.runs]
+    last = [0.0]
+
+    def progress(results: list[TrainResult]) -> None:
+        job.steps = max(r.steps for r in results)
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_SECONDS or all(r.status != "running" for r in results):
+            return  # too soon (the next increment takes this one's too), or the end: "done" follows
+        last[0] = now
+        job.publish(Event("progress", orjson.dumps(train_increment(results, job.share, job.id, sent))))
+
+    try:
+        results = train_runs(list(job.training.runs), progress, should_stop or job.stop.is_set)
+        body = orjson.dumps(train_dict(results, job.share, job.id))
+        job.publish(Event("done", body))
+        return results, body
+    except Exception as err:  # a failed job answers its listeners and frees its place
+        logger.exception("training %s failed", job.id)
+        failed = detail_body([], f"the training failed: {type(err).__name__}", "train_failed")
+        job.publish(Event("error", orjson.dumps(failed)))
+        return None

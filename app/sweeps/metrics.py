@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from .engine import ExperimentResult, RunResult, TrainResult
 
@@ -186,22 +187,44 @@ def metrics_for(kind: str) -> tuple[Metric, ...]:
     return TRAIN_METRICS if kind == "train" else METRICS
 
 
+class RecordLike(Protocol):
+    """What the training metrics read of a record: the trainer's Record, or one read back from a
+    /train document (the same numbers: JSON carries a float64 exactly, a non-finite one as null)."""
+
+    @property
+    def step(self) -> int: ...
+    @property
+    def train_loss(self) -> float | None: ...
+    @property
+    def train_accuracy(self) -> float | None: ...
+    @property
+    def test_loss(self) -> float | None: ...
+    @property
+    def test_accuracy(self) -> float | None: ...
+    @property
+    def dead_fraction(self) -> Sequence[float | None]: ...
+
+
 def training_run_metrics(result: TrainResult) -> dict[str, MetricValue]:
     """The metrics of one run of a training, from the trainer's own result."""
-    records = result.records
+    return _run_metrics(result.records, result.status, result.steps, result.config.iterations)
+
+
+def _run_metrics(
+    records: Sequence[RecordLike], status: str, steps: int, iterations: int
+) -> dict[str, MetricValue]:
     first = records[0]
-    end = records[-1] if result.status == "done" and records[-1].step == result.steps else None
-    iterations = result.config.iterations
+    end = records[-1] if status == "done" and records[-1].step == steps else None
 
     def loss_at(fraction: float) -> Number:
         step = iterations * fraction
         before = [r for r in records if r.step <= step]
-        reached = before and result.steps >= step  # a diverged run never got there
+        reached = before and steps >= step  # a diverged run never got there
         return _finite(before[-1].train_loss) if reached else None
 
     metrics: dict[str, MetricValue] = {
-        "steps": float(result.steps),
-        "diverged": 1.0 if result.status == "diverged" else 0.0,
+        "steps": float(steps),
+        "diverged": 1.0 if status == "diverged" else 0.0,
         "final_loss": None if end is None else _finite(end.train_loss),
         "train_accuracy": None if end is None else _finite(end.train_accuracy),
         "test_loss": None if end is None else _finite(end.test_loss),
@@ -221,3 +244,36 @@ def training_run_metrics(result: TrainResult) -> dict[str, MetricValue]:
 def training_metrics(results: Sequence[TrainResult]) -> list[dict[str, MetricValue]]:
     """The metrics of every run of a training, in the link's run order."""
     return [training_run_metrics(result) for result in results]
+
+
+@dataclass(frozen=True)
+class _DocumentRecord:
+    step: int
+    train_loss: float | None
+    train_accuracy: float | None
+    test_loss: float | None
+    test_accuracy: float | None
+    dead_fraction: Sequence[float | None]
+
+
+def document_training_metrics(document: Mapping[str, Any]) -> list[dict[str, MetricValue]]:
+    """The metrics of every run of a finished training, from its /train document (the whole
+    result, as /api/v1/train answers it): the same values training_metrics gives of the trainer's
+    result, for a sweep's point whose training another server ran."""
+    out = []
+    for run in document["runs"]:
+        columns = run["records"]
+        records = [
+            _DocumentRecord(int(step), loss, accuracy, test_loss, test_accuracy, tuple(dead))
+            for step, loss, accuracy, test_loss, test_accuracy, dead in zip(
+                columns["step"],
+                columns["train_loss"],
+                columns["train_accuracy"],
+                columns["test_loss"],
+                columns["test_accuracy"],
+                columns["dead_fraction"],
+                strict=True,
+            )
+        ]
+        out.append(_run_metrics(records, run["status"], int(run["steps"]), int(run["config"]["iterations"])))
+    return out
