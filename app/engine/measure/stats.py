@@ -1,10 +1,12 @@
 """Histograms and statistics of one layer's tensors, in as few passes over memory as possible.
 
 At the seeds' sizes np.histogram would cost 20x the matrix products it summarizes, so values are
-binned by computed indices ((x - low) * scale, cast, np.add.at) in cache-sized chunks, and the
-chunk loop also accumulates the squared deviations, exact zeros and saturated values while the
-chunk is hot. Counting is most of the cost that remains (0.7 ns a value; NumPy has nothing
-faster), so nothing is computed that the tensor's extent shows cannot occur (no zeros in (0, 1)).
+binned by computed indices ((x - low) * scale, cast, then np.bincount, or np.add.at into lanes
+where values crowd into one bin) in cache-sized chunks, and the chunk loop also accumulates the
+squared deviations, exact zeros and saturated values while the chunk is hot. Counting is most of
+the cost that remains (about 1 ns a value; NumPy has nothing faster: sorting the indices, int16
+indices or ufunc.at on int32 indices were all slower), so nothing is computed that the tensor's
+extent shows cannot occur (no zeros in (0, 1)).
 Percentiles are read off a fine histogram (as TensorBoard's distributions are): the display bins
 are each split into sub-bins, and a tensor that fills less than an eighth of the display range
 gets a histogram of its own range, so a percentile is never off by more than (max - min) / 256
