@@ -48,10 +48,14 @@ class _Norm:
 
     def forward(self, x: Array, keep: bool = False) -> Array:
         # Four passes over x: its mean, x - mean, the sum of squares, and the scaling in place.
-        n = x.shape[self.axis]
-        xhat = np.subtract(x, x.mean(axis=self.axis, keepdims=True, dtype=x.dtype)) if self.centred else x
-        var = self._sum_of_products(xhat, xhat) / x.dtype.type(n)
-        inv = (1.0 / np.sqrt(var + EPS)).astype(x.dtype, copy=False)
+        # NumPy has no one-pass mean and mean of squares (two reductions read x twice whatever
+        # their order), and E[x^2] - mean^2 would change every answer's bits (and lose precision
+        # where |mean| >> std); the statistics are computed once and shared (a training's
+        # BatchNorm moves its running averages with them).
+        mean = self._mean(x)
+        xhat = x if mean is None else np.subtract(x, mean)
+        inv, var = self._inverse_std(xhat, self._wants_variance())
+        self._observe(mean, var)
         xhat = np.multiply(xhat, inv, out=xhat if self.centred else None)
         if keep:
             self._xhat, self._inv = xhat, inv
@@ -62,14 +66,33 @@ class _Norm:
             y += self.params["beta"]
         return y
 
+    def _mean(self, x: Array) -> Array | None:
+        return x.mean(axis=self.axis, keepdims=True, dtype=x.dtype) if self.centred else None
+
+    def _wants_variance(self) -> bool:
+        return False
+
+    def _observe(self, mean: Array | None, var: Array | None) -> None:
+        """The batch's statistics, for a layer that keeps them (BatchNorm while training)."""
+
+    def _inverse_std(self, xhat: Array, variance: bool = False) -> tuple[Array, Array | None]:
+        """1 / sqrt(var + eps) from x - mean, in place on the sum of squares (no temporaries of
+        the statistics' size): the very bits of (1.0 / np.sqrt(sum / n + EPS)) in x's dtype; and
+        var itself when asked (a copy of the statistics' size)."""
+        inv = self._sum_of_products(xhat, xhat)
+        np.divide(inv, xhat.dtype.type(xhat.shape[self.axis]), out=inv)
+        var = inv.copy() if variance else None
+        np.add(inv, xhat.dtype.type(EPS), out=inv)
+        np.sqrt(inv, out=inv)
+        np.divide(xhat.dtype.type(1.0), inv, out=inv)
+        return inv, var
+
     def statistics(self, x: Array) -> tuple[Array | None, Array]:
         """(mean, 1 / sqrt(var + eps)) along the norm's axis as forward computes them (mean None
         when not centred), kept as size 1 on that axis."""
-        n = x.shape[self.axis]
-        mean = x.mean(axis=self.axis, keepdims=True, dtype=x.dtype) if self.centred else None
-        xhat = x if mean is None else np.subtract(x, mean)
-        var = self._sum_of_products(xhat, xhat) / x.dtype.type(n)
-        return mean, (1.0 / np.sqrt(var + EPS)).astype(x.dtype, copy=False)
+        mean = self._mean(x)
+        inv, _ = self._inverse_std(x if mean is None else np.subtract(x, mean))
+        return mean, inv
 
     def apply(self, x: Array, mean: Array | None, inv: Array) -> tuple[Array, Array]:
         """(y, x-hat) of x normalized by given statistics (a BatchNorm's frozen ones: the
@@ -107,12 +130,16 @@ class BatchNorm(_Norm):
         self.running_var = np.ones(units, dtype=dtype)
         self.track = False  # trainings set this: each training forward updates the averages
 
-    def forward(self, x: Array, keep: bool = False) -> Array:
-        if self.track:
+    def _wants_variance(self) -> bool:
+        return self.track
+
+    def _observe(self, mean: Array | None, var: Array | None) -> None:
+        # forward's mean and einsum variance are x.mean(axis=0) and x.var(axis=0) bit for bit
+        # (tested): a training step reads x twice less than computing them again.
+        if self.track and mean is not None and var is not None:
             m = self.MOMENTUM
-            self.running_mean = (m * self.running_mean + (1 - m) * x.mean(axis=0)).astype(x.dtype)
-            self.running_var = (m * self.running_var + (1 - m) * x.var(axis=0)).astype(x.dtype)
-        return super().forward(x, keep)
+            self.running_mean = (m * self.running_mean + (1 - m) * mean[0]).astype(mean.dtype)
+            self.running_var = (m * self.running_var + (1 - m) * var[0]).astype(var.dtype)
 
     def infer(self, x: Array) -> Array:
         """Evaluation mode: the moving averages instead of the batch's statistics."""

@@ -145,3 +145,70 @@ def test_backward_without_a_kept_forward_is_refused() -> None:
     dense.forward(_x())
     with pytest.raises(RuntimeError, match="keep=True"):
         dense.backward(np.ones((7, 2)))
+
+
+@pytest.mark.parametrize("pieces", [2, 3])
+def test_maxout(pieces: int) -> None:
+    """Maxout as a layer: the largest of each unit's k pieces (laid out side by side as the plain
+    stack's), g routed to the winner."""
+    from app.engine.layers.pointwise import Maxout
+
+    layer = Maxout("maxout", {"pieces": pieces})
+    z = np.random.default_rng(3).standard_normal((6, 4 * pieces))
+    out = layer.forward(z, keep=True)
+    np.testing.assert_array_equal(out, z.reshape(6, pieces, 4).max(axis=1))
+    g = np.random.default_rng(4).standard_normal(out.shape)
+    np.testing.assert_allclose(
+        layer.backward(g), _numeric(lambda: float(np.sum(g * layer.forward(z))), z), atol=1e-8
+    )
+    with pytest.raises(ValueError, match="elementwise"):
+        Maxout("relu", {})
+
+
+# (the formulas as the layers computed them before their statistics were shared: each output and
+# each running average must keep its bits, or old links would change their answers)
+def _reference(x: Array, axis: int, centred: bool) -> Array:
+    n = x.shape[axis]
+    xhat = x - x.mean(axis=axis, keepdims=True, dtype=x.dtype) if centred else x
+    spec = "ij,ij->j" if axis == 0 else "ij,ij->i"
+    var = np.expand_dims(np.einsum(spec, xhat, xhat), axis) / x.dtype.type(n)
+    inv = (1.0 / np.sqrt(var + 1e-5)).astype(x.dtype, copy=False)
+    out: Array = xhat * inv
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1000, 100), (37, 13), (1, 5), (300, 700)])
+@pytest.mark.parametrize("kind", sorted(NORMS))
+def test_norm_forward_keeps_its_bits(kind: str, shape: tuple[int, int], dtype: type[np.floating]) -> None:
+    norm = NORMS[kind](shape[1], dtype)
+    x = (np.random.default_rng(0).standard_normal(shape) * 3 + 2).astype(dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.testing.assert_array_equal(norm.forward(x), _reference(x, norm.axis, norm.centred))
+        mean, inv = norm.statistics(x)
+        y, _ = norm.apply(x, mean, inv)
+    np.testing.assert_array_equal(y, norm.forward(x))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_training_batch_norm_moves_its_averages_with_the_batchs_own_statistics(
+    dtype: type[np.floating],
+) -> None:
+    """The running averages move by the batch's mean and variance as x.mean and x.var give them,
+    bit for bit (forward computes them once for both)."""
+    from app.engine.layers.norm import BatchNorm
+
+    norm = BatchNorm(50, dtype)
+    norm.track = True
+    rng = np.random.default_rng(1)
+    mean, var = np.zeros(50, dtype), np.ones(50, dtype)
+    for step in range(4):
+        x = (rng.standard_normal((128, 50)) * (step + 1) + step).astype(dtype)
+        norm.forward(x)
+        mean = (0.9 * mean + (1 - 0.9) * x.mean(axis=0)).astype(dtype)
+        var = (0.9 * var + (1 - 0.9) * x.var(axis=0)).astype(dtype)
+        np.testing.assert_array_equal(norm.running_mean, mean)
+        np.testing.assert_array_equal(norm.running_var, var)
+    norm.track = False
+    norm.forward(x * 5)
+    np.testing.assert_array_equal(norm.running_mean, mean)  # evaluation passes leave them
