@@ -13,9 +13,14 @@ export function lastLayers(result) {
  * with the last layer and every layer in `lastLayers` (the shallower runs' last layers). With
  * `result`, a choice "rows-<role>" draws the rows of one role in every block or layer ("rows-dense
  * projection": each block's projection), every k-th from the first (and the last) when they are
- * many more than `max`. */
+ * many more than `max`; a deep layer network's "auto" is its blocks' sums (or its layers'
+ * activations, the rows a plain stack beside it has), and "every" every k-th row of any type. */
 export function layerRows(depth, choice = "auto", max = 10, lastLayers = [], result = null) {
   const all = [...Array(depth).keys()];
+  if (choice === "auto" && result && depth > max && typedRows(result)) {
+    if (outputRole(result) === "residual") choice = "rows-residual";
+    else return layersRows(result, max);
+  }
   if (choice.startsWith("rows-") && result) {
     const table = rowTable(result);
     const of = all.filter((i) => table[i] && roleOf(table[i].key) === choice.slice(5));
@@ -42,6 +47,25 @@ export function layerRows(depth, choice = "auto", max = 10, lastLayers = [], res
 /** A row key's role in its block or layer: "act", "norm before", "dense projection", "residual". */
 const roleOf = (key) => key.split("|")[1] ?? key;
 
+/** Every row of every k-th layer (its norm and its activation side by side, beside a plain run's
+ * layer), from the first layer to the last, within `max` rows. */
+function layersRows(result, max) {
+  const table = rowTable(result);
+  const places = [...new Set(table.map((row) => row.key.split("|")[0]))];
+  const per = Math.max(...places.map((p) => table.filter((row) => row.key.split("|")[0] === p).length));
+  const fit = Math.max(2, Math.floor(max / per));
+  const every = Math.ceil((places.length - 1) / (fit - 1));
+  const chosen = new Set(places.filter((_, m) => m % every === 0 || m === places.length - 1));
+  return table.map((_, i) => i).filter((i) => chosen.has(table[i].key.split("|")[0]));
+}
+
+/** The role of the rows that carry a block's or a layer's output: a residual block's sum, else
+ * the activation (a plain stack's rows). A mixed stem, norm and projection sample of a deep
+ * network's rows told a student nothing; these rows are what a claim about depth is read from. */
+function outputRole(result) {
+  return rowTable(result).some((row) => roleOf(row.key) === "residual") ? "residual" : "act";
+}
+
 /** The layer menu of a deep figure: every k-th row, windows of `max`, and, for layer networks
  * (`result`), the rows of each role that recurs ("projection rows (every block)"), which a claim
  * about one kind of row needs side by side. Plain stacks' menu names layers, layer networks' rows. */
@@ -49,17 +73,28 @@ export function layerChoices(depth, max = 10, result = null) {
   if (depth <= max) return [];
   const typed = result !== null && typedRows(result);
   const word = typed ? "row" : "layer";
-  const choices = [{ value: "auto", text: `one ${word} in ${Math.ceil((depth - 1) / (max - 1))}` }];
+  const stride = { value: typed ? "every" : "auto", text: `one ${word} in ${Math.ceil((depth - 1) / (max - 1))}` };
+  const choices = [stride];
   if (typed) {
     const table = rowTable(result);
     const roles = new Map(); // role -> its first row, in the table's order
     table.forEach((row, i) => roles.has(roleOf(row.key)) || roles.set(roleOf(row.key), i));
+    const output = outputRole(result);
+    if (output === "act") {
+      // the default of a plain stack with norms: every k-th layer with its norm (layersRows)
+      const shown = layersRows(result, max);
+      const layers = new Set(shown.map((i) => table[i].key.split("|")[0])).size;
+      const all = new Set(table.map((row) => row.key.split("|")[0])).size;
+      choices.unshift({ value: "auto", text: `${layers} of ${all} layers, all their rows` });
+    }
     for (const [role, first] of roles) {
       const count = table.filter((row) => roleOf(row.key) === role).length;
       if (count < 2) continue; // the stem, a final norm
       const name = rowLabels(result, first, { oneLine: true }).find((l) => l !== null).split(" · ").at(-1);
       const every = count <= 1.5 * max ? 1 : Math.ceil(count / max);
-      choices.push({ value: `rows-${role}`, text: `${name} rows${every > 1 ? ` (1 in ${every})` : ""}` });
+      const choice = { value: `rows-${role}`, text: `${name} rows${every > 1 ? ` (1 in ${every})` : ""}` };
+      if (role === output && output === "residual") choices.unshift({ ...choice, value: "auto" }); // the default: the blocks' outputs
+      else choices.push(choice);
     }
   }
   for (let start = 1; start <= depth; start += max) {

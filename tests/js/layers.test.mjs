@@ -150,9 +150,14 @@ test("layerChoices_offer_a_layer_networks_recurring_rows_and_layerRows_draws_the
   const n = rowCount(result);
   assert.equal(n, 62);
   const choices = layerChoices(n, 10, result);
-  assert.deepEqual(choices.slice(0, 6).map((c) => c.text), [
-    "one row in 7", "LayerNorm (pre) rows", "relu 1 rows", "projection rows", "x + s F(x) rows", "LayerNorm (post) rows",
+  assert.deepEqual(choices.slice(0, 6).map((c) => [c.value, c.text]), [
+    ["auto", "x + s F(x) rows"], ["every", "one row in 7"], ["rows-norm (pre)", "LayerNorm (pre) rows"],
+    ["rows-act", "relu 1 rows"], ["rows-dense projection", "projection rows"], ["rows-norm (post)", "LayerNorm (post) rows"],
   ]);
+  // by default a deep layer network shows its blocks' outputs, not a mix of stems, norms and sums
+  const auto = layerRows(n, "auto", 10, lastLayers(result), result);
+  assert.deepEqual(auto.map((i) => rowLabels(result, i, { short: true })[0]), [...Array(12).keys()].map((b) => `B${b + 1} · x + s F(x)`));
+  assert.equal(layerRows(n, "every", 10, lastLayers(result), result).length, 10);
   assert.ok(choices.at(-1).text.startsWith("rows 61"));
   const rows = layerRows(n, "rows-dense projection", 10, lastLayers(result), result);
   assert.equal(rows.length, 12); // each of the 12 blocks' projections
@@ -161,6 +166,12 @@ test("layerChoices_offer_a_layer_networks_recurring_rows_and_layerRows_draws_the
   const deep = { runs: [normed("bn", 50, { act: "relu" }), plainOf("plain", 50)] };
   const bn = layerRows(rowCount(deep), "rows-norm before", 10, lastLayers(deep), deep);
   assert.deepEqual(bn.map((i) => rowLabels(deep, i, { short: true })[0]), [1, 6, 11, 16, 21, 26, 31, 36, 41, 46, 50].map((k) => `L${k} · BatchNorm`));
+  // a deep BatchNorm stack beside a plain one: by default every k-th layer, its BatchNorm and
+  // ReLU rows, the plain run's layer beside the ReLU row
+  const layers = layerRows(rowCount(deep), "auto", 10, lastLayers(deep), deep);
+  assert.deepEqual(layers.map((i) => rowLabels(deep, i, { short: true })[0]), [1, 14, 27, 40, 50].flatMap((k) => [`L${k} · BatchNorm`, `L${k} · relu`]));
+  assert.deepEqual(layers.map((i) => rowTable(deep)[i].cells[1] !== null), Array(5).fill([false, true]).flat());
+  assert.equal(layerChoices(rowCount(deep), 10, deep)[0].text, "5 of 50 layers, all their rows");
   // plain stacks: the menu as always
   assert.deepEqual(layerChoices(20, 10, { runs: [plainOf("p", 20)] }).map((c) => c.text), ["one layer in 3", "layers 1–10", "layers 11–20"]);
 });
