@@ -1,8 +1,11 @@
 """The standalone HTML report: one file with plotly.js, the figure code and the data inside, so it
 opens offline by double click. The figures are drawn by the same static/js/figures.js the pages use.
 
-What the dashboard fetches (the phase diagrams) is computed here and embedded, the same numbers
-GET /api/v1/phase-diagram gives for the same query.
+What the dashboard fetches (the phase diagrams, the correlation map) is computed here and embedded,
+the same numbers GET /api/v1/phase-diagram and /api/v1/diagnostics give for the same query. The
+diagnostics (correlation map, Jacobian) are measured within a budget of their own, checked before
+any work (REPORT_DIAGNOSTICS_MACS): a network over it gets the map without the Jacobian, or a
+sentence saying where to measure them.
 """
 
 from __future__ import annotations
@@ -15,10 +18,20 @@ import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from . import codec
+from .api.diagnostics_payload import diagnostics_dict
+from .api.simulate import split_seeds
 from .api.theory import diagram_body
 from .assets import STATIC_DIR, TEMPLATES_DIR
 from .engine.layers.activations import ACTIVATIONS
-from .engine.params import ParamValue, resolve_params
+from .engine.network.cost import BudgetError, Limits
+from .engine.network.diagnostics import (
+    DEFAULT_JACOBIAN,
+    check_diagnostics_limits,
+    make_options,
+    run_diagnostics,
+)
+from .engine.params import ConfigError, ParamValue, resolve_params
 from .js_bundle import bundle
 from .vendor import asset_path
 
@@ -44,10 +57,48 @@ VIEWS = {
 }
 
 
+# The report's diagnostics run where the report is made (the server's thread, or the command
+# line's server), outside the experiments' admission budget: a fixed budget of their own keeps
+# each report's extra work to well under a second of one core (bench: ~2-5 GMAC/s).
+REPORT_DIAGNOSTICS_MACS = 1_000_000_000
+
+
 @cache
 def _scripts() -> tuple[str, str]:
     plotly = asset_path("plotly.min.js").read_text(encoding="utf-8")
     return plotly, bundle(STATIC_DIR / "js" / "figures.js")
+
+
+@cache
+def _diagnostics_script() -> str:
+    return bundle(STATIC_DIR / "js" / "diagnostics-figure.js")
+
+
+def report_diagnostics(document: dict[str, Any]) -> tuple[dict[str, Any] | None, str, bool]:
+    """The /api/v1/diagnostics document of the result's link (its weight draws too, with seeds=N),
+    with the Jacobian at DEFAULT_JACOBIAN inputs when that fits REPORT_DIAGNOSTICS_MACS, else
+    without; or None, the sentence why, and whether a server could measure them (over the
+    report's budget only)."""
+    query, seeds = split_seeds(document["share"])
+    config = codec.to_experiment(codec.decode(query))
+    limits = Limits(max_macs=REPORT_DIAGNOSTICS_MACS)
+    for jacobian in (DEFAULT_JACOBIAN, 0):
+        options = make_options(jacobian=jacobian, seeds=seeds)
+        try:
+            check_diagnostics_limits(config, options, limits)
+        except BudgetError:
+            continue
+        except ConfigError as err:
+            return None, f"The diagnostics cannot measure this experiment: {err.field}: {err.message}.", False
+        # as the endpoint serializes it (NumPy numbers as JSON numbers): the page reads plain JSON
+        answer = diagnostics_dict(run_diagnostics(config, options))
+        return orjson.loads(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)), "", True
+    budget = f"{REPORT_DIAGNOSTICS_MACS:,}"
+    return (
+        None,
+        f"The diagnostics of this experiment need more than the report's {budget} multiply-adds.",
+        True,
+    )
 
 
 def _script_safe(text: str) -> Markup:
@@ -160,9 +211,35 @@ def mean_field(run: dict[str, Any]) -> str:
     return f"{theory['phase']}, χ = {_num(theory['chi'])}"
 
 
-def render(document: dict[str, Any], preset: dict[str, Any] | None = None) -> str:
+def render(
+    document: dict[str, Any], preset: dict[str, Any] | None = None, *, diagnostics: bool = True
+) -> str:
     """The report of an API result; `preset` is the catalog's preset whose share query the result
-    has (its title, its text's claim and the verdict on it), or None."""
+    has (its title, its text's claim and the verdict on it), or None. `diagnostics=False` leaves
+    out the diagnostics section (and its work)."""
+    page = _render_page(document, preset)
+    if not diagnostics:
+        return page
+    answer, reason, measurable = report_diagnostics(document)
+    section = _env.get_template("report_diagnostics.html").render(
+        diagnostics=answer, reason=reason, measurable=measurable, share=document["share"], num=_num
+    )
+    script = ""
+    if answer is not None:
+        script = _env.get_template("report_diagnostics_script.html").render(
+            diagnostics_json=_json(answer), diagnostics_js=_script_safe(_diagnostics_script())
+        )
+    # report.html is the page; the section goes last in its <main>, its script after the page's
+    return _insert(_insert(page, "</main>", section), "</body>", script)
+
+
+def _insert(page: str, marker: str, text: str) -> str:
+    if page.count(marker) != 1:
+        raise ValueError(f"the report's page has {page.count(marker)} {marker}, not one")
+    return page.replace(marker, text + marker)
+
+
+def _render_page(document: dict[str, Any], preset: dict[str, Any] | None) -> str:
     plotly, figures = _scripts()
     claim = preset.get("claim") if preset else None
     if claim is not None and not isinstance(claim, dict):
