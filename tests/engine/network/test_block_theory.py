@@ -27,6 +27,12 @@ ARCHS = [
     "relu,he_normal,block:residual,norm:layer,norm_at:post",
     "tanh,xavier,block:residual,res_init:rezero",
     "relu,he_normal,block:residual,res_init:fixup,branch:2",
+    # LSUV (each dense layer scaled to unit variance on the run's inputs, as the plain stack's
+    # theory models it) and maxout (k pieces a unit; the norm before it sees every piece)
+    "tanh,lsuv,norm:layer,norm_at:after",
+    "tanh,lsuv,block:residual,norm:rms,branch:2",
+    "maxout,he_normal,norm:layer",
+    "maxout,he_normal,pieces:3,norm:rms,norm_at:after",
 ]
 
 
