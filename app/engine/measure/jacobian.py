@@ -189,4 +189,5 @@ def norm_jvp(jac: Floats, xhat: Array, inv: Array, gamma: Array, per_sample: boo
             along = np.einsum("su,suk->sk", x64, jac) / n
             out -= x64[:, :, None] * along[:, None, :]
             out *= scale.reshape(-1, 1, 1)
-        return np.asarray(out * gamma.astype(np.float64)[None, :, None], dtype=np.float64)
+        out *= gamma.astype(np.float64)[None, :, None]  # in place: J is the largest array here
+        return np.asarray(out, dtype=np.float64)

@@ -211,8 +211,9 @@ def _layer_network_cost(run: RunConfig, options: DiagnosticsOptions) -> Cost:
         macs += run.input_dim * RANDOM_DIRECTIONS**2 if k < run.input_dim else 0
         shown = spectrum_layers(count, SPECTRUM_LAYERS)
         macs += len(shown) * SVD_FACTOR * s * max(widest, k) * min(widest, k) ** 2
-        # J of the skip and of the branch (and a product's temporary), one layer's W^T in float64
-        memory += 8 * (4 * s * widest * k + max(f * o for f, o in sizes))
+        # J of the skip and of the branch, a norm's or a product's temporaries and the SVD's
+        # workspace (measured peaks: up to ~7 of J's size), one layer's W^T in float64
+        memory += 8 * (8 * s * widest * k + max(f * o for f, o in sizes))
     macs *= options.seeds  # every weight draw does the same work again
     values = count * (6 * len(options.c0) + 6) + len(spectrum_layers(count, SPECTRUM_LAYERS)) * (
         2 * run.bins + 10

@@ -301,3 +301,26 @@ def test_layer_network_cost_grows_and_is_refused_over_budget() -> None:
     with pytest.raises(BudgetError) as err:
         check_diagnostics_limits(config, make_options(), Limits(max_macs=small.macs))
     assert err.value.limit == "max_macs" and "multiply-adds" in err.value.message
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "depth=6&width=300&samples=1000&run=relu,he_normal,norm:batch",
+        "depth=3&width=256&input_dim=784&run=tanh,lsuv,block:residual,norm:layer,branch:2",
+        # wider than EXACT_MAX: J on 256 random directions
+        "depth=2&width=1100&input_dim=1100&samples=200&run=relu,he_normal,block:residual,norm:batch",
+    ],
+)
+def test_cost_bounds_the_measured_memory(query: str) -> None:
+    import tracemalloc
+
+    config, options = _config(query), make_options(jacobian=4)
+    run_diagnostics(config, options)  # the inputs' draw is memoized: measure the work
+    tracemalloc.start()
+    try:
+        run_diagnostics(config, options)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= diagnostics_cost(config, options).memory_bytes
