@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.event_loop import run as run_async
 from tests.live import serve
 
 # ~14 G multiply-adds, about a second of work: two fit in the budget below, the rest do not
@@ -75,7 +76,7 @@ async def _while_probing(
 
 def test_overload_flood_gets_fast_503s_and_the_server_stays_healthy() -> None:
     with serve(SETTINGS) as (url, proc):
-        answers, health = asyncio.run(_while_probing(url, [HEAVY.format(seed) for seed in range(FLOOD)]))
+        answers, health = run_async(_while_probing(url, [HEAVY.format(seed) for seed in range(FLOOD)]))
         served = [t for r, t in answers if r.status_code == 200]
         refused = [(r, t) for r, t in answers if r.status_code == 503]
         assert len(served) == 2 and len(refused) == FLOOD - 2, [r.status_code for r, _ in answers]
@@ -107,7 +108,7 @@ def test_overload_experiments_run_in_engine_processes_and_healthz_answers_while_
         engines = _process_tree(proc.pid)[1:]  # a forkserver and its engine processes
         assert len(engines) >= 2
         before = {p: _cpu_seconds(p) for p in [proc.pid, *engines]}
-        answers, health = asyncio.run(_while_probing(url, [GIL_BOUND.format(seed) for seed in (1, 2)]))
+        answers, health = run_async(_while_probing(url, [GIL_BOUND.format(seed) for seed in (1, 2)]))
         assert [r.status_code for r, _ in answers] == [200, 200]
         engines = _process_tree(proc.pid)[1:]
         server_cpu = _cpu_seconds(proc.pid) - before[proc.pid]

@@ -30,6 +30,7 @@ from app.engine.network.cost import BudgetError, Limits
 from app.main import create_app
 from app.presets import PRESETS
 from app.settings import Settings, load_settings
+from tests.event_loop import run as run_async
 
 SMALL = "depth=2&width=20&samples=50&run=relu,he_normal"
 
@@ -125,12 +126,12 @@ def test_runner_cache_is_bounded_by_bytes() -> None:
             for seed in range(5):
                 await runner.answer(_config(f"{SMALL}&seed={seed}"), 1)
 
-        asyncio.run(fill())
+        run_async(fill())
         cache = runner.status()["cache"]
     assert cache["misses"] == 5 and cache["entries"] <= 2 and cache["bytes"] <= 2.5 * one
     # an answer larger than the whole cache is served, not kept
     with _runner(cache_bytes=10) as tiny:
-        answer, cached = asyncio.run(tiny.answer(_config(SMALL), 1))
+        answer, cached = run_async(tiny.answer(_config(SMALL), 1))
         assert not cached and answer.json and tiny.status()["cache"]["entries"] == 0
 
 
@@ -140,7 +141,7 @@ def test_runner_identical_requests_in_flight_share_one_computation() -> None:
         async def both() -> list[tuple[Answer, bool]]:
             return await asyncio.gather(*(runner.answer(_config(SMALL), 1) for _ in range(3)))
 
-        answers = asyncio.run(both())
+        answers = run_async(both())
         status = runner.status()["cache"]
     assert len({a.json for a, _ in answers}) == 1
     assert status["misses"] == 1 and status["shared"] == 2
@@ -153,7 +154,7 @@ def test_runner_refuses_work_over_the_pending_budget_with_retry_after() -> None:
             jobs = [runner.answer(_config(f"{SMALL}&seed={seed}"), 60) for seed in range(4)]
             return await asyncio.gather(*jobs, return_exceptions=True)
 
-        results = asyncio.run(flood())
+        results = run_async(flood())
         refused = [r for r in results if isinstance(r, OverloadedError)]
         assert len(refused) == 3 and all(r.retry_after >= 1 for r in refused)
         assert isinstance(results[0], tuple)
@@ -166,7 +167,7 @@ def test_runner_refuses_work_over_the_pending_budget_with_retry_after() -> None:
             "engine_restarts": 0,
         }
         # the budget frees as work ends: the same request is admitted again
-        answer, cached = asyncio.run(runner.answer(_config(f"{SMALL}&seed=3"), 60))
+        answer, cached = run_async(runner.answer(_config(f"{SMALL}&seed=3"), 60))
         assert not cached and answer.json
 
 
@@ -193,7 +194,7 @@ def test_runner_refusal_says_what_answer_would_do_without_doing_it() -> None:
             await running
             return idle, found, refused, others, within, counted, raised.value
 
-        idle, found, refused, others, within, counted, raised = asyncio.run(asked())
+        idle, found, refused, others, within, counted, raised = run_async(asked())
     assert idle is None  # nothing pending: an experiment within the limits always runs
     assert found == (True, False, 0)
     assert isinstance(refused, OverloadedError) and isinstance(raised, OverloadedError)
@@ -206,13 +207,13 @@ def test_runner_engine_processes_run_at_a_lower_cpu_priority() -> None:
     """Engines yield the CPU to the server's event loop (health checks, cached answers and
     refusals go first when every core is busy): they run ENGINE_NICENESS above the server."""
     with _runner(work=_niceness) as runner:
-        answer, _ = asyncio.run(runner.answer(_config(SMALL), 1))
+        answer, _ = run_async(runner.answer(_config(SMALL), 1))
     assert int(answer.json) == min(19, os.nice(0) + ENGINE_NICENESS) > os.nice(0)
 
 
 def test_runner_always_admits_work_when_idle() -> None:
     with _runner(max_pending_macs=1) as runner:
-        answer, _ = asyncio.run(runner.answer(_config(SMALL), 10**9))
+        answer, _ = run_async(runner.answer(_config(SMALL), 10**9))
     assert answer.json
 
 
@@ -228,13 +229,13 @@ def test_runner_engine_processes_answer_the_bytes_computed_in_process() -> None:
     """Determinism: an engine process gives the bytes this process computes, JSON and gzip alike."""
     with _runner(cache_bytes=64 << 20) as runner:
         for link in ENGINE_LINKS:
-            answer, cached = asyncio.run(runner.answer(_config(link), 1))
+            answer, cached = run_async(runner.answer(_config(link), 1))
             assert not cached and answer == compute(_config(link)), link
 
 
 def test_runner_runs_the_work_in_another_process() -> None:
     with _runner(work=_pid_answer) as runner:
-        answer, _ = asyncio.run(runner.answer(_config(SMALL), 1))
+        answer, _ = run_async(runner.answer(_config(SMALL), 1))
     pid = int(answer.json)
     assert pid != os.getpid()
 
@@ -269,7 +270,7 @@ def test_runner_a_crashed_engine_is_a_500_and_the_next_experiment_runs_in_a_new_
             answer, _ = await asyncio.wait_for(runner.answer(fine, 1), timeout=60)
             return answer
 
-        assert asyncio.run(crash_then_run()) == compute(fine)
+        assert run_async(crash_then_run()) == compute(fine)
         status = runner.status()
         assert status["work"]["engine_restarts"] == 1 and status["work"]["pending_macs"] == 0
         assert status["cache"]["entries"] == 1  # the crash left nothing behind
@@ -364,7 +365,7 @@ def test_runner_refusal_follows_the_cache_as_it_evicts() -> None:
                 assert done is None or runner.refusal(_config(done), 60) is None  # idle budget
             return refused
 
-        first, second = asyncio.run(asked())
+        first, second = run_async(asked())
     assert first == [True, False, False, True]  # 0 dropped, 1 kept, 2 running, 3 new
     assert second == [True, True, False, False]  # 2 kept (1 dropped for it), 3 running
     with _runner(cache_bytes=16_000, max_pending_macs=100, work=_sized_answer) as runner:
@@ -377,4 +378,4 @@ def test_runner_refusal_follows_the_cache_as_it_evicts() -> None:
             await running
             return refused
 
-        assert asyncio.run(too_large())
+        assert run_async(too_large())

@@ -26,6 +26,7 @@ from app.engine.params import ConfigError
 from app.main import create_app
 from app.presets import PRESETS
 from app.settings import load_settings
+from tests.event_loop import run as run_async
 
 ZERO = PRESETS["ng-zero-init"].query
 E2 = PRESETS["saito-sigmoid-std001"].query  # run=sigmoid,normal,std:0.01
@@ -208,7 +209,7 @@ def test_units_work_shares_the_runners_budget_and_engine_processes() -> None:
             jobs.append(runner.answer(_config(SMALL), 60))  # /simulate's work, the same budget
             return await asyncio.gather(*jobs, return_exceptions=True)
 
-        results = asyncio.run(flood())
+        results = run_async(flood())
         assert isinstance(results[0], tuple)
         assert all(isinstance(r, OverloadedError) for r in results[1:])
         answer, cached = results[0]
@@ -224,9 +225,7 @@ def test_units_engine_error_reaches_the_client_as_a_422() -> None:
     runner = Runner(1 << 20, 1, 10**12)
     try:
         with pytest.raises(ConfigError) as err:
-            asyncio.run(
-                runner.answer(_config(SMALL), 1, None, Work("units/9", partial(units_answer, layer=9)))
-            )
+            run_async(runner.answer(_config(SMALL), 1, None, Work("units/9", partial(units_answer, layer=9))))
         assert err.value.field == "layer"
     finally:
         runner.close()
