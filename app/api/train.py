@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from .. import train_codec
 from ..engine.network.cost import Limits
@@ -39,10 +39,10 @@ from ..engine.training.config import (
     check_training_limits,
 )
 from ..settings import Settings
-from .errors import config_error_response, detail_response, overloaded_response
+from .errors import config_error_response, detail_body, detail_response, overloaded_response
 from .runner import OverloadedError
 from .shared import JobsDep, SettingsDep
-from .train_jobs import AnyListener, Event, TrainJobs, job_id
+from .train_jobs import RETRY_AFTER, AnyListener, Event, TrainJobs, job_id
 from .train_payload import train_labels
 
 router = APIRouter(prefix="/api/v1/train", tags=["train"])
@@ -93,7 +93,15 @@ def open_training(request: Request, settings: Settings, jobs: TrainJobs) -> Resp
         listener = jobs.listen(training, share)
     except OverloadedError as err:
         return overloaded_response(err)
+    except (OSError, TimeoutError) as err:  # the shared Dask scheduler's registry
+        return unreachable_response(err)
     return Opened(training, share, None, listener)
+
+
+def unreachable_response(err: BaseException) -> Response:
+    """The Dask scheduler that the servers share their trainings through cannot be reached: a 503."""
+    body = detail_body([], f"the trainings' Dask scheduler cannot be reached: {err}", "unavailable")
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER)})
 
 
 def _sse(kind: str, data: bytes) -> bytes:
@@ -299,6 +307,7 @@ async def train_fields_endpoint() -> list[dict[str, Any]]:
         403: {"description": "the token is not one this training handed out"},
         404: {"description": "no training with this id runs in this server process"},
         422: {"description": "no token given"},
+        503: {"description": "the Dask scheduler the servers share trainings through cannot be reached"},
     },
     summary="Cancel a running training (with the token its stream's start event gave you)",
     description="Only a listener can cancel, with the `token` of its own `start` event: the training "
@@ -314,7 +323,10 @@ async def train_cancel(
         return detail_response(
             422, ["query", "token"], "token: required; the stream's start event gives it", "missing"
         )
-    outcome = await jobs.cancel(job, token)
+    try:
+        outcome = await jobs.cancel(job, token)
+    except (OSError, TimeoutError) as err:
+        return unreachable_response(err)
     if outcome == "no_job":
         return detail_response(404, ["path", "job"], "no such running training", "not_found")
     if outcome == "wrong_token":

@@ -345,16 +345,13 @@ class TrainJobs:
             return self.running.get(job.id) is not job
 
     def _work(self, job: Job) -> None:
+        def keep(results: list[TrainResult], body: bytes) -> None:
+            if all(r.status in ("done", "diverged") for r in results) and len(body) <= self.finished.maxsize:
+                with self.lock:
+                    self.finished[job.id] = body
+
         try:
-            trained = run_job(job)
-            if trained is not None:
-                results, body = trained
-                if (
-                    all(r.status in ("done", "diverged") for r in results)
-                    and len(body) <= self.finished.maxsize
-                ):
-                    with self.lock:
-                        self.finished[job.id] = body
+            run_job(job, keep=keep)
         finally:
             with self.lock:
                 if self.running.get(job.id) is job:
@@ -364,12 +361,15 @@ class TrainJobs:
 
 
 def run_job(
-    job: Job, should_stop: Callable[[], bool] | None = None
+    job: Job,
+    should_stop: Callable[[], bool] | None = None,
+    keep: Callable[[list[TrainResult], bytes], None] | None = None,
 ) -> tuple[list[TrainResult], bytes] | None:
     """Train `job`, publishing its progress and then its last word ("done", or "error" when the
     training fails: then None). `should_stop` (by default the job's stop flag) is asked between
-    steps. Here for TrainJobs' threads and for a sweep's point on a Dask worker alike
-    (app/api/train_point.py), so that both publish the same events."""
+    steps; `keep` is given the result before "done" goes out (so that whoever reads "done" and asks
+    again finds it cached). Here for TrainJobs' threads and for a sweep's point on a Dask worker
+    alike (app/api/train_point.py), so that both publish the same events."""
     sent = [Sent() for _ in job.training.runs]
     last = [0.0]
 
@@ -384,6 +384,8 @@ def run_job(
     try:
         results = train_runs(list(job.training.runs), progress, should_stop or job.stop.is_set)
         body = orjson.dumps(train_dict(results, job.share, job.id))
+        if keep is not None:
+            keep(results, body)
         job.publish(Event("done", body))
         return results, body
     except Exception as err:  # a failed job answers its listeners and frees its place

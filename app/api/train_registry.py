@@ -165,7 +165,10 @@ class Registry:
 
     def follow(self, job: str, seq: int, token: str) -> tuple[list[StoredEvent], bool, bool]:
         """(events after `seq`, whether listener `token` is detached, whether `job` has an owner)."""
-        owned = self.owner(job) is not None  # first: once it is gone, every event is stored
+        # first: once it is gone, every event is stored. A dead owner (a worker killed mid-training)
+        # owns nothing: its listeners elsewhere end with "lost" instead of waiting forever.
+        owner = self.owner(job)
+        owned = owner is not None and _alive(owner)
         return self.events_after(job, seq), self.detached(token), owned
 
     def poll(self, jobs: list[str]) -> tuple[list[tuple[str, str]], dict[str, int]]:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.api.train_registry import Registry
+from app.api.train_registry import Registry, StoredEvent
 
 
 def _dead_pid() -> int:
@@ -64,3 +64,19 @@ def test_registry_cancel_is_a_request_the_owner_answers(tmp_path: Path) -> None:
     owner.answer_cancel("t1", "stopped")
     assert owner.pending_cancels(["job"]) == []
     assert other.cancel_outcome("t1") == "stopped" and other.cancel_outcome("t1") is None  # read once
+
+
+def test_a_follower_sees_a_dead_owners_job_as_unowned(tmp_path: Path) -> None:
+    owner, viewer = Registry(tmp_path), Registry(tmp_path)
+    owner.claim("job", "depth=2")
+    owner.append("job", 1, "progress", b"1")
+    viewer.add_listener("t", "job")
+    assert viewer.follow("job", 0, "t") == ([StoredEvent(1, "progress", b"1")], False, True)
+    # a worker that was killed mid-training, without releasing its job
+    dead = Registry(tmp_path)
+    dead.pid = _dead_pid()
+    assert dead.claim("other", "depth=3") is None
+    dead.append("other", 1, "progress", b"1")
+    viewer.add_listener("u", "other")
+    # its follower reads what was stored, then sees no owner (and ends with "lost")
+    assert viewer.follow("other", 0, "u") == ([StoredEvent(1, "progress", b"1")], False, False)

@@ -7,12 +7,21 @@ import itertools
 import math
 from typing import Any
 
+import orjson
 import pytest
 
-from app import codec
+from app import codec, train_codec
 from app.api.payload import result_dict
+from app.api.train_payload import train_dict
 from app.engine.network.experiment import run_experiment
-from app.sweeps.metrics import METRIC_NAMES, METRICS, experiment_metrics
+from app.engine.training.trainer import train_runs
+from app.sweeps.metrics import (
+    METRIC_NAMES,
+    METRICS,
+    document_training_metrics,
+    experiment_metrics,
+    training_metrics,
+)
 from app.sweeps.point import compute_point
 
 
@@ -101,3 +110,21 @@ def test_every_metric_is_documented() -> None:
     assert all(len(m.doc) > 10 for m in METRICS)
     result = run_experiment(codec.to_experiment(codec.decode("depth=3&samples=50&run=relu,he_normal")))
     assert tuple(experiment_metrics(result)[0]) == METRIC_NAMES
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "data=synthetic&samples=100&width=8&iterations=60&record_every=20&run=relu,he_normal",
+        # two runs on MNIST, the first of which overflows at once (diverged: final metrics null)
+        "batch=20&iterations=30&record_every=7&run=relu,normal,std:1&run=relu,he_normal",
+        "depth=3&batch=50&iterations=30&record_every=10&run=tanh,xavier&loss=bce&digits=4-9",
+    ],
+)
+def test_a_trainings_metrics_read_from_its_train_document_are_the_trainers(link: str) -> None:
+    training = train_codec.decode(link)
+    share = train_codec.encode(training)
+    results = train_runs(list(training.runs))
+    document = orjson.loads(orjson.dumps(train_dict(results, share, "id")))  # as /train sends it
+    assert document_training_metrics(document) == training_metrics(results)
+    assert any(r.status == "diverged" for r in results) == ("std:1&" in link)
