@@ -42,7 +42,8 @@ SWEEP_PARAMETER = {
     "(`axis.<field>.run<k>=` for run k alone); values are a list `0.5,1,2` or a range "
     "`low:high:lin:n` / `low:high:log:n`. Written as the query itself, e.g. `?" + EXAMPLE + "`. "
     "`of=train` and a training link sweep trainings (lr, opt, batch_seed, iterations... as axes), "
-    "e.g. `?" + TRAIN_EXAMPLE + "`.",
+    "e.g. `?" + TRAIN_EXAMPLE + "`. `preset=<sweep preset>` (the catalog's `sweeps.presets`) stands "
+    "for that preset's sweep link, other keys replacing its own: `?preset=tanh-phase&samples=200`.",
     "schema": {"type": "string"},
     "style": "form",
     "explode": True,
@@ -248,6 +249,10 @@ def sweep_catalog(settings: Settings) -> dict[str, Any]:
         "syntax": "a share link plus axis.<field>=<values> per axis (axis.<field>.run<k>= for run k); "
         "values a list 0.5,1,2 or a range low:high:lin:n or low:high:log:n; the first axis is the slowest",
         "example": EXAMPLE,
+        "preset": "preset=<name of a sweep preset below> stands for that preset's sweep link (GET "
+        "/api/v1/sweep?preset=tanh-phase); other keys replace its own: a base key, run= (all its "
+        "runs), an axis.<field>= of the same key (in that axis's place); preset=<a share link's "
+        "preset> is the base's instead; an unknown name is a 422 naming preset",
         "metrics": [m.describe() for m in METRICS],
         "training": "of=train and a training link (the /train page's) plus axes over its network's "
         "fields or its training's (batch, iterations, batch_seed, record_every, probe: every run; "

@@ -33,6 +33,7 @@ from ..engine.training.config import (
     train_cost,
 )
 from ..engine.training.trainer import TrainResult, train_runs
+from ..presets import PRESETS
 from ..train_codec import LOSS_KEYS, OPT_KEYS, TRAIN_KEYS, Training
 from ..train_codec import decode as decode_training
 from ..train_codec import encode as encode_training
@@ -45,6 +46,7 @@ __all__ = [
     "LOSS_KEYS",
     "OPTIMIZERS",
     "OPT_KEYS",
+    "PRESETS",
     "PROBE_SIZE",
     "RECORD_EVERY",
     "RUN_FIELDS",

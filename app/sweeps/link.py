@@ -37,6 +37,7 @@ from urllib.parse import quote, unquote_plus
 
 from .engine import (
     FIELDS,
+    PRESETS,
     CodecError,
     ConfigError,
     DecodedQuery,
@@ -51,6 +52,7 @@ from .engine import (
 
 AXIS_PREFIX = "axis."
 KIND_KEY = "of"  # of=train: the base is a training link
+PRESET = "preset"  # preset=<sweep preset>: that sweep's link (or a share link's preset, the base's)
 KINDS = ("experiment", "train")
 MAX_SWEEP_QUERY_LENGTH = 16384
 MAX_AXES = 4
@@ -121,6 +123,49 @@ def _split(query: str) -> tuple[list[str], list[tuple[str, str]]]:
         else:
             base.append(piece)
     return base, axes
+
+
+def _expand_sweep_preset(query: str) -> str:
+    """`preset=<sweep preset>` replaced by that preset's sweep link, less what the query gives
+    itself: a key of its base, all its run= when the query has a run=, and an axis of the same
+    key (given in the preset axis's place, so the grid's order stays the preset's). A preset= naming
+    a share-link preset is the base's, left to the share-link codec."""
+    from .presets import SWEEP_PRESETS
+
+    pieces = [piece for piece in query.lstrip("?").split("&") if piece]
+    keys = [unquote_plus(piece.partition("=")[0]) for piece in pieces]
+    names = [
+        unquote_plus(piece.partition("=")[2])
+        for piece, key in zip(pieces, keys, strict=True)
+        if key == PRESET
+    ]
+    if not any(name in SWEEP_PRESETS for name in names):
+        for name in names:
+            if name not in PRESETS:
+                raise unknown_preset_error(name)
+        return query  # a share link's preset: the base's
+    if len(names) > 1:
+        raise CodecError(PRESET, "is given twice")
+    given = {key: piece for piece, key in zip(pieces, keys, strict=True) if key != PRESET}
+    expanded: list[str] = []
+    for piece in SWEEP_PRESETS[names[0]].query.split("&"):
+        key = unquote_plus(piece.partition("=")[0])
+        if key.startswith(AXIS_PREFIX) and key in given:
+            expanded.append(given.pop(key))  # the query's values for the preset's axis, in its place
+        elif key not in given and not (key == "run" and "run" in given):
+            expanded.append(piece)
+    return "&".join(expanded + [piece for key, piece in zip(keys, pieces, strict=True) if key in given])
+
+
+def unknown_preset_error(name: str) -> CodecError:
+    """A preset= naming neither a sweep preset nor a share link's."""
+    from .presets import SWEEP_PRESETS
+
+    return CodecError(
+        PRESET,
+        f"unknown preset {name!r}; sweep presets are {', '.join(SWEEP_PRESETS)}; "
+        f"share-link presets (as a sweep's base) are {', '.join(PRESETS)}",
+    )
 
 
 def _number(key: str, text: str) -> float:
@@ -248,7 +293,7 @@ def parse_sweep(query: str) -> Sweep:
     """A sweep from its link (with or without the leading '?'); CodecError names the bad key."""
     if len(query) > MAX_SWEEP_QUERY_LENGTH:
         raise CodecError("sweep", f"is {len(query)} characters, over the limit of {MAX_SWEEP_QUERY_LENGTH}")
-    base_pieces, axis_pairs = _split(query)
+    base_pieces, axis_pairs = _split(_expand_sweep_preset(query))
     if not axis_pairs:
         raise CodecError("axis", "a sweep needs at least one axis, like axis.std=0.1:2:log:10")
     if len(axis_pairs) > MAX_AXES:

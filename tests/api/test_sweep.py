@@ -23,6 +23,7 @@ from app.settings import load_settings
 from app.sweeps.link import expand, parse_sweep
 from app.sweeps.metrics import METRIC_NAMES, TRAIN_METRIC_NAMES
 from app.sweeps.point import compute_point
+from app.sweeps.presets import SWEEP_PRESETS
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = "depth=6&width=40&samples=200&run=tanh,xavier&bias=normal&axis.gain=0.5:3:lin:4&axis.bias_std=0,0.5"
@@ -105,6 +106,22 @@ def test_bad_sweeps_are_422s_naming_the_key(api: TestClient, query: str, loc: li
         detail = response.json()["detail"][0]
         assert detail["loc"][1:] == loc[1:]
         assert words in detail["msg"]
+
+
+def test_a_sweep_preset_is_planned_by_name_and_an_unknown_one_is_a_422_naming_it(api: TestClient) -> None:
+    for preset in SWEEP_PRESETS.values():
+        plan = api.get(f"/api/v1/sweep?preset={preset.name}")
+        assert plan.status_code == 200 and plan.json()["sweep"] == parse_sweep(preset.query).query
+    smaller = api.get("/api/v1/sweep?preset=tanh-phase&samples=100&axis.gain=1,2").json()
+    assert smaller["size"] == 22 and "samples=100" in smaller["sweep"]
+    for response in (
+        api.get("/api/v1/sweep?preset=no-such"),
+        api.post("/api/v1/sweep", json={"sweep": "preset=no-such"}),
+    ):
+        assert response.status_code == 422
+        detail = response.json()["detail"][0]
+        assert detail["loc"][-1] == "preset" and "'no-such'" in detail["msg"]
+    assert "preset=" in api.get("/api/v1/catalog").json()["sweeps"]["preset"]
 
 
 def test_post_answers_every_point_as_computed_alone_and_as_the_simulate_answer(api: TestClient) -> None:
@@ -231,3 +248,9 @@ def test_an_unreachable_scheduler_is_a_503_not_a_500(monkeypatch: pytest.MonkeyP
         assert "event: error" in text and "cannot be reached" in text
         # its place is free again
         assert app.state.sweeps.running == {}
+        # trainings, shared through the same scheduler, say so too
+        training = client.get("/api/v1/train?data=synthetic&samples=50&iterations=5&run=relu,he_normal")
+        assert training.status_code == 503 and training.headers["Retry-After"]
+        assert "cannot be reached" in training.json()["detail"][0]["msg"]
+        cancel = client.delete("/api/v1/train/0123456789abcdef", params={"token": "t"})
+        assert cancel.status_code == 503

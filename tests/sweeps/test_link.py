@@ -7,7 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app import codec
+from app.presets import PRESETS
 from app.sweeps.link import MAX_AXES, MAX_AXIS_VALUES, expand, format_sweep, parse_sweep
+from app.sweeps.presets import SWEEP_PRESETS
 
 PHASE = "depth=30&run=tanh,xavier&bias=normal&axis.gain=0.5:4:lin:8&axis.bias_std=0:1:lin:5"
 
@@ -138,3 +140,31 @@ def test_ranges_round_trip(low: float, high: float, n: int, scale: str) -> None:
     sweep = parse_sweep(f"run=tanh,normal&axis.std={low!r}:{high!r}:{scale}:{n}")
     assert parse_sweep(sweep.query) == sweep
     assert sweep.axes[0].values[0] == low and sweep.axes[0].values[-1] == high
+
+
+def test_a_sweep_preset_is_its_link_and_other_keys_replace_its_own() -> None:
+    for preset in SWEEP_PRESETS.values():
+        assert parse_sweep(f"preset={preset.name}") == parse_sweep(preset.query)
+    # a base key, and an axis in its place (the grid's order stays the preset's)
+    changed = parse_sweep("preset=tanh-phase&samples=200&axis.gain=1,2")
+    assert changed.query == (
+        "bias=normal&depth=30&samples=200&run=tanh,xavier&axis.gain=1,2&axis.bias_std=0:1:lin:11"
+    )
+    # run= replaces all the preset's runs; a new axis comes after the preset's
+    assert parse_sweep("preset=init-scales-16&run=tanh,normal&axis.depth=3,4").query == (
+        "run=tanh,normal&axis.std=0.0001:1:log:16&axis.depth=3,4"
+    )
+    trained = parse_sweep("preset=relu-init-lr&iterations=50")
+    assert trained.kind == "train" and "iterations=50" in trained.query
+
+
+def test_a_share_link_preset_stays_the_base_and_an_unknown_one_is_named() -> None:
+    assert not set(SWEEP_PRESETS) & set(PRESETS)  # one name, one meaning
+    assert parse_sweep("preset=saito-compare&axis.std=0.1,1").size == 2
+    for query in ("preset=no-such", "preset=no-such&axis.std=0.1,1", "of=train&preset=no-such&axis.lr=0.1,1"):
+        with pytest.raises(codec.CodecError) as err:
+            parse_sweep(query)
+        assert err.value.field == "preset" and "'no-such'" in str(err.value)
+        assert "tanh-phase" in str(err.value)  # the sweep presets are listed
+    with pytest.raises(codec.CodecError, match="given twice"):
+        parse_sweep("preset=tanh-phase&preset=init-scales-16")
