@@ -120,7 +120,13 @@ def run_sweep(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     client = cluster.connect(address, args.workers)
-    run = SweepRun(client, planned.points, PointCache(), kind=planned.sweep.kind)
+    compute = None  # the kind's own (app/sweeps/point.py)
+    if address and planned.sweep.kind == "train":
+        # a scheduler that servers share: a link /train (or another sweep) trains is trained once
+        from .api.train_point import compute_shared_training_point
+
+        compute = compute_shared_training_point
+    run = SweepRun(client, planned.points, PointCache(), compute, planned.sweep.kind)
     progress = Progress(planned.sweep.size, sys.stderr)
     results: list[PointResult] = []
     try:
