@@ -238,8 +238,8 @@ def test_diagnostics_refused_first_link_keeps_its_fields_and_names_the_refused_o
     # fixing the marked field shows the diagnostics of exactly those values
     page.fill("#pairs", "4")
     page.click("#diag-form button[type=submit]")
+    page.wait_for_selector("#correlation-runs .diag-run", timeout=60_000)  # the answer, then its link
     wait_for_location(page, r"pairs=4")
-    page.wait_for_selector("#correlation-runs .diag-run")
     assert page.locator("#pairs").get_attribute("aria-invalid") is None
     assert api(live_server, f"{SMALL}&pairs=4&c0=0.2,0.7")["options"]["c0"] == [0.2, 0.7]
 
