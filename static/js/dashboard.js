@@ -271,7 +271,7 @@ async function apply(result, request) {
     if (exported) setAttr($(id), "title", exported);
     else $(id).removeAttribute("title");
   }
-  setAttr($("units-link"), "href", `/units?${result.share}&layer=${preset?.claim?.units_layer ?? 1}`);
+  setAttr($("units-link"), "href", `/units?${single}&layer=${preset?.claim?.units_layer ?? 1}`); // one draw's units
   setAttr(diagnosticsLink(), "href", `/diagnostics?${result.share}`);
   if (!$("message").hidden) showMessage("");
   syncViewControls();
