@@ -177,3 +177,112 @@ def _residual(run: RunConfig, arch: Architecture) -> list[LayerTheory]:
     if arch.norm != "none" and arch.norm_at == "pre":
         rows.append(_row(x, _norm(kind, x)))  # the final norm
     return rows
+
+
+# The C-map of layer networks (Poole et al. 2016 for the layers, Yang and Schoenholz 2017 for the
+# skips): a pair of inputs with correlation c0 is followed as the raw second moments (q, q12) of
+# its two signals, equal in q by symmetry, through every row. Dense: sigma_w^2 q + sigma_b^2 on
+# both; an activation: E[f(z1) f(z2)] for z ~ N(0, q) with correlation q12 / q; LayerNorm removes
+# each sample's mean (the signal's mean, the same for both) and rescales; RMSNorm rescales; a
+# residual sum adds the branch's moments to the skip's (the branch's weights are independent of
+# x). BatchNorm couples the samples and maxout has no 2-D closed form here: no prediction from
+# them on. A row's prediction is for what the diagnostics measure: an activation row's z, every
+# other row's output.
+
+
+@dataclass(frozen=True)
+class _Pair:
+    q: float
+    q12: tuple[float, ...]  # per c0
+    mean: float = 0.0  # each sample's mean over its units (what LayerNorm subtracts)
+
+    def c(self) -> tuple[float | None, ...]:
+        return tuple(v / self.q if self.q > 0 and math.isfinite(v / self.q) else None for v in self.q12)
+
+
+def _pair_dense(p: _Pair, w2: float, b2: float) -> _Pair:
+    return _Pair(w2 * p.q + b2, tuple(w2 * v + b2 for v in p.q12))
+
+
+def _pair_act(run: RunConfig, p: _Pair, j: int) -> _Pair | None:
+    from ..correlation_theory import NO_C_MAP, pair_expectation
+
+    name, params = run.activation_at(j), run.activation_params_at(j)
+    if name in NO_C_MAP or not (0.0 < p.q < 1e30):
+        return None
+    c = np.array([v / p.q for v in p.q12] + [1.0])
+    both = pair_expectation(name, params, p.q, c)
+    mean = float(moments(name, params, np.array(p.q)).mean)
+    return _Pair(float(both[-1]), tuple(float(v) for v in both[:-1]), mean)
+
+
+def _pair_norm(kind: str, p: _Pair) -> _Pair:
+    if kind == "layer":
+        m2 = p.mean**2
+        scale = 1.0 / (p.q - m2 + EPS)
+        return _Pair((p.q - m2) * scale, tuple((v - m2) * scale for v in p.q12))
+    scale = 1.0 / (p.q + EPS)  # rms
+    return _Pair(p.q * scale, tuple(v * scale for v in p.q12), p.mean * math.sqrt(scale))
+
+
+def block_correlation(run: RunConfig, c0: tuple[float, ...]) -> list[tuple[float | None, ...]]:
+    """The predicted correlation of each row's measured signal, per c0 (None: no prediction)."""
+    arch = _arch(run)
+    rows: list[tuple[float | None, ...]] = []
+    none = tuple(None for _ in c0)
+    total = len(block_theory(run).layers)
+    if arch.norm == "batch":
+        return [none] * total
+    sigma_b2 = BIASES[run.bias].variance(run.bias_params())
+    q_in = INPUTS[run.input].second_moment(run.input_params())
+    p: _Pair | None = _Pair(q_in, tuple(c * q_in for c in c0))
+    if not arch.residual:
+        fan_in = run.input_dim
+        for j, units in enumerate(run.widths):
+            assert p is not None
+            p = _pair_dense(p, _sigma_w2(run, fan_in, units, p.q, sigma_b2), sigma_b2)
+            if arch.norm != "none" and arch.norm_at == "before":
+                p = _pair_norm(arch.norm, p)
+                rows.append(p.c())
+            rows.append(p.c())  # the activation row: its z
+            p = _pair_act(run, p, j)
+            if p is None:
+                break
+            if arch.norm != "none" and arch.norm_at == "after":
+                p = _pair_norm(arch.norm, p)
+                rows.append(p.c())
+            fan_in = units
+        return rows + [none] * (total - len(rows))
+    width, blocks = run.widths[0], run.depth
+    assert p is not None
+    x = _pair_dense(p, _sigma_w2(run, run.input_dim, width, p.q, sigma_b2), sigma_b2)
+    rows.append(x.c())
+    scale = 0.0 if arch.learn_scale else arch.branch_scale
+    for _ in range(blocks):
+        h: _Pair | None = x
+        if arch.norm != "none" and arch.norm_at == "pre":
+            h = _pair_norm(arch.norm, x)
+            rows.append(h.c())
+        for i in range(arch.branch):
+            assert h is not None
+            rows.append(h.c())  # the activation row: its input
+            a = _pair_act(run, h, 0)
+            if a is None:
+                return rows + [none] * (total - len(rows))
+            last = i == arch.branch - 1
+            w2, b2 = _sigma_w2(run, width, width, a.q, sigma_b2), sigma_b2
+            if arch.res_init == "fixup":
+                w2, b2 = (0.0 if last else 2.0 * fixup_scale(blocks, arch.branch) ** 2), 0.0
+            elif arch.res_init == "depth" and last:
+                w2 /= 2 * blocks
+            h = _pair_dense(a, w2, b2)
+        assert h is not None
+        rows.append(h.c())  # the projection's output, F(x)
+        x = _Pair(x.q + scale**2 * h.q, tuple(v + scale**2 * f for v, f in zip(x.q12, h.q12, strict=True)))
+        rows.append(x.c())
+        if arch.norm != "none" and arch.norm_at == "post":
+            x = _pair_norm(arch.norm, x)
+            rows.append(x.c())
+    if arch.norm != "none" and arch.norm_at == "pre":
+        rows.append(_pair_norm(arch.norm, x).c())
+    return rows

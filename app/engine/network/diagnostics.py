@@ -41,7 +41,7 @@ from ..measure.jacobian import (
 from ..params import ConfigError
 from ..theory import run_theory
 from .block_diagnostics import walk
-from .block_theory import block_theory
+from .block_theory import block_correlation, block_theory
 from .blocks import RowSpec, build, dense_sizes, row_count
 from .config import ExperimentConfig, RunConfig
 from .cost import BudgetError, Cost, Limits, run_cost
@@ -352,17 +352,16 @@ def _draw_layers(run: RunConfig, position: int, options: DiagnosticsOptions, wei
 
 
 LAYER_NETWORK_NOTE = (
-    "no mean-field C-map or Jacobian prediction for norms and residual blocks: measured only "
-    "(q is the layer networks' variance prediction; none for BatchNorm)"
+    "the C-map through norms and residual skips (Yang and Schoenholz 2017), none past a "
+    "BatchNorm or a maxout; no Jacobian prediction for layer networks, and no fixed point"
 )
 
 
 def _layer_network_theory(run: RunConfig, c0: tuple[float, ...]) -> CorrelationTheory:
     rows = block_theory(run).layers
     none = FixedPoint(None, None, None, None, None, None)
-    empty = tuple(None for _ in c0)
     return CorrelationTheory(
-        c0, tuple(empty for _ in rows), tuple(r.q for r in rows), none, LAYER_NETWORK_NOTE
+        c0, tuple(block_correlation(run, c0)), tuple(r.q for r in rows), none, LAYER_NETWORK_NOTE
     )
 
 
