@@ -110,6 +110,23 @@ function signalTrace(s, floor, ceiling) {
   return drawn;
 }
 
+const LEGEND_TOP = 56; // px below the plot: the tick labels and the axis title
+const ENTRY_PX = 19; // one legend line
+const CHAR_PX = 7; // a legend character at plotly's 12 px font, roughly
+
+/** The height of the signal chart's horizontal legend: one block per run (its entries one under
+ * the other), as many blocks a row as the width holds the longest entry. */
+export function wideLegendHeight(data, width) {
+  const shown = data.filter((t) => t.showlegend !== false);
+  if (!shown.length) return 0;
+  const groups = new Map();
+  for (const t of shown) groups.set(t.legendgroup, (groups.get(t.legendgroup) ?? 0) + 1);
+  const longest = Math.max(...shown.map((t) => t.name.length));
+  const perRow = Math.max(1, Math.floor((width - 80) / (longest * CHAR_PX + 40)));
+  const tallest = Math.max(...groups.values());
+  return Math.ceil(groups.size / perRow) * (tallest * ENTRY_PX + 12);
+}
+
 /** Std per layer for every run, log y: measured as markers (activations filled, z open,
  * gradients triangles), the mean-field prediction as lines where it applies. */
 export function signalFigure(result, { width = 1000 } = {}) {
@@ -119,8 +136,13 @@ export function signalFigure(result, { width = 1000 } = {}) {
   const data = series.map((s) => signalTrace(s, floor, ceiling));
   const layout = baseLayout(380);
   layout.showlegend = true;
-  layout.legend = { orientation: "h", x: 0, y: -0.22 };
   layout.margin = { l: 64, r: 16, t: 24, b: 90 };
+  // Below the axis title, in a margin tall enough for the rows the legend wraps into: placed at a
+  // fraction of the plot, a legend of several rows rose over the title "layer" (1024 px, 3 runs).
+  const legendHeight = wideLegendHeight(data, width);
+  layout.margin.b = LEGEND_TOP + legendHeight;
+  layout.height = 290 + layout.margin.b;
+  layout.legend = { orientation: "h", x: 0, y: 0, yref: "container", yanchor: "bottom" };
   if (width < 600) {
     // A phone: one legend entry per line, below the axis title, in a figure tall enough for them.
     const entries = data.filter((t) => t.showlegend !== false).length;

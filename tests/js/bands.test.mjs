@@ -5,6 +5,7 @@ import { test } from "node:test";
 
 import { bandOf, countErrorBars, ensembleCaption, logErrorBars, bandText, wholeOrMean } from "../../static/js/bands.js";
 import { gridFigure, signalFigure, statsLine } from "../../static/js/figures.js";
+import { wideLegendHeight } from "../../static/js/signal.js";
 
 const edges = [0, 1, 2, 3];
 
@@ -99,4 +100,21 @@ test("gridFigure_bars_carry_the_draws_band_and_the_line_their_std_range", () => 
   assert.match(line, /^σ 0\.8 \(0\.72–0\.96\) · dead 1\.25/);
   assert.ok(fig.layout.annotations.some((a) => a.text === line));
   assert.equal(statsLine(result.runs[0].layers[0], "post", true), "σ 0.8 · dead 1.25");
+});
+
+test("signalFigure_legend_sits_below_the_axis_title_in_a_margin_that_holds_its_rows", () => {
+  const result = ensembleResult();
+  for (const runs of [1, 3, 6]) {
+    const many = { ...result, runs: Array.from({ length: runs }, (_, i) => ({ ...result.runs[0], label: `run number ${i}` })) };
+    for (const width of [700, 1000, 1400]) {
+      const fig = signalFigure(many, { width });
+      const rows = wideLegendHeight(fig.data, width);
+      assert.equal(fig.layout.margin.b, 56 + rows, `${runs} runs at ${width}px`);
+      assert.equal(fig.layout.legend.yref, "container");
+      assert.equal(fig.layout.legend.yanchor, "bottom");
+    }
+  }
+  // more runs than a row holds wrap into taller legends, never shorter
+  const wide = (n) => wideLegendHeight(signalFigure({ ...result, runs: Array(n).fill(result.runs[0]).map((r, i) => ({ ...r, label: `r${i}` })) }).data, 700);
+  assert.ok(wide(6) > wide(1));
 });
