@@ -51,6 +51,7 @@ def _owner(state: _State, clients: Any, job: str) -> str | None:
         return None
     if entry[0] not in clients:  # its client is gone: the training with it
         del state.jobs[job]
+        state.ended[job] = time.time()  # its events go with the next release's pruning
         return None
     return entry[0]
 
