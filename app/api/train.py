@@ -7,7 +7,9 @@
     GET    /api/v1/train/fields          the link's training keys: type, bounds, default
 
 The link is checked and the training's cost bounded before anything starts (a 422 naming the
-field and the limit); a finished training is cached, so a shared link answers at once.
+field and the limit); a finished training is cached, so a shared link answers at once. Servers
+that share a Dask scheduler share their trainings through it (app/api/train_scheduler.py): a
+link trains once among them and their sweeps, and any of them streams or cancels it.
 """
 
 from __future__ import annotations
@@ -305,14 +307,18 @@ async def train_fields_endpoint() -> list[dict[str, Any]]:
     response_class=Response,
     responses={
         403: {"description": "the token is not one this training handed out"},
-        404: {"description": "no training with this id runs in this server process"},
+        404: {
+            "description": "no training with this id runs (in this server, its other workers, or, "
+            "with INITSCOPE_DASK_SCHEDULER, any server or sweep sharing that scheduler)"
+        },
         422: {"description": "no token given"},
         503: {"description": "the Dask scheduler the servers share trainings through cannot be reached"},
     },
     summary="Cancel a running training (with the token its stream's start event gave you)",
     description="Only a listener can cancel, with the `token` of its own `start` event: the training "
     "stops if no one else follows it, and goes on for the others if someone does (the canceller's "
-    "stream ends either way). Watching a link stays open to all.",
+    "stream ends either way). Watching a link stays open to all. Servers sharing a Dask scheduler "
+    "(INITSCOPE_DASK_SCHEDULER) share their trainings: any of them streams and cancels any one.",
 )
 async def train_cancel(
     job: str,
