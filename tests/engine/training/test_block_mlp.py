@@ -212,3 +212,43 @@ def test_train_parameters_count_every_trained_number(arch: dict[str, object], lo
     )
     model = block_model(config.run, 784, 10, loss, None)
     assert train_parameters(config) == sum(p.size for p in model.params.values())
+
+
+@pytest.mark.parametrize("arch", ARCHS, ids=str)
+@pytest.mark.parametrize("loss", ["softmax", "bce"])
+def test_loss_and_gradients_match_pytorch(arch: dict[str, object], loss: str) -> None:
+    """The classifier's loss and every parameter's gradient against PyTorch's autograd on the same
+    weights: the network as test_blocks builds it in torch, the read-out, cross-entropy or
+    binary cross-entropy with logits (BatchNorm on the batch's statistics, as a step has it)."""
+    torch = pytest.importorskip("torch", reason="the PyTorch comparison runs wherever torch is installed")
+    from tests.engine.network.test_blocks import _torch_forward
+
+    run = make_run({"activation": "tanh", "init": "xavier", "bias": "normal", "depth": 2, "width": 5, **arch})
+    model = (
+        BinaryBlockMLP(run, 4, dtype=np.float64) if loss == "bce" else BlockMLP(run, 4, 3, dtype=np.float64)
+    )
+    rng = np.random.default_rng(0)
+    for p in model.params.values():
+        p += rng.standard_normal(p.shape) * 0.2
+    x = rng.standard_normal((9, 4))
+    y = rng.integers(0, model.readout.weights.shape[1] if loss == "softmax" else 2, 9).astype(np.intp)
+    grads = model.new_grads()
+    ours = model.loss_and_grads(x, y, grads)
+
+    rows: dict[int, object] = {}
+    hidden = _torch_forward(model.net, torch.tensor(x, dtype=torch.float64, requires_grad=True), rows)
+    w = torch.tensor(model.readout.params["W"], requires_grad=True)
+    b = torch.tensor(model.readout.params["b"], requires_grad=True)
+    logits = hidden @ w + b
+    if loss == "bce":
+        theirs = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits[:, 0], torch.tensor(y, dtype=torch.float64)
+        )
+    else:
+        theirs = torch.nn.functional.cross_entropy(logits, torch.tensor(y))
+    theirs.backward()
+    assert ours == pytest.approx(float(theirs.detach()), rel=1e-12)
+    torch_params = model.net.torch_params  # type: ignore[attr-defined]
+    for key, (layer, name) in model._owners.items():
+        tensor = (w if name == "W" else b) if layer is model.readout else torch_params[id(layer)][name]
+        np.testing.assert_allclose(grads[key], tensor.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=key)
