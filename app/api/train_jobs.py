@@ -104,6 +104,7 @@ class RemoteListener:
     registry: SharedRegistry
     token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     cursor: int = 0
+    keep: Callable[[str, bytes], None] | None = None  # given the finished document ("done")
 
     async def events(self) -> AsyncIterator[Event]:
         while True:
@@ -114,6 +115,8 @@ class RemoteListener:
             for stored in stored_events:
                 self.cursor = stored.seq
                 event = Event(stored.kind, stored.data)
+                if event.kind == "done" and self.keep is not None:
+                    self.keep(self.job_id, event.data)  # before it is read, as an owner's is
                 yield event
                 if event.last:
                     return
@@ -210,7 +213,7 @@ class TrainJobs:
 
     def _follow(self, key: str) -> RemoteListener:
         assert self.registry is not None
-        remote = RemoteListener(key, self.registry)
+        remote = RemoteListener(key, self.registry, keep=self._keep_followed)
         self.registry.add_listener(remote.token, key)
         return remote
 
@@ -343,6 +346,16 @@ class TrainJobs:
     def _ended(self, job: Job) -> bool:
         with self.lock:
             return self.running.get(job.id) is not job
+
+    def _keep_followed(self, key: str, body: bytes) -> None:
+        """Cache a finished training that another worker (or a sweep's Dask worker) ran, as its
+        owner caches it: a link followed here once is answered from this process next time."""
+        if len(body) > self.finished.maxsize:
+            return
+        runs = orjson.loads(body)["runs"]
+        if all(run["status"] in ("done", "diverged") for run in runs):
+            with self.lock:
+                self.finished[key] = body
 
     def _work(self, job: Job) -> None:
         def keep(results: list[TrainResult], body: bytes) -> None:

@@ -18,6 +18,8 @@ from distributed import Client
 
 from app import train_codec
 from app.api.train_jobs import job_id
+from app.api.train_payload import train_dict
+from app.engine.training.trainer import train_runs
 from tests.live import serve
 from tests.sweeps.loopback import running_cluster
 
@@ -241,3 +243,28 @@ def test_sweep_then_train_of_the_same_link_trains_it_once(
     assert kind == "done" and {run["status"] for run in done["runs"]} == {"cancelled"}
     _until(lambda: _executing(client) == 0, "the worker trained on after every listener left")
     assert _job(client, start["id"])["claims"] == 1
+
+
+def test_a_training_a_sweep_ran_answers_train_with_the_bytes_of_train_alone_then_from_cache(
+    servers: tuple[httpx.Client, httpx.Client], cluster: tuple[str, Client]
+) -> None:
+    first, second = servers
+    client = cluster[1]
+    # a few thousand small steps: seconds, long enough for /train to come while the point trains
+    base = "data=synthetic&samples=100&width=8&iterations=4000&record_every=500&run=relu,he_normal"
+    link = base + "&batch_seed=15"
+    training = train_codec.decode(link)
+    share = train_codec.encode(training)
+    key = job_id(share)
+    with second.stream("GET", f"/api/v1/sweep/stream?of=train&{base}&axis.batch_seed=15") as swept:
+        sweeping = Events(swept)
+        assert sweeping.next()[0] == "start"
+        _until(lambda: _job(client, key)["owner"] is not None, "the point never claimed its training")
+        answer = first.get(f"/api/v1/train?{link}")  # follows the point's training to its end
+        assert sweeping.rest()[-1] == ("done", {"completed": 1, "failed": 0, "cancelled": False})
+    assert answer.status_code == 200 and answer.headers["x-cache"] == "miss"
+    assert _trainings_running(first) == 0 and _job(client, key)["claims"] == 1  # trained once
+    alone = orjson.dumps(train_dict(train_runs(list(training.runs)), share, key))
+    assert answer.content == alone  # byte for byte what /train computes alone
+    again = first.get(f"/api/v1/train?{link}")
+    assert again.headers["x-cache"] == "hit" and again.content == alone
