@@ -170,7 +170,9 @@ def train_cost(config: TrainConfig, itemsize: int = 4) -> Cost:
     macs += records * (probe + test_size) * per_sample
     macs += len(config.captures) * probe * 2 * per_sample
     if INITIALIZERS[run.init].data_dependent:
-        macs += (LSUV_MAX_PASSES + 1) * probe * per_sample
+        # LSUV's passes and the one carrying the probe on; a layer network's read-out is scaled
+        # after a pass of its own
+        macs += (LSUV_MAX_PASSES + 1 + int(run.arch is not None)) * probe * per_sample
     layers = rows + 1
     macs += (config.iterations * STEP_OVERHEAD_MACS + records * RECORD_OVERHEAD_MACS) * layers
     weights = sum(f * w + w for f, w in sizes)
