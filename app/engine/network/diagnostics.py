@@ -183,8 +183,10 @@ def diagnostics_cost(config: ExperimentConfig, options: DiagnosticsOptions) -> C
             macs += sum(
                 SVD_FACTOR * s * max(run.widths[j - 1], k) * min(run.widths[j - 1], k) ** 2 for j in shown
             )
-            # J of two layers (and a product's temporary), one layer's W^T in float64
-            memory += 8 * (3 * s * max(outs) * k + max(f * o for f, o in zip(fans, outs, strict=True)))
+            # J of two layers, the product's and the slope's temporaries, the SVD's copy and
+            # workspace (measured: a width-1500 randomized carry peaked at 70 MB against the 58 MB
+            # of three J's), one layer's W^T in float64 beside its float32 W
+            memory += 8 * (6 * s * max(outs) * k + 2 * max(f * o for f, o in zip(fans, outs, strict=True)))
         macs += (macs - start) * (options.seeds - 1)  # every weight draw does the same work again
         values += run.depth * (6 * len(options.c0) + 6) + len(spectrum_layers(run.depth, SPECTRUM_LAYERS)) * (
             2 * run.bins + 10

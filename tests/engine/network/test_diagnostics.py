@@ -145,3 +145,26 @@ def test_seeds_multiply_the_cost() -> None:
     one = diagnostics_cost(config, make_options())
     four = diagnostics_cost(config, make_options(seeds=4))
     assert four.macs == 4 * one.macs
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "depth=3&width=300&samples=500&run=tanh,xavier",
+        "depth=3&width=300&samples=500&run=maxout,he_normal,pieces:3",
+        # wider than EXACT_MAX: J carried on 256 random directions
+        "depth=3&width=1100&input_dim=1100&samples=200&run=tanh,xavier",
+    ],
+)
+def test_cost_bounds_the_measured_memory(query: str) -> None:
+    import tracemalloc
+
+    config, options = _config(query), make_options(jacobian=4)
+    run_diagnostics(config, options)  # the inputs' draw is memoized: measure the work
+    tracemalloc.start()
+    try:
+        run_diagnostics(config, options)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= diagnostics_cost(config, options).memory_bytes
