@@ -216,11 +216,11 @@ def test_diagnostics_seeds_give_the_mean_and_band_of_the_draws(client: TestClien
 @pytest.mark.parametrize(("extra", "rows"), [("norm=layer", 2 * 5), ("block=residual&branch=2", 1 + 5 * 4)])
 def test_diagnostics_measure_layer_networks_row_by_row(client: TestClient, extra: str, rows: int) -> None:
     """Norms and residual blocks are measured through their own pass, one entry per row, beside
-    their C-map (block_theory.block_correlation); no Jacobian prediction."""
+    their C-map and Jacobian predictions (block_theory)."""
     response = client.get(f"/api/v1/diagnostics?depth=5&width=30&run=tanh,xavier&{extra}&jacobian=1")
     assert response.status_code == 200
     run = response.json()["runs"][0]
     assert len(run["correlation"]["layers"]) == len(run["jacobian"]["layers"]) == rows
     assert all(isinstance(p, float) for layer in run["correlation"]["layers"] for p in layer["predicted"])
-    assert all(layer["predicted_mean_sq"] is None for layer in run["jacobian"]["layers"])
+    assert all(layer["predicted_mean_sq"] > 0 for layer in run["jacobian"]["layers"])
     assert all(m is not None for layer in run["correlation"]["layers"] for m in layer["measured"])

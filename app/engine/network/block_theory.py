@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..layers.activations import ACTIVATIONS
 from ..layers.initializers import BIASES, INITIALIZERS, LSUV_MAX_PASSES, LSUV_TOLERANCE
 from ..layers.norm import EPS
 from ..theory import LayerTheory, RunTheory, moments
@@ -285,4 +286,92 @@ def block_correlation(run: RunConfig, c0: tuple[float, ...]) -> list[tuple[float
             rows.append(x.c())
     if arch.norm != "none" and arch.norm_at == "pre":
         rows.append(_pair_norm(arch.norm, x).c())
+    return rows
+
+
+# The input-output Jacobian's mean squared singular value per row (the diagnostics' J of the
+# row's output): T = tr(J^T J) per sample followed in mean field, from T = N0 at the inputs.
+# Dense: sigma_w^2 (fan_out / fan_in) T; an activation: E[f'(z)^2] T; LayerNorm: (1 - 2/n) T /
+# (var + eps) (it projects out the mean and x-hat's direction, then scales by 1/std); RMSNorm:
+# (1 - 1/n) T / (q + eps); a residual sum: T_x + s^2 T_F (the branch's last weights are independent
+# of J_x). No prediction past a BatchNorm or a maxout. The reported value is T / min(N0, N_row).
+
+
+def block_jacobian(run: RunConfig) -> list[float | None]:
+    """The predicted mean squared singular value of each row's Jacobian (None: no prediction)."""
+    arch = _arch(run)
+    total = len(block_theory(run).layers)
+    if arch.norm == "batch":
+        return [None] * total
+    sigma_b2 = BIASES[run.bias].variance(run.bias_params())
+    n0 = run.input_dim
+    rows: list[float | None] = []
+
+    def shown(t: float, units: int) -> float | None:
+        value = t / min(n0, units)
+        return value if math.isfinite(value) else None
+
+    def slope2(s: Signal, j: int) -> float | None:
+        name, params = run.activation_at(j), run.activation_params_at(j)
+        if ACTIVATIONS[name].pieces(params) > 1:
+            return None
+        return float(moments(name, params, np.array(min(s.second, 1e30))).slope2)
+
+    def norm(kind: str, s: Signal, t: float, units: int) -> tuple[Signal, float]:
+        if kind == "layer":
+            return _norm(kind, s), t * (1 - 2 / units) / (s.variance + EPS)
+        return _norm(kind, s), t * (1 - 1 / units) / (s.second + EPS)
+
+    s = _inputs(run)
+    t = float(n0)
+    if not arch.residual:
+        fan_in = n0
+        for j, units in enumerate(run.widths):
+            w2 = _sigma_w2(run, fan_in, units, s.second, sigma_b2)
+            s, t = _dense(run, s, fan_in, units, sigma_b2), t * w2 * units / fan_in
+            if arch.norm != "none" and arch.norm_at == "before":
+                s, t = norm(arch.norm, s, t, units)
+                rows.append(shown(t, units))
+            k = slope2(s, j)
+            if k is None:
+                break
+            s, t = _act(run, s, j), t * k
+            rows.append(shown(t, units))
+            if arch.norm != "none" and arch.norm_at == "after":
+                s, t = norm(arch.norm, s, t, units)
+                rows.append(shown(t, units))
+            fan_in = units
+        return rows + [None] * (total - len(rows))
+    width, blocks = run.widths[0], run.depth
+    w2 = _sigma_w2(run, n0, width, s.second, sigma_b2)
+    x, tx = _dense(run, s, n0, width, sigma_b2), t * w2 * width / n0
+    rows.append(shown(tx, width))
+    scale = 0.0 if arch.learn_scale else arch.branch_scale
+    for _ in range(blocks):
+        h, th = x, tx
+        if arch.norm != "none" and arch.norm_at == "pre":
+            h, th = norm(arch.norm, x, tx, width)
+            rows.append(shown(th, width))
+        for i in range(arch.branch):
+            k = slope2(h, 0)
+            if k is None:
+                return rows + [None] * (total - len(rows))
+            a, ta = _act(run, h), th * k
+            rows.append(shown(ta, width))
+            last = i == arch.branch - 1
+            w2, b2 = _sigma_w2(run, width, width, a.second, sigma_b2), sigma_b2
+            if arch.res_init == "fixup":
+                w2, b2 = (0.0 if last else 2.0 * fixup_scale(blocks, arch.branch) ** 2), 0.0
+            elif arch.res_init == "depth" and last:
+                w2 /= 2 * blocks
+            h, th = Signal(0.0, w2 * a.second + b2), ta * w2
+        rows.append(shown(th, width))  # the projection
+        x, tx = Signal(x.mean, x.second + scale**2 * h.second), tx + scale**2 * th
+        rows.append(shown(tx, width))
+        if arch.norm != "none" and arch.norm_at == "post":
+            x, tx = norm(arch.norm, x, tx, width)
+            rows.append(shown(tx, width))
+    if arch.norm != "none" and arch.norm_at == "pre":
+        _, tf = norm(arch.norm, x, tx, width)
+        rows.append(shown(tf, width))
     return rows

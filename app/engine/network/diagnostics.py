@@ -9,8 +9,8 @@ up to SPECTRUM_LAYERS layers). The cost is known before any work (diagnostics_co
 
 Layer networks (norms, residual blocks) are measured row by row, as their /simulate answer shows
 them (block_diagnostics.py): each row's pair correlations and the Jacobian of its output, through
-every layer type. There is no mean-field C-map or Jacobian prediction for them here (null, and the
-note says so); the correlation's q is the layer networks' variance prediction (block_theory.py).
+every layer type, beside the mean-field C-map and Jacobian of layer networks (block_theory.py:
+none past a BatchNorm or a maxout); they have no fixed point.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from ..measure.jacobian import (
 from ..params import ConfigError
 from ..theory import run_theory
 from .block_diagnostics import walk
-from .block_theory import block_correlation, block_theory
+from .block_theory import block_correlation, block_jacobian, block_theory
 from .blocks import RowSpec, build, dense_sizes, row_count
 from .config import ExperimentConfig, RunConfig
 from .cost import BudgetError, Cost, Limits, run_cost
@@ -354,8 +354,8 @@ def _draw_layers(run: RunConfig, position: int, options: DiagnosticsOptions, wei
 
 
 LAYER_NETWORK_NOTE = (
-    "the C-map through norms and residual skips (Yang and Schoenholz 2017), none past a "
-    "BatchNorm or a maxout; no Jacobian prediction for layer networks, and no fixed point"
+    "the C-map and the Jacobian's growth through norms and residual skips (Yang and Schoenholz "
+    "2017), none past a BatchNorm or a maxout; no fixed point"
 )
 
 
@@ -450,6 +450,7 @@ def _layer_jacobian(
     """A layer network's Jacobian rows: measured, no prediction."""
     ensemble = len(draws) > 1
     k = _jacobian_directions(run)
+    predicted = block_jacobian(run)
     rows: list[JacobianLayer] = []
     for j, spec in enumerate(specs):
         assert spec is not None
@@ -464,7 +465,7 @@ def _layer_jacobian(
             JacobianLayer(
                 j + 1,
                 _mean(squares),
-                None,
+                predicted[j],
                 spectrum,
                 _extreme(squares, "min") if ensemble else None,
                 _extreme(squares, "max") if ensemble else None,
