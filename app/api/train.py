@@ -60,7 +60,11 @@ LINK = {
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "A field is invalid or the training is over a limit; `detail` names it."},
-    503: {"description": "As many trainings run as the server takes; see Retry-After."},
+    503: {
+        "description": "As many trainings run as the server takes, or (INITSCOPE_DASK_SCHEDULER) the Dask "
+        "scheduler the servers share trainings through cannot be reached or does not answer within "
+        "15 s; see Retry-After."
+    },
 }
 
 
@@ -81,7 +85,7 @@ class Opened:
     listener: AnyListener | None = None
 
 
-def open_training(request: Request, settings: Settings, jobs: TrainJobs) -> Response | Opened:
+async def open_training(request: Request, settings: Settings, jobs: TrainJobs) -> Response | Opened:
     """What both endpoints do first: check the link, then take its cached result or join (and
     start) its job; an error answer (422, 503) when one of those fails."""
     try:
@@ -92,10 +96,10 @@ def open_training(request: Request, settings: Settings, jobs: TrainJobs) -> Resp
     if cached is not None:
         return Opened(training, share, cached)
     try:
-        listener = jobs.listen(training, share)
+        listener = await jobs.listen(training, share)
     except OverloadedError as err:
         return overloaded_response(err)
-    except (OSError, TimeoutError) as err:  # the shared Dask scheduler's registry
+    except (OSError, TimeoutError) as err:  # the shared Dask scheduler's registry, or no answer in time
         return unreachable_response(err)
     return Opened(training, share, None, listener)
 
@@ -122,7 +126,7 @@ def _sse(kind: str, data: bytes) -> bytes:
     openapi_extra={"parameters": [LINK]},
 )
 async def train_stream(request: Request, settings: SettingsDep, jobs: JobsDep) -> Response:
-    opened = open_training(request, settings, jobs)
+    opened = await open_training(request, settings, jobs)
     if isinstance(opened, Response):
         return opened
     start = {
@@ -176,7 +180,7 @@ async def finished_training(request: Request, settings: Settings, jobs: TrainJob
     """The finished training of the request's link: the cached one, or the training run to its
     end (after the same checks as the stream: the link, its budget, a place among the jobs). An
     error answer (422, 503, the training's 500, or 499 when the client hung up) otherwise."""
-    opened = open_training(request, settings, jobs)
+    opened = await open_training(request, settings, jobs)
     if isinstance(opened, Response):
         return opened
     if opened.cached is not None:
@@ -312,7 +316,10 @@ async def train_fields_endpoint() -> list[dict[str, Any]]:
             "with INITSCOPE_DASK_SCHEDULER, any server or sweep sharing that scheduler)"
         },
         422: {"description": "no token given"},
-        503: {"description": "the Dask scheduler the servers share trainings through cannot be reached"},
+        503: {
+            "description": "the Dask scheduler the servers share trainings through cannot be reached "
+            "or does not answer within 15 s"
+        },
     },
     summary="Cancel a running training (with the token its stream's start event gave you)",
     description="Only a listener can cancel, with the `token` of its own `start` event: the training "

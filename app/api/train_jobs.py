@@ -18,6 +18,11 @@ scheduler, every server and Dask worker using it shares one there, app/api/train
 link that another worker trains is followed there (a RemoteListener reads its stored events),
 listeners are counted over every worker, and a cancel for another worker's job is a request it
 answers.
+
+The event loop never waits on the registry (a scheduler's answer takes milliseconds, and forever
+when it hangs): every registry call made for a request runs in TrainJobs' own threads, and the
+request waits for it at most REGISTRY_WAIT_SECONDS (then RegistryTimeoutError: a 503). What a call
+did for a request that stopped waiting (a listener it added) is undone when the call ends.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 from cachetools import LRUCache
@@ -50,6 +56,18 @@ PROGRESS_SECONDS = 0.2  # progress goes out at most this often
 JOIN_SECONDS = 10.0  # a stopped job ends within a step; this only bounds a shutdown's wait
 REMOTE_POLL_SECONDS = 0.1  # how often a listener of another worker's job, and the owner, look
 CANCEL_WAIT_SECONDS = 5.0  # how long a cancel for another worker's job waits for its answer
+# The longest a request waits on the registry (a registry call, or its turn behind another): beyond
+# it, a 503. More than a first connect to a scheduler may take (app/sweeps/cluster.py's
+# CONNECT_SECONDS) and than one scheduler operation (train_scheduler.CALL_SECONDS), so that their
+# own failure is what a client is told, and this only bounds a wait in line behind them.
+REGISTRY_WAIT_SECONDS = 15.0
+REGISTRY_THREADS = 8  # registry calls made for requests run here, never on the event loop
+
+T = TypeVar("T")
+
+
+class RegistryTimeoutError(TimeoutError):
+    """The registry (a shared Dask scheduler) did not answer within REGISTRY_WAIT_SECONDS."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +197,13 @@ class TrainJobs:
         self.finished: LRUCache[str, bytes] = LRUCache(maxsize=cache_bytes, getsizeof=len)
         self.started = self.cancelled = self.rejected = 0
         self.closed = threading.Event()
+        self.registry_wait = REGISTRY_WAIT_SECONDS
+        # registry calls made for requests (never on the loop); its own pool, so that calls stuck
+        # on a hung scheduler never take the threads the rest of the server uses
+        self._calls = ThreadPoolExecutor(REGISTRY_THREADS, thread_name_prefix="train-registry-call")
+        # held while a job starts (registry calls included): one job per link in this process.
+        # Not self.lock, which the loop takes (cached, status) and must never wait on.
+        self._starting = threading.Lock()
         if registry is not None:  # answers the other workers' cancels, notices their leaving
             threading.Thread(target=self._watch_registry, name="train-registry", daemon=True).start()
 
@@ -186,30 +211,66 @@ class TrainJobs:
         with self.lock:
             return self.finished.get(job_id(share))
 
-    def listen(self, training: train_codec.Training, share: str) -> AnyListener:
+    async def listen(self, training: train_codec.Training, share: str) -> AnyListener:
         """Join the job of this training, starting it if none runs (here, or on another worker of
-        the server). Raises OverloadedError. Called on the event loop that will read the events."""
+        the server). Raises OverloadedError, and with a registry, OSError or TimeoutError when it
+        cannot be reached (RegistryTimeoutError: no answer in time). Called on the event loop that will
+        read the events; the registry is asked in another thread."""
         key = job_id(share)
         loop = asyncio.get_running_loop()
-        with self.lock:
-            job = self.running.get(key)
+        if self.registry is None:  # nothing to wait for: joined here, at once
+            return self._join(key, training, share, loop)
+        return await self._off_loop(lambda: self._join(key, training, share, loop), undo=self._leave)
+
+    def _join(
+        self, key: str, training: train_codec.Training, share: str, loop: asyncio.AbstractEventLoop
+    ) -> AnyListener:
+        with self._starting:
+            with self.lock:
+                job = self.running.get(key)
             if job is None:
                 if self.registry is not None and self.registry.owned_elsewhere(key):
                     return self._follow(key)  # it runs on another worker: no place taken here
-                if len(self.running) >= self.max_jobs:
-                    self.rejected += 1
-                    raise OverloadedError(RETRY_AFTER)
+                with self.lock:  # running grows only under _starting: this count holds
+                    if len(self.running) >= self.max_jobs:
+                        self.rejected += 1
+                        raise OverloadedError(RETRY_AFTER)
                 if self.registry is not None and self.registry.claim(key, share) is not None:
                     return self._follow(key)  # another worker started it a moment ago
                 job = Job(key, share, training, self.registry)
                 listener = self._add(job, loop)
-                self.running[key] = job
-                self.started += 1
+                with self.lock:
+                    self.running[key] = job
+                    self.started += 1
                 job.thread = threading.Thread(target=self._work, args=(job,), name=f"train-{key}")
                 job.thread.daemon = True  # shutdown() stops and joins it; this only spares an exit
                 job.thread.start()
                 return listener
         return self._add(job, loop)
+
+    async def _off_loop(self, call: Callable[[], T], undo: Callable[[T], object] | None = None) -> T:
+        """`call` (registry calls) in the registry's threads, awaited at most `registry_wait`
+        (then RegistryTimeoutError). If the request stops waiting (that time, or its client going
+        away) while the call still runs, `undo` is given what it returns once it ends."""
+        future = self._calls.submit(call)
+        waited = asyncio.wrap_future(future)
+        waited.add_done_callback(_retrieved)  # a failure nobody awaits any more is not logged as lost
+        try:
+            return await asyncio.wait_for(asyncio.shield(waited), self.registry_wait)
+        except BaseException as err:
+            if waited.done() and not waited.cancelled() and waited.exception() is err:
+                raise  # the call's own failure (a scheduler's connect or call timing out, say)
+            if not future.cancel() and undo is not None:  # it ran, or runs: undo what it did
+                future.add_done_callback(lambda done: self._undo(done, undo))
+            if isinstance(err, TimeoutError):
+                raise RegistryTimeoutError(f"no answer within {self.registry_wait:g} s") from None
+            raise
+
+    def _undo(self, done: Future[T], undo: Callable[[T], object]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return  # it did nothing (or failed): nothing to undo
+        with contextlib.suppress(RuntimeError):  # in a thread (this may run on the loop); closed: gone
+            self._calls.submit(_logged, undo, done.result())
 
     def _follow(self, key: str) -> RemoteListener:
         assert self.registry is not None
@@ -226,7 +287,16 @@ class TrainJobs:
         return listener
 
     def leave(self, listener: AnyListener) -> None:
-        """A listener is gone; the last one leaving (on any worker) stops the job."""
+        """A listener is gone; the last one leaving (on any worker) stops the job. Never waits:
+        with a registry, its part is done in the registry's threads (a stream's `finally` may be
+        cancelled at its next await, so this has none)."""
+        if self.registry is None:
+            self._leave(listener)
+            return
+        with contextlib.suppress(RuntimeError):  # shut down: the jobs are stopped anyway
+            self._calls.submit(_logged, self._leave, listener)
+
+    def _leave(self, listener: AnyListener) -> None:
         if self.registry is not None:
             self.registry.remove_listener(listener.token)
         if isinstance(listener, RemoteListener):
@@ -244,18 +314,22 @@ class TrainJobs:
         """The listener holding `token` cancels: the job stops if no one else listens (its stream
         gets the last word, runs marked cancelled), and goes on for the others if someone does
         (the canceller's stream ends at once). A job of another worker is asked to, through the
-        registry, and its answer awaited."""
+        registry, and its answer awaited. Raises as `listen` when the registry cannot be reached."""
         with self.lock:
             job = self.running.get(key)
+        registry = self.registry
+        if registry is None:
+            return "no_job" if job is None else self._cancel_owned(job, token)
         if job is not None:
-            return self._cancel_owned(job, token)
-        if self.registry is None or self.registry.owner(key) is None:
+            owned = job
+            return await self._off_loop(lambda: self._cancel_owned(owned, token))
+        if await self._off_loop(lambda: registry.owner(key)) is None:
             return "no_job"
-        self.registry.request_cancel(token, key)
+        await self._off_loop(lambda: registry.request_cancel(token, key))
         deadline = time.monotonic() + CANCEL_WAIT_SECONDS
         while time.monotonic() < deadline:
             await asyncio.sleep(REMOTE_POLL_SECONDS / 2)
-            outcome = self.registry.cancel_outcome(token)
+            outcome = await self._off_loop(lambda: registry.cancel_outcome(token))
             if outcome is not None:
                 return outcome  # type: ignore[return-value]
         return "no_job"  # its worker did not answer: it has gone
@@ -310,6 +384,7 @@ class TrainJobs:
     def shutdown(self, timeout: float = JOIN_SECONDS) -> None:
         """Stop every running job and wait for its thread (a step at most, each)."""
         self.closed.set()
+        self._calls.shutdown(wait=False)  # calls under way end on their own (each is bounded)
         with self.lock:
             jobs = list(self.running.values())
         for job in jobs:
@@ -371,6 +446,19 @@ class TrainJobs:
                     del self.running[job.id]
             if self.registry is not None:
                 self.registry.release(job.id)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _logged(call: Callable[[T], object], arg: T) -> None:
+    """`call(arg)` in a thread nobody waits for: a failure is logged, not lost."""
+    try:
+        call(arg)
+    except Exception:
+        logger.exception("a registry call for a request that had gone failed")
 
 
 def run_job(

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from distributed import Client
 
 STATE = "_initscope_trainings"  # the scheduler object's attribute holding the state
+# One operation's longest wait for the scheduler's answer: a scheduler that does not answer (paused,
+# overloaded, a peer that accepts and never speaks) is then a TimeoutError, reported as
+# unreachable, and the thread that asked is free again.
+CALL_SECONDS = 10.0
 
 
 # --- what runs on the scheduler (its event loop: one operation at a time) -----------------------
@@ -205,7 +209,9 @@ class SchedulerRegistry:
 
     def _call(self, name: str, *args: Any) -> Any:
         client = self.client()
-        return client.run_on_scheduler(_op, name, str(client.id), args)  # type: ignore[no-untyped-call]
+        return client.run_on_scheduler(  # type: ignore[no-untyped-call]
+            _op, name, str(client.id), args, callback_timeout=CALL_SECONDS
+        )
 
     def close(self) -> None:
         pass  # the client is its maker's to close

@@ -280,7 +280,7 @@ def test_train_shutdown_stops_and_joins_running_jobs() -> None:
 
 
 async def _join(jobs: TrainJobs, training: train_codec.Training) -> Job:
-    listener = jobs.listen(training, train_codec.encode(training))
+    listener = await jobs.listen(training, train_codec.encode(training))
     assert isinstance(listener, Listener)  # no other worker: the job runs here
     return listener.job
 
@@ -461,7 +461,7 @@ def test_train_listeners_that_never_read_keep_only_their_place() -> None:
     loop = asyncio.new_event_loop()
 
     async def listen_many() -> list[Listener]:
-        listeners = [jobs.listen(training, train_codec.encode(training)) for _ in range(20)]
+        listeners = [await jobs.listen(training, train_codec.encode(training)) for _ in range(20)]
         assert all(isinstance(x, Listener) for x in listeners)
         return listeners  # type: ignore[return-value]
 
