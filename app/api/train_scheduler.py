@@ -12,15 +12,18 @@ worker that died) owns nothing and listens to nothing any more: its claims are t
 listeners no longer count.
 
 The scheduler needs nothing of initscope installed: the functions it runs are sent by value (this
-module imports only the standard library at its top).
+module imports only the standard library at its top), the operations once per scheduler (kept on
+it), then with each call only the small function that runs them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .train_registry import EVENTS_KEPT_SECONDS, StoredEvent
@@ -174,6 +177,27 @@ def _op(name: str, me: str, args: tuple[Any, ...], dask_scheduler: Any = None) -
     raise ValueError(f"no registry operation {name!r}")
 
 
+# Sent once per scheduler (by value, ~14 kB) and kept there, under a name that says which version
+# of this module made it; each operation then sends only `_installed_op` (a few hundred bytes).
+INSTALLED = "_initscope_trainings_op_" + hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+NOT_INSTALLED = "\x00initscope: the registry's operations are not installed on this scheduler"
+
+
+def _install(attribute: str, dask_scheduler: Any = None) -> None:
+    setattr(dask_scheduler, attribute, _op)
+
+
+def _installed_op(
+    attribute: str, name: str, me: str, args: tuple[Any, ...], dask_scheduler: Any = None
+) -> Any:
+    """Operation `name` by the installed `_op`; NOT_INSTALLED (the client installs it and asks
+    again) on a scheduler that has none: a new one, or one restarted since."""
+    op = getattr(dask_scheduler, attribute, None)
+    if op is None:
+        return NOT_INSTALLED
+    return op(name, me, args, dask_scheduler)
+
+
 def _register_by_value() -> None:
     """Send `_op` and what it calls by value: the scheduler need not import initscope."""
     import sys
@@ -209,9 +233,16 @@ class SchedulerRegistry:
 
     def _call(self, name: str, *args: Any) -> Any:
         client = self.client()
-        return client.run_on_scheduler(  # type: ignore[no-untyped-call]
-            _op, name, str(client.id), args, callback_timeout=CALL_SECONDS
+        me = str(client.id)
+        result = client.run_on_scheduler(  # type: ignore[no-untyped-call]
+            _installed_op, INSTALLED, name, me, args, callback_timeout=CALL_SECONDS
         )
+        if isinstance(result, str) and result == NOT_INSTALLED:
+            client.run_on_scheduler(_install, INSTALLED, callback_timeout=CALL_SECONDS)  # type: ignore[no-untyped-call]
+            result = client.run_on_scheduler(  # type: ignore[no-untyped-call]
+                _installed_op, INSTALLED, name, me, args, callback_timeout=CALL_SECONDS
+            )
+        return result
 
     def close(self) -> None:
         pass  # the client is its maker's to close
