@@ -217,29 +217,16 @@ def render(
     """The report of an API result; `preset` is the catalog's preset whose share query the result
     has (its title, its text's claim and the verdict on it), or None. `diagnostics=False` leaves
     out the diagnostics section (and its work)."""
-    page = _render_page(document, preset)
-    if not diagnostics:
-        return page
-    answer, reason, measurable = report_diagnostics(document)
-    section = _env.get_template("report_diagnostics.html").render(
-        diagnostics=answer, reason=reason, measurable=measurable, share=document["share"], num=_num
-    )
-    script = ""
-    if answer is not None:
-        script = _env.get_template("report_diagnostics_script.html").render(
-            diagnostics_json=_json(answer), diagnostics_js=_script_safe(_diagnostics_script())
-        )
-    # report.html is the page; the section goes last in its <main>, its script after the page's
-    return _insert(_insert(page, "</main>", section), "</body>", script)
+    context: dict[str, Any] = {"with_diagnostics": diagnostics}
+    if diagnostics:  # the section report_diagnostics.html, last in the page's <main>
+        answer, reason, measurable = report_diagnostics(document)
+        context.update(diagnostics=answer, reason=reason, measurable=measurable, share=document["share"])
+        if answer is not None:
+            context.update(diagnostics_json=_json(answer), diagnostics_js=_script_safe(_diagnostics_script()))
+    return _render_page(document, preset, context)
 
 
-def _insert(page: str, marker: str, text: str) -> str:
-    if page.count(marker) != 1:
-        raise ValueError(f"the report's page has {page.count(marker)} {marker}, not one")
-    return page.replace(marker, text + marker)
-
-
-def _render_page(document: dict[str, Any], preset: dict[str, Any] | None) -> str:
+def _render_page(document: dict[str, Any], preset: dict[str, Any] | None, diagnostics: dict[str, Any]) -> str:
     plotly, figures = _scripts()
     claim = preset.get("claim") if preset else None
     if claim is not None and not isinstance(claim, dict):
@@ -271,4 +258,5 @@ def _render_page(document: dict[str, Any], preset: dict[str, Any] | None) -> str
         figures_js=_script_safe(figures),
         data_json=_json(document),
         phase_json=_json(phases),
+        **diagnostics,
     )
