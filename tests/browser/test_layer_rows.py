@@ -28,6 +28,9 @@ NORMS = {"batch_norm", "layer_norm", "rms_norm"}
 # The figure's cells: for each bar trace its subplot number and its bar heights.
 CELLS = """sel => document.querySelector(sel).data.filter(t => t.type === 'bar')
   .map(t => ({ k: Number(t.xaxis.slice(1) || 1), counts: t.y }))"""
+# The grid's row titles, one per cell (null where a cell has none).
+TITLES = """() => { const l = document.getElementById('figure').layout;
+  return Object.keys(l).filter(k => k.startsWith('yaxis')).map(k => l[k].title?.text ?? null); }"""
 # Every annotation's text and its box on the screen.
 BOXES = """sel => [...document.querySelectorAll(sel + ' .annotation')].map(a => {
   const r = a.getBoundingClientRect();
@@ -103,14 +106,30 @@ def test_grid_rows_pair_each_runs_comparable_layers(
         assert len(rows) >= 5
         # A row one run lacks while it goes on below: its empty cell says what it lacks
         notes = [b["text"] for b in page.evaluate(BOXES, "#figure") if b["text"].startswith("no ")]
-        plain_and_layered = any("name" not in r["layers"][0] for r in runs)
-        if name == "bn-sigmoid":
-            assert notes == ["no BatchNormin this run" if width == 390 else "no BatchNorm in this run"] * 5
-        if plain_and_layered or name == "post-vs-pre-norm":
-            assert notes and all(
-                re.fullmatch(r"no (BatchNorm|LayerNorm \((pre|post)\)) ?in this run", t) for t in notes
-            )
+        assert all(re.fullmatch(r"no (BatchNorm|LayerNorm \((pre|post)\)) ?in this run", t) for t in notes)
+        if name in ("bn-sigmoid", "bn-deep-relu"):  # every layer shown with its BatchNorm row
+            assert len(notes) == 5 and all(t.startswith("no BatchNorm") for t in notes)
+        if name in ("residual-depth", "post-vs-pre-norm"):  # by default the blocks' sums, in every run
+            titles = [t for t in page.evaluate(TITLES) if t]
+            assert titles and all(t.endswith("x + s F(x)") for t in titles) and not notes, titles
         page.screenshot(path=artifacts / f"layer-rows-{name}-{width}.png", full_page=True)
+
+
+def test_post_vs_pre_norm_every_row_says_which_norm_a_run_lacks(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    query = PRESETS["post-vs-pre-norm"].query
+    runs = answer(live_server, f"/api/v1/simulate?{query}")["runs"]
+    open_page(page, f"{live_server}/?{query}#view=grid&kind=grad&log=0&layers=every")
+    assert_rows_pair(page.evaluate(CELLS, "#figure"), runs, "grad")
+    notes = {b["text"] for b in page.evaluate(BOXES, "#figure") if b["text"].startswith("no ")}
+    assert notes <= {"no LayerNorm (pre) in this run", "no LayerNorm (post) in this run"} and notes
+    # the menu offers each block's projection, the rows the claim reads
+    page.locator("#layers").select_option(label="projection rows")
+    page.wait_for_function("() => location.hash.includes('layers=rows-dense')")
+    cells = page.evaluate(CELLS, "#figure")
+    assert len(cells) == 24  # 12 blocks x 2 runs
+    assert_rows_pair(cells, runs, "grad")
 
 
 def test_bn_sigmoid_puts_the_plain_layer_2_beside_the_batchnorm_layer_2_sigmoid(
@@ -127,10 +146,7 @@ def test_bn_sigmoid_puts_the_plain_layer_2_beside_the_batchnorm_layer_2_sigmoid(
         if k % 2 == 0 and counts == normed["layers"][sigmoid_2]["post"]["counts"]
     )
     assert cells[row - 1] == plain["layers"][1]["post"]["counts"]  # the plain run's layer 2, same row
-    titles = page.evaluate(
-        "() => { const l = document.getElementById('figure').layout;"
-        " return Object.keys(l).filter(k => k.startsWith('yaxis')).map(k => l[k].title?.text ?? null); }"
-    )
+    titles = page.evaluate(TITLES)
     assert titles[:4] == [None, "L1 · BatchNorm", "L1 · sigmoid", None]
     # 5 layers, 10 rows: the caption counts rows, not "10 layers"
     expect(page.locator("#figure-caption")).to_have_text("2 runs × 10 rows")
@@ -144,11 +160,7 @@ def test_plain_presets_keep_their_rows(page: Page, live_server: str, watch: Watc
     for cell in cells:
         row, col = divmod(cell["k"] - 1, len(runs))
         assert cell["counts"] == runs[col]["layers"][row]["post"]["counts"]
-    titles = page.evaluate(
-        "() => { const l = document.getElementById('figure').layout;"
-        " return Object.keys(l).filter(k => k.startsWith('yaxis'))"
-        ".map(k => l[k].title?.text).filter(Boolean); }"
-    )
+    titles = [t for t in page.evaluate(TITLES) if t]
     assert titles == [f"layer {j}" for j in range(1, 6)]
     expect(page.locator("#figure-caption")).to_have_text(f"{len(runs)} runs × 5 layers")
     assert not [b for b in page.evaluate(BOXES, "#figure") if b["text"].startswith("no ")]
