@@ -94,6 +94,7 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
 
 
 PIPELINE_MACS = 1 << 25  # a layer's multiply-adds (~1 ms of product) from which a thread summarizes
+DRAW_AHEAD = True  # that thread also draws each layer's weights while the layer before is computed
 
 
 T = TypeVar("T")
@@ -148,7 +149,13 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], pool: Executor)
         samples.append(inputs[key] if config.gradients else None)
         # recycle: a layer's arrays are reused two layers on, once it has been summarized (below),
         # unless the backward pass needs every layer.
-        streams.append(forward(run, inputs[key], position, dtype, recycle=not config.gradients, lag=1))
+        # With a thread for the statistics, each layer's weights are drawn there too, meanwhile.
+        draw_pool = None if isinstance(pool, _InLine) or not DRAW_AHEAD else pool
+        streams.append(
+            forward(
+                run, inputs[key], position, dtype, recycle=not config.gradients, lag=1, draw_pool=draw_pool
+            )
+        )
     del inputs  # the streams hold the inputs until their first layer is computed, and no longer
 
     done = _ForwardPass([[] for _ in config.runs], [[] for _ in config.runs], samples)

@@ -630,12 +630,18 @@ def test_experiment_summary_thread_gives_the_same_results(monkeypatch: pytest.Mo
     """Summarized in line or in a thread beside the next layer's product: the same results, bit
     for bit (pickles compare every float and array exactly)."""
     cfg = make_experiment(
-        {"depth": 4, "width": 60, "samples": 200},
-        [{"activation": "relu", "init": "he_normal"}, {"activation": "tanh", "init": "xavier", "depth": 3}],
+        {"depth": 4, "width": 60, "samples": 200, "bias": "normal"},
+        [
+            {"activation": "relu", "init": "he_normal"},
+            {"activation": "tanh", "init": "xavier", "depth": 3},
+            {"activation": "maxout", "init": "lsuv"},  # several draws a layer; weights rescaled
+        ],
     )
     for gradients in (True, False):
         config = replace(cfg, gradients=gradients)
         monkeypatch.setattr(experiment, "PIPELINE_MACS", 1 << 62)
         in_line = pickle.dumps(run_experiment(config))
         monkeypatch.setattr(experiment, "PIPELINE_MACS", 0)  # every experiment gets the thread
-        assert pickle.dumps(run_experiment(config)) == in_line
+        for draw_ahead in (True, False):  # which also draws the weights, or not
+            monkeypatch.setattr(experiment, "DRAW_AHEAD", draw_ahead)
+            assert pickle.dumps(run_experiment(config)) == in_line

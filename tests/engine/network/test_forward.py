@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -236,3 +237,25 @@ def test_forward_recycle_lag_keeps_the_layers_the_caller_holds(lag: int) -> None
             np.testing.assert_array_equal(earlier.z, z)
             np.testing.assert_array_equal(earlier.a, a)
         held = [*held, (layer, layer.z.copy(), layer.a.copy())][-lag:] if lag else []
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"activation": "relu", "init": "he_normal", "bias": "normal"},
+        {"activation": "maxout", "init": "xavier", "bias": "normal", "width": [20, 35, 10], "depth": 3},
+        {"activation": "tanh", "init": "lsuv", "bias": "constant"},
+        {"activation": "sigmoid", "init": "truncated_normal", "bias": "none", "output_activation": "relu"},
+    ],
+)
+def test_forward_drawn_ahead_in_a_thread_is_the_same(fields: dict[str, object]) -> None:
+    """Weights drawn in a pool while the layer before is computed are the very same draws."""
+    run = make_run({**SMALL, **fields})
+    x = input_samples(run)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = list(forward(run, x, 2, draw_pool=pool))
+    plain = list(forward(run, x, 2))
+    assert len(ahead) == len(plain) == run.depth
+    for one, other in zip(ahead, plain, strict=True):
+        for array in ("weights", "bias", "z", "a"):
+            np.testing.assert_array_equal(getattr(one, array), getattr(other, array))
