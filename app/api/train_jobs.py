@@ -235,10 +235,16 @@ class TrainJobs:
                     if len(self.running) >= self.max_jobs:
                         self.rejected += 1
                         raise OverloadedError(RETRY_AFTER)
-                if self.registry is not None and self.registry.claim(key, share) is not None:
-                    return self._follow(key)  # another worker started it a moment ago
                 job = Job(key, share, training, self.registry)
-                listener = self._add(job, loop)
+                try:
+                    if self.registry is not None and self.registry.claim(key, share) is not None:
+                        return self._follow(key)  # another worker started it a moment ago
+                    listener = self._add(job, loop)
+                except Exception:
+                    # a claim may have landed though its answer did not (a scheduler timing
+                    # out): owned by no running job, it would keep its followers waiting
+                    self._quietly(lambda registry: registry.release(key))
+                    raise
                 with self.lock:
                     self.running[key] = job
                     self.started += 1
@@ -272,16 +278,33 @@ class TrainJobs:
         with contextlib.suppress(RuntimeError):  # in a thread (this may run on the loop); closed: gone
             self._calls.submit(_logged, undo, done.result())
 
+    def _quietly(self, call: Callable[[SharedRegistry], object]) -> None:
+        """Undo a registry call that failed, if the registry lets us; it may well fail again."""
+        if self.registry is None:
+            return
+        try:
+            call(self.registry)
+        except Exception:
+            logger.warning("the trainings' registry could not be tidied after a failed call")
+
     def _follow(self, key: str) -> RemoteListener:
         assert self.registry is not None
         remote = RemoteListener(key, self.registry, keep=self._keep_followed)
-        self.registry.add_listener(remote.token, key)
+        try:
+            self.registry.add_listener(remote.token, key)
+        except Exception:  # as _add's
+            self._quietly(lambda registry: registry.remove_listener(remote.token))
+            raise
         return remote
 
     def _add(self, job: Job, loop: asyncio.AbstractEventLoop) -> Listener:
         listener = Listener(job, loop)
         if self.registry is not None:  # counted before the job can be seen without listeners
-            self.registry.add_listener(listener.token, job.id)
+            try:
+                self.registry.add_listener(listener.token, job.id)
+            except Exception:  # it may have landed: a listener no one is would keep the job going
+                self._quietly(lambda registry: registry.remove_listener(listener.token))
+                raise
         with job.lock:
             job.listeners[listener.token] = listener
         return listener

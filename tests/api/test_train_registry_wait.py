@@ -10,6 +10,7 @@ first registry call's connect waits on it), and a real scheduler, connected, the
 # mypy: disable-error-code="no-untyped-call"
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -17,9 +18,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
+import pytest
 
+from app import train_codec
+from app.api.train_jobs import RegistryTimeoutError, TrainJobs, job_id
+from app.api.train_registry import Registry
 from tests.live import serve
 from tests.sweeps.loopback import running_cluster
 
@@ -149,3 +155,60 @@ def test_a_paused_scheduler_freezes_neither_healthz_nor_cached_answers() -> None
             # resumed: the registry answers again, and so does /train
             again = httpx.get(url + TRAIN.replace("samples=50", "samples=52"), timeout=WAIT)
             assert again.status_code == 200, again.text
+
+
+# --- in one process: what a request that stopped waiting leaves behind ---------------------------
+
+LONG_TRAINING = "data=synthetic&samples=100&width=4&iterations=1000000&record_every=500&run=relu,he_normal"
+
+
+class SlowRegistry(Registry):
+    """A real registry (the workers' SQLite file) whose claims wait until let go, as a hung
+    scheduler's would; or whose claims land and then fail, as one whose answer is lost."""
+
+    def __init__(self, folder: Path, lose_answers: bool = False) -> None:
+        super().__init__(folder)
+        self.go = threading.Event()
+        self.lose_answers = lose_answers
+
+    def claim(self, job: str, share: str) -> int | None:
+        if self.lose_answers:
+            super().claim(job, share)
+            raise TimeoutError("the answer was lost")
+        self.go.wait(WAIT)
+        return super().claim(job, share)
+
+
+def test_a_training_started_after_its_request_gave_up_is_left_and_stops(tmp_path: Path) -> None:
+    registry = SlowRegistry(tmp_path)
+    jobs = TrainJobs(max_jobs=2, cache_bytes=1 << 20, registry=registry)
+    jobs.registry_wait = 0.2
+    training = train_codec.decode(LONG_TRAINING)
+    share = train_codec.encode(training)
+    try:
+        with pytest.raises(RegistryTimeoutError, match=r"no answer within 0\.2 s"):
+            asyncio.run(jobs.listen(training, share))
+        registry.go.set()  # the claim goes through: the job starts, for a request that is gone
+        _wait_for(lambda: jobs.started == 1, "the claim never went through")
+        # ... and is left at once: no listener anywhere, so it stops and its place is free
+        _wait_for(lambda: not jobs.running, "a training no one waits for kept running")
+        assert registry.listeners(job_id(share)) == 0 and registry.owner(job_id(share)) is None
+        assert jobs.cancelled == 1
+    finally:
+        jobs.shutdown()
+        registry.close()
+
+
+def test_a_claim_whose_answer_is_lost_is_released(tmp_path: Path) -> None:
+    registry = SlowRegistry(tmp_path, lose_answers=True)
+    jobs = TrainJobs(max_jobs=2, cache_bytes=1 << 20, registry=registry)
+    training = train_codec.decode(LONG_TRAINING)
+    share = train_codec.encode(training)
+    try:
+        with pytest.raises(TimeoutError, match="the answer was lost"):
+            asyncio.run(jobs.listen(training, share))
+        # else its followers on other workers would wait on a training that no one runs
+        assert registry.owner(job_id(share)) is None and not jobs.running
+    finally:
+        jobs.shutdown()
+        registry.close()
