@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from app.engine.layers.activations import ACTIVATIONS
 from app.engine.layers.initializers import BIASES
+from app.engine.network import experiment as experiment_module
 from app.engine.network.backward import upstream_gradient
 from app.engine.network.config import ExperimentConfig, make_experiment
 from app.engine.network.cost import experiment_cost
@@ -210,6 +211,7 @@ def peak_rss_mib(workload: str, size: Size = (1, 1, 1)) -> float:
     so call this before the parent allocates anything big: see main()."""
     cmd = [sys.executable, "-m", "bench.engine_bench", "--child", workload]
     cmd += ["--gradients"] if GRADIENTS else []
+    cmd += [] if experiment_module.DRAW_AHEAD else ["--draw-in-line"]
     cmd += ["--sizes", "x".join(map(str, size))]
     out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     return int(out.split()[-1]) * 1024 / MIB
@@ -248,8 +250,14 @@ def main() -> None:
         action="store_true",
         help="keep the engine's cached inputs, read-out and theory between repeats (a slider's case)",
     )
+    parser.add_argument(
+        "--draw-in-line",
+        action="store_true",
+        help="draw each layer's weights in line, not in the statistics' thread (before/after check)",
+    )
     parser.add_argument("--child", choices=(*RUNS, "chain", "imports"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    experiment_module.DRAW_AHEAD = not args.draw_in_line
     global GRADIENTS, WARM
     GRADIENTS, WARM = args.gradients, args.warm
     default = GRADIENT_SIZES if GRADIENTS else SIZES
