@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from app.presets import PRESETS
 from tests.browser.conftest import Watch, open_page
 
 pytestmark = pytest.mark.browser
@@ -217,6 +218,25 @@ def test_report_says_which_layers_a_deep_grid_shows(page: Page, report: Any) -> 
         )
         assert sorted(titles, key=lambda t: int(t.split()[1])) == [f"layer {j}" for j in shown]
     assert len(plot(page, "signal")["data"][0]["x"]) == 30
+
+
+def test_report_of_a_layer_network_shows_its_block_outputs(page: Page, report: Any) -> None:
+    """A layer network's rows are the runs' rows side by side (post- and pre-norm blocks pair
+    their norms as rows of their own), and a deep residual stack's grid shows its blocks'
+    x + s F(x) rows, as the dashboard does, to the last block; the caption counts rows. The
+    report picked every k-th of the longest run's layer count instead: rows 1-50 of the 62."""
+    result = report(PRESETS["post-vs-pre-norm"].query, 1440)
+    bars = page.evaluate(
+        "id => document.getElementById(id).data.filter(t => t.type === 'bar').map(t => t.y)", "grid-post"
+    )
+    drawn = [[v or 0 for v in bar] for bar in bars]  # a log axis draws a zero count as a gap
+    for run in result["runs"]:
+        sums = [layer for layer in run["layers"] if layer.get("name", "").endswith("x + s F(x)")]
+        assert len(sums) == 12 and all(layer["post"]["counts"] in drawn for layer in sums), run["label"]
+    longest = max(len(run["layers"]) for run in result["runs"])
+    caption = page.locator(".layers-shown").first.text_content() or ""
+    match = re.match(r"12 of (\d+) rows shown", caption)
+    assert match and int(match[1]) > longest, caption
 
 
 def test_report_prints_at_a_page_width(page: Page, report: Any) -> None:
