@@ -135,6 +135,18 @@ const PLACE = /^(?:layer|block) (\d+)$/;
 
 /** Each row's key: "3|act" (layer or block 3's activation), "3|act 2" (a two-layer branch's
  * second), "3|norm before", "3|norm (pre)", "3|dense projection", "3|residual", "stem|dense stem". */
+/** The rows of a run the signal chart draws: the rows carrying each layer's or block's output (a
+ * residual block's sum, else the activation; every row of a plain stack), each with its place,
+ * the layer's or block's number (x). Other rows (norms, projections) are in the grid. */
+export function outputRows(run) {
+  const keys = rowKeys(run);
+  const role = keys.some((key) => roleOf(key) === "residual") ? "residual" : "act";
+  return keys
+    .map((key, j) => ({ j, place: Number(key.split("|")[0]), role: roleOf(key) }))
+    .filter((row) => row.role === role && Number.isInteger(row.place))
+    .map(({ j, place }) => ({ j, place, residual: role === "residual" }));
+}
+
 export function rowKeys(run) {
   const active = new Set(); // places whose activation came already: a norm there is "after" it
   return run.layers.map((layer, j) => {

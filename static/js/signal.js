@@ -2,6 +2,7 @@
 
 import { logErrorBars } from "./bands.js";
 import { esc, fmt } from "./format.js";
+import { outputRows, typedRows } from "./layers.js";
 import { COLORS, MUTED, baseLayout, note, theoryApplies } from "./plot-base.js";
 
 const FLOOR_SYMBOL = "triangle-down-open";
@@ -49,6 +50,14 @@ function brokenLogTicks({ lo, hi, dtick, floor, ceiling }, placed) {
  * measured stds as markers, mean field's prediction as lines where its assumptions hold. */
 function signalSeries(run, c) {
   const base = { label: esc(run.label), color: COLORS[c % COLORS.length], c, layers: run.layers.map((l) => l.layer) };
+  if (run.layers.some((l) => l?.layer_type)) {
+    // A layer network's rows are of several kinds (a norm's, a branch's, a block's sum): one line
+    // through them all zig-zagged between kinds. Its chart is each layer's or block's output row,
+    // at that layer's or block's number, beside a plain stack's layers.
+    const rows = outputRows(run);
+    run = { ...run, layers: rows.map(({ j }) => run.layers[j]) };
+    Object.assign(base, { layers: rows.map(({ place }) => place), names: run.layers.map((l) => l.name) });
+  }
   const theory = theoryApplies(run) && run.layers.every((l) => l.theory);
   const values = (get) => run.layers.map(get);
   const mode = "markers"; // measured values are markers only: a line on this chart is always a prediction
@@ -83,7 +92,7 @@ function signalTrace(s, floor, ceiling) {
   const text = placed.map(({ at }, i) => {
     const band = s.lows && s.lows[i] != null && s.highs[i] != null ? ` (draws ${fmt(s.lows[i])}–${fmt(s.highs[i])})` : "";
     const value = at === "floor" ? AT_FLOOR : at === "ceiling" ? AT_CEILING : `σ ${fmt(s.values[i])}${band}`;
-    return `layer ${s.layers[i]}: ${s.predicted ? "predicted " : ""}${value}`;
+    return `${s.names?.[i] ?? `layer ${s.layers[i]}`}: ${s.predicted ? "predicted " : ""}${value}`;
   });
   const what = s.what === "gradient" ? "dL/dz" : s.what;
   const trace = {
@@ -127,6 +136,14 @@ export function wideLegendHeight(data, width) {
   return Math.ceil(groups.size / perRow) * (tallest * ENTRY_PX + 12);
 }
 
+/** The x axis's title: a plain stack's layers, a layer network's output rows (say which). */
+function xTitle(result) {
+  if (!typedRows(result)) return "layer";
+  const residual = result.runs.map((run) => outputRows(run).some((row) => row.residual));
+  // short enough for a phone; the grid has the norm and branch rows
+  return residual.every(Boolean) ? "block (its sum x + s F(x))" : residual.some(Boolean) ? "layer or block" : "layer (its activation)";
+}
+
 /** Std per layer for every run, log y: measured as markers (activations filled, z open,
  * gradients triangles), the mean-field prediction as lines where it applies. */
 export function signalFigure(result, { width = 1000 } = {}) {
@@ -150,8 +167,11 @@ export function signalFigure(result, { width = 1000 } = {}) {
     layout.height = 280 + layout.margin.b;
     layout.legend = { orientation: "v", x: 0, y: 0, yref: "container", yanchor: "bottom" };
   }
-  layout.xaxis = { title: { text: "layer" }, dtick: Math.max(1, Math.ceil((data[0]?.x.length ?? 1) / 20)) };
-  layout.yaxis = { title: { text: "std" }, type: "log", dtick, gridcolor: "#eef1f5", exponentformat: "e" };
+  layout.xaxis = { title: { text: xTitle(result) }, dtick: Math.max(1, Math.ceil((data[0]?.x.length ?? 1) / 20)) };
+  // within a decade one labelled tick would leave the values unreadable: 1, 2 and 5 of each
+  const shown = series.flatMap((s) => s.values).filter((v) => v > 0 && Number.isFinite(v));
+  const within = shown.length > 0 && Math.log10(Math.max(...shown) / Math.min(...shown)) < 1.5;
+  layout.yaxis = { title: { text: "std" }, type: "log", dtick: within ? "D2" : dtick, gridcolor: "#eef1f5", exponentformat: "e" };
   const placed = series.filter((s) => !s.predicted).flatMap((s) => s.values.map((v) => placeStd(v, floor, ceiling).at));
   const keys = [];
   if (placed.includes("floor")) keys.push("▽ σ = 0, drawn at the floor (a log axis has no 0)");
