@@ -29,7 +29,7 @@ from .api import (
     units,
 )
 from .api.errors import handle_validation_errors
-from .api.runner import Runner
+from .api.runner import GZIP_MIN_BYTES, Runner
 from .api.sweep_service import SweepService
 from .api.train_jobs import TrainJobs
 from .api.train_registry import Registry, SharedRegistry
@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Experiment answers and vendor files come compressed already (once, when made); this
     # compresses the rest (pages, catalog, CSV, reports) and skips what has a Content-Encoding.
-    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=6)
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:  # off unless INITSCOPE_CORS_ORIGINS names the origins to allow
         app.add_middleware(

@@ -44,8 +44,9 @@ def vendor_asset(name: str, request: Request) -> Response | FileResponse:
     if name not in ASSETS:
         raise HTTPException(404, "no such asset")
     media_type = ASSETS[name][2]
-    headers = {"Cache-Control": CACHE, "Vary": "Accept-Encoding"}
+    headers = {"Cache-Control": CACHE}
     if "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
+        # encoded here, so the GZip middleware passes it without the Vary it adds to the file
+        headers |= {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
         return Response(gzipped(name), media_type=media_type, headers=headers)
     return FileResponse(asset_path(name), media_type=media_type, headers=headers)

@@ -68,3 +68,22 @@ def test_security_revalidated_static_file_is_a_304(client: TestClient) -> None:
     first = client.get("/static/css/base.css")
     again = client.get("/static/css/base.css", headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/simulate?run=relu,he_normal&depth=2&width=8&samples=10",  # gzipped when taken
+        "/api/v1/simulate?run=relu,he_normal&depth=1&width=1&samples=1&bins=2&grad=0&theory=0",
+        "/vendor/plotly.min.js",
+        "/",
+    ],
+)
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_vary_is_said_once(client: TestClient, path: str, encoding: str) -> None:
+    """Answers that depend on Accept-Encoding say so once: the routes that gzip their own bytes
+    and the GZip middleware each said it, so a client that takes no gzip read
+    'Accept-Encoding, Accept-Encoding'."""
+    response = client.get(path, headers={"accept-encoding": encoding})
+    assert response.status_code == 200
+    assert response.headers.get_list("vary") == ["Accept-Encoding"], response.headers.get_list("vary")

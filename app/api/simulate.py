@@ -37,10 +37,14 @@ GET_PATH = "/api/v1/simulate"  # the GET route's, which the HTTP protocol checks
 
 def served(answer: Answer, cached: bool, request: Request) -> Response:
     """The answer's bytes, gzipped when the client takes it (compressed once, when computed)."""
-    headers = {"X-Cache": "hit" if cached else "miss", "Vary": "Accept-Encoding"}
+    # Vary: the GZip middleware adds it to a body of GZIP_MIN_BYTES or more that it passes (its
+    # minimum); one it leaves alone (already encoded, or smaller) gets it here, so it is said once.
+    headers = {"X-Cache": "hit" if cached else "miss"}
     if answer.gzip is not None and "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
+        headers |= {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
         return Response(answer.gzip, media_type="application/json", headers=headers)
+    if answer.gzip is None:
+        headers["Vary"] = "Accept-Encoding"
     return Response(answer.json, media_type="application/json", headers=headers)
 
 
