@@ -46,6 +46,12 @@ def _spectrum(s: Spectrum | None) -> dict[str, Any] | None:
     }
 
 
+def _row(layer_type: str | None, name: str | None) -> dict[str, Any]:
+    """A layer network's row: its type and name, as /simulate's rows have them (a plain stack's
+    layers have neither, and keep their bytes)."""
+    return {} if layer_type is None else {"layer_type": layer_type, "name": name}
+
+
 def _run(run: RunDiagnostics) -> dict[str, Any]:
     fp = run.theory.fixed
     jacobian = run.jacobian
@@ -61,6 +67,7 @@ def _run(run: RunDiagnostics) -> dict[str, Any]:
                     "measured": layer.measured,
                     "sd": layer.sd,
                     "predicted": layer.predicted,
+                    **_row(layer.layer_type, layer.name),
                     # seeds > 1 only: a single draw's answer keeps its bytes
                     **({} if layer.low is None else {"low": layer.low, "high": layer.high}),
                 }
@@ -89,6 +96,7 @@ def _run(run: RunDiagnostics) -> dict[str, Any]:
                     "mean_sq": _finite(layer.mean_sq),
                     "predicted_mean_sq": _finite(layer.predicted_mean_sq),
                     "spectrum": _spectrum(layer.spectrum),
+                    **_row(layer.layer_type, layer.name),
                     **({"low": _finite(layer.low), "high": _finite(layer.high)} if ensemble else {}),
                 }
                 for layer in jacobian.layers

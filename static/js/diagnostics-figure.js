@@ -38,6 +38,10 @@ export function phaseText(fp) {
   return `Chaotic (χ₁ > 1): pairs decorrelate to c* = ${fmt(fp.c_star)} < 1, even inputs that start almost equal.`;
 }
 
+/** A row's name: a layer network's row as /simulate names it ("block 3 · layer_norm (pre)"), a
+ * plain stack's layer by its number. */
+const rowName = (l) => l.name ?? `layer ${l.layer}`;
+
 /** The correlation figure of a run: per c0, markers (measured, ± sd) and a line (predicted). */
 export function correlationFigure(run, height = 300) {
   const corr = run.correlation;
@@ -57,7 +61,8 @@ export function correlationFigure(run, height = 300) {
         legendgroup: `c0-${i}`,
         showlegend: false,
         line: { color, width: 2 },
-        hovertemplate: `c0 ${fmt(c0)}, layer %{x}: predicted %{y:.3f}<extra></extra>`,
+        text: corr.layers.map(rowName),
+        hovertemplate: `c0 ${fmt(c0)}, %{text}: predicted %{y:.3f}<extra></extra>`,
       });
     }
     data.push({
@@ -69,7 +74,8 @@ export function correlationFigure(run, height = 300) {
       name: `c0 ${fmt(c0)}`,
       legendgroup: `c0-${i}`,
       marker: { color, size: 6, symbol: "circle" },
-      hovertemplate: `c0 ${fmt(c0)}, layer %{x}: measured %{y:.3f}<extra></extra>`,
+      text: corr.layers.map(rowName),
+      hovertemplate: `c0 ${fmt(c0)}, %{text}: measured %{y:.3f}<extra></extra>`,
     });
   });
   const layout = baseLayout(height);
@@ -113,7 +119,8 @@ export function meanSquareFigure(run, index, height = 260) {
       y: jac.layers.map((l) => positive(l.predicted_mean_sq)),
       name: "mean field ∏χ",
       line: { color: MUTED, width: 2, dash: "dot" },
-      hovertemplate: "layer %{x}: predicted %{y:.3g}<extra></extra>",
+      text: jac.layers.map(rowName),
+      hovertemplate: "%{text}: predicted %{y:.3g}<extra></extra>",
     },
     {
       type: "scatter",
@@ -122,7 +129,8 @@ export function meanSquareFigure(run, index, height = 260) {
       y: jac.layers.map((l) => positive(l.mean_sq)),
       name: "measured",
       marker: { color: runColor(index), size: 6 },
-      hovertemplate: "layer %{x}: mean σ² %{y:.3g}<extra></extra>",
+      text: jac.layers.map(rowName),
+      hovertemplate: "%{text}: mean σ² %{y:.3g}<extra></extra>",
     },
   ];
   const layout = baseLayout(height);
@@ -155,8 +163,8 @@ export function spectrumFigure(run, index, height = 280) {
       line: { shape: "hvh", color: shade(runColor(index), k, shown.length), width: 1.6 },
       x: centres,
       y: s.counts.map((c) => c / s.count),
-      name: `layer ${l.layer}`,
-      hovertemplate: `layer ${l.layer}: log10 σ %{x:.2f}, %{y:.1%}<extra></extra>`,
+      name: rowName(l),
+      hovertemplate: `${rowName(l)}: log10 σ %{x:.2f}, %{y:.1%}<extra></extra>`,
     };
   });
   const layout = baseLayout(height);
@@ -175,7 +183,7 @@ export function spectrumRows(run) {
     .map((l) => {
       const s = l.spectrum;
       return {
-        layer: String(l.layer),
+        layer: l.name ?? String(l.layer),
         mean_sq: fmt(l.mean_sq),
         predicted: fmt(l.predicted_mean_sq),
         var_sq: fmt(s.var_sq),

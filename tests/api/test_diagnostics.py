@@ -224,3 +224,13 @@ def test_diagnostics_measure_layer_networks_row_by_row(client: TestClient, extra
     assert all(isinstance(p, float) for layer in run["correlation"]["layers"] for p in layer["predicted"])
     assert all(layer["predicted_mean_sq"] > 0 for layer in run["jacobian"]["layers"])
     assert all(m is not None for layer in run["correlation"]["layers"] for m in layer["measured"])
+    # each row named as /simulate names it, so the pages can say which row a point is
+    simulated = client.get(f"/api/v1/simulate?depth=5&width=30&run=tanh,xavier&{extra}").json()
+    named = [(row["layer_type"], row["name"]) for row in simulated["runs"][0]["layers"]]
+    for kind in ("correlation", "jacobian"):
+        assert [(row["layer_type"], row["name"]) for row in run[kind]["layers"]] == named
+
+
+def test_diagnostics_of_a_plain_stack_name_no_rows(client: TestClient) -> None:
+    run = client.get("/api/v1/diagnostics?depth=3&width=20&run=tanh,xavier&jacobian=1").json()["runs"][0]
+    assert not any("name" in row or "layer_type" in row for row in run["correlation"]["layers"])

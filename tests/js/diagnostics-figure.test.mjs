@@ -122,6 +122,19 @@ test("spectrumRows: the spectrum layers' numbers as printed", () => {
   ]);
 });
 
+test("a layer network's rows are named in hovers, spectrum traces and the table", () => {
+  const named = run();
+  named.correlation.layers = named.correlation.layers.map((l, j) => ({ ...l, layer_type: "layer_norm", name: `layer ${j + 1} · layer_norm` }));
+  named.jacobian.layers = named.jacobian.layers.map((l, j) => ({ ...l, layer_type: "activation", name: `layer ${j + 1} · tanh` }));
+  const corr = correlationFigure(named).data.filter((t) => t.mode === "markers");
+  assert.deepEqual(corr[0].text, ["layer 1 · layer_norm", "layer 2 · layer_norm"]);
+  assert.match(corr[0].hovertemplate, /%\{text\}: measured/);
+  assert.deepEqual(meanSquareFigure(named, 0).data.find((t) => t.name === "measured").text, ["layer 1 · tanh", "layer 2 · tanh"]);
+  assert.deepEqual(spectrumFigure(named, 0).data.map((t) => t.name), ["layer 2 · tanh"]);
+  assert.equal(spectrumRows(named)[0].layer, "layer 2 · tanh");
+  assert.equal(spectrumRows(run())[0].layer, "2"); // a plain stack's layer by its number
+});
+
 test("shade runs from light to the full colour", () => {
   assert.equal(shade("#2456a6", 2, 3), "#2456a6");
   assert.equal(shade("#000000", 0, 3), "#b3b3b3");
