@@ -49,7 +49,8 @@ claim's source, for older clients."""
 def view_dict(view: AnyView) -> dict[str, str]:
     """Where a claim shows: the dashboard's view state (as it always was), or the page and its part."""
     if isinstance(view, View):
-        return {"view": view.view, "kind": view.kind}
+        rows = {} if view.layers == "auto" else {"layers": view.layers}  # as it always was, else
+        return {"view": view.view, "kind": view.kind, **rows}
     if isinstance(view, TrainView):
         return {"page": "train", "chart": view.chart}
     return {"page": "optimizers", "section": view.section}

@@ -34,10 +34,13 @@ Kind = Literal["post", "pre", "grad"]  # activations f(z), pre-activations z, gr
 
 @dataclass(frozen=True)
 class View:
-    """The dashboard's view state that shows the claim: its `view=` and `kind=` hash keys."""
+    """The dashboard's view state that shows the claim: its `view=`, `kind=` and `layers=` hash
+    keys (`layers`: the rows of the Layers menu, e.g. "rows-dense projection" for each residual
+    block's projection row; "auto" the figure's own choice)."""
 
     view: ViewName = "grid"
     kind: Kind = "post"
+    layers: str = "auto"
 
 
 TrainChart = Literal["loss", "accuracy", "dead", "update", "histograms"]

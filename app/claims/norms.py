@@ -155,7 +155,7 @@ NORM_PLACEMENT = Claim(
     "Transformer, which places the layer normalization between the residual blocks, the expected "
     "gradients of the parameters near the output layer are large.",
     source=XIONG,
-    view=View("grid", "grad"),
+    view=View("grid", "grad", layers="rows-dense projection"),
     look_at="The gradient rows of two 12-block ReLU residual stacks with LayerNorm, post-norm against "
     "pre-norm (with its final norm): each block's projection row gives its weights' gradient norm.",
     verdict="holds in part",

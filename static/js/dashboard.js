@@ -447,7 +447,7 @@ function backwardOptions() {
 /** The hash that opens `preset` in the view its claim is about (the other view settings kept). */
 function claimHash(preset) {
   if (!preset.claim?.view) return null;
-  return hashOf({ ...viewState(), ...preset.claim.view, layers: "auto" });
+  return hashOf({ ...viewState(), ...preset.claim.view, layers: preset.claim.view.layers ?? "auto" });
 }
 
 function loadQuery(query) {

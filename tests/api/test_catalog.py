@@ -77,13 +77,16 @@ def test_catalog_presets_carry_their_claim_with_its_view(client: TestClient) -> 
         assert body == listed[name]
         claim = body["claim"]
         assert set(claim) == {"text", "source", "view", "look_at", "verdict", "reason", "units_layer"}
-        assert claim["view"] == {"view": preset.claim.view.view, "kind": preset.claim.view.kind}
+        rows = {} if preset.claim.view.layers == "auto" else {"layers": preset.claim.view.layers}
+        assert claim["view"] == {"view": preset.claim.view.view, "kind": preset.claim.view.kind, **rows}
         assert claim["verdict"] in ("holds", "holds in part", "contradicted")
         assert (claim["reason"], claim["text"]) == (preset.claim.reason, preset.claim.text)
         # the older keys stay: `shows` is what to look at, `source` the claim's
         assert (body["shows"], body["source"]) == (claim["look_at"], claim["source"])
     assert listed["saito-sigmoid-std001"]["claim"]["view"] == {"view": "distribution", "kind": "grad"}
     assert listed["ng-zero-init"]["claim"]["units_layer"] == 2
+    # a claim about one kind of a layer network's rows opens those rows
+    assert listed["post-vs-pre-norm"]["claim"]["view"]["layers"] == "rows-dense projection"
 
 
 def test_catalog_train_presets_carry_their_claim_with_its_chart(client: TestClient) -> None:

@@ -106,6 +106,10 @@ def test_dashboard_shows_each_presets_claim_and_opens_its_view(
     view = claim["view"]
     expect(page.locator(f'input[name="view"][value="{view["view"]}"]')).to_be_checked()
     expect(page.locator(f'input[name="kind"][value="{view["kind"]}"]')).to_be_checked()
+    layers = page.evaluate("new URLSearchParams(location.hash.slice(1)).get('layers')")
+    assert layers == view.get("layers", "auto")
+    if "layers" in view:  # a claim about one kind of rows opens them in the Layers menu
+        expect(page.locator("#layers")).to_have_value(view["layers"])
     # a custom experiment has no claim
     seed = page.locator('#shared [data-field="seed"]')
     seed.fill("12345")
