@@ -4,7 +4,7 @@
 
 export { esc, fmt, count, pct } from "./format.js";
 export { COLORS, KINDS, theoryNotes } from "./plot-base.js";
-export { lastLayers, layerRows, layerChoices, rowCount, typedRows } from "./layers.js";
+export { firstOutputRow, lastLayers, layerRows, layerChoices, rowCount, typedRows } from "./layers.js";
 export { hiddenValues, statsLine, spikeClip, gridFigure, overlayFigure, predictedDensity } from "./histograms.js";
 export { ridgelineFigure } from "./ridgeline.js";
 export { signalFigure } from "./signal.js";

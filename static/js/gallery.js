@@ -1,7 +1,7 @@
 // The preset gallery: a small figure (first and last layer of every run) per preset, drawn when
 // the card scrolls into view so the page opens fast.
 
-import { gridFigure, lastLayers } from "./figures.js";
+import { firstOutputRow, gridFigure, lastLayers } from "./figures.js";
 
 const CONFIG = { displayModeBar: false, showSendToCloud: false, responsive: true, staticPlot: true };
 
@@ -22,8 +22,9 @@ async function drawCard(card) {
   const plot = card.querySelector(".mini");
   try {
     const result = await fetchResult(card.dataset.share);
-    // the first layer and every run's last one (a 2-layer run beside a 20-layer one shows both)
-    const rows = [...new Set([0, ...lastLayers(result)])];
+    // the first layer and every run's last one (a 2-layer run beside a 20-layer one shows both);
+    // a layer network's first activation or block sum, not the BatchNorm row before it
+    const rows = [...new Set([firstOutputRow(result), ...lastLayers(result)])];
     // the values the preset's claim is about: activations, z or gradients
     const kind = card.dataset.kind || "post";
     const { data, layout } = gridFigure(result, { kind, rows, compact: true, width: plot.clientWidth || 400 });

@@ -59,6 +59,13 @@ function layersRows(result, max) {
   return table.map((_, i) => i).filter((i) => chosen.has(table[i].key.split("|")[0]));
 }
 
+/** The first row (of rowTable) carrying a layer's or block's output: row 0 of a plain stack; a
+ * layer network's first activation row or block sum (not its stem, or a norm before it). */
+export function firstOutputRow(result) {
+  const role = outputRole(result);
+  return Math.max(0, rowTable(result).findIndex((row) => roleOf(row.key) === role));
+}
+
 /** The role of the rows that carry a block's or a layer's output: a residual block's sum, else
  * the activation (a plain stack's rows). A mixed stem, norm and projection sample of a deep
  * network's rows told a student nothing; these rows are what a claim about depth is read from. */

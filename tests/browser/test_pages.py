@@ -40,12 +40,14 @@ def test_pages_gallery_draws_every_preset(
                           || b.left < svg.left - 1 || b.right > svg.right + 1).length; }"""
         )
         assert clipped == 0, preset.name
-        # its first plot is the first run's layer 1 in those values, bin for bin
+        # its first plot is the first run's first layer in those values, bin for bin: a layer
+        # network's first activation row (or block sum), not a norm or the stem before it
         kind = preset.claim.view.kind
-        first = httpx.get(f"{live_server}/api/v1/simulate?{preset.query}").json()["runs"][0]["layers"][0][
-            kind
-        ]
-        assert card.locator(".mini").evaluate("el => el.data[0].y") == first["counts"]
+        runs = httpx.get(f"{live_server}/api/v1/simulate?{preset.query}").json()["runs"]
+        residual = any(layer.get("layer_type") == "residual" for run in runs for layer in run["layers"])
+        role = "residual" if residual else "activation"
+        first = next(layer for layer in runs[0]["layers"] if layer.get("layer_type", "activation") == role)
+        assert card.locator(".mini").evaluate("el => el.data[0].y") == first[kind]["counts"], preset.name
     page.screenshot(path=artifacts / "presets.png", full_page=True)
 
 

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { gridFigure, overlayFigure, ridgelineFigure } from "../../static/js/figures.js";
-import { rowLabel, rowLabels, sameRow } from "../../static/js/layers.js";
+import { firstOutputRow, rowLabel, rowLabels, sameRow } from "../../static/js/layers.js";
 
 const linspace = (lo, hi, n) => [...Array(n + 1).keys()].map((i) => lo + ((hi - lo) * i) / n);
 const tensor = () => ({
@@ -195,4 +195,10 @@ test("overlayFigure_names_every_run_in_its_legend_though_row_1_is_one_runs_only"
   const fig = overlayFigure({ runs: [plainOf("plain", 2), normed("bn", 2)] });
   const named = fig.data.filter((t) => t.showlegend);
   assert.deepEqual(named.map((t) => [t.name, t.legendrank]), [["bn", 2], ["plain", 1]]);
+});
+
+test("firstOutputRow_is_a_layer_networks_first_activation_not_its_norm", () => {
+  assert.equal(firstOutputRow({ runs: [plain] }), 0);
+  assert.equal(firstOutputRow({ runs: [bn] }), 1); // L1 · sigmoid, after L1 · BatchNorm
+  assert.equal(firstOutputRow({ runs: [plain, bn] }), 1); // the paired row of plain layer 1 and the sigmoid
 });
