@@ -15,7 +15,7 @@ import email.utils
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, Self, TypedDict, cast
+from typing import Any, Literal, NotRequired, Self, TypedDict, cast
 from urllib.parse import quote
 
 import httpx
@@ -68,6 +68,7 @@ class ClaimView(TypedDict):
 
     view: str  # grid, overlay, ridgeline or distribution
     kind: str  # post (activations), pre (z) or grad (dL/dz)
+    layers: NotRequired[str]  # the Layers menu's rows, when the claim is about one kind of row
 
 
 class TrainClaimView(TypedDict):
@@ -171,6 +172,7 @@ class SweepCatalog(TypedDict):
     training: str  # how a training sweep is written
     training_example: str
     training_metrics: list[SweepMetric]  # what a training sweep's point reports
+    preset: str  # how a sweep preset is named in a sweep link (preset=<name>)
     presets: list[SweepPreset]
     limits: list[dict[str, Any]]
     scheduler: Literal["local", "external"]

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import types
 from collections.abc import Iterator
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
+from typing import Any, Literal, NotRequired, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 import httpx
 import pytest
@@ -110,10 +110,14 @@ def mismatches(value: Any, hint: Any, where: str = "answer") -> list[str]:
     if is_typeddict(hint):
         if not isinstance(value, dict):
             return [f"{where}: {type(value).__name__}, not an object"]
-        hints = get_type_hints(hint)
+        # NotRequired keys may be absent (read from the hints: the client's annotations are strings)
+        hints = get_type_hints(hint, include_extras=True)
+        optional = {key for key, t in hints.items() if get_origin(t) is NotRequired}
+        hints = {key: get_args(t)[0] if key in optional else t for key, t in hints.items()}
         problems = []
-        if set(value) != set(hints):
-            missing, unknown = sorted(set(hints) - set(value)), sorted(set(value) - set(hints))
+        required = set(hints) - optional
+        if not required <= set(value) <= set(hints):
+            missing, unknown = sorted(required - set(value)), sorted(set(value) - set(hints))
             problems.append(f"{where} ({hint.__name__}): missing {missing}, unknown {unknown}")
         for key in hints.keys() & value.keys():
             problems += mismatches(value[key], hints[key], f"{where}.{key}")
