@@ -98,6 +98,19 @@ def block_theory(run: RunConfig) -> RunTheory:
     )
 
 
+def _branch_weights(
+    run: RunConfig, arch: Architecture, width: int, q_in: float, sigma_b2: float, blocks: int, i: int
+) -> tuple[float, float]:
+    """sigma_w^2 and sigma_b^2 of branch layer `i` of a block: the run's own init, except Fixup's
+    (He-scaled times L^(-1/(2m-2)), the last layer zero, no bias) and the depth init's last layer
+    (times 1/(2L))."""
+    last = i == arch.branch - 1
+    if arch.res_init == "fixup":
+        return (0.0 if last else 2.0 * fixup_scale(blocks, arch.branch) ** 2), 0.0
+    w2 = _sigma_w2(run, width, width, q_in, sigma_b2)
+    return (w2 / (2 * blocks) if arch.res_init == "depth" and last else w2), sigma_b2
+
+
 def _sigma_w2(run: RunConfig, fan_in: int, units: int, q_in: float, sigma_b2: float) -> float:
     """sigma_w^2 of a dense layer reading a signal of second moment q_in. LSUV's as the plain
     stack's theory has it (theory._sigma_w2): rescaled on its mean-field input until the output's
@@ -160,12 +173,7 @@ def _residual(run: RunConfig, arch: Architecture) -> list[LayerTheory]:
         for i in range(arch.branch):
             a = _act(run, h)
             rows.append(_row(h, a))
-            last = i == arch.branch - 1
-            w2, b2 = _sigma_w2(run, width, width, a.second, sigma_b2), sigma_b2
-            if arch.res_init == "fixup":
-                w2, b2 = (0.0 if last else 2.0 * fixup_scale(blocks, arch.branch) ** 2), 0.0
-            elif arch.res_init == "depth" and last:
-                w2 /= 2 * blocks
+            w2, b2 = _branch_weights(run, arch, width, a.second, sigma_b2, blocks, i)
             h = Signal(0.0, w2 * a.second + b2)
         rows.append(_row(a, h))  # the projection: the last activation's output, F(x)
         y = Signal(x.mean, x.second + scale**2 * h.second)
@@ -270,12 +278,7 @@ def block_correlation(run: RunConfig, c0: tuple[float, ...]) -> list[tuple[float
             a = _pair_act(run, h, 0)
             if a is None:
                 return rows + [none] * (total - len(rows))
-            last = i == arch.branch - 1
-            w2, b2 = _sigma_w2(run, width, width, a.q, sigma_b2), sigma_b2
-            if arch.res_init == "fixup":
-                w2, b2 = (0.0 if last else 2.0 * fixup_scale(blocks, arch.branch) ** 2), 0.0
-            elif arch.res_init == "depth" and last:
-                w2 /= 2 * blocks
+            w2, b2 = _branch_weights(run, arch, width, a.q, sigma_b2, blocks, i)
             h = _pair_dense(a, w2, b2)
         assert h is not None
         rows.append(h.c())  # the projection's output, F(x)
@@ -358,12 +361,7 @@ def block_jacobian(run: RunConfig) -> list[float | None]:
                 return rows + [None] * (total - len(rows))
             a, ta = _act(run, h), th * k
             rows.append(shown(ta, width))
-            last = i == arch.branch - 1
-            w2, b2 = _sigma_w2(run, width, width, a.second, sigma_b2), sigma_b2
-            if arch.res_init == "fixup":
-                w2, b2 = (0.0 if last else 2.0 * fixup_scale(blocks, arch.branch) ** 2), 0.0
-            elif arch.res_init == "depth" and last:
-                w2 /= 2 * blocks
+            w2, b2 = _branch_weights(run, arch, width, a.second, sigma_b2, blocks, i)
             h, th = Signal(0.0, w2 * a.second + b2), ta * w2
         rows.append(shown(th, width))  # the projection
         x, tx = Signal(x.mean, x.second + scale**2 * h.second), tx + scale**2 * th
