@@ -57,7 +57,8 @@ SEEDS_PARAMETER = {
     "in": "query",
     "description": f"weight draws, 1 to {MAX_SEEDS} (default 1): each run is repeated over new weight draws "
     "with the link's inputs, and every value becomes the mean over the draws, with `band.low` and "
-    "`band.high` the lowest and highest draw's (an ensemble cannot take axes=run)",
+    "`band.high` the lowest and highest draw's; with axes=run each run's draws share one range "
+    "per layer, apart from the other runs'",
     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SEEDS, "default": 1},
 }
 

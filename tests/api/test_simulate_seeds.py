@@ -67,7 +67,6 @@ def test_an_ensemble_reports_mean_and_band_and_links_to_itself(client: TestClien
         (f"{LINK}&seeds=two", "got 'two'"),
         (f"{LINK}&seeds=99999999999999999999", "from 1 to 16"),
         (f"{LINK}&seeds=2&seeds=3", "given twice"),
-        (f"{LINK}&seeds=2&axes=run", "axes=run"),
     ],
 )
 def test_bad_seeds_are_a_422_naming_the_field(client: TestClient, query: str, message: str) -> None:
@@ -76,6 +75,23 @@ def test_bad_seeds_are_a_422_naming_the_field(client: TestClient, query: str, me
     detail = got.json()["detail"][0]
     assert detail["loc"] == ["query", "seeds"]
     assert message in detail["msg"]
+
+
+def test_an_ensemble_takes_per_run_axes(client: TestClient) -> None:
+    """axes=run: each run's draws share a range of their own (tests/engine/network/test_ensemble.py);
+    the link keeps both settings, and each run's bins reach its lowest and highest draw's z."""
+    got = client.get(f"/api/v1/simulate?{LINK}&axes=run&seeds=3")
+    assert got.status_code == 200
+    body = got.json()
+    assert "axes=run" in body["share"] and body["share"].endswith("&seeds=3")
+    assert body["experiment"]["axes"] == "run"
+    assert client.get(f"/api/v1/simulate?{body['share']}").content == got.content
+    for run in body["runs"]:
+        for layer in run["layers"]:
+            z = layer["pre"]
+            assert z["edges"][0] == z["band"]["low"]["min"] and z["edges"][-1] == z["band"]["high"]["max"]
+    ranges = [run["layers"][-1]["pre"]["edges"][-1] for run in body["runs"]]
+    assert ranges[0] != ranges[1]  # each run its own
 
 
 def test_draws_over_the_budget_are_refused_before_work(client: TestClient) -> None:

@@ -4,10 +4,12 @@ Member k of run i (k = 0 .. N - 1) is run i of the link placed at position k * R
 experiment of N * R runs (R: the link's runs). A run's weights, and its random backward signal,
 are drawn from its seed and its position, while its inputs come from its seed alone: so every
 member sees the link's very inputs, member 0 is exactly the run the link shows without `seeds`,
-and the other members are new weight draws. Running the members as one experiment makes every
-layer's histograms share one range across all runs and draws (its `axes="shared"` binning), so
-the draws' counts can be averaged bin by bin. Per-run axes would bin each draw on its own range,
-which cannot be averaged exactly: an ensemble refuses `axes="run"`.
+and the other members are new weight draws. The members run as one experiment, and each layer's
+histograms are binned so that a run's draws share one range and their counts average bin by bin:
+with `axes="shared"` one range for every run and draw (the link's runs still compare), with
+`axes="run"` one range per run of the link, over its N draws and apart from the other runs'
+(result.py's by_axes reads the members' `link_runs`). Either way member 0's bins are its run's
+draws' range, not its own alone: its counts are not the link's single answer's, its other values are.
 
 Every statistic is reported as the mean over the draws and a band from the lowest to the highest
 draw's value (min-max, not +-1 sd: with a handful of draws, the extremes are what was seen).
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -88,9 +90,19 @@ def check_seeds(seeds: object) -> int:
     return seeds
 
 
-def members(config: ExperimentConfig, seeds: int) -> ExperimentConfig:
+@dataclass(frozen=True)
+class Members(ExperimentConfig):
+    """The members' experiment: `link_runs` is the link's R, so that per-run axes bin the draws of
+    each of the link's runs together (result.py's by_axes)."""
+
+    link_runs: int = 0
+
+
+def members(config: ExperimentConfig, seeds: int) -> Members:
     """The experiment whose run k * R + i is member k of the link's run i."""
-    return replace(config, runs=tuple(run for _ in range(seeds) for run in config.runs))
+    runs = tuple(run for _ in range(seeds) for run in config.runs)
+    given = {f.name: getattr(config, f.name) for f in fields(ExperimentConfig)}
+    return Members(**{**given, "runs": runs}, link_runs=len(config.runs))
 
 
 def check_ensemble_limits(config: ExperimentConfig, seeds: int, limits: Limits) -> Cost:
@@ -98,12 +110,6 @@ def check_ensemble_limits(config: ExperimentConfig, seeds: int, limits: Limits) 
     the work and memory (the members run side by side), and BAND_VALUES times the answer.
     Raises ConfigError (a BudgetError naming `seeds` when only the draws take it over)."""
     check_seeds(seeds)
-    if seeds > 1 and config.axes != "shared":
-        raise ConfigError(
-            "seeds",
-            "an ensemble bins each layer on one range for every run and draw, so that the draws' "
-            "counts average; it cannot be combined with axes=run",
-        )
     single = check_limits(config, limits)
     if seeds == 1:
         return single
@@ -135,7 +141,7 @@ def _spread(values: Sequence[float | int | None]) -> Spread:
 def _tensor(stats: Sequence[TensorStats]) -> TensorSpread:
     edges = stats[0].edges
     if any(not np.array_equal(s.edges, edges) for s in stats[1:]):
-        # Members of one experiment share each layer's range, and a rescaled gradient's edges are
+        # A run's draws share each layer's range (by_axes), and a rescaled gradient's edges are
         # scaled back exactly; never seen (tests: vanishing, exploding, zero and LSUV networks).
         # Should it happen, a 422 that says so, not a mean of counts over different bins.
         raise ConfigError(
@@ -188,8 +194,6 @@ def run_ensemble(
 ) -> EnsembleResult:
     """The link's experiment over `seeds` weight draws (see the module's docstring)."""
     check_seeds(seeds)
-    if seeds > 1 and config.axes != "shared":
-        raise ConfigError("seeds", "an ensemble cannot be combined with axes=run")
     result = run_experiment(members(config, seeds), dtype)
     count = len(config.runs)
     labels = run_labels(config.runs)

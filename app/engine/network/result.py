@@ -75,10 +75,21 @@ def by_axes(
     config: ExperimentConfig, items: dict[int, T], summarize: Callable[[dict[int, T]], dict[int, S]]
 ) -> dict[int, S]:
     """`summarize` of the runs together (one range per layer), or of each run alone when the
-    experiment asks for per-run axes: a run's histograms then are exactly those of that run alone."""
+    experiment asks for per-run axes: a run's histograms then are exactly those of that run alone.
+
+    A seed ensemble's experiment (ensemble.py's Members) says `link_runs`, R: its run k * R + i is
+    draw k of the link's run i, and per-run axes then bin each link run's draws together, on one
+    range of their own (so their counts average bin by bin), apart from the other runs'."""
     if config.axes == "shared":
         return summarize(items)
-    return {i: summarize({i: item})[i] for i, item in items.items()}
+    period = getattr(config, "link_runs", 0) or len(config.runs)  # a plain experiment: runs alone
+    groups: dict[int, dict[int, T]] = {}
+    for i, item in items.items():
+        groups.setdefault(i % period, {})[i] = item
+    done: dict[int, S] = {}
+    for group in groups.values():
+        done.update(summarize(group))
+    return {i: done[i] for i in items}
 
 
 class ScaledGradient(Protocol):

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
 
 from app import codec
+from app.engine.layers.activations import ACTIVATIONS
+from app.engine.measure.stats import scan, summarize
 from app.engine.network.config import ExperimentConfig
 from app.engine.network.cost import BudgetError, Limits, check_limits
 from app.engine.network.ensemble import MAX_SEEDS, check_ensemble_limits, members, run_ensemble
 from app.engine.network.experiment import run_experiment
+from app.engine.network.forward import forward, input_samples
+from app.engine.network.result import union_of
 from app.engine.params import ConfigError
 
 # Explicit ranges: every experiment bins on the same edges, so a draw computed alone is
@@ -104,12 +109,80 @@ def test_seeds_out_of_range_are_refused_naming_the_field(seeds: object) -> None:
     assert err.value.field == "seeds"
 
 
-def test_per_run_axes_are_refused() -> None:
+# Per-run axes: no explicit range, so each run's bins are its draws' own range.
+PER_RUN = "depth=3&width=20&samples=100&axes=run&run=relu,he_normal&run=tanh,xavier,gain:1.5"
+
+
+def test_per_run_axes_bin_each_runs_draws_together_on_their_own_range() -> None:
+    """With axes=run, run i's N draws share one range per layer: the union of those N draws'
+    extents (and nothing else), each draw binned on it. Checked against the draws' activations
+    recomputed with forward() at their positions and binned with summarize() on that union."""
+    config = _config(PER_RUN)
+    seeds, count = 3, len(config.runs)
+    ensemble = run_ensemble(config, seeds)
+    for i, run in enumerate(config.runs):
+        x = input_samples(run)
+        draws = [list(forward(run, x, k * count + i)) for k in range(seeds)]
+        for j, layer in enumerate(ensemble.runs[i].layers):
+            bounds = ACTIVATIONS[run.activation_at(j)].bounds(run.activation_params_at(j))
+            for kind, values in (("pre", [d[j].z for d in draws]), ("post", [d[j].a for d in draws])):
+                extents = [scan(v) for v in values]
+                display = union_of(extents)
+                if kind == "post" and None not in bounds:  # tanh: its fixed range, as always
+                    display = (float(bounds[0] or 0.0), float(bounds[1] or 0.0))
+                alone = [summarize(v, e, display, run.bins) for v, e in zip(values, extents, strict=True)]
+                spread = getattr(layer, kind)
+                counts = np.stack([a.counts for a in alone])
+                assert np.array_equal(spread.edges, alone[0].edges)
+                np.testing.assert_allclose(spread.counts, counts.mean(axis=0), rtol=0, atol=1e-12)
+                assert np.array_equal(spread.counts_low, counts.min(axis=0))
+                assert np.array_equal(spread.counts_high, counts.max(axis=0))
+                if kind == "pre":  # the range runs from the lowest draw's minimum to the highest's maximum
+                    assert spread.edges[0] == spread.values["min"].low
+                    assert spread.edges[-1] == spread.values["max"].high
+                # every value of every draw is in the bins: the mean counts add up to the mean count
+                assert spread.counts.sum() == pytest.approx(spread.values["count"].mean, rel=1e-12)
+            grad = layer.grad
+            assert grad is not None
+            assert grad.counts.sum() == pytest.approx(grad.values["count"].mean, rel=1e-12)
+
+
+def _layers_of(run: Any) -> list[tuple[Any, ...]]:
+    return [
+        (t.edges.tolist(), t.counts.tolist(), t.counts_low.tolist(), t.counts_high.tolist(), t.values)
+        for layer in run.layers
+        for t in (layer.pre, layer.post, layer.grad)
+    ]
+
+
+def test_per_run_axes_keep_a_runs_ensemble_apart_from_the_other_runs() -> None:
+    """Under axes=run, run 1's ensemble is the same whatever run 2 is (run 2's draws are at the
+    same positions, so only its values change); under shared axes run 2's range reaches run 1's."""
+    wide = "run=relu,he_normal,gain:4"  # run 2's values reach ~4x run 1's
+    base = "depth=3&width=20&samples=100&run=relu,he_normal&"
+    for axes, apart in (("&axes=run", True), ("", False)):
+        a = run_ensemble(_config(f"{base}run=relu,he_normal{axes}"), 3)
+        b = run_ensemble(_config(f"{base}{wide}{axes}"), 3)
+        assert (_layers_of(a.runs[0]) == _layers_of(b.runs[0])) is apart
+        assert _layers_of(a.runs[1]) != _layers_of(b.runs[1])
+
+
+def test_per_run_axes_with_one_seed_are_the_single_answer() -> None:
+    config = _config(PER_RUN)
+    one = run_ensemble(config, 1)
+    single = run_experiment(config)
+    for run, alone in zip(one.runs, single.runs, strict=True):
+        for layer, row in zip(run.layers, alone.layers, strict=True):
+            for kind in ("pre", "post", "grad"):
+                t, s = getattr(layer, kind), getattr(row, kind)
+                assert np.array_equal(t.edges, s.edges) and np.array_equal(t.counts, s.counts)
+                assert t.values["std"].mean == s.std
+
+
+def test_per_run_axes_are_taken_within_the_same_cost() -> None:
     config = dataclasses.replace(_config(), axes="run")
-    with pytest.raises(ConfigError) as err:
-        check_ensemble_limits(config, 2, Limits())
-    assert err.value.field == "seeds"
     assert check_ensemble_limits(config, 1, Limits()) == check_limits(config, Limits())
+    assert check_ensemble_limits(config, 4, Limits()).macs == 4 * check_limits(config, Limits()).macs
 
 
 def test_the_draws_multiply_the_cost_and_are_bounded_before_work() -> None:
