@@ -1,23 +1,31 @@
-"""Downloads of an experiment given as a share query: tidy CSV and a standalone HTML report."""
+"""Downloads of an experiment given as a share query: tidy CSV and a standalone HTML report.
+
+With `seeds=N` (N > 1) both hold the seed ensemble /api/v1/simulate answers for the same query:
+the CSV's count is each bin's mean over the draws, beside the lowest and highest draw's, and the
+report draws the bands as the dashboard does. Without seeds (or with 1) the files are as before.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from .. import report
+from .. import codec, report
 from ..engine.params import ConfigError
 from ..presets import PRESETS
 from ..settings import Settings
 from .catalog import preset_dict
 from .errors import config_error_response, overloaded_response
-from .payload import to_csv
-from .runner import OverloadedError, Runner
+from .payload import CSV_COLUMNS, _text_cell, to_csv
+from .runner import Answer, OverloadedError, Runner
 from .shared import ERRORS, RunnerDep, SettingsDep, answer_query, share_query_parameters
+from .simulate import SEEDS_PARAMETER, answer_ensemble, split_seeds
 
 router = APIRouter(prefix="/api/v1/export", tags=["export"])
 
@@ -32,7 +40,7 @@ async def _download(
 ) -> Response:
     """Run the share query in the request and answer with `render` of its result, as a file."""
     try:
-        answer, _ = await answer_query(request.url.query, settings, runner)
+        answer = await _answer(request.url.query, settings, runner)
     except ConfigError as err:
         return config_error_response(err, "query")
     except OverloadedError as err:
@@ -43,18 +51,62 @@ async def _download(
     return Response(await asyncio.to_thread(render, document), media_type=media_type, headers=headers)
 
 
+async def _answer(query: str, settings: Settings, runner: Runner) -> Answer:
+    """/simulate's answer to the query: its seed ensemble with seeds=N (bounded before any work,
+    and cached, as there), else the link's single answer."""
+    link, seeds = split_seeds(query)
+    if seeds is None:
+        return (await answer_query(query, settings, runner))[0]
+    if seeds == 1:
+        return (await answer_query(link, settings, runner))[0]
+    return (await answer_ensemble(codec.decode(link), seeds, settings, runner))[0]
+
+
+# An ensemble's CSV: `count` is the bin's mean count over the draws, then the lowest and highest.
+ENSEMBLE_CSV_COLUMNS = (*CSV_COLUMNS, "count_low", "count_high")
+
+
+def to_export_csv(document: dict[str, Any]) -> str:
+    """payload.to_csv of a single answer (the same bytes as ever); for a seed ensemble's, its rows
+    with each bin's band, the lowest and highest draw's count, after the mean count."""
+    if "ensemble" not in document:
+        return to_csv(document)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+    writer.writerow(ENSEMBLE_CSV_COLUMNS)
+    for r, run in enumerate(document["runs"], start=1):
+        label = _text_cell(run["label"])
+        for layer in run["layers"]:
+            activation = _text_cell(layer["activation"])
+            for kind in ("pre", "post", "grad") if layer["grad"] is not None else ("pre", "post"):
+                t = layer[kind]
+                edges, low, high = t["edges"], t["band"]["low"]["counts"], t["band"]["high"]["counts"]
+                for b, count in enumerate(t["counts"]):
+                    writer.writerow(
+                        (r, label, layer["layer"], layer["units"], activation, kind,
+                         b + 1, float(edges[b]), float(edges[b + 1]), float(count), low[b], high[b])
+                    )  # fmt: skip
+    return out.getvalue()
+
+
 @router.get(
     "/csv",
     response_class=Response,
     responses={
-        200: {"content": {"text/csv": {}}, "description": "one row per run x layer x kind x bin"},
+        200: {
+            "content": {"text/csv": {}},
+            "description": "one row per run x layer x kind x bin; with seeds=N, count is the bin's "
+            "mean over the draws, and count_low and count_high the lowest and highest draw's",
+        },
         **ERRORS,
     },
     summary="The experiment's histograms as a tidy CSV",
-    openapi_extra={"parameters": share_query_parameters()},
+    openapi_extra={"parameters": [*share_query_parameters(), SEEDS_PARAMETER]},
 )
 async def export_csv(request: Request, settings: SettingsDep, runner: RunnerDep) -> Response:
-    return await _download(request, settings, runner, to_csv, "text/csv; charset=utf-8", "initscope.csv")
+    return await _download(
+        request, settings, runner, to_export_csv, "text/csv; charset=utf-8", "initscope.csv"
+    )
 
 
 @router.get(
@@ -62,7 +114,7 @@ async def export_csv(request: Request, settings: SettingsDep, runner: RunnerDep)
     response_class=Response,
     responses={200: {"content": {"text/html": {}}, "description": "a self-contained HTML file"}, **ERRORS},
     summary="A standalone HTML report (plotly.js embedded: opens offline)",
-    openapi_extra={"parameters": share_query_parameters()},
+    openapi_extra={"parameters": [*share_query_parameters(), SEEDS_PARAMETER]},
 )
 async def export_report(request: Request, settings: SettingsDep, runner: RunnerDep) -> Response:
     return await _download(
