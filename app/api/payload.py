@@ -17,6 +17,7 @@ from .. import codec
 from ..engine.measure.stats import PERCENTILES, TensorStats
 from ..engine.network.ensemble import TENSOR_COUNTS, EnsembleResult, LayerSpread, Spread, TensorSpread
 from ..engine.network.experiment import ExperimentResult, LayerResult, RunResult
+from ..engine.network.rows import TableRow, experiment_rows
 from ..engine.theory import LayerTheory, RunTheory
 
 
@@ -116,12 +117,21 @@ def run_dict(run: RunResult) -> dict[str, Any]:
     }
 
 
+def rows_list(rows: tuple[TableRow, ...]) -> list[dict[str, Any]]:
+    """The runs' rows side by side: each row's key and each run's row index in it (or null)."""
+    return [{"key": row.key, "cells": list(row.cells)} for row in rows]
+
+
 def result_dict(result: ExperimentResult) -> dict[str, Any]:
     values = codec.to_values(result.config)
+    # Layer networks' answers say how their rows pair (plain stacks' stay as they were: row j is
+    # every run's layer j).
+    rows = {} if result.rows is None else {"rows": rows_list(result.rows)}
     return {
         "share": codec.format_query(values),
         "experiment": codec.as_json(values),
         "runs": [run_dict(run) for run in result.runs],
+        **rows,
     }
 
 
@@ -232,6 +242,8 @@ def ensemble_dict(result: EnsembleResult) -> dict[str, Any]:
     """result_dict's document for a seed ensemble: the same keys, each value the mean over the
     draws, with `band` (lowest and highest draw) beside it, and `ensemble` saying how it was drawn."""
     values = codec.to_values(result.config)
+    layered = any(run.arch is not None for run in result.config.runs)
+    rows = {"rows": rows_list(experiment_rows(result.config))} if layered else {}
     runs = []
     for run in result.runs:
         theory = run.first.theory
@@ -253,4 +265,5 @@ def ensemble_dict(result: EnsembleResult) -> dict[str, Any]:
         "experiment": {**codec.as_json(values), "seeds": result.seeds},
         "ensemble": {"seeds": result.seeds, "inputs": "fixed", "band": "min-max", "note": ENSEMBLE_NOTE},
         "runs": runs,
+        **rows,
     }

@@ -137,6 +137,8 @@ export function rowLabel(layer, j, { oneLine = false, short = false, activation 
 // after it, the projection, the sum). A plain stack's row j is layer j + 1's activation (its z is
 // what the activation receives), so it pairs with the activation row of a layer network's layer
 // (or block) j + 1; a row that only some runs have is a row of its own, empty in the others.
+// app/engine/network/rows.py is the same merge in the engine, which gives /simulate's answers their
+// table; both must give the same rows (tests/engine/network/test_rows.py runs this one on them).
 
 const PLACE = /^(?:layer|block) (\d+)$/;
 
@@ -221,16 +223,26 @@ function merge(table, keys, c) {
 const tables = new WeakMap();
 
 /** The rows of the runs side by side: [{ key, cells }], cells[c] being run c's layer index in that
- * row or null. Plain stacks alone: row j is every run's layer j, as always. */
+ * row or null. Plain stacks alone: row j is every run's layer j, as always. A layer network's
+ * answer from /simulate carries its table (`rows`, the engine's: app/engine/network/rows.py,
+ * whose rows also share their histograms' ranges); other results (a training's captured rows)
+ * are merged here, as the engine merges them. */
 export function rowTable(result) {
+  if (result.rows) return result.rows;
   const cached = tables.get(result.runs);
   if (cached) return cached;
+  const table = mergedTable(result.runs);
+  tables.set(result.runs, table);
+  return table;
+}
+
+/** The table of `runs` merged from their rows' keys (rowKeys), the answer's `rows` aside. */
+export function mergedTable(runs) {
   let table = [];
-  result.runs.forEach((run, c) => {
+  runs.forEach((run, c) => {
     const keys = rowKeys(run);
     table = c === 0 ? keys.map((key, j) => ({ key, cells: [j] })) : merge(table, keys, c);
   });
-  tables.set(result.runs, table);
   return table;
 }
 

@@ -1,8 +1,10 @@
 """An experiment whose runs include layer networks (an Architecture): each row's statistics.
 
-Runs advance one row at a time together, as plain stacks advance one layer at a time, so that
-row j's histograms share one range across the runs and a forward-only experiment holds one row
-of each run (a residual block also holds its input for the skip). A plain run beside them is built
+Runs advance one row of their table (rows.py) at a time together, as plain stacks advance one
+layer at a time: each run with a cell in that row gives its next row, so the histograms of the
+rows the table pairs share one range (a BatchNorm row's never a plain layer's beside it) and a
+forward-only experiment holds one row of each run (a residual block also holds its input for the
+skip). A plain run beside them is built
 as a layer network too (its rows are its activations: z, f(z) and dL/dz, as the plain path gives).
 With the backward pass every layer keeps what its backward needs, and every row's dL/d(pre) is
 summarized once the pass is done.
@@ -23,7 +25,7 @@ from ..measure.units import unit_counts
 from ..theory import RunTheory, run_theory
 from .backward import scale_back, upstream_gradient
 from .block_theory import block_theory
-from .blocks import Network, Row, build, row_count, scaled_backward, stream, trace
+from .blocks import Network, Row, build, scaled_backward, stream, trace
 from .config import ExperimentConfig, RunConfig
 from .forward import input_samples
 from .labels import run_labels
@@ -37,6 +39,7 @@ from .result import (
     gradient_stats,
     union_of,
 )
+from .rows import TableRow, experiment_rows, row_specs
 
 
 def _summarize_rows(config: ExperimentConfig, current: dict[int, Row]) -> dict[int, LayerResult]:
@@ -108,20 +111,23 @@ def run_block_experiment(config: ExperimentConfig, dtype: type[np.floating] = np
         else:
             streams.append(stream(run, x, position, dtype))
         del x
+    table = experiment_rows(config)
+    specs = [row_specs(run) for run in config.runs]
     results: list[list[LayerResult]] = [[] for _ in config.runs]
     outputs: list[Array | None] = [None] * len(config.runs)
-    counts = [row_count(run) for run in config.runs]
-    for j in range(max(counts)):
+    for row in table:  # each run with a cell in the row advances one row of its own
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            current = {i: next(streams[i]) for i, count in enumerate(counts) if j < count}
+            current = {i: next(streams[i]) for i, cell in enumerate(row.cells) if cell is not None}
+        for i, r in current.items():  # the table was made from these very rows' specs
+            assert r.index == row.cells[i] and r.spec == specs[i][r.index], (row, r.spec)
         for i, summary in by_axes(config, current, partial(_summarize_rows, config)).items():
             results[i].append(summary)
         if keep:
-            for i, row in current.items():
-                outputs[i] = row.post
+            for i, r in current.items():
+                outputs[i] = r.post
         del current
     if keep:
-        _add_gradients(config, nets, outputs, results)
+        _add_gradients(config, table, nets, outputs, results)
     labels = run_labels(config.runs)
     return ExperimentResult(
         config=config,
@@ -129,11 +135,13 @@ def run_block_experiment(config: ExperimentConfig, dtype: type[np.floating] = np
             RunResult(run, labels[i], tuple(results[i]), _theory(run) if config.theory else None)
             for i, run in enumerate(config.runs)
         ),
+        rows=table,
     )
 
 
 def _add_gradients(
     config: ExperimentConfig,
+    table: tuple[TableRow, ...],
     nets: list[Network],
     outputs: list[Array | None],
     results: list[list[LayerResult]],
@@ -148,9 +156,11 @@ def _add_gradients(
         row_grads, layer_exponents, _, _ = scaled_backward(net, upstream)
         grads.append(row_grads)
         exponents.append(layer_exponents)
-    for j in range(max(len(net.specs) for net in nets)):
-        here = {i: g[j] for i, g in enumerate(grads) if j in g}
+    for row in table:  # the rows the table pairs share a range, as their forward rows do
+        here = {i: grads[i][j] for i, j in enumerate(row.cells) if j is not None and j in grads[i]}
         stats = by_axes(config, here, partial(gradient_stats, config))
         for i, s in stats.items():
+            j = row.cells[i]
+            assert j is not None
             weight_grad = _weight_gradient(feeds[i].get(j), exponents[i])
             results[i][j] = replace(results[i][j], grad=s, weight_grad=weight_grad)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from ..measure.stats import Array, Extent, TensorStats, scan, summarize
 from ..theory import RunTheory
 from .backward import scale_back
 from .config import ExperimentConfig, RunConfig
+
+if TYPE_CHECKING:  # rows.py imports the network builders, which import this module's helpers
+    from .rows import TableRow
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class RunResult:
 class ExperimentResult:
     config: ExperimentConfig
     runs: tuple[RunResult, ...]
+    rows: tuple[TableRow, ...] | None = None  # layer networks' rows side by side (rows.py)
 
 
 def union_of(extents: list[Extent]) -> tuple[float, float]:

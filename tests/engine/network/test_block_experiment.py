@@ -13,6 +13,7 @@ from app.engine.network.blocks import row_count
 from app.engine.network.config import ExperimentConfig
 from app.engine.network.cost import experiment_cost
 from app.engine.network.experiment import run_experiment
+from app.presets import PRESETS
 
 
 def _config(query: str) -> ExperimentConfig:
@@ -64,13 +65,54 @@ def test_rows_share_their_ranges_across_runs_and_carry_their_types() -> None:
     a, b = result.runs
     assert [layer.layer_type for layer in a.layers] == ["layer_norm", "activation"] * 3
     assert [layer.layer_type for layer in b.layers] == ["activation", "rms_norm"] * 3
-    for la, lb in zip(a.layers, b.layers, strict=True):
-        assert la.pre.edges[0] == lb.pre.edges[0] and la.pre.edges[-1] == lb.pre.edges[-1]
-        assert la.grad is not None and lb.grad is not None
-        assert la.grad.edges[-1] == lb.grad.edges[-1]
+    assert result.rows is not None
+    assert [row.key for row in result.rows] == ["1|norm before", "1|act", "1|norm after"] + [
+        f"{p}|{role}" for p in (2, 3) for role in ("norm before", "act", "norm after")
+    ]
+    for row in result.rows:  # the activations pair; a norm row has a range of its own
+        cells = [run.layers[j] for run, j in zip(result.runs, row.cells, strict=True) if j is not None]
+        assert len(cells) == (2 if row.key.endswith("|act") else 1)
+        for kind in ("pre", "grad"):
+            stats = [getattr(layer, kind) for layer in cells]
+            assert {(s.edges[0], s.edges[-1]) for s in stats} == {
+                (min(s.min for s in stats), max(s.max for s in stats))
+            }
     # The dense layer feeding a norm reports its weights' gradient on the norm's row.
     assert a.layers[0].weight_grad is not None and a.layers[1].weight_grad is None
     assert b.layers[0].weight_grad is not None and b.layers[1].weight_grad is None
+
+
+def test_rows_bn_deep_relu_plain_gradients_share_a_range_only_with_their_paired_rows() -> None:
+    """bn-deep-relu: the BatchNorm run's norm rows and the plain run's layers are different rows.
+    Paired by index, plain layer j shared its dL/dz range with the BN run's row j (layer j/2's norm
+    or ReLU, whose gradient BatchNorm makes explode) and was one bar at every depth; paired by the
+    table it shares one only with the BN run's ReLU of the same layer. Near the input that one is
+    still ~1e4 times wider (the explosion the preset shows), near the output the plain run's own
+    spread fills the bins."""
+    result = run_experiment(PRESETS["bn-deep-relu"].experiment)
+    assert result.rows is not None
+    bn, plain = result.runs
+    paired = spread = 0
+    for row in result.rows:
+        j_bn, j_plain = row.cells
+        if j_plain is None:
+            continue
+        assert j_bn is not None and bn.layers[j_bn].layer_type == "activation"
+        g_plain, g_bn = plain.layers[j_plain].grad, bn.layers[j_bn].grad
+        assert g_plain is not None and g_bn is not None
+        assert g_plain.min is not None and g_plain.max is not None
+        assert g_bn.min is not None and g_bn.max is not None
+        low, high = min(g_plain.min, g_bn.min), max(g_plain.max, g_bn.max)
+        assert (g_plain.edges[0], g_plain.edges[-1]) == (g_bn.edges[0], g_bn.edges[-1])
+        assert (g_plain.edges[0], g_plain.edges[-1]) == (pytest.approx(low), pytest.approx(high))
+        if g_plain.max - g_plain.min > 0.1 * (high - low):  # a tenth of the range: 3 of 30 bins
+            assert int(np.count_nonzero(g_plain.counts)) > 1, row
+            spread += 1
+        paired += 1
+    assert paired == len(plain.layers) == 50
+    assert spread >= 8  # the last layers (41-50 today); by index no layer had two bars
+    last = plain.layers[-1].grad
+    assert last is not None and int(np.count_nonzero(last.counts)) > 10
 
 
 def test_a_plain_run_beside_a_layer_network_shows_the_plain_paths_values() -> None:
