@@ -9,7 +9,11 @@ at init; RMSNorm has no shift, as in Zhang and Sennrich 2019 and torch.nn.RMSNor
 - LayerNorm (Ba et al. 2016): each sample over its units, mean and variance.
 - RMSNorm: each sample over its units, by its root mean square (no centring).
 
-Each costs one extra pass over the layer (its statistics) beside the normalization itself.
+Forward: four passes over the layer (the sum, x - mean, the sum of squares, the scaling); the
+sums by einsum where that keeps np.add.reduce's bits (BatchNorm's rows). In units of one
+mean-and-subtract pass (bench/blocks_bench.py): BatchNorm ~1.5, LayerNorm ~2, RMSNorm ~1. Fusing
+further needs a compiled kernel: a NumPy formula with other bits (E[x^2] - mean^2) still takes
+two reductions and two elementwise passes, so it would change every answer for nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +23,13 @@ from numpy.typing import NDArray
 
 Array = NDArray[np.floating]
 EPS = 1e-5  # added to the variance, as torch's default
+
+
+def _rows_in_order(x: Array) -> bool:
+    """Whether einsum sums x's columns in np.add.reduce's order: a C-ordered 2-D array of two
+    columns or more (one column is a contiguous sum, which NumPy adds pairwise and einsum with
+    several accumulators, so their bits differ)."""
+    return x.ndim == 2 and x.shape[1] > 1 and x.flags.c_contiguous
 
 
 class _Norm:
@@ -47,7 +58,7 @@ class _Norm:
         return bool(np.all(self.params["gamma"] == 1)) and (beta is None or not np.any(beta))
 
     def forward(self, x: Array, keep: bool = False) -> Array:
-        # Four passes over x: its mean, x - mean, the sum of squares, and the scaling in place.
+        # Four passes over x: its sum, x - mean, the sum of squares, and the scaling in place.
         # NumPy has no one-pass mean and mean of squares (two reductions read x twice whatever
         # their order), and E[x^2] - mean^2 would change every answer's bits (and lose precision
         # where |mean| >> std); the statistics are computed once and shared (a training's
@@ -61,13 +72,28 @@ class _Norm:
             self._xhat, self._inv = xhat, inv
         if self._identity():
             return xhat
-        y: Array = xhat * self.params["gamma"]
+        # x-hat is kept for backward; without keep, y takes its buffer (when that keeps y's dtype)
+        gamma = self.params["gamma"]
+        reuse = not keep and np.result_type(xhat, gamma) == xhat.dtype
+        y: Array = np.multiply(xhat, gamma, out=xhat if reuse else None)
         if self.shift:
             y += self.params["beta"]
         return y
 
     def _mean(self, x: Array) -> Array | None:
-        return x.mean(axis=self.axis, keepdims=True, dtype=x.dtype) if self.centred else None
+        """x.mean(axis, keepdims=True, dtype=x.dtype) bit for bit (tested), None when not centred."""
+        if not self.centred:
+            return None
+        if self.axis == 0 and _rows_in_order(x):
+            # einsum adds the rows one after another, each column on its own, as np.add.reduce
+            # over axis 0 does (same bits, tested over shapes and dtypes), in about half the time
+            total: Array = np.einsum("ij->j", x).reshape(1, -1)
+        else:
+            total = np.add.reduce(x, axis=self.axis, dtype=x.dtype, keepdims=True)
+        # x.mean divides by the count in float64 then rounds: the same bits as in x's dtype
+        # (a quotient of floats correctly rounded twice, 53 >= 2 * 24 + 2 bits)
+        np.divide(total, x.dtype.type(x.shape[self.axis]), out=total)
+        return total
 
     def _wants_variance(self) -> bool:
         return False
@@ -97,7 +123,11 @@ class _Norm:
     def apply(self, x: Array, mean: Array | None, inv: Array) -> tuple[Array, Array]:
         """(y, x-hat) of x normalized by given statistics (a BatchNorm's frozen ones: the
         diagnostics' pairs normalized by the run's own batch, which /simulate shows)."""
-        xhat = (x if mean is None else x - mean) * inv
+        if mean is None:
+            xhat = x * inv
+        else:
+            xhat = np.subtract(x, mean)
+            xhat *= inv
         y = xhat if self._identity() else xhat * self.params["gamma"]
         if self.shift and not self._identity():
             y += self.params["beta"]
@@ -107,14 +137,35 @@ class _Norm:
         xhat, inv = self._xhat, self._inv
         if xhat is None or inv is None:
             raise RuntimeError(f"{type(self).__name__}.backward needs forward(x, keep=True) first")
-        self.grads["gamma"] = np.einsum("ij,ij->j", g, xhat)
-        if self.shift:
-            self.grads["beta"] = g.sum(axis=0)
-        d = g if bool(np.all(self.params["gamma"] == 1)) else g * self.params["gamma"]
+        n = g.dtype.type(xhat.shape[self.axis])
+        gamma_grad = np.einsum("ij,ij->j", g, xhat)
+        self.grads["gamma"] = gamma_grad
+        beta_grad = g.sum(axis=0) if self.shift else None
+        if beta_grad is not None:
+            self.grads["beta"] = beta_grad
+        unscaled = bool(np.all(self.params["gamma"] == 1))
+        d = g if unscaled else g * self.params["gamma"]
         # d/dx of the standardization: remove d's mean (when centred) and its part along xhat.
-        along = self._sum_of_products(d, xhat) / g.dtype.type(xhat.shape[self.axis])
-        out: Array = d - np.mean(d, axis=self.axis, keepdims=True) if self.centred else d.copy()
-        out -= xhat * along
+        # BatchNorm with scale 1 (as at init) has both sums already: its parameters' gradients
+        # are the same sums over the batch, bit for bit (two passes fewer).
+        if unscaled and self.axis == 0:
+            along = np.expand_dims(gamma_grad, 0) / n
+        else:
+            along = self._sum_of_products(d, xhat) / n
+        if not self.centred:
+            part = np.multiply(xhat, along)
+            if part.dtype == d.dtype:
+                out: Array = np.subtract(d, part, out=part)  # without copying d first
+            else:  # a wider part: subtracted, then rounded to d's dtype, as before
+                out = d.copy()
+                out -= part
+        else:
+            if unscaled and beta_grad is not None and self.axis == 0:
+                mean = np.expand_dims(beta_grad, 0) / n  # np.mean(d, axis=0)'s own sum
+            else:
+                mean = np.mean(d, axis=self.axis, keepdims=True)
+            out = np.subtract(d, mean)
+            out -= np.multiply(xhat, along)
         out *= inv
         return out.astype(g.dtype, copy=False)
 

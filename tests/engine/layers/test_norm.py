@@ -1,0 +1,194 @@
+"""The norm layers' arithmetic against the formulas they computed before it was made faster, bit
+for bit: forward, statistics and apply, backward (input and parameter gradients) and a training
+BatchNorm's running averages, over random shapes, dtypes, scales and layouts. Old links must keep
+their bytes (tests/api/test_answer_digests.py pins some; this covers every shape)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.engine.layers.norm import EPS, NORMS, BatchNorm, Norm
+
+Array = np.ndarray
+
+
+# The reference: the layers' formulas before the einsum sums and the shared backward sums
+# (x.mean, np.mean, a fresh array per step), kept here as they were.
+def _old_statistics(x: Array, axis: int, centred: bool) -> tuple[Array | None, Array, Array]:
+    """(mean, x - mean, ss / n) as the old forward computed them."""
+    mean = x.mean(axis=axis, keepdims=True, dtype=x.dtype) if centred else None
+    xc = x if mean is None else np.subtract(x, mean)
+    spec = "ij,ij->j" if axis == 0 else "ij,ij->i"
+    var = np.expand_dims(np.einsum(spec, xc, xc), axis) / xc.dtype.type(xc.shape[axis])
+    return mean, xc, var
+
+
+def _old_inv(var: Array) -> Array:
+    one, eps = var.dtype.type(1.0), var.dtype.type(EPS)
+    inv: Array = np.divide(one, np.sqrt(np.add(var, eps)))
+    return inv
+
+
+def _old_forward(norm: Norm, x: Array) -> tuple[Array, Array, Array, Array | None, Array]:
+    """(y, x-hat, inv, mean, var) of the old forward."""
+    mean, xc, var = _old_statistics(x, norm.axis, norm.centred)
+    inv = _old_inv(var)
+    xhat = xc * inv
+    gamma, beta = norm.params["gamma"], norm.params.get("beta")
+    if bool(np.all(gamma == 1)) and (beta is None or not np.any(beta)):
+        return xhat, xhat, inv, mean, var
+    y = xhat * gamma
+    if beta is not None:
+        y += beta
+    return y, xhat, inv, mean, var
+
+
+def _old_backward(norm: Norm, g: Array, xhat: Array, inv: Array) -> tuple[Array, dict[str, Array]]:
+    grads = {"gamma": np.einsum("ij,ij->j", g, xhat)}
+    if norm.shift:
+        grads["beta"] = g.sum(axis=0)
+    gamma = norm.params["gamma"]
+    d = g if bool(np.all(gamma == 1)) else g * gamma
+    spec = "ij,ij->j" if norm.axis == 0 else "ij,ij->i"
+    along = np.expand_dims(np.einsum(spec, d, xhat), norm.axis) / g.dtype.type(xhat.shape[norm.axis])
+    out = d - np.mean(d, axis=norm.axis, keepdims=True) if norm.centred else d.copy()
+    out -= xhat * along
+    out *= inv
+    return out.astype(g.dtype, copy=False), grads
+
+
+def _same_bits(a: Array | None, b: Array | None, what: str) -> None:
+    """Equal bit patterns (a -0.0 for a 0.0, or another NaN, fails), and the same dtype and shape."""
+    assert a is not None and b is not None, what
+    assert a.dtype == b.dtype and a.shape == b.shape, f"{what}: {a.dtype}{a.shape} != {b.dtype}{b.shape}"
+    bits = np.uint32 if a.dtype == np.float32 else np.uint64
+    same = np.ascontiguousarray(a).view(bits) == np.ascontiguousarray(b).view(bits)
+    assert same.all(), f"{what}: {np.count_nonzero(~same)} of {a.size} values differ"
+
+
+def _input(
+    rng: np.random.Generator, shape: tuple[int, int], dtype: type, layout: str, special: bool
+) -> Array:
+    """Values of any size and offset (a mean far from 0 too), in the layout asked for; `special` adds
+    a constant column (variance 0), a column of -0.0 and, in another, an inf and a NaN."""
+    n, w = shape
+    x: Array = rng.standard_normal((n, w)) * 10.0 ** rng.uniform(-3, 3) + rng.uniform(-50, 50)
+    if special and w >= 3:
+        x[:, 0] = 2.5
+        x[:, 1] = -0.0
+        if w >= 4 and n >= 2:
+            x[0, 2], x[-1, 3] = np.inf, np.nan
+    x = x.astype(dtype)
+    if layout == "transposed":  # F order: x.T of a C array
+        return np.ascontiguousarray(x.T).T
+    if layout == "strided":  # every other column of a wider array
+        wide: Array = np.zeros((n, 2 * w), dtype=dtype)
+        wide[:, ::2] = x
+        view: Array = wide[:, ::2]
+        return view
+    return x
+
+
+def _perturb(norm: Norm, rng: np.random.Generator) -> None:
+    for p in norm.params.values():
+        p += (rng.standard_normal(p.shape) * 0.7).astype(p.dtype)
+
+
+def _check(kind: str, x: Array, seed: int, scaled: bool, grad_dtype: type | None = None) -> None:
+    rng = np.random.default_rng(seed)
+    norm = NORMS[kind](x.shape[1], x.dtype.type)
+    if scaled:
+        _perturb(norm, rng)
+    g = (rng.standard_normal(x.shape) * 10.0 ** rng.uniform(-3, 3)).astype(grad_dtype or x.dtype)
+    before = x.copy()
+    with np.errstate(all="ignore"):
+        y_old, xhat_old, inv_old, mean_old, _ = _old_forward(norm, x)
+        dx_old, grads_old = _old_backward(norm, g, xhat_old, inv_old)
+        y = norm.forward(x, keep=True)
+        dx = norm.backward(g)
+        _same_bits(y, y_old, "forward")
+        _same_bits(dx, dx_old, "backward dx")
+        for name, grad in grads_old.items():
+            _same_bits(norm.grads[name], grad, f"d{name}")
+        _same_bits(norm.forward(x, keep=False), y_old, "forward without keep")
+        mean, inv = norm.statistics(x)
+        _same_bits(inv, inv_old, "statistics inv")
+        if norm.centred:
+            _same_bits(mean, mean_old, "statistics mean")
+        y_applied, xhat = norm.apply(x, mean, inv)
+        _same_bits(y_applied, y_old, "apply y")
+        _same_bits(xhat, xhat_old, "apply x-hat")
+    _same_bits(x, before, "the input, untouched")
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(sorted(NORMS)),
+    n=st.integers(1, 300),
+    w=st.integers(1, 300),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    layout=st.sampled_from(["C", "C", "C", "transposed", "strided"]),
+    special=st.booleans(),
+    scaled=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_norms_keep_their_bits(
+    kind: str, n: int, w: int, dtype: type, layout: str, special: bool, scaled: bool, seed: int
+) -> None:
+    x = _input(np.random.default_rng(seed), (n, w), dtype, layout, special)
+    _check(kind, x, seed, scaled)
+
+
+# Shapes where sums change their order inside NumPy (one column: a contiguous, pairwise sum;
+# long columns; wide rows past NumPy's 8192-element buffer) and the benchmark's large layer.
+EDGES = [(1, 1), (1000, 1), (128, 1), (20000, 2), (2, 20000), (4096, 512), (9000, 3)]
+
+
+@pytest.mark.parametrize("shape", EDGES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", sorted(NORMS))
+def test_norms_keep_their_bits_at_edge_shapes(kind: str, shape: tuple[int, int], dtype: type) -> None:
+    for scaled in (False, True):
+        _check(kind, _input(np.random.default_rng(7), shape, dtype, "C", special=True), 3, scaled)
+
+
+@pytest.mark.parametrize("kind", sorted(NORMS))
+def test_norms_keep_their_bits_with_a_wider_gradient(kind: str) -> None:
+    """A float64 gradient through a float32 layer (rounded where it was)."""
+    x = _input(np.random.default_rng(1), (50, 20), np.float32, "C", special=False)
+    _check(kind, x, 2, scaled=False, grad_dtype=np.float64)
+    _check(kind, x, 2, scaled=True, grad_dtype=np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("width", [1, 2, 64])
+def test_training_batch_norm_keeps_its_running_averages_bits(dtype: type, width: int) -> None:
+    """The moving averages take forward's mean and variance: the old formulas' bits, step by step."""
+    norm = BatchNorm(width, dtype)
+    norm.track = True
+    rng = np.random.default_rng(4)
+    mean: Array = np.zeros(width, dtype)
+    var: Array = np.ones(width, dtype)
+    for step in range(5):
+        x = _input(rng, (100, width), dtype, "C", special=False)
+        _, _, _, batch_mean, batch_var = _old_forward(norm, x)
+        assert batch_mean is not None
+        mean = (0.9 * mean + (1 - 0.9) * batch_mean[0]).astype(dtype)
+        var = (0.9 * var + (1 - 0.9) * batch_var[0]).astype(dtype)
+        norm.forward(x, keep=True)
+        _same_bits(norm.running_mean, mean, f"running mean, step {step}")
+        _same_bits(norm.running_var, var, f"running variance, step {step}")
+        norm.backward(rng.standard_normal(x.shape).astype(dtype))
+        _perturb(norm, rng)  # as an optimizer step would: the next forward scales and shifts
+
+
+def test_the_reference_can_fail() -> None:
+    """The comparison sees one ulp and a zero's sign (so the tests above can fail)."""
+    a = np.array([1.0, 0.0], np.float32)
+    with pytest.raises(AssertionError):
+        _same_bits(a, np.array([np.nextafter(np.float32(1), np.float32(2)), 0.0], np.float32), "ulp")
+    with pytest.raises(AssertionError):
+        _same_bits(a, np.array([1.0, -0.0], np.float32), "sign")
