@@ -35,6 +35,7 @@ def _rows_in_order(x: Array) -> bool:
 class _Norm:
     layer_type = ""
     axis = 0  # 0: over the batch (each unit), 1: over the units (each sample)
+    _kept = (1, -1)  # a statistic's shape, kept as size 1 on the axis
     centred = True
     shift = True
 
@@ -50,12 +51,16 @@ class _Norm:
         """sum(a * b) along the norm's axis, kept as size 1, in one pass (no a * b array)."""
         spec = "ij,ij->j" if self.axis == 0 else "ij,ij->i"
         total: Array = np.einsum(spec, a, b)
-        return np.expand_dims(total, self.axis)
+        return total.reshape(self._kept)
 
     def _identity(self) -> bool:
         """Scale 1 and shift 0, as at init: y is x-hat itself (two passes fewer)."""
         beta = self.params.get("beta")
-        return bool(np.all(self.params["gamma"] == 1)) and (beta is None or not np.any(beta))
+        return self._unscaled() and (beta is None or not beta.any())
+
+    def _unscaled(self) -> bool:
+        # the array methods: np.all's and np.any's wrappers cost more than the test at width 100
+        return bool((self.params["gamma"] == 1).all())
 
     def forward(self, x: Array, keep: bool = False) -> Array:
         # Four passes over x: its sum, x - mean, the sum of squares, and the scaling in place.
@@ -87,7 +92,7 @@ class _Norm:
         if self.axis == 0 and _rows_in_order(x):
             # einsum adds the rows one after another, each column on its own, as np.add.reduce
             # over axis 0 does (same bits, tested over shapes and dtypes), in about half the time
-            total: Array = np.einsum("ij->j", x).reshape(1, -1)
+            total: Array = np.einsum("ij->j", x).reshape(self._kept)
         else:
             total = np.add.reduce(x, axis=self.axis, dtype=x.dtype, keepdims=True)
         # x.mean divides by the count in float64 then rounds: the same bits as in x's dtype
@@ -143,13 +148,13 @@ class _Norm:
         beta_grad = g.sum(axis=0) if self.shift else None
         if beta_grad is not None:
             self.grads["beta"] = beta_grad
-        unscaled = bool(np.all(self.params["gamma"] == 1))
+        unscaled = self._unscaled()
         d = g if unscaled else g * self.params["gamma"]
         # d/dx of the standardization: remove d's mean (when centred) and its part along xhat.
         # BatchNorm with scale 1 (as at init) has both sums already: its parameters' gradients
         # are the same sums over the batch, bit for bit (two passes fewer).
         if unscaled and self.axis == 0:
-            along = np.expand_dims(gamma_grad, 0) / n
+            along = gamma_grad.reshape(self._kept) / n
         else:
             along = self._sum_of_products(d, xhat) / n
         if not self.centred:
@@ -161,7 +166,7 @@ class _Norm:
                 out -= part
         else:
             if unscaled and beta_grad is not None and self.axis == 0:
-                mean = np.expand_dims(beta_grad, 0) / n  # np.mean(d, axis=0)'s own sum
+                mean = beta_grad.reshape(self._kept) / n  # np.mean(d, axis=0)'s own sum
             else:
                 mean = np.mean(d, axis=self.axis, keepdims=True)
             out = np.subtract(d, mean)
@@ -201,11 +206,13 @@ class BatchNorm(_Norm):
 class LayerNorm(_Norm):
     layer_type = "layer_norm"
     axis = 1
+    _kept = (-1, 1)
 
 
 class RMSNorm(_Norm):
     layer_type = "rms_norm"
     axis = 1
+    _kept = (-1, 1)
     centred = False
     shift = False
 
