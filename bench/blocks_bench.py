@@ -1,7 +1,7 @@
 """Layer networks (norms, residual blocks) against the plain stack they extend, timed in one run.
 
     python -m bench.blocks_bench [--sizes 1000x5x100,4096x20x512] [--repeats N] [--gradients]
-                                 [--norms-only] [--vanishing]
+                                 [--norms-only] [--variants] [--vanishing]
 
 Sizes are samples x depth x width (input_dim = width), ReLU with He weights. Every line is an
 experiment's run_experiment (statistics and histograms included, theory off), interleaved with the
@@ -13,9 +13,16 @@ others, min over repeats:
 - residual: depth blocks of one layer each (a stem and three rows per block)
 
 Then each norm layer alone on a (samples, width) float32 array: its forward and its backward in
-units of one pass over the layer, `np.subtract(z, z.mean(axis=0))`, timed in the same run (issue
-15 asks for at most one extra pass per norm: this says how far the NumPy layers are from that).
+units of one pass over the layer, `np.subtract(z, z.mean(axis=0))`, interleaved with that unit
+(min over 4 x repeats rounds; issue 15 asks for at most one extra pass per norm: this says how
+far the NumPy layers are from that). "scaled": scale and shift away from 1 and 0 (a trained
+layer's, which adds their two passes); BatchNorm's "training" moves its running averages too.
 `--norms-only` times these alone (no experiments).
+
+`--variants`: beside them, ways with other bits or other tools, each said to keep the layer's bits
+or not (checked on the array): LayerNorm with its mean by einsum (NumPy's pairwise sum is what
+costs), and, where numba is installed (it is not a dependency), compiled BatchNorm and LayerNorm
+kernels: what fusing the passes would give.
 
 `--vanishing`: the backward pass of a 50-layer sigmoid network with RMSNorm after each activation
 (weights N(0, 0.02^2), 1000 x 256), whose early gradients are ~1e-54: unscaled in float32 (they
@@ -25,12 +32,16 @@ become subnormals, then zeros) against the power-of-two rescaled pass (blocks.sc
 from __future__ import annotations
 
 import argparse
+import importlib
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
+from typing import Any
 
 import numpy as np
 
-from app.engine.layers.norm import NORMS, BatchNorm
+from app.engine.layers.norm import EPS, NORMS, BatchNorm, Norm
 from app.engine.network.architecture import Architecture
 from app.engine.network.config import ExperimentConfig, make_experiment
 from app.engine.network.experiment import run_experiment
@@ -56,14 +67,132 @@ def timed(cfg: ExperimentConfig) -> float:
     return time.perf_counter() - start
 
 
-def one_pass(samples: int, width: int, repeats: int) -> float:
-    z = np.random.default_rng(0).standard_normal((samples, width), dtype=np.float32)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        np.subtract(z, z.mean(axis=0))
-        best = min(best, time.perf_counter() - start)
-    return best
+def _scaled(norm: Norm) -> Norm:
+    """Scale and shift away from 1 and 0, as training leaves them."""
+    rng = np.random.default_rng(2)
+    for p in norm.params.values():
+        p += rng.standard_normal(p.shape).astype(p.dtype) * p.dtype.type(0.1)
+    return norm
+
+
+def _layer_norm_einsum_mean(x: np.ndarray) -> np.ndarray:
+    """LayerNorm with its mean by einsum instead of np.add.reduce's pairwise sums: other bits."""
+    dt = x.dtype.type
+    m = np.einsum("ij->i", x).reshape(-1, 1)
+    np.divide(m, dt(x.shape[1]), out=m)
+    d: np.ndarray = np.subtract(x, m)
+    ss = np.einsum("ij,ij->i", d, d).reshape(-1, 1)
+    np.divide(ss, dt(x.shape[1]), out=ss)
+    np.add(ss, dt(EPS), out=ss)
+    np.sqrt(ss, out=ss)
+    np.divide(dt(1.0), ss, out=ss)
+    d *= ss
+    return d
+
+
+def _compiled_kernels() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """numba kernels (when numba is installed): BatchNorm in three passes over x, the statistics'
+    sums in np.add.reduce's order (its bits, checked where timed); LayerNorm one row at a time
+    with fastmath (its sums reordered: other bits)."""
+    try:
+        numba: Any = importlib.import_module("numba")
+    except ImportError:
+        return {}
+
+    def batch(x: Any, nf: Any, eps: Any, one: Any) -> Any:
+        n, w = x.shape
+        out = np.empty_like(x)
+        s = np.zeros(w, x.dtype)
+        for i in range(n):
+            for j in range(w):
+                s[j] += x[i, j]
+        m = s / nf
+        ss = np.zeros(w, x.dtype)
+        for i in range(n):
+            for j in range(w):
+                d = x[i, j] - m[j]
+                out[i, j] = d
+                ss[j] += d * d
+        inv = one / np.sqrt(ss / nf + eps)
+        for i in range(n):
+            for j in range(w):
+                out[i, j] *= inv[j]
+        return out
+
+    def layer(x: Any, wf: Any, eps: Any, one: Any) -> Any:
+        n, w = x.shape
+        out = np.empty_like(x)
+        for i in range(n):
+            s = x[i, 0] * 0
+            for j in range(w):
+                s += x[i, j]
+            m = s / wf
+            ss = s * 0
+            for j in range(w):
+                d = x[i, j] - m
+                out[i, j] = d
+                ss += d * d
+            inv = one / np.sqrt(ss / wf + eps)
+            for j in range(w):
+                out[i, j] *= inv
+        return out
+
+    kernels = {"batch": numba.njit(batch), "layer": numba.njit(fastmath=True)(layer)}
+
+    def call(kind: str, x: np.ndarray) -> np.ndarray:
+        dt = x.dtype.type
+        count = x.shape[0 if kind == "batch" else 1]
+        out: np.ndarray = kernels[kind](x, dt(count), dt(EPS), dt(1.0))
+        return out
+
+    return {"batch": partial(call, "batch"), "layer": partial(call, "layer")}
+
+
+def norm_passes(text: str, samples: int, width: int, repeats: int, variants: bool) -> None:
+    """Each norm's forward and backward in units of one pass, interleaved with the unit: min
+    over rounds of one call each, at least 4 x repeats rounds and ~0.2 s of units (a busy
+    machine's pauses then miss some round of every timer)."""
+    z = np.random.default_rng(1).standard_normal((samples, width), dtype=np.float32)
+    g = np.random.default_rng(3).standard_normal((samples, width), dtype=np.float32)
+    timers: dict[str, Callable[[], object]] = {"unit": lambda: np.subtract(z, z.mean(axis=0))}
+    for kind, norm_class in NORMS.items():
+        norm, scaled = norm_class(width), _scaled(norm_class(width))
+        norm.forward(z, keep=True)
+        timers[f"{kind}: forward"] = partial(norm.forward, z, keep=True)
+        timers[f"{kind}: backward"] = partial(norm.backward, g)
+        timers[f"{kind}: scaled forward"] = partial(scaled.forward, z, keep=True)
+        scaled.forward(z, keep=True)
+        timers[f"{kind}: scaled backward"] = partial(scaled.backward, g)
+        if isinstance(scaled, BatchNorm):  # a training's: the running averages move too
+            training = BatchNorm(width)
+            training.track = True
+            _scaled(training)
+            timers[f"{kind}: training forward"] = partial(training.forward, z, keep=True)
+    same: dict[str, bool] = {}
+    if variants:
+        alternatives: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+            "layer: mean by einsum": _layer_norm_einsum_mean
+        }
+        for kind, kernel in _compiled_kernels().items():
+            alternatives[f"{kind}: numba"] = kernel
+        for name, forward in alternatives.items():
+            reference = NORMS[name.split(":")[0]](width).forward(z)
+            same[name] = np.array_equal(forward(z), reference)  # (and compiles a kernel)
+            timers[name] = partial(forward, z)
+    start = time.perf_counter()
+    timers["unit"]()
+    rounds = max(4 * repeats, min(400, int(0.2 / (time.perf_counter() - start))))
+    best = dict.fromkeys(timers, float("inf"))
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            start = time.perf_counter()
+            timer()
+            best[name] = min(best[name], time.perf_counter() - start)
+    unit = best.pop("unit")
+    print(f"{text:>14} one pass {unit * 1e6:.0f} us (min of {rounds} rounds); in passes:")
+    for name, seconds in best.items():
+        bits = "" if name not in same else ("  (same bits)" if same[name] else "  (other bits)")
+        print(f"{text:>14}   {name:<26} {seconds / unit:5.2f}{bits}")
 
 
 def vanishing(repeats: int) -> None:
@@ -95,13 +224,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--gradients", action="store_true", help="with the backward pass")
     parser.add_argument("--norms-only", action="store_true", help="time the norm layers alone")
+    parser.add_argument("--variants", action="store_true", help="and other ways to compute them")
     parser.add_argument("--vanishing", action="store_true", help="time a vanishing backward pass")
     args = parser.parse_args()
     if args.vanishing:
         vanishing(args.repeats)
         return
     print(f"numpy {np.__version__}; min of {args.repeats} interleaved repeats; gradients {args.gradients}")
-    print(f"{'size':>14} {'run':>9} {'ms':>9} {'/ plain':>8} {'/ layers':>9}")
+    if not args.norms_only:
+        print(f"{'size':>14} {'run':>9} {'ms':>9} {'/ plain':>8} {'/ layers':>9}")
     for text in args.sizes.split(","):
         samples, depth, width = (int(p) for p in text.split("x"))
         plain = config(samples, depth, width, args.gradients)
@@ -122,28 +253,7 @@ def main() -> None:
                 f"{text:>14} {name:>9} {seconds * 1e3:9.1f} {seconds / best['plain']:8.2f} "
                 f"{seconds / best['layers']:9.2f}"
             )
-        unit = one_pass(samples, width, 20)
-        z = np.random.default_rng(1).standard_normal((samples, width), dtype=np.float32)
-        for kind, norm_class in NORMS.items():
-            norm = norm_class(width)
-            forward = backward = float("inf")
-            for _ in range(20):
-                start = time.perf_counter()
-                norm.forward(z, keep=True)
-                forward = min(forward, time.perf_counter() - start)
-                start = time.perf_counter()
-                norm.backward(z)
-                backward = min(backward, time.perf_counter() - start)
-            ratios = f"forward {forward / unit:5.2f} passes, backward {backward / unit:5.2f}"
-            if isinstance(norm, BatchNorm):  # a training's: the running averages move too
-                norm.track = True
-                training = float("inf")
-                for _ in range(20):
-                    start = time.perf_counter()
-                    norm.forward(z, keep=True)
-                    training = min(training, time.perf_counter() - start)
-                ratios += f", training forward {training / unit:5.2f}"
-            print(f"{text:>14} {kind + ' norm':>11}: {ratios}")
+        norm_passes(text, samples, width, args.repeats, args.variants)
 
 
 if __name__ == "__main__":
