@@ -48,6 +48,10 @@ const state = {
 const drawnAt = new WeakMap();
 const plotMs = new WeakMap(); // of which building and drawing the plots took
 const shownIn = new WeakMap();
+// What each plot shows ({ result, key }), so a draw skips a plot already showing it.
+const shownPlots = new Map();
+// The plots on the screen or near it (IntersectionObserver): an off-screen one waits.
+const onScreen = new Set();
 // Answers to a slider still moving: their phase diagrams wait for the release (a diagram is a
 // request of its own and the page's costliest drawing; the drag needs the histograms).
 const liveResults = new WeakSet();
@@ -166,26 +170,54 @@ async function drawFigures() {
   // where a room reads them: on a phone, held close, they only overlap.
   const height = v.present ? fittedHeight(window.innerHeight, $("figure").getBoundingClientRect().top + window.scrollY) : null;
   const large = v.present && width >= LARGE_TYPE_MIN_WIDTH;
-  const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows, width, scale: v.scale, height, large });
-  setText($("explain-view"), viewNote(v.view, v.kind, result.experiment.loss ?? "normal"));
-  // Plotly.react on the existing plots: only what changed is redrawn (a new grid only when the
-  // rows or columns change). At the width measured: react keeps a plot's first autosized width,
-  // so entering presentation (the panel gone) drew the grid at its old width.
-  const signal = signalFigure(result, { width });
-  await window.Plotly.react("figure", main.data, { ...main.layout, width }, PLOT_CONFIG);
-  await window.Plotly.react("signal", signal.data, { ...signal.layout, width }, PLOT_CONFIG);
-  drawnAt.set(result, performance.now());
-  plotMs.set(result, performance.now() - started);
-  const everyLayer = v.view === "ridgeline" || v.view === "distribution";
-  // a layer network's rows (its norms, a block's projection and sum) are more than its layers
-  const unit = typedRows(result) ? "row" : "layer";
-  const caption = total > rows.length && !everyLayer ? ` (${rows.length} of ${total} ${unit}s shown)` : "";
-  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
-  const drawn = result.ensemble ? ` · ${ensembleCaption(result)}` : ""; // a seed ensemble says what it averages
-  setText($("figure-caption"), `${plural(result.runs.length, "run")} × ${plural(unit === "row" ? total : depth, unit)}${caption}${drawn}`);
-  if (liveResults.has(result)) $("phase-section").dataset.stale = "1"; // dimmed: not this run's point yet
-  else startPhase(result);
+  const figureKey = `${hashOf(v)}|${width}|${height}|${large}`;
+  // The signal chart below the grid is drawn with it when on the screen. Off the screen, a moving
+  // slider's answers leave it (it follows when scrolled to, or at the release) and a commit draws
+  // it once the browser has painted the grid: a quarter of a redraw's plotting went on a chart
+  // the visitor did not see while the grid waited for it (issue 14).
+  const signalKey = String(width);
+  const drawSignal = () => reactPlot("signal", signalFigure(result, { width }), width, result, signalKey);
+  const signalNow = due("signal", result, signalKey) && onScreen.has("signal");
+  if (due("figure", result, figureKey)) {
+    const main = VIEWS[v.view](result, { kind: v.kind, logY: v.log, rows, width, scale: v.scale, height, large });
+    setText($("explain-view"), viewNote(v.view, v.kind, result.experiment.loss ?? "normal"));
+    // Plotly.react on the existing plots: only what changed is redrawn (a new grid only when the
+    // rows or columns change). At the width measured: react keeps a plot's first autosized width,
+    // so entering presentation (the panel gone) drew the grid at its old width.
+    await reactPlot("figure", main, width, result, figureKey);
+    if (signalNow) await drawSignal(); // painted together: the time is both plots'
+    drawnAt.set(result, performance.now());
+    plotMs.set(result, performance.now() - started);
+    const everyLayer = v.view === "ridgeline" || v.view === "distribution";
+    // a layer network's rows (its norms, a block's projection and sum) are more than its layers
+    const unit = typedRows(result) ? "row" : "layer";
+    const caption = total > rows.length && !everyLayer ? ` (${rows.length} of ${total} ${unit}s shown)` : "";
+    const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+    const drawn = result.ensemble ? ` · ${ensembleCaption(result)}` : ""; // a seed ensemble says what it averages
+    setText($("figure-caption"), `${plural(result.runs.length, "run")} × ${plural(unit === "row" ? total : depth, unit)}${caption}${drawn}`);
+    if (liveResults.has(result)) $("phase-section").dataset.stale = "1"; // dimmed: not this run's point yet
+    else startPhase(result);
+  } else if (signalNow) await drawSignal();
+  if (!due("signal", result, signalKey) || liveResults.has(result)) return;
+  await afterPaint();
+  if (state.result !== result) return; // a newer answer came meanwhile: its draw follows
+  await drawSignal();
 }
+
+/** Whether plot `id` shows something other than `result` drawn with `key` (its view and size). */
+const due = (id, result, key) => shownPlots.get(id)?.result !== result || shownPlots.get(id)?.key !== key;
+
+async function reactPlot(id, { data, layout }, width, result, key) {
+  await window.Plotly.react(id, data, { ...layout, width }, PLOT_CONFIG);
+  shownPlots.set(id, { result, key });
+}
+
+/** Resolves once the browser has painted what was drawn (or soon, in a tab it does not paint). */
+const afterPaint = () =>
+  new Promise((resolve) => {
+    requestAnimationFrame(() => setTimeout(resolve, 0));
+    setTimeout(resolve, 100);
+  });
 
 /** The diagrams follow on their own, after a pause in the answers: a slow one (a new axis is a
  * new request) holds no redraw. state.phaseDone resolves once they are drawn. */
@@ -276,7 +308,11 @@ async function apply(result, request) {
   if (!$("message").hidden) showMessage("");
   syncViewControls();
   if (redraw) await draw();
-  else if (request.commit && $("phase-section").dataset.stale) startPhase(result);
+  else if (request.commit) {
+    // a drag's release: the value is drawn, but an off-screen signal chart waited for it
+    if (shownPlots.get("signal")?.result !== result) await draw();
+    if ($("phase-section").dataset.stale) startPhase(result);
+  }
   if (request.edits === state.edits) state.changedAt = 0; // the figure shows every change made
   record(result, request, redraw);
   await state.phaseDone; // ready once the diagrams are drawn too
@@ -522,6 +558,18 @@ async function main() {
   }
   $("explain-signal").textContent = SIGNAL_NOTE;
   $("explain-phase").textContent = PHASE_NOTE;
+  // The signal chart, once scrolled to, catches up with the figure a drag left it behind.
+  const observer = new IntersectionObserver(
+    (entries) => {
+      for (const entry of entries) {
+        if (entry.isIntersecting) onScreen.add(entry.target.id);
+        else onScreen.delete(entry.target.id);
+      }
+      if (onScreen.has("signal") && state.result && shownPlots.get("signal")?.result !== state.result) draw();
+    },
+    { rootMargin: "200px" },
+  );
+  observer.observe($("signal"));
   state.phase = new PhasePanel($("phase-list"), PLOT_CONFIG, onPhasePick);
   state.correlation = new CorrelationPanel($("correlation-list"), $("correlation-status"), PLOT_CONFIG);
   await loadQuery(location.search.slice(1) || state.catalog.presets.find((p) => p.name === DEFAULT_PRESET).share);

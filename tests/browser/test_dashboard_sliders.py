@@ -130,6 +130,86 @@ def test_dashboard_sliders_drag_redraws_live_and_sets_the_link_once(
     expect(page.locator("#phase-section")).not_to_have_attribute("data-stale", "1")
 
 
+def signal_stds(page: Page) -> list[list[float]]:
+    """The signal chart's measured activation std per layer, one list per run."""
+    stds: list[list[float]] = page.evaluate(
+        "() => document.getElementById('signal').data"
+        ".filter(t => t.name.endsWith(': activation')).map(t => t.y)"
+    )
+    return stds
+
+
+def api_stds(result: dict[str, Any]) -> list[list[float]]:
+    return [[layer["post"]["std"] for layer in run["layers"]] for run in result["runs"]]
+
+
+def below_the_fold(page: Page, selector: str) -> bool:
+    """Whether the element starts more than the observer's margin (200 px) below the window."""
+    below: bool = page.evaluate(
+        "s => document.querySelector(s).getBoundingClientRect().top > innerHeight + 200", selector
+    )
+    return below
+
+
+def test_dashboard_sliders_signal_chart_off_screen_follows_at_the_release(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    """A drag redraws the grid; the signal chart below the fold waits for the release (drawing it
+    live costs a quarter of each redraw for a chart nobody sees), then shows the final link."""
+    open_page(page, f"{live_server}/?{SAITO}{GRID}")
+    assert below_the_fold(page, "#signal")
+    before = signal_stds(page)
+    assert before == api_stds(api(live_server, SAITO))
+    slider = std_slider(page)
+    start = int(slider.input_value())
+    slider.scroll_into_view_if_needed()
+    page.mouse.move(*thumb_x(page, slider, start))
+    page.mouse.down()
+    for position in (start - 6, start - 12):
+        drawn = live_draws(page)
+        page.mouse.move(*thumb_x(page, slider, position))
+        page.wait_for_function("n => window.initscopeTimings.filter(t => t.live).length > n", arg=drawn)
+    live = page.evaluate("window.initscopeTimings.at(-1).share")
+    grid = page.evaluate(
+        "() => document.getElementById('figure').data.filter(t => t.type === 'bar').map(t => t.y)"
+    )
+    result = api(live_server, live)
+    # the grid shows the live value; the chart below the fold still the link's
+    assert grid == [run["layers"][j]["post"]["counts"] for j in range(5) for run in result["runs"]]
+    assert signal_stds(page) == before
+    page.mouse.up()
+    wait_for_location(page, r"std:")
+    final = api(live_server, page.evaluate("location.search.slice(1)"))
+    page.wait_for_function(
+        "expected => JSON.stringify(document.getElementById('signal').data"
+        ".filter(t => t.name.endsWith(': activation')).map(t => t.y)) === JSON.stringify(expected)",
+        arg=api_stds(final),
+    )
+    assert api_stds(final) != before
+
+
+def test_dashboard_sliders_signal_chart_on_screen_follows_the_drag(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    """On a screen tall enough to show it, the signal chart redraws with every live answer."""
+    page.set_viewport_size({"width": 1280, "height": 2400})
+    page.goto(f"{live_server}/?{SAITO}{GRID}")
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    assert not below_the_fold(page, "#signal")
+    before = signal_stds(page)
+    slider = std_slider(page)
+    start = int(slider.input_value())
+    page.mouse.move(*thumb_x(page, slider, start))
+    page.mouse.down()
+    drawn = live_draws(page)
+    page.mouse.move(*thumb_x(page, slider, start - 8))
+    page.wait_for_function("n => window.initscopeTimings.filter(t => t.live).length > n", arg=drawn)
+    live = api(live_server, page.evaluate("window.initscopeTimings.at(-1).share"))
+    assert signal_stds(page) == api_stds(live) != before  # drawn with the grid, before the release
+    page.mouse.up()
+    wait_for_location(page, r"std:")
+
+
 def test_dashboard_sliders_and_text_fields_agree(page: Page, live_server: str, watch: Watch) -> None:
     open_page(page, f"{live_server}/?run=relu,normal,std:0.05&run=elu,he_normal{GRID}")
     slider, text = std_slider(page), std_text(page)
