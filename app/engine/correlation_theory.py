@@ -44,15 +44,15 @@ NO_C_MAP = {"maxout": "no C-map prediction for maxout (the max over pieces has n
 
 
 @cache
-def _legendre() -> tuple[Floats, Floats]:
-    x, w = np.polynomial.legendre.leggauss(SEGMENT_NODES)
+def _legendre(nodes: int = SEGMENT_NODES) -> tuple[Floats, Floats]:
+    x, w = np.polynomial.legendre.leggauss(nodes)
     return (x + 1.0) / 2.0, w / 2.0  # on [0, 1]
 
 
-def _segments(breaks: Floats) -> tuple[Floats, Floats]:
+def _segments(breaks: Floats, nodes: int = SEGMENT_NODES) -> tuple[Floats, Floats]:
     """Nodes and weights (times the normal density) on [-END, END] split at `breaks` (..., k),
-    sorted, inside the line: returns arrays (..., (k + 1) * SEGMENT_NODES)."""
-    t, wt = _legendre()
+    sorted, inside the line: returns arrays (..., (k + 1) * nodes)."""
+    t, wt = _legendre(nodes)
     edges = np.concatenate(
         [
             np.full((*breaks.shape[:-1], 1), -HALF_LINE_END),
