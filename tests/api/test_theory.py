@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -74,3 +75,55 @@ def test_theory_phase_diagram_flags_bistable_points_and_starts_at_q0(client: Tes
     assert not default["bistable"][row][10]  # sigma_w 0.2: one stable q*
     assert not any(any(r) for r in client.get("/api/v1/phase-diagram?activation=tanh").json()["bistable"])
     assert client.get("/api/v1/phase-diagram?activation=tanh&q0=0").status_code == 422
+
+
+def test_theory_phase_diagram_color_xi_c_adds_c_star_and_xi_c(client: TestClient) -> None:
+    """color=xi_c adds the C-map's c* and log10 xi_c per point: c* = 1 and xi_c = -1 / ln chi on
+    the ordered side, c* < 1 on the chaotic side, and xi_c longest at the critical line."""
+    query = "/api/v1/phase-diagram?activation=tanh&sigma_b_max=0.6&steps=41"
+    plain, body = client.get(query).json(), client.get(f"{query}&color=xi_c").json()
+    assert body["color"] == "xi_c" and "color" not in plain
+    assert {k: v for k, v in body.items() if k not in ("color", "c_star", "log10_xi_c")} == plain
+    assert len(body["log10_xi_c"]) == len(body["c_star"]) == 41
+    assert all(len(row) == 41 for row in body["log10_xi_c"] + body["c_star"])
+    row = min(range(41), key=lambda i: abs(body["sigma_b"][i] - 0.3))
+    chi, xi, c = body["log10_chi"][row], body["log10_xi_c"][row], body["c_star"][row]
+    for j in range(41):
+        if chi[j] < -0.05:
+            assert c[j] == 1.0
+            assert 10 ** xi[j] == pytest.approx(-1 / (math.log(10) * chi[j]), rel=2e-3)  # chi's table: 4e-4
+        elif chi[j] > 0.05:
+            assert 0 <= c[j] < 1
+    critical = body["critical_sigma_w"][row]
+    peak = max(range(41), key=lambda j: xi[j] if xi[j] is not None else -math.inf)
+    assert abs(body["sigma_w"][peak] - critical) < 2 * (body["sigma_w"][1] - body["sigma_w"][0])
+
+
+def test_theory_phase_diagram_color_xi_c_matches_the_engine(client: TestClient) -> None:
+    from app.engine.correlation_grid import fixed_points
+    from app.engine.theory import phase_diagram
+
+    body = client.get("/api/v1/phase-diagram?activation=selu&sigma_w_max=2&steps=20&color=xi_c").json()
+    w, b = np.array(body["sigma_w"]), np.array(body["sigma_b"])
+    _, q_star = phase_diagram("selu", {}, w, b)
+    fp = fixed_points("selu", {}, (w * w)[None, :], (b * b)[:, None], q_star)
+    for i in range(20):
+        for j in range(20):
+            xi, c = body["log10_xi_c"][i][j], body["c_star"][i][j]
+            if math.isfinite(fp.xi_c[i, j]):
+                assert xi == round(math.log10(fp.xi_c[i, j]), 4) and c == round(fp.c_star[i, j], 6)
+            else:
+                assert xi is None
+    assert any(c is not None and c < 1 for row in body["c_star"] for c in row)  # some are chaotic
+
+
+def test_theory_phase_diagram_color_chi_is_the_old_answer_byte_for_byte(client: TestClient) -> None:
+    query = "/api/v1/phase-diagram?activation=gelu&sigma_w_max=2&steps=30"
+    assert client.get(f"{query}&color=chi").content == client.get(query).content
+    response = client.get(f"{query}&color=xi")
+    assert response.status_code == 422 and "color" in response.json()["detail"][0]["loc"]
+
+
+def test_theory_phase_diagram_color_xi_c_maxout_has_no_values(client: TestClient) -> None:
+    body = client.get("/api/v1/phase-diagram?activation=maxout&steps=10&color=xi_c").json()
+    assert all(v is None for row in body["log10_xi_c"] + body["c_star"] for v in row)
