@@ -2,6 +2,7 @@
 // marking the runs that use that activation, so no run is left off without a word.
 
 import { fmt, phaseFigure, theoryNotes } from "./figures.js";
+import { phaseCaption, phaseColorQuery } from "./phase-figure.js";
 
 /** The runs (with their 0-based index) grouped by what their diagram depends on: the activation
  * and its parameters. Runs without a mean-field theory, or whose theory carries a note (its
@@ -46,13 +47,34 @@ export function diagramQuery(group) {
 let uid = 0;
 
 export class PhasePanel {
-  /** `root` holds the diagrams; `onPick(runIndex, sigmaW, sigmaB)` gets a click on one. */
+  /** `root` holds the diagrams; `onPick(runIndex, sigmaW, sigmaB)` gets a click on one. Above it,
+   * a control colours every diagram by chi or by xi_c, with a caption saying what the colour is. */
   constructor(root, plotConfig, onPick) {
     this.root = root;
     this.plotConfig = plotConfig;
     this.onPick = onPick;
     this.cache = new Map(); // query -> Promise of the diagram: the same diagram is fetched once
     this.blocks = new Map(); // group key and its runs -> the block drawn for them, reused (no flicker)
+    this.color = "chi";
+    this.result = null;
+    this.control = this.colorControl();
+    root.before(this.control.row, this.control.caption);
+  }
+
+  colorControl() {
+    const row = Object.assign(document.createElement("p"), { className: "hint phase-color" });
+    const select = Object.assign(document.createElement("select"), { id: `phase-color-${++uid}` });
+    select.append(
+      Object.assign(document.createElement("option"), { value: "chi", text: "χ: growth of a small change per layer" }),
+      Object.assign(document.createElement("option"), { value: "xi_c", text: "ξc: depth scale of the correlation (layers)" }),
+    );
+    row.append(Object.assign(document.createElement("label"), { htmlFor: select.id, textContent: "Colour by " }), select);
+    const caption = Object.assign(document.createElement("p"), { className: "hint phase-caption", hidden: true });
+    select.addEventListener("change", () => {
+      this.color = select.value;
+      if (this.result) this.draw(this.result).catch((err) => (caption.textContent = `Cannot draw: ${err.message}.`));
+    });
+    return { row, select, caption };
   }
 
   fetchDiagram(query) {
@@ -70,6 +92,13 @@ export class PhasePanel {
 
   /** Draw one diagram per activation group; returns the number drawn. */
   async draw(result) {
+    this.result = result;
+    const { caption } = this.control;
+    caption.textContent = phaseCaption(this.color);
+    caption.hidden = !caption.textContent;
+    // the page's own note reads the colours as chi: shown only while they are
+    const chiNote = document.getElementById("phase-chi-note");
+    if (chiNote) chiNote.hidden = this.color !== "chi";
     const groups = phaseGroups(result.runs);
     const keys = groups.map((group) => `${group.key}:${group.runs.map((r) => r.index)}`);
     const blocks = groups.map((group, g) => this.blocks.get(keys[g]) ?? this.block(group));
@@ -111,14 +140,16 @@ export class PhasePanel {
     );
     const label = Object.assign(document.createElement("label"), { htmlFor: select.id, textContent: "Click a point to give " });
     hint.append(label, select, " those weights and biases (the other runs stay as they are).");
+    const empty = Object.assign(document.createElement("p"), { className: "hint phase-empty", hidden: true });
     const plot = document.createElement("div");
     plot.className = "plot phase-plot";
-    section.append(title, hint, start, plot);
-    return { section, start, select, plot };
+    section.append(title, hint, start, empty, plot);
+    return { section, start, empty, select, plot };
   }
 
-  async drawGroup(group, { start, select, plot }) {
-    const query = diagramQuery(group);
+  async drawGroup(group, { start, empty, select, plot }) {
+    const color = this.color;
+    const query = phaseColorQuery(diagramQuery(group), color);
     let diagram = await this.fetchDiagram(query);
     // Where the map has two stable variances the phase depends on where it starts: draw the
     // diagram from the group's first run's own q1, as that run's theory does.
@@ -128,8 +159,14 @@ export class PhasePanel {
       query.set("q0", String(q1));
       diagram = await this.fetchDiagram(query);
     }
-    const { data, layout } = phaseFigure(diagram, group.runs);
+    const { data, layout } = phaseFigure(diagram, group.runs, color);
     await window.Plotly.react(plot, data, layout, this.plotConfig);
+    plot.dataset.color = color;
+    const none = color === "xi_c" && !diagram.log10_xi_c.some((row) => row.some((v) => v !== null));
+    empty.hidden = !none;
+    empty.textContent = none
+      ? `No ξc on this diagram: ${group.activation === "maxout" ? "maxout has no C-map (the max over pieces has no closed form here)" : "the variance map has no finite fixed point at any of its points"}.`
+      : "";
     const from = query.has("q0") ? `q₁ = ${fmt(diagram.q0)}, run ${group.runs[0].index + 1}'s first layer` : `q = ${fmt(diagram.q0)}`;
     start.hidden = !bistable;
     start.textContent = bistable
