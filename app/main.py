@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,7 +51,14 @@ limit.
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # What import and start-up made lives as long as the server: frozen, out of the collector's
+    # reach, a full collection walks only what requests made (~0.01 ms instead of ~30 ms, a pause
+    # every request in flight waits out: the p99 of a flood). Collected first, so no garbage is
+    # frozen; thawed at shutdown, so a process that outlives its app (a test) can free it.
+    gc.collect()
+    gc.freeze()
     yield
+    gc.unfreeze()
     # Shutting down: stop the trainings and wait for their threads (a step each), in a thread so
     # the loop can still deliver their last events to the streams that are closing.
     await asyncio.to_thread(app.state.train_jobs.shutdown)
