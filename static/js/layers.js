@@ -66,6 +66,38 @@ export function firstOutputRow(result) {
   return Math.max(0, rowTable(result).findIndex((row) => roleOf(row.key) === role));
 }
 
+/** A step between numbered ticks of 1..`count` giving at most `max` of them: 1, 2, 5, 10, 20,
+ * 25, 50... (a phone's four ticks of 50 layers read 20, 40, not 13, 26, 39). */
+export function tickStep(count, max) {
+  const least = Math.max(1, Math.ceil(count / Math.max(1, max)));
+  for (let decade = 1; ; decade *= 10) {
+    const step = [1, 2, 2.5, 5].map((m) => m * decade).find((s) => s >= least && Number.isInteger(s));
+    if (step) return step;
+  }
+}
+
+/** Where a figure drawn over a layer network's rows (the table's, 0-based) marks its layers or
+ * blocks: at their output rows (a layer's activation, a block's sum), named by their number, every
+ * k-th number within `max` ticks as a plain stack's axis steps (5, 10, ... of 50 layers). `word`
+ * names the places: "layer" or "block". */
+export function placeTicks(result, max = 10) {
+  const role = outputRole(result);
+  const table = rowTable(result);
+  const places = table.map((row, i) => ({ i, place: Number(row.key.split("|")[0]) }));
+  const rows = places.filter(({ i, place }) => roleOf(table[i].key) === role && Number.isInteger(place));
+  const step = tickStep(Math.max(0, ...rows.map((r) => r.place)), max);
+  const shown = rows.filter(({ place }) => place % step === 0 || step === 1);
+  return { rows: shown.map((r) => r.i), text: shown.map((r) => String(r.place)), word: role === "residual" ? "block" : "layer" };
+}
+
+/** The x axis's title of a figure drawn over the runs' output rows (outputRows): a plain stack's
+ * layers, a layer network's activations or blocks' sums (short enough for a phone). */
+export function outputAxisTitle(result) {
+  if (!typedRows(result)) return "layer";
+  const residual = result.runs.map((run) => outputRows(run).some((row) => row.residual));
+  return residual.every(Boolean) ? "block (its sum x + s F(x))" : residual.some(Boolean) ? "layer or block" : "layer (its activation)";
+}
+
 /** The role of the rows that carry a block's or a layer's output: a residual block's sum, else
  * the activation (a plain stack's rows). A mixed stem, norm and projection sample of a deep
  * network's rows told a student nothing; these rows are what a claim about depth is read from. */
