@@ -42,7 +42,7 @@ Floats = NDArray[np.float64]
 T_NODES = 33  # Chebyshev-Lobatto nodes in t on [0, 1]
 Q_NODES = 7  # Chebyshev-Lobatto nodes in log10 q per decade (shared at the decade's ends)
 Q_DECADES = (-12, 12)  # the phase diagram's table of q (theory.LOG_Q_GRID)
-REGULA_FALSI_STEPS = 24  # from a bracket of at most 0.05 in t: far past 1e-13
+REGULA_FALSI_STEPS = 40  # from a bracket of at most 0.05 in t: most points need 5-10
 
 
 def _lobatto(n: int) -> tuple[Floats, Floats]:
@@ -212,10 +212,6 @@ def _chaotic_roots(
     a = w2 * second
     q_next = a + b2
     index = np.arange(q.size)
-
-    def h(t: Floats) -> Floats:
-        return np.asarray((a * _at(t, rho_f) + b2) / q_next - np.cos(_theta(t)))
-
     at_nodes = (a[:, None] * rho_f + b2[:, None]) / q_next[:, None] - np.cos(_theta(T_GRID))
     rising = at_nodes[:, 1:] >= 0.0
     first = 1 + np.argmax(rising, axis=1)  # h(1) >= 0, so some node is; first >= 1
@@ -223,26 +219,29 @@ def _chaotic_roots(
     first = np.where(rising.any(axis=1), first, T_NODES - 1)
     lo_t, hi_t = T_GRID[first - 1], T_GRID[first]  # h(lo) < 0 <= h(hi), except first == 1
     lo_h, hi_h = at_nodes[index, first - 1], at_nodes[index, first]
+    side = np.zeros(q.size)  # which end stayed put last step: -1 low, +1 high (Illinois)
+    t = lo_t.copy()
     # first == 1: the root is within t_1 of c = 1 (c* > 1 - 1e-11); h(0) = 0 there is the other
     # root, so take t_1 itself: C'(c*) is chi1 to that precision.
-    near_one = first == 1
-    side = np.zeros(q.size)  # which end stayed put last step: -1 low, +1 high (Illinois)
-    t = lo_t
+    t[first == 1] = T_GRID[1]
+    live = np.flatnonzero(first > 1)  # points still closing in; each leaves once its h is ~0
     for _ in range(REGULA_FALSI_STEPS):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(hi_h != lo_h, (lo_t * hi_h - hi_t * lo_h) / (hi_h - lo_h), 0.5 * (lo_t + hi_t))
-        t = np.clip(np.nan_to_num(t, nan=0.5), lo_t, hi_t)
-        ht = h(t)
-        if (np.abs(ht) < 1e-15).all():  # every point's root found: the rest would not move it
+        if live.size == 0:
             break
-        up = ht >= 0.0
+        lt, ht_, lh, hh = lo_t[live], hi_t[live], lo_h[live], hi_h[live]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            guess = np.where(hh != lh, (lt * hh - ht_ * lh) / (hh - lh), 0.5 * (lt + ht_))
+        guess = np.clip(np.nan_to_num(guess, nan=0.5), lt, ht_)
+        value = (a[live] * _at(guess, rho_f[live]) + b2[live]) / q_next[live] - np.cos(_theta(guess))
+        t[live] = guess
+        up = value >= 0.0
         # The end kept twice running has its h halved, so the estimate moves past it.
-        lo_h = np.where(up & (side == -1), 0.5 * lo_h, lo_h)
-        hi_h = np.where(~up & (side == 1), 0.5 * hi_h, hi_h)
-        hi_t, hi_h = np.where(up, t, hi_t), np.where(up, ht, hi_h)
-        lo_t, lo_h = np.where(up, lo_t, t), np.where(up, lo_h, ht)
-        side = np.where(up, -1.0, 1.0)
-    t = np.where(near_one, T_GRID[1], t)
+        lh = np.where(up & (side[live] == -1), 0.5 * lh, lh)
+        hh = np.where(~up & (side[live] == 1), 0.5 * hh, hh)
+        hi_t[live], hi_h[live] = np.where(up, guess, ht_), np.where(up, value, hh)
+        lo_t[live], lo_h[live] = np.where(up, lt, guess), np.where(up, lh, value)
+        side[live] = np.where(up, -1.0, 1.0)
+        live = live[(np.abs(value) >= 1e-14) & (hi_t[live] - lo_t[live] > 1e-13)]
     return np.cos(_theta(t)), _at(t, rho_d)
 
 
