@@ -14,7 +14,7 @@ others, min over repeats:
 
 Then each norm layer alone on a (samples, width) float32 array: its forward and its backward in
 units of one pass over the layer, `np.subtract(z, z.mean(axis=0))`, interleaved with that unit
-(min over 4 x repeats rounds; issue 15 asks for at most one extra pass per norm: this says how
+(min over rounds, in thread CPU time; issue 15 asks for at most one extra pass per norm: this says how
 far the NumPy layers are from that). "scaled": scale and shift away from 1 and 0 (a trained
 layer's, which adds their two passes); BatchNorm's "training" moves its running averages too.
 `--norms-only` times these alone (no experiments).
@@ -150,8 +150,8 @@ def _compiled_kernels() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
 
 def norm_passes(text: str, samples: int, width: int, repeats: int, variants: bool) -> None:
     """Each norm's forward and backward in units of one pass, interleaved with the unit: min
-    over rounds of one call each, at least 4 x repeats rounds and ~0.2 s of units (a busy
-    machine's pauses then miss some round of every timer)."""
+    over rounds of one call each, at least 4 x repeats rounds and ~0.2 s of units, timed by the
+    thread's own CPU time (on a shared machine, wall time counts other processes' turns too)."""
     z = np.random.default_rng(1).standard_normal((samples, width), dtype=np.float32)
     g = np.random.default_rng(3).standard_normal((samples, width), dtype=np.float32)
     timers: dict[str, Callable[[], object]] = {"unit": lambda: np.subtract(z, z.mean(axis=0))}
@@ -179,15 +179,15 @@ def norm_passes(text: str, samples: int, width: int, repeats: int, variants: boo
             reference = NORMS[name.split(":")[0]](width).forward(z)
             same[name] = np.array_equal(forward(z), reference)  # (and compiles a kernel)
             timers[name] = partial(forward, z)
-    start = time.perf_counter()
+    start = time.thread_time()
     timers["unit"]()
-    rounds = max(4 * repeats, min(400, int(0.2 / (time.perf_counter() - start))))
+    rounds = max(4 * repeats, min(400, int(0.2 / (time.thread_time() - start))))
     best = dict.fromkeys(timers, float("inf"))
     for _ in range(rounds):
         for name, timer in timers.items():
-            start = time.perf_counter()
+            start = time.thread_time()
             timer()
-            best[name] = min(best[name], time.perf_counter() - start)
+            best[name] = min(best[name], time.thread_time() - start)
     unit = best.pop("unit")
     print(f"{text:>14} one pass {unit * 1e6:.0f} us (min of {rounds} rounds); in passes:")
     for name, seconds in best.items():

@@ -169,13 +169,18 @@ class _Norm:
                 out -= part
         else:
             if unscaled and beta_grad is not None and self.axis == 0:
-                mean = beta_grad.reshape(self._kept) / n  # np.mean(d, axis=0)'s own sum
+                mean: Array = beta_grad.reshape(self._kept) / n  # np.mean(d, axis=0)'s own sum
             else:
                 # np.mean(d, axis, keepdims=True)'s bits without its wrapper (as in _mean)
-                mean = np.add.reduce(d, axis=self.axis, keepdims=True)
+                if self.axis == 0:
+                    mean = _column_sums(d).reshape(self._kept)
+                else:
+                    mean = np.add.reduce(d, axis=self.axis, keepdims=True)
                 np.divide(mean, n, out=mean)
             out = np.subtract(d, mean)
-            out -= np.multiply(xhat, along)
+            # the part along x-hat in d's buffer when d is this layer's own (g times the scale)
+            own = d is not g and np.result_type(xhat, along) == d.dtype
+            out -= np.multiply(xhat, along, out=d if own else None)
         out *= inv
         return out.astype(g.dtype, copy=False)
 
