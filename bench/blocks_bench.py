@@ -14,9 +14,10 @@ others, min over repeats:
 
 Then each norm layer alone on a (samples, width) float32 array: its forward and its backward in
 units of one pass over the layer, `np.subtract(z, z.mean(axis=0))`, interleaved with that unit
-(min over rounds, in thread CPU time; issue 15 asks for at most one extra pass per norm: this says how
-far the NumPy layers are from that). "scaled": scale and shift away from 1 and 0 (a trained
-layer's, which adds their two passes); BatchNorm's "training" moves its running averages too.
+(min over rounds, in thread CPU time; issue 15 asks for at most one extra pass per norm: this
+says how far the NumPy layers are from that). "scaled": scale and shift away from 1 and 0 (a
+trained layer's, which adds their two passes); BatchNorm's "training" moves its running
+averages too.
 `--norms-only` times these alone (no experiments).
 
 `--variants`: beside them, ways with other bits or other tools, each said to keep the layer's bits

@@ -9,11 +9,13 @@ at init; RMSNorm has no shift, as in Zhang and Sennrich 2019 and torch.nn.RMSNor
 - LayerNorm (Ba et al. 2016): each sample over its units, mean and variance.
 - RMSNorm: each sample over its units, by its root mean square (no centring).
 
-Forward: four passes over the layer (the sum, x - mean, the sum of squares, the scaling); the
-sums by einsum where that keeps np.add.reduce's bits (BatchNorm's rows). In units of one
-mean-and-subtract pass (bench/blocks_bench.py): BatchNorm ~1.5, LayerNorm ~2, RMSNorm ~1. Fusing
-further needs a compiled kernel: a NumPy formula with other bits (E[x^2] - mean^2) still takes
-two reductions and two elementwise passes, so it would change every answer for nothing.
+Forward: four NumPy passes over the layer (the sum, x - mean, the sum of squares, the scaling;
+RMSNorm two), every answer's bits kept (tests/engine/layers/test_norm.py holds the formulas they
+had). BatchNorm's column sums are einsum's, which adds the rows in np.add.reduce's order at about
+twice its speed. In units of one mean-and-subtract pass (bench/blocks_bench.py --norms-only):
+BatchNorm ~1.4-1.7, LayerNorm ~1.7-2.4, RMSNorm ~1.1-1.4. LayerNorm's per-sample mean is NumPy's
+pairwise sum, slow by the row; einsum's would save ~0.2 of a pass but change LayerNorm's bits.
+One pass or less takes a compiled kernel (--variants measures numba's, not a dependency).
 """
 
 from __future__ import annotations
