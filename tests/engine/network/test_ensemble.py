@@ -13,7 +13,14 @@ from app.engine.layers.activations import ACTIVATIONS
 from app.engine.measure.stats import scan, summarize
 from app.engine.network.config import ExperimentConfig
 from app.engine.network.cost import BudgetError, Limits, check_limits
-from app.engine.network.ensemble import MAX_SEEDS, check_ensemble_limits, members, run_ensemble
+from app.engine.network.ensemble import (
+    MAX_SEEDS,
+    Spread,
+    _spreads,
+    check_ensemble_limits,
+    members,
+    run_ensemble,
+)
 from app.engine.network.experiment import run_experiment
 from app.engine.network.forward import forward, input_samples
 from app.engine.network.result import union_of
@@ -198,3 +205,23 @@ def test_the_draws_multiply_the_cost_and_are_bounded_before_work() -> None:
     assert err.value.field == "seeds"
     assert err.value.limit == "max_macs"
     assert check_ensemble_limits(config, 4, tight).macs == 4 * single.macs
+
+
+def test_spreads_are_each_columns_mean_bit_for_bit() -> None:
+    """The means of many columns in one NumPy call are, to the last bit, np.mean of each column
+    alone (what the answers held before they were batched): the same links, the same bytes."""
+    rng = np.random.default_rng(7)
+    for n in range(1, MAX_SEEDS + 1):
+        columns: list[list[float | int | None]] = [
+            list(rng.standard_normal(n) * 10.0 ** float(rng.integers(-30, 30))) for _ in range(30)
+        ]
+        columns += [list(rng.integers(0, 10**6, n)), [None] * n, [*([1.5] * (n - 1)), None]]
+        for column, spread in zip(columns, _spreads(columns), strict=True):
+            if None in column:
+                assert spread == Spread(None, None, None)
+                continue
+            numbers = [float(v) for v in column if v is not None]
+            assert spread.mean == float(np.mean(np.array(numbers, dtype=np.float64)))
+            assert (spread.low, spread.high) == (min(numbers), max(numbers))
+    # a mean past float64's range is no value; the band keeps the draws' own values
+    assert _spreads([[1.7e308, 1.7e308]]) == [Spread(None, 1.7e308, 1.7e308)]
