@@ -87,7 +87,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(f"1-minute load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (above 0.5: unreliable)")
-    for name in args.links.split(","):
+    for name in filter(None, args.links.split(",")):  # --links "" for the other sections alone
         link = LINKS[name]
         config = codec.to_experiment(codec.decode(link))
         work = _workloads(config)
