@@ -5,10 +5,12 @@ BLAS to one thread, so a point uses one core)."""
 # mypy: disable-error-code="no-untyped-call"
 from __future__ import annotations
 
+import asyncio
 import os
 
 import dask
 from distributed import Client, LocalCluster
+from distributed.comm.core import connect as open_comm
 
 # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, to hand freed memory back to
 # the system. Setting it turns off glibc's adaptive mmap threshold, so every large array the engine
@@ -42,11 +44,34 @@ def connect(address: str | None = None, workers: int | None = None) -> Client:
     """A client of the scheduler at `address` (tcp://host:port), or of a new local cluster, which
     closes with the client."""
     if address:
+        _answers(address)
         return Client(address, set_as_default=False, timeout=CONNECT_SECONDS)
     cluster = local_cluster(workers)
     client = Client(cluster, set_as_default=False)
     client._initscope_owns_cluster = True  # type: ignore[attr-defined]
     return client
+
+
+def _answers(address: str) -> None:
+    """TimeoutError or OSError unless the scheduler at `address` answers within CONNECT_SECONDS.
+    Client's own timeout covers the TCP connect, not a peer that accepts and never speaks (a port
+    forwarded to nothing, a wrong service): its constructor then waited forever, holding every
+    later sweep behind it. So the scheduler is asked who it is first, under one deadline."""
+
+    async def identity() -> None:
+        comm = await open_comm(address, timeout=CONNECT_SECONDS)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            await comm.read()
+        finally:
+            comm.abort()
+
+    try:
+        asyncio.run(asyncio.wait_for(identity(), CONNECT_SECONDS))
+    except TimeoutError:
+        raise TimeoutError(
+            f"{address} accepted the connection but did not answer within {CONNECT_SECONDS} s"
+        ) from None
 
 
 def close(client: Client) -> None:

@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,6 +25,7 @@ from app.sweeps.link import expand, parse_sweep
 from app.sweeps.metrics import METRIC_NAMES, TRAIN_METRIC_NAMES
 from app.sweeps.point import compute_point
 from app.sweeps.presets import SWEEP_PRESETS
+from tests.sweeps.loopback import silent_scheduler
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = "depth=6&width=40&samples=200&run=tanh,xavier&bias=normal&axis.gain=0.5:3:lin:4&axis.bias_std=0,0.5"
@@ -233,6 +235,34 @@ def test_a_server_that_never_sweeps_never_imports_dask() -> None:
     code = "import sys, app.main; print('distributed' in sys.modules, 'dask' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.stdout.split() == ["False", "False"], done.stderr
+
+
+def test_a_scheduler_that_never_speaks_is_a_503_and_holds_no_later_sweep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A peer that accepts and never answers: Dask's Client waited on it forever (its timeout covers
+    the TCP connect only), holding the lock every later sweep takes to get the client."""
+    monkeypatch.setattr("app.sweeps.cluster.CONNECT_SECONDS", 1)
+    port = 8997  # this file's port range, where nothing else listens
+    app = create_app(replace(load_settings({}), dask_scheduler=f"tcp://127.0.0.1:{port}"))
+    with silent_scheduler(port) as accepted, TestClient(app) as client:
+        answers: list[Any] = []
+        asks = [
+            threading.Thread(
+                target=lambda: answers.append(client.post("/api/v1/sweep", json={"sweep": TWO_RUNS}))
+            )
+            for _ in range(2)
+        ]
+        for ask in asks:
+            ask.start()
+        for ask in asks:
+            ask.join(60)
+            assert not ask.is_alive(), "a sweep still waits on the silent scheduler"
+        assert accepted, "the server never connected"
+        for response in answers:
+            assert response.status_code == 503 and response.headers["Retry-After"]
+            assert "did not answer within 1 s" in response.json()["detail"][0]["msg"]
+        assert app.state.sweeps.running == {}
 
 
 def test_an_unreachable_scheduler_is_a_503_not_a_500(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,11 +13,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -27,7 +24,7 @@ from app import train_codec
 from app.api.train_jobs import RegistryTimeoutError, TrainJobs, job_id
 from app.api.train_registry import Registry
 from tests.live import serve
-from tests.sweeps.loopback import running_cluster
+from tests.sweeps.loopback import running_cluster, silent_scheduler
 
 SILENT_PORT = 18950  # a listening socket that never answers
 SCHEDULER_PORT = 18951  # a real scheduler, paused mid-way (its worker on the next port)
@@ -38,36 +35,6 @@ ENVIRON = {"INITSCOPE_MAX_TRAIN_MACS": str(10**13)}
 # a loop blocked on the registry answers none of these in time.
 PROBE_SECONDS = 4.0
 WAIT = 60.0
-
-
-@contextmanager
-def silent_scheduler(port: int) -> Iterator[list[socket.socket]]:
-    """A TCP port that accepts every connection and never sends a byte; yields the accepted ones."""
-    accepted: list[socket.socket] = []
-    server = socket.create_server(("127.0.0.1", port))
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            accepted.append(conn)  # held open, never read nor written
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield accepted
-    finally:
-        stop.set()
-        thread.join(5)
-        server.close()
-        for conn in accepted:
-            conn.close()
 
 
 class Request(threading.Thread):

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -119,3 +121,33 @@ def running_cluster(port: int, workers: int = 2) -> Iterator[tuple[LoopbackClust
         if client is not None:
             cluster.close(client)
         assert cluster_.stop() == [], "a dask process outlived the test cluster"
+
+
+@contextmanager
+def silent_scheduler(port: int) -> Iterator[list[socket.socket]]:
+    """A TCP port that accepts every connection and never sends a byte; yields the accepted ones."""
+    accepted: list[socket.socket] = []
+    server = socket.create_server(("127.0.0.1", port))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            accepted.append(conn)  # held open, never read nor written
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield accepted
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+        for conn in accepted:
+            conn.close()
