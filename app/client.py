@@ -199,6 +199,22 @@ class Catalog(TypedDict):
     ensembles: dict[str, Any]  # seeds=N on /api/v1/simulate: its key, limit and band
 
 
+class PhaseDiagram(TypedDict):
+    """GET /api/v1/phase-diagram: grids with rows by sigma_b and columns by sigma_w."""
+
+    activation: str
+    params: dict[str, float | int]
+    q0: float
+    sigma_w: list[float]
+    sigma_b: list[float]
+    log10_chi: list[list[float | None]]
+    critical_sigma_w: list[float | None]
+    bistable: list[list[bool]]
+    color: NotRequired[Literal["xi_c"]]  # the keys below come with color="xi_c"
+    c_star: NotRequired[list[list[float | None]]]
+    log10_xi_c: NotRequired[list[list[float | None]]]
+
+
 class InitscopeError(Exception):
     """An error answer of the API: `status_code`, the API's `message` (naming the field), the raw
     `detail`, and `retry_after` (seconds) when the server asked to be retried later."""
@@ -373,6 +389,20 @@ class Client:
     def preset(self, name: str) -> Preset:
         """One preset: its share query and its experiment as a JSON body."""
         return cast(Preset, self._json("GET", f"/api/v1/presets/{quote(name, safe='')}"))
+
+    def phase_diagram(
+        self,
+        activation: str,
+        *,
+        color: Literal["chi", "xi_c"] = "chi",
+        **query: float | int | str,
+    ) -> PhaseDiagram:
+        """log10 chi over a (sigma_w, sigma_b) grid with the critical line; color="xi_c" adds c* and
+        log10 xi_c per point. Other keys as the endpoint's: sigma_w_max, sigma_b_max, steps, q0,
+        alpha, pieces."""
+        pairs = {"activation": activation, **query, **({"color": color} if color != "chi" else {})}
+        text = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in pairs.items())
+        return cast(PhaseDiagram, self._json("GET", f"/api/v1/phase-diagram?{text}"))
 
     def sweep(
         self,
