@@ -4,6 +4,7 @@ its own process group, stopped and checked gone at the end."""
 # mypy: disable-error-code="no-untyped-call"
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -44,6 +45,15 @@ def wait_gone(pids: list[int], seconds: float = 20.0) -> list[int]:
     return [p for p in pids if alive(p)]
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _end_with_the_tests() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies, so a test run killed
+    by its timeout (no finally runs) leaves no scheduler or worker behind on its ports."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class LoopbackCluster:
     """`dask scheduler` and `dask worker` processes on 127.0.0.1, each in its own process group."""
 
@@ -61,6 +71,7 @@ class LoopbackCluster:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_end_with_the_tests,
         )
         self.processes.append(process)
         return process
