@@ -125,8 +125,14 @@ class Registry:
         return str(rows[0][0]) if rows else None
 
     def listeners(self, job: str) -> int:
-        rows = self._run("SELECT COUNT(*) FROM listeners WHERE job = ?", (job,))
-        return int(rows[0][0])
+        """Listeners of `job` in live workers. A worker killed mid-stream (OOM, a crash) removed
+        none of its rows: counted, they would keep its trainings running with nobody watching."""
+        rows = self._run("SELECT pid, COUNT(*) FROM listeners WHERE job = ? GROUP BY pid", (job,))
+        dead = [int(pid) for pid, _ in rows if int(pid) != self.pid and not _alive(int(pid))]
+        if dead:
+            marks = ",".join("?" * len(dead))
+            self._run(f"DELETE FROM listeners WHERE pid IN ({marks})", tuple(dead))
+        return sum(int(count) for pid, count in rows if int(pid) not in dead)
 
     def detach(self, token: str) -> None:
         """The listener cancelled while others listen on: it stops reading, wherever it is."""

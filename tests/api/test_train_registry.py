@@ -55,6 +55,18 @@ def test_registry_listeners_are_counted_over_workers(tmp_path: Path) -> None:
     assert b.listeners("job") == 1 and b.detached("t1")  # a removed listener reads as detached
 
 
+def test_registry_listeners_of_a_dead_worker_do_not_count(tmp_path: Path) -> None:
+    """A worker killed mid-stream removes none of its listeners: they must not keep its trainings
+    (run by another worker) going with nobody watching."""
+    live, killed = Registry(tmp_path), Registry(tmp_path)
+    killed.pid = _dead_pid()
+    killed.add_listener("gone", "job")
+    live.add_listener("here", "job")
+    assert live.listeners("job") == 1
+    live.remove_listener("here")
+    assert live.listeners("job") == 0 and killed.listener_job("gone") is None  # its row is cleared
+
+
 def test_registry_cancel_is_a_request_the_owner_answers(tmp_path: Path) -> None:
     owner, other = Registry(tmp_path), Registry(tmp_path)
     other.request_cancel("t1", "job")
