@@ -17,22 +17,35 @@ from .activations import ACTIVATIONS
 Array = NDArray[np.floating]
 
 
-class Pointwise:
+class _Activation:
+    """What both activation layers hold: the registry's activation, its parameters, no weights, and
+    z when the backward pass will need it."""
+
     layer_type = "activation"
 
     def __init__(self, name: str, params: dict[str, ParamValue]) -> None:
-        activation = ACTIVATIONS[name]
-        if activation.pieces(params) != 1:
-            raise ValueError(f"{name} is not elementwise")
         self.name = name
-        self.activation = activation
+        self.activation = ACTIVATIONS[name]
         self.act_params = params
+        self.pieces = self.activation.pieces(params)
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
         self._z: Array | None = None
 
     def bounds(self) -> tuple[float | None, float | None]:
         return self.activation.bounds(self.act_params)
+
+    def _kept(self) -> Array:
+        if self._z is None:
+            raise RuntimeError(f"{type(self).__name__}.backward needs forward(z, keep=True) first")
+        return self._z
+
+
+class Pointwise(_Activation):
+    def __init__(self, name: str, params: dict[str, ParamValue]) -> None:
+        super().__init__(name, params)
+        if self.pieces != 1:
+            raise ValueError(f"{name} is not elementwise")
 
     def forward(self, z: Array, keep: bool = False) -> Array:
         if keep:
@@ -40,29 +53,15 @@ class Pointwise:
         return self.activation.f(z, self.act_params).astype(z.dtype, copy=False)
 
     def backward(self, g: Array) -> Array:
-        if self._z is None:
-            raise RuntimeError("Pointwise.backward needs forward(z, keep=True) first")
-        slope = self.activation.df(self._z, self.act_params)
+        slope = self.activation.df(self._kept(), self.act_params)
         return (slope * g).astype(g.dtype, copy=False)
 
 
-class Maxout:
-    layer_type = "activation"
-
+class Maxout(_Activation):
     def __init__(self, name: str, params: dict[str, ParamValue]) -> None:
-        activation = ACTIVATIONS[name]
-        self.pieces = activation.pieces(params)
+        super().__init__(name, params)
         if self.pieces < 2:
             raise ValueError(f"{name} is elementwise: use Pointwise")
-        self.name = name
-        self.activation = activation
-        self.act_params = params
-        self.params: dict[str, Array] = {}
-        self.grads: dict[str, Array] = {}
-        self._z: Array | None = None
-
-    def bounds(self) -> tuple[float | None, float | None]:
-        return self.activation.bounds(self.act_params)
 
     def _split(self, z: Array) -> Array:
         return z.reshape(z.shape[0], self.pieces, z.shape[1] // self.pieces)
@@ -73,7 +72,6 @@ class Maxout:
         return self.activation.f(self._split(z), self.act_params).astype(z.dtype, copy=False)
 
     def backward(self, g: Array) -> Array:
-        if self._z is None:
-            raise RuntimeError("Maxout.backward needs forward(z, keep=True) first")
-        mask = self.activation.df(self._split(self._z), self.act_params)
-        return (mask * g[:, None, :]).reshape(self._z.shape).astype(g.dtype, copy=False)
+        z = self._kept()
+        mask = self.activation.df(self._split(z), self.act_params)
+        return (mask * g[:, None, :]).reshape(z.shape).astype(g.dtype, copy=False)
