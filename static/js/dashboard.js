@@ -208,7 +208,10 @@ async function drawFigures() {
 const due = (id, result, key) => shownPlots.get(id)?.result !== result || shownPlots.get(id)?.key !== key;
 
 async function reactPlot(id, { data, layout }, width, result, key) {
-  await window.Plotly.react(id, data, { ...layout, width }, PLOT_CONFIG);
+  // The config goes with a plot's first drawing only: given again, react copies plotly's whole
+  // default config and compares it with the old one (a twentieth of a grid's redraw).
+  const config = shownPlots.has(id) ? undefined : PLOT_CONFIG;
+  await window.Plotly.react(id, data, { ...layout, width }, config);
   shownPlots.set(id, { result, key });
 }
 

@@ -112,11 +112,17 @@ function hiddenNotes(k, hidden, { color = "#1d2330", size = 10, line = 0 } = {})
   );
 }
 
-/** The x and y axes of subplot k (1-based) of a histogram figure; returns their layout keys. */
-function histogramAxes(layout, k, xDomain, yDomain, logY, title) {
+/** The x and y axes of subplot k (1-based) of a histogram figure; returns their layout keys.
+ * Tick labels that cannot reach the figure's edge are drawn without plotly's check for labels
+ * past it ("hide past div" measures every label's box: a tenth of a grid's redraw): count labels
+ * sit in the left margin or between columns, value labels below their plot; only the last
+ * column's value labels can run past the right edge, and they keep the check. */
+function histogramAxes(layout, k, xDomain, yDomain, logY, title, lastColumn = true) {
   const suffix = k === 1 ? "" : k;
   layout[`xaxis${suffix}`] = { ...VALUE_AXIS, domain: xDomain, anchor: `y${k}` };
+  if (!lastColumn) layout[`xaxis${suffix}`].ticklabeloverflow = "allow";
   layout[`yaxis${suffix}`] = {
+    ticklabeloverflow: "allow",
     ...COUNT_AXIS,
     domain: yDomain,
     anchor: `x${k}`,
@@ -234,7 +240,7 @@ export function gridFigure(
   shown.forEach((j, r) => {
     runs.forEach((run, c) => {
       const k = r * runs.length + c + 1;
-      const axes = histogramAxes(layout, k, xs[c], ys[r], logY, titles[r][c]);
+      const axes = histogramAxes(layout, k, xs[c], ys[r], logY, titles[r][c], c === runs.length - 1);
       layout[axes[0]].nticks = narrow ? 3 : 5; // a phone's column: few ticks, so none is rotated over the next row
       if (narrow) layout[axes[0]].tickfont = { size: 10 };
       const layer = rowLayer(result, j, c);
@@ -278,7 +284,7 @@ export function overlayFigure(result, { kind = "post", logY = false, rows = null
   shown.forEach((j, i) => {
     const k = i + 1;
     const [r, c] = [Math.floor(i / cols), i % cols];
-    histogramAxes(layout, k, xs[c], ys[r], logY, c === 0 ? "count" : null);
+    histogramAxes(layout, k, xs[c], ys[r], logY, c === 0 ? "count" : null, c === cols - 1);
     const labels = rowLabels(result, j, { oneLine: true });
     const title = sameRow(labels) ? labels.find((l) => l !== null) : [...new Set(labels.filter((l) => l !== null))].join(" | ");
     layout.annotations.push(titleOver(k, title, "left", { size: 12 }));
