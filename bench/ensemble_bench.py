@@ -8,12 +8,22 @@ draws (run_ensemble and its JSON), each timed `repeat` times, interleaved so mac
 them alike; the minimum of each is printed with its ratio to the single answer's and the ratio of
 the cost bound (N; the members run side by side in one experiment). The 1-minute load average is
 printed: above 0.5 on a 2-core machine, timings are unreliable.
+
+Each line also gives the minor page faults of its last timing (fresh 4 KiB pages the process had
+to map). A single answer of a small link reuses the memory its last run freed (0 faults), while
+an ensemble's N-fold memory is more than glibc keeps between runs, so it maps it afresh every
+time: ~32,000 faults for saito-compare at seeds=16, ~80 ms of its ~1.1 s on this 2-core machine
+(measured in CPU time under load 8-10, interleaved, against a process that keeps its freed memory,
+`MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=4294967296`: the members' experiment ran
+at 15.6, 14.6 and 15.8 times the single one's CPU time instead of 16.3, 15.6 and 16.6). Run the
+bench under those two variables to see the ratio without that first touch of the memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import time
 from collections.abc import Callable
 
@@ -30,12 +40,19 @@ LINKS = {
 }
 
 
-def _timed(work: Callable[[], object]) -> float:
+def _faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _timed(work: Callable[[], object]) -> tuple[float, float, int]:
+    """Seconds of `work` (wall clock and this process's CPU) and the page faults it took."""
     DRAWS.clear()  # every timing is of a first request: no cached draws
     clear_theory()
+    faults = _faults()
+    cpu = time.process_time()
     start = time.perf_counter()
     work()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu, _faults() - faults
 
 
 def main() -> None:
@@ -55,14 +72,23 @@ def main() -> None:
         for n in sizes:
             work[f"seeds={n}"] = lambda n=n, config=config: to_json(ensemble_dict(run_ensemble(config, n)))  # type: ignore[misc]
         times: dict[str, list[float]] = {k: [] for k in work}
+        cpus: dict[str, list[float]] = {k: [] for k in work}
+        faults: dict[str, int] = {}
         for _ in range(args.repeat):
             for key, job in work.items():
-                times[key].append(_timed(job))
-        base = min(times["single"])
+                seconds, cpu, faults[key] = _timed(job)
+                times[key].append(seconds)
+                cpus[key].append(cpu)
+        base, base_cpu = min(times["single"]), min(cpus["single"])
         print(f"\n{name}: {link}")
         for key, ts in times.items():
             bound = 1 if key == "single" else int(key.split("=")[1])
-            print(f"  {key:<10} {min(ts) * 1000:9.1f} ms  x{min(ts) / base:6.2f} (cost bound x{bound})")
+            cpu = min(cpus[key])
+            # CPU time: less disturbed than the wall clock by other processes on a busy machine
+            print(
+                f"  {key:<10} {min(ts) * 1000:9.1f} ms  x{min(ts) / base:6.2f} (cost bound x{bound})"
+                f"  cpu {cpu * 1000:8.1f} ms x{cpu / base_cpu:6.2f}  {faults[key]:7,} page faults"
+            )
 
 
 if __name__ == "__main__":
