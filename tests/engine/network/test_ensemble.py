@@ -174,6 +174,22 @@ def test_per_run_axes_keep_a_runs_ensemble_apart_from_the_other_runs() -> None:
         assert _layers_of(a.runs[1]) != _layers_of(b.runs[1])
 
 
+def test_per_run_axes_of_layer_networks_bin_each_runs_draws_together() -> None:
+    """The layer networks' pass bins its rows through the same by_axes: each run's z and dL/dz
+    bins of every row run from its draws' lowest to highest value, and hold every value; and the
+    first run's rows stay the same when the second run changes."""
+    base = "depth=3&width=16&samples=64&axes=run&run=tanh,xavier,block:residual,norm:layer&"
+    ensemble = run_ensemble(_config(f"{base}run=relu,he_normal,norm:batch"), 3)
+    for run in ensemble.runs:
+        for layer in run.layers:
+            for t in (layer.pre, layer.grad):
+                assert t is not None
+                assert (t.edges[0], t.edges[-1]) == (t.values["min"].low, t.values["max"].high)
+                assert t.counts.sum() == pytest.approx(t.values["count"].mean, rel=1e-12)
+    other = run_ensemble(_config(f"{base}run=relu,he_normal,gain:4,norm:batch"), 3)
+    assert _layers_of(ensemble.runs[0]) == _layers_of(other.runs[0])
+
+
 def test_per_run_axes_with_one_seed_are_the_single_answer() -> None:
     config = _config(PER_RUN)
     one = run_ensemble(config, 1)
