@@ -56,10 +56,17 @@ class Run(TypedDict):
     layers: list[Layer]
 
 
+class RowPair(TypedDict):
+    key: str  # what the row follows: "3|act", "3|norm before", "3|residual", "stem|dense stem"
+    cells: list[int | None]  # run i's index into its layers, or None where it has no such row
+
+
 class SimulateResult(TypedDict):
     share: str
     experiment: dict[str, Any]
     runs: list[Run]
+    rows: NotRequired[list[RowPair]]  # layer networks: the runs' rows side by side
+    ensemble: NotRequired[dict[str, Any]]  # seeds=N: the draws and the band's kind
 
 
 class ClaimView(TypedDict):

@@ -223,10 +223,22 @@ class RunSummary(BaseModel):
     layers: list[LayerSummary]
 
 
+class RowPair(BaseModel):
+    key: str = Field(
+        description="what the row follows: '3|act', '3|norm before', '3|residual', 'stem|dense stem'"
+    )
+    cells: list[int | None] = Field(description="cells[i]: run i's index into runs[i].layers, or null")
+
+
 class SimulateResponse(BaseModel):
     share: str = Field(description="canonical share query of exactly this experiment")
     experiment: dict[str, Any] = Field(description="the canonical experiment, as a POST body")
     runs: list[RunSummary]
+    rows: list[RowPair] | None = Field(
+        None,
+        description="layer networks only: the runs' rows side by side (paired rows share their "
+        "histograms' range); a plain stacks' answer has none, its row j being every run's layer j",
+    )
     ensemble: dict[str, Any] | None = Field(
         None, description="seeds > 1 only: the draws, the band's kind (min-max) and how members are drawn"
     )
