@@ -11,10 +11,11 @@ only through (q*, c). So the normalised kernels
 
     rho_f(q, c) = E[f(z1) f(z2)] / E[f(z)^2],    rho_d(q, c) = E[f'(z1) f'(z2)] / E[f'(z)^2]
 
-(z1, z2 ~ N(0, q), correlation c) are tabulated once per activation and decade of q, with the
-same segmented Gauss-Legendre quadrature, and read at each point's q* by interpolation; then
-every point's root is bisected at once. c = cos(theta), and the table's variable is
-t = sqrt(2 theta / pi) in [0, 1] (c from 1 to 0): where f is close to a step (tanh at q ~ 5000)
+(z1, z2 ~ N(0, q), correlation c; rho_f as D = (1 - rho_f) / (1 - c), see _decade) are tabulated
+once per activation and decade of q, with the same segmented Gauss-Legendre quadrature, and read
+at each point's q* by interpolation; then every point's root is found at once. c = cos(theta),
+and the table's variable is t = sqrt(2 theta / pi) in [0, 1] (c from 1 to 0): where f is close
+to a step (tanh at q ~ 5000)
 the kernel bends within theta ~ 1 / sqrt(q) of c = 1, which t spreads out.
 
 c* >= 0 always: C(0) = (sigma_w^2 E[f]^2 + sigma_b^2) / q' >= 0, and C is convex on [0, 1]
@@ -41,6 +42,7 @@ from .theory import BEND_Z, HALF_LINE_END, LOG_Q_GRID, Q_MAX, Moments, _tables, 
 Floats = NDArray[np.float64]
 T_NODES = 33  # Chebyshev-Lobatto nodes in t on [0, 1]
 Q_NODES = 7  # Chebyshev-Lobatto nodes in log10 q per decade (shared at the decade's ends)
+JUMP_NODES = 16  # Gauss-Legendre nodes a segment where f' jumps (u1's line has 8 segments there)
 Q_DECADES = (-12, 12)  # the phase diagram's table of q (theory.LOG_Q_GRID)
 REGULA_FALSI_STEPS = 40  # from a bracket of at most 0.05 in t: most points need 5-10
 
@@ -72,24 +74,36 @@ def _theta(t: Floats) -> Floats:
 
 
 def pair_kernels(
-    name: str, params: Mapping[str, ParamValue], q: Floats, c: Floats, nodes: int = SEGMENT_NODES
-) -> tuple[Floats, Floats]:
-    """E[f(z1) f(z2)] and E[f'(z1) f'(z2)] for every q (n,) and c (m,): arrays (n, m). The
+    name: str, params: Mapping[str, ParamValue], q: Floats, c: Floats, nodes: int | None = None
+) -> tuple[Floats, Floats, Floats]:
+    """E[f(z1) f(z2)], E[f'(z1) f'(z2)] and E[(f(z1) - f(z2))^2] / 2 (= E[f^2] - E[f(z1) f(z2)],
+    without its cancellation near c = 1) for every q (n,) and c (m,): arrays (n, m). The
     quadrature of correlation_theory.pair_expectation (`nodes` per segment), less the segments
     it clips to zero length (for q <= 4 the bends lie beyond the line's ends): same sums, a
-    third of the work there."""
+    third of the work there. Where f' jumps at 0 (ELU, SELU), u1's line also splits at 2 s and
+    6 s (s = sqrt(1 - c^2)): E over u2 of f'(z2) steps from one side's slope to the other's
+    within a few s of u1 = 0, which one segment per half-line missed by up to 1e-3 near c = 1
+    (SELU's C'(c*) came out above 1 beside the critical line); JUMP_NODES a segment there keep
+    the kernels within 1e-6 of 48 and the cost near the smooth activations'."""
     q = np.asarray(q, dtype=np.float64)
     c = np.clip(np.asarray(c, dtype=np.float64), -1.0, 1.0)
     s = np.sqrt(np.maximum(1.0 - c * c, 0.0))
     activation = ACTIVATIONS[name]
-    ff, dd = np.empty((q.size, c.size)), np.empty((q.size, c.size))
+    steps = _derivative_jumps(name, tuple(sorted(params.items())))
+    nodes = nodes or (JUMP_NODES if steps else SEGMENT_NODES)
+    ff, dd, gap = (np.empty((q.size, c.size)) for _ in range(3))
     for i, qi in enumerate(q.tolist()):
         root = math.sqrt(qi)
         bend = min(BEND_Z / root, HALF_LINE_END)
-        u1, w1 = _segments(np.array([-bend, 0.0, bend] if bend < HALF_LINE_END else [0.0]), nodes)
+        line = np.array([-bend, 0.0, bend] if bend < HALF_LINE_END else [0.0])
+        cuts = np.broadcast_to(line, (c.size, line.size))  # (m, b): u1's breaks for each c
+        if steps:
+            near = _clip(np.outer(s, [-6.0, -2.0, 2.0, 6.0]))
+            cuts = np.sort(np.concatenate([cuts, near], axis=-1), axis=-1)
+        u1, w1 = _segments(np.ascontiguousarray(cuts), nodes)  # (m, k)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             safe_s = np.maximum(s, 1e-300)[:, None]  # (m, 1)
-            centre = _clip(np.nan_to_num(-c[:, None] * u1[None, :] / safe_s))  # (m, k)
+            centre = _clip(np.nan_to_num(-c[:, None] * u1 / safe_s))  # (m, k)
             reach = np.broadcast_to(BEND_Z / (root * safe_s), centre.shape)
             zero = np.zeros_like(centre)
             if (reach >= 2 * HALF_LINE_END).all():  # centre +- reach lie beyond the line's ends
@@ -99,44 +113,58 @@ def pair_kernels(
                 breaks = np.sort(np.stack(parts, axis=-1), axis=-1)
             u2, w2 = _segments(breaks, nodes)  # (m, k, j)
             z1 = root * u1
-            z2 = root * (c[:, None, None] * u1[None, :, None] + s[:, None, None] * u2)
+            z2 = root * (c[:, None, None] * u1[..., None] + s[:, None, None] * u2)
             f1, d1 = activation.f(z1, params) * w1, activation.df(z1, params) * w1
             f2, d2 = activation.f(z2, params), activation.df(z2, params)
         # einsum, not BLAS: the same sums in the same order whatever the thread count
-        ff[i] = np.einsum("mk,k->m", (f2 * w2).sum(axis=-1), f1)
-        dd[i] = np.einsum("mk,k->m", (d2 * w2).sum(axis=-1), d1)
-    return ff, dd
+        ff[i] = np.einsum("mk,mk->m", (f2 * w2).sum(axis=-1), f1)
+        dd[i] = np.einsum("mk,mk->m", (d2 * w2).sum(axis=-1), d1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            apart = (activation.f(z1, params)[..., None] - f2) ** 2
+        gap[i] = 0.5 * np.einsum("mk,mk->m", (apart * w2).sum(axis=-1), w1)
+    return ff, dd, gap
+
+
+@lru_cache(maxsize=64)
+def _derivative_jumps(name: str, params: tuple[tuple[str, ParamValue], ...]) -> bool:
+    """Whether f' jumps at 0 (ReLU's kinds, ELU with alpha != 1, SELU), read off the activation."""
+    side = ACTIVATIONS[name].df(np.array([-1e-9, 1e-9]), dict(params))
+    return bool(abs(float(side[1]) - float(side[0])) > 1e-6)
 
 
 @lru_cache(maxsize=512)  # 2 x 7 x 33 floats each: 2 MB when full
 def _decade(name: str, params: tuple[tuple[str, ParamValue], ...], decade: int) -> tuple[Floats, Floats]:
-    """rho_f and rho_d at Q_NODES values of log10 q in [decade, decade + 1] times T_NODES of t:
-    arrays (Q_NODES, T_NODES), rows by q. Built on first use (~0.1 s a decade) and kept."""
+    """D and rho_d at Q_NODES values of log10 q in [decade, decade + 1] times T_NODES of t: arrays
+    (Q_NODES, T_NODES), rows by q. D = (1 - rho_f) / (1 - c): the C-map's gap from c = 1 over
+    c's, finite at c = 1 (q E[f'^2] / E[f^2], Price's theorem), so the sign of C(c) - c is read
+    where both are within 1e-11 of 1. Built on first use (~0.1 s a decade) and kept."""
     q = 10.0 ** (decade + Q_GRID)
-    ff, dd = pair_kernels(name, dict(params), q, np.cos(_theta(T_GRID)))
+    ff, dd, gap = pair_kernels(name, dict(params), q, np.cos(_theta(T_GRID)))
     with np.errstate(divide="ignore", invalid="ignore"):
-        rho_f, rho_d = ff / ff[:, :1], dd / dd[:, :1]  # t = 0 is c = 1
-    out = np.nan_to_num(rho_f, nan=1.0), np.nan_to_num(rho_d, nan=1.0)
+        one_minus_c = 2.0 * np.sin(_theta(T_GRID[1:]) / 2.0) ** 2  # 1 - cos, exact near 0
+        d = np.concatenate([(q * dd[:, 0] / ff[:, 0])[:, None], gap[:, 1:] / ff[:, :1] / one_minus_c], axis=1)
+        rho_d = dd / dd[:, :1]  # t = 0 is c = 1
+    out = np.nan_to_num(d, nan=0.0), np.nan_to_num(rho_d, nan=1.0)
     for table in out:
         table.flags.writeable = False  # shared by every later request
     return out
 
 
 def kernels_at(name: str, params: Mapping[str, ParamValue], q: Floats) -> tuple[Floats, Floats]:
-    """rho_f and rho_d at each q (n,) on T_GRID: (n, T_NODES) each, interpolated in log10 q
-    between the decade's nodes. q must lie within 10^Q_DECADES."""
+    """D and rho_d at each q (n,) on T_GRID: (n, T_NODES) each, interpolated in log10 q between
+    the decade's nodes. q must lie within 10^Q_DECADES."""
     key = tuple(sorted(params.items()))
     lq = np.log10(np.asarray(q, dtype=np.float64))
     decade = np.clip(np.floor(lq), Q_DECADES[0], Q_DECADES[1] - 1).astype(int)
-    rho_f = np.empty((lq.size, T_NODES))
+    d = np.empty((lq.size, T_NODES))
     rho_d = np.empty((lq.size, T_NODES))
-    for d in np.unique(decade).tolist():
-        here = decade == d
-        table_f, table_d = _decade(name, key, d)
-        terms, sums = _barycentric(lq[here] - d, Q_GRID, Q_WEIGHTS)
-        rho_f[here] = np.einsum("pk,kt->pt", terms, table_f) / sums[:, None]
-        rho_d[here] = np.einsum("pk,kt->pt", terms, table_d) / sums[:, None]
-    return rho_f, rho_d
+    for k in np.unique(decade).tolist():
+        here = decade == k
+        table_d, table_rho = _decade(name, key, k)
+        terms, sums = _barycentric(lq[here] - k, Q_GRID, Q_WEIGHTS)
+        d[here] = np.einsum("pk,kt->pt", terms, table_d) / sums[:, None]
+        rho_d[here] = np.einsum("pk,kt->pt", terms, table_rho) / sums[:, None]
+    return d, rho_d
 
 
 MOMENT_STENCIL = 4  # Lagrange points in log q on theory's table: error ~1e-9 relative at 100 a decade
@@ -205,26 +233,23 @@ def _chaotic_roots(
     name: str, params: Mapping[str, ParamValue], w2: Floats, b2: Floats, q: Floats, second: Floats
 ) -> tuple[Floats, Floats]:
     """The root c* in [0, 1) of C(c) = c per point (chi1 > 1), and rho_d there, for every point at
-    once. In t, h(t) = C(cos theta) - cos theta is 0 at t = 0 (c = 1), negative just after, and
-    >= 0 at t = 1 (c = 0): the first node after t = 0 where h >= 0 brackets the root, which
-    regula falsi (the Illinois variant) then closes on the interpolant."""
-    rho_f, rho_d = kernels_at(name, params, q)
-    a = w2 * second
-    q_next = a + b2
+    once. C(c) - c = (1 - c) g(t) with g = 1 - (sigma_w^2 E[f^2] / q') D(t): g(0) = 1 - chi1 q / q'
+    < 0 and g(1) = C(0) >= 0, so the first node where g >= 0 brackets the root, which regula falsi
+    (the Illinois variant) then closes on the interpolant."""
+    d, rho_d = kernels_at(name, params, q)
+    ratio = w2 * second / (w2 * second + b2)
     index = np.arange(q.size)
-    at_nodes = (a[:, None] * rho_f + b2[:, None]) / q_next[:, None] - np.cos(_theta(T_GRID))
-    rising = at_nodes[:, 1:] >= 0.0
-    first = 1 + np.argmax(rising, axis=1)  # h(1) >= 0, so some node is; first >= 1
-    # Rounding can leave h(1) a hair below 0 where c* = 0 (odd f, sigma_b = 0): take t = 1.
+    at_nodes = 1.0 - ratio[:, None] * d
+    rising = at_nodes >= 0.0
+    first = np.argmax(rising, axis=1)
+    # g(1) = C(0) >= 0 but rounding can leave it a hair below where c* = 0 (odd f, sigma_b = 0);
+    # and g(0) >= 0 is chi1 within rounding of 1: c* = 1 there.
     first = np.where(rising.any(axis=1), first, T_NODES - 1)
-    lo_t, hi_t = T_GRID[first - 1], T_GRID[first]  # h(lo) < 0 <= h(hi), except first == 1
-    lo_h, hi_h = at_nodes[index, first - 1], at_nodes[index, first]
+    lo_t, hi_t = T_GRID[np.maximum(first - 1, 0)], T_GRID[first]  # g(lo) < 0 <= g(hi)
+    lo_h, hi_h = at_nodes[index, np.maximum(first - 1, 0)], at_nodes[index, first]
     side = np.zeros(q.size)  # which end stayed put last step: -1 low, +1 high (Illinois)
-    t = lo_t.copy()
-    # first == 1: the root is within t_1 of c = 1 (c* > 1 - 1e-11); h(0) = 0 there is the other
-    # root, so take t_1 itself: C'(c*) is chi1 to that precision.
-    t[first == 1] = T_GRID[1]
-    live = np.flatnonzero(first > 1)  # points still closing in; each leaves once its h is ~0
+    t = hi_t.copy()
+    live = np.flatnonzero(first > 0)  # points still closing in; each leaves once its g is ~0
     for _ in range(REGULA_FALSI_STEPS):
         if live.size == 0:
             break
@@ -232,10 +257,10 @@ def _chaotic_roots(
         with np.errstate(divide="ignore", invalid="ignore"):
             guess = np.where(hh != lh, (lt * hh - ht_ * lh) / (hh - lh), 0.5 * (lt + ht_))
         guess = np.clip(np.nan_to_num(guess, nan=0.5), lt, ht_)
-        value = (a[live] * _at(guess, rho_f[live]) + b2[live]) / q_next[live] - np.cos(_theta(guess))
+        value = 1.0 - ratio[live] * _at(guess, d[live])
         t[live] = guess
         up = value >= 0.0
-        # The end kept twice running has its h halved, so the estimate moves past it.
+        # The end kept twice running has its g halved, so the estimate moves past it.
         lh = np.where(up & (side[live] == -1), 0.5 * lh, lh)
         hh = np.where(~up & (side[live] == 1), 0.5 * hh, hh)
         hi_t[live], hi_h[live] = np.where(up, guess, ht_), np.where(up, value, hh)

@@ -18,14 +18,32 @@ from app.engine.theory import moments, phase_diagram
 C = np.array([0.0, 0.2, 0.7, 0.95, 0.9999, 1.0])
 
 
-@pytest.mark.parametrize("name", ["tanh", "gelu", "selu", "softplus"])
+@pytest.mark.parametrize("name", ["tanh", "gelu", "softplus", "elu"])  # f' continuous (ELU's alpha 1)
 @pytest.mark.parametrize("q", [0.01, 3.9, 4.1, 300.0])  # either side of q = 4, where the line splits
 def test_pair_kernels_are_pair_expectations_quadrature(name: str, q: float) -> None:
-    ff, dd = pair_kernels(name, {}, np.array([q]), C)
-    np.testing.assert_allclose(ff[0], pair_expectation(name, {}, q, C), rtol=1e-12, atol=1e-15)
+    p = {"alpha": 1.0} if name == "elu" else {}
+    ff, dd, gap = pair_kernels(name, p, np.array([q]), C)
+    np.testing.assert_allclose(ff[0], pair_expectation(name, p, q, C), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(
-        dd[0], pair_expectation(name, {}, q, C, derivative=True), rtol=1e-12, atol=1e-15
+        dd[0], pair_expectation(name, p, q, C, derivative=True), rtol=1e-12, atol=1e-15
     )
+    # E[(f(z1) - f(z2))^2] / 2 is E[f^2] - E[f(z1) f(z2)] (to the quadrature's 1e-6), without its
+    # cancellation as c -> 1
+    np.testing.assert_allclose(gap[0, :3], ff[0, -1] - ff[0, :3], rtol=1e-5)
+    assert gap[0, -1] == 0.0 and 0 < gap[0, -2] < 1e-3 * ff[0, -1]
+
+
+@pytest.mark.parametrize("q", [0.01, 1.0, 7.0, 300.0])
+def test_pair_kernels_split_u1_where_f_prime_jumps(q: float) -> None:
+    """SELU's f' jumps at 0: with u1's line split at 2 s and 6 s as well, 16 nodes a segment
+    agree with 48 to 1e-6 up to c = 0.99999; the one-point quadrature was up to 1e-3 off there."""
+    c = np.array([0.0, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999, 1.0])
+    ff, dd, _ = pair_kernels("selu", {}, np.array([q]), c)
+    fine_f, fine_d, _ = pair_kernels("selu", {}, np.array([q]), c, nodes=48)
+    np.testing.assert_allclose(dd[0], fine_d[0], rtol=1e-6)
+    np.testing.assert_allclose(ff[0], fine_f[0], rtol=1e-6, atol=1e-12 * q)  # E[f]^2 ~ 0 at q = 1
+    old = pair_expectation("selu", {}, q, c, derivative=True)
+    assert np.abs(old / old[-1] - fine_d[0] / fine_d[0][-1]).max() > 1e-5  # what the split fixes
 
 
 @pytest.mark.parametrize("name", ["tanh", "sigmoid", "gelu", "selu", "softplus"])
@@ -141,3 +159,20 @@ def test_xi_c_diagram_is_the_same_with_its_tables_rebuilt() -> None:
     assert warm is not cold
     np.testing.assert_array_equal(warm.xi_c, cold.xi_c)
     np.testing.assert_array_equal(warm.c_star, cold.c_star)
+
+
+@pytest.mark.parametrize(("name", "params"), [("selu", ()), ("elu", (("alpha", 2.0),)), ("tanh", ())])
+def test_xi_c_diagram_has_a_value_beside_the_critical_line(
+    name: str, params: tuple[tuple[str, float], ...]
+) -> None:
+    """Chaotic points next to the line have c* within 1e-3 of 1 and C'(c*) within 1e-3 of 1: the
+    sign of C(c) - c there is read from D (no cancellation), and SELU's kernels split where f'
+    jumps; before, such points came out with C'(c*) > 1 and no value (holes along the line)."""
+    w, b = _diagram(name, 4.0, 1.0, 100)
+    log_chi, q_star = phase_diagram(name, dict(params), w, b)
+    fp = xi_c_diagram(name, params, tuple(w), tuple(b))
+    defined = np.isfinite(q_star) & (q_star > 0) & (np.abs(log_chi) > 1e-4)
+    assert np.isfinite(fp.xi_c[defined]).all()
+    chaotic = defined & (fp.c_star < 1)
+    assert (fp.slope_c_star[chaotic] < 1).all()
+    assert fp.c_star[chaotic].max() > 0.999  # the test reaches the line's neighbourhood
