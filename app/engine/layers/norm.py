@@ -13,7 +13,7 @@ Forward: four NumPy passes over the layer (the sum, x - mean, the sum of squares
 RMSNorm two), every answer's bits kept (tests/engine/layers/test_norm.py holds the formulas they
 had). BatchNorm's column sums are einsum's, which adds the rows in np.add.reduce's order, up to
 5x faster at narrow widths. In units of one mean-and-subtract pass (bench/blocks_bench.py --norms-only):
-BatchNorm ~1.4-1.7, LayerNorm ~1.7-2.4, RMSNorm ~1.1-1.4. LayerNorm's per-sample mean is NumPy's
+BatchNorm ~1.3-1.7, LayerNorm ~1.7-2.4, RMSNorm ~1.0-1.5. LayerNorm's per-sample mean is NumPy's
 pairwise sum, slow by the row; einsum's would save ~0.2 of a pass but change LayerNorm's bits.
 One pass or less takes a compiled kernel (--variants measures numba's, not a dependency).
 """
