@@ -129,6 +129,7 @@ PHASE_GRIDS = {  # activation, sigma_w_max, sigma_b_max, steps
     "the largest tanh grid": ("tanh", 50.0, 50.0, 200),
     "the largest sigmoid grid": ("sigmoid", 50.0, 50.0, 200),
     "gelu, 200 x 200": ("gelu", 4.0, 1.0, 200),
+    "selu, 200 x 200 (f' jumps: finer tables)": ("selu", 4.0, 1.0, 200),
 }
 
 
