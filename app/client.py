@@ -247,6 +247,11 @@ class InitscopeConnectionError(InitscopeError):
     """The server could not be reached (refused, timed out, unknown host): no status code."""
 
 
+def _seeds(seeds: int | None) -> str:
+    """The share query's `seeds` key, when an ensemble is asked for."""
+    return "" if seeds is None else f"&seeds={int(seeds)}"
+
+
 def _query(text: str) -> str:
     """A share query from a query or a whole link: the part after '?', without the '#' view."""
     text = text.partition("#")[0]
@@ -361,22 +366,33 @@ class Client:
             body = experiment if seeds is None else {**experiment, "seeds": seeds}
             return cast(SimulateResult, self._json("POST", "/api/v1/simulate", body))
         share = self._share(experiment, preset, query)
-        extra = "" if seeds is None else f"&seeds={int(seeds)}"
-        return cast(SimulateResult, self._json("GET", f"/api/v1/simulate?{share}{extra}"))
+        return cast(SimulateResult, self._json("GET", f"/api/v1/simulate?{share}{_seeds(seeds)}"))
 
     def export_csv(
-        self, experiment: dict[str, Any] | None = None, *, preset: str | None = None, query: str | None = None
+        self,
+        experiment: dict[str, Any] | None = None,
+        *,
+        preset: str | None = None,
+        query: str | None = None,
+        seeds: int | None = None,
     ) -> str:
-        """The histograms as CSV: one row per run x layer x kind x bin."""
+        """The histograms as CSV: one row per run x layer x kind x bin. With `seeds=N`, `count` is
+        the bin's mean count over the N draws, then `count_low` and `count_high`."""
         share = self._share(experiment, preset, query)
-        return self._request("GET", f"/api/v1/export/csv?{share}").text
+        return self._request("GET", f"/api/v1/export/csv?{share}{_seeds(seeds)}").text
 
     def report(
-        self, experiment: dict[str, Any] | None = None, *, preset: str | None = None, query: str | None = None
+        self,
+        experiment: dict[str, Any] | None = None,
+        *,
+        preset: str | None = None,
+        query: str | None = None,
+        seeds: int | None = None,
     ) -> str:
-        """A standalone HTML report (plotly.js inside: it opens offline)."""
+        """A standalone HTML report (plotly.js inside: it opens offline); with `seeds=N`, the bands
+        over N weight draws."""
         share = self._share(experiment, preset, query)
-        return self._request("GET", f"/api/v1/export/report?{share}").text
+        return self._request("GET", f"/api/v1/export/report?{share}{_seeds(seeds)}").text
 
     def catalog(self) -> Catalog:
         """Every activation, initializer, bias, input, field, preset and limit."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 
 import pytest
@@ -25,13 +27,24 @@ def test_client_seeds_from_body_preset_and_query_agree(api: Client) -> None:
     base = share.removesuffix("&seeds=3")
     assert api.simulate(query=base, seeds=3) == posted
     assert api.simulate(query=share) == posted
-    assert posted["ensemble"]["seeds"] == 3  # type: ignore[typeddict-item]
+    assert posted["ensemble"]["seeds"] == 3
     layer = posted["runs"][0]["layers"][0]
     band = layer["post"]["band"]  # type: ignore[typeddict-item]
     assert band["low"]["std"] <= layer["post"]["std"] <= band["high"]["std"]
     assert "ensemble" not in api.simulate(BODY)  # without seeds: the single answer
     preset = api.simulate(preset="saito-compare", seeds=2)
     assert preset["share"] == api.preset("saito-compare")["share"] + "&seeds=2"
+
+
+def test_client_downloads_take_seeds(api: Client) -> None:
+    query = "depth=2&width=8&samples=20&run=relu,he_normal"
+    answer = api.simulate(query=query, seeds=3)
+    rows = list(csv.DictReader(io.StringIO(api.export_csv(query=query, seeds=3))))
+    assert {"count_low", "count_high"} <= set(rows[0])
+    first = answer["runs"][0]["layers"][0]["pre"]  # the file's first rows: run 1, layer 1, z
+    assert [float(row["count"]) for row in rows[: len(first["counts"])]] == first["counts"]
+    assert "count_low" not in api.export_csv(query=query)  # the single draw's file, as before
+    assert "seeds=3" in api.report(query=query, seeds=3)
 
 
 def test_client_seeds_over_the_limit_names_the_field(api: Client) -> None:
