@@ -84,6 +84,7 @@ function viewState() {
     scale: hash.get("scale") === "common" ? "common" : "ridge", // the ridgeline's heights
     present: hash.get("present") === "1",
     order: hash.get("order"), // the presets the arrow keys step through, when presenting
+    phase: hash.get("phase") === "xi_c" ? "xi_c" : "chi", // what colours the phase diagrams
   };
 }
 
@@ -92,6 +93,7 @@ function hashOf(v) {
   if (v.scale === "common") hash.set("scale", "common");
   if (v.present) hash.set("present", "1");
   if (v.present && v.order) hash.set("order", v.order);
+  if (v.phase === "xi_c") hash.set("phase", "xi_c");
   return `#${hash}`;
 }
 
@@ -297,15 +299,10 @@ async function apply(result, request) {
   if (state.claimOf !== preset) renderClaim($("claim"), preset?.claim ?? null, preset?.share);
   state.claimOf = preset;
   showNotes(result);
-  // the downloads hold the link's own draw: a seed ensemble is not exported (yet)
+  // the downloads hold what is shown, a seed ensemble's means and bands included; /units is one draw's
   const single = result.share.split("&").filter((part) => !part.startsWith("seeds=")).join("&");
-  setAttr($("download-csv"), "href", exportUrl("csv", single));
-  setAttr($("download-report"), "href", exportUrl("report", single));
-  const exported = result.ensemble ? "The link's own weight draw only (seed ensembles are not exported)" : null;
-  for (const id of ["download-csv", "download-report"]) {
-    if (exported) setAttr($(id), "title", exported);
-    else $(id).removeAttribute("title");
-  }
+  setAttr($("download-csv"), "href", exportUrl("csv", result.share));
+  setAttr($("download-report"), "href", exportUrl("report", result.share));
   setAttr($("units-link"), "href", `/units?${single}&layer=${preset?.claim?.units_layer ?? 1}`); // one draw's units
   setAttr(diagnosticsLink(), "href", `/diagnostics?${result.share}`);
   if (!$("message").hidden) showMessage("");
@@ -384,15 +381,13 @@ function presetOf(share) {
   return state.catalog.presets.find((p) => binless(p.share) === experiment);
 }
 
-/** The weight-draws select shows the answer's draws (a link's seeds=3 adds its option); an
- * ensemble takes no per-run axes, so each control is off while the other is on. */
+/** The weight-draws select shows the answer's draws (a link's seeds=3 adds its option). With
+ * per-run axes too, each run's draws share their own range. */
 function syncSeeds(result) {
   const select = $("seeds");
   const seeds = String(result?.ensemble?.seeds ?? 1);
   if (![...select.options].some((o) => o.value === seeds)) select.add(new Option(seeds, seeds));
   select.value = seeds;
-  select.disabled = result?.experiment.axes === "run";
-  $("per-run-axes").disabled = seeds !== "1";
 }
 
 /** Why a run has no theory curve: the mean field's assumptions do not hold for it. */
@@ -573,7 +568,11 @@ async function main() {
     { rootMargin: "200px" },
   );
   observer.observe($("signal"));
-  state.phase = new PhasePanel($("phase-list"), PLOT_CONFIG, onPhasePick);
+  state.phase = new PhasePanel($("phase-list"), PLOT_CONFIG, onPhasePick, {
+    color: viewState().phase,
+    // kept in the link's hash like the view: a shared link opens the diagrams coloured as sent
+    onColor: (phase) => history.replaceState(null, "", `${location.pathname}${location.search}${hashOf({ ...viewState(), phase })}`),
+  });
   state.correlation = new CorrelationPanel($("correlation-list"), $("correlation-status"), PLOT_CONFIG);
   await loadQuery(location.search.slice(1) || state.catalog.presets.find((p) => p.name === DEFAULT_PRESET).share);
 }

@@ -48,16 +48,19 @@ let uid = 0;
 
 export class PhasePanel {
   /** `root` holds the diagrams; `onPick(runIndex, sigmaW, sigmaB)` gets a click on one. Above it,
-   * a control colours every diagram by chi or by xi_c, with a caption saying what the colour is. */
-  constructor(root, plotConfig, onPick) {
+   * a control colours every diagram by chi or by xi_c, with a caption saying what the colour is;
+   * `color` is the colour to start with, `onColor(color)` hears the reader's choice (the link keeps it). */
+  constructor(root, plotConfig, onPick, { color = "chi", onColor = null } = {}) {
     this.root = root;
     this.plotConfig = plotConfig;
     this.onPick = onPick;
     this.cache = new Map(); // query -> Promise of the diagram: the same diagram is fetched once
     this.blocks = new Map(); // group key and its runs -> the block drawn for them, reused (no flicker)
-    this.color = "chi";
+    this.color = color === "xi_c" ? "xi_c" : "chi";
+    this.onColor = onColor;
     this.result = null;
     this.control = this.colorControl();
+    this.control.select.value = this.color;
     root.before(this.control.row, this.control.caption);
   }
 
@@ -72,6 +75,7 @@ export class PhasePanel {
     const caption = Object.assign(document.createElement("p"), { className: "hint phase-caption", hidden: true });
     select.addEventListener("change", () => {
       this.color = select.value;
+      this.onColor?.(this.color);
       if (this.result) this.draw(this.result).catch((err) => (caption.textContent = `Cannot draw: ${err.message}.`));
     });
     return { row, select, caption };

@@ -79,3 +79,15 @@ def test_dashboard_phase_xi_c_draws_the_apis_grid_and_says_what_it_is(
     assert back["z"] == httpx.get(chi_url, timeout=60).json()["log10_chi"]
     assert "χ" in back["keys"] and "ξc" not in back["keys"]
     expect(page.locator(".phase-caption")).to_be_hidden()
+
+
+def test_dashboard_phase_colour_is_kept_in_the_link(page: Page, live_server: str, watch: Watch) -> None:
+    """The colouring is part of the view in the hash: a shared link opens coloured as it was sent,
+    and choosing chi again leaves the hash as it was before the key existed."""
+    open_page(page, f"{live_server}/?{LINK}#view=grid&kind=post&log=0&layers=auto&phase=xi_c", width=1440)
+    page.wait_for_selector('.phase-plot[data-color="xi_c"]', timeout=30_000)
+    assert page.locator(".phase-color select").input_value() == "xi_c"
+    _choose(page, "chi", [])
+    assert "phase=" not in page.evaluate("() => location.hash")
+    _choose(page, "xi_c", [])
+    assert "phase=xi_c" in page.evaluate("() => location.hash")

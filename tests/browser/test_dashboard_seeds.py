@@ -32,7 +32,11 @@ def test_dashboard_draws_the_apis_bands(page: Page, live_server: str, watch: Wat
     open_page(page, f"{live_server}/?{LINK}&seeds=4#view=grid&kind=post&log=0&layers=auto")
     assert page.locator("#seeds").input_value() == "4"
     assert "mean of 4 weight draws" in page.locator("#figure-caption").inner_text()
-    assert page.locator("#per-run-axes").is_disabled()
+    # the downloads hold the ensemble shown (its means and bands); /units one draw's units
+    share = result["share"]
+    assert page.locator("#download-csv").get_attribute("href") == f"/api/v1/export/csv?{share}"
+    assert page.locator("#download-report").get_attribute("href") == f"/api/v1/export/report?{share}"
+    assert "seeds=" not in (page.locator("#units-link").get_attribute("href") or "seeds=")
     # the grid: one bar trace per run and layer, its error bars the draws' lowest and highest counts
     bars = page.evaluate(
         "() => document.getElementById('figure').data.filter((t) => t.type === 'bar')"
@@ -93,3 +97,20 @@ def test_choosing_weight_draws_asks_for_an_ensemble(page: Page, live_server: str
     page.select_option("#seeds", "1")
     wait_for_location(page, r"\?depth=3&width=40&samples=300&run=relu,he_normal&run=tanh,xavier(#|$)")
     page.wait_for_selector("#figure-caption:not(:has-text('weight draws'))")
+
+
+def test_an_ensemble_takes_per_run_axes(page: Page, live_server: str, watch: Watch) -> None:
+    """With per-run axes each run's draws share their own range: the grid draws the API's bins."""
+    open_page(page, f"{live_server}/?{LINK}&seeds=3#view=grid&kind=post&log=0&layers=auto")
+    assert page.locator("#per-run-axes").is_enabled()
+    page.locator("#per-run-axes").check()
+    wait_for_location(page, r"[?&]axes=run(&|#|$)")
+    page.wait_for_selector("#figure-caption:has-text('mean of 3 weight draws')")
+    result = api(live_server, f"axes=run&{LINK}&seeds=3")
+    assert result["experiment"]["axes"] == "run" and result["ensemble"]["seeds"] == 3
+    bars = page.evaluate(
+        "() => document.getElementById('figure').data.filter((t) => t.type === 'bar').map((t) => t.y)"
+    )
+    rows = zip(*(run["layers"] for run in result["runs"]), strict=True)
+    expected = [layer["post"]["counts"] for row in rows for layer in row]
+    assert bars == expected
