@@ -2,7 +2,7 @@
 
 import { logErrorBars } from "./bands.js";
 import { esc, fmt } from "./format.js";
-import { outputRows, typedRows } from "./layers.js";
+import { outputAxisTitle, outputRows } from "./layers.js";
 import { COLORS, MUTED, baseLayout, note, theoryApplies } from "./plot-base.js";
 
 const FLOOR_SYMBOL = "triangle-down-open";
@@ -136,14 +136,6 @@ export function wideLegendHeight(data, width) {
   return Math.ceil(groups.size / perRow) * (tallest * ENTRY_PX + 12);
 }
 
-/** The x axis's title: a plain stack's layers, a layer network's output rows (say which). */
-function xTitle(result) {
-  if (!typedRows(result)) return "layer";
-  const residual = result.runs.map((run) => outputRows(run).some((row) => row.residual));
-  // short enough for a phone; the grid has the norm and branch rows
-  return residual.every(Boolean) ? "block (its sum x + s F(x))" : residual.some(Boolean) ? "layer or block" : "layer (its activation)";
-}
-
 /** Std per layer for every run, log y: measured as markers (activations filled, z open,
  * gradients triangles), the mean-field prediction as lines where it applies. */
 export function signalFigure(result, { width = 1000 } = {}) {
@@ -167,7 +159,7 @@ export function signalFigure(result, { width = 1000 } = {}) {
     layout.height = 280 + layout.margin.b;
     layout.legend = { orientation: "v", x: 0, y: 0, yref: "container", yanchor: "bottom" };
   }
-  layout.xaxis = { title: { text: xTitle(result) }, dtick: Math.max(1, Math.ceil((data[0]?.x.length ?? 1) / 20)) };
+  layout.xaxis = { title: { text: outputAxisTitle(result) }, dtick: Math.max(1, Math.ceil((data[0]?.x.length ?? 1) / 20)) };
   // within a decade one labelled tick would leave the values unreadable: 1, 2 and 5 of each
   const shown = series.flatMap((s) => s.values).filter((v) => v > 0 && Number.isFinite(v));
   const within = shown.length > 0 && Math.log10(Math.max(...shown) / Math.min(...shown)) < 1.5;
