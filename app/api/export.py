@@ -8,8 +8,6 @@ report draws the bands as the dashboard does. Without seeds (or with 1) the file
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +20,7 @@ from ..presets import PRESETS
 from ..settings import Settings
 from .catalog import preset_dict
 from .errors import config_error_response, overloaded_response
-from .payload import CSV_COLUMNS, _text_cell, to_csv
+from .payload import to_csv
 from .runner import Answer, OverloadedError, Runner
 from .shared import ERRORS, RunnerDep, SettingsDep, answer_query, share_query_parameters
 from .simulate import SEEDS_PARAMETER, answer_ensemble, split_seeds
@@ -62,33 +60,6 @@ async def _answer(query: str, settings: Settings, runner: Runner) -> Answer:
     return (await answer_ensemble(codec.decode(link), seeds, settings, runner))[0]
 
 
-# An ensemble's CSV: `count` is the bin's mean count over the draws, then the lowest and highest.
-ENSEMBLE_CSV_COLUMNS = (*CSV_COLUMNS, "count_low", "count_high")
-
-
-def to_export_csv(document: dict[str, Any]) -> str:
-    """payload.to_csv of a single answer (the same bytes as ever); for a seed ensemble's, its rows
-    with each bin's band, the lowest and highest draw's count, after the mean count."""
-    if "ensemble" not in document:
-        return to_csv(document)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
-    writer.writerow(ENSEMBLE_CSV_COLUMNS)
-    for r, run in enumerate(document["runs"], start=1):
-        label = _text_cell(run["label"])
-        for layer in run["layers"]:
-            activation = _text_cell(layer["activation"])
-            for kind in ("pre", "post", "grad") if layer["grad"] is not None else ("pre", "post"):
-                t = layer[kind]
-                edges, low, high = t["edges"], t["band"]["low"]["counts"], t["band"]["high"]["counts"]
-                for b, count in enumerate(t["counts"]):
-                    writer.writerow(
-                        (r, label, layer["layer"], layer["units"], activation, kind,
-                         b + 1, float(edges[b]), float(edges[b + 1]), float(count), low[b], high[b])
-                    )  # fmt: skip
-    return out.getvalue()
-
-
 @router.get(
     "/csv",
     response_class=Response,
@@ -104,9 +75,7 @@ def to_export_csv(document: dict[str, Any]) -> str:
     openapi_extra={"parameters": [*share_query_parameters(), SEEDS_PARAMETER]},
 )
 async def export_csv(request: Request, settings: SettingsDep, runner: RunnerDep) -> Response:
-    return await _download(
-        request, settings, runner, to_export_csv, "text/csv; charset=utf-8", "initscope.csv"
-    )
+    return await _download(request, settings, runner, to_csv, "text/csv; charset=utf-8", "initscope.csv")
 
 
 @router.get(

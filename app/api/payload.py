@@ -150,25 +150,35 @@ def _text_cell(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+# A seed ensemble's CSV: `count` is the bin's mean count over the draws, then the lowest and highest.
+ENSEMBLE_CSV_COLUMNS = (*CSV_COLUMNS, "count_low", "count_high")
+
+
 def to_csv(document: dict[str, Any]) -> str:
     """Tidy CSV of the histograms: one row per run x layer x kind (pre, post, and grad with the
-    backward pass) x bin. Text cells are quoted and
-    neutralized (run labels are the user's text); numbers are written bare, so -0.5 stays a number."""
+    backward pass) x bin; a seed ensemble's rows carry the bin's band (the lowest and highest
+    draw's count) after its mean count. Text cells are quoted and neutralized (run labels are the
+    user's text); numbers are written bare, so -0.5 stays a number."""
+    ensemble = "ensemble" in document
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(ENSEMBLE_CSV_COLUMNS if ensemble else CSV_COLUMNS)
     for r, run in enumerate(document["runs"], start=1):
         label = _text_cell(run["label"])
         for layer in run["layers"]:
             activation = _text_cell(layer["activation"])
             # dL/dz too when the backward pass ran: every histogram the pages draw is in the CSV
             for kind in ("pre", "post", "grad") if layer["grad"] is not None else ("pre", "post"):
-                edges, counts = layer[kind]["edges"], layer[kind]["counts"]
-                for b, count in enumerate(counts):
-                    writer.writerow(
-                        (r, label, layer["layer"], layer["units"], activation, kind,
-                         b + 1, float(edges[b]), float(edges[b + 1]), count)
-                    )  # fmt: skip
+                t = layer[kind]
+                edges = t["edges"]
+                band = (t["band"]["low"]["counts"], t["band"]["high"]["counts"]) if ensemble else None
+                for b, count in enumerate(t["counts"]):
+                    row = (r, label, layer["layer"], layer["units"], activation, kind,
+                           b + 1, float(edges[b]), float(edges[b + 1]))  # fmt: skip
+                    if band is None:
+                        writer.writerow((*row, count))
+                    else:  # the mean count, then the lowest and highest draw's
+                        writer.writerow((*row, float(count), band[0][b], band[1][b]))
     return out.getvalue()
 
 

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.export import ENSEMBLE_CSV_COLUMNS
-from app.api.payload import CSV_COLUMNS, to_csv
+from app.api.payload import CSV_COLUMNS, ENSEMBLE_CSV_COLUMNS, to_csv
 
 LINK = "depth=2&width=20&samples=100&bins=5&run=relu,he_normal&run=tanh,xavier"
 # sha256 of the CSV of these links as downloaded before the downloads took seeds
