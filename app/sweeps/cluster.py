@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import dask
 from distributed import Client, LocalCluster
@@ -67,7 +68,10 @@ def _answers(address: str) -> None:
             comm.abort()
 
     try:
-        asyncio.run(asyncio.wait_for(identity(), CONNECT_SECONDS))
+        # in a thread of its own: the caller's thread may run an event loop (asyncio.run refuses to
+        # start there), and Client's own runs in a thread of Dask's
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, asyncio.wait_for(identity(), CONNECT_SECONDS)).result()
     except TimeoutError:
         raise TimeoutError(
             f"{address} accepted the connection but did not answer within {CONNECT_SECONDS} s"

@@ -21,10 +21,12 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import load_settings
+from app.sweeps import cluster
 from app.sweeps.link import expand, parse_sweep
 from app.sweeps.metrics import METRIC_NAMES, TRAIN_METRIC_NAMES
 from app.sweeps.point import compute_point
 from app.sweeps.presets import SWEEP_PRESETS
+from tests import event_loop
 from tests.sweeps.loopback import silent_scheduler
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -263,6 +265,18 @@ def test_a_scheduler_that_never_speaks_is_a_503_and_holds_no_later_sweep(
             assert response.status_code == 503 and response.headers["Retry-After"]
             assert "did not answer within 1 s" in response.json()["detail"][0]["msg"]
         assert app.state.sweeps.running == {}
+
+
+def test_the_scheduler_check_works_where_an_event_loop_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connecting from a thread that runs an event loop (the tests' main thread after a browser
+    test: Playwright keeps one running) failed with asyncio.run's RuntimeError."""
+    monkeypatch.setattr("app.sweeps.cluster.CONNECT_SECONDS", 1)
+
+    async def connect_inside_a_loop() -> None:
+        cluster.connect("tcp://127.0.0.1:8996")
+
+    with silent_scheduler(8996), pytest.raises(TimeoutError, match="did not answer within 1 s"):
+        event_loop.run(connect_inside_a_loop())
 
 
 def test_an_unreachable_scheduler_is_a_503_not_a_500(monkeypatch: pytest.MonkeyPatch) -> None:
