@@ -17,7 +17,7 @@ from .. import codec
 from ..engine.measure.stats import PERCENTILES, TensorStats
 from ..engine.network.ensemble import TENSOR_COUNTS, EnsembleResult, LayerSpread, Spread, TensorSpread
 from ..engine.network.experiment import ExperimentResult, LayerResult, RunResult
-from ..engine.network.rows import TableRow, experiment_rows
+from ..engine.network.rows import TableRow
 from ..engine.theory import LayerTheory, RunTheory
 
 
@@ -252,8 +252,7 @@ def ensemble_dict(result: EnsembleResult) -> dict[str, Any]:
     """result_dict's document for a seed ensemble: the same keys, each value the mean over the
     draws, with `band` (lowest and highest draw) beside it, and `ensemble` saying how it was drawn."""
     values = codec.to_values(result.config)
-    layered = any(run.arch is not None for run in result.config.runs)
-    rows = {"rows": rows_list(experiment_rows(result.config))} if layered else {}
+    rows = {} if result.rows is None else {"rows": rows_list(result.rows)}
     runs = []
     for run in result.runs:
         theory = run.first.theory

@@ -32,6 +32,7 @@ from .cost import BudgetError, Cost, Limits, check_limits
 from .experiment import run_experiment
 from .labels import run_labels
 from .result import LayerResult, RunResult
+from .rows import TableRow, experiment_rows
 
 MAX_SEEDS = 16  # weight draws; the diagnostics' limit too
 # The answer holds each histogram's mean and both band edges, and each statistic's three values
@@ -81,6 +82,7 @@ class EnsembleResult:
     config: ExperimentConfig  # the link's experiment (R runs)
     seeds: int
     runs: tuple[EnsembleRun, ...]
+    rows: tuple[TableRow, ...] | None = None  # layer networks: the link's rows side by side (rows.py)
 
 
 def check_seeds(seeds: object) -> int:
@@ -220,4 +222,6 @@ def run_ensemble(
         first = replace(drawn[0], label=labels[i])
         layers = tuple(_layer([d.layers[j] for d in drawn]) for j in range(len(first.layers)))
         runs.append(EnsembleRun(first, layers))
-    return EnsembleResult(config, seeds, tuple(runs))
+    # the members' experiment pairs N x R runs' rows; the answer shows the link's R runs
+    rows = experiment_rows(config) if result.rows is not None else None
+    return EnsembleResult(config, seeds, tuple(runs), rows)
