@@ -43,6 +43,13 @@ export function statsLine(layer, kind, short = false) {
   return parts.join(" · ");
 }
 
+/** Whether a one-line statistics text fits a column `px` wide at `fontSize` (an average glyph is
+ * about 0.55 em): a seed ensemble's ranges make the full line longer than a column of three runs
+ * at 1024 px, where it ran into the next column's. */
+export function fitsColumn(text, fontSize, px) {
+  return text.length * 0.55 * fontSize <= px;
+}
+
 /** For each edge, the bin it opens (the last edge: the last bin) as [a, b, ")" or "]"]: numpy's
  * last bin includes its right edge, the others do not. */
 function binOf(edges, bins) {
@@ -151,7 +158,7 @@ function theoryCurve(t, q, k, logY) {
 
 /** Subplot k of the grid: one run's histogram of one layer, its theory curve where mean field
  * applies, its clipped spike and its hidden values. Returns the traces. */
-function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, narrow, tight, large }) {
+function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, narrow, tight, large, columnPx }) {
   const [xa, ya] = axes;
   const t = layer[kind];
   layout[xa].range = [t.edges[0], t.edges.at(-1)];
@@ -186,10 +193,11 @@ function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, nar
   {
     // compact (the gallery's cards): the short line, which keeps dead and distinct units
     // a card's narrow column: one statistic a line, so none runs into the next column
-    const short = statsLine(layer, kind, narrow || compact);
+    const fontSize = large ? 15 : narrow || compact ? 9 : 11;
+    const full = statsLine(layer, kind);
+    const short = narrow || compact || !fitsColumn(full, fontSize, columnPx) ? statsLine(layer, kind, true) : full;
     // and a phone's column too narrow for the short line (four runs at 390 px)
     const line = compact || tight ? short.replaceAll(" · ", "<br>") : short;
-    const fontSize = large ? 15 : narrow || compact ? 9 : 11;
     const stats = titleOver(k, line, "right", { size: fontSize, color: large ? "#1d2330" : MUTED });
     layout.annotations.push({ ...stats, hovertext: explainTerms(line).join("<br>") });
   }
@@ -218,6 +226,7 @@ export function gridFigure(
   const shown = rows ?? layerRows(rowCount(result), "auto", 10, lastLayers(result));
   const narrow = width / runs.length < 260; // phones: short statistics, labels on two lines
   const tight = width / runs.length < 100; // narrower still (four runs on a phone): one statistic a line, rows apart for them
+  const columnPx = (0.9 * width) / runs.length; // a cell's width, about: the margins and gaps take a tenth
   const rowHeight = compact ? 110 : tight ? 180 : 150;
   const layout = baseLayout(height ?? shown.length * rowHeight + (compact ? 60 : 90));
   if (large) layout.font = { ...layout.font, size: 15 };
@@ -252,7 +261,7 @@ export function gridFigure(
         return;
       }
       const color = COLORS[c % COLORS.length];
-      data.push(...gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, narrow, tight, large }));
+      data.push(...gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, narrow, tight, large, columnPx }));
     });
   });
   runs.forEach((run, c) => {

@@ -5,6 +5,7 @@ import { test } from "node:test";
 
 import { bandOf, countErrorBars, ensembleCaption, logErrorBars, bandText, wholeOrMean } from "../../static/js/bands.js";
 import { gridFigure, signalFigure, statsLine } from "../../static/js/figures.js";
+import { fitsColumn } from "../../static/js/histograms.js";
 import { wideLegendHeight } from "../../static/js/signal.js";
 
 const edges = [0, 1, 2, 3];
@@ -117,4 +118,12 @@ test("signalFigure_legend_sits_below_the_axis_title_in_a_margin_that_holds_its_r
   // more runs than a row holds wrap into taller legends, never shorter
   const wide = (n) => wideLegendHeight(signalFigure({ ...result, runs: Array(n).fill(result.runs[0]).map((r, i) => ({ ...r, label: `r${i}` })) }).data, 700);
   assert.ok(wide(6) > wide(1));
+});
+
+test("an_ensembles_statistics_line_is_short_where_the_full_one_would_run_into_the_next_column", () => {
+  // three runs at 1024 px: a column of ~300 px at 11 px type holds ~50 characters
+  const full = "σ 0.908 (0.811–1.1) · dead 2.25 · distinct 98.3 · 24% > 1";
+  assert.equal(fitsColumn(full, 11, (0.9 * 1024) / 3), false);
+  assert.equal(fitsColumn("σ 0.908 · dead 2 · distinct 98 · 24% > 1", 11, (0.9 * 1024) / 3), true);
+  assert.equal(fitsColumn(full, 11, (0.9 * 1440) / 3), true);
 });
