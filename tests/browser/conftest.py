@@ -82,3 +82,18 @@ def wait_for_location(page: Page, pattern: str) -> None:
     """Wait until the address bar matches: read location.href itself, since Playwright's page.url
     does not always follow history.replaceState."""
     page.wait_for_function("p => new RegExp(p).test(location.href)", arg=pattern, timeout=15_000)
+
+
+def close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def assert_bars_show_bands(bars: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
+    """Seed ensembles: each drawn bar (`y`, error bar `plus`/`minus`) is the API's mean count, its
+    error bar reaching the lowest and highest draw's counts (`band`)."""
+    assert len(bars) == len(expected)
+    for drawn, t in zip(bars, expected, strict=True):
+        assert drawn["y"] == t["counts"]
+        highs, lows = t["band"]["high"]["counts"], t["band"]["low"]["counts"]
+        assert all(close(y + p, h) for y, p, h in zip(drawn["y"], drawn["plus"], highs, strict=True))
+        assert all(close(y - m, lo) for y, m, lo in zip(drawn["y"], drawn["minus"], lows, strict=True))

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.conftest import Watch, open_page, wait_for_location
+from tests.browser.conftest import Watch, assert_bars_show_bands, close, open_page, wait_for_location
 
 pytestmark = pytest.mark.browser
 LINK = "depth=3&width=40&samples=300&run=relu,he_normal&run=tanh,xavier"
@@ -21,10 +21,6 @@ def api(live_server: str, query: str) -> dict[str, Any]:
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     return result
-
-
-def close(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
 
 
 def test_dashboard_draws_the_apis_bands(page: Page, live_server: str, watch: Watch) -> None:
@@ -48,16 +44,7 @@ def test_dashboard_draws_the_apis_bands(page: Page, live_server: str, watch: Wat
         for layer in layer_j
     ]
     assert len(bars) == len(expected) == 6
-    for drawn, t in zip(bars, expected, strict=True):
-        assert drawn["y"] == t["counts"]
-        assert all(
-            close(y + p, h)
-            for y, p, h in zip(drawn["y"], drawn["plus"], t["band"]["high"]["counts"], strict=True)
-        )
-        assert all(
-            close(y - m, lo)
-            for y, m, lo in zip(drawn["y"], drawn["minus"], t["band"]["low"]["counts"], strict=True)
-        )
+    assert_bars_show_bands(bars, expected)
     # the statistics lines print the mean std and the draws' range, as the API's numbers
     lines = [
         m.groups()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Watch, open_page
+from tests.browser.conftest import Watch, assert_bars_show_bands, close, open_page
 from tests.browser.test_report import assert_fits, plot, shown_matches
 
 pytestmark = pytest.mark.browser
@@ -45,10 +45,6 @@ def opened(page: Page, live_server: str, tmp_path: Path) -> Iterator[Any]:
         watch.assert_clean()
 
 
-def close(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
-
-
 def error_bars(page: Page, element_id: str, which: str) -> list[dict[str, Any]]:
     return list(
         page.evaluate(
@@ -76,16 +72,7 @@ def test_report_draws_the_ensembles_bands_as_the_api_gives_them(
         ]
         bars = error_bars(page, f"grid-{kind}", "bar")
         assert len(bars) == len(expected) == 6
-        for drawn, t in zip(bars, expected, strict=True):
-            assert drawn["y"] == t["counts"]
-            assert all(
-                close(y + p, h)
-                for y, p, h in zip(drawn["y"], drawn["plus"], t["band"]["high"]["counts"], strict=True)
-            )
-            assert all(
-                close(y - m, lo)
-                for y, m, lo in zip(drawn["y"], drawn["minus"], t["band"]["low"]["counts"], strict=True)
-            )
+        assert_bars_show_bands(bars, expected)
         assert any(p > 0 for drawn in bars for p in drawn["plus"])  # the draws differ
         # the statistics lines: the mean std, and (wide enough for them) the draws' range
         texts = [
