@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.engine.layers import norm as norm_module
 from app.engine.layers.norm import EPS, NORMS, BatchNorm, Norm
 
 Array = np.ndarray
@@ -143,8 +144,9 @@ def test_norms_keep_their_bits(
 
 
 # Shapes where sums change their order inside NumPy (one column: a contiguous, pairwise sum;
-# long columns; wide rows past NumPy's 8192-element buffer) and the benchmark's large layer.
-EDGES = [(1, 1), (1000, 1), (128, 1), (20000, 2), (2, 20000), (4096, 512), (9000, 3)]
+# long columns; wide rows past NumPy's 8192-element buffer), the benchmark's large layers (the
+# blocked backward's 256-row blocks) and a last block of one row (257 x 512).
+EDGES = [(1, 1), (1000, 1), (128, 1), (20000, 2), (2, 20000), (4096, 512), (9000, 3), (1000, 512), (257, 512)]
 
 
 @pytest.mark.parametrize("shape", EDGES)
@@ -153,6 +155,47 @@ EDGES = [(1, 1), (1000, 1), (128, 1), (20000, 2), (2, 20000), (4096, 512), (9000
 def test_norms_keep_their_bits_at_edge_shapes(kind: str, shape: tuple[int, int], dtype: type) -> None:
     for scaled in (False, True):
         _check(kind, _input(np.random.default_rng(7), shape, dtype, "C", special=True), 3, scaled)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(sorted(NORMS)),
+    n=st.integers(1, 120),
+    w=st.integers(1, 300),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    block_rows=st.integers(1, 40),
+    extra=st.integers(0, 7),
+    special=st.booleans(),
+    scaled=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_blocked_backward_keeps_the_bits_at_any_block_size(
+    kind: str,
+    n: int,
+    w: int,
+    dtype: type,
+    block_rows: int,
+    extra: int,
+    special: bool,
+    scaled: bool,
+    seed: int,
+) -> None:
+    """Blocks of any number of rows (a last block of 1 row, of fewer rows than the others, a block
+    size that is no whole row) give the whole-array formulas' bits."""
+    x = _input(np.random.default_rng(seed), (n, w), dtype, "C", special)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(norm_module, "BLOCK_BYTES", block_rows * w * np.dtype(dtype).itemsize + extra)
+        _check(kind, x, seed, scaled)
+
+
+def test_the_bit_checks_reach_the_blocked_backward() -> None:
+    """C-ordered layers of one dtype (what networks make) take the blocked path the tests check."""
+    norm = NORMS["layer"](8)
+    x = np.random.default_rng(0).standard_normal((30, 8)).astype(np.float32)
+    norm.forward(x, keep=True)
+    assert norm._xhat is not None and norm._inv is not None
+    assert norm_module._blockable(x, norm._xhat, norm._inv, norm.params["gamma"])
+    assert norm_module._block_rows(x) == norm_module.BLOCK_BYTES // 32
 
 
 @pytest.mark.parametrize("kind", sorted(NORMS))
