@@ -8,9 +8,9 @@ summarized as if it were alone instead, on its own ranges.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TypeVar
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import blas
 from ..layers.activations import ACTIVATIONS
-from ..measure.stats import Array, scan, summarize
+from ..measure.stats import Array, Extent, TensorStats, scan, summarize
 from ..measure.units import unit_counts
 from ..theory import run_theory
 from .backward import LayerGradient, layer_gradients, upstream_gradient
@@ -26,7 +26,7 @@ from .block_experiment import run_block_experiment
 from .config import ExperimentConfig, RunConfig
 from .forward import Layer, forward, input_samples
 from .labels import run_labels
-from .memo import DRAWS
+from .memo import DRAWS, RUNS
 from .result import ExperimentResult, LayerResult, RunResult, WeightGradient, by_axes, union_of
 from .result import gradient_stats as _gradient_stats  # shared with the layer networks' pass
 
@@ -40,10 +40,67 @@ def _post_bounds(run: RunConfig, layer: Layer) -> tuple[float | None, float | No
     return ACTIVATIONS[layer.activation].bounds(params)
 
 
-def _summarize_layer(config: ExperimentConfig, j: int, current: dict[int, Layer]) -> dict[int, LayerResult]:
-    """Layer j of the runs in `current`, with histogram ranges shared across them."""
-    pre = {i: scan(layer.z) for i, layer in current.items()}
-    post = {i: scan(layer.a) for i, layer in current.items()}
+@dataclass
+class RunWork:
+    """What a run computes on its own, before the runs' shared ranges bin it: its inputs, layers,
+    their extents and unit counts, its gradients and theirs (per layer, first layer first).
+
+    Kept in memo.RUNS after an experiment with the backward pass (which holds every layer anyway),
+    under the run's settings and position: a slider dragged over one run's settings repeats the
+    other runs exactly, and only their binning on the (changed) shared ranges is redone. The
+    arrays are the very ones the run made, so every statistic has the same bits."""
+
+    x: Array
+    layers: list[Layer]
+    pre: list[Extent | None]
+    post: list[Extent | None]
+    units: list[tuple[int, int | None] | None]
+    grads: list[LayerGradient | None]
+    grad_extents: list[Extent | None]
+    # (layer, "pre" or "post") -> the last summary made of it, and what it was made on: a run
+    # whose range did not move (an explicit one, or a bounded activation's) is not binned again
+    summaries: dict[tuple[int, str], tuple[tuple[object, ...], TensorStats]] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, x: Array, depth: int) -> RunWork:
+        return cls(x, [], [None] * depth, [None] * depth, [None] * depth, [None] * depth, [None] * depth)
+
+    def summary(
+        self, j: int, kind: str, on: tuple[object, ...], make: Callable[[], TensorStats]
+    ) -> TensorStats:
+        """make(), or the summary of layer j's `kind` made before on the same `on`."""
+        held = self.summaries.get((j, kind))
+        if held is not None and held[0] == on:
+            return held[1]
+        made = make()
+        self.summaries[(j, kind)] = (on, made)
+        return made
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.x] + [g.delta for g in self.grads if g is not None]
+        for layer in self.layers:
+            arrays += [layer.weights, layer.z, layer.a] + ([] if layer.bias is None else [layer.bias])
+        # z and f(z) share memory for a linear layer: counted once
+        return sum(a.nbytes for a in {id(a.base if a.base is not None else a): a for a in arrays}.values())
+
+
+def _work_key(config: ExperimentConfig, i: int, dtype: type[np.floating]) -> tuple[object, ...]:
+    """Everything a run's own work depends on: its settings, its position (its weights' and read-out's
+    streams), the dtype and the loss."""
+    return ("run", config.runs[i], i, np.dtype(dtype).str, config.loss)
+
+
+def _summarize_layer(
+    config: ExperimentConfig, j: int, works: list[RunWork], current: dict[int, Layer]
+) -> dict[int, LayerResult]:
+    """Layer j of the runs in `current`, with histogram ranges shared across them. Extents and
+    unit counts a run's work already holds are read from it, the others recorded in it."""
+    pre, post = {}, {}
+    for i, layer in current.items():
+        work = works[i]
+        pre[i] = work.pre[j] = work.pre[j] or scan(layer.z)
+        post[i] = work.post[j] = work.post[j] or scan(layer.a)
     bounds = {i: _post_bounds(config.runs[i], layer) for i, layer in current.items()}
     pre_range = config.pre_range or union_of(list(pre.values()))
     shared_post = union_of([post[i] for i in current if None in bounds[i]])
@@ -53,14 +110,28 @@ def _summarize_layer(config: ExperimentConfig, j: int, current: dict[int, Layer]
         post_range = config.post_range or shared_post
         if config.post_range is None and None not in bounds[i]:
             post_range = (float(bounds[i][0] or 0.0), float(bounds[i][1] or 0.0))
-        dead, distinct = unit_counts(layer.a, post[i])
+        work = works[i]
+        counted = work.units[j] = work.units[j] or unit_counts(layer.a, post[i])
+        dead, distinct = counted
+        # float.hex tells -0.0 from 0.0, whose edges differ in sign
+        explicit_pre, explicit_post = bool(config.pre_range), bool(config.post_range)
+        pre_on = (*(float(v).hex() for v in pre_range), run.bins, explicit_pre)
+        post_on = (*(float(v).hex() for v in post_range), run.bins, bounds[i], explicit_post)
         results[i] = LayerResult(
             index=j + 1,
             units=layer.a.shape[1],
             activation=layer.activation,
-            pre=summarize(layer.z, pre[i], pre_range, run.bins, explicit_range=bool(config.pre_range)),
-            post=summarize(
-                layer.a, post[i], post_range, run.bins, bounds[i], explicit_range=bool(config.post_range)
+            pre=work.summary(
+                j,
+                "pre",
+                pre_on,
+                partial(summarize, layer.z, pre[i], pre_range, run.bins, explicit_range=explicit_pre),
+            ),
+            post=work.summary(
+                j,
+                "post",
+                post_on,
+                partial(summarize, layer.a, post[i], post_range, run.bins, bounds[i], explicit_post),
             ),
             dead_units=dead,
             distinct_units=distinct,
@@ -83,6 +154,9 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
         layers = forward_pass.results
         if config.gradients:
             _add_gradients(config, forward_pass, pool)
+            for i, work in enumerate(forward_pass.works):
+                if i not in forward_pass.repeated:  # every layer is kept: nothing more to hold
+                    RUNS.put(_work_key(config, i, dtype), work)
     labels = run_labels(config.runs)
     return ExperimentResult(
         config=config,
@@ -127,6 +201,8 @@ class _ForwardPass:
     results: list[list[LayerResult]]  # per run, per layer
     kept: list[list[Layer]]  # per run, every layer, for the backward pass (else empty)
     samples: list[Array | None]  # per run, its inputs, for the backward pass (else None)
+    works: list[RunWork]  # per run, its own work (a repeated run's from memo.RUNS)
+    repeated: set[int]  # the runs whose work memo.RUNS held
 
 
 def _collect(pending: Future[dict[int, LayerResult]] | None, results: list[list[LayerResult]]) -> None:
@@ -139,14 +215,24 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], pool: Executor)
     """Every run's forward pass in lock step, each layer summarized in `pool` while the next is
     computed."""
     inputs: dict[tuple[object, ...], np.ndarray] = {}
-    streams = []
-    samples = []
+    streams: list[Iterator[Layer]] = []
+    samples: list[Array | None] = []
+    works: list[RunWork] = []
+    repeated: set[int] = set()
     for position, run in enumerate(config.runs):
+        held = RUNS.get(_work_key(config, position, dtype)) if config.gradients else None
+        if isinstance(held, RunWork):  # this run exactly, in a request before
+            works.append(held)
+            repeated.add(position)
+            samples.append(held.x)
+            streams.append(iter(held.layers))
+            continue
         key = (run.input, tuple(run.input_params().items()), run.input_dim, run.samples, run.seed)
         if key not in inputs:
             # a function of these settings alone: a request with the same seed reuses the draw
             inputs[key] = DRAWS.get(("inputs", *key, np.dtype(dtype).str), partial(input_samples, run, dtype))
         samples.append(inputs[key] if config.gradients else None)
+        works.append(RunWork.empty(inputs[key], run.depth))
         # recycle: a layer's arrays are reused two layers on, once it has been summarized (below),
         # unless the backward pass needs every layer.
         # With a thread for the statistics, each layer's weights are drawn there too, meanwhile.
@@ -158,15 +244,17 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], pool: Executor)
         )
     del inputs  # the streams hold the inputs until their first layer is computed, and no longer
 
-    done = _ForwardPass([[] for _ in config.runs], [[] for _ in config.runs], samples)
+    done = _ForwardPass([[] for _ in config.runs], [[] for _ in config.runs], samples, works, repeated)
     pending: Future[dict[int, LayerResult]] | None = None
     for j in range(max(run.depth for run in config.runs)):
         current = {i: next(streams[i]) for i, run in enumerate(config.runs) if j < run.depth}
         _collect(pending, done.results)  # layer j - 1's, summarized while layer j was computed
-        pending = pool.submit(by_axes, config, current, partial(_summarize_layer, config, j))
+        pending = pool.submit(by_axes, config, current, partial(_summarize_layer, config, j, works))
         if config.gradients:
             for i, layer in current.items():
                 done.kept[i].append(layer)
+                if i not in repeated:
+                    works[i].layers.append(layer)
         del current  # the summary holds this layer until it is done, and no longer
     _collect(pending, done.results)
     return done
@@ -175,16 +263,27 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], pool: Executor)
 def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, pool: Executor) -> None:
     """The backward pass of every run in lock step, last layer first, each layer's dL/dz
     summarized in `pool` while the layer below is computed; into forward_pass.results."""
-    results, kept = forward_pass.results, forward_pass.kept
-    steps = []
+    results, kept, works = forward_pass.results, forward_pass.kept, forward_pass.works
+    steps: list[Iterator[LayerGradient]] = []
     for i, run in enumerate(config.runs):
+        if i in forward_pass.repeated:
+            steps.append(iter([g for g in works[i].grads[::-1] if g is not None]))
+            continue
         x = forward_pass.samples[i]
         assert x is not None
         upstream = upstream_gradient(run, i, kept[i][-1].a, config.loss)
         steps.append(layer_gradients(run, kept[i], x, upstream))
 
+    def stats_of(j: int, grads: dict[int, LayerGradient]) -> dict[int, TensorStats]:
+        extents = {}
+        for i, g in grads.items():
+            extents[i] = works[i].grad_extents[j] = works[i].grad_extents[j] or scan(g.delta)
+        return _gradient_stats(config, grads, extents)
+
     def summarize_gradients(j: int, here: dict[int, LayerGradient]) -> None:
-        stats = by_axes(config, here, partial(_gradient_stats, config))
+        for i, g in here.items():
+            works[i].grads[j] = g
+        stats = by_axes(config, here, partial(stats_of, j))
         for i, s in stats.items():
             g = here[i]
             results[i][j] = replace(

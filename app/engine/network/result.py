@@ -144,7 +144,11 @@ def true_values(g: ScaledGradient) -> Array:
         return np.ldexp(g.delta.astype(np.float64), g.exponent)
 
 
-def gradient_stats(config: ExperimentConfig, grads: Mapping[int, ScaledGradient]) -> dict[int, TensorStats]:
+def gradient_stats(
+    config: ExperimentConfig,
+    grads: Mapping[int, ScaledGradient],
+    extents: Mapping[int, Extent] | None = None,
+) -> dict[int, TensorStats]:
     """Layer j's dL/dz of the runs in `grads`, binned on one range shared by them.
 
     Each run's dL/dz is kept as delta / 2**exponent, so it is binned in those units on the shared
@@ -152,8 +156,9 @@ def gradient_stats(config: ExperimentConfig, grads: Mapping[int, ScaledGradient]
     smallest subnormals (or grew past its largest value) cannot be scaled back exactly, and the
     shared range may not exist in the units of a run ~1e300 times smaller than another: such a
     run is summarized at its true scale in float64, where the values that underflow are 0.
+    `extents`: scan(g.delta) of the runs, when the caller already has them.
     """
-    extents = {i: scan(g.delta) for i, g in grads.items()}
+    extents = {i: scan(g.delta) for i, g in grads.items()} if extents is None else extents
     true = {i: true_extent(e, grads[i].exponent) for i, e in extents.items()}
     values = {i: true_values(grads[i]) for i, t in true.items() if t is None}
     exact = [t for t in true.values() if t is not None]

@@ -25,6 +25,7 @@ from app.engine.network.cost import Limits, check_limits
 from app.engine.network.experiment import ExperimentResult, RunResult, run_experiment
 from app.engine.network.forward import forward, input_samples
 from app.engine.network.labels import default_label
+from app.engine.network.memo import DRAWS, RUNS
 from app.engine.network.result import gradient_stats as _gradient_stats
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -640,8 +641,76 @@ def test_experiment_summary_thread_gives_the_same_results(monkeypatch: pytest.Mo
     for gradients in (True, False):
         config = replace(cfg, gradients=gradients)
         monkeypatch.setattr(experiment, "PIPELINE_MACS", 1 << 62)
+        DRAWS.clear()  # and the runs' work kept from before: every pass below is a first one
         in_line = pickle.dumps(run_experiment(config))
         monkeypatch.setattr(experiment, "PIPELINE_MACS", 0)  # every experiment gets the thread
         for draw_ahead in (True, False):  # which also draws the weights, or not
             monkeypatch.setattr(experiment, "DRAW_AHEAD", draw_ahead)
+            DRAWS.clear()
             assert pickle.dumps(run_experiment(config)) == in_line
+
+
+def _counting_forward(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Patches experiment.forward to record the position of every run it computes."""
+    positions: list[int] = []
+    real = forward
+
+    def counted(run: RunConfig, x: Any, position: int, *args: Any, **kwargs: Any) -> Any:
+        positions.append(position)
+        return real(run, x, position, *args, **kwargs)
+
+    monkeypatch.setattr("app.engine.network.experiment.forward", counted)
+    return positions
+
+
+SWEPT: list[dict[str, Any]] = [
+    {"activation": "sigmoid", "init": "normal", "std": 1.0},
+    {"activation": "sigmoid", "init": "xavier"},
+    {"activation": "relu", "init": "he_normal"},
+]
+
+
+@pytest.mark.parametrize("post_range", [(0.0, 1.0), None])
+def test_experiment_repeated_runs_reuse_their_work(
+    monkeypatch: pytest.MonkeyPatch, post_range: tuple[float, float] | None
+) -> None:
+    """A slider over run 0's std: runs 1 and 2 repeat the request before exactly, so their layers,
+    gradients, extents, unit counts and unmoved summaries come from memo.RUNS, and the answer
+    has the very bits of a first request (pickles compare every float and array exactly)."""
+    shared = {**SAITO, "samples": 300, "depth": 3, "width": 40}
+    DRAWS.clear()
+    run_experiment(make_experiment(shared, SWEPT, post_range=post_range))
+    assert len(RUNS) == 3
+    swept = make_experiment(shared, [{**SWEPT[0], "std": 0.7}, *SWEPT[1:]], post_range=post_range)
+    positions = _counting_forward(monkeypatch)
+    repeated = pickle.dumps(run_experiment(swept))
+    assert positions == [0]  # only the changed run was computed
+    DRAWS.clear()
+    assert len(RUNS) == 0
+    assert pickle.dumps(run_experiment(swept)) == repeated
+    assert positions == [0, 0, 1, 2]
+
+
+def test_experiment_work_reused_only_for_the_same_run_position_and_loss(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run's weights and read-out come from streams of its position, and its gradients from the
+    loss: the same settings at another position, or under another loss, are another run."""
+    shared = {**SAITO, "samples": 200, "depth": 2, "width": 30}
+    DRAWS.clear()
+    run_experiment(make_experiment(shared, SWEPT[:2]))
+    positions = _counting_forward(monkeypatch)
+    for config in (
+        make_experiment(shared, SWEPT[1::-1]),  # swapped
+        make_experiment(shared, SWEPT[:2], loss="mse"),
+        make_experiment(shared, SWEPT[:2], gradients=False),  # no backward pass: nothing reused
+    ):
+        positions.clear()
+        reused = pickle.dumps(run_experiment(config))
+        assert positions == [0, 1]
+        DRAWS.clear()
+        assert pickle.dumps(run_experiment(config)) == reused
+        run_experiment(make_experiment(shared, SWEPT[:2]))  # the original runs, kept again
+    DRAWS.clear()
+    run_experiment(make_experiment(shared, SWEPT[:2], gradients=False))
+    assert len(RUNS) == 0  # a forward pass recycles its layers' arrays: nothing is kept

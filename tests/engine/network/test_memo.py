@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.engine.network.memo import ArrayCache
+from app.engine.network.memo import DRAWS, RUNS, ArrayCache, WorkCache
 
 
 def test_memo_makes_once_and_hands_out_copies() -> None:
@@ -46,3 +46,35 @@ def test_memo_clear_forgets_everything() -> None:
     cache.clear()
     assert len(cache) == 0 and cache.nbytes == 0
     assert cache.get("k", lambda: np.ones(10, np.float32))[0] == 1.0
+
+
+class _Work:
+    def __init__(self, nbytes: int) -> None:
+        self.nbytes = nbytes
+
+
+def test_work_cache_hands_out_the_same_object_bounded_in_bytes() -> None:
+    cache: WorkCache[_Work] = WorkCache(max_bytes=300, max_entry_bytes=150)
+    works = {key: _Work(100) for key in "abc"}
+    for key, work in works.items():
+        cache.put(key, work)
+    assert cache.get("a") is works["a"]  # not a copy; a is now the most recently used
+    cache.put("d", _Work(100))
+    assert len(cache) == 3 and cache.nbytes == 300
+    assert cache.get("b") is None  # the least recently used went first
+    assert cache.get("a") is works["a"]
+    cache.put("a", _Work(50))  # replacing an entry counts its bytes once
+    assert cache.nbytes == 250
+    cache.put("big", _Work(151))
+    assert cache.get("big") is None and cache.nbytes == 250
+
+
+def test_clearing_the_draws_clears_the_work_made_from_them() -> None:
+    runs: WorkCache[_Work] = WorkCache()
+    draws = ArrayCache(dependents=(runs,))
+    runs.put("k", _Work(10))
+    draws.clear()
+    assert len(runs) == 0 and runs.nbytes == 0
+    RUNS.put("k", _Work(10))
+    DRAWS.clear()  # the benchmarks' "first request" also forgets the runs' kept work
+    assert len(RUNS) == 0
