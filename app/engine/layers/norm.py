@@ -80,10 +80,13 @@ class _Norm:
         xhat = x if mean is None else np.subtract(x, mean)
         inv, var = self._inverse_std(xhat, self._wants_variance())
         self._observe(mean, var)
+        identity = self._identity()
+        if not identity and self._blockable_forward(xhat):
+            return self._blocked_finish(xhat, inv, keep)
         xhat = np.multiply(xhat, inv, out=xhat if self.centred else None)
         if keep:
             self._xhat, self._inv = xhat, inv
-        if self._identity():
+        if identity:
             return xhat
         # x-hat is kept for backward; without keep, y takes its buffer (when that keeps y's dtype)
         gamma = self.params["gamma"]
@@ -91,6 +94,38 @@ class _Norm:
         y: Array = np.multiply(xhat, gamma, out=xhat if reuse else None)
         if self.shift:
             y += self.params["beta"]
+        return y
+
+    def _blockable_forward(self, xhat: Array) -> bool:
+        """The blocked scaling gives the whole-array bits and layout for a C-ordered layer whose
+        scale and shift do not widen it (a wider one goes the whole-array way, as before), and
+        gains where the layer is more than one block (in one, the whole-array code is as fast)."""
+        return (
+            xhat.ndim == 2
+            and xhat.flags.c_contiguous
+            and xhat.shape[0] > _block_rows(xhat)
+            and np.result_type(xhat, *self.params.values()) == xhat.dtype
+        )
+
+    def _blocked_finish(self, centred: Array, inv: Array, keep: bool) -> Array:
+        """A scaled layer's last three steps (x-hat = centred * inv, y = x-hat * gamma, y += beta)
+        a block of rows at a time, each block's three while it is in cache: the same operations
+        on the same values (the same bits, tested), about half a pass less from 1000x512 up.
+        `centred` is x - mean (written over with x-hat) or, for RMSNorm, x itself (kept)."""
+        xhat = centred if self.centred else np.empty(centred.shape, centred.dtype)
+        y = np.empty(centred.shape, centred.dtype) if keep else xhat
+        gamma, beta = self.params["gamma"], self.params.get("beta")
+        step = _block_rows(centred)
+        per_row = self.axis == 1  # LayerNorm's and RMSNorm's: one per sample
+        for start in range(0, centred.shape[0], step):
+            rows = slice(start, start + step)
+            block, out = xhat[rows], y[rows]
+            np.multiply(centred[rows], inv[rows] if per_row else inv, out=block)
+            np.multiply(block, gamma, out=out)
+            if beta is not None:
+                np.add(out, beta, out=out)
+        if keep:
+            self._xhat, self._inv = xhat, inv
         return y
 
     def _mean(self, x: Array) -> Array | None:
@@ -259,10 +294,12 @@ def _block_rows(a: Array) -> int:
 def _blockable(g: Array, xhat: Array, inv: Array, gamma: Array) -> bool:
     """The blocked backward gives the whole-array code's bits where every array is C-ordered
     (a block's rows are then laid out as in the whole, so NumPy sums them in the same order)
-    and of one dtype (no widening the whole-array code would do before rounding)."""
+    and of one dtype (no widening the whole-array code would do before rounding); it gains where
+    the layer is more than one block (in one, its scratch is a second array of the layer's size)."""
     return (
         g.ndim == 2
         and g.flags.c_contiguous
+        and g.shape[0] > _block_rows(g)
         and xhat.flags.c_contiguous
         and g.dtype == xhat.dtype == inv.dtype == np.result_type(g, gamma)
     )

@@ -169,7 +169,7 @@ def test_norms_keep_their_bits_at_edge_shapes(kind: str, shape: tuple[int, int],
     scaled=st.booleans(),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_blocked_backward_keeps_the_bits_at_any_block_size(
+def test_blocked_steps_keep_the_bits_at_any_block_size(
     kind: str,
     n: int,
     w: int,
@@ -180,21 +180,27 @@ def test_blocked_backward_keeps_the_bits_at_any_block_size(
     scaled: bool,
     seed: int,
 ) -> None:
-    """Blocks of any number of rows (a last block of 1 row, of fewer rows than the others, a block
-    size that is no whole row) give the whole-array formulas' bits."""
+    """The blocked forward scaling and backward, in blocks of any number of rows (a last block of 1
+    row, of fewer rows than the others, a block size that is no whole row): the formulas' bits."""
     x = _input(np.random.default_rng(seed), (n, w), dtype, "C", special)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(norm_module, "BLOCK_BYTES", block_rows * w * np.dtype(dtype).itemsize + extra)
         _check(kind, x, seed, scaled)
 
 
-def test_the_bit_checks_reach_the_blocked_backward() -> None:
-    """C-ordered layers of one dtype (what networks make) take the blocked path the tests check."""
+def test_the_bit_checks_reach_the_blocked_steps() -> None:
+    """C-ordered layers of one dtype (what networks make) of more than one block take the blocked
+    paths the tests check; a layer of one block the whole-array code."""
     norm = NORMS["layer"](8)
     x = np.random.default_rng(0).standard_normal((30, 8)).astype(np.float32)
     norm.forward(x, keep=True)
     assert norm._xhat is not None and norm._inv is not None
-    assert norm_module._blockable(x, norm._xhat, norm._inv, norm.params["gamma"])
+    assert not norm_module._blockable(x, norm._xhat, norm._inv, norm.params["gamma"])
+    assert not norm._blockable_forward(norm._xhat)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(norm_module, "BLOCK_BYTES", 29 * 8 * 4)
+        assert norm_module._blockable(x, norm._xhat, norm._inv, norm.params["gamma"])
+        assert norm._blockable_forward(norm._xhat)
     assert norm_module._block_rows(x) == norm_module.BLOCK_BYTES // 32
 
 
