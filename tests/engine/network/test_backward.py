@@ -192,3 +192,25 @@ def test_backward_maxout_matches_pytorch_autograd(pieces: int) -> None:
         a_in = x if j == 0 else layers[j - 1].a
         np.testing.assert_allclose(a_in.T @ dz, w.grad.numpy(), rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(dz.sum(axis=0), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalize_in_place_has_the_bits_of_ldexp(dtype: type[np.floating]) -> None:
+    """Scaling a given-up array by 2**-e where it is (the backward pass's deltas) gives the bits
+    of np.ldexp, subnormal results included (values 2**-160 below the peak)."""
+    from app.engine.network.backward import _normalize
+
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        exponents = rng.uniform(-100, 60, 4000)
+        x = (rng.standard_normal(4000) * np.exp2(exponents)).astype(dtype)
+        x[::9] = 0.0
+        expected, e = _normalize(x.copy())
+        given = x.copy()
+        scaled, e_in_place = _normalize(given, in_place=True)
+        assert e_in_place == e and scaled.dtype == dtype
+        assert np.shares_memory(scaled, given)
+        assert scaled.tobytes() == expected.tobytes()
+    upstream = np.ones(4, dtype)
+    _normalize(upstream)  # not given up: left as it was
+    assert upstream.tolist() == [1.0] * 4
