@@ -45,8 +45,14 @@ _ERFC_COEFFS = (
 
 def sigmoid(x: Array) -> Array:
     # 0.5 * (1 + tanh(x / 2)) equals 1 / (1 + e^-x) but never overflows: sigmoid(+-1000) is 1 / 0.
-    out: Array = 0.5 + 0.5 * np.tanh(0.5 * x)
-    return out
+    # 0.5 + 0.5 * tanh(0.5 * x) step by step in one array: the same bits, no temporaries.
+    out: Array = np.multiply(x, 0.5)
+    if not isinstance(out, np.ndarray) or out.ndim == 0:  # a scalar: no array to reuse
+        result: Array = 0.5 + 0.5 * np.tanh(out)
+        return result
+    np.tanh(out, out=out)
+    np.multiply(out, 0.5, out=out)
+    return np.add(out, 0.5, out=out)
 
 
 def erf(x: Array) -> Array:

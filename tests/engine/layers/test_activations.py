@@ -261,3 +261,20 @@ def test_activation_registry_names_match() -> None:
         assert act.formula
         names = [spec.name for spec in act.params]
         assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_in_one_array_has_the_formulas_bits(dtype: type[np.floating]) -> None:
+    """sigmoid computes 0.5 + 0.5 * tanh(0.5 * x) step by step in one array: the same bits as the
+    formula, its input untouched, and scalars still work."""
+    from app.engine.layers.activations import sigmoid
+
+    x = (np.random.default_rng(3).standard_normal((300, 7)) * 30).astype(dtype)
+    before = x.copy()
+    s = sigmoid(x)
+    expected = 0.5 + 0.5 * np.tanh(0.5 * x)
+    assert s.dtype == expected.dtype == dtype
+    assert s.tobytes() == expected.tobytes()
+    assert x.tobytes() == before.tobytes()
+    scalar: Any = dtype(2.0)
+    assert float(sigmoid(scalar)) == float(0.5 + 0.5 * np.tanh(dtype(1.0)))
