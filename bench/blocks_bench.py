@@ -1,7 +1,7 @@
 """Layer networks (norms, residual blocks) against the plain stack they extend, timed in one run.
 
     python -m bench.blocks_bench [--sizes 1000x5x100,4096x20x512] [--repeats N] [--gradients]
-                                 [--norms-only] [--variants] [--vanishing]
+                                 [--norms-only] [--variants] [--vanishing] [--steps]
 
 Sizes are samples x depth x width (input_dim = width), ReLU with He weights. Every line is an
 experiment's run_experiment (statistics and histograms included, theory off), interleaved with the
@@ -19,6 +19,12 @@ says how far the NumPy layers are from that). "scaled": scale and shift away fro
 trained layer's, which adds their two passes); BatchNorm's "training" moves its running
 averages too.
 `--norms-only` times these alone (no experiments).
+
+`--steps`: what the unit and the norms are made of: the unit's two halves, a copy, an in-place
+scaling, and each single NumPy step the norms take (their sums, a subtraction or product with a
+broadcast statistic, in place or into a new array), in the same unit, the order shuffled each
+round (a fixed order favours or penalizes a step by what ran before it: the same code measured
+up to ~0.5 of a pass apart at 4096x512 in two places of one fixed order).
 
 `--variants`: beside them, ways with other bits or other tools, each said to keep the layer's bits
 or not (checked on the array): LayerNorm with its mean by einsum (NumPy's pairwise sum is what
@@ -196,6 +202,44 @@ def norm_passes(text: str, samples: int, width: int, repeats: int, variants: boo
         print(f"{text:>14}   {name:<26} {seconds / unit:5.2f}{bits}")
 
 
+def steps(text: str, samples: int, width: int, repeats: int) -> None:
+    """Single NumPy steps in units of the pass (min over rounds, thread CPU time, shuffled order)."""
+    z = np.random.default_rng(1).standard_normal((samples, width), dtype=np.float32)
+    h = np.subtract(z, z.mean(axis=0))
+    per_sample = np.full((samples, 1), 1.0, np.float32)  # LayerNorm's statistics' shape
+    per_unit = np.full((1, width), 1.0, np.float32)  # BatchNorm's
+    timers: dict[str, Callable[[], object]] = {
+        "unit: z - z.mean(axis=0)": lambda: np.subtract(z, z.mean(axis=0)),
+        "  its z.mean(axis=0)": lambda: z.mean(axis=0),
+        "  its z - mean (new array)": lambda: np.subtract(z, per_unit),
+        "copy": lambda: z.copy(),
+        "in place: h *= 1.0": lambda: np.multiply(h, np.float32(1.0), out=h),
+        "batch sum (einsum ij->j)": lambda: np.einsum("ij->j", z),
+        "batch squares (ij,ij->j)": lambda: np.einsum("ij,ij->j", h, h),
+        "batch h *= inv (1, w)": lambda: np.multiply(h, per_unit, out=h),
+        "layer sum (add.reduce, 1)": lambda: np.add.reduce(z, axis=1, keepdims=True),
+        "layer squares (ij,ij->i)": lambda: np.einsum("ij,ij->i", h, h),
+        "layer h *= inv (n, 1)": lambda: np.multiply(h, per_sample, out=h),
+        "y = h * gamma (new array)": lambda: np.multiply(h, per_unit[0]),
+        "y += beta (in place)": lambda: np.add(h, per_unit[0], out=h),
+    }
+    start = time.thread_time()
+    timers["copy"]()
+    rounds = max(4 * repeats, min(400, int(0.1 / max(time.thread_time() - start, 1e-6))))
+    order, shuffle = list(timers.items()), np.random.default_rng(0).shuffle
+    best = dict.fromkeys(timers, float("inf"))
+    for _ in range(rounds):
+        shuffle(order)
+        for name, timer in order:
+            start = time.thread_time()
+            timer()
+            best[name] = min(best[name], time.thread_time() - start)
+    unit = best["unit: z - z.mean(axis=0)"]
+    print(f"{text:>14} one pass {unit * 1e6:.0f} us (min of {rounds} shuffled rounds); steps in passes:")
+    for name, seconds in best.items():
+        print(f"{text:>14}   {name:<26} {seconds / unit:5.2f}")
+
+
 def vanishing(repeats: int) -> None:
     from app.engine.network.blocks import backward, build, output, scaled_backward
     from app.engine.network.config import make_run
@@ -227,6 +271,7 @@ def main() -> None:
     parser.add_argument("--norms-only", action="store_true", help="time the norm layers alone")
     parser.add_argument("--variants", action="store_true", help="and other ways to compute them")
     parser.add_argument("--vanishing", action="store_true", help="time a vanishing backward pass")
+    parser.add_argument("--steps", action="store_true", help="time the unit's and the norms' NumPy steps")
     args = parser.parse_args()
     if args.vanishing:
         vanishing(args.repeats)
@@ -255,6 +300,8 @@ def main() -> None:
                 f"{seconds / best['layers']:9.2f}"
             )
         norm_passes(text, samples, width, args.repeats, args.variants)
+        if args.steps:
+            steps(text, samples, width, args.repeats)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+"""The blocks bench's norm figures: every layer variant and step is timed and printed in units of
+the pass, and the large sizes it reports take the norm layers' blocked code."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+import bench.blocks_bench as blocks_bench
+from app.engine.layers import norm as norm_module
+
+
+def _ratios(text: str) -> dict[str, float]:
+    """name -> passes from the indented lines under a 'one pass' header."""
+    ratios = {}
+    for line in text.splitlines():
+        found = re.match(r"\s*\S+ {3}(.+?)\s+(\d+\.\d\d)(\s|$)", line)
+        if found and "one pass" not in line:
+            ratios[found.group(1).strip()] = float(found.group(2))
+    return ratios
+
+
+def test_norm_passes_prints_every_variant(capsys: pytest.CaptureFixture[str]) -> None:
+    blocks_bench.norm_passes("40x1x12", 40, 12, repeats=1, variants=False)
+    ratios = _ratios(capsys.readouterr().out)
+    expected = {f"{kind}: {what}" for kind in ("batch", "layer", "rms") for what in ("forward", "backward")}
+    expected |= {
+        f"{kind}: scaled {what}" for kind in ("batch", "layer", "rms") for what in ("forward", "backward")
+    }
+    expected.add("batch: training forward")
+    assert set(ratios) == expected
+    assert all(math.isfinite(r) and r > 0 for r in ratios.values())
+
+
+def test_steps_prints_the_unit_and_each_step(capsys: pytest.CaptureFixture[str]) -> None:
+    blocks_bench.steps("40x1x12", 40, 12, repeats=1)
+    ratios = _ratios(capsys.readouterr().out)
+    assert ratios["unit: z - z.mean(axis=0)"] == 1.0
+    assert {"its z.mean(axis=0)", "copy", "layer squares (ij,ij->i)", "y += beta (in place)"} <= set(ratios)
+    assert len(ratios) == 13 and all(r > 0 for r in ratios.values())
+
+
+@pytest.mark.parametrize(
+    ("samples", "width", "blocked"), [(1000, 100, False), (1000, 512, True), (4096, 512, True)]
+)
+def test_the_bench_sizes_take_the_blocked_code_where_it_gains(
+    samples: int, width: int, blocked: bool
+) -> None:
+    """1000x100 (400 KiB) is one block: the whole-array code; the larger layers are blocked."""
+    x = np.random.default_rng(0).standard_normal((samples, width), dtype=np.float32)
+    for kind, norm_class in norm_module.NORMS.items():
+        layer = blocks_bench._scaled(norm_class(width))
+        layer.forward(x, keep=True)
+        assert layer._xhat is not None and layer._inv is not None, kind
+        assert layer._blockable_forward(layer._xhat) is blocked, kind
+        assert norm_module._blockable(x, layer._xhat, layer._inv, layer.params["gamma"]) is blocked, kind
