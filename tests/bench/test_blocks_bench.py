@@ -55,5 +55,5 @@ def test_the_bench_sizes_take_the_blocked_code_where_it_gains(
         layer = blocks_bench._scaled(norm_class(width))
         layer.forward(x, keep=True)
         assert layer._xhat is not None and layer._inv is not None, kind
-        assert layer._blockable_forward(layer._xhat) is blocked, kind
+        assert layer._blockable_forward(layer._xhat, identity=False) is blocked, kind
         assert norm_module._blockable(x, layer._xhat, layer._inv, layer.params["gamma"]) is blocked, kind

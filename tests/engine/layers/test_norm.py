@@ -165,6 +165,7 @@ def test_norms_keep_their_bits_at_edge_shapes(kind: str, shape: tuple[int, int],
     dtype=st.sampled_from([np.float32, np.float64]),
     block_rows=st.integers(1, 40),
     extra=st.integers(0, 7),
+    layout=st.sampled_from(["C", "C", "C", "transposed", "strided"]),
     special=st.booleans(),
     scaled=st.booleans(),
     seed=st.integers(0, 2**32 - 1),
@@ -176,13 +177,15 @@ def test_blocked_steps_keep_the_bits_at_any_block_size(
     dtype: type,
     block_rows: int,
     extra: int,
+    layout: str,
     special: bool,
     scaled: bool,
     seed: int,
 ) -> None:
-    """The blocked forward scaling and backward, in blocks of any number of rows (a last block of 1
-    row, of fewer rows than the others, a block size that is no whole row): the formulas' bits."""
-    x = _input(np.random.default_rng(seed), (n, w), dtype, "C", special)
+    """The blocked forward (LayerNorm's whole, the others' scaling) and backward, in blocks of any
+    number of rows (a last block of 1 row, of fewer rows than the others, a block size that is no
+    whole row): the formulas' bits; other layouts, which take the whole-array code, too."""
+    x = _input(np.random.default_rng(seed), (n, w), dtype, layout, special)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(norm_module, "BLOCK_BYTES", block_rows * w * np.dtype(dtype).itemsize + extra)
         _check(kind, x, seed, scaled)
@@ -196,11 +199,11 @@ def test_the_bit_checks_reach_the_blocked_steps() -> None:
     norm.forward(x, keep=True)
     assert norm._xhat is not None and norm._inv is not None
     assert not norm_module._blockable(x, norm._xhat, norm._inv, norm.params["gamma"])
-    assert not norm._blockable_forward(norm._xhat)
+    assert not norm._blockable_forward(norm._xhat, identity=False)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(norm_module, "BLOCK_BYTES", 29 * 8 * 4)
         assert norm_module._blockable(x, norm._xhat, norm._inv, norm.params["gamma"])
-        assert norm._blockable_forward(norm._xhat)
+        assert norm._blockable_forward(norm._xhat, identity=False)
     assert norm_module._block_rows(x) == norm_module.BLOCK_BYTES // 32
 
 
