@@ -2,6 +2,7 @@
 
     python -m bench.blocks_bench [--sizes 1000x5x100,4096x20x512] [--repeats N] [--gradients]
                                  [--norms-only] [--variants] [--vanishing] [--steps]
+                                 [--against REV]
 
 Sizes are samples x depth x width (input_dim = width), ReLU with He weights. Every line is an
 experiment's run_experiment (statistics and histograms included, theory off), interleaved with the
@@ -19,6 +20,9 @@ says how far the NumPy layers are from that). "scaled": scale and shift away fro
 trained layer's, which adds their two passes); BatchNorm's "training" moves its running
 averages too.
 `--norms-only` times these alone (no experiments).
+
+`--against REV`: beside each norm line, the same layer as app/engine/layers/norm.py was at that git
+revision (loaded from `git show`), timed in the same rounds, the order shuffled each round.
 
 `--steps`: what the unit and the norms are made of: the unit's two halves, a copy, an in-place
 scaling, and each single NumPy step the norms take (their sums, a subtraction or product with a
@@ -40,15 +44,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from app.engine.layers.norm import EPS, NORMS, BatchNorm, Norm
+from app.engine.layers.norm import EPS, NORMS, Norm
 from app.engine.network.architecture import Architecture
 from app.engine.network.config import ExperimentConfig, make_experiment
 from app.engine.network.experiment import run_experiment
@@ -155,26 +161,51 @@ def _compiled_kernels() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     return {"batch": partial(call, "batch"), "layer": partial(call, "layer")}
 
 
-def norm_passes(text: str, samples: int, width: int, repeats: int, variants: bool) -> None:
+def norm_module_at(revision: str) -> ModuleType:
+    """app/engine/layers/norm.py as it was at a git revision, loaded as a module of its own."""
+    source = subprocess.run(
+        ["git", "show", f"{revision}:app/engine/layers/norm.py"], check=True, capture_output=True, text=True
+    ).stdout
+    module = ModuleType(f"norm_at_{revision}")
+    exec(compile(source, f"{revision}:app/engine/layers/norm.py", "exec"), module.__dict__)
+    return module
+
+
+def _norm_timers(
+    norms: dict[str, type[Norm]], z: np.ndarray, g: np.ndarray, tag: str
+) -> dict[str, Callable[[], object]]:
+    width = z.shape[1]
+    timers: dict[str, Callable[[], object]] = {}
+    for kind, norm_class in norms.items():
+        norm, scaled = norm_class(width), _scaled(norm_class(width))
+        norm.forward(z, keep=True)
+        timers[f"{kind}: forward{tag}"] = partial(norm.forward, z, keep=True)
+        timers[f"{kind}: backward{tag}"] = partial(norm.backward, g)
+        timers[f"{kind}: scaled forward{tag}"] = partial(scaled.forward, z, keep=True)
+        scaled.forward(z, keep=True)
+        timers[f"{kind}: scaled backward{tag}"] = partial(scaled.backward, g)
+        if kind == "batch":  # a training's: the running averages move too
+            training = norm_class(width)
+            training.track = True  # type: ignore[attr-defined]
+            _scaled(training)
+            timers[f"{kind}: training forward{tag}"] = partial(training.forward, z, keep=True)
+    return timers
+
+
+def norm_passes(
+    text: str, samples: int, width: int, repeats: int, variants: bool, against: str | None = None
+) -> None:
     """Each norm's forward and backward in units of one pass, interleaved with the unit: min
     over rounds of one call each, at least 4 x repeats rounds and ~0.2 s of units, timed by the
-    thread's own CPU time (on a shared machine, wall time counts other processes' turns too)."""
+    thread's own CPU time (on a shared machine, wall time counts other processes' turns too).
+    `against`: the same layers as at that git revision too, in a shuffled order each round (in a
+    fixed one, a call's place favours or penalizes it by up to ~0.5 of a pass at 4096x512)."""
     z = np.random.default_rng(1).standard_normal((samples, width), dtype=np.float32)
     g = np.random.default_rng(3).standard_normal((samples, width), dtype=np.float32)
     timers: dict[str, Callable[[], object]] = {"unit": lambda: np.subtract(z, z.mean(axis=0))}
-    for kind, norm_class in NORMS.items():
-        norm, scaled = norm_class(width), _scaled(norm_class(width))
-        norm.forward(z, keep=True)
-        timers[f"{kind}: forward"] = partial(norm.forward, z, keep=True)
-        timers[f"{kind}: backward"] = partial(norm.backward, g)
-        timers[f"{kind}: scaled forward"] = partial(scaled.forward, z, keep=True)
-        scaled.forward(z, keep=True)
-        timers[f"{kind}: scaled backward"] = partial(scaled.backward, g)
-        if isinstance(scaled, BatchNorm):  # a training's: the running averages move too
-            training = BatchNorm(width)
-            training.track = True
-            _scaled(training)
-            timers[f"{kind}: training forward"] = partial(training.forward, z, keep=True)
+    timers.update(_norm_timers(NORMS, z, g, ""))
+    if against is not None:
+        timers.update(_norm_timers(norm_module_at(against).NORMS, z, g, f" @{against}"))
     same: dict[str, bool] = {}
     if variants:
         alternatives: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -190,16 +221,24 @@ def norm_passes(text: str, samples: int, width: int, repeats: int, variants: boo
     timers["unit"]()
     rounds = max(4 * repeats, min(400, int(0.2 / (time.thread_time() - start))))
     best = dict.fromkeys(timers, float("inf"))
+    order, shuffle = list(timers.items()), np.random.default_rng(0).shuffle
     for _ in range(rounds):
-        for name, timer in timers.items():
+        if against is not None:
+            shuffle(order)
+        for name, timer in order:
             start = time.thread_time()
             timer()
             best[name] = min(best[name], time.thread_time() - start)
     unit = best.pop("unit")
-    print(f"{text:>14} one pass {unit * 1e6:.0f} us (min of {rounds} rounds); in passes:")
+    how = "shuffled rounds" if against is not None else "rounds"
+    print(f"{text:>14} one pass {unit * 1e6:.0f} us (min of {rounds} {how}); in passes:")
     for name, seconds in best.items():
+        if against is not None and name.endswith(f" @{against}"):
+            continue
         bits = "" if name not in same else ("  (same bits)" if same[name] else "  (other bits)")
-        print(f"{text:>14}   {name:<26} {seconds / unit:5.2f}{bits}")
+        before = best.get(f"{name} @{against}")
+        was = "" if before is None else f"   @{against}: {before / unit:5.2f}"
+        print(f"{text:>14}   {name:<26} {seconds / unit:5.2f}{bits}{was}")
 
 
 def steps(text: str, samples: int, width: int, repeats: int) -> None:
@@ -272,6 +311,7 @@ def main() -> None:
     parser.add_argument("--variants", action="store_true", help="and other ways to compute them")
     parser.add_argument("--vanishing", action="store_true", help="time a vanishing backward pass")
     parser.add_argument("--steps", action="store_true", help="time the unit's and the norms' NumPy steps")
+    parser.add_argument("--against", metavar="REV", help="and the norm layers at this git revision")
     args = parser.parse_args()
     if args.vanishing:
         vanishing(args.repeats)
@@ -299,7 +339,7 @@ def main() -> None:
                 f"{text:>14} {name:>9} {seconds * 1e3:9.1f} {seconds / best['plain']:8.2f} "
                 f"{seconds / best['layers']:9.2f}"
             )
-        norm_passes(text, samples, width, args.repeats, args.variants)
+        norm_passes(text, samples, width, args.repeats, args.variants, args.against)
         if args.steps:
             steps(text, samples, width, args.repeats)
 

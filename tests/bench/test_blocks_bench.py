@@ -57,3 +57,17 @@ def test_the_bench_sizes_take_the_blocked_code_where_it_gains(
         assert layer._xhat is not None and layer._inv is not None, kind
         assert layer._blockable_forward(layer._xhat, identity=False) is blocked, kind
         assert norm_module._blockable(x, layer._xhat, layer._inv, layer.params["gamma"]) is blocked, kind
+
+
+def test_against_times_the_layers_of_a_revision_beside(capsys: pytest.CaptureFixture[str]) -> None:
+    """--against REV: each line carries the same layer as it was at REV (here HEAD, in git)."""
+    old = blocks_bench.norm_module_at("HEAD")
+    assert old is not norm_module and sorted(old.NORMS) == sorted(norm_module.NORMS)
+    blocks_bench.norm_passes("40x1x12", 40, 12, repeats=1, variants=False, against="HEAD")
+    out = capsys.readouterr().out
+    assert "shuffled rounds" in out
+    lines = [line for line in out.splitlines() if ": " in line and "one pass" not in line]
+    assert len(lines) == 13
+    for line in lines:
+        now, before = re.findall(r"\d+\.\d\d", line)
+        assert "@HEAD:" in line and float(now) > 0 and float(before) > 0
