@@ -177,6 +177,21 @@ def _mean(flat: Array, low: float, high: float) -> float:
 
 
 @dataclass
+class Parts:
+    """What a summary computes that its display range does not change: the squared deviations,
+    zeros and saturated values, and the percentiles of the tensor's own range. A caller that
+    summarizes the same tensor again on another range (a run repeated beside a run whose change
+    moved the shared range) passes the Parts of the first summary and only the bins are counted
+    again. They hold for the dtypes they were computed in (a wide range computes in float64)."""
+
+    dtypes: tuple[np.dtype[np.floating], np.dtype[np.floating]] | None = None  # (values', pass's)
+    squares: float = 0.0
+    zeros: int = 0
+    saturated: int = 0
+    own_percentiles: tuple[float, ...] | None = None
+
+
+@dataclass
 class _Pass:
     """What one chunked pass accumulates."""
 
@@ -238,6 +253,20 @@ def _row_squares(b: Array, first: int, rows: int, row_dots: Array) -> float:
     return float(np.dot(tail, tail))
 
 
+def _arithmetic(
+    values: np.dtype[np.floating], low: float, high: float, bins: int
+) -> tuple[int, float, type[np.floating]]:
+    """A pass's power-of-two shift, bin scale and dtype for `bins` bins on [low, high]."""
+    # A range beyond float64's comfort (wider than 1e271, or narrower than bins / 1e308: a
+    # vanished float64 signal) is binned as x * 2**shift on [low, high] * 2**shift, exactly.
+    shift = _shift(RESCALE_RANGE, low, high)
+    scale = bins / (math.ldexp(high, shift) - math.ldexp(low, shift))
+    # float32 arithmetic is exact enough for binning, except for ranges so narrow (vanished
+    # signals: 1e-40 wide) or values so large that the scaled values would overflow it.
+    wide = scale > 1e30 or values == np.float64 or is_wide(low, high) or shift != 0
+    return shift, scale, np.float64 if wide else np.float32
+
+
 def _binned_pass(
     flat: Array,
     low: float,
@@ -253,14 +282,7 @@ def _binned_pass(
     optionally also accumulate squared deviations from `mean` (of the values times
     2**squares_shift), zeros and saturated values (at or beyond either threshold that is not
     None). `data` is flat's (min, max)."""
-    # A range beyond float64's comfort (wider than 1e271, or narrower than bins / 1e308: a
-    # vanished float64 signal) is binned as x * 2**shift on [low, high] * 2**shift, exactly.
-    shift = _shift(RESCALE_RANGE, low, high)
-    scale = bins / (math.ldexp(high, shift) - math.ldexp(low, shift))
-    # float32 arithmetic is exact enough for binning, except for ranges so narrow (vanished
-    # signals: 1e-40 wide) or values so large that the scaled values would overflow it.
-    wide = scale > 1e30 or flat.dtype == np.float64 or is_wide(low, high) or shift != 0
-    dtype: type[np.floating] = np.float64 if wide else np.float32
+    shift, scale, dtype = _arithmetic(flat.dtype, low, high, bins)
     origin, factor = dtype(math.ldexp(low, shift)), dtype(scale)
     # When every value is in range, 0 <= (x - low) * scale + 1 < bins + 2 in this very arithmetic
     # (each step is monotone in x, so the extremes bound it), and the index needs no clip.
@@ -400,11 +422,14 @@ def summarize(
     bins: int,
     bounds: tuple[float | None, float | None] = (None, None),
     explicit_range: bool = False,
+    parts: Parts | None = None,
 ) -> TensorStats:
     """Histogram `x` on `display` (lo, hi) with `bins` bins and compute its statistics.
 
     `bounds` are the activation's output bounds: saturation is reported only when both exist.
     Values outside an explicit range are counted in `below` / `above`, not in the bins.
+    `parts`: filled on a first summary of x, read on the next ones (same x, extent, bins and
+    bounds; any display range), which then only count the bins: the same results.
     """
     low, high = display
     edges = _edges(low, high, bins)
@@ -434,7 +459,18 @@ def summarize(
     zeros = extent.low <= 0.0 <= extent.high
     per_bin = max(1, -(-FINE_BINS // bins))
     squares_shift = _shift(RESCALE_SQUARES, extent.low, extent.high)  # 0 for every float32 tensor
-    main = _binned_pass(flat, low, high, bins * per_bin, data, extent.mean, thresholds, zeros, squares_shift)
+    dtypes = (flat.dtype, np.dtype(_arithmetic(flat.dtype, low, high, bins * per_bin)[2]))
+    known = parts is not None and parts.dtypes == dtypes
+    if parts is not None and known:
+        main = _binned_pass(flat, low, high, bins * per_bin, data)  # the bins alone
+        main.squares, main.zeros, main.saturated = parts.squares, parts.zeros, parts.saturated
+    else:
+        main = _binned_pass(
+            flat, low, high, bins * per_bin, data, extent.mean, thresholds, zeros, squares_shift
+        )
+        if parts is not None:
+            parts.dtypes, parts.own_percentiles = dtypes, None
+            parts.squares, parts.zeros, parts.saturated = main.squares, main.zeros, main.saturated
     below = int(main.counts[0])
     # The top slot holds values at the top edge and beyond; the edge belongs to the last bin.
     above = int(np.count_nonzero(flat > high)) if explicit_range and extent.high > high else 0
@@ -447,11 +483,15 @@ def summarize(
         percentiles = (extent.low,) * len(PERCENTILES)
     elif below == 0 and above == 0 and own_span * 8 >= high - low:
         percentiles = _percentiles(fine, low, high, extent)
+    elif parts is not None and parts.own_percentiles is not None:  # the same values' own range
+        percentiles = parts.own_percentiles
     else:
         own = _binned_pass(flat, extent.low, extent.high, FINE_BINS, data)
         own_fine = own.counts[1:-1].copy()
         own_fine[-1] += int(own.counts[-1])
         percentiles = _percentiles(own_fine, extent.low, extent.high, extent)
+        if parts is not None:
+            parts.own_percentiles = percentiles
 
     n = extent.finite
     return TensorStats(

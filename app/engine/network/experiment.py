@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import blas
 from ..layers.activations import ACTIVATIONS
-from ..measure.stats import Array, Extent, TensorStats, scan, summarize
+from ..measure.stats import Array, Extent, Parts, TensorStats, scan, summarize
 from ..measure.units import unit_counts
 from ..theory import run_theory
 from .backward import LayerGradient, layer_gradients, upstream_gradient
@@ -60,10 +60,15 @@ class RunWork:
     # (layer, "pre" or "post") -> the last summary made of it, and what it was made on: a run
     # whose range did not move (an explicit one, or a bounded activation's) is not binned again
     summaries: dict[tuple[int, str], tuple[tuple[object, ...], TensorStats]] = field(default_factory=dict)
+    # (layer, "pre", "post" or "grad") -> what its summaries share whatever the range (stats.Parts)
+    parts: dict[tuple[int, str], Parts] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, x: Array, depth: int) -> RunWork:
         return cls(x, [], [None] * depth, [None] * depth, [None] * depth, [None] * depth, [None] * depth)
+
+    def parts_of(self, j: int, kind: str) -> Parts:
+        return self.parts.setdefault((j, kind), Parts())
 
     def summary(
         self, j: int, kind: str, on: tuple[object, ...], make: Callable[[], TensorStats]
@@ -125,13 +130,30 @@ def _summarize_layer(
                 j,
                 "pre",
                 pre_on,
-                partial(summarize, layer.z, pre[i], pre_range, run.bins, explicit_range=explicit_pre),
+                partial(
+                    summarize,
+                    layer.z,
+                    pre[i],
+                    pre_range,
+                    run.bins,
+                    explicit_range=explicit_pre,
+                    parts=work.parts_of(j, "pre"),
+                ),
             ),
             post=work.summary(
                 j,
                 "post",
                 post_on,
-                partial(summarize, layer.a, post[i], post_range, run.bins, bounds[i], explicit_post),
+                partial(
+                    summarize,
+                    layer.a,
+                    post[i],
+                    post_range,
+                    run.bins,
+                    bounds[i],
+                    explicit_post,
+                    parts=work.parts_of(j, "post"),
+                ),
             ),
             dead_units=dead,
             distinct_units=distinct,
@@ -278,7 +300,7 @@ def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, pool: E
         extents = {}
         for i, g in grads.items():
             extents[i] = works[i].grad_extents[j] = works[i].grad_extents[j] or scan(g.delta)
-        return _gradient_stats(config, grads, extents)
+        return _gradient_stats(config, grads, extents, {i: works[i].parts_of(j, "grad") for i in grads})
 
     def summarize_gradients(j: int, here: dict[int, LayerGradient]) -> None:
         for i, g in here.items():

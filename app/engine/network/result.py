@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
-from ..measure.stats import Array, Extent, TensorStats, scan, summarize
+from ..measure.stats import Array, Extent, Parts, TensorStats, scan, summarize
 from ..theory import RunTheory
 from .backward import scale_back
 from .config import ExperimentConfig, RunConfig
@@ -148,6 +148,7 @@ def gradient_stats(
     config: ExperimentConfig,
     grads: Mapping[int, ScaledGradient],
     extents: Mapping[int, Extent] | None = None,
+    parts: Mapping[int, Parts] | None = None,
 ) -> dict[int, TensorStats]:
     """Layer j's dL/dz of the runs in `grads`, binned on one range shared by them.
 
@@ -156,7 +157,8 @@ def gradient_stats(
     smallest subnormals (or grew past its largest value) cannot be scaled back exactly, and the
     shared range may not exist in the units of a run ~1e300 times smaller than another: such a
     run is summarized at its true scale in float64, where the values that underflow are 0.
-    `extents`: scan(g.delta) of the runs, when the caller already has them.
+    `extents`: scan(g.delta) of the runs, when the caller already has them; `parts`: each run's
+    stats.Parts of its delta, for a run summarized again on a moved range.
     """
     extents = {i: scan(g.delta) for i, g in grads.items()} if extents is None else extents
     true = {i: true_extent(e, grads[i].exponent) for i, e in extents.items()}
@@ -171,5 +173,6 @@ def gradient_stats(
             x = values[i] if i in values else true_values(g)
             out[i] = summarize(x, scan(x), (low, high), bins)
         else:
-            out[i] = scaled_stats(summarize(g.delta, extents[i], shown, bins), g.exponent)
+            known = None if parts is None else parts.get(i)
+            out[i] = scaled_stats(summarize(g.delta, extents[i], shown, bins, parts=known), g.exponent)
     return out

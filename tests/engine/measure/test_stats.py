@@ -17,6 +17,7 @@ from app.engine.measure.stats import (
     PERCENTILES,
     SATURATION_MARGIN,
     SQUARE_ROW,
+    Parts,
     TensorStats,
     scan,
     summarize,
@@ -396,3 +397,47 @@ def test_summarize_same_whichever_way_it_counts(
         for other in answers[1:]:
             for field in TensorStats.__dataclass_fields__:
                 np.testing.assert_array_equal(getattr(other, field), getattr(answers[0], field))
+
+
+def _parts_cases() -> list[tuple[str, np.ndarray, tuple[float | None, float | None]]]:
+    rng = np.random.default_rng(11)
+    z = rng.standard_normal((400, 50)).astype(np.float32) * 3
+    return [
+        ("pre", z, (None, None)),
+        ("relu", np.maximum(z, 0), (0.0, None)),  # half zeros
+        ("sigmoid", (0.5 + 0.5 * np.tanh(2 * z)).astype(np.float32), (0.0, 1.0)),  # saturated
+        ("tiny", z * np.float32(1e-20), (None, None)),  # computed in float64
+        ("float64", z.astype(np.float64), (None, None)),
+    ]
+
+
+@pytest.mark.parametrize(("name", "x", "bounds"), _parts_cases(), ids=[c[0] for c in _parts_cases()])
+def test_summarize_with_parts_gives_the_same_results_on_any_range(
+    name: str, x: np.ndarray, bounds: tuple[float | None, float | None]
+) -> None:
+    """A tensor summarized again on another range with the Parts of its first summary (only the
+    bins counted again) gives exactly what a summary without them gives: ranges that hold it,
+    cut it (below/above: its own range's percentiles), dwarf it (own-range percentiles too), and
+    one wide enough to switch the pass to float64 (the parts are then computed afresh)."""
+    extent = scan(x)
+    low, high = extent.low, extent.high
+    span = high - low
+    ranges = [
+        (low, high),
+        (low - 20 * span, high + 20 * span),
+        (low + span / 3, high - span / 3),
+        (-1e20, 1e20),
+        (low - span, high),
+    ]
+    parts = Parts()
+    for explicit in (False, True):
+        for display in ranges:
+            with_parts = summarize(x, extent, display, 30, bounds, explicit, parts=parts)
+            alone = summarize(x, extent, display, 30, bounds, explicit)
+            for field in alone.__dataclass_fields__:
+                a, b = getattr(with_parts, field), getattr(alone, field)
+                if isinstance(a, np.ndarray):
+                    assert a.tobytes() == b.tobytes(), (name, display, field)
+                else:
+                    assert repr(a) == repr(b), (name, display, field)
+    assert parts.dtypes is not None
