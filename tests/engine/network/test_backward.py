@@ -214,3 +214,22 @@ def test_normalize_in_place_has_the_bits_of_ldexp(dtype: type[np.floating]) -> N
     upstream = np.ones(4, dtype)
     _normalize(upstream)  # not given up: left as it was
     assert upstream.tolist() == [1.0] * 4
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_upstream_gradient_is_the_seeded_float64_draw(dtype: type[np.floating]) -> None:
+    """The read-out is N(0, 1) drawn in float64 from the run's gradient stream (into a reused
+    scratch array: the very numbers), then cast: one shape after another, larger then smaller."""
+    from app.engine.network.backward import GRADIENT_STREAM
+    from app.engine.network.memo import DRAWS
+
+    run = make_run({"activation": "tanh", "init": "xavier", "seed": 5})
+    for shape, position in (((30, 7), 1), ((8, 3), 2), ((30, 7), 1)):
+        DRAWS.clear()
+        output = np.zeros(shape, dtype)
+        expected = np.random.default_rng([5, GRADIENT_STREAM, position]).standard_normal(shape)
+        noise = upstream_gradient(run, position, output, "normal")
+        assert noise.dtype == dtype and noise.shape == shape
+        assert noise.tobytes() == expected.astype(dtype).tobytes()
+        mse = upstream_gradient(run, position, output + 1, "mse")  # a - y: 1 - noise
+        assert mse.tobytes() == (output + 1 - expected.astype(dtype)).tobytes()
