@@ -225,7 +225,8 @@ class _Norm:
         if beta_grad is not None:
             self.grads["beta"] = beta_grad
         unscaled = self._unscaled()
-        if _blockable(g, xhat, inv, self.params["gamma"]):
+        # (RMSNorm at scale 1 has no array of d to spare: blocked, it measured no faster)
+        if (self.centred or not unscaled) and _blockable(g, xhat, inv, self.params["gamma"]):
             return self._blocked_backward(g, xhat, inv, n, unscaled, gamma_grad, beta_grad)
         d = g if unscaled else g * self.params["gamma"]
         # d/dx of the standardization: remove d's mean (when centred) and its part along xhat.
