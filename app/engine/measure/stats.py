@@ -298,7 +298,7 @@ def _binned_pass(
     # they are zeros or saturated (counted per block below, before the block is binned).
     spread = (data[1] - data[0]) * SPREAD >= high - low
     offsets = _lane_offsets(stride)
-    lanes = np.zeros(LANES * stride, dtype=np.intp)
+    lanes: NDArray[np.intp] | None = None  # made when a block needs them: spread values do not
     out = _Pass(np.zeros(stride, dtype=np.int64))
     # Squares are summed per chunk (one for arrays up to 2 * CHUNK), as they always were: the
     # grouping of the float64 sums sets the std's last bits. Every step runs on blocks within
@@ -358,6 +358,8 @@ def _binned_pass(
                     np.copyto(i, i32)
                     out.counts += np.bincount(i, minlength=stride)
                 else:
+                    if lanes is None:
+                        lanes = np.zeros(LANES * stride, dtype=np.intp)
                     np.add(i32, offsets[: block.size], out=i32)
                     np.copyto(i, i32)
                     # ufunc.at has a fast path for this case and, unlike np.bincount, no min/max
@@ -365,7 +367,8 @@ def _binned_pass(
                     np.add.at(lanes, i, 1)
             if mean is not None:
                 out.squares += float(np.add.reduce(row_dots[:rows], dtype=np.float64)) + tail_squares
-    out.counts += lanes.reshape(LANES, stride).sum(axis=0)
+    if lanes is not None:
+        out.counts += lanes.reshape(LANES, stride).sum(axis=0)
     return out
 
 
@@ -383,11 +386,11 @@ def _percentiles(fine: NDArray[np.int64], low: float, high: float, extent: Exten
     low, high = math.ldexp(low, shift), math.ldexp(high, shift)
     width = (high - low) / fine.size
     targets, target_array = _targets(extent.finite)
-    # One search and one gather for all of them (the count before bin 0 is 0: a leading 0 in
-    # `ends`); the rest is a few scalars each, cheaper in Python than in arrays.
+    # One search and two gathers for all of them (the count before bin j is the count up to it
+    # less its own); the rest is a few scalars each, cheaper in Python than in arrays.
     found = np.searchsorted(cumulative, target_array, side="left")
-    ends = np.concatenate(([0], cumulative))
-    befores, helds = ends[found].tolist(), fine[found].tolist()
+    helds = fine[found]
+    befores, helds = (cumulative[found] - helds).tolist(), helds.tolist()
     values = [extent.low]
     for target, j, before, held in zip(targets, found.tolist(), befores, helds, strict=True):
         fraction = (target - before) / held if held else 0.0
