@@ -182,9 +182,9 @@ def test_blocked_steps_keep_the_bits_at_any_block_size(
     scaled: bool,
     seed: int,
 ) -> None:
-    """The blocked forward (LayerNorm's whole, the others' scaling) and backward, in blocks of any
-    number of rows (a last block of 1 row, of fewer rows than the others, a block size that is no
-    whole row): the formulas' bits; other layouts, which take the whole-array code, too."""
+    """The blocked forward scaling and backward, in blocks of any number of rows (a last block of
+    1 row, of fewer rows than the others, a block size that is no whole row): the formulas' bits;
+    other layouts, which take the whole-array code, too."""
     x = _input(np.random.default_rng(seed), (n, w), dtype, layout, special)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(norm_module, "BLOCK_BYTES", block_rows * w * np.dtype(dtype).itemsize + extra)
