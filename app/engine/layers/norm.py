@@ -9,13 +9,22 @@ at init; RMSNorm has no shift, as in Zhang and Sennrich 2019 and torch.nn.RMSNor
 - LayerNorm (Ba et al. 2016): each sample over its units, mean and variance.
 - RMSNorm: each sample over its units, by its root mean square (no centring).
 
-Forward: four NumPy passes over the layer (the sum, x - mean, the sum of squares, the scaling;
+Forward: four NumPy steps over the layer (the sum, x - mean, the sum of squares, the scaling;
 RMSNorm two), every answer's bits kept (tests/engine/layers/test_norm.py holds the formulas they
-had). BatchNorm's column sums are einsum's, which adds the rows in np.add.reduce's order, up to
-5x faster at narrow widths. In units of one mean-and-subtract pass (bench/blocks_bench.py --norms-only):
-BatchNorm ~1.3-1.7, LayerNorm ~1.7-2.4, RMSNorm ~1.0-1.5. LayerNorm's per-sample mean is NumPy's
-pairwise sum, slow by the row; einsum's would save ~0.2 of a pass but change LayerNorm's bits.
-One pass or less takes a compiled kernel (--variants measures numba's, not a dependency).
+had); a trained layer's scale and shift are applied a block of rows at a time with the scaling
+(512 KiB blocks, while each is in cache). Backward: the parameters' sums over the whole layer,
+then the rest a block of rows at a time into one output array with a scratch block (a layer's
+array fewer). Blocks give the same bits because every step does to each row what the whole-array
+step did (a row's sums are NumPy's on that row; BatchNorm's column sums stay whole-array passes:
+sums of blocks added together round differently); a layer of one block keeps the whole-array
+code (as fast there). BatchNorm's column sums are einsum's, which
+adds the rows in np.add.reduce's order, up to 5x faster at narrow widths. In units of one
+mean-and-subtract pass (bench/blocks_bench.py --norms-only), forward BatchNorm ~1.3-1.7, LayerNorm
+~1.6-2.0, RMSNorm ~0.9-1.2, a trained layer's ~0.7-1.2 more; backward ~2-4.5. What stays is NumPy's
+cost per step, not memory: each step costs 0.25-0.65 of the unit whether its block is in cache
+or not (`--steps`). LayerNorm's per-sample mean is NumPy's pairwise sum, slow by the row;
+einsum's would save ~0.2 of a pass but change LayerNorm's bits. One pass or less takes a
+compiled kernel (--variants measures numba's, not a dependency).
 """
 
 from __future__ import annotations
