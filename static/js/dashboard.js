@@ -14,6 +14,7 @@ import { rowCount, typedRows } from "./layers.js";
 import { copyLink, showMessage } from "./page.js";
 import { PHASE_NOTE, SIGNAL_NOTE, viewNote } from "./glossary.js";
 import { PhasePanel } from "./phase-panel.js";
+import { gridColumns, mergeColumns } from "./grid-columns.js";
 import { fittedHeight, presentationOrder, stepPreset } from "./present.js";
 import { LatestOnly } from "./slider-live.js";
 
@@ -50,6 +51,11 @@ const plotMs = new WeakMap(); // of which building and drawing the plots took
 const shownIn = new WeakMap();
 // What each plot shows ({ result, key }), so a draw skips a plot already showing it.
 const shownPlots = new Map();
+// The main figure's plots in #figure: one for a view, one per run column for the grid (laid on top
+// of each other), and the figure each last drew (as JSON), so a redraw reacts only what changed.
+const parts = [];
+const partShown = [];
+let dragmode = null; // zoom or pan, as chosen in the modebar: kept for every part and redraw
 // The plots on the screen or near it (IntersectionObserver): an off-screen one waits.
 const onScreen = new Set();
 // Answers to a slider still moving: their phase diagrams wait for the release (a diagram is a
@@ -186,7 +192,8 @@ async function drawFigures() {
     // Plotly.react on the existing plots: only what changed is redrawn (a new grid only when the
     // rows or columns change). At the width measured: react keeps a plot's first autosized width,
     // so entering presentation (the panel gone) drew the grid at its old width.
-    await reactPlot("figure", main, width, result, figureKey);
+    await drawMain(v.view === "grid" ? gridColumns(main, result.runs.length) : [main], width);
+    shownPlots.set("figure", { result, key: figureKey });
     if (signalNow) await drawSignal(); // painted together: the time is both plots'
     drawnAt.set(result, performance.now());
     plotMs.set(result, performance.now() - started);
@@ -215,6 +222,70 @@ async function reactPlot(id, { data, layout }, width, result, key) {
   const config = shownPlots.has(id) ? undefined : PLOT_CONFIG;
   await window.Plotly.react(id, data, { ...layout, width }, config);
   shownPlots.set(id, { result, key });
+}
+
+/** The main figure's plots, `figures` one per part: a grid's columns, or a view's one figure. A
+ * part whose figure is unchanged is not drawn again: a slider moves one run, and plotly redraws a
+ * whole plot (every subplot's axes, ticks and notes) for any change of its data (issue 14). */
+async function drawMain(figures, width) {
+  while (parts.length > figures.length) {
+    window.Plotly.purge(parts.pop());
+    partShown.pop();
+    $("figure").lastElementChild.remove();
+  }
+  while (parts.length < figures.length) {
+    const div = Object.assign(document.createElement("div"), { className: "figure-part" });
+    $("figure").append(div);
+    parts.push(div);
+    partShown.push(null);
+  }
+  for (const [i, { data, layout }] of figures.entries()) {
+    const figure = { data, layout: { ...layout, width, ...(dragmode ? { dragmode } : {}) } };
+    const json = JSON.stringify(figure);
+    if (partShown[i] === json) continue;
+    // The first part holds the modebar; the others none (theirs would sit on top of its).
+    const config = partShown[i] !== null ? undefined : i === 0 ? mainConfig() : { ...PLOT_CONFIG, displayModeBar: false };
+    await window.Plotly.react(parts[i], figure.data, figure.layout, config);
+    partShown[i] = json;
+    if (i === 0 && config) parts[0].on("plotly_relayout", followMode);
+  }
+}
+
+/** The modebar's zoom or pan mode, chosen on the first part, for the others too. */
+function followMode(event) {
+  if (!event.dragmode) return;
+  dragmode = event.dragmode;
+  for (const part of parts.slice(1)) window.Plotly.relayout(part, { dragmode });
+}
+
+/** The main figure as drawn: its parts' traces and layouts as one figure (the grid's columns
+ * merged back), for the image download and for reading it as one plot (`#figure.data`). */
+const mainFigure = () => mergeColumns(parts.map((p) => ({ data: p.data, layout: p.layout })));
+
+/** Plotly's computed layout of the main figure: one part's own, or the first's with every
+ * column's axes. */
+function mainFullLayout() {
+  if (parts.length < 2) return parts[0]?._fullLayout;
+  const full = { ...parts[0]._fullLayout };
+  for (const part of parts.slice(1)) {
+    for (const [key, value] of Object.entries(part._fullLayout ?? {})) if (/^[xy]axis\d*$/.test(key)) full[key] = value;
+  }
+  return full;
+}
+
+/** The first part's config: its image button downloads the whole figure (every column), and a
+ * zoom or pan mode chosen there holds for every column. */
+function mainConfig() {
+  const download = {
+    name: "toImage", // plotly's own name: its place and title in the bar
+    title: "Download plot as a png",
+    icon: window.Plotly.Icons.camera,
+    click: () => {
+      const { data, layout } = structuredClone(mainFigure());
+      window.Plotly.downloadImage({ data, layout: { ...layout, paper_bgcolor: "#fff" } }, { format: "png", ...PLOT_CONFIG.toImageButtonOptions });
+    },
+  };
+  return { ...PLOT_CONFIG, modeBarButtonsToRemove: [...PLOT_CONFIG.modeBarButtonsToRemove, "toImage"], modeBarButtonsToAdd: [download] };
 }
 
 /** Resolves once the browser has painted what was drawn (or soon, in a tab it does not paint). */
@@ -289,7 +360,6 @@ async function apply(result, request) {
   const preset = presetOf(result.share);
   if (request.commit) {
     history.replaceState(null, "", `${location.pathname}?${result.share}${location.hash}`);
-    if (request.edits === state.edits) state.controls.fill(result.experiment);
     // A preset's link without a view (?preset=name too) opens in the view its claim is about.
     if (!location.hash && preset?.claim) history.replaceState(null, "", `${location.pathname}?${result.share}${claimHash(preset)}`);
   }
@@ -313,6 +383,9 @@ async function apply(result, request) {
     if (shownPlots.get("signal")?.result !== result) await draw();
     if ($("phase-section").dataset.stale) startPhase(result);
   }
+  // The controls take the canonical experiment after the figure is drawn (unless newer input
+  // came meanwhile): filling them before it cost the redraw their writes and a relayout of the panel.
+  if (request.commit && request.edits === state.edits) state.controls.fill(result.experiment);
   if (request.edits === state.edits) state.changedAt = 0; // the figure shows every change made
   record(result, request, redraw);
   await state.phaseDone; // ready once the diagrams are drawn too
@@ -573,6 +646,10 @@ async function main() {
     // kept in the link's hash like the view: a shared link opens the diagrams coloured as sent
     onColor: (phase) => history.replaceState(null, "", `${location.pathname}${location.search}${hashOf({ ...viewState(), phase })}`),
   });
+  // #figure reads as one plot (its data and layout: the parts' merged), as before the columns
+  for (const name of ["data", "layout"]) Object.defineProperty($("figure"), name, { get: () => mainFigure()[name] });
+  // and plotly's computed layout (axes' lengths in pixels): the first part's, with every part's axes
+  Object.defineProperty($("figure"), "_fullLayout", { get: mainFullLayout });
   state.correlation = new CorrelationPanel($("correlation-list"), $("correlation-status"), PLOT_CONFIG);
   await loadQuery(location.search.slice(1) || state.catalog.presets.find((p) => p.name === DEFAULT_PRESET).share);
 }

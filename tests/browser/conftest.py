@@ -12,6 +12,14 @@ from playwright.sync_api import Page
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results"
+# The dashboard figure's annotation texts in reading order: row by row (by their bottom edge: a
+# statistics line of two lines sits on the same base as one of one), each left to right. The
+# grid's run columns are plots of their own (dashboard.js), so the document holds them column by
+# column.
+FIGURE_TEXTS = """() => [...document.querySelectorAll('#figure .annotation-text')]
+  .map((el) => [el.getBoundingClientRect(), el.textContent])
+  .sort(([a], [b]) => (Math.abs(a.bottom - b.bottom) > 2 ? a.bottom - b.bottom : a.left - b.left))
+  .map(([, text]) => text)"""
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,14 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.conftest import Watch, assert_bars_show_bands, close, open_page, wait_for_location
+from tests.browser.conftest import (
+    FIGURE_TEXTS,
+    Watch,
+    assert_bars_show_bands,
+    close,
+    open_page,
+    wait_for_location,
+)
 
 pytestmark = pytest.mark.browser
 LINK = "depth=3&width=40&samples=300&run=relu,he_normal&run=tanh,xavier"
@@ -46,11 +53,7 @@ def test_dashboard_draws_the_apis_bands(page: Page, live_server: str, watch: Wat
     assert len(bars) == len(expected) == 6
     assert_bars_show_bands(bars, expected)
     # the statistics lines print the mean std and the draws' range, as the API's numbers
-    lines = [
-        m.groups()
-        for t in page.locator("#figure .annotation-text").all_text_contents()
-        if (m := BAND.search(t))
-    ]
+    lines = [m.groups() for t in page.evaluate(FIGURE_TEXTS) if (m := BAND.search(t))]
     assert len(lines) == 6
     for (mean, low, high), t in zip(lines, expected, strict=True):
         for shown, value in (

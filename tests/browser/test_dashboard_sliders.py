@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Locator, Page, Request, Route, expect
 
 from app.presets import PRESETS
-from tests.browser.conftest import Watch, open_page, wait_for_location
+from tests.browser.conftest import FIGURE_TEXTS, Watch, open_page, wait_for_location
 
 pytestmark = pytest.mark.browser
 SAITO = PRESETS["saito-compare"].query
@@ -90,11 +90,7 @@ def shows_the_apis_numbers(page: Page, live_server: str) -> None:
         "() => document.getElementById('figure').data.filter(t => t.type === 'bar').map(t => t.y)"
     )
     assert counts == [t["counts"] for t in expected]
-    shown = [
-        m.group(1)
-        for t in page.locator("#figure .annotation-text").all_text_contents()
-        if (m := SIGMA.search(t))
-    ]
+    shown = [m.group(1) for t in page.evaluate(FIGURE_TEXTS) if (m := SIGMA.search(t))]
     assert len(shown) == len(expected)
     for text, t in zip(shown, expected, strict=True):
         decimals = len(text.partition("e")[0].partition(".")[2])

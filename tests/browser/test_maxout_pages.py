@@ -12,11 +12,10 @@ from playwright.sync_api import Page, expect
 
 from app.presets import PRESETS
 from app.train_presets import TRAIN_PRESETS
-from tests.browser.conftest import Watch, open_page
+from tests.browser.conftest import FIGURE_TEXTS, Watch, open_page
 from tests.browser.test_dashboard_classroom import OVERLAPS, TEXT_OVERLAPS
 
-STATS = """() => [...document.querySelectorAll('#figure .annotation-text')]
-  .map((el) => el.textContent).filter((t) => t.startsWith('σ'))"""
+STATS = f"() => ({FIGURE_TEXTS})().filter((t) => t.startsWith('σ'))"
 
 
 @pytest.mark.parametrize("width", [1440, 1024, 390])
