@@ -71,6 +71,8 @@ _EXACT_POWERS = {"f": range(-126, 128), "d": range(-1022, 1024)}
 
 
 _SCRATCH = threading.local()
+# At most 8 MB kept per thread: a larger network's products dwarf its read-out's page faults.
+SCRATCH_VALUES = 1 << 20
 
 
 def _draw_scratch(shape: tuple[int, ...]) -> NDArray[np.float64]:
@@ -86,8 +88,8 @@ def upstream_gradient(run: RunConfig, position: int, output: Array, loss: str) -
 
     def draw() -> Array:
         rng = np.random.default_rng([run.seed, GRADIENT_STREAM, position])
-        if output.dtype == np.float64:
-            return rng.standard_normal(output.shape)
+        if output.dtype == np.float64 or output.size > SCRATCH_VALUES:
+            return rng.standard_normal(output.shape).astype(output.dtype, copy=False)
         # Drawn into this thread's float64 scratch (the very numbers: `out` only says where): a
         # fresh 0.8 MB array per run is 200 page faults at the texts' size.
         return rng.standard_normal(output.shape, out=_draw_scratch(output.shape)).astype(output.dtype)

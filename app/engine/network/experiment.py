@@ -50,7 +50,7 @@ class RunWork:
     other runs exactly, and only their binning on the (changed) shared ranges is redone. The
     arrays are the very ones the run made, so every statistic has the same bits."""
 
-    x: Array
+    x: Array | None  # None without the backward pass: the inputs are dropped after layer 1
     layers: list[Layer]
     pre: list[Extent | None]
     post: list[Extent | None]
@@ -64,7 +64,7 @@ class RunWork:
     parts: dict[tuple[int, str], Parts] = field(default_factory=dict)
 
     @classmethod
-    def empty(cls, x: Array, depth: int) -> RunWork:
+    def empty(cls, x: Array | None, depth: int) -> RunWork:
         return cls(x, [], [None] * depth, [None] * depth, [None] * depth, [None] * depth, [None] * depth)
 
     def parts_of(self, j: int, kind: str) -> Parts:
@@ -83,7 +83,8 @@ class RunWork:
 
     @property
     def nbytes(self) -> int:
-        arrays = [self.x] + [g.delta for g in self.grads if g is not None]
+        arrays = [] if self.x is None else [self.x]
+        arrays += [g.delta for g in self.grads if g is not None]
         for layer in self.layers:
             arrays += [layer.weights, layer.z, layer.a] + ([] if layer.bias is None else [layer.bias])
         # z and f(z) share memory for a linear layer: counted once
@@ -177,7 +178,8 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
         if config.gradients:
             _add_gradients(config, forward_pass, pool)
             for i, work in enumerate(forward_pass.works):
-                if i not in forward_pass.repeated:  # every layer is kept: nothing more to hold
+                # every layer is kept anyway; a small run's gradients were kept too
+                if i not in forward_pass.repeated and all(g is not None for g in work.grads):
                     RUNS.put(_work_key(config, i, dtype), work)
     labels = run_labels(config.runs)
     return ExperimentResult(
@@ -254,7 +256,7 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], pool: Executor)
             # a function of these settings alone: a request with the same seed reuses the draw
             inputs[key] = DRAWS.get(("inputs", *key, np.dtype(dtype).str), partial(input_samples, run, dtype))
         samples.append(inputs[key] if config.gradients else None)
-        works.append(RunWork.empty(inputs[key], run.depth))
+        works.append(RunWork.empty(samples[-1], run.depth))
         # recycle: a layer's arrays are reused two layers on, once it has been summarized (below),
         # unless the backward pass needs every layer.
         # With a thread for the statistics, each layer's weights are drawn there too, meanwhile.
@@ -302,9 +304,14 @@ def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, pool: E
             extents[i] = works[i].grad_extents[j] = works[i].grad_extents[j] or scan(g.delta)
         return _gradient_stats(config, grads, extents, {i: works[i].parts_of(j, "grad") for i in grads})
 
+    # A run too large for memo.RUNS (its layers alone) drops each gradient once summarized, as
+    # before: holding them would raise its peak memory by a third, for nothing.
+    keep = {i for i, work in enumerate(works) if work.nbytes <= RUNS.max_entry_bytes}
+
     def summarize_gradients(j: int, here: dict[int, LayerGradient]) -> None:
         for i, g in here.items():
-            works[i].grads[j] = g
+            if i in keep:
+                works[i].grads[j] = g
         stats = by_axes(config, here, partial(stats_of, j))
         for i, s in stats.items():
             g = here[i]

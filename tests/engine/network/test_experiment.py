@@ -714,3 +714,16 @@ def test_experiment_work_reused_only_for_the_same_run_position_and_loss(
     DRAWS.clear()
     run_experiment(make_experiment(shared, SWEPT[:2], gradients=False))
     assert len(RUNS) == 0  # a forward pass recycles its layers' arrays: nothing is kept
+
+
+def test_experiment_runs_too_large_to_keep_are_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose layers alone exceed memo.RUNS's entry limit keeps neither them nor its
+    gradients past the pass (its peak memory stays what it was), and is computed again."""
+    shared = {**SAITO, "samples": 200, "depth": 2, "width": 30}
+    monkeypatch.setattr(RUNS, "max_entry_bytes", 1000)
+    DRAWS.clear()
+    first = pickle.dumps(run_experiment(make_experiment(shared, SWEPT[:1])))
+    assert len(RUNS) == 0
+    positions = _counting_forward(monkeypatch)
+    assert pickle.dumps(run_experiment(make_experiment(shared, SWEPT[:1]))) == first
+    assert positions == [0]
