@@ -3,16 +3,19 @@
     python -m bench.draw_bench [--rounds 6] [--reacts 10]
 
 Starts a server (as `initscope serve` does) and Debian's Chromium, opens the dashboard, asks the
-API for two answers (run 1's std 0.5 and 0.6: a slider's two steps) and reacts each plot to them
-in turn, reading the page's main-thread CPU time (Chrome's Performance metrics in thread ticks,
-steadier than wall time on shared cores). Cases, measured in interleaved rounds:
+API for answers (run 1's std 0.5 and 0.6: a slider's two steps; and seeds 1 and 2: every run
+changed) and redraws each case with them in turn, reading the page's main-thread CPU time
+(Chrome's Performance metrics in thread ticks, steadier than wall time on shared cores). Cases,
+measured in interleaved rounds:
 
-- grid: the histogram grid (5 layers x 3 runs) as the dashboard draws it;
-- grid with plotly's defaults (the baseline): the same figure with every axis checking its tick
-  labels against the figure's edge and the config passed on every react, as before issue 14;
-- signal: the signal chart, which a redraw no longer waits for when it is off the screen;
-- one column: the grid's first column alone (its 5 subplots at the same places), what a redraw
-  would cost if each run's column were a plot of its own and only the changed one were redrawn.
+- grid as one plot (the baseline): the histogram grid (5 layers x 3 runs) in one plotly plot, as
+  the dashboard drew it before issue 14's columns; plotly redraws all of it for any change;
+- columns, one run changed: the grid as one plot per run column laid on top of each other, as
+  the dashboard draws it now: each column's figure compared (as JSON) with the one it shows, and
+  only the changed column (run 1's) reacted;
+- columns, every run changed: the same with the seed changed, so every column changes: the
+  dashboard then draws the grid as one plot (three plots cost plotly's fixed cost three times);
+- signal: the signal chart, which a redraw no longer waits for when it is off the screen.
 
 Issue 14's target is 100 ms from a control change to the redrawn figure, the request included.
 """
@@ -32,57 +35,62 @@ from tests.live import serve
 
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
-# The figures of two answers, built by the page's own modules, and a div for one column.
+# The figures of the answers, built by the page's own modules, and a div for each case: the
+# columns' cases get one part per run, laid on top of each other as in the dashboard's #figure.
 PREPARE = """async (saito) => {
   const F = await import('/static/js/figures.js');
+  const G = await import('/static/js/grid-columns.js');
   const get = async (q) => (await fetch('/api/v1/simulate?' + q)).json();
-  const answers = [await get(saito.replace('normal&', 'normal,std:0.5&')),
-                   await get(saito.replace('normal&', 'normal,std:0.6&'))];
+  const std = [await get(saito.replace('normal&', 'normal,std:0.5&')),
+               await get(saito.replace('normal&', 'normal,std:0.6&'))];
+  const seed = [await get(saito + '&seed=1'), await get(saito + '&seed=2')];
   const width = document.getElementById('figure').clientWidth;
   const sized = (m) => ({ data: m.data, layout: { ...m.layout, width } });
-  const grid = answers.map((r) => sized(F.gridFigure(r, { kind: 'post', width })));
-  // plotly's defaults: no axis skips the check of its tick labels against the figure's edge
-  const defaults = grid.map((m) => {
-    const layout = structuredClone(m.layout);
-    for (const key of Object.keys(layout)) {
-      if (/^[xy]axis\\d*$/.test(key)) delete layout[key].ticklabeloverflow;
-    }
-    return { data: m.data, layout };
-  });
-  const signal = answers.map((r) => sized(F.signalFigure(r, { width })));
-  // column 0: subplots 1, 4, 7, ... with their annotations and the run's title
-  const runs = answers[0].runs.length;
-  const kOf = (ref) => Number((ref || '').match(/^[xy](\\d*)/)?.[1] || 1);
-  const mine = (k) => (k - 1) % runs === 0;
-  const column = grid.map((m) => {
-    const layout = { ...m.layout, annotations: m.layout.annotations.filter((a) =>
-      a.xref === 'paper' ? a.x * runs < 1 : mine(kOf(a.xref))) };
-    const axes = Object.keys(layout).filter((key) => /^[xy]axis\\d*$/.test(key));
-    for (const key of axes) if (!mine(Number(key.slice(5) || 1))) delete layout[key];
-    return { data: m.data.filter((t) => mine(kOf(t.xaxis))), layout };
-  });
-  const host = Object.assign(document.createElement('div'), { id: 'bench-column' });
-  document.getElementById('charts').append(host);
-  window.benchFigures = { grid, defaults, signal, column };
+  const grid = (answers) => answers.map((r) => sized(F.gridFigure(r, { kind: 'post', width })));
+  const columns = (answers) => grid(answers).map((m) => G.gridColumns(m, answers[0].runs.length));
+  const signal = std.map((r) => sized(F.signalFigure(r, { width })));
+  for (const id of ['bench-grid', 'bench-one', 'bench-every']) {
+    const host = Object.assign(document.createElement('div'), { id });
+    host.style.position = 'relative';
+    document.getElementById('charts').append(host);
+  }
+  window.benchFigures = { grid: grid(std), one: columns(std), every: columns(seed), signal };
+  window.benchShown = {};
 }"""
-CONFIG = (
-    "{ responsive: true, displaylogo: false, showSendToCloud: false,"
-    " modeBarButtonsToRemove: ['select2d', 'lasso2d'],"
-    " toImageButtonOptions: { filename: 'initscope', scale: 2 } }"
-)
-# n reacts alternating the two answers; config on every react for the baseline only
-REACT = f"""async ([name, id, n]) => {{
+# n redraws alternating the two answers. A columns' case draws as the dashboard's drawMain: the
+# parts whose figure (as JSON) changed are reacted, or the grid as one plot when all of them did.
+REACT = """async ([name, id, n]) => {
+  const G = await import('/static/js/grid-columns.js');
   const figures = window.benchFigures[name];
-  for (let i = 0; i < n; i++) {{
-    const {{ data, layout }} = structuredClone(figures[i % 2]);
-    await window.Plotly.react(id, data, layout, name === 'defaults' ? {CONFIG} : undefined);
-  }}
-}}"""
+  const host = document.getElementById(id);
+  for (let i = 0; i < n; i++) {
+    const figure = structuredClone(figures[i % 2]);
+    if (!Array.isArray(figure)) {
+      await window.Plotly.react(id, figure.data, figure.layout);
+      continue;
+    }
+    const shown = (window.benchShown[id] ??= { json: null, whole: false });
+    const json = figure.map((part) => JSON.stringify(part));
+    const plan = G.planParts(shown.json, shown.whole, json);
+    const drawn = plan.whole ? [G.mergeColumns(figure)] : figure;
+    while (host.children.length > drawn.length) {
+      window.Plotly.purge(host.lastElementChild);
+      host.lastElementChild.remove();
+    }
+    while (host.children.length < drawn.length) {
+      const div = host.appendChild(document.createElement('div'));
+      div.style.cssText = 'position: absolute; top: 0; left: 0; width: 100%';
+      if (!plan.draw.includes(host.children.length - 1)) plan.draw.push(host.children.length - 1);
+    }
+    for (const c of plan.draw) await window.Plotly.react(host.children[c], drawn[c].data, drawn[c].layout);
+    Object.assign(shown, { json, whole: plan.whole });
+  }
+}"""
 CASES = {
-    "grid": ("grid", "figure"),
-    "grid with plotly's defaults (baseline)": ("defaults", "figure"),
+    "grid as one plot (baseline)": ("grid", "bench-grid"),
+    "columns, one run changed (the dashboard)": ("one", "bench-one"),
+    "columns, every run changed": ("every", "bench-every"),
     "signal chart": ("signal", "signal"),
-    "one column of the grid": ("column", "bench-column"),
 }
 
 
@@ -120,18 +128,11 @@ def main() -> None:
                 times[case].append(measure(page, cdp, name, div, args.reacts))
         browser.close()
     median = {case: statistics.median(t) for case, t in times.items()}
-    baseline = median["grid with plotly's defaults (baseline)"]
-    print(f"saito-compare, main-thread CPU ms per react (median of {args.rounds} rounds of {args.reacts});")
+    baseline = median["grid as one plot (baseline)"]
+    print(f"saito-compare, main-thread CPU ms per redraw (median of {args.rounds} rounds of {args.reacts});")
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for case, ms in median.items():
-        print(f"  {case:40s} {ms:6.1f} ms   {ms / baseline:5.2f}x the baseline")
-    critical_before = baseline + median["signal chart"]
-    print(
-        f"a commit's drawing before the grid is painted: {critical_before:.1f} ms before"
-        " issue 14's drawing work"
-        f" (grid with defaults + signal chart), {median['grid']:.1f} ms now (the grid;"
-        f" the off-screen chart follows the paint): {median['grid'] / critical_before:.2f}x"
-    )
+        print(f"  {case:42s} {ms:6.1f} ms   {ms / baseline:5.2f}x the baseline")
 
 
 if __name__ == "__main__":

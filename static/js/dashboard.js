@@ -14,7 +14,7 @@ import { rowCount, typedRows } from "./layers.js";
 import { copyLink, showMessage } from "./page.js";
 import { PHASE_NOTE, SIGNAL_NOTE, viewNote } from "./glossary.js";
 import { PhasePanel } from "./phase-panel.js";
-import { gridColumns, mergeColumns } from "./grid-columns.js";
+import { gridColumns, mergeColumns, planParts } from "./grid-columns.js";
 import { fittedHeight, presentationOrder, stepPreset } from "./present.js";
 import { LatestOnly } from "./slider-live.js";
 
@@ -51,10 +51,11 @@ const plotMs = new WeakMap(); // of which building and drawing the plots took
 const shownIn = new WeakMap();
 // What each plot shows ({ result, key }), so a draw skips a plot already showing it.
 const shownPlots = new Map();
-// The main figure's plots in #figure: one for a view, one per run column for the grid (laid on top
-// of each other), and the figure each last drew (as JSON), so a redraw reacts only what changed.
+// The main figure's plots in #figure: one for a view or a grid drawn whole, one per run column for
+// the grid (laid on top of each other), so a redraw reacts only what changed.
 const parts = [];
-const partShown = [];
+const partsShown = { json: null, whole: false }; // each column's figure drawn (as JSON), and whether as one plot
+const configured = new WeakSet(); // parts given their config
 let dragmode = null; // zoom or pan, as chosen in the modebar: kept for every part and redraw
 // The plots on the screen or near it (IntersectionObserver): an off-screen one waits.
 const onScreen = new Set();
@@ -224,31 +225,35 @@ async function reactPlot(id, { data, layout }, width, result, key) {
   shownPlots.set(id, { result, key });
 }
 
-/** The main figure's plots, `figures` one per part: a grid's columns, or a view's one figure. A
- * part whose figure is unchanged is not drawn again: a slider moves one run, and plotly redraws a
- * whole plot (every subplot's axes, ticks and notes) for any change of its data (issue 14). */
+/** The main figure's plots: `figures` are a grid's columns, or a view's one figure. A redraw
+ * reacts only the columns whose figure changed: a slider moves one run, and plotly redraws a whole
+ * plot (every subplot's axes, ticks and notes) for any change of its data (issue 14). When every
+ * column changed, the grid is drawn as one plot (planParts). */
 async function drawMain(figures, width) {
-  while (parts.length > figures.length) {
+  const sized = figures.map(({ data, layout }) => ({ data, layout: { ...layout, width, ...(dragmode ? { dragmode } : {}) } }));
+  const json = sized.map((figure) => JSON.stringify(figure));
+  const plan = planParts(partsShown.json, partsShown.whole, json);
+  const drawn = plan.whole ? [mergeColumns(sized)] : sized;
+  while (parts.length > drawn.length) {
     window.Plotly.purge(parts.pop());
-    partShown.pop();
     $("figure").lastElementChild.remove();
   }
-  while (parts.length < figures.length) {
-    const div = Object.assign(document.createElement("div"), { className: "figure-part" });
-    $("figure").append(div);
-    parts.push(div);
-    partShown.push(null);
+  while (parts.length < drawn.length) {
+    parts.push($("figure").appendChild(Object.assign(document.createElement("div"), { className: "figure-part" })));
+    plan.draw.includes(parts.length - 1) || plan.draw.push(parts.length - 1);
   }
-  for (const [i, { data, layout }] of figures.entries()) {
-    const figure = { data, layout: { ...layout, width, ...(dragmode ? { dragmode } : {}) } };
-    const json = JSON.stringify(figure);
-    if (partShown[i] === json) continue;
-    // The first part holds the modebar; the others none (theirs would sit on top of its).
-    const config = partShown[i] !== null ? undefined : i === 0 ? mainConfig() : { ...PLOT_CONFIG, displayModeBar: false };
-    await window.Plotly.react(parts[i], figure.data, figure.layout, config);
-    partShown[i] = json;
-    if (i === 0 && config) parts[0].on("plotly_relayout", followMode);
+  partsShown.json = null; // a failed react leaves nothing taken for drawn
+  for (const i of plan.draw) {
+    // The config goes with a part's first drawing only (given again, react compares plotly's
+    // whole default config). The first part holds the modebar; the others none (theirs would
+    // sit on top of its).
+    const config = configured.has(parts[i]) ? undefined : i === 0 ? mainConfig() : { ...PLOT_CONFIG, displayModeBar: false };
+    await window.Plotly.react(parts[i], drawn[i].data, drawn[i].layout, config);
+    if (!config) continue;
+    configured.add(parts[i]);
+    if (i === 0) parts[0].on("plotly_relayout", followMode);
   }
+  Object.assign(partsShown, { json, whole: plan.whole });
 }
 
 /** The modebar's zoom or pan mode, chosen on the first part, for the others too. */

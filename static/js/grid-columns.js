@@ -63,3 +63,15 @@ export function mergeColumns(columns) {
   data.sort(([a, i], [b, j]) => k(a) - k(b) || i - j); // stable: a subplot's bars before its curve
   return { data: data.map(([t]) => t), layout };
 }
+
+/** How to draw `next` (each column's figure as JSON) over what is shown (`shown`: the columns'
+ * JSON last drawn, `whole`: whether they were drawn as one plot). One plot when every column
+ * changed (a seed, a shared setting, a common range that moved): plotly's fixed cost per plot made
+ * three columns cost 1.15-1.25x one plot of the grid. Else a plot per column, and only the changed
+ * ones drawn (all, when coming back from one plot). Returns { whole, draw: the parts to react }. */
+export function planParts(shown, whole, next) {
+  const changed = next.map((json, c) => shown?.[c] !== json || shown.length !== next.length);
+  if (next.length > 1 && changed.every(Boolean)) return { whole: true, draw: [0] };
+  if (whole) return { whole: false, draw: next.map((_, c) => c) };
+  return { whole: false, draw: changed.flatMap((yes, c) => (yes ? [c] : [])) };
+}

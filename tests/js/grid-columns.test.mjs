@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { gridFigure } from "../../static/js/figures.js";
-import { gridColumns, mergeColumns, subplotOf } from "../../static/js/grid-columns.js";
+import { gridColumns, mergeColumns, planParts, subplotOf } from "../../static/js/grid-columns.js";
 
 const linspace = (lo, hi, n) => [...Array(n + 1).keys()].map((i) => lo + ((hi - lo) * i) / n);
 
@@ -93,4 +93,26 @@ test("a_one_run_grid_is_one_column_and_a_single_figure_merges_to_itself", () => 
   assert.deepEqual(only.data, grid.data);
   assert.deepEqual(only.layout, grid.layout);
   assert.deepEqual(mergeColumns([grid]), grid);
+});
+
+test("plan_parts_draws_only_the_changed_columns_and_the_whole_grid_when_every_one_changed", () => {
+  // the first drawing, a seed, a shared setting: every column new, one plot
+  assert.deepEqual(planParts(null, false, ["a", "b", "c"]), { whole: true, draw: [0] });
+  assert.deepEqual(planParts(["a", "b", "c"], false, ["A", "B", "C"]), { whole: true, draw: [0] });
+  assert.deepEqual(planParts(["a", "b", "c"], true, ["A", "B", "C"]), { whole: true, draw: [0] });
+  // a slider on one run: its column only
+  assert.deepEqual(planParts(["a", "b", "c"], false, ["A", "b", "c"]), { whole: false, draw: [0] });
+  assert.deepEqual(planParts(["a", "b", "c"], false, ["a", "b", "C"]), { whole: false, draw: [2] });
+  assert.deepEqual(planParts(["a", "b", "c"], false, ["A", "b", "C"]), { whole: false, draw: [0, 2] });
+  // from one plot back to columns: every part drawn (the first held the whole grid)
+  assert.deepEqual(planParts(["a", "b", "c"], true, ["a", "B", "c"]), { whole: false, draw: [0, 1, 2] });
+  // nothing changed: nothing drawn
+  assert.deepEqual(planParts(["a", "b", "c"], false, ["a", "b", "c"]), { whole: false, draw: [] });
+  // another number of runs: all new
+  assert.deepEqual(planParts(["a", "b"], false, ["a", "b", "c"]), { whole: true, draw: [0] });
+  // a view's one figure (or one run): drawn when changed, or when the parts held a grid
+  assert.deepEqual(planParts(["a"], false, ["A"]), { whole: false, draw: [0] });
+  assert.deepEqual(planParts(["a"], false, ["a"]), { whole: false, draw: [] });
+  assert.deepEqual(planParts(["a", "b", "c"], true, ["x"]), { whole: false, draw: [0] });
+  assert.deepEqual(planParts(null, false, ["x"]), { whole: false, draw: [0] });
 });
