@@ -18,7 +18,8 @@ units of one pass over the layer, `np.subtract(z, z.mean(axis=0))`, interleaved 
 (min over rounds, in thread CPU time; issue 15 asks for at most one extra pass per norm: this
 says how far the NumPy layers are from that). "scaled": scale and shift away from 1 and 0 (a
 trained layer's, which adds their two passes); BatchNorm's "training" moves its running
-averages too.
+averages too; "backward at init" is the backward an experiment at init runs, without the scale's
+and shift's gradients (a training's backward needs them).
 `--norms-only` times these alone (no experiments).
 
 `--against REV`: beside each norm line, the same layer as app/engine/layers/norm.py was at that git
@@ -181,6 +182,10 @@ def _norm_timers(
         norm.forward(z, keep=True)
         timers[f"{kind}: forward{tag}"] = partial(norm.forward, z, keep=True)
         timers[f"{kind}: backward{tag}"] = partial(norm.backward, g)
+        at_init = norm_class(width)  # as an experiment at init runs it: no scale or shift gradients
+        at_init.parameter_gradients = False
+        at_init.forward(z, keep=True)
+        timers[f"{kind}: backward at init{tag}"] = partial(at_init.backward, g)
         timers[f"{kind}: scaled forward{tag}"] = partial(scaled.forward, z, keep=True)
         scaled.forward(z, keep=True)
         timers[f"{kind}: scaled backward{tag}"] = partial(scaled.backward, g)

@@ -31,6 +31,7 @@ def test_norm_passes_prints_every_variant(capsys: pytest.CaptureFixture[str]) ->
         f"{kind}: scaled {what}" for kind in ("batch", "layer", "rms") for what in ("forward", "backward")
     }
     expected.add("batch: training forward")
+    expected |= {f"{kind}: backward at init" for kind in ("batch", "layer", "rms")}
     assert set(ratios) == expected
     assert all(math.isfinite(r) and r > 0 for r in ratios.values())
 
@@ -67,7 +68,7 @@ def test_against_times_the_layers_of_a_revision_beside(capsys: pytest.CaptureFix
     out = capsys.readouterr().out
     assert "shuffled rounds" in out
     lines = [line for line in out.splitlines() if ": " in line and "one pass" not in line]
-    assert len(lines) == 13
+    assert len(lines) == 16  # 3 norms x (forward, backward, at init, scaled both), training
     for line in lines:
         now, before = re.findall(r"\d+\.\d\d", line)
         assert "@HEAD:" in line and float(now) > 0 and float(before) > 0

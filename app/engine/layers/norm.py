@@ -55,6 +55,10 @@ class _Norm:
     _kept = (1, -1)  # a statistic's shape, kept as size 1 on the axis
     centred = True
     shift = True
+    # Off in experiments at init, which never read the scale's and shift's gradients: LayerNorm
+    # and RMSNorm then skip their two sums over the batch (BatchNorm at scale 1 takes them anyway,
+    # since its own gradient is made of them). A training needs them.
+    parameter_gradients = True
 
     def __init__(self, units: int, dtype: type[np.floating] = np.float32) -> None:
         self.params: dict[str, Array] = {"gamma": np.ones(units, dtype=dtype)}
@@ -194,12 +198,16 @@ class _Norm:
         if xhat is None or inv is None:
             raise RuntimeError(f"{type(self).__name__}.backward needs forward(x, keep=True) first")
         n = g.dtype.type(xhat.shape[self.axis])
-        gamma_grad = np.einsum("ij,ij->j", g, xhat)
-        self.grads["gamma"] = gamma_grad
-        beta_grad = _column_sums(g) if self.shift else None
-        if beta_grad is not None:
-            self.grads["beta"] = beta_grad
         unscaled = self._unscaled()
+        gamma_grad: Array | None = None
+        beta_grad: Array | None = None
+        if self.parameter_gradients or (unscaled and self.axis == 0):
+            gamma_grad = np.einsum("ij,ij->j", g, xhat)
+            beta_grad = _column_sums(g) if self.shift else None
+        if self.parameter_gradients and gamma_grad is not None:
+            self.grads["gamma"] = gamma_grad
+            if beta_grad is not None:
+                self.grads["beta"] = beta_grad
         # (RMSNorm at scale 1 has no array of d to spare: blocked, it measured no faster)
         if (self.centred or not unscaled) and _blockable(g, xhat, inv, self.params["gamma"]):
             return self._blocked_backward(g, xhat, inv, n, unscaled, gamma_grad, beta_grad)
@@ -207,7 +215,7 @@ class _Norm:
         # d/dx of the standardization: remove d's mean (when centred) and its part along xhat.
         # BatchNorm with scale 1 (as at init) has both sums already: its parameters' gradients
         # are the same sums over the batch, bit for bit (two passes fewer).
-        if unscaled and self.axis == 0:
+        if unscaled and self.axis == 0 and gamma_grad is not None:  # (always taken then)
             along = gamma_grad.reshape(self._kept) / n
         else:
             along = self._sum_of_products(d, xhat) / n
@@ -242,7 +250,7 @@ class _Norm:
         inv: Array,
         n: np.floating,
         unscaled: bool,
-        gamma_grad: Array,
+        gamma_grad: Array | None,
         beta_grad: Array | None,
     ) -> Array:
         """backward's elementwise steps (and LayerNorm's and RMSNorm's row sums) a block of rows
@@ -256,7 +264,7 @@ class _Norm:
         step = _block_rows(g)
         scratch = np.empty((min(step, g.shape[0]), g.shape[1]), g.dtype)
         if self.axis == 0:
-            if unscaled and beta_grad is not None:  # the parameters' sums are d's (d is g)
+            if unscaled and gamma_grad is not None and beta_grad is not None:  # d is g: its sums
                 d, along = g, gamma_grad.reshape(self._kept) / n
                 mean = beta_grad.reshape(self._kept) / n
             else:

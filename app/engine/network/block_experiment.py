@@ -25,7 +25,7 @@ from ..measure.units import unit_counts
 from ..theory import RunTheory, run_theory
 from .backward import scale_back, upstream_gradient
 from .block_theory import block_theory
-from .blocks import Network, Row, build, scaled_backward, stream, trace
+from .blocks import Network, Row, build, scaled_backward, stream, trace, without_parameter_gradients
 from .config import ExperimentConfig, RunConfig
 from .forward import input_samples
 from .labels import run_labels
@@ -106,6 +106,7 @@ def run_block_experiment(config: ExperimentConfig, dtype: type[np.floating] = np
         x: Array = DRAWS.get(("inputs", *key, np.dtype(dtype).str), partial(input_samples, run, dtype))  # type: ignore[assignment]
         if keep:  # the backward pass needs every layer: build them all
             net = build(run, position, dtype, x)
+            without_parameter_gradients(net)
             nets.append(net)
             streams.append(trace(net, x, keep))
         else:

@@ -415,6 +415,14 @@ def set_training(net: Network, on: bool) -> None:
             layer.track = on
 
 
+def without_parameter_gradients(net: Network) -> None:
+    """The norms skip their scale's and shift's gradients (an experiment at init reads only the
+    dense layers'): 0.3-0.55 of a pass less per LayerNorm or RMSNorm backward."""
+    for layer in _flat(net.layers):
+        if isinstance(layer, Norm):
+            layer.parameter_gradients = False
+
+
 def _pieces(run: RunConfig, j: int) -> int:
     return ACTIVATIONS[run.activation_at(j)].pieces(run.activation_params_at(j))
 

@@ -114,6 +114,13 @@ def _check(kind: str, x: Array, seed: int, scaled: bool, grad_dtype: type | None
         _same_bits(dx, dx_old, "backward dx")
         for name, grad in grads_old.items():
             _same_bits(norm.grads[name], grad, f"d{name}")
+        # an experiment at init skips the parameters' gradients: dx keeps its bits
+        bare = NORMS[kind](x.shape[1], x.dtype.type)
+        bare.params = {name: p.copy() for name, p in norm.params.items()}
+        bare.parameter_gradients = False
+        bare.forward(x, keep=True)
+        _same_bits(bare.backward(g), dx_old, "backward dx without the parameters' gradients")
+        assert bare.grads == {}
         _same_bits(norm.forward(x, keep=False), y_old, "forward without keep")
         mean, inv = norm.statistics(x)
         _same_bits(inv, inv_old, "statistics inv")
