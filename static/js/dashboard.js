@@ -54,7 +54,8 @@ const shownPlots = new Map();
 // The main figure's plots in #figure: one for a view or a grid drawn whole, one per run column for
 // the grid (laid on top of each other), so a redraw reacts only what changed.
 const parts = [];
-const partsShown = { json: null, whole: false }; // each column's figure drawn (as JSON), and whether as one plot
+// Each column's figure drawn (and as JSON), whether as one plot, and what the last draw reacted.
+const partsShown = { json: null, whole: false, columns: null, drew: "" };
 const configured = new WeakSet(); // parts given their config
 let dragmode = null; // zoom or pan, as chosen in the modebar: kept for every part and redraw
 // The plots on the screen or near it (IntersectionObserver): an off-screen one waits.
@@ -151,8 +152,14 @@ function syncViewControls() {
  * it, with the newest result (a drag's intermediate answers are skipped, not queued). */
 function draw() {
   state.drawAgain = true;
+  return drawing();
+}
+
+/** The one drawing in progress, started if none is: `first` (if given), then draws while asked. */
+function drawing(first = null) {
   state.drawing ??= (async () => {
     try {
+      if (first) await first();
       while (state.drawAgain) {
         state.drawAgain = false;
         await drawFigures();
@@ -233,17 +240,35 @@ async function drawMain(figures, width) {
   const sized = figures.map(({ data, layout }) => ({ data, layout: { ...layout, width, ...(dragmode ? { dragmode } : {}) } }));
   const json = sized.map((figure) => JSON.stringify(figure));
   const plan = planParts(partsShown.json, partsShown.whole, json);
-  const drawn = plan.whole ? [mergeColumns(sized)] : sized;
+  await drawParts(plan.whole ? [mergeColumns(sized)] : sized, plan.draw);
+  Object.assign(partsShown, { json, whole: plan.whole, columns: sized, drew: plan.whole ? "one plot" : `columns ${plan.draw}` });
+  // A grid drawn as one plot is split into its columns once the page is idle, so that the next
+  // change of one run (the first step of a slider) redraws its column only.
+  cancelIdleCallback(state.idleSplit);
+  if (plan.whole) state.idleSplit = requestIdleCallback(() => state.drawing || drawing(splitParts));
+}
+
+/** The grid drawn as one plot, drawn again as its columns (the same pixels). */
+async function splitParts() {
+  const { json, columns, whole } = partsShown;
+  if (!whole || !json) return;
+  await drawParts(columns, columns.map((_, c) => c));
+  Object.assign(partsShown, { json, whole: false }); // the columns' JSON as given (plotly adds to them)
+}
+
+/** React parts `draw` of #figure to `drawn` (one figure per part), adding or removing parts. */
+async function drawParts(drawn, draw) {
   while (parts.length > drawn.length) {
     window.Plotly.purge(parts.pop());
     $("figure").lastElementChild.remove();
   }
   while (parts.length < drawn.length) {
     parts.push($("figure").appendChild(Object.assign(document.createElement("div"), { className: "figure-part" })));
-    plan.draw.includes(parts.length - 1) || plan.draw.push(parts.length - 1);
+    draw.includes(parts.length - 1) || draw.push(parts.length - 1);
   }
   partsShown.json = null; // a failed react leaves nothing taken for drawn
-  for (const i of plan.draw) {
+  // the top parts first: the first part, drawn last, may hold the whole grid till then
+  for (const i of [...draw].sort((a, b) => b - a)) {
     // The config goes with a part's first drawing only (given again, react compares plotly's
     // whole default config). The first part holds the modebar; the others none (theirs would
     // sit on top of its).
@@ -253,7 +278,6 @@ async function drawMain(figures, width) {
     configured.add(parts[i]);
     if (i === 0) parts[0].on("plotly_relayout", followMode);
   }
-  Object.assign(partsShown, { json, whole: plan.whole });
 }
 
 /** The modebar's zoom or pan mode, chosen on the first part, for the others too. */
@@ -418,6 +442,7 @@ function record(result, request, redraw) {
     request: Math.round(request.answeredAt - request.sentAt),
     draw: Math.round(end - request.answeredAt),
     plot: Math.round(plotMs.get(result)),
+    drew: partsShown.drew, // the main figure's plots reacted: "one plot" or "columns 0,2"
     share: result.share,
   };
   timings.push(entry);

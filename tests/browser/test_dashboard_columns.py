@@ -55,26 +55,33 @@ def api_counts(page: Page, live_server: str) -> list[list[int]]:
     return [run["layers"][j]["post"]["counts"] for j in range(5) for run in answer["runs"]]
 
 
+def split(page: Page) -> None:
+    """Wait for the grid's columns: a grid drawn as one plot is split once the page is idle."""
+    page.wait_for_function("() => document.querySelectorAll('#figure > .figure-part').length === 3")
+
+
 def test_dashboard_columns_one_run_changed_redraws_its_column_only(
     page: Page, live_server: str, watch: Watch
 ) -> None:
     open_page(page, f"{live_server}/?{SAITO}{GRID}")
-    assert parts(page) == 1  # the first drawing: every column new, one plot
-    step_std(page)
-    assert parts(page) == 3  # a run's change: a plot per column
+    assert page.evaluate("window.initscopeTimings.at(-1).drew") == "one plot"  # every column new
+    split(page)  # the page idle: a plot per column, ready for a change of one run
     assert page.evaluate(BARS) == api_counts(page, live_server)
     page.evaluate(COUNT_DRAWS)
     step_std(page)
     # run 1's column was drawn again; runs 2 and 3 (unchanged, range 0..1) were not
+    assert page.evaluate("window.initscopeTimings.at(-1).drew") == "columns 0"
     assert page.evaluate("window.partDraws") == [1, 0, 0]
+    assert parts(page) == 3
     assert page.evaluate(BARS) == api_counts(page, live_server)
-    # a change of every run (the seed): one plot again, showing the API's numbers
+    # a change of every run (the seed): one plot, then its columns again, showing the API's numbers
     seed = page.locator('#shared [data-field="seed"]')
     seed.fill("7")
     seed.dispatch_event("change")
     wait_for_location(page, r"seed=7")
     page.wait_for_function("() => document.body.dataset.busy === undefined")
-    assert parts(page) == 1
+    assert page.evaluate("window.initscopeTimings.at(-1).drew") == "one plot"
+    split(page)
     assert page.evaluate(BARS) == api_counts(page, live_server)
 
 
@@ -84,7 +91,7 @@ def test_dashboard_columns_show_the_pixels_of_the_grid_as_one_plot(
 ) -> None:
     open_page(page, f"{live_server}/?{SAITO}{GRID}", width)
     step_std(page)
-    assert parts(page) == 3
+    split(page)
     # the grid as one plot, from the columns as drawn, beside them
     page.evaluate(
         """async () => {
@@ -110,8 +117,7 @@ def test_dashboard_columns_take_the_pointer_and_the_modebar_serves_them_all(
     page: Page, live_server: str, watch: Watch
 ) -> None:
     open_page(page, f"{live_server}/?{SAITO}{GRID}", 1440)
-    step_std(page)
-    assert parts(page) == 3
+    split(page)
     # hover on a bar of the last column (relu's layer 1): its own hover label, under two plots
     bar = page.locator("#figure > .figure-part").nth(2).locator(".barlayer .point path").nth(10)
     box = bar.bounding_box()
@@ -127,10 +133,9 @@ def test_dashboard_columns_take_the_pointer_and_the_modebar_serves_them_all(
     modes = "() => [...document.querySelectorAll('#figure > .figure-part')].map(p => p._fullLayout.dragmode)"
     page.wait_for_function(f"() => ({modes})().every(m => m === 'pan')")
     # and stays chosen when the figure is drawn again (the mode changed every column's figure: one
-    # plot), and again (a plot per column)
+    # plot, split again when idle)
     step_std(page)
-    assert page.evaluate(modes) == ["pan"]
-    step_std(page)
+    split(page)
     assert page.evaluate(modes) == ["pan", "pan", "pan"]
     # the image button downloads the whole grid (every column), at twice the figure's size
     page.locator("#figure").hover()
