@@ -50,6 +50,19 @@ export function fitsColumn(text, fontSize, px) {
   return text.length * 0.55 * fontSize <= px;
 }
 
+/** A statistics line broken into lines that each fit a column `px` wide (fitsColumn), at its
+ * " · " separators, as few as fit: a phone's short line with dead and distinct units ran into the
+ * next column's (three runs at 390 px). */
+export function wrapToColumn(text, fontSize, px) {
+  const lines = [];
+  for (const part of text.split(" · ")) {
+    const joined = lines.length ? `${lines.at(-1)} · ${part}` : part;
+    if (lines.length && fitsColumn(joined, fontSize, px)) lines[lines.length - 1] = joined;
+    else lines.push(part);
+  }
+  return lines.join("<br>");
+}
+
 /** For each edge, the bin it opens (the last edge: the last bin) as [a, b, ")" or "]"]: numpy's
  * last bin includes its right edge, the others do not. */
 function binOf(edges, bins) {
@@ -192,16 +205,24 @@ function gridCell(layout, k, axes, { run, layer, kind, logY, color, compact, nar
   }
   {
     // compact (the gallery's cards): the short line, which keeps dead and distinct units
-    // a card's narrow column: one statistic a line, so none runs into the next column
-    const fontSize = large ? 15 : narrow || compact ? 9 : 11;
-    const full = statsLine(layer, kind);
-    const short = narrow || compact || !fitsColumn(full, fontSize, columnPx) ? statsLine(layer, kind, true) : full;
-    // and a phone's column too narrow for the short line (four runs at 390 px)
-    const line = compact || tight ? short.replaceAll(" · ", "<br>") : short;
+    const fontSize = statsFontSize({ large, narrow, compact });
+    const line = statsText(layer, kind, { fontSize, compact, narrow, tight, columnPx });
     const stats = titleOver(k, line, "right", { size: fontSize, color: large ? "#1d2330" : MUTED });
     layout.annotations.push({ ...stats, hovertext: explainTerms(line).join("<br>") });
   }
   return traces;
+}
+
+const statsFontSize = ({ large, narrow, compact }) => (large ? 15 : narrow || compact ? 9 : 11);
+
+/** A cell's statistics line as drawn: the full line where it fits its column, else the short one
+ * (which keeps dead and distinct units); one statistic a line in a card's narrow column or a
+ * phone's too narrow for the short line (four runs at 390 px), so none runs into the next column;
+ * else as few lines as fit (a phone's short line with dead and distinct units). */
+function statsText(layer, kind, { fontSize, compact, narrow, tight, columnPx }) {
+  const full = statsLine(layer, kind);
+  const short = narrow || compact || !fitsColumn(full, fontSize, columnPx) ? statsLine(layer, kind, true) : full;
+  return compact || tight ? short.replaceAll(" · ", "<br>") : wrapToColumn(short, fontSize, columnPx);
 }
 
 /** The note in an empty cell of a row its run lacks: "no BatchNorm" (in this run), centred on the
@@ -244,7 +265,17 @@ export function gridFigure(
   const differ = titles.some((t) => t.some((title, c) => c > 0 && title));
   const gap = differ ? (compact ? 44 : 64) : compact ? 24 : 40;
   const xs = domains(runs.length, gap, width - layout.margin.l - layout.margin.r);
-  const ys = domains(shown.length, compact ? 48 : tight ? 74 : 44, layout.height - layout.margin.t - layout.margin.b).reverse();
+  // A statistics line broken into more lines takes the rows further apart by its extra lines, so
+  // it stays clear of the x tick labels above it.
+  const fontSize = statsFontSize({ large, narrow, compact });
+  const linesOf = (j, c) => {
+    const layer = rowLayer(result, j, c);
+    return layer?.[kind] ? statsText(layer, kind, { fontSize, narrow, columnPx }).split("<br>").length : 1;
+  };
+  const extra = compact || tight ? 0 : Math.max(0, ...shown.flatMap((j) => runs.map((_, c) => linesOf(j, c) - 1)));
+  // large type (presenting): its tick labels and statistics lines take more room between rows
+  const rowGap = (compact ? 48 : tight ? 74 : large ? 60 : 44) + Math.ceil(extra * fontSize * 1.3);
+  const ys = domains(shown.length, rowGap, layout.height - layout.margin.t - layout.margin.b).reverse();
   const data = [];
   shown.forEach((j, r) => {
     runs.forEach((run, c) => {

@@ -51,3 +51,17 @@ test("the overlay says when runs have the very same histogram", async () => {
   assert.equal(coincidingRuns(runs.slice(1, 3), 0, "post"), null);
   assert.equal(coincidingRuns(runs, 1, "post"), null); // no such layer
 });
+
+test("a_statistics_line_too_long_for_its_column_breaks_at_its_separators_into_as_few_lines_as_fit", async () => {
+  const { fitsColumn, wrapToColumn } = await import("../../static/js/histograms.js");
+  // three runs at 390 px: a column of ~117 px at 9 px type holds ~23 characters
+  const px = (0.9 * 390) / 3;
+  const line = "σ 0.916 · dead 3 · distinct 98";
+  assert.equal(fitsColumn(line, 9, px), false);
+  assert.equal(wrapToColumn(line, 9, px), "σ 0.916 · dead 3<br>distinct 98");
+  for (const part of wrapToColumn(line, 9, px).split("<br>")) assert.ok(fitsColumn(part, 9, px), part);
+  assert.equal(wrapToColumn("σ 0.822", 9, px), "σ 0.822"); // one that fits stays one line
+  assert.equal(wrapToColumn("σ 0.822 · sat 72%", 9, px), "σ 0.822 · sat 72%");
+  // a part longer than the column on its own is a line of its own (nothing is dropped)
+  assert.equal(wrapToColumn("σ 0.5 · 12% not finite and more text", 9, 40), "σ 0.5<br>12% not finite and more text");
+});
