@@ -169,3 +169,22 @@ def test_dashboard_presenting_on_a_phone_keeps_statistics_lines_apart(
     expect(page.locator("body")).to_have_class(re.compile("presenting"))
     assert page.evaluate(TEXT_OVERLAPS, "#figure") == 0
     assert page.evaluate(OVERLAPS, "#figure") == 0
+
+
+@pytest.mark.parametrize(("width", "present"), [(390, "0"), (390, "1"), (1024, "1"), (1440, "1")])
+def test_dashboard_statistics_lines_clear_each_other_and_the_tick_labels(
+    page: Page, live_server: str, watch: Watch, width: int, present: str
+) -> None:
+    """Biases make relu's layer 5 say dead and distinct units: on a phone its line is broken into
+    lines that fit the column (it ran into sigmoid's), and presenting's large type keeps the rows
+    apart (its statistics lines met the tick labels above)."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(
+        f"{live_server}/?bias=normal&bias_std=0.3&{PRESETS['saito-compare'].query}#{VIEW}&present={present}"
+    )
+    page.wait_for_selector("body[data-ready='1']")
+    assert "distinct 98" in page.evaluate(
+        "document.getElementById('figure').layout.annotations.map(a => a.text).join()"
+    )
+    assert page.evaluate(TEXT_OVERLAPS, "#figure") == 0
+    assert page.evaluate(OVERLAPS, "#figure") == 0
