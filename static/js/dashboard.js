@@ -60,6 +60,8 @@ const configured = new WeakSet(); // parts given their config
 let dragmode = null; // zoom or pan, as chosen in the modebar: kept for every part and redraw
 // The plots on the screen or near it (IntersectionObserver): an off-screen one waits.
 const onScreen = new Set();
+// The correlation map and the phase diagrams below it are drawn together: near if either is.
+const panelsNear = () => onScreen.has("correlation-section") || onScreen.has("phase-section");
 // Answers to a slider still moving: their phase diagrams wait for the release (a diagram is a
 // request of its own and the page's costliest drawing; the drag needs the histograms).
 const liveResults = new WeakSet();
@@ -325,9 +327,17 @@ const afterPaint = () =>
   });
 
 /** The diagrams follow on their own, after a pause in the answers: a slow one (a new axis is a
- * new request) holds no redraw. state.phaseDone resolves once they are drawn. */
+ * new request) holds no redraw. state.phaseDone resolves once they are drawn. Off the screen they
+ * wait, dimmed, and draw once scrolled to (the observer): 300-400 ms of main thread and two
+ * requests after every commit went on diagrams nobody saw, while the next change waited (issue 14). */
 function startPhase(result) {
   clearTimeout(state.phaseTimer);
+  if (!panelsNear()) {
+    $("phase-section").dataset.stale = "1";
+    state.phaseDone?.resolve(); // a drawing scrolled away from before it started: nobody waits for it
+    state.phaseDone = null;
+    return;
+  }
   let done = state.phaseDone;
   if (!done) {
     let resolve;
@@ -337,7 +347,11 @@ function startPhase(result) {
   state.phaseTimer = setTimeout(() => {
     state.phaseDone = null;
     drawPhase(result)
-      .then(() => state.result === result && delete $("phase-section").dataset.stale)
+      .then(() => {
+        if (state.result !== result) return;
+        delete $("phase-section").dataset.stale;
+        $("phase-section").dataset.drawn = result.share; // for a test: which link they show
+      })
       .catch((err) => showMessage(`Cannot draw the phase diagram: ${err.message}.`))
       .finally(done.resolve);
   }, PHASE_QUIET_MS);
@@ -667,10 +681,12 @@ async function main() {
         else onScreen.delete(entry.target.id);
       }
       if (onScreen.has("signal") && state.result && shownPlots.get("signal")?.result !== state.result) draw();
+      // the diagrams and the correlation map (one panel below the signal chart) catch up once near
+      if (panelsNear() && $("phase-section").dataset.stale && state.result && !liveResults.has(state.result)) startPhase(state.result);
     },
     { rootMargin: "200px" },
   );
-  observer.observe($("signal"));
+  for (const id of ["signal", "correlation-section", "phase-section"]) observer.observe($(id));
   state.phase = new PhasePanel($("phase-list"), PLOT_CONFIG, onPhasePick, {
     color: viewState().phase,
     // kept in the link's hash like the view: a shared link opens the diagrams coloured as sent
