@@ -11,6 +11,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from app.presets import PRESETS
 from tests.browser.conftest import Watch, open_page, wait_for_location
+from tests.browser.panels import show_panels
 
 pytestmark = pytest.mark.browser
 MAX_ROWS = 10  # the grid shows at most this many layers at once
@@ -225,6 +226,7 @@ def test_dashboard_phase_diagram_per_activation_and_clicks_move_only_the_chosen_
     page: Page, live_server: str, watch: Watch
 ) -> None:
     open_page(page, f"{live_server}/?bias=normal&bias_std=0.3&run=tanh,xavier&run=relu,he_normal")
+    show_panels(page)  # off the screen they wait
     # one diagram per activation, each marking its own runs: no run is left off
     expect(page.locator(".phase-block")).to_have_count(2)
     expect(phase_block(page, "tanh").locator(".phase-title")).to_have_text("tanh: run 1")
@@ -257,6 +259,7 @@ def test_dashboard_phase_diagram_bistable_points_start_at_the_runs_q1(
     # GELU at sigma_w 1.48, sigma_b 0.2: from q = 1 the map settles (ordered); from this run's
     # q1 = 2.23 it explodes (chaotic), as its own theory says. The diagram must say the same there.
     open_page(page, f"{live_server}/?bias=normal&bias_std=0.2&run=gelu,normal,std:0.148")
+    show_panels(page)
     block = phase_block(page, "gelu")
     expect(block.locator(".phase-start")).to_be_visible()
     expect(block.locator(".phase-start")).to_contain_text("two stable fixed points")
@@ -274,6 +277,7 @@ def test_dashboard_phase_diagram_bistable_points_start_at_the_runs_q1(
     assert at_run["bistable"] == 1
     assert at_run["logChi"] > 0
     page.goto(f"{live_server}/?bias=normal&bias_std=0.2&run=tanh,xavier")
+    show_panels(page)
     expect(phase_block(page, "tanh").locator(".phase-start")).to_be_hidden()
     expect(page.locator(".phase-block")).to_have_count(1)
 

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.conftest import Watch, open_page
+from tests.browser.panels import show_panels
 
 pytestmark = pytest.mark.browser
 LINK = "depth=4&width=60&samples=200&bias=normal&bias_std=0.3&run=tanh,xavier,gain:1&run=tanh,xavier,gain:3"
@@ -26,6 +27,7 @@ def test_dashboard_draws_c_over_depth_as_the_api_measures_it(
 ) -> None:
     answer = diagnostics(live_server, f"{LINK}&jacobian=0")
     open_page(page, f"{live_server}/?{LINK}")
+    show_panels(page, "#correlation-section")  # off the screen it waits
     page.wait_for_selector(
         "#correlation-list[data-drawn] .diag-run .main-svg", state="attached", timeout=30_000
     )
@@ -56,6 +58,7 @@ def test_a_refused_map_says_why(page: Page, live_server: str, watch: Watch) -> N
     open_page(
         page, f"{live_server}/?depth=3&width=20&input_dim=1&run=relu,he_normal"
     )  # no pairs of one feature
+    show_panels(page, "#correlation-section")
     page.wait_for_selector("#correlation-list[data-drawn]", state="attached", timeout=30_000)
     assert page.locator("#correlation-status").inner_text().startswith("No correlation map for this link:")
     assert page.locator("#correlation-list .diag-run").count() == 0

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Watch, open_page
+from tests.browser.panels import show_panels
 
 pytestmark = pytest.mark.browser
 LINK = "depth=8&bias=normal&bias_std=0.3&run=tanh,xavier&run=tanh,xavier,gain:3"
@@ -44,6 +45,7 @@ def test_dashboard_phase_xi_c_draws_the_apis_grid_and_says_what_it_is(
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url) if "/api/v1/phase-diagram" in r.url else None)
     open_page(page, f"{live_server}/?{LINK}", width=1440)
+    show_panels(page)  # off the screen they wait
     page.wait_for_selector('.phase-plot[data-color="chi"]', timeout=30_000)
     expect(page.locator(".phase-caption")).to_be_hidden()
     expect(page.locator("#phase-chi-note")).to_be_visible()
@@ -85,6 +87,7 @@ def test_dashboard_phase_colour_is_kept_in_the_link(page: Page, live_server: str
     """The colouring is part of the view in the hash: a shared link opens coloured as it was sent,
     and choosing chi again leaves the hash as it was before the key existed."""
     open_page(page, f"{live_server}/?{LINK}#view=grid&kind=post&log=0&layers=auto&phase=xi_c", width=1440)
+    show_panels(page)
     page.wait_for_selector('.phase-plot[data-color="xi_c"]', timeout=30_000)
     assert page.locator(".phase-color select").input_value() == "xi_c"
     _choose(page, "chi", [])

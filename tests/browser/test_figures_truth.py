@@ -15,6 +15,7 @@ from playwright.sync_api import Page
 
 from app.presets import PRESETS
 from tests.browser.conftest import Watch, open_page
+from tests.browser.panels import show_panels
 
 pytestmark = pytest.mark.browser
 NUMBER = re.compile(r"σ (-?\d+(?:\.\d+)?(?:e[+-]\d+)?)")
@@ -141,6 +142,7 @@ def test_figures_phase_diagram_reaches_every_run_and_keys_chi_under_the_csp(
 ) -> None:
     # sigmoid with std 1 sits at sigma_w = 10; the colour key must draw without a CSP refusal
     open_page(page, f"{live_server}/?{PRESETS['saito-sigmoid-std1'].query}")
+    show_panels(page)  # off the screen they wait
     plot = page.locator(".phase-plot, #phase").first
     plot.scroll_into_view_if_needed()
     drawn = plot.evaluate(
