@@ -30,10 +30,14 @@ export class CorrelationPanel {
     this.status = status;
     this.plotConfig = plotConfig;
     this.cards = [];
+    this.shown = null; // the link whose map is drawn or on its way
   }
 
   /** Draw the map of `result`'s runs; resolves once drawn (or refused, which `status` says). */
   async draw(result) {
+    // The same link's map is the same answer: asked for or drawn already, it is not asked again.
+    if (this.shown === result.share) return;
+    this.shown = result.share;
     let answer;
     try {
       answer = await getLatest(API, `${API}?${correlationQuery(result.share)}`);

@@ -336,8 +336,10 @@ function startPhase(result) {
     $("phase-section").dataset.stale = "1";
     state.phaseDone?.resolve(); // a drawing scrolled away from before it started: nobody waits for it
     state.phaseDone = null;
+    state.phaseFor = null;
     return;
   }
+  state.phaseFor = result; // the observer's next call (the other panel coming near) starts no second
   let done = state.phaseDone;
   if (!done) {
     let resolve;
@@ -682,7 +684,8 @@ async function main() {
       }
       if (onScreen.has("signal") && state.result && shownPlots.get("signal")?.result !== state.result) draw();
       // the diagrams and the correlation map (one panel below the signal chart) catch up once near
-      if (panelsNear() && $("phase-section").dataset.stale && state.result && !liveResults.has(state.result)) startPhase(state.result);
+      const waiting = $("phase-section").dataset.stale && state.phaseFor !== state.result && !liveResults.has(state.result);
+      if (panelsNear() && state.result && waiting) startPhase(state.result);
     },
     { rootMargin: "200px" },
   );
