@@ -73,8 +73,13 @@ export class CorrelationPanel {
         card.title.textContent = run.label;
         card.fixed.textContent = fixedPointText(run.correlation.fixed_point);
         card.phase.textContent = phaseText(run.correlation.fixed_point);
+        // A run whose map is the same (another run changed) is not drawn again.
+        const shown = JSON.stringify([index, run]);
+        if (card.shown === shown) return null;
         const fig = correlationFigure(run, 280);
-        return window.Plotly.react(card.plot, fig.data, fig.layout, this.plotConfig);
+        const config = card.configured ? undefined : this.plotConfig; // the first drawing's only
+        card.shown = null; // a failed react leaves nothing taken for drawn
+        return window.Plotly.react(card.plot, fig.data, fig.layout, config).then(() => Object.assign(card, { shown, configured: true }));
       }),
     );
     this.root.dataset.drawn = result.share;

@@ -112,13 +112,14 @@ export class PhasePanel {
     const layered = result.runs
       .map((run, index) => ({ run: index, label: run.label, note: plainOnly, skip: !layerNetwork(run) }))
       .filter((n) => !n.skip && !noted.some((m) => m.run === n.run));
-    const unmarked = [...noted, ...layered].sort((a, b) => a.run - b.run).map(({ run, label, note }) =>
-      Object.assign(document.createElement("p"), {
-        className: "hint phase-unmarked",
-        textContent: `Run ${run + 1} (${label}) is on no diagram: ${note}.`,
-      }),
-    );
-    this.root.replaceChildren(...blocks.map((b) => b.section), ...unmarked);
+    const texts = [...noted, ...layered].sort((a, b) => a.run - b.run).map(({ run, label, note }) => `Run ${run + 1} (${label}) is on no diagram: ${note}.`);
+    // Put back only what changed: re-inserting the same blocks made every plot in them lay out again.
+    const now = [...this.root.children];
+    const same = now.length === blocks.length + texts.length && blocks.every((b, i) => now[i] === b.section) && texts.every((t, i) => now[blocks.length + i].textContent === t);
+    if (!same) {
+      const unmarked = texts.map((textContent) => Object.assign(document.createElement("p"), { className: "hint phase-unmarked", textContent }));
+      this.root.replaceChildren(...blocks.map((b) => b.section), ...unmarked);
+    }
     await Promise.all(groups.map((group, g) => this.drawGroup(group, blocks[g])));
     return groups.length;
   }
@@ -151,7 +152,8 @@ export class PhasePanel {
     return { section, start, empty, select, plot };
   }
 
-  async drawGroup(group, { start, empty, select, plot }) {
+  async drawGroup(group, block) {
+    const { start, empty, select, plot } = block;
     const color = this.color;
     const query = phaseColorQuery(diagramQuery(group), color);
     let diagram = await this.fetchDiagram(query);
@@ -164,7 +166,15 @@ export class PhasePanel {
       diagram = await this.fetchDiagram(query);
     }
     const { data, layout } = phaseFigure(diagram, group.runs, color);
-    await window.Plotly.react(plot, data, layout, this.plotConfig);
+    // The same diagram with the same markers (another activation's run moved): nothing to redraw.
+    // The query names the diagram; its grids are the same answer (cached), so only the markers
+    // and the layout (axes reaching them) are compared.
+    const shown = `${query}|${JSON.stringify(data.filter((t) => t.mode === "markers+text"))}|${JSON.stringify(layout)}`;
+    if (block.shown === shown) return;
+    block.shown = null; // a failed react leaves nothing taken for drawn
+    // The config goes with the first drawing only: given again, react compares plotly's whole config.
+    await window.Plotly.react(plot, data, layout, plot.dataset.wired ? undefined : this.plotConfig);
+    block.shown = shown;
     plot.dataset.color = color;
     const none = color === "xi_c" && !diagram.log10_xi_c.some((row) => row.some((v) => v !== null));
     empty.hidden = !none;

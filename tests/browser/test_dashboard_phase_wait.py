@@ -20,6 +20,14 @@ SAITO = PRESETS["saito-compare"].query
 PANEL_APIS = ("phase-diagram", "diagnostics")
 
 
+# Counts each plot's drawings (plotly's afterplot event) in its data-draws.
+COUNT_DRAWS = """() => {
+  for (const plot of document.querySelectorAll('.phase-plot, .corr-plot')) {
+    plot.on('plotly_afterplot', () => (plot.dataset.draws = String(Number(plot.dataset.draws ?? 0) + 1)));
+  }
+}"""
+
+
 def panel_requests(page: Page) -> list[str]:
     requests: list[str] = []
     page.on(
@@ -113,11 +121,17 @@ def test_dashboard_phase_diagrams_on_the_screen_follow_every_commit(
         for plot in page.locator(".phase-plot").all():
             box = plot.bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 1
-    # a tall window keeps them on the screen with the slider: each commit redraws them
+    # a tall window keeps them on the screen with the slider: each commit redraws what changed
     page.set_viewport_size({"width": 1280, "height": 2600})
     page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(500)  # plotly's resize to the window's width: not counted
+    page.evaluate(COUNT_DRAWS)
     for _ in range(2):
         link = press_and_commit(page)
         wait_for_location(page, "std:")
         show_panels(page)
         same_markers(markers(page), api_markers(live_server, link))
+    # run 1 (sigmoid) moved: its diagram and its map were drawn again; relu's diagram was not
+    draws = "s => [...document.querySelectorAll(s)].map(p => p.dataset.draws)"
+    assert page.evaluate(draws, ".phase-plot") == ["2", None]  # sigmoid's, relu's
+    assert page.evaluate(draws, ".corr-plot") == ["2", None, None]  # runs 2 and 3: the same maps
