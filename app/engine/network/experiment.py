@@ -83,12 +83,26 @@ class RunWork:
 
     @property
     def nbytes(self) -> int:
-        arrays = [] if self.x is None else [self.x]
+        """Its arrays, its summaries' bins and edges, and a bound on its objects' own bytes (a
+        deep run of one unit with many bins holds little else)."""
+        arrays: list[np.ndarray] = [] if self.x is None else [self.x]
         arrays += [g.delta for g in self.grads if g is not None]
         for layer in self.layers:
             arrays += [layer.weights, layer.z, layer.a] + ([] if layer.bias is None else [layer.bias])
+        for _, stats in self.summaries.values():
+            arrays += [stats.counts, stats.edges]
         # z and f(z) share memory for a linear layer: counted once
-        return sum(a.nbytes for a in {id(a.base if a.base is not None else a): a for a in arrays}.values())
+        unique = {id(a.base if a.base is not None else a): a for a in arrays}.values()
+        objects = len(arrays) + 4 * len(self.pre) + len(self.summaries) + len(self.parts)
+        return sum(a.nbytes for a in unique) + OBJECT_BYTES * objects
+
+    def nbytes_with_gradients(self) -> int:
+        """nbytes once every layer's gradient is held too (one array of z's size each)."""
+        missing = [layer.z for layer, g in zip(self.layers, self.grads, strict=True) if g is None]
+        return self.nbytes + sum(z.nbytes for z in missing)
+
+
+OBJECT_BYTES = 1024  # a bound on one kept object's own bytes (an Extent, a TensorStats, a Parts)
 
 
 def _work_key(config: ExperimentConfig, i: int, dtype: type[np.floating]) -> tuple[object, ...]:
@@ -178,8 +192,9 @@ def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float
         if config.gradients:
             _add_gradients(config, forward_pass, pool)
             for i, work in enumerate(forward_pass.works):
-                # every layer is kept anyway; a small run's gradients were kept too
-                if i not in forward_pass.repeated and all(g is not None for g in work.grads):
+                # every layer is kept anyway; a small run's gradients were kept too (a repeated
+                # run's work was taken out of memo.RUNS for this request: it goes back)
+                if all(g is not None for g in work.grads):
                     RUNS.put(_work_key(config, i, dtype), work)
     labels = run_labels(config.runs)
     return ExperimentResult(
@@ -244,7 +259,7 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], pool: Executor)
     works: list[RunWork] = []
     repeated: set[int] = set()
     for position, run in enumerate(config.runs):
-        held = RUNS.get(_work_key(config, position, dtype)) if config.gradients else None
+        held = RUNS.take(_work_key(config, position, dtype)) if config.gradients else None
         if isinstance(held, RunWork):  # this run exactly, in a request before
             works.append(held)
             repeated.add(position)
@@ -304,9 +319,9 @@ def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, pool: E
             extents[i] = works[i].grad_extents[j] = works[i].grad_extents[j] or scan(g.delta)
         return _gradient_stats(config, grads, extents, {i: works[i].parts_of(j, "grad") for i in grads})
 
-    # A run too large for memo.RUNS (its layers alone) drops each gradient once summarized, as
+    # A run too large for memo.RUNS (with its gradients) drops each gradient once summarized, as
     # before: holding them would raise its peak memory by a third, for nothing.
-    keep = {i for i, work in enumerate(works) if work.nbytes <= RUNS.max_entry_bytes}
+    keep = {i for i, work in enumerate(works) if work.nbytes_with_gradients() <= RUNS.max_entry_bytes}
 
     def summarize_gradients(j: int, here: dict[int, LayerGradient]) -> None:
         for i, g in here.items():

@@ -6,9 +6,9 @@ at the texts' size). They are kept here, bounded in bytes, and handed out as cop
 can change what the next one receives.
 
 A slider dragged over one run's settings also repeats the other runs whole: their layers,
-gradients, extents and unit counts (experiment.py's RunWork) are kept in RUNS, bounded in bytes,
-and only their binning on the runs' shared ranges is redone. Clearing DRAWS clears RUNS too (the
-benchmarks do, to time first requests).
+gradients, extents and unit counts (experiment.py's RunWork) are kept in RUNS, bounded in bytes
+and in number and handed to one request at a time, and only their binning on the runs' shared
+ranges is redone. Clearing DRAWS clears RUNS too (the benchmarks do, to time first requests).
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ MAX_ENTRY_BYTES = 8 << 20  # larger draws are cheap beside their network's produ
 # this keeps the runs of two such requests. Larger runs' products outweigh their statistics.
 RUNS_MAX_BYTES = 48 << 20
 RUNS_MAX_ENTRY_BYTES = 16 << 20
+# A deep run of one unit with many bins holds little but its summaries: a count bounds the
+# entries' objects too.
+RUNS_MAX_ENTRIES = 32
 
 
 class ArrayCache:
@@ -88,24 +91,35 @@ W = TypeVar("W", bound=Sized)
 
 
 class WorkCache(Generic[W]):
-    """Least recently used results of work, at most `max_bytes` of them by their own `nbytes`.
+    """Least recently used results of work, at most `max_bytes` of them by their own `nbytes`
+    (measured when stored) and at most `max_entries`.
 
-    Unlike ArrayCache it hands out the very objects it keeps (no copies: they are large, and read
-    only): whoever stores one promises never to change it, nor any array it holds."""
+    Unlike ArrayCache it hands out the very objects it keeps (no copies: they are large), and to
+    one user at a time: `take` removes the item, and its user `put`s it back when done, so two
+    threads never share one (a repeated run adds summaries to its work as it goes). Whoever stores
+    an item promises never to change the arrays it holds."""
 
-    def __init__(self, max_bytes: int = RUNS_MAX_BYTES, max_entry_bytes: int = RUNS_MAX_ENTRY_BYTES) -> None:
+    def __init__(
+        self,
+        max_bytes: int = RUNS_MAX_BYTES,
+        max_entry_bytes: int = RUNS_MAX_ENTRY_BYTES,
+        max_entries: int = RUNS_MAX_ENTRIES,
+    ) -> None:
         self.max_bytes = max_bytes
         self.max_entry_bytes = max_entry_bytes
-        self._items: OrderedDict[Hashable, W] = OrderedDict()
+        self.max_entries = max_entries
+        self._items: OrderedDict[Hashable, tuple[W, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> W | None:
+    def take(self, key: Hashable) -> W | None:
+        """The item stored under `key`, now out of the cache (None when absent or in use)."""
         with self._lock:
-            held = self._items.get(key)
-            if held is not None:
-                self._items.move_to_end(key)
-            return held
+            held = self._items.pop(key, None)
+            if held is None:
+                return None
+            self._bytes -= held[1]
+            return held[0]
 
     def put(self, key: Hashable, item: W) -> None:
         size = item.nbytes
@@ -114,12 +128,12 @@ class WorkCache(Generic[W]):
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
-                self._bytes -= old.nbytes
-            self._items[key] = item
+                self._bytes -= old[1]
+            self._items[key] = (item, size)
             self._bytes += size
-            while self._bytes > self.max_bytes:
-                _, dropped = self._items.popitem(last=False)
-                self._bytes -= dropped.nbytes
+            while self._bytes > self.max_bytes or len(self._items) > self.max_entries:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= dropped
 
     def clear(self) -> None:
         with self._lock:

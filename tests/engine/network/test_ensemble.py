@@ -23,6 +23,7 @@ from app.engine.network.ensemble import (
 )
 from app.engine.network.experiment import run_experiment
 from app.engine.network.forward import forward, input_samples
+from app.engine.network.memo import DRAWS
 from app.engine.network.result import union_of
 from app.engine.params import ConfigError
 
@@ -101,6 +102,7 @@ def test_one_seed_is_the_single_run_with_a_zero_width_band() -> None:
 
 def test_ensemble_is_deterministic() -> None:
     a = run_ensemble(_config(), 3)
+    DRAWS.clear()  # and the runs' kept work (memo.RUNS): b is computed afresh, not repeated
     b = run_ensemble(_config(), 3)
     assert all(
         np.array_equal(x.post.counts, y.post.counts) and x.post.values == y.post.values

@@ -727,3 +727,15 @@ def test_experiment_runs_too_large_to_keep_are_not_kept(monkeypatch: pytest.Monk
     positions = _counting_forward(monkeypatch)
     assert pickle.dumps(run_experiment(make_experiment(shared, SWEPT[:1]))) == first
     assert positions == [0]
+
+
+def test_experiment_kept_work_counts_its_summaries() -> None:
+    """A deep run of one unit with many bins holds little but its summaries (bins and edges per
+    layer and tensor): memo.RUNS counts them, so its byte bound holds for such runs too."""
+    shared = {"samples": 1, "depth": 60, "width": 1, "input_dim": 1, "bins": 200}
+    DRAWS.clear()
+    run_experiment(make_experiment(shared, [{"activation": "tanh", "init": "xavier"}]))
+    assert len(RUNS) == 1
+    summaries = 60 * 2 * (200 * 8 + 201 * 8)  # pre and post: counts (int64) and edges (float64)
+    assert RUNS.nbytes >= summaries
+    DRAWS.clear()

@@ -58,15 +58,31 @@ def test_work_cache_hands_out_the_same_object_bounded_in_bytes() -> None:
     works = {key: _Work(100) for key in "abc"}
     for key, work in works.items():
         cache.put(key, work)
-    assert cache.get("a") is works["a"]  # not a copy; a is now the most recently used
+    taken = cache.take("a")
+    assert taken is works["a"]  # not a copy, and out of the cache while in use
+    assert cache.take("a") is None and len(cache) == 2 and cache.nbytes == 200
+    cache.put("a", taken)  # back, as the most recently used
     cache.put("d", _Work(100))
     assert len(cache) == 3 and cache.nbytes == 300
-    assert cache.get("b") is None  # the least recently used went first
-    assert cache.get("a") is works["a"]
+    assert cache.take("b") is None  # the least recently used went first
     cache.put("a", _Work(50))  # replacing an entry counts its bytes once
     assert cache.nbytes == 250
     cache.put("big", _Work(151))
-    assert cache.get("big") is None and cache.nbytes == 250
+    assert cache.take("big") is None and cache.nbytes == 250
+
+
+def test_work_cache_measures_an_item_when_stored_and_bounds_their_number() -> None:
+    cache: WorkCache[_Work] = WorkCache(max_bytes=1000, max_entry_bytes=1000, max_entries=2)
+    work = _Work(100)
+    cache.put("a", work)
+    taken = cache.take("a")
+    assert taken is work
+    work.nbytes = 300  # it grew while in use (a repeated run's new summaries)
+    cache.put("a", work)
+    assert cache.nbytes == 300
+    cache.put("b", _Work(1))
+    cache.put("c", _Work(1))  # a third entry: the oldest goes, whatever the bytes
+    assert len(cache) == 2 and cache.nbytes == 2 and cache.take("a") is None
 
 
 def test_clearing_the_draws_clears_the_work_made_from_them() -> None:
