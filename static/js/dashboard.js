@@ -214,7 +214,7 @@ async function drawFigures() {
     const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
     const drawn = result.ensemble ? ` · ${ensembleCaption(result)}` : ""; // a seed ensemble says what it averages
     setText($("figure-caption"), `${plural(result.runs.length, "run")} × ${plural(unit === "row" ? total : depth, unit)}${caption}${drawn}`);
-    if (liveResults.has(result)) $("phase-section").dataset.stale = "1"; // dimmed: not this run's point yet
+    if (liveResults.has(result)) markStale(true); // dimmed: not this run's point yet
     else startPhase(result);
   } else if (signalNow) await drawSignal();
   if (!due("signal", result, signalKey) || liveResults.has(result)) return;
@@ -326,6 +326,16 @@ const afterPaint = () =>
     setTimeout(resolve, 100);
   });
 
+/** The phase diagrams and the correlation map dimmed (data-stale) while they show an earlier
+ * link than the figure: the map's dimming through the CSSOM (the stylesheet dims the diagrams). */
+function markStale(stale) {
+  for (const id of ["phase-section", "correlation-section"]) {
+    if (stale) $(id).dataset.stale = "1";
+    else delete $(id).dataset.stale;
+  }
+  $("correlation-list").style.opacity = stale ? "0.45" : "";
+}
+
 /** The diagrams follow on their own, after a pause in the answers: a slow one (a new axis is a
  * new request) holds no redraw. state.phaseDone resolves once they are drawn. Off the screen they
  * wait, dimmed, and draw once scrolled to (the observer): 300-400 ms of main thread and two
@@ -333,7 +343,7 @@ const afterPaint = () =>
 function startPhase(result) {
   clearTimeout(state.phaseTimer);
   if (!panelsNear()) {
-    $("phase-section").dataset.stale = "1";
+    markStale(true);
     state.phaseDone?.resolve(); // a drawing scrolled away from before it started: nobody waits for it
     state.phaseDone = null;
     state.phaseFor = null;
@@ -351,7 +361,7 @@ function startPhase(result) {
     drawPhase(result)
       .then(() => {
         if (state.result !== result) return;
-        delete $("phase-section").dataset.stale;
+        markStale(false);
         $("phase-section").dataset.drawn = result.share; // for a test: which link they show
       })
       .catch((err) => showMessage(`Cannot draw the phase diagram: ${err.message}.`))

@@ -10,7 +10,10 @@ CURRENT = """() => {
   const link = location.search.slice(1);
   const phase = document.getElementById('phase-section');
   const corr = document.getElementById('correlation-list');
-  return phase.dataset.stale === undefined && corr.dataset.drawn === link
+  const section = document.getElementById('correlation-section');
+  const fresh = phase.dataset.stale === undefined && section.dataset.stale === undefined
+    && getComputedStyle(corr).opacity === '1';
+  return fresh && corr.dataset.drawn === link
     && (phase.hidden || phase.dataset.drawn === link);
 }"""
 

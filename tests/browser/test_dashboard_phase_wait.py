@@ -84,6 +84,8 @@ def test_dashboard_phase_diagrams_wait_off_the_screen_and_draw_once_scrolled_to(
     page.wait_for_timeout(500)  # past the diagrams' pause: they would be drawing now
     assert requests == []  # below the fold: nothing asked for them
     expect(page.locator("#phase-section")).to_have_attribute("data-stale", "1")  # dimmed, not current
+    expect(page.locator("#correlation-section")).to_have_attribute("data-stale", "1")
+    expect(page.locator("#correlation-list")).to_have_css("opacity", "0.45")
     expect(page.locator(".phase-plot")).to_have_count(0)
     # a commit while they are off the screen: still nothing for them
     link = press_and_commit(page)
