@@ -358,8 +358,11 @@ function startPhase(result) {
   }
   state.phaseTimer = setTimeout(() => {
     state.phaseDone = null;
+    const began = performance.now();
     drawPhase(result)
       .then(() => {
+        // the time the diagrams took, their requests included (for a test, and a curious visitor)
+        performance.measure("initscope: phase diagrams and correlation map", { start: began });
         if (state.result !== result) return;
         markStale(false);
         $("phase-section").dataset.drawn = result.share; // for a test: which link they show
