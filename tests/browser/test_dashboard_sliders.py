@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Locator, Page, Request, Route, expect
 
 from app.presets import PRESETS
+from bench.panels_bench import commit_timings
 from tests.browser.conftest import FIGURE_TEXTS, Watch, open_page, wait_for_location
 from tests.browser.panels import show_panels
 
@@ -344,12 +345,6 @@ def test_dashboard_sliders_time_from_control_change_to_figure(
     assert len(timings) == 9
 
 
-def task_ms(cdp: Any) -> float:
-    """The page's main-thread busy time so far (Chrome's TaskDuration), in ms."""
-    metrics = cdp.send("Performance.getMetrics")["metrics"]
-    return float(next(m["value"] for m in metrics if m["name"] == "TaskDuration")) * 1000
-
-
 @pytest.mark.parametrize("height", [900, 2600])
 def test_dashboard_sliders_main_thread_after_a_commit(
     page: Page, live_server: str, watch: Watch, height: int
@@ -366,27 +361,8 @@ def test_dashboard_sliders_main_thread_after_a_commit(
     seed.dispatch_event("change")
     wait_for_location(page, r"seed=")
     page.wait_for_timeout(1500)  # at rest: the diagrams (if on the screen) drawn
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Performance.enable")
-    slider = std_slider(page)
-    slider.focus()
-    busy: list[float] = []
-    for _ in range(6):
-        before = task_ms(cdp)
-        page.keyboard.press("ArrowLeft")
-        page.wait_for_timeout(1000)
-        busy.append(task_ms(cdp) - before)
-    seconds: list[int] = []
-    for _ in range(6):
-        before = page.evaluate("window.initscopeTimings.length")
-        page.keyboard.press("ArrowLeft")
-        page.wait_for_function("n => window.initscopeTimings.length > n", arg=before)
-        page.wait_for_timeout(200)
-        page.keyboard.press("ArrowLeft")
-        page.wait_for_function("n => window.initscopeTimings.length > n + 1", arg=before)
-        seconds.append(page.evaluate("window.initscopeTimings.at(-1).total"))
-        page.wait_for_function("() => document.body.dataset.busy === undefined")
-        page.wait_for_timeout(1000)
+    std_slider(page).focus()
+    busy, seconds = commit_timings(page, 6)  # the bench's own measurement
     on_screen = page.evaluate(
         "() => document.getElementById('phase-section').getBoundingClientRect().top < innerHeight + 200"
     )

@@ -463,8 +463,7 @@ def summarize(
     per_bin = max(1, -(-FINE_BINS // bins))
     squares_shift = _shift(RESCALE_SQUARES, extent.low, extent.high)  # 0 for every float32 tensor
     dtypes = (flat.dtype, np.dtype(_arithmetic(flat.dtype, low, high, bins * per_bin)[2]))
-    known = parts is not None and parts.dtypes == dtypes
-    if parts is not None and known:
+    if parts is not None and parts.dtypes == dtypes:
         main = _binned_pass(flat, low, high, bins * per_bin, data)  # the bins alone
         main.squares, main.zeros, main.saturated = parts.squares, parts.zeros, parts.saturated
     else:

@@ -132,17 +132,19 @@ def _check(kind: str, x: Array, seed: int, scaled: bool, grad_dtype: type | None
     _same_bits(x, before, "the input, untouched")
 
 
+# What the bit checks draw besides the shape: the norm, dtype, layout, special values, scale, seed.
+CASES = {
+    "kind": st.sampled_from(sorted(NORMS)),
+    "dtype": st.sampled_from([np.float32, np.float64]),
+    "layout": st.sampled_from(["C", "C", "C", "transposed", "strided"]),
+    "special": st.booleans(),
+    "scaled": st.booleans(),
+    "seed": st.integers(0, 2**32 - 1),
+}
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    kind=st.sampled_from(sorted(NORMS)),
-    n=st.integers(1, 300),
-    w=st.integers(1, 300),
-    dtype=st.sampled_from([np.float32, np.float64]),
-    layout=st.sampled_from(["C", "C", "C", "transposed", "strided"]),
-    special=st.booleans(),
-    scaled=st.booleans(),
-    seed=st.integers(0, 2**32 - 1),
-)
+@given(n=st.integers(1, 300), w=st.integers(1, 300), **CASES)
 def test_norms_keep_their_bits(
     kind: str, n: int, w: int, dtype: type, layout: str, special: bool, scaled: bool, seed: int
 ) -> None:
@@ -166,16 +168,11 @@ def test_norms_keep_their_bits_at_edge_shapes(kind: str, shape: tuple[int, int],
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    kind=st.sampled_from(sorted(NORMS)),
     n=st.integers(1, 120),
     w=st.integers(1, 300),
-    dtype=st.sampled_from([np.float32, np.float64]),
     block_rows=st.integers(1, 40),
     extra=st.integers(0, 7),
-    layout=st.sampled_from(["C", "C", "C", "transposed", "strided"]),
-    special=st.booleans(),
-    scaled=st.booleans(),
-    seed=st.integers(0, 2**32 - 1),
+    **CASES,
 )
 def test_blocked_steps_keep_the_bits_at_any_block_size(
     kind: str,
