@@ -15,6 +15,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
+    NUMBA_CACHE_DIR=/var/cache/initscope-kernels \
     INITSCOPE_WORKERS=2
 
 WORKDIR /srv/initscope
@@ -26,6 +27,10 @@ RUN pip install --no-cache-dir --no-deps --only-binary=:all: -r requirements.loc
 COPY app ./app
 COPY static ./static
 COPY templates ./templates
+# The engine's compiled kernels, compiled once here into numba's cache (outside the source folder,
+# which the server cannot write); the server's user may add to it, for an argument type not seen.
+RUN python -c "import app.engine.warm" \
+    && chown -R 10001:10001 /var/cache/initscope-kernels
 USER 10001:10001
 
 EXPOSE 8000

@@ -12,6 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e .
+	$(BIN)/python -c "import app.engine.warm"  # compile the engine's kernels into numba's cache
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml

@@ -1,0 +1,50 @@
+"""How the engine's compiled kernels are compiled: one decorator, one set of rules.
+
+NumPy runs each step of a formula as its own pass over memory, at about a nanosecond a value per
+step, so a histogram or a normalization of a layer costs four to eight passes where one loop would
+do (issues 14 and 15 measured NumPy at that floor). numba compiles such loops for this machine's CPU.
+
+Same bits on every machine: no fastmath, so no reassociated sums and no fused multiply-adds (each
+kernel performs exactly the IEEE operations its source spells, in their order; tests/engine/
+test_jit.py checks the machine code). A kernel that replaces NumPy steps spells NumPy's order
+(np.add.reduce's pairwise sums, for one) and is tested bit for bit against those steps.
+Kernels release the GIL (nogil), so the engine's threads run them side by side. They are cached
+on disk beside their module (numba's __pycache__), so a process loads them in milliseconds after
+the first compilation on a machine; warm_up() compiles or loads them all at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numba
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+OPTIONS: dict[str, Any] = {
+    "cache": True,
+    "nogil": True,
+    "fastmath": False,
+    "error_model": "numpy",  # a division by zero gives inf or NaN, as NumPy's does, not an exception
+    "boundscheck": False,
+}
+
+# The modules of app.engine (relative names: the package is installed as initscope) whose kernels
+# warm_up() compiles; each has a function warm_up() that calls its kernels once on tiny arrays,
+# with every argument type the engine passes them.
+KERNEL_MODULES: tuple[str, ...] = ()
+
+
+def kernel(function: F) -> F:
+    """Compile `function` under the engine's rules (lazily, per argument types, on first call)."""
+    compiled: F = numba.njit(**OPTIONS)(function)
+    return compiled
+
+
+def warm_up() -> None:
+    """Compile (or load from the disk cache) every kernel the engine uses, so a request never
+    waits for the compiler: called where an engine process starts."""
+    for name in KERNEL_MODULES:
+        importlib.import_module(name, __package__).warm_up()

@@ -1,0 +1,57 @@
+"""The rules every compiled kernel is built under: IEEE operations in their source order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+
+from app.engine import jit
+
+
+def multiply_add(a: Any, b: Any, c: Any, out: Any) -> None:
+    for i in range(a.size):
+        out[i] = a[i] * b[i] + c[i]
+
+
+def total(x: Any) -> Any:
+    s = x.dtype.type(0)
+    for i in range(x.size):
+        s += x[i]
+    return s
+
+
+def compiled(function: Any) -> Any:
+    """`function` under the engine's options, not cached (numba shows no machine code for cached
+    kernels)."""
+    return numba.njit(**{**jit.OPTIONS, "cache": False})(function)
+
+
+def test_no_fused_multiply_add() -> None:
+    """a * b + c rounds twice; an FMA rounds once and gives other bits on some inputs."""
+    kernel = compiled(multiply_add)
+    a = np.array([1.0 + 2.0**-27], np.float64)
+    c = np.array([-(1.0 + 2.0**-26)], np.float64)
+    out = np.empty(1)
+    kernel(a, a, c, out)
+    assert out[0] == a[0] * a[0] + c[0] == 0.0  # an FMA gives 2**-54
+    for signature in kernel.signatures:
+        assert "fma" not in kernel.inspect_asm(signature).lower()
+
+
+def test_sums_keep_their_order() -> None:
+    """A sequential sum stays sequential (fastmath would split it into vector lanes)."""
+    x = np.random.default_rng(0).standard_normal(1001).astype(np.float32)
+    assert compiled(total)(x) == np.cumsum(x)[-1]  # np.cumsum adds one value at a time
+
+
+def test_kernel_compiles_under_the_options() -> None:
+    kernel = jit.kernel(total)
+    x = np.arange(10, dtype=np.float64)
+    assert kernel(x) == 45.0
+    assert kernel.targetoptions["nogil"] and not kernel.targetoptions.get("fastmath")  # type: ignore[attr-defined]
+
+
+def test_warm_up_loads_every_kernel_module() -> None:
+    jit.warm_up()
