@@ -15,7 +15,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
-    NUMBA_CACHE_DIR=/var/cache/initscope-kernels \
+    NUMBA_CACHE_DIR=/tmp/initscope-kernels \
     INITSCOPE_WORKERS=2
 
 WORKDIR /srv/initscope
@@ -27,10 +27,11 @@ RUN pip install --no-cache-dir --no-deps --only-binary=:all: -r requirements.loc
 COPY app ./app
 COPY static ./static
 COPY templates ./templates
-# The engine's compiled kernels, compiled once here into numba's cache (outside the source folder,
-# which the server cannot write); the server's user may add to it, for an argument type not seen.
-RUN python -c "import app.engine.warm" \
-    && chown -R 10001:10001 /var/cache/initscope-kernels
+# The engine's compiled kernels, compiled once here into a numba cache outside the source folder.
+# numba reads a cache only from a folder it may write, and the container may run read-only with a
+# fresh /tmp: the server copies this one to NUMBA_CACHE_DIR as it starts (CMD below).
+RUN mkdir -p /usr/local/share/initscope-kernels \
+    && NUMBA_CACHE_DIR=/usr/local/share/initscope-kernels python -c "import app.engine.warm"
 USER 10001:10001
 
 EXPOSE 8000
@@ -38,4 +39,4 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
 # `initscope serve` (run from the source folder) is PID 1 (exec) and runs INITSCOPE_WORKERS worker
 # processes, with the server settings of every other way initscope starts (INITSCOPE_* timeouts).
-CMD ["sh", "-c", "exec python -m app.cli serve --host 0.0.0.0 --port 8000 --workers \"${INITSCOPE_WORKERS}\""]
+CMD ["sh", "-c", "cp -R /usr/local/share/initscope-kernels/. \"${NUMBA_CACHE_DIR}\" && exec python -m app.cli serve --host 0.0.0.0 --port 8000 --workers \"${INITSCOPE_WORKERS}\""]

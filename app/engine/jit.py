@@ -34,12 +34,17 @@ OPTIONS: dict[str, Any] = {
 # The modules of app.engine (relative names: the package is installed as initscope) whose kernels
 # warm_up() compiles; each has a function warm_up() that calls its kernels once on tiny arrays,
 # with every argument type the engine passes them.
-KERNEL_MODULES: tuple[str, ...] = ()
+KERNEL_MODULES: tuple[str, ...] = (".layers.norm_kernels",)
 
 
 def kernel(function: F) -> F:
     """Compile `function` under the engine's rules (lazily, per argument types, on first call)."""
-    compiled: F = numba.njit(**OPTIONS)(function)
+    try:
+        compiled: F = numba.njit(**OPTIONS)(function)
+    except RuntimeError:
+        # numba found no folder it may write its cache in (an install nobody may write, without a
+        # home folder or NUMBA_CACHE_DIR): the kernels compile in memory, in every process.
+        compiled = numba.njit(**{**OPTIONS, "cache": False})(function)
     return compiled
 
 

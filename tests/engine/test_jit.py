@@ -6,6 +6,7 @@ from typing import Any
 
 import numba
 import numpy as np
+import pytest
 
 from app.engine import jit
 
@@ -51,6 +52,16 @@ def test_kernel_compiles_under_the_options() -> None:
     x = np.arange(10, dtype=np.float64)
     assert kernel(x) == 45.0
     assert kernel.targetoptions["nogil"] and not kernel.targetoptions.get("fastmath")  # type: ignore[attr-defined]
+
+
+def test_a_kernel_without_a_cache_folder_compiles_in_memory() -> None:
+    """numba cannot cache a function whose source file it cannot find (nor one in a folder nobody
+    may write): the kernel still works."""
+    namespace: dict[str, Any] = {}
+    exec("def twice(x):\n    return 2 * x\n", namespace)  # no source file
+    with pytest.raises(RuntimeError, match="cannot cache"):
+        numba.njit(cache=True)(namespace["twice"])
+    assert jit.kernel(namespace["twice"])(21) == 42
 
 
 def test_warm_up_loads_every_kernel_module() -> None:
