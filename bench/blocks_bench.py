@@ -168,6 +168,7 @@ def norm_module_at(revision: str) -> ModuleType:
         ["git", "show", f"{revision}:app/engine/layers/norm.py"], check=True, capture_output=True, text=True
     ).stdout
     module = ModuleType(f"norm_at_{revision}")
+    module.__package__ = Norm.__module__.rpartition(".")[0]  # its relative imports: today's modules
     exec(compile(source, f"{revision}:app/engine/layers/norm.py", "exec"), module.__dict__)
     return module
 

@@ -1,5 +1,5 @@
 """The blocks bench's norm figures: every layer variant and step is timed and printed in units of
-the pass, and the large sizes it reports take the norm layers' blocked code."""
+the pass, and the sizes it reports take the norm layers' kernels."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 import bench.blocks_bench as blocks_bench
 from app.engine.layers import norm as norm_module
+from app.engine.layers import norm_kernels
 
 
 def _ratios(text: str) -> dict[str, float]:
@@ -44,20 +45,16 @@ def test_steps_prints_the_unit_and_each_step(capsys: pytest.CaptureFixture[str])
     assert len(ratios) == 13 and all(r > 0 for r in ratios.values())
 
 
-@pytest.mark.parametrize(
-    ("samples", "width", "blocked"), [(1000, 100, False), (1000, 512, True), (4096, 512, True)]
-)
-def test_the_bench_sizes_take_the_blocked_code_where_it_gains(
-    samples: int, width: int, blocked: bool
-) -> None:
-    """1000x100 (400 KiB) is one block: the whole-array code; the larger layers are blocked."""
+@pytest.mark.parametrize(("samples", "width"), [(1000, 100), (1000, 512), (4096, 512)])
+def test_the_bench_sizes_take_the_kernels(samples: int, width: int) -> None:
+    """The layers the bench times at its sizes are the kernels' (as a network's are)."""
     x = np.random.default_rng(0).standard_normal((samples, width), dtype=np.float32)
     for kind, norm_class in norm_module.NORMS.items():
         layer = blocks_bench._scaled(norm_class(width))
         layer.forward(x, keep=True)
         assert layer._xhat is not None and layer._inv is not None, kind
-        assert layer._blockable_forward(layer._xhat, identity=False) is blocked, kind
-        assert norm_module._blockable(x, layer._xhat, layer._inv, layer.params["gamma"]) is blocked, kind
+        assert norm_kernels.fits(x, *layer.params.values()), kind
+        assert norm_kernels.fits(x, layer._xhat, layer._inv, layer.params["gamma"]), kind
 
 
 def test_against_times_the_layers_of_a_revision_beside(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,22 +9,15 @@ at init; RMSNorm has no shift, as in Zhang and Sennrich 2019 and torch.nn.RMSNor
 - LayerNorm (Ba et al. 2016): each sample over its units, mean and variance.
 - RMSNorm: each sample over its units, by its root mean square (no centring).
 
-Forward: four NumPy steps over the layer (the sum, x - mean, the sum of squares, the scaling;
-RMSNorm two), every answer's bits kept (tests/engine/layers/test_norm.py holds the formulas they
-had); a trained layer's scale and shift are applied a block of rows at a time with the scaling
-(512 KiB blocks, while each is in cache). Backward: the parameters' sums over the whole layer,
-then the rest a block of rows at a time into one output array with a scratch block (a layer's
-array fewer). Blocks give the same bits because every step does to each row what the whole-array
-step did (a row's sums are NumPy's on that row; BatchNorm's column sums stay whole-array passes:
-sums of blocks added together round differently); a layer of one block keeps the whole-array
-code (as fast there). BatchNorm's column sums are einsum's, which
-adds the rows in np.add.reduce's order, up to 5x faster at narrow widths. In units of one
-mean-and-subtract pass (bench/blocks_bench.py --norms-only), forward BatchNorm ~1.3-1.7, LayerNorm
-~1.6-2.0, RMSNorm ~0.9-1.2, a trained layer's ~0.7-1.2 more; backward ~2-4.5. What stays is NumPy's
-cost per step, not memory: each step costs 0.25-0.65 of the unit whether its block is in cache
-or not (`--steps`). LayerNorm's per-sample mean is NumPy's pairwise sum, slow by the row;
-einsum's would save ~0.2 of a pass but change LayerNorm's bits. One pass or less takes a
-compiled kernel (--variants measures numba's, not a dependency).
+Forward and backward of a network's layers (C-ordered, one dtype, 2 to 8192 units) run as
+compiled kernels (norm_kernels.py): LayerNorm and RMSNorm a sample at a time while its row is in
+cache, in one pass over the layer; BatchNorm in three reads of x forward and two of g and x-hat
+backward (its statistics need every row first). They add in NumPy's orders, so every answer keeps
+its bits (tests/engine/layers/test_norm.py holds the formulas the layers had, and compares them
+bit for bit). Other layouts and dtypes (a float64 gradient through a float32 layer, a transposed
+or strided array, one unit, wider layers) keep the NumPy steps below: four passes forward (the
+sum, x - mean, the sum of squares, the scaling; RMSNorm two), four to eight backward.
+bench/blocks_bench.py --norms-only measures them in passes over the layer.
 """
 
 from __future__ import annotations
@@ -32,8 +25,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from . import norm_kernels
+from .norm_kernels import EPS as EPS  # the layers' constant, public here as before
+
 Array = NDArray[np.floating]
-EPS = 1e-5  # added to the variance, as torch's default
 
 
 def _column_sums(x: Array) -> Array:
@@ -84,18 +79,16 @@ class _Norm:
         return bool((self.params["gamma"] == 1).all())
 
     def forward(self, x: Array, keep: bool = False) -> Array:
-        # Four passes over x: its sum, x - mean, the sum of squares, and the scaling in place.
-        # NumPy has no one-pass mean and mean of squares (two reductions read x twice whatever
-        # their order), and E[x^2] - mean^2 would change every answer's bits (and lose precision
-        # where |mean| >> std); the statistics are computed once and shared (a training's
-        # BatchNorm moves its running averages with them).
+        if norm_kernels.fits(x, *self.params.values()):
+            return self._compiled_forward(x, keep)
+        # Other layouts and dtypes: four NumPy passes over x (its sum, x - mean, the sum of
+        # squares, the scaling in place); the statistics are computed once and shared (a
+        # training's BatchNorm moves its running averages with them).
         mean = self._mean(x)
         xhat = x if mean is None else np.subtract(x, mean)
         inv, var = self._inverse_std(xhat, self._wants_variance())
         self._observe(mean, var)
         identity = self._identity()
-        if not identity and self._blockable_forward(xhat, identity):
-            return self._blocked_finish(xhat, inv, keep)
         xhat = np.multiply(xhat, inv, out=xhat if self.centred else None)
         if keep:
             self._xhat, self._inv = xhat, inv
@@ -109,37 +102,22 @@ class _Norm:
             y += self.params["beta"]
         return y
 
-    def _blockable_forward(self, x: Array, identity: bool) -> bool:
-        """Blocked steps give the whole-array bits and layout for a C-ordered layer whose scale
-        and shift (when applied) do not widen it (a wider one goes the whole-array way, as
-        before), and gain where the layer is more than one block (in one, the whole-array code
-        is as fast)."""
-        return (
-            x.ndim == 2
-            and x.flags.c_contiguous
-            and x.shape[0] > _block_rows(x)
-            and (identity or np.result_type(x, *self.params.values()) == x.dtype)
-        )
-
-    def _blocked_finish(self, centred: Array, inv: Array, keep: bool) -> Array:
-        """A scaled layer's last three steps (x-hat = centred * inv, y = x-hat * gamma, y += beta)
-        a block of rows at a time, each block's three while it is in cache: the same operations
-        on the same values (the same bits, tested), about half a pass less from 1000x512 up.
-        `centred` is x - mean (written over with x-hat) or, for RMSNorm, x itself (kept)."""
-        xhat = centred if self.centred else np.empty(centred.shape, centred.dtype)
-        y = np.empty(centred.shape, centred.dtype) if keep else xhat
-        gamma, beta = self.params["gamma"], self.params.get("beta")
-        step = _block_rows(centred)
-        per_row = self.axis == 1  # LayerNorm's and RMSNorm's: one per sample
-        for start in range(0, centred.shape[0], step):
-            rows = slice(start, start + step)
-            block, out = xhat[rows], y[rows]
-            np.multiply(centred[rows], inv[rows] if per_row else inv, out=block)
-            np.multiply(block, gamma, out=out)
-            if beta is not None:
-                np.add(out, beta, out=out)
+    def _compiled_forward(self, x: Array, keep: bool) -> Array:
+        """forward by the kernels (a network's C-ordered layers): x-hat and y in one pass over x
+        for LayerNorm and RMSNorm, three reads of x for BatchNorm; y is x-hat at scale 1 and
+        shift 0, and takes x-hat's array when it is not kept."""
+        identity = self._identity()
+        gamma = self.params["gamma"]
+        beta = self.params.get("beta", gamma)  # (unread without a shift)
+        xhat = np.empty(x.shape, x.dtype)
+        y = np.empty(x.shape, x.dtype) if keep and not identity else xhat
+        if self.axis == 0:
+            mean, var, inv = norm_kernels.batch_forward(x, gamma, beta, not identity, self.shift, xhat, y)
+            self._observe(mean.reshape(self._kept), var.reshape(self._kept))
+        else:
+            inv = norm_kernels.row_forward(x, gamma, beta, self.centred, not identity, self.shift, xhat, y)
         if keep:
-            self._xhat, self._inv = xhat, inv
+            self._xhat, self._inv = xhat, inv.reshape(self._kept)
         return y
 
     def _mean(self, x: Array) -> Array | None:
@@ -197,8 +175,11 @@ class _Norm:
         xhat, inv = self._xhat, self._inv
         if xhat is None or inv is None:
             raise RuntimeError(f"{type(self).__name__}.backward needs forward(x, keep=True) first")
-        n = g.dtype.type(xhat.shape[self.axis])
         unscaled = self._unscaled()
+        if norm_kernels.fits(g, xhat, inv, self.params["gamma"]) and g.shape == xhat.shape:
+            return self._compiled_backward(g, xhat, inv, unscaled)
+        # Other layouts and dtypes: NumPy's whole-array steps.
+        n = g.dtype.type(xhat.shape[self.axis])
         gamma_grad: Array | None = None
         beta_grad: Array | None = None
         if self.parameter_gradients or (unscaled and self.axis == 0):
@@ -208,9 +189,6 @@ class _Norm:
             self.grads["gamma"] = gamma_grad
             if beta_grad is not None:
                 self.grads["beta"] = beta_grad
-        # (RMSNorm at scale 1 has no array of d to spare: blocked, it measured no faster)
-        if (self.centred or not unscaled) and _blockable(g, xhat, inv, self.params["gamma"]):
-            return self._blocked_backward(g, xhat, inv, n, unscaled, gamma_grad, beta_grad)
         d = g if unscaled else g * self.params["gamma"]
         # d/dx of the standardization: remove d's mean (when centred) and its part along xhat.
         # BatchNorm with scale 1 (as at init) has both sums already: its parameters' gradients
@@ -243,85 +221,24 @@ class _Norm:
         out *= inv
         return out.astype(g.dtype, copy=False)
 
-    def _blocked_backward(
-        self,
-        g: Array,
-        xhat: Array,
-        inv: Array,
-        n: np.floating,
-        unscaled: bool,
-        gamma_grad: Array | None,
-        beta_grad: Array | None,
-    ) -> Array:
-        """backward's elementwise steps (and LayerNorm's and RMSNorm's row sums) a block of rows
-        at a time, into one output array, with a scratch block for the part along x-hat: the same
-        operations on the same rows as the whole-array code, so the same bits (tested), one
-        array of the layer's size fewer and the steps on a block still in cache (0.4-1.1 of a
-        pass less at 1000x512 and 4096x512). BatchNorm's column sums need every row first
-        (partial sums added per block round differently), so they stay whole-array passes."""
-        gamma = self.params["gamma"]
+    def _compiled_backward(self, g: Array, xhat: Array, inv: Array, unscaled: bool) -> Array:
+        """backward by the kernels: dx and the parameters' gradients (when asked) in one pass
+        over g and x-hat for LayerNorm and RMSNorm, two for BatchNorm."""
         out = np.empty(g.shape, g.dtype)
-        step = _block_rows(g)
-        scratch = np.empty((min(step, g.shape[0]), g.shape[1]), g.dtype)
+        gamma, wanted = self.params["gamma"], self.parameter_gradients
         if self.axis == 0:
-            if unscaled and gamma_grad is not None and beta_grad is not None:  # d is g: its sums
-                d, along = g, gamma_grad.reshape(self._kept) / n
-                mean = beta_grad.reshape(self._kept) / n
-            else:
-                d = np.multiply(g, gamma, out=out)  # out holds d until each block is replaced
-                along = self._sum_of_products(d, xhat) / n
-                mean = _column_sums(d).reshape(self._kept)
-                np.divide(mean, n, out=mean)
-            for start in range(0, g.shape[0], step):
-                rows = slice(start, start + step)
-                block, part = out[rows], scratch[: out[rows].shape[0]]
-                np.subtract(d[rows], mean, out=block)
-                block -= np.multiply(xhat[rows], along, out=part)
-                block *= inv
-            return out
-        for start in range(0, g.shape[0], step):
-            rows = slice(start, start + step)
-            block, x_rows, g_rows = out[rows], xhat[rows], g[rows]
-            part = scratch[: block.shape[0]]
-            if self.centred:
-                d = g_rows if unscaled else np.multiply(g_rows, gamma, out=block)
-                along = np.einsum("ij,ij->i", d, x_rows).reshape(self._kept)
-                np.divide(along, n, out=along)
-                mean = np.add.reduce(d, axis=1, keepdims=True)
-                np.divide(mean, n, out=mean)
-                np.subtract(d, mean, out=block)
-                block -= np.multiply(x_rows, along, out=part)
-            else:
-                d = g_rows if unscaled else np.multiply(g_rows, gamma, out=part)
-                along = np.einsum("ij,ij->i", d, x_rows).reshape(self._kept)
-                np.divide(along, n, out=along)
-                np.subtract(d, np.multiply(x_rows, along, out=block), out=block)
-            block *= inv[rows]
+            gamma_grad, beta_grad = norm_kernels.batch_backward(
+                g, xhat, inv.ravel(), gamma, unscaled, wanted, out
+            )
+        else:
+            gamma_grad, beta_grad = norm_kernels.row_backward(
+                g, xhat, inv.ravel(), gamma, self.centred, unscaled, wanted, out
+            )
+        if wanted:
+            self.grads["gamma"] = gamma_grad
+            if self.shift:
+                self.grads["beta"] = beta_grad
         return out
-
-
-BLOCK_BYTES = 512 * 1024
-"""Rows per block: about this many bytes of the layer (its output, scratch, x-hat and gradient
-blocks together stay within this machine class's 2 MiB L2; 128-512 KiB measured alike, 1 MiB
-and the whole array slower at 1000x512)."""
-
-
-def _block_rows(a: Array) -> int:
-    return max(1, BLOCK_BYTES // max(1, int(a.shape[1]) * a.itemsize))
-
-
-def _blockable(g: Array, xhat: Array, inv: Array, gamma: Array) -> bool:
-    """The blocked backward gives the whole-array code's bits where every array is C-ordered
-    (a block's rows are then laid out as in the whole, so NumPy sums them in the same order)
-    and of one dtype (no widening the whole-array code would do before rounding); it gains where
-    the layer is more than one block (in one, its scratch is a second array of the layer's size)."""
-    return (
-        g.ndim == 2
-        and g.flags.c_contiguous
-        and g.shape[0] > _block_rows(g)
-        and xhat.flags.c_contiguous
-        and g.dtype == xhat.dtype == inv.dtype == np.result_type(g, gamma)
-    )
 
 
 class BatchNorm(_Norm):

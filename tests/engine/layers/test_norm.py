@@ -5,12 +5,14 @@ their bytes (tests/api/test_answer_digests.py pins some; this covers every shape
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.engine.layers import norm as norm_module
+from app.engine.layers import norm_kernels
 from app.engine.layers.norm import EPS, NORMS, BatchNorm, Norm
 
 Array = np.ndarray
@@ -153,9 +155,22 @@ def test_norms_keep_their_bits(
 
 
 # Shapes where sums change their order inside NumPy (one column: a contiguous, pairwise sum;
-# long columns; wide rows past NumPy's 8192-element buffer), the benchmark's large layers (the
-# blocked backward's 256-row blocks) and a last block of one row (257 x 512).
-EDGES = [(1, 1), (1000, 1), (128, 1), (20000, 2), (2, 20000), (4096, 512), (9000, 3), (1000, 512), (257, 512)]
+# long columns; wide rows past NumPy's 8192-element buffer, where the kernels stop), the
+# benchmark's large layers.
+EDGES = [
+    (1, 1),
+    (1000, 1),
+    (128, 1),
+    (20000, 2),
+    (2, 20000),
+    (4096, 512),
+    (9000, 3),
+    (1000, 512),
+    (257, 512),
+    (1, 2),
+    (3, 8192),
+    (2, 8193),
+]
 
 
 @pytest.mark.parametrize("shape", EDGES)
@@ -166,49 +181,44 @@ def test_norms_keep_their_bits_at_edge_shapes(kind: str, shape: tuple[int, int],
         _check(kind, _input(np.random.default_rng(7), shape, dtype, "C", special=True), 3, scaled)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    n=st.integers(1, 120),
-    w=st.integers(1, 300),
-    block_rows=st.integers(1, 40),
-    extra=st.integers(0, 7),
-    **CASES,
-)
-def test_blocked_steps_keep_the_bits_at_any_block_size(
-    kind: str,
-    n: int,
-    w: int,
-    dtype: type,
-    block_rows: int,
-    extra: int,
-    layout: str,
-    special: bool,
-    scaled: bool,
-    seed: int,
-) -> None:
-    """The blocked forward scaling and backward, in blocks of any number of rows (a last block of
-    1 row, of fewer rows than the others, a block size that is no whole row): the formulas' bits;
-    other layouts, which take the whole-array code, too."""
-    x = _input(np.random.default_rng(seed), (n, w), dtype, layout, special)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(norm_module, "BLOCK_BYTES", block_rows * w * np.dtype(dtype).itemsize + extra)
-        _check(kind, x, seed, scaled)
+@pytest.mark.parametrize("kind", sorted(NORMS))
+def test_the_bit_checks_reach_the_kernels(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """C-ordered layers of one dtype and 2 to 8192 units (what networks make) run the kernels the
+    checks above compare; other layouts, one unit, wider layers and a wider scale NumPy's steps."""
+    calls: list[str] = []
 
+    def spy(name: str) -> Any:
+        kernel = getattr(norm_kernels, name)
 
-def test_the_bit_checks_reach_the_blocked_steps() -> None:
-    """C-ordered layers of one dtype (what networks make) of more than one block take the blocked
-    paths the tests check; a layer of one block the whole-array code."""
-    norm = NORMS["layer"](8)
-    x = np.random.default_rng(0).standard_normal((30, 8)).astype(np.float32)
-    norm.forward(x, keep=True)
-    assert norm._xhat is not None and norm._inv is not None
-    assert not norm_module._blockable(x, norm._xhat, norm._inv, norm.params["gamma"])
-    assert not norm._blockable_forward(norm._xhat, identity=False)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(norm_module, "BLOCK_BYTES", 29 * 8 * 4)
-        assert norm_module._blockable(x, norm._xhat, norm._inv, norm.params["gamma"])
-        assert norm._blockable_forward(norm._xhat, identity=False)
-    assert norm_module._block_rows(x) == norm_module.BLOCK_BYTES // 32
+        def counted(*args: object) -> Any:
+            calls.append(name)
+            return kernel(*args)
+
+        return counted
+
+    for name in ("batch_forward", "row_forward", "batch_backward", "row_backward"):
+        monkeypatch.setattr(norm_kernels, name, spy(name))
+    rng = np.random.default_rng(0)
+    which = "batch" if kind == "batch" else "row"
+    forward, backward = f"{which}_forward", f"{which}_backward"
+    for shape, layout, expected in [
+        ((30, 8), "C", [forward, backward]),
+        ((2, 8192), "C", [forward, backward]),
+        ((30, 8), "transposed", []),
+        ((30, 8), "strided", [backward]),  # its x-hat is a new C-ordered array
+        ((30, 1), "C", []),
+        ((2, 8193), "C", []),
+    ]:
+        x = _input(rng, shape, np.float32, layout, special=False)
+        norm = NORMS[kind](shape[1])
+        norm.forward(x, keep=True)
+        norm.backward(np.ones(shape, np.float32))
+        assert calls == expected, (shape, layout)
+        calls.clear()
+    wide = NORMS[kind](8, np.float64)  # a float32 layer with float64 parameters: NumPy widens
+    wide.forward(_input(rng, (30, 8), np.float32, "C", special=False), keep=True)
+    wide.backward(np.ones((30, 8), np.float32))
+    assert calls == []
 
 
 @pytest.mark.parametrize("kind", sorted(NORMS))

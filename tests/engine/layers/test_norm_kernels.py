@@ -1,0 +1,287 @@
+"""The norm layers' kernels against the NumPy steps they replace, bit for bit: each sum (a row's
+np.add.reduce, a row's and a column's einsum) and each kernel's outputs, over random shapes and
+values with the awkward ones mixed in (subnormals, -0.0, huge values that overflow when squared,
+inf, NaN), float32 and float64, sizes around NumPy's blocks of 8, 16 and 128 and its recursion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.engine import jit
+from app.engine.layers import norm_kernels as kernels
+from app.engine.layers.norm_kernels import EPS, MAX_UNITS
+
+Array = np.ndarray
+DTYPES = [np.float32, np.float64]
+
+
+def _same_bits(a: Any, b: Any, what: str) -> None:
+    """Equal bit patterns (a -0.0 for a 0.0 fails, one ulp fails), NaN where NaN. A NaN's sign and
+    payload are not compared: where two NaNs meet in a sum, x86 keeps the first operand's, and
+    LLVM may swap an addition's operands (commutative for every other value); the answers count
+    NaNs and never read their bits (a sign-cleared peak ranks any NaN above inf)."""
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape, f"{what}: {a.dtype}{a.shape} != {b.dtype}{b.shape}"
+    bits = np.uint32 if a.dtype == np.float32 else np.uint64
+    nan = np.isnan(a)
+    assert np.array_equal(nan, np.isnan(b)), f"{what}: NaN in other places"
+    same = (np.ascontiguousarray(a).view(bits) == np.ascontiguousarray(b).view(bits)) | nan
+    assert same.all(), f"{what}: {np.count_nonzero(~same)} of {a.size} values differ"
+
+
+def _values(rng: np.random.Generator, shape: tuple[int, ...], dtype: type, mix: float) -> Array:
+    """Normal values of a random scale and offset; a share `mix` of them replaced by awkward ones."""
+    x = rng.standard_normal(shape) * 10.0 ** rng.uniform(-3, 3) + rng.uniform(-50, 50)
+    info = np.finfo(dtype)
+    awkward = np.array(
+        [
+            0.0,
+            -0.0,
+            info.smallest_subnormal,
+            -3 * info.smallest_subnormal,
+            info.tiny / 3,
+            info.max / 2,
+            -info.max,
+            1e3,
+        ]
+    )
+    picks = rng.random(shape) < mix
+    x[picks] = rng.choice(awkward, size=int(picks.sum()))
+    out: Array = x.astype(dtype)
+    return out
+
+
+# (a kernel's scalar comes back as a Python float: exact for both dtypes, cast back to compare)
+def _stacks(dtype: type) -> tuple[Array, Array]:
+    return np.empty((64, 3), np.int64), np.empty(64, dtype)
+
+
+# Lengths where NumPy's sums change shape: below and at 8, blocks of 16 (einsum's float32
+# vectors) and 128 (the pairwise leaves), the recursion's splits, the kernels' widest row.
+LENGTHS = [
+    1,
+    2,
+    3,
+    4,
+    5,
+    7,
+    8,
+    9,
+    15,
+    16,
+    17,
+    31,
+    33,
+    127,
+    128,
+    129,
+    135,
+    136,
+    255,
+    256,
+    257,
+    1031,
+    4096,
+    MAX_UNITS,
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.one_of(st.sampled_from(LENGTHS), st.integers(1, 3000)),
+    dtype=st.sampled_from(DTYPES),
+    mix=st.sampled_from([0.0, 0.0, 0.05, 0.5]),
+    specials=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_row_sums_are_numpys(n: int, dtype: type, mix: float, specials: bool, seed: int) -> None:
+    """_row_sum is np.add.reduce over a row (+0.0 plus NumPy's pairwise sum), _row_dot is
+    np.einsum('ij,ij->i') (16-byte lanes, no fused multiply-add)."""
+    rng = np.random.default_rng(seed)
+    a, b = _values(rng, (2, n), dtype, mix)
+    if specials and n >= 3:
+        a[rng.integers(n)] = rng.choice([np.inf, -np.inf, np.nan])
+    stack, values = _stacks(dtype)
+    with np.errstate(all="ignore"):
+        _same_bits(dtype(kernels._row_sum(a, stack, values)), np.add.reduce(a[None], axis=1)[0], "row sum")
+        _same_bits(dtype(kernels._row_dot(a, b)), np.einsum("ij,ij->i", a[None], b[None])[0], "row dot")
+        _same_bits(dtype(kernels._row_dot(a, a)), np.einsum("ij,ij->i", a[None], a[None])[0], "row squares")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", LENGTHS)
+def test_sums_of_signed_zeros_and_tiny_values(dtype: type, n: int) -> None:
+    """All -0.0 (NumPy's sums give +0.0), -0.0 among +0.0, and subnormals only."""
+    stack, values = _stacks(dtype)
+    tiny = np.finfo(dtype).smallest_subnormal
+    rows: list[Array] = [
+        np.full(n, -0.0, dtype),
+        np.where(np.arange(n) % 3 == 0, 0.0, -0.0).astype(dtype),
+        np.full(n, -tiny, dtype),
+        (np.arange(n) % 5 * tiny).astype(dtype),
+    ]
+    for a in rows:
+        _same_bits(
+            dtype(kernels._row_sum(a, stack, values)), np.add.reduce(a[None], axis=1)[0], f"sum {a[:3]}"
+        )
+        _same_bits(dtype(kernels._row_dot(a, a)), np.einsum("ij,ij->i", a[None], a[None])[0], f"dot {a[:3]}")
+
+
+# The NumPy steps each kernel replaces (norm.py's whole-array steps for these layouts).
+def _batch_forward_steps(x: Array, gamma: Array, beta: Array, scale: bool, shift: bool) -> tuple[Array, ...]:
+    dt = x.dtype.type
+    mean = np.einsum("ij->j", x) / dt(x.shape[0])
+    centred = np.subtract(x, mean)
+    var = np.einsum("ij,ij->j", centred, centred) / dt(x.shape[0])
+    inv = dt(1.0) / np.sqrt(var + dt(EPS))
+    xhat = centred * inv
+    y = xhat
+    if scale:
+        y = xhat * gamma
+        if shift:
+            y += beta
+    return mean, var, inv, xhat, y
+
+
+def _row_forward_steps(
+    x: Array, gamma: Array, beta: Array, centred: bool, scale: bool, shift: bool
+) -> tuple[Array, ...]:
+    dt = x.dtype.type
+    c = np.subtract(x, np.add.reduce(x, axis=1, keepdims=True) / dt(x.shape[1])) if centred else x
+    inv = dt(1.0) / np.sqrt(np.einsum("ij,ij->i", c, c) / dt(x.shape[1]) + dt(EPS))
+    xhat = c * inv[:, None]
+    y = xhat
+    if scale:
+        y = xhat * gamma
+        if shift:
+            y += beta
+    return inv, xhat, y
+
+
+def _backward_steps(
+    g: Array, xhat: Array, inv: Array, gamma: Array, axis: int, centred: bool, unscaled: bool
+) -> tuple[Array, Array, Array]:
+    dt = g.dtype.type
+    count = dt(g.shape[axis])
+    spec = "ij,ij->j" if axis == 0 else "ij,ij->i"
+    gamma_grad, beta_grad = np.einsum("ij,ij->j", g, xhat), np.einsum("ij->j", g)
+    d = g if unscaled else g * gamma
+    along = np.expand_dims(np.einsum(spec, d, xhat) / count, axis)
+    out = d.copy()
+    if centred:
+        total = np.einsum("ij->j", d) if axis == 0 else np.add.reduce(d, axis=1)
+        out = d - np.expand_dims(total / count, axis)
+    out -= xhat * along
+    out *= np.expand_dims(inv, axis)
+    return out, gamma_grad, beta_grad
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.one_of(st.integers(1, 300), st.sampled_from([1, 2, 1000])),
+    w=st.one_of(st.integers(2, 300), st.sampled_from([2, 3, 16, 17, 128, 129, 513])),
+    dtype=st.sampled_from(DTYPES),
+    mix=st.sampled_from([0.0, 0.0, 0.02, 0.3]),
+    flags=st.tuples(st.booleans(), st.booleans()),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_kernels_are_the_numpy_steps(
+    n: int, w: int, dtype: type, mix: float, flags: tuple[bool, bool], seed: int
+) -> None:
+    """Each kernel's every output against the NumPy steps it replaces, for each flag."""
+    rng = np.random.default_rng(seed)
+    x = _values(rng, (n, w), dtype, mix)
+    g = _values(rng, (n, w), dtype, mix / 2)
+    gamma: Array = (1 + rng.standard_normal(w) * 0.7).astype(dtype)
+    beta: Array = (rng.standard_normal(w) * 0.7).astype(dtype)
+    first, second = flags  # scale (forward) or unscaled (backward); shift or the parameters
+    with np.errstate(all="ignore"):
+        xhat, y = np.empty_like(x), np.empty_like(x)
+        got = kernels.batch_forward(x, gamma, beta, first, second, xhat, y)
+        mean, var, inv, xhat_ref, y_ref = _batch_forward_steps(x, gamma, beta, first, second)
+        for name, a, b in zip(("mean", "var", "inv"), got, (mean, var, inv), strict=True):
+            _same_bits(a, b, f"batch forward {name}")
+        _same_bits(xhat, xhat_ref, "batch forward x-hat")
+        if first:
+            _same_bits(y, y_ref, "batch forward y")
+
+        for centred in (False, True):
+            row_xhat, row_y = np.empty_like(x), np.empty_like(x)
+            row_inv = kernels.row_forward(x, gamma, beta, centred, first, second, row_xhat, row_y)
+            inv_ref, xhat_ref, y_ref = _row_forward_steps(x, gamma, beta, centred, first, second)
+            _same_bits(row_inv, inv_ref, f"row forward inv, centred {centred}")
+            _same_bits(row_xhat, xhat_ref, f"row forward x-hat, centred {centred}")
+            if first:
+                _same_bits(row_y, y_ref, f"row forward y, centred {centred}")
+            # y in x-hat's own array (forward without keep): y's bits
+            one = np.empty_like(x)
+            kernels.row_forward(x, gamma, beta, centred, True, second, one, one)
+            _same_bits(one, _row_forward_steps(x, gamma, beta, centred, True, second)[2], "row y in place")
+
+            out = np.empty_like(g)
+            grads = kernels.row_backward(g, row_xhat, row_inv, gamma, centred, first, second, out)
+            dx, gamma_grad, beta_grad = _backward_steps(g, row_xhat, row_inv, gamma, 1, centred, first)
+            _same_bits(out, dx, f"row backward dx, centred {centred}")
+            if second:
+                _same_bits(grads[0], gamma_grad, "row backward d gamma")
+                _same_bits(grads[1], beta_grad, "row backward d beta")
+
+        one = np.empty_like(x)
+        kernels.batch_forward(x, gamma, beta, True, second, one, one)
+        _same_bits(one, _batch_forward_steps(x, gamma, beta, True, second)[4], "batch y in place")
+        out = np.empty_like(g)
+        grads = kernels.batch_backward(g, xhat, inv, gamma, first, second, out)
+        dx, gamma_grad, beta_grad = _backward_steps(g, xhat, inv, gamma, 0, True, first)
+        _same_bits(out, dx, "batch backward dx")
+        if second or first:
+            _same_bits(grads[0], gamma_grad, "batch backward d gamma")
+            _same_bits(grads[1], beta_grad, "batch backward d beta")
+
+
+def test_the_comparison_sees_an_ulp_a_zeros_sign_and_a_nan() -> None:
+    one = np.array([1.0, 0.0, 2.0], np.float32)
+    for other in (
+        [np.nextafter(np.float32(1), np.float32(2)), 0.0, 2.0],
+        [1.0, -0.0, 2.0],
+        [1.0, 0.0, np.nan],
+    ):
+        with pytest.raises(AssertionError):
+            _same_bits(one, np.array(other, np.float32), "changed")
+    _same_bits(np.array([np.nan]), np.array([-np.nan]), "NaNs")
+
+
+def test_the_steps_reference_can_fail() -> None:
+    """The references above see a sum in another order (so the tests can fail): the pairwise
+    row sum is not a sequential one, and einsum's lanes are not a sequential dot."""
+    x = np.random.default_rng(0).standard_normal((1, 1000)).astype(np.float32)
+    sequential = np.cumsum(x[0])[-1]
+    assert np.add.reduce(x, axis=1)[0] != sequential
+    assert np.einsum("ij,ij->i", x, x)[0] != np.cumsum(x[0] * x[0])[-1]
+
+
+def test_fits_takes_a_networks_layers_only() -> None:
+    x = np.zeros((4, 3), np.float32)
+    p = np.ones(3, np.float32)
+    assert kernels.fits(x, p, p)
+    assert kernels.fits(np.zeros((1, 2)), np.ones(2))
+    assert kernels.fits(np.zeros((2, MAX_UNITS), np.float32))
+    assert not kernels.fits(np.zeros((2, MAX_UNITS + 1), np.float32))  # einsum's buffer splits a row
+    assert not kernels.fits(np.zeros((4, 1), np.float32))  # one column: NumPy's pairwise sum
+    assert not kernels.fits(np.asfortranarray(np.zeros((4, 3), np.float32)), p)
+    assert not kernels.fits(np.zeros((4, 6), np.float32)[:, ::2], p)
+    assert not kernels.fits(x, np.ones(3, np.float64))  # a wider scale: NumPy widens first
+    assert not kernels.fits(np.zeros((4, 3), np.float16))
+    assert not kernels.fits(np.zeros(3, np.float32))
+
+
+def test_warm_up_compiles_each_kernel_for_both_dtypes() -> None:
+    assert ".layers.norm_kernels" in jit.KERNEL_MODULES
+    kernels.warm_up()
+    for kernel in (kernels.batch_forward, kernels.row_forward, kernels.batch_backward, kernels.row_backward):
+        dtypes = {str(signature[0].dtype) for signature in kernel.signatures}  # type: ignore[union-attr]
+        assert dtypes == {"float32", "float64"}, kernel
