@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..layers.activations import ACTIVATIONS
+from . import pass_kernels
 from .config import RunConfig
 from .forward import Layer
 from .memo import DRAWS
@@ -49,12 +50,11 @@ def scale_back(x: float, exponent: int) -> float:
 def _normalize(x: Array, in_place: bool = False) -> tuple[Array, int]:
     """x / 2**e with max |x / 2**e| in [0.5, 1), and e; x unchanged when it is 0 or not finite.
     With `in_place` the caller gives x up, and it is scaled where it is when that is exact."""
-    # max |x| as max(max x, -min x): two reductions, no |x| array (NaN propagates through both)
-    peak = (
-        max(float(np.maximum.reduce(x, axis=None)), -float(np.minimum.reduce(x, axis=None)))
-        if x.size
-        else 0.0
-    )
+    return _scaled(x, pass_kernels.peak(x), in_place)
+
+
+def _scaled(x: Array, peak: float, in_place: bool) -> tuple[Array, int]:
+    """_normalize of x whose max |x| (NaN when a value is NaN) is `peak`."""
     if peak == 0.0 or not math.isfinite(peak):
         return x, 0
     exponent = math.frexp(peak)[1]
@@ -101,40 +101,30 @@ def upstream_gradient(run: RunConfig, position: int, output: Array, loss: str) -
     return noise if loss == "normal" else output - noise
 
 
-# f'(z) from f(z) where that gives the very bits of df(z): sigmoid's s (1 - s) and tanh's 1 - t^2
-# recompute s and t from z otherwise, a transcendental pass per layer for values already in `a`.
-def _sigmoid_slope(a: Array) -> Array:
-    """a * (1.0 - a), in one fresh array."""
-    slope = np.subtract(1.0, a)
-    return np.multiply(a, slope, out=slope)
+# f'(z) g from f(z) where that gives the very bits of df(z) g: sigmoid's s (1 - s) and tanh's
+# 1 - t^2 recompute s and t from z otherwise, a transcendental pass per layer for values already
+# in `a`. Each kernel returns the product and its largest |value|, for the normalization.
+_DELTA_FROM_OUTPUT: dict[str, Callable[[Array, Array, np.dtype[np.floating]], tuple[Array, float]]] = {
+    "sigmoid": pass_kernels.sigmoid_delta,
+    "tanh": pass_kernels.tanh_delta,
+}
 
 
-def _tanh_slope(a: Array) -> Array:
-    """1.0 - a**2 (a**2 is np.square(a): the same bits), in one fresh array."""
-    slope = np.square(a)
-    return np.subtract(1.0, slope, out=slope)
-
-
-_SLOPE_FROM_OUTPUT: dict[str, Callable[[Array], Array]] = {"sigmoid": _sigmoid_slope, "tanh": _tanh_slope}
-
-
-def _delta(run: RunConfig, layer: Layer, g: Array) -> Array:
-    """dL/dz = f'(z) g (maxout: g routed to each unit's winning piece)."""
+def _delta(run: RunConfig, layer: Layer, g: Array) -> tuple[Array, float]:
+    """dL/dz = f'(z) g (maxout: g routed to each unit's winning piece) in a fresh array of z's
+    dtype, and its largest |value| (NaN when a value is NaN)."""
     if layer.activation == "relu":
-        # f'(z) is 1.0 where z > 0, else 0.0: g times the mask is g * f'(z) exactly (0 * g keeps
-        # its sign and NaN as the float product does), without a float copy of the mask.
-        masked: Array = np.multiply(g, layer.z > 0, dtype=layer.z.dtype)
-        return masked
-    from_output = _SLOPE_FROM_OUTPUT.get(layer.activation)
+        # f'(z) is 1.0 where z > 0, else 0.0: g times that is g * f'(z) exactly (0 * g keeps its
+        # sign and NaN as the float product does)
+        return pass_kernels.relu_delta(layer.z, g)
+    from_output = _DELTA_FROM_OUTPUT.get(layer.activation)
     if from_output is not None:
-        slope = from_output(layer.a)
-        if np.result_type(slope, g) == slope.dtype and slope.shape == np.broadcast_shapes(
-            slope.shape, g.shape
-        ):
-            return np.multiply(slope, g, out=slope)  # slope * g, without another fresh array
-        return slope * g
+        return from_output(layer.a, g, layer.z.dtype)
     slope = _slope(run, layer)
-    return (slope * g[:, None, :]).reshape(layer.z.shape) if layer.pieces > 1 else slope * g
+    if layer.pieces > 1:
+        routed = (slope * g[:, None, :]).reshape(layer.z.shape).astype(layer.z.dtype, copy=False)
+        return routed, pass_kernels.peak(routed)
+    return pass_kernels.product_delta(slope, g, layer.z.dtype)
 
 
 def _slope(run: RunConfig, layer: Layer) -> Array:
@@ -181,13 +171,13 @@ def _step(
     (for j = 0: dL/dx if `input_gradient`, else g unchanged)."""
     layer = layers[j]
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        full = _delta(run, layer, g)  # a fresh array: normalized where it is
-        delta, shift = _normalize(full.astype(layer.z.dtype, copy=False), in_place=True)
+        full, peak = _delta(run, layer, g)  # a fresh array: normalized where it is
+        delta, shift = _scaled(full, peak, in_place=True)
         exponent += shift
         a_in = x if j == 0 else layers[j - 1].a
         dw = a_in.T @ delta
-        w_std = float(layer.weights.std(dtype=np.float64))
-        dw_std = scale_back(float(dw.std(dtype=np.float64)), exponent)
+        w_std = pass_kernels.std64(layer.weights)
+        dw_std = scale_back(pass_kernels.std64(dw), exponent)
         grad = LayerGradient(
             delta=delta,
             exponent=exponent,
