@@ -1,12 +1,14 @@
 """Histograms and statistics of one layer's tensors, in as few passes over memory as possible.
 
 At the seeds' sizes np.histogram would cost 20x the matrix products it summarizes, so values are
-binned by computed indices ((x - low) * scale, cast, then np.bincount, or np.add.at into lanes
-where values crowd into one bin) in cache-sized chunks, and the chunk loop also accumulates the
-squared deviations, exact zeros and saturated values while the chunk is hot. Counting is most of
-the cost that remains (about 1 ns a value; NumPy has nothing faster: sorting the indices, int16
-indices or ufunc.at on int32 indices were all slower), so nothing is computed that the tensor's
-extent shows cannot occur (no zeros in (0, 1)).
+binned by computed indices ((x - low) * scale + 1, clipped, truncated) and counted, and the same
+pass also counts exact zeros and saturated values and writes the deviations from the mean whose
+squares give the std. These loops are compiled (binning.py): NumPy spent a pass over memory per
+step, about 1 ns a value each, and a summary took a dozen. The compiled loops keep the NumPy
+steps' bits exactly (each operation in the same order and dtype; tests/engine/measure/
+test_binning.py compares them with those steps), and the squares are still summed by NumPy's
+BLAS dot products (np.vecdot), whose bits a loop would not share. Nothing is computed that the
+tensor's extent shows cannot occur (no zeros in (0, 1)).
 Percentiles are read off a fine histogram (as TensorBoard's distributions are): the display bins
 are each split into sub-bins, and a tensor that fills less than an eighth of the display range
 gets a histogram of its own range, so a percentile is never off by more than (max - min) / 256
@@ -23,18 +25,16 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
+from . import binning
+
 PERCENTILES = (0.0, 6.68, 15.87, 30.85, 50.0, 69.15, 84.13, 93.32, 100.0)
 """TensorBoard's distribution bands: min, then +-1.5, 1, 0.5 sigma around the median, then max."""
 SATURATION_MARGIN = 0.03  # within 3% of the output range from either bound counts as saturated
 FINE_BINS = 2048  # sub-bins across a range, for percentiles
-CHUNK = 1 << 16  # elements per chunk: 256 KiB of float32 stays in cache for the fused passes
-SQUARE_ROW = 1024  # values per dot product in the sum of squares (see _row_squares)
-# Values per step of a pass: its work arrays (~0.8 MiB) fit in L2, and a 100,000-value layer takes
-# 4 steps rather than 7 (each step is ten NumPy calls): 5-7% less CPU per summary than 16 rows.
-BLOCK = 32 * SQUARE_ROW
-LANES = 4  # copies of the counts that consecutive values alternate between (see _lane_offsets)
-SPREAD = 8  # a tensor spanning 1/8 of its range or more is counted by np.bincount, not in lanes
-CROWDED = 16  # ...unless over 1/16 of a block is zeros or saturated values (one bin each)
+# Values per chunk: the sums of squares are added chunk by chunk (and a large tensor's scan sums
+# chunks of 2 * CHUNK), a grouping that sets the std's and the mean's last bits, so it stays.
+CHUNK = 1 << 16
+SQUARE_ROW = 1024  # values per dot product in the sum of squares (see _chunk_squares)
 # float64 layers (a vanished gradient at its true scale, a float64 network) may hold values whose
 # spans, bin scales, sums or squares leave float64: beyond these magnitudes they are computed on
 # the values times a power of two (exact) and scaled back. float32 values never come near them.
@@ -201,56 +201,50 @@ class _Pass:
     saturated: int = 0
 
 
-@lru_cache(maxsize=8)
-def _lane_offsets(stride: int) -> NDArray[np.int32]:
-    """Index offsets that send consecutive values to different copies of the counts.
-
-    Increments of one counter in a row wait on each other; ReLU's zeros (half of its outputs, all in
-    the first bin) or a saturated sigmoid's ones would make the count 1.6x slower without this."""
-    offsets = ((np.arange(2 * CHUNK) % LANES) * stride).astype(np.int32)
-    offsets.flags.writeable = False
-    return offsets
-
-
 _SCRATCH = threading.local()
 
 
-def _scratch(
-    n: int, dtype: type[np.floating]
-) -> tuple[Array, NDArray[np.int32], NDArray[np.intp], NDArray[np.bool_]]:
-    """This thread's work arrays for a pass over blocks of n values: the scaled values, their
-    int32 and intp indices, a mask (fresh arrays cost a page fault per 4 KiB on first touch)."""
-    arrays: dict[type[np.floating], tuple[Array, NDArray[np.int32], NDArray[np.intp], NDArray[np.bool_]]]
-    arrays = _SCRATCH.__dict__.setdefault("arrays", {})
+def _scratch(stride: int) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """This thread's work arrays for binning.bin_counts: a block's indices, and (LANES, stride)
+    zeroed lane counts (the kernel leaves them zero). Fresh arrays cost a page fault per 4 KiB."""
+    held = _SCRATCH.__dict__.get("bins")
+    if held is None or held[1].size < binning.LANES * stride:
+        held = _SCRATCH.bins = (np.empty(binning.BLOCK, np.int32), np.zeros(binning.LANES * stride, np.int32))
+    return held[0], held[1][: binning.LANES * stride].reshape(binning.LANES, stride)
+
+
+def _deviation_buffer(n: int, dtype: type[np.floating]) -> Array:
+    """This thread's array of n values of `dtype` for a chunk's deviations from the mean."""
+    arrays: dict[type[np.floating], Array] = _SCRATCH.__dict__.setdefault("deviations", {})
     held = arrays.get(dtype)
-    if held is None or held[0].size < n:
-        held = arrays[dtype] = (
-            np.empty(n, dtype),
-            np.empty(n, np.int32),
-            np.empty(n, np.intp),
-            np.empty(n, np.bool_),
-        )
-    return held[0][:n], held[1][:n], held[2][:n], held[3][:n]
+    if held is None or held.size < n:
+        held = arrays[dtype] = np.empty(n, dtype)
+    return held[:n]
 
 
-def _row_squares(b: Array, first: int, rows: int, row_dots: Array) -> float:
-    """A chunk's sum of squares is the dot products of its SQUARE_ROW-value rows, summed in
-    float64, plus the dot of the values after its last whole row: one dot over a whole chunk
-    drifts by 2e-5 on saturated layers (every |b| near 1), these by under 1e-7.
-
-    For block b of a chunk, starting at value `first` of it (a multiple of SQUARE_ROW): its
-    rows' dots go into row_dots (indexed by row of the chunk); returns the squares of the values
-    after the chunk's last whole row when b holds them, else 0."""
-    start_row = first // SQUARE_ROW
-    end_row = min(rows, (first + b.size) // SQUARE_ROW)
-    whole = (end_row - start_row) * SQUARE_ROW
-    if whole:
-        head = b[:whole].reshape(end_row - start_row, SQUARE_ROW)
-        np.vecdot(head, head, out=row_dots[start_row:end_row])
-    if end_row < rows or whole == b.size:
-        return 0.0
-    tail = b[whole:]
-    return float(np.dot(tail, tail))
+def _squares(flat: Array, dtype: type[np.floating], mean: float, shift: int) -> float:
+    """The sum of squared deviations of flat from `mean` (of flat * 2**shift from mean * 2**shift),
+    in `dtype`: per chunk (all of flat up to 2 * CHUNK values), the dot products of its
+    SQUARE_ROW-value rows summed in float64, plus the dot of the values after its last whole row;
+    the chunks' sums added in turn. One dot over a whole chunk drifts by 2e-5 on saturated layers
+    (every |b| near 1), these by under 1e-7. The grouping sets the std's last bits: it stays."""
+    n = flat.size if flat.size <= 2 * CHUNK else CHUNK
+    buffer = _deviation_buffer(n, dtype)
+    half = shift // 2  # 2**shift itself may be beyond float64 (shift up to 1074)
+    center = dtype(math.ldexp(mean, shift))
+    total = 0.0
+    # Squared deviations of 1e-20 underflow in float32 (summarize passes such values as float64).
+    with np.errstate(over="ignore", under="ignore"):
+        for start in range(0, flat.size, n):
+            chunk = flat[start : start + n]
+            b = buffer[: chunk.size]
+            binning.deviations(chunk, shift != 0, dtype(2.0**half), dtype(2.0 ** (shift - half)), center, b)
+            rows = chunk.size // SQUARE_ROW
+            head = b[: rows * SQUARE_ROW].reshape(rows, SQUARE_ROW)
+            tail = b[rows * SQUARE_ROW :]
+            tail_squares = float(np.dot(tail, tail)) if tail.size else 0.0
+            total += float(np.add.reduce(np.vecdot(head, head), dtype=np.float64)) + tail_squares
+    return total
 
 
 def _arithmetic(
@@ -272,7 +266,6 @@ def _binned_pass(
     low: float,
     high: float,
     bins: int,
-    data: tuple[float, float],
     mean: float | None = None,
     saturation: tuple[float | None, float | None] = (None, None),
     zeros: bool = False,
@@ -281,94 +274,27 @@ def _binned_pass(
     """Bin `flat` into `bins` equal bins on [low, high], plus one under and one over bin;
     optionally also accumulate squared deviations from `mean` (of the values times
     2**squares_shift), zeros and saturated values (at or beyond either threshold that is not
-    None). `data` is flat's (min, max)."""
+    None: values of flat's dtype)."""
     shift, scale, dtype = _arithmetic(flat.dtype, low, high, bins)
-    origin, factor = dtype(math.ldexp(low, shift)), dtype(scale)
-    # When every value is in range, 0 <= (x - low) * scale + 1 < bins + 2 in this very arithmetic
-    # (each step is monotone in x, so the extremes bound it), and the index needs no clip.
-    inside = (
-        shift == 0
-        and low <= data[0]
-        and data[1] <= high
-        and float(origin) <= data[0]
-        and int((dtype(data[1]) - origin) * factor + dtype(1.0)) <= bins + 1
-    )
+    half = shift // 2
     stride = bins + 2
-    # Whether the values fill enough of the range that no bin takes a large share of them, unless
-    # they are zeros or saturated (counted per block below, before the block is binned).
-    spread = (data[1] - data[0]) * SPREAD >= high - low
-    offsets = _lane_offsets(stride)
-    lanes: NDArray[np.intp] | None = None  # made when a block needs them: spread values do not
     out = _Pass(np.zeros(stride, dtype=np.int64))
-    # Squares are summed per chunk (one for arrays up to 2 * CHUNK), as they always were: the
-    # grouping of the float64 sums sets the std's last bits. Every step runs on blocks within
-    # it, whose half-dozen work arrays stay in L2 (a 100,000-value pass in one piece spills it).
-    n = flat.size if flat.size <= 2 * CHUNK else CHUNK
-    buf, index32, index, mask_buf = _scratch(BLOCK, dtype)
-    mask = mask_buf if zeros or saturation != (None, None) else None
+    index, lanes = _scratch(stride)
+    # Slot (x - low) * scale + 1 in the pass's dtype, clipped to [0, bins + 1] and truncated: the
+    # + 1 makes room for the under bin (truncation is floor from -1 up), and values far outside
+    # a scaled range overflow to inf and are clipped like the rest. A range beyond float64's
+    # comfort is binned as x * 2**shift on [low, high] * 2**shift, exactly.
+    binning.bin_counts(
+        flat, shift != 0, dtype(2.0**half), dtype(2.0 ** (shift - half)), dtype(math.ldexp(low, shift)),
+        dtype(scale), dtype(1.0), dtype(0.0), dtype(bins + 1), index, lanes, out.counts,
+    )  # fmt: skip
     lo_sat, hi_sat = saturation
-    row_dots = np.empty(n // SQUARE_ROW, dtype)
-    # Squared deviations of 1e-20 underflow in float32 (summarize passes such values as float64),
-    # and values far outside a scaled range overflow to inf in their index: clipped like the rest.
-    with np.errstate(over="ignore", under="ignore"):
-        for start in range(0, flat.size, n):
-            chunk = flat[start : start + n]
-            rows = chunk.size // SQUARE_ROW
-            tail_squares = 0.0
-            for first in range(0, chunk.size, BLOCK):
-                block = chunk[first : first + BLOCK]
-                b, i32, i = buf[: block.size], index32[: block.size], index[: block.size]
-                if mean is not None:
-                    if squares_shift:  # float64 values whose squares would leave float64
-                        _times_power_of_two(block, squares_shift, out=b)
-                        np.subtract(b, math.ldexp(mean, squares_shift), out=b)
-                    else:
-                        np.subtract(block, dtype(mean), out=b)
-                    tail_squares += _row_squares(b, first, rows, row_dots)
-                crowd = out.zeros + out.saturated  # before this block's
-                if mask is not None:
-                    m = mask[: block.size]
-                    if zeros:
-                        out.zeros += int(np.count_nonzero(np.equal(block, 0, out=m)))
-                    if lo_sat is not None:
-                        out.saturated += int(np.count_nonzero(np.less_equal(block, lo_sat, out=m)))
-                    if hi_sat is not None:
-                        out.saturated += int(np.count_nonzero(np.greater_equal(block, hi_sat, out=m)))
-                if inside:
-                    # Truncation is floor here, as x - low >= 0; x - 0 is x (ReLU's, sigmoid's
-                    # ranges). The + 1 makes room for the under bin, and rounds as the clipped
-                    # path does.
-                    if origin:
-                        np.subtract(block, origin, out=b)
-                    np.multiply(b if origin else block, factor, out=b)
-                    np.add(b, dtype(1.0), out=i32, casting="unsafe")
-                else:
-                    if shift:
-                        _times_power_of_two(block, shift, out=b)
-                        np.subtract(b, origin, out=b)
-                    else:
-                        np.subtract(block, origin, out=b)
-                    np.multiply(b, factor, out=b)
-                    np.add(b, dtype(1.0), out=b)
-                    np.maximum(b, 0, out=b)
-                    np.minimum(b, bins + 1, out=i32, casting="unsafe")
-                if spread and (out.zeros + out.saturated - crowd) * CROWDED <= block.size:
-                    # Values spread over many bins: np.bincount counts them 20% faster than
-                    # np.add.at into lanes (no offsets to add), whose min/max pre-pass is cheap.
-                    np.copyto(i, i32)
-                    out.counts += np.bincount(i, minlength=stride)
-                else:
-                    if lanes is None:
-                        lanes = np.zeros(LANES * stride, dtype=np.intp)
-                    np.add(i32, offsets[: block.size], out=i32)
-                    np.copyto(i, i32)
-                    # ufunc.at has a fast path for this case and, unlike np.bincount, no min/max
-                    # pre-pass.
-                    np.add.at(lanes, i, 1)
-            if mean is not None:
-                out.squares += float(np.add.reduce(row_dots[:rows], dtype=np.float64)) + tail_squares
-    if lanes is not None:
-        out.counts += lanes.reshape(LANES, stride).sum(axis=0)
+    if zeros or lo_sat is not None or hi_sat is not None:
+        out.zeros, out.saturated = binning.tally(
+            flat, zeros, lo_sat or 0.0, lo_sat is not None, hi_sat or 0.0, hi_sat is not None
+        )
+    if mean is not None:
+        out.squares = _squares(flat, dtype, mean, squares_shift)
     return out
 
 
@@ -452,7 +378,6 @@ def summarize(
         flat = flat[np.isfinite(flat)]
     if flat.dtype != np.float64 and (_float32_unsafe(extent.low, extent.high) or is_wide(low, high)):
         flat = flat.astype(np.float64)
-    data = (extent.low, extent.high)
     # Count only what the extent says can occur: no zeros in (0, 1), no saturation in (0.2, 0.8).
     # The thresholds are compared as the pass compares them, in the values' dtype.
     thresholds: tuple[float | None, float | None] = (None, None)
@@ -464,12 +389,10 @@ def summarize(
     squares_shift = _shift(RESCALE_SQUARES, extent.low, extent.high)  # 0 for every float32 tensor
     dtypes = (flat.dtype, np.dtype(_arithmetic(flat.dtype, low, high, bins * per_bin)[2]))
     if parts is not None and parts.dtypes == dtypes:
-        main = _binned_pass(flat, low, high, bins * per_bin, data)  # the bins alone
+        main = _binned_pass(flat, low, high, bins * per_bin)  # the bins alone
         main.squares, main.zeros, main.saturated = parts.squares, parts.zeros, parts.saturated
     else:
-        main = _binned_pass(
-            flat, low, high, bins * per_bin, data, extent.mean, thresholds, zeros, squares_shift
-        )
+        main = _binned_pass(flat, low, high, bins * per_bin, extent.mean, thresholds, zeros, squares_shift)
         if parts is not None:
             parts.dtypes, parts.own_percentiles = dtypes, None
             parts.squares, parts.zeros, parts.saturated = main.squares, main.zeros, main.saturated
@@ -488,7 +411,7 @@ def summarize(
     elif parts is not None and parts.own_percentiles is not None:  # the same values' own range
         percentiles = parts.own_percentiles
     else:
-        own = _binned_pass(flat, extent.low, extent.high, FINE_BINS, data)
+        own = _binned_pass(flat, extent.low, extent.high, FINE_BINS)
         own_fine = own.counts[1:-1].copy()
         own_fine[-1] += int(own.counts[-1])
         percentiles = _percentiles(own_fine, extent.low, extent.high, extent)

@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.engine.measure import stats as stats_module
+from app.engine.measure.binning import BLOCK
 from app.engine.measure.stats import (
-    BLOCK,
     CHUNK,
     FINE_BINS,
     PERCENTILES,
@@ -372,31 +371,6 @@ def test_summarize_std_blocks_sum_squares_as_chunks_did(size: int) -> None:
     extent = scan(x)
     stats = summarize(x, extent, (extent.low - 1.0, extent.high + 1.0), 30)
     assert stats.std == math.sqrt(_chunk_squares(x, extent.mean) / size)
-
-
-@pytest.mark.parametrize("name", ["normal", "relu", "bimodal", "cauchy"])
-@pytest.mark.parametrize("size", [1000, BLOCK + 1, 3 * CHUNK + 4097])
-def test_summarize_same_whichever_way_it_counts(
-    name: str, size: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Spread values are counted by np.bincount, crowded ones (zeros, saturated values, a tensor
-    filling a sliver of its range) by np.add.at into lanes: speed only, the same numbers."""
-    x = _data(name, n=size)
-    extent = scan(x)
-    cases = [
-        {"display": (extent.low, extent.high)},
-        {"display": (extent.low - 10 * (extent.high - extent.low), extent.high)},  # a sliver of it
-        {"bounds": (0.0, float(np.quantile(x, 0.9)))},  # saturated at the top
-    ]
-    for kwargs in cases:
-        answers = []
-        for spread, crowded in ((0.0, 16), (1e30, 0), (8, 16)):  # all lanes, all bincount, as set
-            monkeypatch.setattr(stats_module, "SPREAD", spread)
-            monkeypatch.setattr(stats_module, "CROWDED", crowded)
-            answers.append(_summary(x, 30, **dict(kwargs)))
-        for other in answers[1:]:
-            for field in TensorStats.__dataclass_fields__:
-                np.testing.assert_array_equal(getattr(other, field), getattr(answers[0], field))
 
 
 def _parts_cases() -> list[tuple[str, np.ndarray, tuple[float | None, float | None]]]:
