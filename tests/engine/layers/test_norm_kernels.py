@@ -100,7 +100,7 @@ LENGTHS = [
     seed=st.integers(0, 2**32 - 1),
 )
 def test_row_sums_are_numpys(n: int, dtype: type, mix: float, specials: bool, seed: int) -> None:
-    """_row_sum is np.add.reduce over a row (+0.0 plus NumPy's pairwise sum), _row_dot is
+    """_row_sum is np.add.reduce over a row (+0.0 plus NumPy's pairwise sum), _row_dots is
     np.einsum('ij,ij->i') (16-byte lanes, no fused multiply-add)."""
     rng = np.random.default_rng(seed)
     a, b = _values(rng, (2, n), dtype, mix)
@@ -108,9 +108,19 @@ def test_row_sums_are_numpys(n: int, dtype: type, mix: float, specials: bool, se
         a[rng.integers(n)] = rng.choice([np.inf, -np.inf, np.nan])
     stack, values = _stacks(dtype)
     with np.errstate(all="ignore"):
-        _same_bits(dtype(kernels._row_sum(a, stack, values)), np.add.reduce(a[None], axis=1)[0], "row sum")
-        _same_bits(dtype(kernels._row_dot(a, b)), np.einsum("ij,ij->i", a[None], b[None])[0], "row dot")
-        _same_bits(dtype(kernels._row_dot(a, a)), np.einsum("ij,ij->i", a[None], a[None])[0], "row squares")
+        _same_bits(
+            dtype(kernels._row_sum(a[None], 0, stack, values)), np.add.reduce(a[None], axis=1)[0], "row sum"
+        )
+        _dots_are_numpys(np.stack([a, b]), np.stack([b, a]), "row dots")
+        _dots_are_numpys(np.stack([a, b]), np.stack([a, b]), "row squares")
+
+
+def _dots_are_numpys(p: Array, q: Array, what: str) -> None:
+    """_row_dots of two rows side by side, and of one row (the last, alone), are einsum's."""
+    expected = np.einsum("ij,ij->i", p, q)
+    dtype = p.dtype.type
+    _same_bits(np.array(kernels._row_dots(p, q, 0, True), dtype), expected, f"{what}, two rows")
+    _same_bits(np.array(kernels._row_dots(p, q, 1, False), dtype), expected[[1, 1]], f"{what}, one row")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -127,9 +137,11 @@ def test_sums_of_signed_zeros_and_tiny_values(dtype: type, n: int) -> None:
     ]
     for a in rows:
         _same_bits(
-            dtype(kernels._row_sum(a, stack, values)), np.add.reduce(a[None], axis=1)[0], f"sum {a[:3]}"
+            dtype(kernels._row_sum(a[None], 0, stack, values)),
+            np.add.reduce(a[None], axis=1)[0],
+            f"sum {a[:3]}",
         )
-        _same_bits(dtype(kernels._row_dot(a, a)), np.einsum("ij,ij->i", a[None], a[None])[0], f"dot {a[:3]}")
+        _dots_are_numpys(np.stack([a, a[::-1]]), np.stack([a, a[::-1]]), f"dots {a[:3]}")
 
 
 # The NumPy steps each kernel replaces (norm.py's whole-array steps for these layouts).
