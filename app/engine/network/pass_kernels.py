@@ -1,5 +1,6 @@
-"""Compiled kernels for the backward pass's elementwise work: dL/dz with its largest |value|, and
-the float64 standard deviation of a layer's weights and weight gradient.
+"""Compiled kernels for the backward pass's elementwise work: dL/dz with its largest |value|,
+written over the incoming gradient, and the float64 standard deviation of a layer's weights and
+weight gradient.
 
 NumPy spells sigmoid's dL/dz = s (1 - s) g as three passes over the layer and fresh arrays, and
 the power-of-two normalization after it two more reductions (max and min); one loop here does the
@@ -83,41 +84,44 @@ def _no_magnitude_typed(x: Any) -> Any:
     return constant
 
 
+# Each writes dL/dz over g (one array read and written: a second output array would be a fresh
+# one, whose first touch costs page faults worth three times the loop, or a possible alias that
+# keeps LLVM from vectorizing) and returns the bits of its largest |value|.
 @kernel
-def _sigmoid_delta(s: Any, g: Any, one: Any, out: Any) -> Any:
-    bits, mask, m = _magnitudes(out), _sign_mask(out), _no_magnitude(out)
-    for i in range(out.size):
-        out[i] = (s[i] * (one - s[i])) * g[i]
+def _sigmoid_delta(s: Any, g: Any, one: Any) -> Any:
+    bits, mask, m = _magnitudes(g), _sign_mask(g), _no_magnitude(g)
+    for i in range(g.size):
+        g[i] = (s[i] * (one - s[i])) * g[i]
         v = bits[i] & mask
         m = v if v > m else m
     return m
 
 
 @kernel
-def _tanh_delta(t: Any, g: Any, one: Any, out: Any) -> Any:
-    bits, mask, m = _magnitudes(out), _sign_mask(out), _no_magnitude(out)
-    for i in range(out.size):
-        out[i] = (one - t[i] * t[i]) * g[i]
+def _tanh_delta(t: Any, g: Any, one: Any) -> Any:
+    bits, mask, m = _magnitudes(g), _sign_mask(g), _no_magnitude(g)
+    for i in range(g.size):
+        g[i] = (one - t[i] * t[i]) * g[i]
         v = bits[i] & mask
         m = v if v > m else m
     return m
 
 
 @kernel
-def _relu_delta(z: Any, g: Any, one: Any, zero: Any, out: Any) -> Any:
-    bits, mask, m = _magnitudes(out), _sign_mask(out), _no_magnitude(out)
-    for i in range(out.size):
-        out[i] = g[i] * (one if z[i] > zero else zero)
+def _relu_delta(z: Any, g: Any, one: Any, zero: Any) -> Any:
+    bits, mask, m = _magnitudes(g), _sign_mask(g), _no_magnitude(g)
+    for i in range(g.size):
+        g[i] = g[i] * (one if z[i] > zero else zero)
         v = bits[i] & mask
         m = v if v > m else m
     return m
 
 
 @kernel
-def _product_delta(slope: Any, g: Any, out: Any) -> Any:
-    bits, mask, m = _magnitudes(out), _sign_mask(out), _no_magnitude(out)
-    for i in range(out.size):
-        out[i] = slope[i] * g[i]
+def _product_delta(slope: Any, g: Any) -> Any:
+    bits, mask, m = _magnitudes(g), _sign_mask(g), _no_magnitude(g)
+    for i in range(g.size):
+        g[i] = slope[i] * g[i]
         v = bits[i] & mask
         m = v if v > m else m
     return m
@@ -277,16 +281,20 @@ def _flat(x: Array) -> Array:
     return np.ascontiguousarray(x).reshape(-1)
 
 
-def _fresh(dtype: np.dtype[np.floating], *inputs: Array) -> Array:
-    """A fresh array shaped like the inputs (all of one shape: a kernel reads them by one flat
-    index) in `dtype`, float32 or float64: the kernels' two dtypes."""
-    dtype = np.dtype(dtype)
-    if dtype not in _BITS:
-        raise TypeError(f"the backward pass's kernels take float32 or float64 layers, not {dtype}")
-    shapes = {x.shape for x in inputs}
-    if len(shapes) != 1:
-        raise ValueError(f"the backward pass's kernels take arrays of one shape, not {sorted(shapes)}")
-    return np.empty(inputs[0].shape, dtype)
+def _given_up(g: Array, *inputs: Array) -> Array:
+    """g flat, to be written over: C-contiguous, writeable, float32 or float64, and of the shape
+    and dtype of the other inputs (a kernel reads them all by one flat index)."""
+    if g.dtype not in _BITS:
+        raise TypeError(f"the backward pass's kernels take float32 or float64 layers, not {g.dtype}")
+    for x in inputs:
+        if x.shape != g.shape or x.dtype != g.dtype:
+            raise ValueError(
+                f"the backward pass's kernels take arrays of one shape and dtype, not {x.dtype}{x.shape} "
+                f"and g's {g.dtype}{g.shape}"
+            )
+    if not (g.flags.c_contiguous and g.flags.writeable):
+        raise ValueError("g is written over: it must be a C-contiguous, writeable array")
+    return g.reshape(-1)
 
 
 def _as_float(bits: np.signedinteger | int, dtype: np.dtype[np.floating]) -> float:
@@ -294,39 +302,34 @@ def _as_float(bits: np.signedinteger | int, dtype: np.dtype[np.floating]) -> flo
     return float(np.array(bits, _BITS[dtype]).view(dtype))
 
 
-# Each X_delta returns dL/dz in a fresh array of `dtype` (the layer's z's) and its largest |value|
-# (NaN when a value is NaN). The product is taken in the common dtype of its factors, as NumPy's
-# is, and rounded once to `dtype` when stored, as NumPy's astype rounds it.
+# Each X_delta writes dL/dz over g, the gradient the caller gives up (the layer's dtype, as NumPy's
+# product of two arrays of that dtype), and returns it with its largest |value| (NaN when a value
+# is NaN).
 
 
-def sigmoid_delta(s: Array, g: Array, dtype: np.dtype[np.floating]) -> tuple[Array, float]:
-    """(s * (1 - s)) * g: sigmoid's f'(z) g from its output s (1 - s in s's dtype)."""
-    out = _fresh(dtype, s, g)
-    peak = _sigmoid_delta(_flat(s), _flat(g), s.dtype.type(1.0), out.reshape(-1))
-    return out, _as_float(peak, out.dtype)
+def sigmoid_delta(s: Array, g: Array) -> tuple[Array, float]:
+    """(s * (1 - s)) * g: sigmoid's f'(z) g from its output s."""
+    peak = _sigmoid_delta(_flat(s), _given_up(g, s), s.dtype.type(1.0))
+    return g, _as_float(peak, g.dtype)
 
 
-def tanh_delta(t: Array, g: Array, dtype: np.dtype[np.floating]) -> tuple[Array, float]:
+def tanh_delta(t: Array, g: Array) -> tuple[Array, float]:
     """(1 - t * t) * g: tanh's f'(z) g from its output t (np.square(t) is t * t)."""
-    out = _fresh(dtype, t, g)
-    peak = _tanh_delta(_flat(t), _flat(g), t.dtype.type(1.0), out.reshape(-1))
-    return out, _as_float(peak, out.dtype)
+    peak = _tanh_delta(_flat(t), _given_up(g, t), t.dtype.type(1.0))
+    return g, _as_float(peak, g.dtype)
 
 
 def relu_delta(z: Array, g: Array) -> tuple[Array, float]:
-    """g * (z > 0) in z's dtype, as np.multiply(g, z > 0, dtype=z.dtype) (g cast to it first):
-    times 1.0 or 0.0, so 0 * g keeps its sign, and an inf or NaN g gives NaN."""
-    g = g.astype(z.dtype, copy=False)
-    out = _fresh(z.dtype, z, g)
-    peak = _relu_delta(_flat(z), _flat(g), z.dtype.type(1.0), z.dtype.type(0.0), out.reshape(-1))
-    return out, _as_float(peak, out.dtype)
+    """g * (z > 0), as np.multiply(g, z > 0, dtype=z.dtype): times 1.0 or 0.0, so 0 * g keeps
+    its sign, and an inf or NaN g gives NaN."""
+    peak = _relu_delta(_flat(z), _given_up(g, z), z.dtype.type(1.0), z.dtype.type(0.0))
+    return g, _as_float(peak, g.dtype)
 
 
-def product_delta(slope: Array, g: Array, dtype: np.dtype[np.floating]) -> tuple[Array, float]:
+def product_delta(slope: Array, g: Array) -> tuple[Array, float]:
     """slope * g, any elementwise activation's f'(z) g."""
-    out = _fresh(dtype, slope, g)
-    peak = _product_delta(_flat(slope), _flat(g), out.reshape(-1))
-    return out, _as_float(peak, out.dtype)
+    peak = _product_delta(_flat(slope), _given_up(g, slope))
+    return g, _as_float(peak, g.dtype)
 
 
 def peak(x: Array) -> float:
@@ -351,9 +354,9 @@ def warm_up() -> None:
     """Every kernel once for float32 and float64 layers (the engine's two dtypes)."""
     for dtype in _BITS:
         x = np.linspace(-1.0, 1.0, 200).astype(dtype)
-        sigmoid_delta(x, x, dtype)
-        tanh_delta(x, x, dtype)
-        relu_delta(x, x)
-        product_delta(x, x, dtype)
+        sigmoid_delta(x, x.copy())
+        tanh_delta(x, x.copy())
+        relu_delta(x, x.copy())
+        product_delta(x, x.copy())
         peak(x)
         std64(x)

@@ -195,9 +195,10 @@ def test_backward_maxout_matches_pytorch_autograd(pieces: int) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_normalize_in_place_has_the_bits_of_ldexp(dtype: type[np.floating]) -> None:
-    """Scaling a given-up array by 2**-e where it is (the backward pass's deltas) gives the bits
-    of np.ldexp, subnormal results included (values 2**-160 below the peak)."""
+def test_normalize_has_the_bits_of_ldexp(dtype: type[np.floating]) -> None:
+    """Scaling by 2**-e (into a fresh array, or where a given-up array is: the backward pass's
+    deltas) gives the bits of np.ldexp, subnormal results included (values 2**-160 below the
+    peak), and e is the exponent of max |x|."""
     from app.engine.network.backward import _normalize
 
     rng = np.random.default_rng(7)
@@ -205,7 +206,11 @@ def test_normalize_in_place_has_the_bits_of_ldexp(dtype: type[np.floating]) -> N
         exponents = rng.uniform(-100, 60, 4000)
         x = (rng.standard_normal(4000) * np.exp2(exponents)).astype(dtype)
         x[::9] = 0.0
-        expected, e = _normalize(x.copy())
+        e = int(np.frexp(np.abs(x).max())[1])
+        expected = np.ldexp(x, -e).astype(dtype)
+        fresh, e_fresh = _normalize(x)
+        assert e_fresh == e and not np.shares_memory(fresh, x)
+        assert fresh.tobytes() == expected.tobytes()
         given = x.copy()
         scaled, e_in_place = _normalize(given, in_place=True)
         assert e_in_place == e and scaled.dtype == dtype
@@ -214,6 +219,23 @@ def test_normalize_in_place_has_the_bits_of_ldexp(dtype: type[np.floating]) -> N
     upstream = np.ones(4, dtype)
     _normalize(upstream)  # not given up: left as it was
     assert upstream.tolist() == [1.0] * 4
+
+
+@pytest.mark.parametrize("fill", [0.75, 0.0, np.nan, 3.0])
+def test_backward_leaves_the_upstream_gradient_as_it_was(fill: float) -> None:
+    """The steps write dL/dz over the gradient they are given, never over the caller's upstream
+    (the read-out is a kept draw, memo.DRAWS): not when its peak needs no scaling (0.75), nor
+    when it is left unscaled (0, NaN), nor when it is scaled (3)."""
+    run = make_run({"activation": "sigmoid", "init": "xavier", "seed": 2, "depth": 3, "width": 6})
+    x = input_samples(run, np.float32)
+    layers = list(forward(run, x, 0, np.float32))
+    upstream = np.full((run.samples, 6), fill, np.float32)
+    upstream[0, 0] = -fill if fill == fill else 1.0
+    before = upstream.tobytes()
+    with np.errstate(invalid="ignore"):
+        backward(run, layers, x, upstream)
+        list(layer_gradients(run, layers, x, upstream))
+    assert upstream.tobytes() == before
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
