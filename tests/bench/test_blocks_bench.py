@@ -19,14 +19,15 @@ def _ratios(text: str) -> dict[str, float]:
     ratios = {}
     for line in text.splitlines():
         found = re.match(r"\s*\S+ {3}(.+?)\s+(\d+\.\d\d)(\s|$)", line)
-        if found and "one pass" not in line:
+        if found and "one pass" not in line and "aim" not in line:
             ratios[found.group(1).strip()] = float(found.group(2))
     return ratios
 
 
 def test_norm_passes_prints_every_variant(capsys: pytest.CaptureFixture[str]) -> None:
-    blocks_bench.norm_passes("40x1x12", 40, 12, repeats=1, variants=False)
-    ratios = _ratios(capsys.readouterr().out)
+    blocks_bench.norm_passes("40x1x12", 40, 12, repeats=1)
+    out = capsys.readouterr().out
+    ratios = _ratios(out)
     expected = {f"{kind}: {what}" for kind in ("batch", "layer", "rms") for what in ("forward", "backward")}
     expected |= {
         f"{kind}: scaled {what}" for kind in ("batch", "layer", "rms") for what in ("forward", "backward")
@@ -35,6 +36,12 @@ def test_norm_passes_prints_every_variant(capsys: pytest.CaptureFixture[str]) ->
     expected |= {f"{kind}: backward at init" for kind in ("batch", "layer", "rms")}
     assert set(ratios) == expected
     assert all(math.isfinite(r) and r > 0 for r in ratios.values())
+    # each line's verdict on the aim (<= 1 pass) is its own number's, and the last line counts them
+    verdicts = re.findall(r"(\d+\.\d\d)  (meets|MISSES)", out)
+    assert len(verdicts) == len(expected)
+    assert all((float(r) <= 1.0) == (word == "meets") or abs(float(r) - 1) < 0.01 for r, word in verdicts)
+    met = sum(word == "meets" for _, word in verdicts)
+    assert f"aim (<= 1 pass per norm layer): {met} of {len(expected)} meet it" in out
 
 
 def test_steps_prints_the_unit_and_each_step(capsys: pytest.CaptureFixture[str]) -> None:
@@ -61,10 +68,12 @@ def test_against_times_the_layers_of_a_revision_beside(capsys: pytest.CaptureFix
     """--against REV: each line carries the same layer as it was at REV (here HEAD, in git)."""
     old = blocks_bench.norm_module_at("HEAD")
     assert old is not norm_module and sorted(old.NORMS) == sorted(norm_module.NORMS)
-    blocks_bench.norm_passes("40x1x12", 40, 12, repeats=1, variants=False, against="HEAD")
+    blocks_bench.norm_passes("40x1x12", 40, 12, repeats=1, against="HEAD")
     out = capsys.readouterr().out
     assert "shuffled rounds" in out
-    lines = [line for line in out.splitlines() if ": " in line and "one pass" not in line]
+    lines = [
+        line for line in out.splitlines() if ": " in line and "one pass" not in line and "aim" not in line
+    ]
     assert len(lines) == 16  # 3 norms x (forward, backward, at init, scaled both), training
     for line in lines:
         now, before = re.findall(r"\d+\.\d\d", line)
