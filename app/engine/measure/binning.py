@@ -11,6 +11,7 @@ without fastmath (no reordered sums, so no vector lanes) 70-90 us.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -113,6 +114,33 @@ def bin_counts(
             lanes[k, j] = 0
 
 
+@kernel
+def percentiles(
+    fine: NDArray[np.int64], low: float, width: float, shift: int, targets: NDArray[np.float64],
+    lowest: float, highest: float, out: NDArray[np.float64],
+) -> None:  # fmt: skip
+    """out = lowest, the value at each rank of `targets` (ascending), highest: interpolated within
+    the first fine bin whose count through it reaches the rank (np.searchsorted's side="left"),
+    as low + (j + fraction) * width (times 2**-shift), kept within [lowest, highest]. Python's
+    float steps in their order: the same bits as stats' loop over the searchsorted bins had."""
+    out[0] = lowest
+    j = 0
+    through = fine[0]  # values in bins 0..j
+    for k in range(targets.size):
+        target = targets[k]
+        while through < target and j + 1 < fine.size:
+            j += 1
+            through += fine[j]
+        held = fine[j]
+        fraction = (target - (through - held)) / held if held else 0.0
+        value = low + (j + fraction) * width
+        if shift:
+            value = math.ldexp(value, -shift)
+        value = lowest if lowest > value else value  # max(value, lowest), ties to value
+        out[k + 1] = highest if highest < value else value  # min(value, highest)
+    out[targets.size + 1] = highest
+
+
 def warm_up() -> None:
     """Compile (or load) every kernel for each dtype combination stats passes them."""
     values: type[np.floating[Any]]
@@ -128,3 +156,5 @@ def warm_up() -> None:
                 x, False, scalar(1.0), scalar(1.0), scalar(-1.5), scalar(1.0), scalar(1.0),
                 scalar(0.0), scalar(counts.size - 1), np.empty(BLOCK, np.int32), lanes, counts,
             )  # fmt: skip
+    out = np.empty(4)
+    percentiles(np.array([0, 3, 1], np.int64), -1.0, 0.5, 0, np.array([1.0, 2.5]), -1.0, 0.4, out)

@@ -299,30 +299,22 @@ def _binned_pass(
 
 
 @lru_cache(maxsize=64)
-def _targets(finite: int) -> tuple[list[float], NDArray[np.float64]]:
-    """The ranks the inner PERCENTILES fall at among `finite` values, as a list and an array."""
-    targets = [q / 100.0 * finite for q in PERCENTILES[1:-1]]
-    return targets, np.array(targets)
+def _targets(finite: int) -> NDArray[np.float64]:
+    """The ranks the inner PERCENTILES fall at among `finite` values."""
+    targets = np.array([q / 100.0 * finite for q in PERCENTILES[1:-1]])
+    targets.flags.writeable = False
+    return targets
 
 
 def _percentiles(fine: NDArray[np.int64], low: float, high: float, extent: Extent) -> tuple[float, ...]:
     """The PERCENTILES by linear interpolation within the fine bin holding each."""
-    cumulative = np.cumsum(fine)
     shift = _shift(RESCALE_RANGE, low, high)  # 0 but for float64 ranges near its limits
     low, high = math.ldexp(low, shift), math.ldexp(high, shift)
-    width = (high - low) / fine.size
-    targets, target_array = _targets(extent.finite)
-    # One search and two gathers for all of them (the count before bin j is the count up to it
-    # less its own); the rest is a few scalars each, cheaper in Python than in arrays.
-    found = np.searchsorted(cumulative, target_array, side="left")
-    helds = fine[found]
-    befores, helds = (cumulative[found] - helds).tolist(), helds.tolist()
-    values = [extent.low]
-    for target, j, before, held in zip(targets, found.tolist(), befores, helds, strict=True):
-        fraction = (target - before) / held if held else 0.0
-        values.append(min(max(math.ldexp(low + (j + fraction) * width, -shift), extent.low), extent.high))
-    values.append(extent.high)
-    return tuple(values)
+    out = np.empty(len(PERCENTILES))
+    binning.percentiles(
+        fine, low, (high - low) / fine.size, shift, _targets(extent.finite), extent.low, extent.high, out
+    )
+    return tuple(out.tolist())
 
 
 def _edges(low: float, high: float, bins: int) -> NDArray[np.float64]:

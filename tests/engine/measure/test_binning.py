@@ -17,11 +17,15 @@ from numpy.typing import NDArray
 from app.engine.measure import binning
 from app.engine.measure.stats import (
     CHUNK,
+    PERCENTILES,
+    RESCALE_RANGE,
     RESCALE_SQUARES,
     SQUARE_ROW,
+    Extent,
     _arithmetic,
     _binned_pass,
     _Pass,
+    _percentiles,
     _shift,
     _times_power_of_two,
 )
@@ -307,3 +311,50 @@ def test_bin_counts_keeps_a_nan_inside_the_counts() -> None:
     index, lanes = np.empty(binning.BLOCK, np.int32), np.zeros((binning.LANES, 4), np.int32)
     binning.bin_counts(x, False, 1.0, 1.0, 0.0, 2.0, 1.0, 0.0, 3.0, index, lanes, counts)
     np.testing.assert_array_equal(counts, [2, 0, 1, 1])
+
+
+def numpy_percentiles(fine: NDArray[np.int64], low: float, high: float, extent: Extent) -> tuple[float, ...]:
+    """stats._percentiles as it was (commit e2aaacd): np.searchsorted, then Python floats."""
+    cumulative = np.cumsum(fine)
+    shift = _shift(RESCALE_RANGE, low, high)
+    low, high = math.ldexp(low, shift), math.ldexp(high, shift)
+    width = (high - low) / fine.size
+    targets = [q / 100.0 * extent.finite for q in PERCENTILES[1:-1]]
+    found = np.searchsorted(cumulative, np.array(targets), side="left")
+    helds = fine[found]
+    befores, helds = (cumulative[found] - helds).tolist(), helds.tolist()
+    values = [extent.low]
+    for target, j, before, held in zip(targets, found.tolist(), befores, helds, strict=True):
+        fraction = (target - before) / held if held else 0.0
+        values.append(min(max(math.ldexp(low + (j + fraction) * width, -shift), extent.low), extent.high))
+    values.append(extent.high)
+    return tuple(values)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    bins=st.integers(1, 300),
+    seed=st.integers(0, 2**32 - 1),
+    sparse=st.floats(0.0, 0.99),
+    scale=st.sampled_from([1.0, 1e-300, 1e300, 1e-30, 5e-324]),
+    origin=st.floats(-10.0, 10.0),
+)
+def test_percentiles_match_the_numpy_steps(
+    bins: int, seed: int, sparse: float, scale: float, origin: float
+) -> None:
+    """Counts with empty runs, one full bin, ranges near float64's limits (shifted) and extremes
+    that cut the interpolated values, -0.0 among them: the same floats, bit for bit."""
+    rng = np.random.default_rng(seed)
+    fine = rng.integers(0, 50, bins) * (rng.random(bins) >= sparse)
+    if not fine.any():
+        fine[rng.integers(bins)] = 1
+    low, high = origin * scale, (origin + rng.uniform(0.001, 20.0)) * scale
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        return
+    lowest = float(rng.choice([low, low + (high - low) * 0.01, -0.0 if low <= 0.0 else low]))
+    highest = float(rng.choice([high, high - (high - low) * 0.02]))
+    finite = int(fine.sum())
+    extent = Extent(finite, finite, lowest, max(highest, lowest), 0.0, 0, 0)
+    new = _percentiles(fine.astype(np.int64), low, high, extent)
+    old = numpy_percentiles(fine.astype(np.int64), low, high, extent)
+    assert [v.hex() for v in new] == [v.hex() for v in old]
