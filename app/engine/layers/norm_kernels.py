@@ -163,7 +163,8 @@ def batch_forward(x: Any, gamma: Any, beta: Any, scale: bool, shift: bool, xhat:
     """BatchNorm's forward over a C-ordered (n, w) x: returns (mean, var, inv) per unit and writes
     x-hat = (x - mean) * inv and, with `scale`, y = x-hat * gamma (+ beta with `shift`); xhat and
     y may be one array (y written last). Three reads of x: its sums, its squares around the mean,
-    the output."""
+    the output. (Each flag picks a loop of its own: a test inside a loop kept LLVM from
+    vectorizing it. No helper takes an array inside a loop: each call counts its references.)"""
     n, w = x.shape
     nf = x.dtype.type(n)
     total = np.zeros(w, x.dtype)
@@ -179,12 +180,19 @@ def batch_forward(x: Any, gamma: Any, beta: Any, scale: bool, shift: bool, xhat:
     var = squares / nf
     inv = x.dtype.type(1.0) / np.sqrt(var + x.dtype.type(EPS))
     for i in range(n):
-        for j in range(w):
-            t = (x[i, j] - mean[j]) * inv[j]
-            xhat[i, j] = t
-            if scale:
-                u = t * gamma[j]
-                y[i, j] = u + beta[j] if shift else u
+        if scale and shift:
+            for j in range(w):
+                t = (x[i, j] - mean[j]) * inv[j]
+                xhat[i, j] = t
+                y[i, j] = t * gamma[j] + beta[j]
+        elif scale:
+            for j in range(w):
+                t = (x[i, j] - mean[j]) * inv[j]
+                xhat[i, j] = t
+                y[i, j] = t * gamma[j]
+        else:
+            for j in range(w):
+                xhat[i, j] = (x[i, j] - mean[j]) * inv[j]
     return mean, var, inv
 
 
@@ -220,10 +228,12 @@ def row_forward(
             else:
                 for j in range(w):
                     xhat[row, j] = x[row, j] * r
-            if scale:
+            if scale and shift:
                 for j in range(w):
-                    u = xhat[row, j] * gamma[j]
-                    y[row, j] = u + beta[j] if shift else u
+                    y[row, j] = xhat[row, j] * gamma[j] + beta[j]
+            elif scale:
+                for j in range(w):
+                    y[row, j] = xhat[row, j] * gamma[j]
     return inv
 
 
@@ -241,11 +251,19 @@ def batch_backward(
     along = np.zeros(w, g.dtype)
     mean = np.zeros(w, g.dtype)
     for i in range(n):
-        for j in range(w):
-            if parameters or unscaled:
+        if unscaled:  # d is g: its sums are the parameters' gradients
+            for j in range(w):
                 gg[j] = g[i, j] * xhat[i, j] + gg[j]
                 bg[j] = g[i, j] + bg[j]
-            if not unscaled:
+        elif parameters:
+            for j in range(w):
+                gg[j] = g[i, j] * xhat[i, j] + gg[j]
+                bg[j] = g[i, j] + bg[j]
+                d = g[i, j] * gamma[j]
+                along[j] = d * xhat[i, j] + along[j]
+                mean[j] = d + mean[j]
+        else:
+            for j in range(w):
                 d = g[i, j] * gamma[j]
                 along[j] = d * xhat[i, j] + along[j]
                 mean[j] = d + mean[j]
@@ -256,9 +274,12 @@ def batch_backward(
         along = along / nf
         mean = mean / nf
     for i in range(n):
-        for j in range(w):
-            d = g[i, j] if unscaled else g[i, j] * gamma[j]
-            out[i, j] = ((d - mean[j]) - xhat[i, j] * along[j]) * inv[j]
+        if unscaled:
+            for j in range(w):
+                out[i, j] = ((g[i, j] - mean[j]) - xhat[i, j] * along[j]) * inv[j]
+        else:
+            for j in range(w):
+                out[i, j] = ((g[i, j] * gamma[j] - mean[j]) - xhat[i, j] * along[j]) * inv[j]
     return gg, bg
 
 
@@ -293,21 +314,25 @@ def row_backward(
             a0, a1 = _row_dots(out, xhat, i, last - i == 2)
         for row in range(i, last):
             along = (a0 if row == i else a1) / nf
-            if centred and unscaled:
+            r = inv[row]
+            if unscaled and centred:
                 m = (
                     zero + _pairwise_leaf(g, row, 0, w) if w <= 128 else _row_sum(g, row, stack, values)
                 ) / nf
-            elif centred:
+                for j in range(w):
+                    out[row, j] = ((g[row, j] - m) - xhat[row, j] * along) * r
+            elif unscaled:
+                for j in range(w):
+                    out[row, j] = (g[row, j] - xhat[row, j] * along) * r
+            elif centred:  # d (g * gamma) is in out's row
                 m = (
                     zero + _pairwise_leaf(out, row, 0, w) if w <= 128 else _row_sum(out, row, stack, values)
                 ) / nf
-            r = inv[row]
-            for j in range(w):
-                d = g[row, j] if unscaled else out[row, j]
-                if centred:
-                    out[row, j] = ((d - m) - xhat[row, j] * along) * r
-                else:
-                    out[row, j] = (d - xhat[row, j] * along) * r
+                for j in range(w):
+                    out[row, j] = ((out[row, j] - m) - xhat[row, j] * along) * r
+            else:
+                for j in range(w):
+                    out[row, j] = (out[row, j] - xhat[row, j] * along) * r
     return gg, bg
 
 
