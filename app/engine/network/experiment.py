@@ -4,12 +4,24 @@ All runs advance one layer at a time together. That keeps only the current layer
 memory, and it lets every layer's histograms share one range across the runs (so side-by-side
 columns compare honestly) without storing the whole network. With `axes="run"` each run is
 summarized as if it were alone instead, on its own ranges.
+
+Within a row the runs are independent until their histograms share a range: each run's next
+layer (or gradient) and its extents are one task, each run's summaries on the row's ranges
+others. An engine alone on the machine's cores spreads these tasks over two threads (the
+products, NumPy's loops and the compiled kernels release the GIL); every task computes what it
+computed in line, so the bits are the same (_Lanes).
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TypeVar
@@ -27,8 +39,15 @@ from .config import ExperimentConfig, RunConfig
 from .forward import Layer, forward, input_samples
 from .labels import run_labels
 from .memo import DRAWS, RUNS
-from .result import ExperimentResult, LayerResult, RunResult, WeightGradient, by_axes, union_of
-from .result import gradient_stats as _gradient_stats  # shared with the layer networks' pass
+from .result import (
+    ExperimentResult,
+    LayerResult,
+    RunResult,
+    WeightGradient,
+    by_axes,
+    gradient_plans,
+    union_of,
+)
 
 # The result types live in result.py (block_experiment.py builds them too); they are still
 # imported from here.
@@ -111,103 +130,144 @@ def _work_key(config: ExperimentConfig, i: int, dtype: type[np.floating]) -> tup
     return ("run", config.runs[i], i, np.dtype(dtype).str, config.loss)
 
 
-def _summarize_layer(
+@dataclass(frozen=True)
+class _LayerPlan:
+    """Layer j of one run, to summarize on the ranges its row shares: its pre and post summaries
+    (post with the unit counts), each a function of the run's own arrays."""
+
+    index: int
+    units: int
+    activation: str
+    pre: Callable[[], TensorStats]
+    post: Callable[[], tuple[TensorStats, tuple[int, int | None]]]
+
+    def result(self, pre: TensorStats, post: tuple[TensorStats, tuple[int, int | None]]) -> LayerResult:
+        stats, (dead, distinct) = post
+        return LayerResult(self.index, self.units, self.activation, pre, stats, dead, distinct)
+
+
+def _own_extents(work: RunWork, j: int, layer: Layer) -> None:
+    """Layer j's extents, recorded in the run's work (unless it holds them): what its row's shared
+    ranges are made of."""
+    work.pre[j] = work.pre[j] or scan(layer.z)
+    work.post[j] = work.post[j] or scan(layer.a)
+
+
+def _post_and_units(
+    work: RunWork, j: int, layer: Layer, on: tuple[object, ...], make: Callable[[], TensorStats]
+) -> tuple[TensorStats, tuple[int, int | None]]:
+    post = work.post[j]
+    assert post is not None
+    counted = work.units[j] = work.units[j] or unit_counts(layer.a, post)
+    return work.summary(j, "post", on, make), counted
+
+
+def _plan_layer(
     config: ExperimentConfig, j: int, works: list[RunWork], current: dict[int, Layer]
-) -> dict[int, LayerResult]:
-    """Layer j of the runs in `current`, with histogram ranges shared across them. Extents and
-    unit counts a run's work already holds are read from it, the others recorded in it."""
-    pre, post = {}, {}
-    for i, layer in current.items():
-        work = works[i]
-        pre[i] = work.pre[j] = work.pre[j] or scan(layer.z)
-        post[i] = work.post[j] = work.post[j] or scan(layer.a)
+) -> dict[int, _LayerPlan]:
+    """Layer j of the runs in `current`, with histogram ranges shared across them (their extents
+    are in their works). Summaries a run's work holds on the same ranges are read from it."""
+    pre: dict[int, Extent] = {}
+    post: dict[int, Extent] = {}
+    for i in current:
+        pre_extent, post_extent = works[i].pre[j], works[i].post[j]
+        assert pre_extent is not None and post_extent is not None
+        pre[i], post[i] = pre_extent, post_extent
     bounds = {i: _post_bounds(config.runs[i], layer) for i, layer in current.items()}
     pre_range = config.pre_range or union_of(list(pre.values()))
     shared_post = union_of([post[i] for i in current if None in bounds[i]])
-    results = {}
+    plans = {}
     for i, layer in current.items():
         run = config.runs[i]
         post_range = config.post_range or shared_post
         if config.post_range is None and None not in bounds[i]:
             post_range = (float(bounds[i][0] or 0.0), float(bounds[i][1] or 0.0))
         work = works[i]
-        counted = work.units[j] = work.units[j] or unit_counts(layer.a, post[i])
-        dead, distinct = counted
         # float.hex tells -0.0 from 0.0, whose edges differ in sign
         explicit_pre, explicit_post = bool(config.pre_range), bool(config.post_range)
         pre_on = (*(float(v).hex() for v in pre_range), run.bins, explicit_pre)
         post_on = (*(float(v).hex() for v in post_range), run.bins, bounds[i], explicit_post)
-        results[i] = LayerResult(
+        make_pre = partial(
+            summarize,
+            layer.z,
+            pre[i],
+            pre_range,
+            run.bins,
+            explicit_range=explicit_pre,
+            parts=work.parts_of(j, "pre"),
+        )
+        make_post = partial(
+            summarize,
+            layer.a,
+            post[i],
+            post_range,
+            run.bins,
+            bounds[i],
+            explicit_post,
+            parts=work.parts_of(j, "post"),
+        )
+        plans[i] = _LayerPlan(
             index=j + 1,
             units=layer.a.shape[1],
             activation=layer.activation,
-            pre=work.summary(
-                j,
-                "pre",
-                pre_on,
-                partial(
-                    summarize,
-                    layer.z,
-                    pre[i],
-                    pre_range,
-                    run.bins,
-                    explicit_range=explicit_pre,
-                    parts=work.parts_of(j, "pre"),
-                ),
-            ),
-            post=work.summary(
-                j,
-                "post",
-                post_on,
-                partial(
-                    summarize,
-                    layer.a,
-                    post[i],
-                    post_range,
-                    run.bins,
-                    bounds[i],
-                    explicit_post,
-                    parts=work.parts_of(j, "post"),
-                ),
-            ),
-            dead_units=dead,
-            distinct_units=distinct,
+            pre=partial(work.summary, j, "pre", pre_on, make_pre),
+            post=partial(_post_and_units, work, j, layer, post_on, make_post),
         )
-    return results
+    return plans
 
 
-def run_experiment(config: ExperimentConfig, dtype: type[np.floating] = np.float32) -> ExperimentResult:
+def run_experiment(
+    config: ExperimentConfig, dtype: type[np.floating] = np.float32, threads: int | None = None
+) -> ExperimentResult:
+    """The experiment's result. `threads` (default: spreading(), 1 unless an engine says
+    otherwise): with 2 or more, the runs' own steps and the rows' summaries are spread over that
+    many threads (see _Lanes); every product and summary is the same, so are the bits."""
     if any(run.arch is not None for run in config.runs):  # norms or residual blocks: layer networks
         return run_block_experiment(config, dtype)
     blas.single_thread()  # the same bits on every machine
-    # Layer j is summarized in a second thread while layer j + 1 is computed (and, going back,
-    # layer j's gradients while layer j - 1's are): the products release the GIL, so a second
-    # core does the statistics meanwhile. Each summary is a function of its arrays alone, and
-    # every product runs as before: the same bits, sooner. Small layers are summarized in line:
-    # their products are short, and the threads' hand-offs of the GIL would cost more CPU
-    # (5-10% at the texts' size) than the overlap saves.
-    with _summarizer(config) as pool:
-        forward_pass = _forward(config, dtype, pool)
+    with _lanes(config, threads_asked() if threads is None else threads) as lanes:
+        theories = {
+            i: lanes.stats.submit(run_theory, run) for i, run in enumerate(config.runs) if config.theory
+        }
+        forward_pass = _forward(config, dtype, lanes)
         layers = forward_pass.results
         if config.gradients:
-            _add_gradients(config, forward_pass, pool)
+            _add_gradients(config, forward_pass, lanes)
             for i, work in enumerate(forward_pass.works):
                 # every layer is kept anyway; a small run's gradients were kept too (a repeated
                 # run's work was taken out of memo.RUNS for this request: it goes back)
                 if all(g is not None for g in work.grads):
                     RUNS.put(_work_key(config, i, dtype), work)
+        theory = {i: lanes.wait(done) for i, done in theories.items()}
     labels = run_labels(config.runs)
     return ExperimentResult(
         config=config,
         runs=tuple(
-            RunResult(run, labels[i], tuple(layers[i]), run_theory(run) if config.theory else None)
-            for i, run in enumerate(config.runs)
+            RunResult(run, labels[i], tuple(layers[i]), theory.get(i)) for i, run in enumerate(config.runs)
         ),
     )
 
 
 PIPELINE_MACS = 1 << 25  # a layer's multiply-adds (~1 ms of product) from which a thread summarizes
 DRAW_AHEAD = True  # that thread also draws each layer's weights while the layer before is computed
+
+_THREADS: ContextVar[int] = ContextVar("threads", default=1)
+
+
+@contextlib.contextmanager
+def spreading(threads: int) -> Iterator[None]:
+    """run_experiment's default threads within the block (an engine process with the cores to
+    itself asks for 2: app/api/runner.py)."""
+    token = _THREADS.set(threads)
+    try:
+        yield
+    finally:
+        _THREADS.reset(token)
+
+
+def threads_asked() -> int:
+    """The threads run_experiment spreads over by default here (spreading())."""
+    return _THREADS.get()
 
 
 T = TypeVar("T")
@@ -222,17 +282,118 @@ class _InLine(Executor):
         return done
 
 
-def _summarizer(config: ExperimentConfig) -> Executor:
-    """A thread for the statistics when the experiment's largest product is long enough to hide
-    them behind, else in line."""
+class _Workers:
+    """Threads that take tasks by priority (the lower first), then in the order submitted.
+
+    One set per process, started when first used (again in a forked child, which has none of its
+    parent's threads). Tasks never wait for one another, only their submitter waits: several
+    experiments in flight share the threads without a deadlock."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], None]]] = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def submit(self, priority: int, fn: Callable[..., T], /, *args: object) -> Future[T]:
+        self._start()
+        future: Future[T] = Future()
+
+        def task() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as err:  # handed to the waiter, as an executor does
+                    future.set_exception(err)
+
+        self._queue.put((priority, next(self._order), task))
+        return future
+
+    def _start(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid != os.getpid():
+                self._queue = queue.PriorityQueue()
+                for k in range(self.count):
+                    threading.Thread(target=self._work, name=f"engine-{k}", daemon=True).start()
+                self._pid = os.getpid()
+
+    def _work(self) -> None:
+        pending = self._queue
+        while True:
+            pending.get()[2]()
+
+    def wait(self, future: Future[T]) -> T:
+        """future.result(), the waiting thread running queued tasks meanwhile (the first in
+        priority): it is one of the experiment's threads, not an idle one."""
+        while not future.done():
+            try:
+                task = self._queue.get_nowait()[2]
+            except queue.Empty:
+                break
+            task()
+        return future.result()
+
+
+class _Lane(Executor):
+    """Tasks of one priority on the shared workers."""
+
+    def __init__(self, workers: _Workers, priority: int) -> None:
+        self.workers, self.priority = workers, priority
+
+    def submit(self, fn: Callable[..., T], /, *args: object, **kwargs: object) -> Future[T]:
+        return self.workers.submit(self.priority, partial(fn, **kwargs) if kwargs else fn, *args)
+
+
+_WORKERS = _Workers(1)  # and the caller: two threads
+
+
+@dataclass
+class _Lanes:
+    """Where an experiment's tasks run. `chain`: each run's own steps (its next layer and that
+    layer's extents; going back, its next gradient), the critical path; `stats`: the rows'
+    summaries on the ranges the runs share, and the theory. In line (one thread); or the
+    summaries in a thread beside the main thread's products (large layers); or both spread over
+    _WORKERS, a run's steps first."""
+
+    chain: Executor
+    stats: Executor
+    draw_pool: Executor | None = None  # draws each layer's weights ahead (large layers)
+    owned: ThreadPoolExecutor | None = None
+    workers: _Workers | None = None  # spread: the caller runs queued tasks while it waits
+
+    def wait(self, future: Future[T]) -> T:
+        return future.result() if self.workers is None else self.workers.wait(future)
+
+    @property
+    def chain_in_line(self) -> bool:
+        return isinstance(self.chain, _InLine)
+
+    def __enter__(self) -> _Lanes:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.owned is not None:
+            self.owned.shutdown(wait=True)
+
+
+def _lanes(config: ExperimentConfig, threads: int) -> _Lanes:
+    """Spread over the workers when asked; a thread for the statistics when the experiment's largest product is long enough to hide them behind (the
+    threads' hand-offs of the GIL cost 5-10% CPU at the texts' size); else in line."""
+    if threads >= 2:
+        return _Lanes(_Lane(_WORKERS, 0), _Lane(_WORKERS, 1), workers=_WORKERS)
     macs = max(
         run.samples * fan_in * width
         for run in config.runs
         for fan_in, width in zip((run.input_dim, *run.widths[:-1]), run.widths, strict=True)
     )
     if macs >= PIPELINE_MACS:
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="summarize")
-    return _InLine()
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="summarize")
+        return _Lanes(_InLine(), pool, pool if DRAW_AHEAD else None, pool)
+    in_line = _InLine()
+    return _Lanes(in_line, in_line)
 
 
 @dataclass
@@ -244,15 +405,17 @@ class _ForwardPass:
     repeated: set[int]  # the runs whose work memo.RUNS held
 
 
-def _collect(pending: Future[dict[int, LayerResult]] | None, results: list[list[LayerResult]]) -> None:
-    if pending is not None:
-        for i, result in pending.result().items():
-            results[i].append(result)
+def _submit_forward_row(lanes: _Lanes, plans: dict[int, _LayerPlan]) -> dict[int, Callable[[], LayerResult]]:
+    out: dict[int, Callable[[], LayerResult]] = {}
+    for i, plan in plans.items():
+        pre, post = lanes.stats.submit(plan.pre), lanes.stats.submit(plan.post)
+        out[i] = partial(lambda p, a, b: p.result(lanes.wait(a), lanes.wait(b)), plan, pre, post)
+    return out
 
 
-def _forward(config: ExperimentConfig, dtype: type[np.floating], pool: Executor) -> _ForwardPass:
-    """Every run's forward pass in lock step, each layer summarized in `pool` while the next is
-    computed."""
+def _forward(config: ExperimentConfig, dtype: type[np.floating], lanes: _Lanes) -> _ForwardPass:
+    """Every run's forward pass row by row: a row's layers are computed (each run's in `chain`),
+    then summarized on their shared ranges (in `stats`) while the next row is computed."""
     inputs: dict[tuple[object, ...], np.ndarray] = {}
     streams: list[Iterator[Layer]] = []
     samples: list[Array | None] = []
@@ -274,74 +437,124 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], pool: Executor)
         works.append(RunWork.empty(samples[-1], run.depth))
         # recycle: a layer's arrays are reused two layers on, once it has been summarized (below),
         # unless the backward pass needs every layer.
-        # With a thread for the statistics, each layer's weights are drawn there too, meanwhile.
-        draw_pool = None if isinstance(pool, _InLine) or not DRAW_AHEAD else pool
         streams.append(
             forward(
-                run, inputs[key], position, dtype, recycle=not config.gradients, lag=1, draw_pool=draw_pool
+                run,
+                inputs[key],
+                position,
+                dtype,
+                recycle=not config.gradients,
+                lag=1,
+                draw_pool=lanes.draw_pool,
             )
         )
     del inputs  # the streams hold the inputs until their first layer is computed, and no longer
 
+    def step(i: int, j: int) -> Layer:
+        layer = next(streams[i])
+        _own_extents(works[i], j, layer)
+        return layer
+
     done = _ForwardPass([[] for _ in config.runs], [[] for _ in config.runs], samples, works, repeated)
-    pending: Future[dict[int, LayerResult]] | None = None
+    rows: dict[int, dict[int, Callable[[], LayerResult]]] = {}
+    previous: dict[int, Layer] = {}
+
+    def summarize_previous(j: int, previous: dict[int, Layer]) -> None:
+        if previous:  # layer j - 1's summaries, while layer j is computed
+            plans = by_axes(config, previous, partial(_plan_layer, config, j - 1, works))
+            rows[j - 1] = _submit_forward_row(lanes, plans)
+
     for j in range(max(run.depth for run in config.runs)):
-        current = {i: next(streams[i]) for i, run in enumerate(config.runs) if j < run.depth}
-        _collect(pending, done.results)  # layer j - 1's, summarized while layer j was computed
-        pending = pool.submit(by_axes, config, current, partial(_summarize_layer, config, j, works))
+        if not config.gradients and j >= 2:
+            _collect(rows.pop(j - 2), done.results)  # layer j - 2's arrays are reused for layer j
+        if lanes.chain_in_line:  # the summaries' thread starts first, the caller then computes
+            summarize_previous(j, previous)
+        chain = {i: lanes.chain.submit(step, i, j) for i, run in enumerate(config.runs) if j < run.depth}
+        if not lanes.chain_in_line:  # the runs' steps first: they are the critical path
+            summarize_previous(j, previous)
+        current = {i: lanes.wait(future) for i, future in chain.items()}
         if config.gradients:
             for i, layer in current.items():
                 done.kept[i].append(layer)
                 if i not in repeated:
                     works[i].layers.append(layer)
-        del current  # the summary holds this layer until it is done, and no longer
-    _collect(pending, done.results)
+        previous = current
+        del current, chain
+    summarize_previous(max(run.depth for run in config.runs), previous)
+    del previous  # the summaries hold the last layers until they are done, and no longer
+    for j in sorted(rows):
+        _collect(rows.pop(j), done.results)
     return done
 
 
-def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, pool: Executor) -> None:
-    """The backward pass of every run in lock step, last layer first, each layer's dL/dz
-    summarized in `pool` while the layer below is computed; into forward_pass.results."""
+def _collect(row: dict[int, Callable[[], LayerResult]], results: list[list[LayerResult]]) -> None:
+    for i, result in row.items():
+        results[i].append(result())
+
+
+def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, lanes: _Lanes) -> None:
+    """The backward pass of every run row by row, last layer first: a row's gradients are computed
+    (each run's in `chain`), then summarized on their shared range (in `stats`) while the row
+    below is computed; into forward_pass.results."""
     results, kept, works = forward_pass.results, forward_pass.kept, forward_pass.works
-    steps: list[Iterator[LayerGradient]] = []
-    for i, run in enumerate(config.runs):
-        if i in forward_pass.repeated:
-            steps.append(iter([g for g in works[i].grads[::-1] if g is not None]))
-            continue
-        x = forward_pass.samples[i]
-        assert x is not None
-        upstream = upstream_gradient(run, i, kept[i][-1].a, config.loss)
-        steps.append(layer_gradients(run, kept[i], x, upstream))
-
-    def stats_of(j: int, grads: dict[int, LayerGradient]) -> dict[int, TensorStats]:
-        extents = {}
-        for i, g in grads.items():
-            extents[i] = works[i].grad_extents[j] = works[i].grad_extents[j] or scan(g.delta)
-        return _gradient_stats(config, grads, extents, {i: works[i].parts_of(j, "grad") for i in grads})
-
+    steps: dict[int, Iterator[LayerGradient]] = {}
     # A run too large for memo.RUNS (with its gradients) drops each gradient once summarized, as
     # before: holding them would raise its peak memory by a third, for nothing.
     keep = {i for i, work in enumerate(works) if work.nbytes_with_gradients() <= RUNS.max_entry_bytes}
 
-    def summarize_gradients(j: int, here: dict[int, LayerGradient]) -> None:
-        for i, g in here.items():
-            if i in keep:
-                works[i].grads[j] = g
-        stats = by_axes(config, here, partial(stats_of, j))
+    def step(i: int, j: int) -> LayerGradient:
+        if i not in steps:  # its first (last layer's): the read-out's draw too, in this thread
+            run = config.runs[i]
+            if i in forward_pass.repeated:
+                steps[i] = iter([g for g in works[i].grads[::-1] if g is not None])
+            else:
+                x = forward_pass.samples[i]
+                assert x is not None
+                upstream = upstream_gradient(run, i, kept[i][-1].a, config.loss)
+                steps[i] = layer_gradients(run, kept[i], x, upstream)
+        g = next(steps[i])
+        works[i].grad_extents[j] = works[i].grad_extents[j] or scan(g.delta)
+        if i in keep:
+            works[i].grads[j] = g
+        return g
+
+    def plans_of(j: int, grads: dict[int, LayerGradient]) -> dict[int, Callable[[], TensorStats]]:
+        extents = {i: works[i].grad_extents[j] for i in grads}
+        parts = {i: works[i].parts_of(j, "grad") for i in grads}
+        return gradient_plans(config, grads, extents, parts)  # type: ignore[arg-type]
+
+    rows: dict[int, tuple[dict[int, LayerGradient], dict[int, Future[TensorStats]]]] = {}
+    previous: dict[int, LayerGradient] = {}
+
+    def summarize_previous(j: int, previous: dict[int, LayerGradient]) -> None:
+        if previous:  # layer j + 1's summaries, while layer j is computed
+            plans = by_axes(config, previous, partial(plans_of, j + 1))
+            rows[j + 1] = (previous, {i: lanes.stats.submit(plan) for i, plan in plans.items()})
+
+    def finish(j: int) -> None:
+        here, stats = rows.pop(j)
         for i, s in stats.items():
             g = here[i]
             results[i][j] = replace(
                 results[i][j],
-                grad=s,
+                grad=lanes.wait(s),
                 weight_grad=WeightGradient(g.weight_norm, g.weight_std, g.grad_data_ratio),
             )
 
-    pending: Future[None] | None = None
-    for j in range(max(run.depth for run in config.runs) - 1, -1, -1):
-        here = {i: next(steps[i]) for i, run in enumerate(config.runs) if j < run.depth}
-        if pending is not None:
-            pending.result()
-        pending = pool.submit(summarize_gradients, j, here)
-        del here
-    if pending is not None:
-        pending.result()
+    # unkept gradients are dropped once summarized: at most two rows held, as the forward pass's
+    bounded = len(keep) < len(works)
+    depth = max(run.depth for run in config.runs)
+    for j in range(depth - 1, -1, -1):
+        if bounded and j + 2 in rows:
+            finish(j + 2)
+        if lanes.chain_in_line:
+            summarize_previous(j, previous)
+        chain = {i: lanes.chain.submit(step, i, j) for i, run in enumerate(config.runs) if j < run.depth}
+        if not lanes.chain_in_line:
+            summarize_previous(j, previous)
+        previous = {i: lanes.wait(future) for i, future in chain.items()}
+        del chain
+    summarize_previous(-1, previous)
+    del previous
+    for j in sorted(rows, reverse=True):
+        finish(j)

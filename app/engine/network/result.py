@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
@@ -160,19 +161,42 @@ def gradient_stats(
     `extents`: scan(g.delta) of the runs, when the caller already has them; `parts`: each run's
     stats.Parts of its delta, for a run summarized again on a moved range.
     """
+    return {i: plan() for i, plan in gradient_plans(config, grads, extents, parts).items()}
+
+
+def gradient_plans(
+    config: ExperimentConfig,
+    grads: Mapping[int, ScaledGradient],
+    extents: Mapping[int, Extent] | None = None,
+    parts: Mapping[int, Parts] | None = None,
+) -> dict[int, Callable[[], TensorStats]]:
+    """gradient_stats, as each run's summary to make on the shared range: one function of its own
+    arrays each, so the runs can be summarized in separate threads."""
     extents = {i: scan(g.delta) for i, g in grads.items()} if extents is None else extents
     true = {i: true_extent(e, grads[i].exponent) for i, e in extents.items()}
     values = {i: true_values(grads[i]) for i, t in true.items() if t is None}
     exact = [t for t in true.values() if t is not None]
     low, high = union_of(exact + [scan(v) for v in values.values()])
-    out = {}
+    out: dict[int, Callable[[], TensorStats]] = {}
     for i, g in grads.items():
         bins = config.runs[i].bins
         shown = (scale_back(low, -g.exponent), scale_back(high, -g.exponent))
         if i in values or not (math.isfinite(shown[0]) and math.isfinite(shown[1])):
-            x = values[i] if i in values else true_values(g)
-            out[i] = summarize(x, scan(x), (low, high), bins)
+            out[i] = partial(_true_scale_stats, values.get(i), g, (low, high), bins)
         else:
             known = None if parts is None else parts.get(i)
-            out[i] = scaled_stats(summarize(g.delta, extents[i], shown, bins, parts=known), g.exponent)
+            out[i] = partial(_scaled_summary, g, extents[i], shown, bins, known)
     return out
+
+
+def _true_scale_stats(
+    values: Array | None, g: ScaledGradient, shared: tuple[float, float], bins: int
+) -> TensorStats:
+    x = true_values(g) if values is None else values
+    return summarize(x, scan(x), shared, bins)
+
+
+def _scaled_summary(
+    g: ScaledGradient, extent: Extent, shown: tuple[float, float], bins: int, parts: Parts | None
+) -> TensorStats:
+    return scaled_stats(summarize(g.delta, extent, shown, bins, parts=parts), g.exponent)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import math
+import multiprocessing
 import os
 import pickle
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
@@ -20,7 +23,7 @@ from app.engine.layers.initializers import INITIALIZERS
 from app.engine.measure.stats import PERCENTILES, TensorStats
 from app.engine.network import experiment
 from app.engine.network.backward import LayerGradient, backward, upstream_gradient
-from app.engine.network.config import RunConfig, make_experiment
+from app.engine.network.config import ExperimentConfig, RunConfig, make_experiment
 from app.engine.network.cost import Limits, check_limits
 from app.engine.network.experiment import ExperimentResult, RunResult, run_experiment
 from app.engine.network.forward import forward, input_samples
@@ -627,27 +630,120 @@ def test_experiment_label_every_initializer(init: str) -> None:
     assert result.runs[1].label == "mine"
 
 
-def test_experiment_summary_thread_gives_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Summarized in line or in a thread beside the next layer's product: the same results, bit
-    for bit (pickles compare every float and array exactly)."""
-    cfg = make_experiment(
-        {"depth": 4, "width": 60, "samples": 200, "bias": "normal"},
-        [
-            {"activation": "relu", "init": "he_normal"},
-            {"activation": "tanh", "init": "xavier", "depth": 3},
-            {"activation": "maxout", "init": "lsuv"},  # several draws a layer; weights rescaled
-        ],
-    )
-    for gradients in (True, False):
-        config = replace(cfg, gradients=gradients)
-        monkeypatch.setattr(experiment, "PIPELINE_MACS", 1 << 62)
-        DRAWS.clear()  # and the runs' work kept from before: every pass below is a first one
-        in_line = pickle.dumps(run_experiment(config))
-        monkeypatch.setattr(experiment, "PIPELINE_MACS", 0)  # every experiment gets the thread
-        for draw_ahead in (True, False):  # which also draws the weights, or not
-            monkeypatch.setattr(experiment, "DRAW_AHEAD", draw_ahead)
-            DRAWS.clear()
-            assert pickle.dumps(run_experiment(config)) == in_line
+def _bits(result: ExperimentResult) -> bytes:
+    """The result's pickle without pickle's memo: every float and array in full, wherever an object
+    is shared (two threads may each fill a cache with equal objects: which ones a result shares is
+    no result)."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True
+    pickler.dump(result)
+    return buffer.getvalue()
+
+
+THREADED = make_experiment(
+    {"depth": 4, "width": 60, "samples": 200, "bias": "normal"},
+    [
+        {"activation": "relu", "init": "he_normal"},
+        {"activation": "tanh", "init": "xavier", "depth": 3},
+        {"activation": "maxout", "init": "lsuv"},  # several draws a layer; weights rescaled
+        {"activation": "sigmoid", "init": "normal", "std": 1e-30, "depth": 2},  # gradients vanish
+    ],
+)
+
+
+@pytest.mark.parametrize("axes", ["shared", "run"])
+@pytest.mark.parametrize("gradients", [True, False])
+def test_experiment_summary_thread_gives_the_same_results(
+    monkeypatch: pytest.MonkeyPatch, gradients: bool, axes: str
+) -> None:
+    """Summarized in line, in a thread beside the next layer's product, or spread over two
+    threads (each run's steps and each summary a task): the same results, bit for bit."""
+    config = replace(THREADED, gradients=gradients, axes=axes)
+    monkeypatch.setattr(experiment, "PIPELINE_MACS", 1 << 62)
+    DRAWS.clear()  # and the runs' work kept from before: every pass below is a first one
+    in_line = _bits(run_experiment(config))
+    DRAWS.clear()
+    assert _bits(run_experiment(config, threads=2)) == in_line
+    monkeypatch.setattr(experiment, "PIPELINE_MACS", 0)  # every experiment gets the thread
+    for draw_ahead in (True, False):  # which also draws the weights, or not
+        monkeypatch.setattr(experiment, "DRAW_AHEAD", draw_ahead)
+        DRAWS.clear()
+        assert _bits(run_experiment(config)) == in_line
+    DRAWS.clear()
+    with experiment.spreading(2):  # as an engine alone asks (app/api/runner.py)
+        assert experiment.threads_asked() == 2
+        assert _bits(run_experiment(config)) == in_line
+    assert experiment.threads_asked() == 1
+
+
+def test_experiment_spread_repeated_runs_and_explicit_ranges() -> None:
+    """Spread over two threads, a repeated run's kept work (memo.RUNS) and explicit ranges give
+    the bits of a first request in line."""
+    shared = {**SAITO, "samples": 300, "depth": 3, "width": 40}
+    for post_range in ((0.0, 1.0), None):
+        swept = make_experiment(shared, [{**SWEPT[0], "std": 0.7}, *SWEPT[1:]], post_range=post_range)
+        DRAWS.clear()
+        first = _bits(run_experiment(swept))
+        DRAWS.clear()
+        run_experiment(make_experiment(shared, SWEPT, post_range=post_range), threads=2)
+        assert len(RUNS) == 3
+        assert _bits(run_experiment(swept, threads=2)) == first  # runs 1 and 2 repeated
+
+
+def test_experiment_spread_experiments_at_once_share_the_workers() -> None:
+    """Experiments spread from several threads at once (the workers take every one's tasks, and
+    each caller runs tasks while it waits): each result is the one it has alone."""
+    configs = [
+        replace(THREADED, runs=tuple(replace(run, seed=seed) for run in THREADED.runs)) for seed in range(6)
+    ]
+    DRAWS.clear()
+    alone = [_bits(run_experiment(config)) for config in configs]
+    DRAWS.clear()
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(lambda c: _bits(run_experiment(c, threads=2)), configs))
+    assert together == alone
+
+
+def test_experiment_spread_errors_reach_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task's exception is raised in the caller, and the workers go on with the next
+    experiment."""
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise FloatingPointError("a summary failed")
+
+    config = make_experiment({**SAITO, "samples": 50, "depth": 2, "width": 10}, SWEPT)
+    DRAWS.clear()
+    expected = _bits(run_experiment(config))
+    monkeypatch.setattr(experiment, "unit_counts", failing)
+    DRAWS.clear()
+    with pytest.raises(FloatingPointError, match="a summary failed"):
+        run_experiment(config, threads=2)
+    monkeypatch.undo()
+    DRAWS.clear()
+    assert _bits(run_experiment(config, threads=2)) == expected
+
+
+def _spread_in_child(config: ExperimentConfig, out: Any) -> None:
+    out.send(_bits(run_experiment(config, threads=2)))
+
+
+def test_experiment_spread_in_a_forked_process() -> None:
+    """A process forked after its parent spread an experiment has none of its threads: it starts
+    its own workers and gives the same result (an engine is forked from a server process)."""
+    config = make_experiment({**SAITO, "samples": 100, "depth": 2, "width": 20}, SWEPT)
+    DRAWS.clear()
+    expected = _bits(run_experiment(config, threads=2))
+    DRAWS.clear()
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_spread_in_child, args=(config, send))
+    child.start()
+    try:
+        assert receive.poll(120), "the forked process did not finish"
+        assert receive.recv() == expected
+    finally:
+        child.join(timeout=10)
 
 
 def _counting_forward(monkeypatch: pytest.MonkeyPatch) -> list[int]:
