@@ -1,6 +1,7 @@
 """The server under load: requests per second and latency at 50 connections, with wrk on loopback.
 
     python -m bench.load_bench [--duration 10] [--connections 50] [--workers 1]
+    python -m bench.load_bench --baseline CHECKOUT [--rounds 3] [--duration 8]
     python -m bench.load_bench --flood [--clients 200] [--duration 6] [--pace 0] [--workers 1]
         [--wrk] [--rounds 1] [--baseline CHECKOUT]
 
@@ -12,7 +13,9 @@ connection (one request at a time: the latency a user sees). Each experiment lin
 throughput as a ratio to /healthz's from the same run, so a noisy machine shifts them alike;
 issue 14's targets for the uncached lines are printed beside them (p50 at one connection,
 requests/s at `--connections`). wrk comes from Debian (`bash scripts/install-system-deps.sh
-wrk`). The server's peak RSS is read at the end.
+wrk`). The server's peak RSS is read at the end. With --baseline, the two uncached targets only,
+against this code's server and a checkout's in turn, --rounds times (the order alternating), with
+their medians and this code's ratios: on a shared machine, compare within one run.
 
 --flood: `--clients` connections each ask for heavy experiments (~14 G multiply-adds, a new seed
 every time) as fast as they are answered, or `--pace` seconds apart on average, once all are
@@ -58,7 +61,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -423,12 +426,13 @@ def main() -> None:
         "--pace", type=float, default=0, help="--flood: mean seconds between a client's requests"
     )
     parser.add_argument("--wrk", action="store_true", help="--flood: wrk's clients, not Python's")
-    parser.add_argument("--rounds", type=int, default=1, help="--flood: floods, each server in turn")
+    parser.add_argument("--rounds", type=int, default=1, help="with --baseline: rounds, each server in turn")
     parser.add_argument(
         "--baseline",
         type=Path,
-        help="--flood: a checkout of the code to compare with (git worktree add DIR COMMIT), "
-        "flooded in turn with this one's",
+        help="a checkout of the code to compare with (git worktree add DIR COMMIT), loaded in turn "
+        "with this one's: saito-compare uncached at --connections and on one connection (--flood: "
+        "the flood)",
     )
     args = parser.parse_args()
     if args.flood:
@@ -441,6 +445,9 @@ def main() -> None:
     args.duration = args.duration or 10
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: bash scripts/install-system-deps.sh wrk")
+    if args.baseline is not None:
+        compare(args.duration, args.connections, args.workers, args.rounds, args.baseline)
+        return
 
     with serve(options=("--workers", str(args.workers), "--no-access-log")) as (base, server):
         experiment = f"{base}/api/v1/simulate?{PRESETS['saito-compare'].query}"
@@ -474,6 +481,10 @@ def main() -> None:
         )
     uncached, alone = rows[2][1], rows[3][1]
     print(f"server peak RSS {rss:.0f} MiB")
+    _targets(uncached, alone, args.connections)
+
+
+def _targets(uncached: Load, alone: Load, connections: int) -> None:
     print("issue 14's targets (saito-compare, uncached, a new seed per request):")
     for what, figure, met in (
         (
@@ -482,12 +493,73 @@ def main() -> None:
             alone.requests > 0 and not alone.errors and alone.p50_ms <= TARGET_P50_MS,
         ),
         (
-            f"throughput at {args.connections} connections >= {TARGET_RPS:.0f} req/s",
+            f"throughput at {connections} connections >= {TARGET_RPS:.0f} req/s",
             f"{uncached.requests_per_second:.0f} req/s",
             uncached.requests > 0 and not uncached.errors and uncached.requests_per_second >= TARGET_RPS,
         ),
     ):
         print(f"  {what:45} {figure:>12}  {'met' if met else 'not met'}")
+
+
+def _drained(experiment: str) -> None:
+    """Once the server has finished the work wrk's closed connections left admitted (a load's
+    backlog would otherwise be timed in the next target)."""
+    status = experiment.split("/api/v1/", 1)[0] + "/api/v1/status"
+    while httpx.get(status, timeout=10).json()["work"]["running_or_waiting"]:
+        time.sleep(0.05)
+
+
+def compare(duration: int, connections: int, workers: int, rounds: int, checkout: Path) -> None:
+    """saito-compare uncached (a new seed each), at `connections` and on one connection, against
+    this code's server and the `checkout`'s in turn (the order alternating each round): each
+    round's figures, then the medians and this code's ratios to the baseline's."""
+    names = ["baseline", "this"]
+    figures: dict[str, list[tuple[Load, Load]]] = {name: [] for name in names}
+    seeds = iter(range(1, 2**31, 10**7))  # no request finds an answer cached by an earlier one
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for name in names:
+            base, proc = stack.enter_context(_server(checkout if name == "baseline" else None, workers))
+            experiment = f"{base}/api/v1/simulate?{PRESETS['saito-compare'].query}"
+            for _ in range(4 * workers):  # engines started, kernels and theory cached
+                httpx.get(f"{experiment}&seed={next(seeds)}", timeout=60).raise_for_status()
+            servers[name] = (experiment, proc)
+        loads = [os.getloadavg()[0]]
+        for round_ in range(rounds):
+            for name in names if round_ % 2 == 0 else names[::-1]:
+                experiment, _ = servers[name]
+                many = wrk(
+                    experiment, duration, connections, NEW_SEED_SCRIPT.replace("BASE", str(next(seeds)))
+                )
+                _drained(experiment)
+                one = wrk(experiment, duration, 1, NEW_SEED_SCRIPT.replace("BASE", str(next(seeds))))
+                _drained(experiment)
+                figures[name].append((many, one))
+                print(
+                    f"round {round_ + 1} {name:8} {connections} connections {many.requests_per_second:6.1f} "
+                    f"req/s (p50 {many.p50_ms:6.1f} ms, errors {many.errors}); one connection p50 "
+                    f"{one.p50_ms:5.1f} ms p99 {one.p99_ms:5.1f} ms, {one.requests_per_second:5.1f} req/s",
+                    flush=True,
+                )
+            loads.append(os.getloadavg()[0])
+        rss = {name: peak_rss_mib(proc.pid) for name, (_, proc) in servers.items()}
+    print(
+        f"saito-compare, a new seed each, wrk -t2, {duration} s a target, {rounds} round(s) each, {workers} "
+        f"worker(s), {os.cpu_count()} CPUs, load average {min(loads):.1f}-{max(loads):.1f}"
+    )
+    medians = {}
+    for name in names:
+        rate = statistics.median(m.requests_per_second for m, _ in figures[name])
+        p50 = statistics.median(o.p50_ms for _, o in figures[name])
+        medians[name] = (rate, p50)
+        print(
+            f"median {name:8} {connections} connections {rate:6.1f} req/s; one connection p50 {p50:5.1f} ms; "
+            f"peak RSS {rss[name][0]:.0f} MiB (largest process), {rss[name][1]:.0f} MiB (all)"
+        )
+    (rate_0, p50_0), (rate_1, p50_1) = medians["baseline"], medians["this"]
+    print(f"this / baseline: throughput {rate_1 / rate_0:.2f}x, one-connection p50 {p50_1 / p50_0:.2f}x")
+    many, one = figures["this"][-1]
+    _targets(replace(many, requests_per_second=rate_1), replace(one, p50_ms=p50_1), connections)
 
 
 if __name__ == "__main__":
