@@ -34,7 +34,12 @@ OPTIONS: dict[str, Any] = {
 # The modules of app.engine (relative names: the package is installed as initscope) whose kernels
 # warm_up() compiles; each has a function warm_up() that calls its kernels once on tiny arrays,
 # with every argument type the engine passes them.
-KERNEL_MODULES: tuple[str, ...] = (".layers.norm_kernels", ".network.pass_kernels", ".measure.binning")
+KERNEL_MODULES: tuple[str, ...] = (
+    ".layers.norm_kernels",
+    ".network.pass_kernels",
+    ".measure.binning",
+    ".layers.activation_kernels",
+)
 
 
 def kernel(function: F) -> F:

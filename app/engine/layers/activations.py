@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..params import ParamSpec, ParamValue
+from . import activation_kernels
 
 Array = NDArray[np.floating]
 Params = Mapping[str, ParamValue]
@@ -45,14 +46,14 @@ _ERFC_COEFFS = (
 
 def sigmoid(x: Array) -> Array:
     # 0.5 * (1 + tanh(x / 2)) equals 1 / (1 + e^-x) but never overflows: sigmoid(+-1000) is 1 / 0.
-    # 0.5 + 0.5 * tanh(0.5 * x) step by step in one array: the same bits, no temporaries.
-    out: Array = np.multiply(x, 0.5)
+    # 0.5 + 0.5 * tanh(0.5 * x) step by step in one array: the same bits, no temporaries; the
+    # steps after tanh in one compiled loop.
+    out: Array = np.multiply(x, 0.5, order="C")
     if not isinstance(out, np.ndarray) or out.ndim == 0:  # a scalar: no array to reuse
         result: Array = 0.5 + 0.5 * np.tanh(out)
         return result
     np.tanh(out, out=out)
-    np.multiply(out, 0.5, out=out)
-    return np.add(out, 0.5, out=out)
+    return activation_kernels.half_plus_half(out)
 
 
 def erf(x: Array) -> Array:
@@ -170,7 +171,7 @@ _ACTIVATION_LIST = [
     Activation(
         "relu",
         "max(0, z)",
-        lambda z, p: np.maximum(z, 0),
+        lambda z, p: activation_kernels.relu(z),
         lambda z, p: (z > 0).astype(z.dtype),
         _fixed(0.0, None),
         torch_gain=lambda p: math.sqrt(2.0),
@@ -179,8 +180,8 @@ _ACTIVATION_LIST = [
     Activation(
         "leaky_relu",
         "max(α z, z)",
-        lambda z, p: np.where(z > 0, z, _f_float(p, "alpha") * z),
-        lambda z, p: np.where(z > 0, 1.0, _f_float(p, "alpha")).astype(z.dtype),
+        lambda z, p: activation_kernels.leaky_relu(z, _f_float(p, "alpha")),
+        lambda z, p: activation_kernels.leaky_relu_slope(z, _f_float(p, "alpha")),
         _fixed(None, None),
         params=(ALPHA_LEAKY,),
         torch_gain=lambda p: math.sqrt(2.0 / (1.0 + _f_float(p, "alpha") ** 2)),

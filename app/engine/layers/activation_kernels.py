@@ -1,0 +1,103 @@
+"""Compiled kernels for the activations' elementwise work around their transcendental functions.
+
+ReLU and leaky ReLU are one loop each here where NumPy spends a comparison, a product and a
+select (np.where) or a scalar cast (np.maximum against a Python 0); sigmoid's 0.5 + 0.5 * t after
+NumPy's tanh is one loop instead of two passes. Transcendental functions stay NumPy's (numba's
+would give other bits). Each kernel performs NumPy's operations in its order and dtype (a float32
+array stays float32: the constants come in as the array's own type), so the bits are NumPy's;
+tests/engine/layers/test_activation_kernels.py checks them against the NumPy steps they replace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..jit import kernel
+
+Array = NDArray[np.floating]
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@kernel
+def _relu(z: Any, zero: Any, out: Any) -> None:
+    # np.maximum(z, 0): z where z > 0 or z is NaN (NaN propagates), else +0 (also for z = -0)
+    for i in range(z.size):
+        v = z[i]
+        out[i] = v if v > zero or v != v else zero
+
+
+@kernel
+def _leaky_relu(z: Any, alpha: Any, zero: Any, out: Any) -> None:
+    # np.where(z > 0, z, alpha * z), alpha in z's dtype as NumPy casts a Python float
+    for i in range(z.size):
+        v = z[i]
+        out[i] = v if v > zero else alpha * v
+
+
+@kernel
+def _leaky_relu_slope(z: Any, one: Any, alpha: Any, zero: Any, out: Any) -> None:
+    # np.where(z > 0, 1.0, alpha).astype(z.dtype): alpha rounded once to z's dtype
+    for i in range(z.size):
+        out[i] = one if z[i] > zero else alpha
+
+
+@kernel
+def _half_plus_half(t: Any, half: Any) -> None:
+    # np.multiply(t, 0.5, out=t) then np.add(t, 0.5, out=t): two roundings, no fused multiply-add
+    for i in range(t.size):
+        t[i] = t[i] * half + half
+
+
+def _float_array(z: Array) -> Array:
+    """z as a C-contiguous float32 or float64 array (a view when it is one)."""
+    x = np.ascontiguousarray(z)
+    if x.dtype not in DTYPES:
+        raise TypeError(f"the activations' kernels take float32 or float64 arrays, not {x.dtype}")
+    return x
+
+
+def relu(z: Array) -> Array:
+    """max(z, 0) in a fresh array of z's shape and dtype, as np.maximum(z, 0)."""
+    x = _float_array(z)
+    out = np.empty(x.shape, x.dtype)
+    _relu(x.reshape(-1), x.dtype.type(0.0), out.reshape(-1))
+    return out
+
+
+def leaky_relu(z: Array, alpha: float) -> Array:
+    """z where z > 0, else alpha z, as np.where(z > 0, z, alpha * z)."""
+    x = _float_array(z)
+    out = np.empty(x.shape, x.dtype)
+    kind = x.dtype.type
+    _leaky_relu(x.reshape(-1), kind(alpha), kind(0.0), out.reshape(-1))
+    return out
+
+
+def leaky_relu_slope(z: Array, alpha: float) -> Array:
+    """1 where z > 0, else alpha, in z's dtype, as np.where(z > 0, 1.0, alpha).astype(z.dtype)."""
+    x = _float_array(z)
+    out = np.empty(x.shape, x.dtype)
+    kind = x.dtype.type
+    _leaky_relu_slope(x.reshape(-1), kind(1.0), kind(alpha), kind(0.0), out.reshape(-1))
+    return out
+
+
+def half_plus_half(t: Array) -> Array:
+    """0.5 + 0.5 * t, written over t (C-contiguous, float32 or float64), in t's dtype."""
+    if t.dtype not in DTYPES or not t.flags.c_contiguous or not t.flags.writeable:
+        raise ValueError("half_plus_half writes over a C-contiguous, writeable float32 or float64 array")
+    _half_plus_half(t.reshape(-1), t.dtype.type(0.5))
+    return t
+
+
+def warm_up() -> None:
+    """Every kernel once for float32 and float64 arrays (the engine's two dtypes)."""
+    for dtype in DTYPES:
+        x: Array = np.linspace(-1.0, 1.0, 50).astype(dtype)
+        relu(x)
+        leaky_relu(x, 0.01)
+        leaky_relu_slope(x, 0.01)
+        half_plus_half(x.copy())

@@ -1,0 +1,133 @@
+"""The activations' kernels against the NumPy steps they replace, bit for bit: ReLU, leaky ReLU and
+its slope, sigmoid's 0.5 + 0.5 t after tanh, over random shapes and values with the awkward ones
+mixed in (subnormals, -0.0, huge values, inf, NaN), float32 and float64, any layout, lengths
+around the vector loops' ends."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.engine import jit
+from app.engine.layers import activation_kernels as kernels
+from app.engine.layers.activations import ACTIVATIONS, sigmoid
+
+Array = np.ndarray
+DTYPES = [np.float32, np.float64]
+
+
+def _same_bits(a: Any, b: Any, what: str) -> None:
+    """The same bits, except that any NaN matches any NaN (which operand's NaN an operation passes
+    on IEEE leaves open; no answer can show it: a NaN is counted as NaN)."""
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape, f"{what}: {a.dtype}{a.shape} != {b.dtype}{b.shape}"
+    bits = np.uint32 if a.dtype == np.float32 else np.uint64
+    same = np.ascontiguousarray(a).view(bits) == np.ascontiguousarray(b).view(bits)
+    same |= np.isnan(a) & np.isnan(b)
+    assert same.all(), f"{what}: {np.count_nonzero(~same)} of {a.size} values differ"
+
+
+def _values(rng: np.random.Generator, shape: tuple[int, ...], dtype: type, mix: float) -> Array:
+    x = rng.standard_normal(shape) * 10.0 ** rng.uniform(-3, 3) + rng.uniform(-2, 2)
+    info = np.finfo(dtype)
+    awkward = [float(v) for v in (0.0, -0.0, info.smallest_subnormal, -info.smallest_subnormal)]
+    awkward += [float(info.tiny) / 3, float(info.max), -float(info.max), math.inf, -math.inf, math.nan]
+    picks = rng.random(shape) < mix
+    x[picks] = rng.choice(awkward, size=int(picks.sum()))
+    out: Array = x.astype(dtype)
+    return out
+
+
+# --- the NumPy steps the kernels replace (activations.py before them) ---
+
+
+def numpy_sigmoid(x: Array) -> Array:
+    out: Array = np.multiply(x, 0.5)
+    np.tanh(out, out=out)
+    np.multiply(out, 0.5, out=out)
+    result: Array = np.add(out, 0.5, out=out)
+    return result
+
+
+def numpy_leaky(z: Array, alpha: float) -> Array:
+    out: Array = np.where(z > 0, z, alpha * z)
+    return out
+
+
+def numpy_leaky_slope(z: Array, alpha: float) -> Array:
+    out: Array = np.where(z > 0, 1.0, alpha).astype(z.dtype)
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(0, 40),
+    cols=st.integers(1, 300),
+    f64=st.booleans(),
+    mix=st.sampled_from([0.0, 0.05, 0.5]),
+    alpha=st.sampled_from([0.0, 0.01, 0.1, 1 / 3, 0.3, 1.0]),
+    transposed=st.booleans(),
+)
+def test_kernels_have_numpys_bits(
+    seed: int, rows: int, cols: int, f64: bool, mix: float, alpha: float, transposed: bool
+) -> None:
+    dtype = np.float64 if f64 else np.float32
+    z = _values(np.random.default_rng(seed), (rows, cols), dtype, mix)
+    if transposed:  # a view in another layout: read in C order like NumPy's loops
+        z = z.T
+    with np.errstate(all="ignore"):
+        _same_bits(kernels.relu(z), np.maximum(z, 0), "relu")
+        _same_bits(kernels.leaky_relu(z, alpha), numpy_leaky(z, alpha), "leaky relu")
+        _same_bits(kernels.leaky_relu_slope(z, alpha), numpy_leaky_slope(z, alpha), "leaky slope")
+        _same_bits(sigmoid(z), numpy_sigmoid(z), "sigmoid")
+        t = np.tanh(z)
+        _same_bits(kernels.half_plus_half(t.copy()), np.add(np.multiply(t, 0.5), 0.5), "0.5 + 0.5 t")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("length", [0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 1000, 4099])
+def test_kernels_at_loop_lengths(dtype: type, length: int) -> None:
+    z = _values(np.random.default_rng(length), (length,), dtype, 0.2)
+    with np.errstate(all="ignore"):
+        _same_bits(kernels.relu(z), np.maximum(z, 0), "relu")
+        _same_bits(kernels.leaky_relu(z, 0.01), numpy_leaky(z, 0.01), "leaky relu")
+        _same_bits(sigmoid(z), numpy_sigmoid(z), "sigmoid")
+
+
+def test_relu_of_signed_zeros_and_nan() -> None:
+    """np.maximum(z, 0) gives +0 for -0 and passes NaN on; so does the kernel."""
+    for dtype in DTYPES:
+        z = np.array([-0.0, 0.0, math.nan, -math.nan, -1.0, 2.0], dtype)
+        _same_bits(kernels.relu(z), np.maximum(z, 0), "relu")
+        assert math.copysign(1.0, float(kernels.relu(z)[0])) == 1.0
+
+
+def test_activations_use_the_kernels_with_numpys_bits() -> None:
+    """Through the registry (the engine's path), for a layer's 2-D float32 pre-activations."""
+    z = _values(np.random.default_rng(5), (64, 48), np.float32, 0.05)
+    params = {"alpha": 0.02}
+    with np.errstate(all="ignore"):
+        _same_bits(ACTIVATIONS["relu"].f(z, {}), np.maximum(z, 0), "relu")
+        _same_bits(ACTIVATIONS["leaky_relu"].f(z, params), numpy_leaky(z, 0.02), "leaky")
+        _same_bits(ACTIVATIONS["leaky_relu"].df(z, params), numpy_leaky_slope(z, 0.02), "leaky df")
+        _same_bits(ACTIVATIONS["sigmoid"].f(z, {}), numpy_sigmoid(z), "sigmoid")
+        _same_bits(ACTIVATIONS["silu"].f(z, {}), z * numpy_sigmoid(z), "silu")
+    assert float(sigmoid(0.0)) == 0.5 and sigmoid(np.float32(0.0)) == 0.5  # type: ignore[arg-type]
+
+
+def test_kernels_refuse_other_dtypes() -> None:
+    with pytest.raises(TypeError, match="int64"):
+        kernels.relu(np.arange(3))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        kernels.half_plus_half(np.zeros((3, 4)).T)
+
+
+def test_warm_up_is_listed() -> None:
+    assert ".layers.activation_kernels" in jit.KERNEL_MODULES
+    kernels.warm_up()
