@@ -1,7 +1,8 @@
 """Compiled kernels for the activations' elementwise work around their transcendental functions.
 
 ReLU and leaky ReLU are one loop each here where NumPy spends a comparison, a product and a
-select (np.where) or a scalar cast (np.maximum against a Python 0); sigmoid's 0.5 + 0.5 * t after
+select (np.where) or a scalar cast (np.maximum against a Python 0), and a layer's bias is added in
+the same loop (NumPy: its own pass, z += b); sigmoid's 0.5 + 0.5 * t after
 NumPy's tanh is one loop instead of two passes. Transcendental functions stay NumPy's (numba's
 would give other bits). Each kernel performs NumPy's operations in its order and dtype (a float32
 array stays float32: the constants come in as the array's own type), so the bits are NumPy's;
@@ -35,6 +36,25 @@ def _leaky_relu(z: Any, alpha: Any, zero: Any, out: Any) -> None:
     for i in range(z.size):
         v = z[i]
         out[i] = v if v > zero else alpha * v
+
+
+@kernel
+def _relu_bias(z: Any, b: Any, zero: Any, out: Any) -> None:
+    # z += b (a row vector), then np.maximum(z, 0): the sum is stored in z, as NumPy's += stores it
+    for r in range(z.shape[0]):
+        for c in range(z.shape[1]):
+            v = z[r, c] + b[c]
+            z[r, c] = v
+            out[r, c] = v if v > zero or v != v else zero
+
+
+@kernel
+def _leaky_relu_bias(z: Any, b: Any, alpha: Any, zero: Any, out: Any) -> None:
+    for r in range(z.shape[0]):
+        for c in range(z.shape[1]):
+            v = z[r, c] + b[c]
+            z[r, c] = v
+            out[r, c] = v if v > zero else alpha * v
 
 
 @kernel
@@ -76,6 +96,42 @@ def leaky_relu(z: Array, alpha: float) -> Array:
     return out
 
 
+def _layer(z: Array, bias: Array | None, out: Array) -> None:
+    """Refuse what a layer kernel cannot read by its indices: z and out 2-D, C-contiguous, of one
+    shape and dtype (float32 or float64), z writeable, bias one value per column in z's dtype."""
+    if z.dtype not in DTYPES or z.ndim != 2 or out.shape != z.shape or out.dtype != z.dtype:
+        raise ValueError(
+            f"a layer kernel takes 2-D float32 or float64 z and out alike, not {z.dtype}{z.shape}"
+        )
+    if not (z.flags.c_contiguous and z.flags.writeable and out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError("a layer kernel writes z and out in place: C-contiguous, writeable arrays")
+    if np.may_share_memory(z, out):
+        raise ValueError("a layer kernel's out must not overlap z (z is the layer's pre-activation)")
+    if bias is not None and (bias.shape != z.shape[1:] or bias.dtype != z.dtype):
+        raise ValueError(f"the bias must be {z.dtype}{z.shape[1:]}, not {bias.dtype}{bias.shape}")
+
+
+def relu_layer(z: Array, bias: Array | None, out: Array) -> None:
+    """z += bias (when there is one), then max(z, 0) into out, in one pass: the steps
+    z += bias; out[...] = np.maximum(z, 0)."""
+    _layer(z, bias, out)
+    zero = z.dtype.type(0.0)
+    if bias is None:
+        _relu(z.reshape(-1), zero, out.reshape(-1))
+    else:
+        _relu_bias(z, bias, zero, out)
+
+
+def leaky_relu_layer(z: Array, bias: Array | None, alpha: float, out: Array) -> None:
+    """z += bias (when there is one), then leaky_relu(z, alpha) into out, in one pass."""
+    _layer(z, bias, out)
+    kind = z.dtype.type
+    if bias is None:
+        _leaky_relu(z.reshape(-1), kind(alpha), kind(0.0), out.reshape(-1))
+    else:
+        _leaky_relu_bias(z, bias, kind(alpha), kind(0.0), out)
+
+
 def leaky_relu_slope(z: Array, alpha: float) -> Array:
     """1 where z > 0, else alpha, in z's dtype, as np.where(z > 0, 1.0, alpha).astype(z.dtype)."""
     x = _float_array(z)
@@ -99,5 +155,10 @@ def warm_up() -> None:
         x: Array = np.linspace(-1.0, 1.0, 50).astype(dtype)
         relu(x)
         leaky_relu(x, 0.01)
+        layer = x.reshape(5, 10)
+        relu_layer(layer.copy(), None, np.empty_like(layer))
+        relu_layer(layer.copy(), layer[0].copy(), np.empty_like(layer))
+        leaky_relu_layer(layer.copy(), None, 0.01, np.empty_like(layer))
+        leaky_relu_layer(layer.copy(), layer[0].copy(), 0.01, np.empty_like(layer))
         leaky_relu_slope(x, 0.01)
         half_plus_half(x.copy())

@@ -113,6 +113,9 @@ class Activation:
     torch_gain: Callable[[Params], float] | None = None
     note: str = ""
     monotone: bool = field(default=True)
+    # z += bias (when there is one) and f(z) into `out` in one compiled pass, for a layer's 2-D
+    # C-contiguous z (forward.py); None: the bias is added, then f applied, by NumPy
+    layer: Callable[[Array, Array | None, Params, Array], None] | None = None
 
     def pieces(self, params: Params) -> int:
         """How many affine maps feed one unit (maxout's k; 1 for elementwise activations)."""
@@ -176,6 +179,7 @@ _ACTIVATION_LIST = [
         _fixed(0.0, None),
         torch_gain=lambda p: math.sqrt(2.0),
         note="a unit negative for every sample is dead: zero gradient forever",
+        layer=lambda z, b, p, out: activation_kernels.relu_layer(z, b, out),
     ),
     Activation(
         "leaky_relu",
@@ -186,6 +190,7 @@ _ACTIVATION_LIST = [
         params=(ALPHA_LEAKY,),
         torch_gain=lambda p: math.sqrt(2.0 / (1.0 + _f_float(p, "alpha") ** 2)),
         note="no dead units",
+        layer=lambda z, b, p, out: activation_kernels.leaky_relu_layer(z, b, _f_float(p, "alpha"), out),
     ),
     Activation(
         "elu",

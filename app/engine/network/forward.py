@@ -117,6 +117,15 @@ def _activate(
     return out
 
 
+def _layer_output(z: Array, dtype: type[np.floating], spare: Array | None) -> Array:
+    """An array for f(z) of a compiled activation: the dropped layer's f(z) when it fits."""
+    if z.dtype != dtype:
+        raise TypeError(f"a layer computed in {dtype.__name__} gave a {z.dtype} z")
+    if spare is None or spare.shape != z.shape or spare.dtype != z.dtype or np.may_share_memory(spare, z):
+        return np.empty(z.shape, z.dtype)
+    return spare
+
+
 def lsuv_rescale(a: Array, w: Array, b: Array | None) -> Array:
     """Scale w until Var(a @ w + b) is within LSUV_TOLERANCE of 1 (at most LSUV_MAX_PASSES)."""
     for _ in range(LSUV_MAX_PASSES):
@@ -168,9 +177,20 @@ def forward(
             shape = (a.shape[0], w.shape[1])
             if spare is not None and (spare.shape != shape or spare.dtype != a.dtype):
                 spare = None
-            z = _affine(a, w, b, spare)
-            pre = z.reshape(z.shape[0], pieces, units) if pieces > 1 else z
-            out = _activate(activation, pre, act_params, dtype, spare_out)
+            if activation.layer is not None and pieces == 1:
+                z = _affine(a, w, None, spare)
+                out = _layer_output(z, dtype, spare_out)
+                # the bias added and f applied in one compiled pass, into the recycled array
+                activation.layer(z, b, act_params, out)
+            else:
+                z = _affine(a, w, b, spare)
+                out = _activate(
+                    activation,
+                    z.reshape(len(z), pieces, units) if pieces > 1 else z,
+                    act_params,
+                    dtype,
+                    spare_out,
+                )
         a = out  # before the yield: this generator need not hold the layer below
         yield Layer(j, name, pieces, w, b, z, out)
         # The next layer reads `out`; z is free unless `out` is a view of it. Otherwise drop it
@@ -180,4 +200,4 @@ def forward(
             held.append((None if np.may_share_memory(z, out) else z, out))
             if len(held) > lag:
                 spare, spare_out = held.popleft()
-        del z, pre, out
+        del z, out

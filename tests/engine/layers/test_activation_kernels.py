@@ -131,3 +131,49 @@ def test_kernels_refuse_other_dtypes() -> None:
 def test_warm_up_is_listed() -> None:
     assert ".layers.activation_kernels" in jit.KERNEL_MODULES
     kernels.warm_up()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(0, 30),
+    cols=st.integers(1, 200),
+    f64=st.booleans(),
+    mix=st.sampled_from([0.0, 0.05, 0.5]),
+    biased=st.booleans(),
+    alpha=st.sampled_from([0.01, 0.3]),
+)
+def test_layer_kernels_have_the_bits_of_the_numpy_steps(
+    seed: int, rows: int, cols: int, f64: bool, mix: float, biased: bool, alpha: float
+) -> None:
+    """z += b (stored in z, as NumPy's += stores it), then f(z) into out, in one pass."""
+    dtype = np.float64 if f64 else np.float32
+    rng = np.random.default_rng(seed)
+    z = _values(rng, (rows, cols), dtype, mix)
+    b = _values(rng, (cols,), dtype, mix) if biased else None
+    with np.errstate(all="ignore"):
+        expected_z = z.copy()
+        if b is not None:
+            expected_z += b
+        given, out = z.copy(), np.empty_like(z)
+        kernels.relu_layer(given, b, out)
+        _same_bits(given, expected_z, "z + b")
+        _same_bits(out, np.maximum(expected_z, 0), "relu(z + b)")
+        given, out = z.copy(), np.empty_like(z)
+        kernels.leaky_relu_layer(given, b, alpha, out)
+        _same_bits(given, expected_z, "z + b")
+        _same_bits(out, numpy_leaky(expected_z, alpha), "leaky_relu(z + b)")
+
+
+def test_layer_kernels_refuse_what_they_cannot_read() -> None:
+    z, out = np.zeros((4, 3), np.float32), np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match="bias must be"):
+        kernels.relu_layer(z, np.zeros(4, np.float32), out)
+    with pytest.raises(ValueError, match="bias must be"):
+        kernels.relu_layer(z, np.zeros(3, np.float64), out)
+    with pytest.raises(ValueError, match="alike"):
+        kernels.leaky_relu_layer(z, None, 0.1, np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        kernels.relu_layer(np.zeros((3, 4), np.float32).T, None, out)
+    with pytest.raises(ValueError, match="overlap"):
+        kernels.relu_layer(z, None, z)

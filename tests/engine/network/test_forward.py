@@ -259,3 +259,36 @@ def test_forward_drawn_ahead_in_a_thread_is_the_same(fields: dict[str, object]) 
     for one, other in zip(ahead, plain, strict=True):
         for array in ("weights", "bias", "z", "a"):
             np.testing.assert_array_equal(getattr(one, array), getattr(other, array))
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+@pytest.mark.parametrize("bias", ["none", "normal", "constant"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("recycle", [False, True])
+def test_compiled_layers_have_the_bits_of_the_numpy_steps(
+    activation: str, bias: str, dtype: Float, recycle: bool
+) -> None:
+    """A compiled activation adds the bias and applies f in one pass (into a recycled array with
+    `recycle`): z and f(z) have the bits of the NumPy steps z = a @ W; z += b; f(z), layer by
+    layer from the layer's own weights and biases."""
+    run = make_run(
+        {
+            "activation": activation,
+            "init": "he_normal",
+            "bias": bias,
+            "bias_value": -0.5,
+            "depth": 4,
+            "width": 24,
+        }
+    )
+    x = input_samples(run, dtype)
+    a = x
+    act = ACTIVATIONS[activation]
+    for layer in forward(run, x, 0, dtype, recycle=recycle):
+        z = a @ layer.weights
+        if layer.bias is not None:
+            z += layer.bias
+        expected = np.maximum(z, 0) if activation == "relu" else np.where(z > 0, z, 0.01 * z)
+        assert layer.z.tobytes() == z.tobytes() and layer.a.tobytes() == expected.tobytes()
+        assert layer.a.dtype == dtype and act.layer is not None
+        a = layer.a.copy()  # with recycle, the next layer's f(z) may take this array
