@@ -122,19 +122,16 @@ def _delta(run: RunConfig, layer: Layer, g: Array) -> tuple[Array, float]:
     from_output = _DELTA_FROM_OUTPUT.get(layer.activation)
     if from_output is not None:
         return from_output(layer.a, g)
-    slope = _slope(run, layer)
     if layer.pieces > 1:
-        routed = (slope * g[:, None, :]).reshape(layer.z.shape).astype(layer.z.dtype, copy=False)
-        return routed, pass_kernels.peak(routed)
+        return pass_kernels.maxout_delta(layer.z, g, layer.pieces)
+    slope = _slope(run, layer)
     # every df gives z's dtype (the cast a no-op): the product in it, as NumPy's of two such arrays
     return pass_kernels.product_delta(slope.astype(g.dtype, copy=False), g)
 
 
 def _slope(run: RunConfig, layer: Layer) -> Array:
-    """f'(z) of the layer, shaped like z (maxout: the one-hot mask of each unit's winning piece)."""
-    params = run.activation_params_at(layer.index)
-    z = layer.z.reshape(layer.z.shape[0], layer.pieces, -1) if layer.pieces > 1 else layer.z
-    return ACTIVATIONS[layer.activation].df(z, params)
+    """f'(z) of an elementwise activation's layer, shaped like z."""
+    return ACTIVATIONS[layer.activation].df(layer.z, run.activation_params_at(layer.index))
 
 
 def backward(

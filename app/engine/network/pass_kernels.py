@@ -128,6 +128,31 @@ def _product_delta(slope: Any, g: Any) -> Any:
 
 
 @kernel
+def _maxout_delta(z: Any, g: Any, pieces: Any, one: Any, zero: Any, out: Any) -> None:
+    """out[r, p U + u] = (1 if piece p wins unit u of sample r else 0) * g[r, u], for z and out of
+    shape (samples, pieces * U), g of shape (samples, U). The winner is np.argmax's over the
+    pieces: the first maximum, or the first NaN (NumPy treats NaN as the largest and stops)."""
+    units = g.shape[1]
+    best = np.empty(units, z.dtype)
+    win = np.empty(units, np.int64)
+    for r in range(z.shape[0]):
+        for u in range(units):
+            best[u] = z[r, u]
+            win[u] = 0
+        for p in range(1, pieces):
+            for u in range(units):
+                v = z[r, p * units + u]
+                b = best[u]
+                # not v <= b: v larger, or v NaN; a NaN already found stays (NumPy breaks there)
+                if b == b and not v <= b:
+                    best[u] = v
+                    win[u] = p
+        for p in range(pieces):
+            for u in range(units):
+                out[r, p * units + u] = (one if win[u] == p else zero) * g[r, u]
+
+
+@kernel
 def _peak_bits(x: Any) -> Any:
     bits, mask, m = _magnitudes(x), _sign_mask(x), _no_magnitude(x)
     for i in range(bits.size):
@@ -332,6 +357,23 @@ def product_delta(slope: Array, g: Array) -> tuple[Array, float]:
     return g, _as_float(peak, g.dtype)
 
 
+def maxout_delta(z: Array, g: Array, pieces: int) -> tuple[Array, float]:
+    """dL/dz of a maxout layer: g routed to each unit's winning piece (np.argmax over the pieces),
+    0 * g to the others, in a fresh array of z's shape and dtype (z: (samples, pieces * units)),
+    and its largest |value|: NumPy's (one_hot(argmax) * g[:, None, :]).reshape(z.shape)."""
+    if z.dtype not in _BITS or g.dtype != z.dtype or z.ndim != 2 or g.ndim != 2 or len(g) != len(z):
+        raise ValueError(
+            "maxout_delta takes z (samples, pieces * units) and g (samples, units), float32 or "
+            f"float64 alike, not {z.dtype}{z.shape} and {g.dtype}{g.shape}"
+        )
+    if pieces < 1 or z.shape[1] != pieces * g.shape[1]:
+        raise ValueError(f"z's {z.shape[1]} columns are not {pieces} pieces of g's {g.shape[1]} units")
+    out = np.empty(z.shape, z.dtype)
+    kind = z.dtype.type
+    _maxout_delta(np.ascontiguousarray(z), np.ascontiguousarray(g), pieces, kind(1.0), kind(0.0), out)
+    return out, peak(out)
+
+
 def peak(x: Array) -> float:
     """max |x| (0.0 for an empty x, NaN when a value is NaN), as max(max x, -min x)."""
     if x.dtype not in _BITS:
@@ -358,5 +400,6 @@ def warm_up() -> None:
         tanh_delta(x, x.copy())
         relu_delta(x, x.copy())
         product_delta(x, x.copy())
+        maxout_delta(x.reshape(10, 20), x[:100].reshape(10, 10), 2)
         peak(x)
         std64(x)

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.engine import jit
+from app.engine.layers.activations import ACTIVATIONS
 from app.engine.network import pass_kernels as kernels
 
 Array = np.ndarray
@@ -237,6 +238,7 @@ def test_warm_up_is_listed_and_compiles_every_dtype() -> None:
         kernels._tanh_delta,
         kernels._relu_delta,
         kernels._peak_bits,
+        kernels._maxout_delta,
     ]
     for dispatcher in dispatchers:
         assert {sig[0].dtype.name for sig in dispatcher.signatures} >= {"float32", "float64"}
@@ -249,10 +251,51 @@ def test_cached_kernels_load_without_compiling() -> None:
         "import time; t = time.perf_counter();"
         "from app.engine.network import pass_kernels as k; k.warm_up();"
         "import sys; print(sum(len(d.stats.cache_misses) for d in "
-        "(k._sigmoid_delta, k._tanh_delta, k._relu_delta, k._product_delta, k._peak_bits, k._std64)))"
+        "(k._sigmoid_delta, k._tanh_delta, k._relu_delta, k._product_delta, k._peak_bits, k._std64, "
+        "k._maxout_delta)))"
     )
     root = Path(__file__).resolve().parents[3]
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True, env={**os.environ}
     )
     assert done.stdout.strip() == "0", done.stdout + done.stderr
+
+
+def numpy_maxout_delta(z: Array, g: Array, pieces: int) -> Array:
+    # the NumPy steps backward._delta took: maxout's one-hot df times g, routed to the pieces
+    slope = ACTIVATIONS["maxout"].df(z.reshape(len(z), pieces, z.shape[1] // pieces), {"pieces": pieces})
+    out: Array = (slope * g[:, None, :]).reshape(z.shape).astype(z.dtype, copy=False)
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(0, 30),
+    units=st.integers(1, 70),
+    pieces=st.integers(2, 8),
+    f64=st.booleans(),
+    mix=st.sampled_from([0.0, 0.05, 0.5]),
+    ties=st.booleans(),
+)
+def test_maxout_delta_has_numpys_bits(
+    seed: int, rows: int, units: int, pieces: int, f64: bool, mix: float, ties: bool
+) -> None:
+    """The winner is np.argmax's: the first of equal maxima (ties: values drawn from a few, -0.0
+    against 0.0), the first NaN; the other pieces get 0 * g (-0.0, or NaN for an inf g)."""
+    dtype = np.float64 if f64 else np.float32
+    rng = np.random.default_rng(seed)
+    z = _values(rng, (rows, pieces * units), dtype, mix, True)
+    if ties:
+        z = rng.choice(np.array([-1.0, 0.0, -0.0, 2.0, math.nan], dtype), size=z.shape)
+    g = _values(rng, (rows, units), dtype, mix, True)
+    with np.errstate(all="ignore"):
+        _check_delta(kernels.maxout_delta(z, g, pieces), numpy_maxout_delta(z, g, pieces), "maxout")
+
+
+def test_maxout_delta_refuses_shapes_that_do_not_fit() -> None:
+    z = np.zeros((4, 6), np.float32)
+    with pytest.raises(ValueError, match="not 4 pieces"):
+        kernels.maxout_delta(z, np.zeros((4, 3), np.float32), 4)
+    with pytest.raises(ValueError, match="alike"):
+        kernels.maxout_delta(z, np.zeros((4, 3)), 2)
