@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from app.engine import jit
 from app.engine.layers import activation_kernels as kernels
+from app.engine.layers import activations
 from app.engine.layers.activations import ACTIVATIONS, sigmoid
 
 Array = np.ndarray
@@ -177,3 +178,54 @@ def test_layer_kernels_refuse_what_they_cannot_read() -> None:
         kernels.relu_layer(np.zeros((3, 4), np.float32).T, None, out)
     with pytest.raises(ValueError, match="overlap"):
         kernels.relu_layer(z, None, z)
+
+
+_COEFFS = (
+    -1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+    0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277,
+)  # fmt: skip
+
+
+def numpy_erf(x: Array) -> Array:
+    # activations.erf's NumPy steps before its kernel
+    z = np.minimum(np.abs(x), 10.0)
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = np.full_like(t, _COEFFS[-1])
+    for c in reversed(_COEFFS[:-1]):
+        poly = c + t * poly
+    erfc = t * np.exp(poly - z * z)
+    out: Array = np.copysign(1.0 - erfc, x)
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(0, 40),
+    cols=st.integers(1, 300),
+    f64=st.booleans(),
+    mix=st.sampled_from([0.0, 0.05, 0.5]),
+    transposed=st.booleans(),
+)
+def test_erf_and_gelu_have_numpys_bits(
+    seed: int, rows: int, cols: int, f64: bool, mix: float, transposed: bool
+) -> None:
+    dtype = np.float64 if f64 else np.float32
+    z = _values(np.random.default_rng(seed), (rows, cols), dtype, mix)
+    if transposed:
+        z = z.T
+    gelu = ACTIVATIONS["gelu"]
+    with np.errstate(all="ignore"):
+        _same_bits(activations.erf(z), numpy_erf(z), "erf")
+        cdf = 0.5 * (1.0 + numpy_erf(z * math.sqrt(0.5)))
+        _same_bits(gelu.f(z, {}), z * cdf, "gelu")
+        _same_bits(gelu.df(z, {}), cdf + z * activations.normal_pdf(z), "gelu df")
+
+
+def test_erf_of_the_theory_grids_and_integers() -> None:
+    """float64 grids (the theory's quadratures), values past the cap of 10, integers (as float64)."""
+    u = np.linspace(-12.0, 12.0, 48_001)
+    _same_bits(activations.erf(u), numpy_erf(u), "grid")
+    _same_bits(activations.normal_cdf(u), 0.5 * (1.0 + numpy_erf(u * math.sqrt(0.5))), "cdf")
+    ints = np.arange(-12, 13)
+    _same_bits(activations.erf(ints), numpy_erf(ints), "integers")  # type: ignore[arg-type]
