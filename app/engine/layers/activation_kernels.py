@@ -107,6 +107,31 @@ def _erf_from_erfc(x: Any, t: Any, e: Any, one: Any) -> None:
         t[i] = math.copysign(one - t[i] * e[i], x[i])
 
 
+@kernel
+def _nonpositive(x: Any, zero: Any, m: Any) -> None:
+    # np.minimum(x, 0): 0 where x > 0 or x is zero (np.minimum(-0.0, 0) is +0), NaN stays
+    for i in range(x.size):
+        v = x[i]
+        m[i] = v if v < zero or v != v else zero
+
+
+@kernel
+def _elu_finish(x: Any, e: Any, alpha: Any, scale: Any, scaled: bool, zero: Any) -> None:
+    # np.where(x > 0, x, alpha * e), times scale after (SELU) when `scaled`, written over e (one
+    # array read and written: an `out` that is e, passed twice, kept LLVM from vectorizing, 9x)
+    for i in range(x.size):
+        v = x[i] if x[i] > zero else alpha * e[i]
+        e[i] = scale * v if scaled else v
+
+
+@kernel
+def _elu_slope_finish(x: Any, e: Any, one: Any, alpha: Any, scale: Any, scaled: bool, zero: Any) -> None:
+    # np.where(x > 0, 1.0, alpha * e), times scale after (SELU) when `scaled`, written over e
+    for i in range(x.size):
+        v = one if x[i] > zero else alpha * e[i]
+        e[i] = scale * v if scaled else v
+
+
 def _float_array(z: Array) -> Array:
     """z as a C-contiguous float32 or float64 array (a view when it is one)."""
     x = np.ascontiguousarray(z)
@@ -198,6 +223,41 @@ def erf(x: Array, coeffs: tuple[float, ...], cap: float) -> Array:
     return t
 
 
+def elu(z: Array, alpha: float, scale: float | None = None) -> Array:
+    """np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0))), times `scale` (SELU's lambda) when
+    given, in z's dtype: NumPy's expm1 between two compiled passes (np.where alone cost 3.7 ns a
+    value, the whole 4.5)."""
+    x = _float_array(z)
+    kind = x.dtype.type
+    flat, out = x.reshape(-1), np.empty(x.shape, x.dtype)
+    e = out.reshape(-1)
+    _nonpositive(flat, kind(0.0), e)
+    np.expm1(e, out=e)
+    _elu_finish(flat, e, kind(alpha), kind(1.0 if scale is None else scale), scale is not None, kind(0.0))
+    return out
+
+
+def elu_slope(z: Array, alpha: float, scale: float | None = None) -> Array:
+    """np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0))) in z's dtype, times `scale` when
+    given: ELU's (and SELU's) f'(z)."""
+    x = _float_array(z)
+    kind = x.dtype.type
+    flat, out = x.reshape(-1), np.empty(x.shape, x.dtype)
+    e = out.reshape(-1)
+    _nonpositive(flat, kind(0.0), e)
+    np.exp(e, out=e)
+    _elu_slope_finish(
+        flat,
+        e,
+        kind(1.0),
+        kind(alpha),
+        kind(1.0 if scale is None else scale),
+        scale is not None,
+        kind(0.0),
+    )
+    return out
+
+
 def half_plus_half(t: Array) -> Array:
     """0.5 + 0.5 * t, written over t (C-contiguous, float32 or float64), in t's dtype."""
     if t.dtype not in DTYPES or not t.flags.c_contiguous or not t.flags.writeable:
@@ -220,3 +280,6 @@ def warm_up() -> None:
         leaky_relu_slope(x, 0.01)
         half_plus_half(x.copy())
         erf(x, tuple(np.linspace(-1.0, 1.0, 10)), 10.0)
+        for scale in (None, 1.5):
+            elu(x, 1.0, scale)
+            elu_slope(x, 1.0, scale)

@@ -75,14 +75,6 @@ def normal_pdf(x: Array) -> Array:
     return out
 
 
-def _elu(x: Array, alpha: float) -> Array:
-    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
-
-
-def _elu_grad(x: Array, alpha: float) -> Array:
-    return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))).astype(x.dtype, copy=False)
-
-
 def _maxout(z: Array) -> Array:
     out: Array = z.max(axis=-2)
     return out
@@ -189,16 +181,16 @@ _ACTIVATION_LIST = [
     Activation(
         "elu",
         "z if z > 0 else α (e^z − 1)",
-        lambda z, p: _elu(z, _f_float(p, "alpha")),
-        lambda z, p: _elu_grad(z, _f_float(p, "alpha")),
+        lambda z, p: activation_kernels.elu(z, _f_float(p, "alpha")),
+        lambda z, p: activation_kernels.elu_slope(z, _f_float(p, "alpha")),
         lambda p: (-_f_float(p, "alpha"), None),
         params=(ALPHA_ELU,),
     ),
     Activation(
         "selu",
         "λ · elu(z, α) with λ ≈ 1.0507, α ≈ 1.6733",
-        lambda z, p: SELU_SCALE * _elu(z, SELU_ALPHA),
-        lambda z, p: SELU_SCALE * _elu_grad(z, SELU_ALPHA),
+        lambda z, p: activation_kernels.elu(z, SELU_ALPHA, SELU_SCALE),
+        lambda z, p: activation_kernels.elu_slope(z, SELU_ALPHA, SELU_SCALE),
         _fixed(-SELU_SCALE * SELU_ALPHA, None),
         torch_gain=lambda p: 0.75,
         note="self-normalizing with LeCun normal initialization",

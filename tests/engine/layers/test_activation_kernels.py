@@ -229,3 +229,39 @@ def test_erf_of_the_theory_grids_and_integers() -> None:
     _same_bits(activations.normal_cdf(u), 0.5 * (1.0 + numpy_erf(u * math.sqrt(0.5))), "cdf")
     ints = np.arange(-12, 13)
     _same_bits(activations.erf(ints), numpy_erf(ints), "integers")  # type: ignore[arg-type]
+
+
+def numpy_elu(x: Array, alpha: float) -> Array:
+    out: Array = np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+    return out
+
+
+def numpy_elu_grad(x: Array, alpha: float) -> Array:
+    out: Array = np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))).astype(x.dtype, copy=False)
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(0, 40),
+    cols=st.integers(1, 300),
+    f64=st.booleans(),
+    mix=st.sampled_from([0.0, 0.05, 0.5]),
+    alpha=st.sampled_from([0.0, 0.5, 1.0, 1 / 3, 10.0]),
+    transposed=st.booleans(),
+)
+def test_elu_and_selu_have_numpys_bits(
+    seed: int, rows: int, cols: int, f64: bool, mix: float, alpha: float, transposed: bool
+) -> None:
+    dtype = np.float64 if f64 else np.float32
+    z = _values(np.random.default_rng(seed), (rows, cols), dtype, mix)
+    if transposed:
+        z = z.T
+    elu, selu = ACTIVATIONS["elu"], ACTIVATIONS["selu"]
+    a, scale = activations.SELU_ALPHA, activations.SELU_SCALE
+    with np.errstate(all="ignore"):
+        _same_bits(elu.f(z, {"alpha": alpha}), numpy_elu(z, alpha), "elu")
+        _same_bits(elu.df(z, {"alpha": alpha}), numpy_elu_grad(z, alpha), "elu df")
+        _same_bits(selu.f(z, {}), scale * numpy_elu(z, a), "selu")
+        _same_bits(selu.df(z, {}), scale * numpy_elu_grad(z, a), "selu df")
