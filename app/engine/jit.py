@@ -39,6 +39,7 @@ KERNEL_MODULES: tuple[str, ...] = (
     ".network.pass_kernels",
     ".measure.binning",
     ".layers.activation_kernels",
+    ".measure.unit_kernels",
 )
 
 
