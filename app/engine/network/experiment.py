@@ -15,10 +15,9 @@ computed in line, so the bits are the same (_Lanes).
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextvars import ContextVar
@@ -108,7 +107,7 @@ class RunWork:
         arrays += [g.delta for g in self.grads if g is not None]
         for layer in self.layers:
             arrays += [layer.weights, layer.z, layer.a] + ([] if layer.bias is None else [layer.bias])
-        for _, stats in self.summaries.values():
+        for _, stats in list(self.summaries.values()):  # a snapshot: summaries may be added meanwhile
             arrays += [stats.counts, stats.edges]
         # z and f(z) share memory for a linear layer: counted once
         unique = {id(a.base if a.base is not None else a): a for a in arrays}.values()
@@ -231,8 +230,10 @@ def run_experiment(
         }
         forward_pass = _forward(config, dtype, lanes)
         layers = forward_pass.results
-        if config.gradients:
-            _add_gradients(config, forward_pass, lanes)
+        if not config.gradients:
+            forward_pass.collect()
+        else:
+            _add_gradients(config, forward_pass, lanes)  # and collects the forward pass's summaries
             for i, work in enumerate(forward_pass.works):
                 # every layer is kept anyway; a small run's gradients were kept too (a repeated
                 # run's work was taken out of memo.RUNS for this request: it goes back)
@@ -283,20 +284,23 @@ class _InLine(Executor):
 
 
 class _Workers:
-    """Threads that take tasks by priority (the lower first), then in the order submitted.
+    """Helper threads and the threads that wait for their tasks, sharing the tasks of two lanes:
+    a helper takes the lane a run's steps go to first (mostly products, draws and compiled loops,
+    which release the GIL), a waiting thread the summaries' first (most of the Python). Each
+    keeps to its kind while there is some, so the two seldom want the GIL at once.
 
     One set per process, started when first used (again in a forked child, which has none of its
-    parent's threads). Tasks never wait for one another, only their submitter waits: several
+    parent's threads). Tasks never wait for one another, only their submitters do: several
     experiments in flight share the threads without a deadlock."""
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], None]]] = queue.PriorityQueue()
-        self._order = itertools.count()
+        self._lanes: tuple[deque[Callable[[], None]], ...] = (deque(), deque())
+        self._ready = threading.Condition()
         self._pid = 0
         self._lock = threading.Lock()
 
-    def submit(self, priority: int, fn: Callable[..., T], /, *args: object) -> Future[T]:
+    def submit(self, lane: int, fn: Callable[..., T], /, *args: object) -> Future[T]:
         self._start()
         future: Future[T] = Future()
 
@@ -307,7 +311,9 @@ class _Workers:
                 except BaseException as err:  # handed to the waiter, as an executor does
                     future.set_exception(err)
 
-        self._queue.put((priority, next(self._order), task))
+        with self._ready:
+            self._lanes[lane].append(task)
+            self._ready.notify()
         return future
 
     def _start(self) -> None:
@@ -315,36 +321,46 @@ class _Workers:
             return
         with self._lock:
             if self._pid != os.getpid():
-                self._queue = queue.PriorityQueue()
+                self._lanes = (deque(), deque())
+                self._ready = threading.Condition()
                 for k in range(self.count):
                     threading.Thread(target=self._work, name=f"engine-{k}", daemon=True).start()
                 self._pid = os.getpid()
 
+    def _take(self, order: tuple[int, int]) -> Callable[[], None] | None:
+        for lane in order:
+            if self._lanes[lane]:
+                return self._lanes[lane].popleft()
+        return None
+
     def _work(self) -> None:
-        pending = self._queue
+        ready = self._ready
         while True:
-            pending.get()[2]()
+            with ready:
+                while (task := self._take((0, 1))) is None:
+                    ready.wait()
+            task()
 
     def wait(self, future: Future[T]) -> T:
-        """future.result(), the waiting thread running queued tasks meanwhile (the first in
-        priority): it is one of the experiment's threads, not an idle one."""
+        """future.result(), the waiting thread running queued tasks meanwhile (summaries first):
+        it is one of the experiment's threads, not an idle one."""
         while not future.done():
-            try:
-                task = self._queue.get_nowait()[2]
-            except queue.Empty:
+            with self._ready:
+                task = self._take((1, 0))
+            if task is None:
                 break
             task()
         return future.result()
 
 
 class _Lane(Executor):
-    """Tasks of one priority on the shared workers."""
+    """One lane of the shared workers (0: the runs' steps, 1: the summaries)."""
 
-    def __init__(self, workers: _Workers, priority: int) -> None:
-        self.workers, self.priority = workers, priority
+    def __init__(self, workers: _Workers, lane: int) -> None:
+        self.workers, self.lane = workers, lane
 
     def submit(self, fn: Callable[..., T], /, *args: object, **kwargs: object) -> Future[T]:
-        return self.workers.submit(self.priority, partial(fn, **kwargs) if kwargs else fn, *args)
+        return self.workers.submit(self.lane, partial(fn, **kwargs) if kwargs else fn, *args)
 
 
 _WORKERS = _Workers(1)  # and the caller: two threads
@@ -380,8 +396,9 @@ class _Lanes:
 
 
 def _lanes(config: ExperimentConfig, threads: int) -> _Lanes:
-    """Spread over the workers when asked; a thread for the statistics when the experiment's largest product is long enough to hide them behind (the
-    threads' hand-offs of the GIL cost 5-10% CPU at the texts' size); else in line."""
+    """Spread over the workers when asked; a thread for the statistics when the experiment's
+    largest product is long enough to hide them behind (the threads' hand-offs of the GIL cost
+    5-10% CPU at the texts' size); else in line."""
     if threads >= 2:
         return _Lanes(_Lane(_WORKERS, 0), _Lane(_WORKERS, 1), workers=_WORKERS)
     macs = max(
@@ -403,6 +420,12 @@ class _ForwardPass:
     samples: list[Array | None]  # per run, its inputs, for the backward pass (else None)
     works: list[RunWork]  # per run, its own work (a repeated run's from memo.RUNS)
     repeated: set[int]  # the runs whose work memo.RUNS held
+    pending: dict[int, dict[int, Callable[[], LayerResult]]] = field(default_factory=dict)  # by layer
+
+    def collect(self) -> None:
+        """The summaries still pending, into `results`, layer by layer."""
+        for j in sorted(self.pending):
+            _collect(self.pending.pop(j), self.results)
 
 
 def _submit_forward_row(lanes: _Lanes, plans: dict[int, _LayerPlan]) -> dict[int, Callable[[], LayerResult]]:
@@ -411,6 +434,36 @@ def _submit_forward_row(lanes: _Lanes, plans: dict[int, _LayerPlan]) -> dict[int
         pre, post = lanes.stats.submit(plan.pre), lanes.stats.submit(plan.post)
         out[i] = partial(lambda p, a, b: p.result(lanes.wait(a), lanes.wait(b)), plan, pre, post)
     return out
+
+
+R = TypeVar("R")
+
+
+def _run_ahead(
+    lanes: _Lanes, step: Callable[[int, int], R], order: list[int], depths: list[int]
+) -> dict[int, dict[int, Future[R]]]:
+    """step(i, j) of every run i for the layers j in `order` it has, in `lanes.chain`: each run's
+    next step is queued once its step before is done, so each run goes ahead on its own while
+    the rows behind are summarized. Futures by layer, then run."""
+    futures: dict[int, dict[int, Future[R]]] = {
+        j: {i: Future() for i, depth in enumerate(depths) if j < depth} for j in order
+    }
+
+    def advance(i: int, layers: list[tuple[int, Future[R]]], k: int) -> None:
+        j, done = layers[k]  # (the caller takes each row out of `futures` as it waits for it)
+        try:
+            done.set_result(step(i, j))
+        except BaseException as err:  # the caller sees it where it waits for this layer
+            done.set_exception(err)
+            return
+        if k + 1 < len(layers):
+            lanes.chain.submit(advance, i, layers, k + 1)
+
+    for i, depth in enumerate(depths):
+        layers = [(j, futures[j][i]) for j in order if j < depth]
+        if layers:
+            lanes.chain.submit(advance, i, layers, 0)
+    return futures
 
 
 def _forward(config: ExperimentConfig, dtype: type[np.floating], lanes: _Lanes) -> _ForwardPass:
@@ -450,13 +503,28 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], lanes: _Lanes) 
         )
     del inputs  # the streams hold the inputs until their first layer is computed, and no longer
 
+    done = _ForwardPass([[] for _ in config.runs], [[] for _ in config.runs], samples, works, repeated)
+
     def step(i: int, j: int) -> Layer:
         layer = next(streams[i])
         _own_extents(works[i], j, layer)
+        if config.gradients:
+            done.kept[i].append(layer)
+            if i not in repeated:
+                works[i].layers.append(layer)
         return layer
 
-    done = _ForwardPass([[] for _ in config.runs], [[] for _ in config.runs], samples, works, repeated)
-    rows: dict[int, dict[int, Callable[[], LayerResult]]] = {}
+    depth = max(run.depth for run in config.runs)
+    rows = done.pending
+    if lanes.workers is not None and config.gradients:
+        # every layer is kept anyway: each run goes ahead, each row is summarized once complete
+        ahead = _run_ahead(lanes, step, list(range(depth)), [run.depth for run in config.runs])
+        for j in range(depth):
+            current = {i: lanes.wait(future) for i, future in ahead.pop(j).items()}
+            rows[j] = _submit_forward_row(
+                lanes, by_axes(config, current, partial(_plan_layer, config, j, works))
+            )
+        return done  # summaries pending: the backward pass starts meanwhile
     previous: dict[int, Layer] = {}
 
     def summarize_previous(j: int, previous: dict[int, Layer]) -> None:
@@ -464,7 +532,7 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], lanes: _Lanes) 
             plans = by_axes(config, previous, partial(_plan_layer, config, j - 1, works))
             rows[j - 1] = _submit_forward_row(lanes, plans)
 
-    for j in range(max(run.depth for run in config.runs)):
+    for j in range(depth):
         if not config.gradients and j >= 2:
             _collect(rows.pop(j - 2), done.results)  # layer j - 2's arrays are reused for layer j
         if lanes.chain_in_line:  # the summaries' thread starts first, the caller then computes
@@ -472,18 +540,10 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], lanes: _Lanes) 
         chain = {i: lanes.chain.submit(step, i, j) for i, run in enumerate(config.runs) if j < run.depth}
         if not lanes.chain_in_line:  # the runs' steps first: they are the critical path
             summarize_previous(j, previous)
-        current = {i: lanes.wait(future) for i, future in chain.items()}
-        if config.gradients:
-            for i, layer in current.items():
-                done.kept[i].append(layer)
-                if i not in repeated:
-                    works[i].layers.append(layer)
-        previous = current
-        del current, chain
-    summarize_previous(max(run.depth for run in config.runs), previous)
+        previous = {i: lanes.wait(future) for i, future in chain.items()}
+        del chain
+    summarize_previous(depth, previous)
     del previous  # the summaries hold the last layers until they are done, and no longer
-    for j in sorted(rows):
-        _collect(rows.pop(j), done.results)
     return done
 
 
@@ -544,7 +604,20 @@ def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, lanes: 
     # unkept gradients are dropped once summarized: at most two rows held, as the forward pass's
     bounded = len(keep) < len(works)
     depth = max(run.depth for run in config.runs)
-    for j in range(depth - 1, -1, -1):
+    order = list(range(depth - 1, -1, -1))
+    if lanes.workers is not None and not bounded:
+        # every gradient is kept anyway: each run goes ahead, each row is summarized once complete
+        ahead = _run_ahead(lanes, step, order, [run.depth for run in config.runs])
+        for j in order:
+            here = {i: lanes.wait(future) for i, future in ahead.pop(j).items()}
+            plans = by_axes(config, here, partial(plans_of, j))
+            rows[j] = (here, {i: lanes.stats.submit(plan) for i, plan in plans.items()})
+        forward_pass.collect()
+        for j in order:
+            finish(j)
+        return
+    forward_pass.collect()
+    for j in order:
         if bounded and j + 2 in rows:
             finish(j + 2)
         if lanes.chain_in_line:
