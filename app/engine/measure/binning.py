@@ -108,6 +108,15 @@ def bin_counts(
         stop = min(x.size, start + BLOCK)
         _indices(x[start:stop], shifted, half, rest, origin, factor, one, zero, top, index)
         _count(index, stop - start, lanes)
+    if x.size <= BLOCK:
+        # One block: only the slots its indices name were counted (a small layer's few hundred
+        # values need not pay for reading LANES x 2000 slots).
+        whole = x.size - x.size % LANES  # _count's lanes: i % LANES, then lane 0 for the rest
+        for i in range(x.size):
+            k, j = (i % LANES if i < whole else 0), index[i]
+            counts[j] += lanes[k, j]
+            lanes[k, j] = 0
+        return
     for k in range(LANES):
         for j in range(counts.size):
             counts[j] += lanes[k, j]
