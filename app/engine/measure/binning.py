@@ -155,7 +155,7 @@ def warm_up() -> None:
     values: type[np.floating[Any]]
     for values in (np.float32, np.float64):
         x: Floats = np.array([0.0, -1.5, 2.0, 0.25, 3.0, -0.0, 1.0, 0.5, 4.0], values)
-        tally(x, True, values(0.1), True, values(0.9), True)
+        tally(x, True, 0.1, True, 0.9, True)  # thresholds as Python floats, as stats passes them
         for dtype in (np.float32, np.float64) if values == np.float32 else (np.float64,):
             scalar = dtype  # the pass's arithmetic
             deviations(x, False, scalar(1.0), scalar(1.0), scalar(0.5), np.empty(x.size, dtype))
@@ -165,5 +165,6 @@ def warm_up() -> None:
                 x, False, scalar(1.0), scalar(1.0), scalar(-1.5), scalar(1.0), scalar(1.0),
                 scalar(0.0), scalar(counts.size - 1), np.empty(BLOCK, np.int32), lanes, counts,
             )  # fmt: skip
-    out = np.empty(4)
-    percentiles(np.array([0, 3, 1], np.int64), -1.0, 0.5, 0, np.array([1.0, 2.5]), -1.0, 0.4, out)
+    targets = np.array([1.0, 2.5])
+    targets.flags.writeable = False  # stats' cached targets are read-only: another type to numba
+    percentiles(np.array([0, 3, 1], np.int64), -1.0, 0.5, 0, targets, -1.0, 0.4, np.empty(4))

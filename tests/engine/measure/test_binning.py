@@ -5,7 +5,10 @@ around every block and chunk boundary."""
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -358,3 +361,29 @@ def test_percentiles_match_the_numpy_steps(
     new = _percentiles(fine.astype(np.int64), low, high, extent)
     old = numpy_percentiles(fine.astype(np.int64), low, high, extent)
     assert [v.hex() for v in new] == [v.hex() for v in old]
+
+
+WORKLOAD = """
+import json, numpy as np
+from app.engine.measure import binning, stats
+binning.warm_up()
+names = ("bin_counts", "tally", "deviations", "percentiles")
+warm = {n: {str(s) for s in getattr(binning, n).signatures} for n in names}
+rng = np.random.default_rng(0)
+for dtype, scales in ((np.float32, (1.0, 1e-30, 1e20)), (np.float64, (1.0, 1e-300, 1e300))):
+    for scale in scales:  # in range, vanished (float64 passes), huge (shifted passes)
+        x = (scale * rng.standard_normal((300, 40))).astype(dtype)
+        for layer in (x, np.maximum(x, 0)):
+            e = stats.scan(layer)
+            for bounds in ((None, None), (0.0, 1.0)):
+                for display in ((e.low, e.high), (e.low - 3 * (e.high - e.low), e.high)):
+                    stats.summarize(layer, e, display, 30, bounds, parts=stats.Parts())
+print(json.dumps({n: sorted({str(s) for s in getattr(binning, n).signatures} - warm[n]) for n in names}))
+"""
+
+
+def test_warm_up_compiles_every_signature_stats_uses() -> None:
+    """A fresh process that ran warm_up compiles nothing more for summaries of both dtypes,
+    bounded or not, own range or wider (a request would wait seconds for the compiler)."""
+    done = subprocess.run([sys.executable, "-c", WORKLOAD], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == {n: [] for n in ("bin_counts", "tally", "deviations", "percentiles")}

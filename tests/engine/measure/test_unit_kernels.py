@@ -4,6 +4,9 @@ nearly equal (at the tolerance, in float32) and dead units, tied keys and rejoin
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -199,3 +202,26 @@ def test_a_difference_of_exactly_the_tolerance_is_equal(dtype: type[np.floating[
         a = np.array([[7.0, 7.0, -1.0], [0.0, gap, 0.5], [0.25, 0.25, 0.75]], dtype)
         extent = scan(a)
         assert unit_counts(a, extent) == numpy_unit_counts(a, extent) == (0, distinct)
+
+
+WORKLOAD = """
+import json, numpy as np
+from app.engine.measure import stats, unit_kernels, units
+unit_kernels.warm_up()
+warm = {str(s) for s in unit_kernels.dead_and_distinct.signatures}
+rng = np.random.default_rng(0)
+for dtype in (np.float32, np.float64):
+    for scale in (1.0, 1e-30, 1e30):
+        with np.errstate(over="ignore"):
+            x = (scale * rng.standard_normal((300, 40))).astype(dtype)
+        for layer in (x, np.maximum(x, 0), np.asfortranarray(x)):
+            units.unit_counts(layer, stats.scan(layer))
+print(json.dumps(sorted({str(s) for s in unit_kernels.dead_and_distinct.signatures} - warm)))
+"""
+
+
+def test_warm_up_compiles_every_signature_units_uses() -> None:
+    """A fresh process that ran warm_up compiles nothing more for layers of both dtypes, wide
+    or not, in C or Fortran order."""
+    done = subprocess.run([sys.executable, "-c", WORKLOAD], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == []
