@@ -34,7 +34,7 @@ from cachetools import LRUCache
 from .. import codec
 from ..engine.network.config import ExperimentConfig
 from ..engine.network.cost import Limits
-from ..engine.network.experiment import run_experiment
+from ..engine.network.experiment import run_experiment, spreading
 from .payload import result_dict, to_json
 
 GZIP_MIN_BYTES = 1024  # smaller answers gain nothing from compression
@@ -60,6 +60,8 @@ MAX_RETRY_AFTER = 60
 # engines yield to their own server, not to the other groups' work, which shares as before.
 # Elsewhere nice 10.
 ENGINE_NICENESS = 10
+# Threads for an experiment that runs alone in this worker's engines (engine/network/experiment.py)
+SPREAD_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -105,11 +107,15 @@ def compute(config: ExperimentConfig) -> Answer:
     return Answer(body, packed)
 
 
-def _in_engine(work: Callable[[ExperimentConfig], Answer], config: ExperimentConfig) -> Answer:
-    """`work(config)` in an engine process; an exception reaches the server as itself (a
-    ConfigError still names its field), with the engine's traceback as its cause."""
+def _in_engine(
+    work: Callable[[ExperimentConfig], Answer], config: ExperimentConfig, threads: int = 1
+) -> Answer:
+    """`work(config)` in an engine process, its experiments spread over `threads`; an exception
+    reaches the server as itself (a ConfigError still names its field), with the engine's
+    traceback as its cause."""
     try:
-        return work(config)
+        with spreading(threads):
+            return work(config)
     except Exception as err:
         raise _CarriedError(err) from err
 
@@ -181,7 +187,10 @@ class EnginePool:
         self._executor: ProcessPoolExecutor | None = None
 
     async def run(
-        self, config: ExperimentConfig, work: Callable[[ExperimentConfig], Answer] | None = None
+        self,
+        config: ExperimentConfig,
+        work: Callable[[ExperimentConfig], Answer] | None = None,
+        threads: int = 1,
     ) -> Answer:
         executor = self._executor
         if executor is None:
@@ -194,7 +203,9 @@ class EnginePool:
         try:
             # in a thread: starting an engine process waits for the forkserver (~0.3 s the first
             # time, while it imports NumPy and the engine), which the event loop must not
-            submitted = await asyncio.to_thread(executor.submit, _in_engine, work or self.work, config)
+            submitted = await asyncio.to_thread(
+                executor.submit, _in_engine, work or self.work, config, threads
+            )
             return await asyncio.wrap_future(submitted)
         except BrokenProcessPool as err:
             if self._executor is executor:  # the first to see it replaces the pool
@@ -258,6 +269,7 @@ class Runner:
         )
         self._engines = EnginePool(max_in_flight, work)
         self._slots: asyncio.Semaphore | None = None  # made in the server's event loop
+        self._active = 0  # experiments in the engines now
         self.pending_macs = 0
         self.hits = self.misses = self.shared = self.rejected = 0
 
@@ -346,7 +358,14 @@ class Runner:
             self._slots = asyncio.Semaphore(self.max_in_flight)
         try:
             async with self._slots:
-                answer = await self._engines.run(config, None if work is None else work.run)
+                # alone, an experiment spreads over the threads of two cores; beside another
+                # (each in its engine on a core), one thread each: no GIL hand-offs to pay
+                self._active += 1
+                try:
+                    threads = SPREAD_THREADS if self._active == 1 else 1
+                    answer = await self._engines.run(config, None if work is None else work.run, threads)
+                finally:
+                    self._active -= 1
             if answer.size <= self._cache.maxsize:
                 self._cache[key] = answer
             return answer
