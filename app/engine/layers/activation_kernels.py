@@ -60,6 +60,23 @@ def _leaky_relu_bias(z: Any, b: Any, alpha: Any, zero: Any, out: Any) -> None:
 
 
 @kernel
+def _halve(z: Any, half: Any, out: Any) -> None:
+    # np.multiply(z, 0.5): sigmoid's first step
+    for i in range(z.size):
+        out[i] = z[i] * half
+
+
+@kernel
+def _halve_bias(z: Any, b: Any, half: Any, out: Any) -> None:
+    # z += b (a row vector), then out = z * 0.5
+    for r in range(z.shape[0]):
+        for c in range(z.shape[1]):
+            v = z[r, c] + b[c]
+            z[r, c] = v
+            out[r, c] = v * half
+
+
+@kernel
 def _leaky_relu_slope(z: Any, one: Any, alpha: Any, zero: Any, out: Any) -> None:
     # np.where(z > 0, 1.0, alpha).astype(z.dtype): alpha rounded once to z's dtype
     for i in range(z.size):
@@ -183,6 +200,28 @@ def relu_layer(z: Array, bias: Array | None, out: Array) -> None:
         _relu_bias(z, bias, zero, out)
 
 
+# Values per block of rows in sigmoid_layer: its three passes (halve, NumPy's tanh, 0.5 + 0.5 t)
+# run over a block while it is in cache (forward.ACTIVATION_BLOCK's reason).
+SIGMOID_BLOCK = 1 << 16
+
+
+def sigmoid_layer(z: Array, bias: Array | None, out: Array) -> None:
+    """z += bias (when there is one), then sigmoid(z) into out: 0.5 + 0.5 tanh(0.5 z) as
+    activations.sigmoid spells it, block by block of rows, the bias and the halving in one pass
+    and NumPy's tanh where the block is."""
+    _layer(z, bias, out)
+    half = z.dtype.type(0.5)
+    step = max(1, SIGMOID_BLOCK // max(1, z.shape[1]))
+    for start in range(0, len(z), step):
+        rows, block = z[start : start + step], out[start : start + step]
+        if bias is None:
+            _halve(rows.reshape(-1), half, block.reshape(-1))
+        else:
+            _halve_bias(rows, bias, half, block)
+        np.tanh(block, out=block)
+        _half_plus_half(block.reshape(-1), half)
+
+
 def leaky_relu_layer(z: Array, bias: Array | None, alpha: float, out: Array) -> None:
     """z += bias (when there is one), then leaky_relu(z, alpha) into out, in one pass."""
     _layer(z, bias, out)
@@ -277,6 +316,8 @@ def warm_up() -> None:
         relu_layer(layer.copy(), layer[0].copy(), np.empty_like(layer))
         leaky_relu_layer(layer.copy(), None, 0.01, np.empty_like(layer))
         leaky_relu_layer(layer.copy(), layer[0].copy(), 0.01, np.empty_like(layer))
+        sigmoid_layer(layer.copy(), None, np.empty_like(layer))
+        sigmoid_layer(layer.copy(), layer[0].copy(), np.empty_like(layer))
         leaky_relu_slope(x, 0.01)
         half_plus_half(x.copy())
         erf(x, tuple(np.linspace(-1.0, 1.0, 10)), 10.0)

@@ -147,6 +147,7 @@ _ACTIVATION_LIST = [
         _fixed(0.0, 1.0),
         torch_gain=lambda p: 1.0,
         note="saturates at both ends and is not zero-centred",
+        layer=lambda z, b, p, out: activation_kernels.sigmoid_layer(z, b, out),
     ),
     Activation(
         "tanh",

@@ -164,6 +164,24 @@ def test_layer_kernels_have_the_bits_of_the_numpy_steps(
         kernels.leaky_relu_layer(given, b, alpha, out)
         _same_bits(given, expected_z, "z + b")
         _same_bits(out, numpy_leaky(expected_z, alpha), "leaky_relu(z + b)")
+        given, out = z.copy(), np.empty_like(z)
+        kernels.sigmoid_layer(given, b, out)
+        _same_bits(given, expected_z, "z + b")
+        _same_bits(out, numpy_sigmoid(expected_z), "sigmoid(z + b)")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(300, 700), (1000, 131), (5, 70_000)])
+def test_sigmoid_layer_across_its_blocks(dtype: type, shape: tuple[int, int]) -> None:
+    """Blocks of rows (about SIGMOID_BLOCK values, a last short one; or one row wider than a
+    block) give the bits of the whole array's NumPy steps."""
+    rng = np.random.default_rng(shape[1])
+    z = _values(rng, shape, dtype, 0.01)
+    b = _values(rng, shape[1:], dtype, 0.0)
+    given, out = z.copy(), np.empty_like(z)
+    with np.errstate(all="ignore"):
+        kernels.sigmoid_layer(given, b, out)
+        _same_bits(out, numpy_sigmoid(z + b), "sigmoid(z + b)")
 
 
 def test_layer_kernels_refuse_what_they_cannot_read() -> None:

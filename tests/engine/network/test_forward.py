@@ -261,7 +261,7 @@ def test_forward_drawn_ahead_in_a_thread_is_the_same(fields: dict[str, object]) 
             np.testing.assert_array_equal(getattr(one, array), getattr(other, array))
 
 
-@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid"])
 @pytest.mark.parametrize("bias", ["none", "normal", "constant"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("recycle", [False, True])
@@ -288,7 +288,10 @@ def test_compiled_layers_have_the_bits_of_the_numpy_steps(
         z = a @ layer.weights
         if layer.bias is not None:
             z += layer.bias
-        expected = np.maximum(z, 0) if activation == "relu" else np.where(z > 0, z, 0.01 * z)
+        if activation == "sigmoid":  # activations.sigmoid's NumPy steps before its kernel
+            expected = np.add(np.multiply(np.tanh(np.multiply(z, 0.5)), 0.5), 0.5)
+        else:
+            expected = np.maximum(z, 0) if activation == "relu" else np.where(z > 0, z, 0.01 * z)
         assert layer.z.tobytes() == z.tobytes() and layer.a.tobytes() == expected.tobytes()
         assert layer.a.dtype == dtype and act.layer is not None
         a = layer.a.copy()  # with recycle, the next layer's f(z) may take this array
