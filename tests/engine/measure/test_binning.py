@@ -387,3 +387,16 @@ def test_warm_up_compiles_every_signature_stats_uses() -> None:
     bounded or not, own range or wider (a request would wait seconds for the compiler)."""
     done = subprocess.run([sys.executable, "-c", WORKLOAD], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == {n: [] for n in ("bin_counts", "tally", "deviations", "percentiles")}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernels_on_no_values(dtype: type[np.floating[Any]]) -> None:
+    """An empty tensor (summarize never passes one) counts nothing and writes nothing."""
+    x = np.empty(0, dtype)
+    counts = np.zeros(4, np.int64)
+    index, lanes = np.empty(binning.BLOCK, np.int32), np.zeros((binning.LANES, 4), np.int32)
+    one = dtype(1.0)
+    binning.bin_counts(x, False, one, one, dtype(0.0), one, one, dtype(0.0), dtype(3.0), index, lanes, counts)
+    assert not counts.any() and not lanes.any()
+    assert binning.tally(x, True, 0.1, True, 0.9, True) == (0, 0)
+    binning.deviations(x, False, one, one, dtype(0.5), np.empty(0, dtype))
