@@ -400,3 +400,25 @@ def test_kernels_on_no_values(dtype: type[np.floating[Any]]) -> None:
     assert not counts.any() and not lanes.any()
     assert binning.tally(x, True, 0.1, True, 0.9, True) == (0, 0)
     binning.deviations(x, False, one, one, dtype(0.5), np.empty(0, dtype))
+
+
+def test_passes_on_threads_at_once_give_each_thread_its_own_counts() -> None:
+    """The kernels release the GIL and each thread has its own lanes and buffers: passes of
+    different sizes and bin counts on four threads at once give what they give one at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(9)
+    jobs = []
+    for k in range(24):
+        x = _values(np.float32 if k % 3 else np.float64, int(rng.integers(1, 3 * CHUNK)), k, "relu")
+        jobs.append((x, -0.5, float(np.max(x)) + 1.0, int(rng.choice([7, 2070, 4000])), float(np.mean(x))))
+
+    def run(job: tuple[Floats, float, float, int, float]) -> _Pass:
+        x, low, high, bins, mean = job
+        return _binned_pass(x, low, high, bins, mean=mean, zeros=True)
+
+    alone = [run(job) for job in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(run, jobs * 3))
+    for i, result in enumerate(together):
+        _same(result, alone[i % len(jobs)])
