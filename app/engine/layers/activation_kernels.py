@@ -118,6 +118,15 @@ def _erfc_exponent(
 
 
 @kernel
+def _gauss_exponent(x: Any, minus_half: Any, cap: Any, arg: Any) -> None:
+    # normal_pdf's steps before its exp: z = np.minimum(np.abs(x), cap); arg = -0.5 * z * z
+    for i in range(x.size):
+        a = abs(x[i])
+        z = cap if a > cap else a  # np.minimum: a NaN stays NaN
+        arg[i] = minus_half * z * z
+
+
+@kernel
 def _erf_from_erfc(x: Any, t: Any, e: Any, one: Any) -> None:
     # erf's steps after its exp, over t: np.copysign(1 - t * e, x)
     for i in range(x.size):
@@ -297,6 +306,21 @@ def elu_slope(z: Array, alpha: float, scale: float | None = None) -> Array:
     return out
 
 
+def normal_pdf(x: Array, scale: float, cap: float) -> Array:
+    """scale * exp(-0.5 * z * z), z = min(|x|, cap), in x's dtype (integers as float64): one
+    compiled pass, NumPy's exp and its product in place (NumPy: five passes, four arrays)."""
+    x = np.asarray(x)
+    if x.dtype.kind in "biu":
+        x = x.astype(np.float64)
+    x = _float_array(x)
+    kind = x.dtype.type
+    out = np.empty(x.shape, x.dtype)
+    _gauss_exponent(x.reshape(-1), kind(-0.5), kind(cap), out.reshape(-1))
+    np.exp(out, out=out)
+    np.multiply(out, kind(scale), out=out)
+    return out
+
+
 def half_plus_half(t: Array) -> Array:
     """0.5 + 0.5 * t, written over t (C-contiguous, float32 or float64), in t's dtype."""
     if t.dtype not in DTYPES or not t.flags.c_contiguous or not t.flags.writeable:
@@ -321,6 +345,7 @@ def warm_up() -> None:
         leaky_relu_slope(x, 0.01)
         half_plus_half(x.copy())
         erf(x, tuple(np.linspace(-1.0, 1.0, 10)), 10.0)
+        normal_pdf(x, 0.5, 40.0)
         for scale in (None, 1.5):
             elu(x, 1.0, scale)
             elu_slope(x, 1.0, scale)
