@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import math
 import multiprocessing
@@ -722,6 +723,24 @@ def test_experiment_spread_errors_reach_the_caller(monkeypatch: pytest.MonkeyPat
     monkeypatch.undo()
     DRAWS.clear()
     assert _bits(run_experiment(config, threads=2)) == expected
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("gradients", [True, False])
+def test_experiment_leaves_no_cyclic_garbage(threads: int, gradients: bool) -> None:
+    """Every array of an experiment is freed when its last reference goes: none is held in a
+    reference cycle until the garbage collector's next full pass (a spread experiment's tasks
+    once were, and an engine grew by 300 MB over 250 requests)."""
+    config = replace(THREADED, gradients=gradients)
+    run_experiment(config, threads=threads)  # caches of shapes, the workers' thread
+    DRAWS.clear()
+    gc.collect()
+    gc.disable()
+    try:
+        run_experiment(config, threads=threads)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
 
 
 def _spread_in_child(config: ExperimentConfig, out: Any) -> None:
