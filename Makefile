@@ -12,7 +12,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e .
-	$(BIN)/python -c "import app.engine.warm"  # compile the engine's kernels into numba's cache
+	@# compile the engine's kernels into numba's cache, under both names the code is imported by
+	$(BIN)/python -c "import app.engine.warm" & pid=$$!; $(BIN)/python -c "import initscope.engine.warm" && wait $$pid
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
@@ -48,6 +49,7 @@ bench-load: install-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-results
+	find app -name '*.nb[ic]' -delete  # numba's cached kernels (stale ones stay until then)
 
 # The Docker image, built from the Dockerfile with Debian's buildah: no Docker engine needed
 # (scripts/build-image.sh; `docker build -t initscope .` builds the same image where Docker runs).

@@ -70,7 +70,9 @@ def test_wheel_serves_from_another_folder(installed: tuple[Path, Path], elsewher
         stderr=subprocess.PIPE,
     )
     try:
-        wait_healthy(url, server)
+        # A new install compiles the engine's kernels before it listens (~20 s of CPU, twice that
+        # on a loaded 2-core machine), once.
+        wait_healthy(url, server, seconds=240)
         page = httpx.get(f"{url}/")
         assert page.status_code == 200 and "/static/js/dashboard.js" in page.text
         assert httpx.get(f"{url}/static/js/dashboard.js").status_code == 200

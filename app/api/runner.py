@@ -60,8 +60,9 @@ MAX_RETRY_AFTER = 60
 # engines yield to their own server, not to the other groups' work, which shares as before.
 # Elsewhere nice 10.
 ENGINE_NICENESS = 10
-# Threads for an experiment that runs alone in this worker's engines (engine/network/experiment.py)
-SPREAD_THREADS = 2
+# Threads for an experiment that runs alone in this worker's engines (engine/network/experiment.py):
+# two, where this process may run on two cores or more (a one-CPU container gains nothing by it)
+SPREAD_THREADS = min(2, len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else 2
 
 
 @dataclass(frozen=True)

@@ -15,16 +15,17 @@ the first compilation on a machine; warm_up() compiles or loads them all at once
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numba
+from numba.core import caching
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-OPTIONS: dict[str, Any] = {
-    "cache": True,
+OPTIONS: dict[str, Any] = {  # cached on disk too, by kernel() (_PackageCache)
     "nogil": True,
     "fastmath": False,
     "error_model": "numpy",  # a division by zero gives inf or NaN, as NumPy's does, not an exception
@@ -43,15 +44,54 @@ KERNEL_MODULES: tuple[str, ...] = (
 )
 
 
+def _by_package(base: type[Any]) -> type[Any]:
+    """numba's cache locator `base`, with the kernel's top-level package in its files' names.
+
+    numba names a cache file by the source file and function, and its code by the module it was
+    compiled in: one file imported as two packages (app in the repository; initscope through an
+    editable install, as `make serve` runs it) would load the other package's code, which imports
+    modules by that package's name ("No module named 'app'")."""
+
+    class Locator(base):  # type: ignore[misc]
+        package = ""
+
+        def get_disambiguator(self) -> str:
+            return f"{super().get_disambiguator()}-{self.package}"
+
+        @classmethod
+        def from_function(cls, py_func: Callable[..., Any], py_file: str) -> Any:
+            located = super().from_function(py_func, py_file)
+            if located is not None:
+                located.package = py_func.__module__.partition(".")[0]
+            return located
+
+    Locator.__name__ = Locator.__qualname__ = f"ByPackage{base.__name__}"
+    return Locator
+
+
+_LOCATORS = (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator, caching.UserWideCacheLocator)
+
+
+class _PackageCacheImpl(caching.CompileResultCacheImpl):
+    _locator_classes = [_by_package(base) for base in _LOCATORS]  # noqa: RUF012 (numba reads it so)
+
+
+class _PackageCache(caching.FunctionCache):
+    _impl_class = _PackageCacheImpl
+
+
 def kernel(function: F) -> F:
-    """Compile `function` under the engine's rules (lazily, per argument types, on first call)."""
-    try:
-        compiled: F = numba.njit(**OPTIONS)(function)
-    except RuntimeError:
-        # numba found no folder it may write its cache in (an install nobody may write, without a
-        # home folder or NUMBA_CACHE_DIR): the kernels compile in memory, in every process.
-        compiled = numba.njit(**{**OPTIONS, "cache": False})(function)
-    return compiled
+    """Compile `function` under the engine's rules (lazily, per argument types, on first call),
+    cached on disk: in NUMBA_CACHE_DIR when set, else in __pycache__ beside its module, else in
+    the user's cache folder."""
+    compiled: Any = numba.njit(**OPTIONS)(function)
+    # Without a folder numba may write its cache in (an install nobody may write, without a home
+    # folder or NUMBA_CACHE_DIR), the kernels compile in memory, in every process.
+    with contextlib.suppress(RuntimeError):
+        # what numba's cache=True does (Dispatcher.enable_caching), with the locators above
+        compiled._cache = _PackageCache(function)  # type: ignore[no-untyped-call]
+    typed: F = compiled
+    return typed
 
 
 def warm_up() -> None:

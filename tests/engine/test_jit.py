@@ -64,5 +64,13 @@ def test_a_kernel_without_a_cache_folder_compiles_in_memory() -> None:
     assert jit.kernel(namespace["twice"])(21) == 42
 
 
+def test_cache_files_are_named_by_package() -> None:
+    """One source file imported as app (the repository) and as initscope (an editable install)
+    gets a cache of each: a cached kernel's code imports its modules by the package's name."""
+    kernel: Any = jit.kernel(total)
+    assert kernel._cache._impl.filename_base.split("-")[-1].startswith(__name__.partition(".")[0] + ".py")
+    assert kernel(np.arange(4, dtype=np.float64)) == 6.0
+
+
 def test_warm_up_loads_every_kernel_module() -> None:
     jit.warm_up()

@@ -388,8 +388,11 @@ def std64(x: Array) -> float:
         raise TypeError(f"std64 takes float32 or float64 arrays, not {x.dtype}")
     if not x.size:
         return math.nan
-    # only a cast is buffered: a float64 array's mean is one pairwise sum
-    return float(_std64(_flat(x), BUFFER if x.dtype == np.float32 else x.size))
+    if not (x.flags.c_contiguous or x.flags.f_contiguous):
+        return float(x.std(dtype=np.float64))  # numpy's own order over strided memory
+    # numpy sums a contiguous array in memory order (orthogonal weights wider than tall are a
+    # transpose: Fortran order); only a cast is buffered: a float64 array's mean is one pairwise sum
+    return float(_std64(x.ravel(order="K"), BUFFER if x.dtype == np.float32 else x.size))
 
 
 def warm_up() -> None:

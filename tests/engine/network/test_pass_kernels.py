@@ -205,6 +205,11 @@ def test_std64_of_special_arrays() -> None:
             np.full((100, 100), 0.1, np.float32),
             np.array([np.finfo(np.float32).smallest_subnormal] * 9, np.float32),
             np.random.default_rng(0).standard_normal((512, 512)).astype(np.float32)[::2, ::3],
+            # Fortran order (orthogonal weights wider than tall), over one cast buffer and under
+            np.asfortranarray(np.random.default_rng(1).standard_normal((60, 150)).astype(np.float32)),
+            np.asfortranarray(np.random.default_rng(2).standard_normal((300, 301)).astype(np.float32)),
+            np.asfortranarray(np.random.default_rng(3).standard_normal((70, 90))),
+            np.random.default_rng(4).standard_normal((150, 60)).astype(np.float32).T,
         ):
             _same_float(kernels.std64(x), float(x.std(dtype=np.float64)), f"std of {x.dtype}{x.shape}")
         assert math.isnan(kernels.std64(np.zeros((0, 4), np.float32)))
