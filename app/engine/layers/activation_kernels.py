@@ -159,8 +159,11 @@ def _elu_slope_finish(x: Any, e: Any, one: Any, alpha: Any, scale: Any, scaled: 
 
 
 def _float_array(z: Array) -> Array:
-    """z as a C-contiguous float32 or float64 array (a view when it is one)."""
-    x = np.ascontiguousarray(z)
+    """z as a C-contiguous float32 or float64 array of its shape (itself when it is one; a 0-d
+    array stays 0-d, which np.ascontiguousarray would make 1-d)."""
+    x = np.asarray(z)
+    if not x.flags.c_contiguous:
+        x = x.copy(order="C")
     if x.dtype not in DTYPES:
         raise TypeError(f"the activations' kernels take float32 or float64 arrays, not {x.dtype}")
     return x

@@ -290,3 +290,12 @@ def test_elu_and_selu_have_numpys_bits(
         _same_bits(elu.df(z, {"alpha": alpha}), numpy_elu_grad(z, alpha), "elu df")
         _same_bits(selu.f(z, {}), scale * numpy_elu(z, a), "selu")
         _same_bits(selu.df(z, {}), scale * numpy_elu_grad(z, a), "selu df")
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "selu", "gelu"])
+def test_compiled_activations_keep_a_scalars_shape(name: str) -> None:
+    """f and f' of a 0-d array are 0-d, as NumPy's steps gave them (np.ascontiguousarray is 1-d)."""
+    activation = ACTIVATIONS[name]
+    for function in (activation.f, activation.df):
+        for dtype in (np.float32, np.float64):
+            assert np.shape(function(np.asarray(dtype(-0.5)), {"alpha": 0.1})) == ()
