@@ -6,7 +6,6 @@ around the vector loops' ends."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pytest
@@ -17,20 +16,10 @@ from app.engine import jit
 from app.engine.layers import activation_kernels as kernels
 from app.engine.layers import activations
 from app.engine.layers.activations import ACTIVATIONS, sigmoid
+from tests.engine.bits import same_bits
 
 Array = np.ndarray
 DTYPES = [np.float32, np.float64]
-
-
-def _same_bits(a: Any, b: Any, what: str) -> None:
-    """The same bits, except that any NaN matches any NaN (which operand's NaN an operation passes
-    on IEEE leaves open; no answer can show it: a NaN is counted as NaN)."""
-    a, b = np.asarray(a), np.asarray(b)
-    assert a.dtype == b.dtype and a.shape == b.shape, f"{what}: {a.dtype}{a.shape} != {b.dtype}{b.shape}"
-    bits = np.uint32 if a.dtype == np.float32 else np.uint64
-    same = np.ascontiguousarray(a).view(bits) == np.ascontiguousarray(b).view(bits)
-    same |= np.isnan(a) & np.isnan(b)
-    assert same.all(), f"{what}: {np.count_nonzero(~same)} of {a.size} values differ"
 
 
 def _values(rng: np.random.Generator, shape: tuple[int, ...], dtype: type, mix: float) -> Array:
@@ -83,12 +72,12 @@ def test_kernels_have_numpys_bits(
     if transposed:  # a view in another layout: read in C order like NumPy's loops
         z = z.T
     with np.errstate(all="ignore"):
-        _same_bits(kernels.relu(z), np.maximum(z, 0), "relu")
-        _same_bits(kernels.leaky_relu(z, alpha), numpy_leaky(z, alpha), "leaky relu")
-        _same_bits(kernels.leaky_relu_slope(z, alpha), numpy_leaky_slope(z, alpha), "leaky slope")
-        _same_bits(sigmoid(z), numpy_sigmoid(z), "sigmoid")
+        same_bits(kernels.relu(z), np.maximum(z, 0), "relu")
+        same_bits(kernels.leaky_relu(z, alpha), numpy_leaky(z, alpha), "leaky relu")
+        same_bits(kernels.leaky_relu_slope(z, alpha), numpy_leaky_slope(z, alpha), "leaky slope")
+        same_bits(sigmoid(z), numpy_sigmoid(z), "sigmoid")
         t = np.tanh(z)
-        _same_bits(kernels.half_plus_half(t.copy()), np.add(np.multiply(t, 0.5), 0.5), "0.5 + 0.5 t")
+        same_bits(kernels.half_plus_half(t.copy()), np.add(np.multiply(t, 0.5), 0.5), "0.5 + 0.5 t")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -96,16 +85,16 @@ def test_kernels_have_numpys_bits(
 def test_kernels_at_loop_lengths(dtype: type, length: int) -> None:
     z = _values(np.random.default_rng(length), (length,), dtype, 0.2)
     with np.errstate(all="ignore"):
-        _same_bits(kernels.relu(z), np.maximum(z, 0), "relu")
-        _same_bits(kernels.leaky_relu(z, 0.01), numpy_leaky(z, 0.01), "leaky relu")
-        _same_bits(sigmoid(z), numpy_sigmoid(z), "sigmoid")
+        same_bits(kernels.relu(z), np.maximum(z, 0), "relu")
+        same_bits(kernels.leaky_relu(z, 0.01), numpy_leaky(z, 0.01), "leaky relu")
+        same_bits(sigmoid(z), numpy_sigmoid(z), "sigmoid")
 
 
 def test_relu_of_signed_zeros_and_nan() -> None:
     """np.maximum(z, 0) gives +0 for -0 and passes NaN on; so does the kernel."""
     for dtype in DTYPES:
         z = np.array([-0.0, 0.0, math.nan, -math.nan, -1.0, 2.0], dtype)
-        _same_bits(kernels.relu(z), np.maximum(z, 0), "relu")
+        same_bits(kernels.relu(z), np.maximum(z, 0), "relu")
         assert math.copysign(1.0, float(kernels.relu(z)[0])) == 1.0
 
 
@@ -114,11 +103,11 @@ def test_activations_use_the_kernels_with_numpys_bits() -> None:
     z = _values(np.random.default_rng(5), (64, 48), np.float32, 0.05)
     params = {"alpha": 0.02}
     with np.errstate(all="ignore"):
-        _same_bits(ACTIVATIONS["relu"].f(z, {}), np.maximum(z, 0), "relu")
-        _same_bits(ACTIVATIONS["leaky_relu"].f(z, params), numpy_leaky(z, 0.02), "leaky")
-        _same_bits(ACTIVATIONS["leaky_relu"].df(z, params), numpy_leaky_slope(z, 0.02), "leaky df")
-        _same_bits(ACTIVATIONS["sigmoid"].f(z, {}), numpy_sigmoid(z), "sigmoid")
-        _same_bits(ACTIVATIONS["silu"].f(z, {}), z * numpy_sigmoid(z), "silu")
+        same_bits(ACTIVATIONS["relu"].f(z, {}), np.maximum(z, 0), "relu")
+        same_bits(ACTIVATIONS["leaky_relu"].f(z, params), numpy_leaky(z, 0.02), "leaky")
+        same_bits(ACTIVATIONS["leaky_relu"].df(z, params), numpy_leaky_slope(z, 0.02), "leaky df")
+        same_bits(ACTIVATIONS["sigmoid"].f(z, {}), numpy_sigmoid(z), "sigmoid")
+        same_bits(ACTIVATIONS["silu"].f(z, {}), z * numpy_sigmoid(z), "silu")
     assert float(sigmoid(0.0)) == 0.5 and sigmoid(np.float32(0.0)) == 0.5  # type: ignore[arg-type]
 
 
@@ -158,16 +147,16 @@ def test_layer_kernels_have_the_bits_of_the_numpy_steps(
             expected_z += b
         given, out = z.copy(), np.empty_like(z)
         kernels.relu_layer(given, b, out)
-        _same_bits(given, expected_z, "z + b")
-        _same_bits(out, np.maximum(expected_z, 0), "relu(z + b)")
+        same_bits(given, expected_z, "z + b")
+        same_bits(out, np.maximum(expected_z, 0), "relu(z + b)")
         given, out = z.copy(), np.empty_like(z)
         kernels.leaky_relu_layer(given, b, alpha, out)
-        _same_bits(given, expected_z, "z + b")
-        _same_bits(out, numpy_leaky(expected_z, alpha), "leaky_relu(z + b)")
+        same_bits(given, expected_z, "z + b")
+        same_bits(out, numpy_leaky(expected_z, alpha), "leaky_relu(z + b)")
         given, out = z.copy(), np.empty_like(z)
         kernels.sigmoid_layer(given, b, out)
-        _same_bits(given, expected_z, "z + b")
-        _same_bits(out, numpy_sigmoid(expected_z), "sigmoid(z + b)")
+        same_bits(given, expected_z, "z + b")
+        same_bits(out, numpy_sigmoid(expected_z), "sigmoid(z + b)")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -181,7 +170,7 @@ def test_sigmoid_layer_across_its_blocks(dtype: type, shape: tuple[int, int]) ->
     given, out = z.copy(), np.empty_like(z)
     with np.errstate(all="ignore"):
         kernels.sigmoid_layer(given, b, out)
-        _same_bits(out, numpy_sigmoid(z + b), "sigmoid(z + b)")
+        same_bits(out, numpy_sigmoid(z + b), "sigmoid(z + b)")
 
 
 def test_layer_kernels_refuse_what_they_cannot_read() -> None:
@@ -234,26 +223,26 @@ def test_erf_and_gelu_have_numpys_bits(
         z = z.T
     gelu = ACTIVATIONS["gelu"]
     with np.errstate(all="ignore"):
-        _same_bits(activations.erf(z), numpy_erf(z), "erf")
+        same_bits(activations.erf(z), numpy_erf(z), "erf")
         cdf = 0.5 * (1.0 + numpy_erf(z * math.sqrt(0.5)))
-        _same_bits(gelu.f(z, {}), z * cdf, "gelu")
+        same_bits(gelu.f(z, {}), z * cdf, "gelu")
         capped = np.minimum(np.abs(z), 40.0)  # normal_pdf's NumPy steps before its kernel
         pdf = (1.0 / math.sqrt(2.0 * math.pi)) * np.exp(-0.5 * capped * capped)
-        _same_bits(activations.normal_pdf(z), pdf, "normal pdf")
-        _same_bits(gelu.df(z, {}), cdf + z * pdf, "gelu df")
+        same_bits(activations.normal_pdf(z), pdf, "normal pdf")
+        same_bits(gelu.df(z, {}), cdf + z * pdf, "gelu df")
 
 
 def test_erf_of_the_theory_grids_and_integers() -> None:
     """float64 grids (the theory's quadratures), values past the cap of 10, integers (as float64)."""
     u = np.linspace(-12.0, 12.0, 48_001)
-    _same_bits(activations.erf(u), numpy_erf(u), "grid")
-    _same_bits(activations.normal_cdf(u), 0.5 * (1.0 + numpy_erf(u * math.sqrt(0.5))), "cdf")
+    same_bits(activations.erf(u), numpy_erf(u), "grid")
+    same_bits(activations.normal_cdf(u), 0.5 * (1.0 + numpy_erf(u * math.sqrt(0.5))), "cdf")
     capped = np.minimum(np.abs(u), 40.0)
-    _same_bits(
+    same_bits(
         activations.normal_pdf(u), (1.0 / math.sqrt(2.0 * math.pi)) * np.exp(-0.5 * capped * capped), "pdf"
     )
     ints = np.arange(-12, 13)
-    _same_bits(activations.erf(ints), numpy_erf(ints), "integers")  # type: ignore[arg-type]
+    same_bits(activations.erf(ints), numpy_erf(ints), "integers")  # type: ignore[arg-type]
 
 
 def numpy_elu(x: Array, alpha: float) -> Array:
@@ -286,10 +275,10 @@ def test_elu_and_selu_have_numpys_bits(
     elu, selu = ACTIVATIONS["elu"], ACTIVATIONS["selu"]
     a, scale = activations.SELU_ALPHA, activations.SELU_SCALE
     with np.errstate(all="ignore"):
-        _same_bits(elu.f(z, {"alpha": alpha}), numpy_elu(z, alpha), "elu")
-        _same_bits(elu.df(z, {"alpha": alpha}), numpy_elu_grad(z, alpha), "elu df")
-        _same_bits(selu.f(z, {}), scale * numpy_elu(z, a), "selu")
-        _same_bits(selu.df(z, {}), scale * numpy_elu_grad(z, a), "selu df")
+        same_bits(elu.f(z, {"alpha": alpha}), numpy_elu(z, alpha), "elu")
+        same_bits(elu.df(z, {"alpha": alpha}), numpy_elu_grad(z, alpha), "elu df")
+        same_bits(selu.f(z, {}), scale * numpy_elu(z, a), "selu")
+        same_bits(selu.df(z, {}), scale * numpy_elu_grad(z, a), "selu df")
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "selu", "gelu"])

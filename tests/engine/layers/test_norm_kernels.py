@@ -5,8 +5,6 @@ inf, NaN), float32 and float64, sizes around NumPy's blocks of 8, 16 and 128 and
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,23 +13,10 @@ from hypothesis import strategies as st
 from app.engine import jit
 from app.engine.layers import norm_kernels as kernels
 from app.engine.layers.norm_kernels import EPS, MAX_UNITS
+from tests.engine.bits import same_bits
 
 Array = np.ndarray
 DTYPES = [np.float32, np.float64]
-
-
-def _same_bits(a: Any, b: Any, what: str) -> None:
-    """Equal bit patterns (a -0.0 for a 0.0 fails, one ulp fails), NaN where NaN. A NaN's sign and
-    payload are not compared: where two NaNs meet in a sum, x86 keeps the first operand's, and
-    LLVM may swap an addition's operands (commutative for every other value); the answers count
-    NaNs and never read their bits (a sign-cleared peak ranks any NaN above inf)."""
-    a, b = np.asarray(a), np.asarray(b)
-    assert a.dtype == b.dtype and a.shape == b.shape, f"{what}: {a.dtype}{a.shape} != {b.dtype}{b.shape}"
-    bits = np.uint32 if a.dtype == np.float32 else np.uint64
-    nan = np.isnan(a)
-    assert np.array_equal(nan, np.isnan(b)), f"{what}: NaN in other places"
-    same = (np.ascontiguousarray(a).view(bits) == np.ascontiguousarray(b).view(bits)) | nan
-    assert same.all(), f"{what}: {np.count_nonzero(~same)} of {a.size} values differ"
 
 
 def _values(rng: np.random.Generator, shape: tuple[int, ...], dtype: type, mix: float) -> Array:
@@ -108,7 +93,7 @@ def test_row_sums_are_numpys(n: int, dtype: type, mix: float, specials: bool, se
         a[rng.integers(n)] = rng.choice([np.inf, -np.inf, np.nan])
     stack, values = _stacks(dtype)
     with np.errstate(all="ignore"):
-        _same_bits(
+        same_bits(
             dtype(kernels._row_sum(a[None], 0, stack, values)), np.add.reduce(a[None], axis=1)[0], "row sum"
         )
         _dots_are_numpys(np.stack([a, b]), np.stack([b, a]), "row dots")
@@ -119,8 +104,8 @@ def _dots_are_numpys(p: Array, q: Array, what: str) -> None:
     """_row_dots of two rows side by side, and of one row (the last, alone), are einsum's."""
     expected = np.einsum("ij,ij->i", p, q)
     dtype = p.dtype.type
-    _same_bits(np.array(kernels._row_dots(p, q, 0, True), dtype), expected, f"{what}, two rows")
-    _same_bits(np.array(kernels._row_dots(p, q, 1, False), dtype), expected[[1, 1]], f"{what}, one row")
+    same_bits(np.array(kernels._row_dots(p, q, 0, True), dtype), expected, f"{what}, two rows")
+    same_bits(np.array(kernels._row_dots(p, q, 1, False), dtype), expected[[1, 1]], f"{what}, one row")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -136,7 +121,7 @@ def test_sums_of_signed_zeros_and_tiny_values(dtype: type, n: int) -> None:
         (np.arange(n) % 5 * tiny).astype(dtype),
     ]
     for a in rows:
-        _same_bits(
+        same_bits(
             dtype(kernels._row_sum(a[None], 0, stack, values)),
             np.add.reduce(a[None], axis=1)[0],
             f"sum {a[:3]}",
@@ -217,42 +202,42 @@ def test_kernels_are_the_numpy_steps(
         got = kernels.batch_forward(x, gamma, beta, first, second, xhat, y)
         mean, var, inv, xhat_ref, y_ref = _batch_forward_steps(x, gamma, beta, first, second)
         for name, a, b in zip(("mean", "var", "inv"), got, (mean, var, inv), strict=True):
-            _same_bits(a, b, f"batch forward {name}")
-        _same_bits(xhat, xhat_ref, "batch forward x-hat")
+            same_bits(a, b, f"batch forward {name}")
+        same_bits(xhat, xhat_ref, "batch forward x-hat")
         if first:
-            _same_bits(y, y_ref, "batch forward y")
+            same_bits(y, y_ref, "batch forward y")
 
         for centred in (False, True):
             row_xhat, row_y = np.empty_like(x), np.empty_like(x)
             row_inv = kernels.row_forward(x, gamma, beta, centred, first, second, row_xhat, row_y)
             inv_ref, xhat_ref, y_ref = _row_forward_steps(x, gamma, beta, centred, first, second)
-            _same_bits(row_inv, inv_ref, f"row forward inv, centred {centred}")
-            _same_bits(row_xhat, xhat_ref, f"row forward x-hat, centred {centred}")
+            same_bits(row_inv, inv_ref, f"row forward inv, centred {centred}")
+            same_bits(row_xhat, xhat_ref, f"row forward x-hat, centred {centred}")
             if first:
-                _same_bits(row_y, y_ref, f"row forward y, centred {centred}")
+                same_bits(row_y, y_ref, f"row forward y, centred {centred}")
             # y in x-hat's own array (forward without keep): y's bits
             one = np.empty_like(x)
             kernels.row_forward(x, gamma, beta, centred, True, second, one, one)
-            _same_bits(one, _row_forward_steps(x, gamma, beta, centred, True, second)[2], "row y in place")
+            same_bits(one, _row_forward_steps(x, gamma, beta, centred, True, second)[2], "row y in place")
 
             out = np.empty_like(g)
             grads = kernels.row_backward(g, row_xhat, row_inv, gamma, centred, first, second, out)
             dx, gamma_grad, beta_grad = _backward_steps(g, row_xhat, row_inv, gamma, 1, centred, first)
-            _same_bits(out, dx, f"row backward dx, centred {centred}")
+            same_bits(out, dx, f"row backward dx, centred {centred}")
             if second:
-                _same_bits(grads[0], gamma_grad, "row backward d gamma")
-                _same_bits(grads[1], beta_grad, "row backward d beta")
+                same_bits(grads[0], gamma_grad, "row backward d gamma")
+                same_bits(grads[1], beta_grad, "row backward d beta")
 
         one = np.empty_like(x)
         kernels.batch_forward(x, gamma, beta, True, second, one, one)
-        _same_bits(one, _batch_forward_steps(x, gamma, beta, True, second)[4], "batch y in place")
+        same_bits(one, _batch_forward_steps(x, gamma, beta, True, second)[4], "batch y in place")
         out = np.empty_like(g)
         grads = kernels.batch_backward(g, xhat, inv, gamma, first, second, out)
         dx, gamma_grad, beta_grad = _backward_steps(g, xhat, inv, gamma, 0, True, first)
-        _same_bits(out, dx, "batch backward dx")
+        same_bits(out, dx, "batch backward dx")
         if second or first:
-            _same_bits(grads[0], gamma_grad, "batch backward d gamma")
-            _same_bits(grads[1], beta_grad, "batch backward d beta")
+            same_bits(grads[0], gamma_grad, "batch backward d gamma")
+            same_bits(grads[1], beta_grad, "batch backward d beta")
 
 
 def test_the_comparison_sees_an_ulp_a_zeros_sign_and_a_nan() -> None:
@@ -263,8 +248,8 @@ def test_the_comparison_sees_an_ulp_a_zeros_sign_and_a_nan() -> None:
         [1.0, 0.0, np.nan],
     ):
         with pytest.raises(AssertionError):
-            _same_bits(one, np.array(other, np.float32), "changed")
-    _same_bits(np.array([np.nan]), np.array([-np.nan]), "NaNs")
+            same_bits(one, np.array(other, np.float32), "changed")
+    same_bits(np.array([np.nan]), np.array([-np.nan]), "NaNs")
 
 
 def test_the_steps_reference_can_fail() -> None:

@@ -20,21 +20,10 @@ from hypothesis import strategies as st
 from app.engine import jit
 from app.engine.layers.activations import ACTIVATIONS
 from app.engine.network import pass_kernels as kernels
+from tests.engine.bits import same_bits
 
 Array = np.ndarray
 DTYPES = [np.float32, np.float64]
-
-
-def _same_bits(a: Any, b: Any, what: str) -> None:
-    """The same bits, except that any NaN matches any NaN: which operand's NaN a product passes on
-    (its sign and payload) IEEE leaves open and LLVM, like NumPy's SIMD loops, may swap factors.
-    No answer can show it (a NaN is counted as NaN)."""
-    a, b = np.asarray(a), np.asarray(b)
-    assert a.dtype == b.dtype and a.shape == b.shape, f"{what}: {a.dtype}{a.shape} != {b.dtype}{b.shape}"
-    bits = np.uint32 if a.dtype == np.float32 else np.uint64
-    same = np.ascontiguousarray(a).view(bits) == np.ascontiguousarray(b).view(bits)
-    same |= np.isnan(a) & np.isnan(b)
-    assert same.all(), f"{what}: {np.count_nonzero(~same)} of {a.size} values differ"
 
 
 def _same_float(a: float, b: float, what: str) -> None:
@@ -93,7 +82,7 @@ def numpy_relu_delta(z: Array, g: Array) -> Array:
 
 def _check_delta(got: tuple[Array, float], expected: Array, what: str) -> None:
     out, peak = got
-    _same_bits(out, expected, what)
+    same_bits(out, expected, what)
     reference = numpy_peak(expected)
     assert (math.isnan(peak) and math.isnan(reference)) or peak == reference, (
         f"{what} peak {peak} != {reference}"
