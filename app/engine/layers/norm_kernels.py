@@ -10,7 +10,7 @@ NumPy adds in, on a C-ordered (samples, units) array of 2 to 8192 units:
 - a row sum (np.add.reduce over axis 1): +0.0 plus NumPy's pairwise sum of the row (_pairwise);
 - a row sum of products (np.einsum "ij,ij->i"): einsum's SIMD loop at NumPy's x86-64 baseline
   (16-byte vectors, no fused multiply-add): one accumulator per lane, blocks of four vectors added
-  last to first, a zero-padded last vector, then the lanes added pairwise (_row_dots). Past 8192
+  last to first, a zero-padded last vector, then the lanes added pairwise (_einsum_dots). Past 8192
   values einsum's buffer splits the row, so wider layers keep the NumPy steps.
 
 Elementwise steps are the same IEEE operations in the same order and dtype (a float32 layer stays
@@ -22,13 +22,146 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from llvmlite import ir  # type: ignore[import-untyped]
+from numba import types as numba_types
+from numba.core import cgutils as numba_cgutils
+from numba.extending import intrinsic
 from numpy.typing import NDArray
 
 from ..jit import kernel
 
+types: Any = numba_types  # (numba's code generation helpers have no type information)
+cgutils: Any = numba_cgutils
+
 Array = NDArray[np.floating]
 EPS = 1e-5  # added to the variance, as torch's default
 MAX_UNITS = 8192  # einsum's buffer (NPY_BUFSIZE elements): a wider row is summed in pieces
+
+
+# numba runs LLVM's loop vectorizer only (its SLP vectorizer is off: numba#8852), which keeps an
+# order-keeping sum written as scalar accumulators scalar: one value per addition. The two
+# intrinsics below spell those accumulators as the vectors NumPy's own loops use, lane for lane
+# and in the same order (LLVM vector fadd and fmul are IEEE operations per lane, with no fast-math
+# flags: nothing reassociated, nothing fused). Their callers are tested bit for bit like the rest.
+def _intrinsic(typer: Any) -> Any:
+    """numba's @intrinsic (its callable typed as Any: numba types its calls by the typer's own
+    arguments, which begin with the typing context)."""
+    return intrinsic(typer)
+
+
+def _intp(context: Any, builder: Any, numba_type: Any, value: Any) -> Any:
+    return context.cast(builder, value, numba_type, types.intp)
+
+
+def _vectors_at(context: Any, builder: Any, array_type: Any, array: Any, row: Any, lanes: int) -> Any:
+    """A pointer to a[row, 0] as <lanes x dtype>*: vector k holds a[row, k * lanes:(k + 1) * lanes]."""
+    ary = context.make_array(array_type)(context, builder, array)
+    first = cgutils.get_item_pointer(
+        context, builder, array_type, ary, [row, ir.Constant(ir.IntType(64), 0)], wraparound=False
+    )
+    element = context.get_data_type(array_type.dtype)
+    return builder.bitcast(first, ir.VectorType(element, lanes).as_pointer())
+
+
+@_intrinsic
+def _eight_lanes(typingctx: Any, a: Any, row: Any, lo: Any, blocks: Any) -> Any:
+    """(r0, ..., r7) with r_k = a[row, lo + k] + a[row, lo + 8 + k] + ... over `blocks` (>= 1)
+    blocks of 8, added in that order: NumPy's pairwise leaf's eight accumulators as one vector."""
+    signature = types.UniTuple(a.dtype, 8)(a, row, lo, blocks)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        array_type = signature.args[0]
+        size = context.get_abi_sizeof(context.get_data_type(array_type.dtype))
+        at_row = _vectors_at(
+            context, builder, array_type, args[0], _intp(context, builder, signature.args[1], args[1]), 8
+        )
+        start = builder.bitcast(
+            builder.gep(
+                builder.bitcast(at_row, context.get_data_type(array_type.dtype).as_pointer()),
+                [_intp(context, builder, signature.args[2], args[2])],
+            ),
+            at_row.type,
+        )
+        count = _intp(context, builder, signature.args[3], args[3])
+        one = ir.Constant(count.type, 1)
+        total = cgutils.alloca_once_value(builder, builder.load(start, align=size))
+        with cgutils.for_range(builder, builder.sub(count, one)) as loop:
+            block = builder.load(builder.gep(start, [builder.add(loop.index, one)]), align=size)
+            builder.store(builder.fadd(builder.load(total), block), total)
+        lanes = builder.load(total)
+        values = [builder.extract_element(lanes, ir.Constant(ir.IntType(32), k)) for k in range(8)]
+        return context.make_tuple(builder, signature.return_type, values)
+
+    return signature, codegen
+
+
+@_intrinsic
+def _einsum_dots(typingctx: Any, a: Any, b: Any, r0: Any, r1: Any, r2: Any, r3: Any) -> Any:
+    """np.einsum("ij,ij->i") of rows r0, r1, r2 and r3 of a and b (C-ordered, one dtype): its
+    SIMD loop at NumPy's x86-64 baseline, 16-byte vectors (4 float32s or 2 float64s), each lane
+    from +0.0; blocks of four vectors, each block's products added last to first onto the lanes
+    (p0 + (p1 + (p2 + (p3 + s)))); then the rest a vector at a time, the last one zero-padded (a
+    lane past the row's end adds +0.0: its index is clamped into the row and its product
+    replaced); the lanes added pairwise ((s0 + s1) + (s2 + s3)), onto einsum's +0.0. The four
+    rows' chains of dependent additions interleave, which keeps the adder busy."""
+    signature = types.UniTuple(a.dtype, 4)(a, b, r0, r1, r2, r3)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        a_type, b_type = signature.args[0], signature.args[1]
+        element = context.get_data_type(a_type.dtype)
+        size = context.get_abi_sizeof(element)
+        lanes = 16 // size
+        vector = ir.VectorType(element, lanes)
+        i64, i32 = ir.IntType(64), ir.IntType(32)
+        rows = [_intp(context, builder, signature.args[2 + q], args[2 + q]) for q in range(4)]
+        n = builder.extract_value(context.make_array(a_type)(context, builder, args[0]).shape, 1)
+        pa = [_vectors_at(context, builder, a_type, args[0], row, lanes) for row in rows]
+        pb = [_vectors_at(context, builder, b_type, args[1], row, lanes) for row in rows]
+        zero = ir.Constant(element, 0.0)
+        zeros = ir.Constant(vector, [zero] * lanes)
+        sums = [cgutils.alloca_once_value(builder, zeros) for _ in rows]
+        blocks = builder.udiv(n, ir.Constant(i64, 4 * lanes))
+        with cgutils.for_range(builder, blocks) as loop:
+            first = builder.mul(loop.index, ir.Constant(i64, 4))
+            for q in range(4):
+                s = builder.load(sums[q])
+                for m in (3, 2, 1, 0):
+                    k = builder.add(first, ir.Constant(i64, m))
+                    x = builder.load(builder.gep(pa[q], [k]), align=size)
+                    y = builder.load(builder.gep(pb[q], [k]), align=size)
+                    s = builder.fadd(builder.fmul(x, y), s)
+                builder.store(s, sums[q])
+        rest = builder.mul(blocks, ir.Constant(i64, 4 * lanes))
+        last = builder.sub(n, ir.Constant(i64, 1))
+        sa = [builder.bitcast(p, element.as_pointer()) for p in pa]
+        sb = [builder.bitcast(p, element.as_pointer()) for p in pb]
+        for v in range(4):  # up to four vectors remain (the last perhaps partly)
+            start = builder.add(rest, ir.Constant(i64, v * lanes))
+            used = builder.icmp_signed("<", start, n)
+            for q in range(4):
+                products = zeros
+                for lane in range(lanes):
+                    k = builder.add(start, ir.Constant(i64, lane))
+                    inside = builder.icmp_signed("<", k, n)
+                    safe = builder.select(inside, k, last)
+                    x = builder.load(builder.gep(sa[q], [safe]), align=size)
+                    y = builder.load(builder.gep(sb[q], [safe]), align=size)
+                    product = builder.select(inside, builder.fmul(x, y), zero)
+                    products = builder.insert_element(products, product, ir.Constant(i32, lane))
+                s = builder.load(sums[q])
+                builder.store(builder.select(used, builder.fadd(products, s), s), sums[q])
+        results = []
+        for q in range(4):
+            s = builder.load(sums[q])
+            each = [builder.extract_element(s, ir.Constant(i32, k)) for k in range(lanes)]
+            if lanes == 4:
+                total = builder.fadd(builder.fadd(each[0], each[1]), builder.fadd(each[2], each[3]))
+            else:
+                total = builder.fadd(each[0], each[1])
+            results.append(builder.fadd(zero, total))
+        return context.make_tuple(builder, signature.return_type, results)
+
+    return signature, codegen
 
 
 # The row helpers take a 2-D array and a row index, not a row (a view made in a loop costs its
@@ -37,28 +170,16 @@ MAX_UNITS = 8192  # einsum's buffer (NPY_BUFSIZE elements): a wider row is summe
 @kernel
 def _pairwise_leaf(a: Any, row: int, lo: int, n: int) -> Any:
     """NumPy's pairwise_sum of a[row, lo:lo + n] for n <= 128: below 8 values one after another,
-    otherwise eight accumulators over strides of 8, added as a tree, then the rest one by one."""
+    otherwise eight accumulators over strides of 8 (one vector), added as a tree, then the rest
+    one by one."""
     if n < 8:
         res = a[row, lo]  # NumPy starts at -0.0, which a[lo] + ... equals bit for bit
         for i in range(1, n):
             res += a[row, lo + i]
         return res
-    r0, r1, r2, r3 = a[row, lo], a[row, lo + 1], a[row, lo + 2], a[row, lo + 3]
-    r4, r5, r6, r7 = a[row, lo + 4], a[row, lo + 5], a[row, lo + 6], a[row, lo + 7]
-    end = n - n % 8
-    i = 8
-    while i < end:
-        k = lo + i
-        r0 += a[row, k]
-        r1 += a[row, k + 1]
-        r2 += a[row, k + 2]
-        r3 += a[row, k + 3]
-        r4 += a[row, k + 4]
-        r5 += a[row, k + 5]
-        r6 += a[row, k + 6]
-        r7 += a[row, k + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    r = _eight_lanes(a, row, lo, n // 8)
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    i = n - n % 8
     while i < n:
         res += a[row, lo + i]
         i += 1
@@ -97,65 +218,6 @@ def _row_sum(a: Any, row: int, stack: Any, values: Any) -> Any:
         stack[top, 2] = 0
         top += 1
     return zero + values[0]
-
-
-@kernel
-def _lane(a: Any, b: Any, row: int, k: int, step: int, s: Any) -> Any:
-    """One lane of a block of four vectors, `step` values apart, added last to first onto s."""
-    return a[row, k] * b[row, k] + (
-        a[row, k + step] * b[row, k + step]
-        + (a[row, k + 2 * step] * b[row, k + 2 * step] + (a[row, k + 3 * step] * b[row, k + 3 * step] + s))
-    )
-
-
-@kernel
-def _row_dots(a: Any, b: Any, row: int, two: bool) -> Any:
-    """np.einsum("ij,ij->i") of rows `row` and `row + 1` (with `two`; else of `row`, twice), side
-    by side: SSE lanes (4 float32s or 2 float64s), one accumulator per lane, blocks of four
-    vectors added last to first, a zero-padded last vector, the lanes added pairwise. Each row's
-    sum is a chain of dependent additions in that order, so two rows' chains interleaved keep the
-    adder busy (~0.3 of a pass less at 1000 x 100)."""
-    n = a.shape[1]
-    zero = a.dtype.type(0)
-    other = row + 1 if two else row
-    s0, s1, s2, s3 = zero, zero, zero, zero
-    t0, t1, t2, t3 = zero, zero, zero, zero
-    k = 0
-    if a.itemsize == 4:
-        while n - k >= 16:
-            s0 = _lane(a, b, row, k, 4, s0)
-            t0 = _lane(a, b, other, k, 4, t0)
-            s1 = _lane(a, b, row, k + 1, 4, s1)
-            t1 = _lane(a, b, other, k + 1, 4, t1)
-            s2 = _lane(a, b, row, k + 2, 4, s2)
-            t2 = _lane(a, b, other, k + 2, 4, t2)
-            s3 = _lane(a, b, row, k + 3, 4, s3)
-            t3 = _lane(a, b, other, k + 3, 4, t3)
-            k += 16
-        while k < n:  # a vector at a time, zero-padded (adding +0.0 turns a -0.0 lane to +0.0)
-            s0 = a[row, k] * b[row, k] + s0
-            t0 = a[other, k] * b[other, k] + t0
-            s1 = (a[row, k + 1] * b[row, k + 1] if k + 1 < n else zero) + s1
-            t1 = (a[other, k + 1] * b[other, k + 1] if k + 1 < n else zero) + t1
-            s2 = (a[row, k + 2] * b[row, k + 2] if k + 2 < n else zero) + s2
-            t2 = (a[other, k + 2] * b[other, k + 2] if k + 2 < n else zero) + t2
-            s3 = (a[row, k + 3] * b[row, k + 3] if k + 3 < n else zero) + s3
-            t3 = (a[other, k + 3] * b[other, k + 3] if k + 3 < n else zero) + t3
-            k += 4
-        return zero + ((s0 + s1) + (s2 + s3)), zero + ((t0 + t1) + (t2 + t3))
-    while n - k >= 8:
-        s0 = _lane(a, b, row, k, 2, s0)
-        t0 = _lane(a, b, other, k, 2, t0)
-        s1 = _lane(a, b, row, k + 1, 2, s1)
-        t1 = _lane(a, b, other, k + 1, 2, t1)
-        k += 8
-    while k < n:
-        s0 = a[row, k] * b[row, k] + s0
-        t0 = a[other, k] * b[other, k] + t0
-        s1 = (a[row, k + 1] * b[row, k + 1] if k + 1 < n else zero) + s1
-        t1 = (a[other, k + 1] * b[other, k + 1] if k + 1 < n else zero) + t1
-        k += 2
-    return zero + (s0 + s1), zero + (t0 + t1)
 
 
 @kernel
@@ -207,8 +269,9 @@ def row_forward(
     zero, eps, one = x.dtype.type(0), x.dtype.type(EPS), x.dtype.type(1.0)
     inv = np.empty(n, x.dtype)
     stack, values = np.empty((64, 3), np.int64), np.empty(64, x.dtype)  # the pairwise sums'
-    for i in range(0, n, 2):  # two rows at a time, for _row_dots
-        last = min(i + 2, n)
+    for i in range(0, n, 4):  # four rows at a time, for _einsum_dots
+        last = min(i + 4, n)
+        r1, r2, r3 = min(i + 1, n - 1), min(i + 2, n - 1), min(i + 3, n - 1)  # (the last again)
         if centred:
             for row in range(i, last):
                 m = (
@@ -216,11 +279,11 @@ def row_forward(
                 ) / nf
                 for j in range(w):
                     xhat[row, j] = x[row, j] - m
-            q0, q1 = _row_dots(xhat, xhat, i, last - i == 2)
+            q = _einsum_dots(xhat, xhat, i, r1, r2, r3)
         else:
-            q0, q1 = _row_dots(x, x, i, last - i == 2)
+            q = _einsum_dots(x, x, i, r1, r2, r3)
         for row in range(i, last):
-            r = one / np.sqrt((q0 if row == i else q1) / nf + eps)
+            r = one / np.sqrt(q[row - i] / nf + eps)
             inv[row] = r
             if centred:
                 for j in range(w):
@@ -298,8 +361,9 @@ def row_backward(
     stack, values = np.empty((64, 3), np.int64), np.empty(64, g.dtype)  # the pairwise sums'
     zero = g.dtype.type(0)
     m = zero
-    for i in range(0, n, 2):  # two rows at a time, for _row_dots
-        last = min(i + 2, n)
+    for i in range(0, n, 4):  # four rows at a time, for _einsum_dots
+        last = min(i + 4, n)
+        r1, r2, r3 = min(i + 1, n - 1), min(i + 2, n - 1), min(i + 3, n - 1)  # (the last again)
         for row in range(i, last):
             if parameters:
                 for j in range(w):
@@ -308,12 +372,9 @@ def row_backward(
             if not unscaled:
                 for j in range(w):
                     out[row, j] = g[row, j] * gamma[j]
-        if unscaled:
-            a0, a1 = _row_dots(g, xhat, i, last - i == 2)
-        else:
-            a0, a1 = _row_dots(out, xhat, i, last - i == 2)
+        a = _einsum_dots(g if unscaled else out, xhat, i, r1, r2, r3)
         for row in range(i, last):
-            along = (a0 if row == i else a1) / nf
+            along = a[row - i] / nf
             r = inv[row]
             if unscaled and centred:
                 m = (

@@ -5,6 +5,7 @@ inf, NaN), float32 and float64, sizes around NumPy's blocks of 8, 16 and 128 and
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -85,7 +86,7 @@ LENGTHS = [
     seed=st.integers(0, 2**32 - 1),
 )
 def test_row_sums_are_numpys(n: int, dtype: type, mix: float, specials: bool, seed: int) -> None:
-    """_row_sum is np.add.reduce over a row (+0.0 plus NumPy's pairwise sum), _row_dots is
+    """_row_sum is np.add.reduce over a row (+0.0 plus NumPy's pairwise sum), _einsum_dots is
     np.einsum('ij,ij->i') (16-byte lanes, no fused multiply-add)."""
     rng = np.random.default_rng(seed)
     a, b = _values(rng, (2, n), dtype, mix)
@@ -100,12 +101,43 @@ def test_row_sums_are_numpys(n: int, dtype: type, mix: float, specials: bool, se
         _dots_are_numpys(np.stack([a, b]), np.stack([a, b]), "row squares")
 
 
+@numba.njit(**{**jit.OPTIONS, "cache": False})
+def _einsum_dots(a: Array, b: Array, rows: Array) -> tuple[float, float, float, float]:
+    """The intrinsic _einsum_dots of four rows, called from compiled code (as the kernels do)."""
+    return kernels._einsum_dots(a, b, rows[0], rows[1], rows[2], rows[3])  # type: ignore[no-any-return]
+
+
 def _dots_are_numpys(p: Array, q: Array, what: str) -> None:
-    """_row_dots of two rows side by side, and of one row (the last, alone), are einsum's."""
+    """_einsum_dots of two rows side by side (twice each), and of one row (the last, alone, as the
+    kernels' last rows repeat it), are einsum's."""
     expected = np.einsum("ij,ij->i", p, q)
     dtype = p.dtype.type
-    same_bits(np.array(kernels._row_dots(p, q, 0, True), dtype), expected, f"{what}, two rows")
-    same_bits(np.array(kernels._row_dots(p, q, 1, False), dtype), expected[[1, 1]], f"{what}, one row")
+    two = np.array(_einsum_dots(p, q, np.array([0, 1, 0, 1])), dtype)
+    same_bits(two, expected[[0, 1, 0, 1]], f"{what}, two rows")
+    one = np.array(_einsum_dots(p, q, np.array([1, 1, 1, 1])), dtype)
+    same_bits(one, expected[[1, 1, 1, 1]], f"{what}, one row")
+
+
+DOT_WIDTHS = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100, 128, 129, 512, 1000, MAX_UNITS]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("width", DOT_WIDTHS)
+def test_einsum_dots_of_four_rows_are_einsums(dtype: type, width: int) -> None:
+    """_einsum_dots of four distinct rows, in any order and repeated (the kernels' last group of
+    one, two or three rows names the last row again), against einsum, with awkward values mixed in."""
+    rng = np.random.default_rng(width)
+    for n in (1, 2, 3, 4, 5, 9):
+        p, q = _values(rng, (n, width), dtype, 0.05), _values(rng, (n, width), dtype, 0.0)
+        with np.errstate(all="ignore"):
+            expected = np.einsum("ij,ij->i", p, q)
+            squares = np.einsum("ij,ij->i", p, p)
+            for first in range(0, n, 4):
+                rows = np.minimum(np.arange(first, first + 4), n - 1)
+                same_bits(np.array(_einsum_dots(p, q, rows), dtype), expected[rows], f"{n} rows from {first}")
+                same_bits(np.array(_einsum_dots(p, p, rows), dtype), squares[rows], f"{n} squares")
+            rows = rng.integers(0, n, 4)
+            same_bits(np.array(_einsum_dots(p, q, rows), dtype), expected[rows], f"rows {rows}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
