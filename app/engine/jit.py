@@ -41,6 +41,7 @@ KERNEL_MODULES: tuple[str, ...] = (
     ".measure.binning",
     ".layers.activation_kernels",
     ".measure.unit_kernels",
+    ".draws",
 )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..draws import standard_normal
 from ..params import ParamSpec, ParamValue
 
 Params = Mapping[str, ParamValue]
@@ -60,7 +61,7 @@ def _fan(fan_in: int, fan_out: int, p: Params) -> int:
 
 
 def _normal(fan_in: int, fan_out: int, rng: np.random.Generator, std: float) -> Weights:
-    w = rng.standard_normal((fan_in, fan_out), dtype=np.float32)
+    w = standard_normal(rng, (fan_in, fan_out))
     w *= np.float32(std)
     return w
 
@@ -74,11 +75,11 @@ def _uniform(fan_in: int, fan_out: int, rng: np.random.Generator, limit: float) 
 
 def truncated_standard_normal(shape: tuple[int, int], rng: np.random.Generator) -> Weights:
     """N(0, 1) restricted to [-2, 2] by redrawing the values outside (about 4.6% per round)."""
-    w = rng.standard_normal(shape, dtype=np.float32)
+    w = standard_normal(rng, shape)
     outside = np.flatnonzero(np.abs(w) > TRUNCATION)
     flat = w.reshape(-1)
     while outside.size:
-        flat[outside] = rng.standard_normal(outside.size, dtype=np.float32)
+        flat[outside] = standard_normal(rng, outside.size)
         outside = outside[np.abs(flat[outside]) > TRUNCATION]
     return w
 
@@ -87,7 +88,7 @@ def orthogonal(fan_in: int, fan_out: int, rng: np.random.Generator, gain: float)
     """A (semi-)orthogonal matrix as torch.nn.init.orthogonal_: QR of a Gaussian matrix with the
     signs of R's diagonal folded into Q, so the distribution is uniform (Haar)."""
     rows, cols = max(fan_in, fan_out), min(fan_in, fan_out)
-    a = rng.standard_normal((rows, cols))
+    a = standard_normal(rng, (rows, cols), np.float64)
     q, r = np.linalg.qr(a)
     q *= np.sign(np.diag(r))
     w = q if fan_in >= fan_out else q.T
@@ -279,7 +280,7 @@ _BIAS_LIST = [
     BiasInit(
         "normal",
         "b ~ N(0, bias_std²)",
-        lambda n, rng, p: rng.standard_normal(n, dtype=np.float32) * np.float32(p["bias_std"]),
+        lambda n, rng, p: standard_normal(rng, n) * np.float32(p["bias_std"]),
         lambda p: float(p["bias_std"]) ** 2,
         params=(BIAS_STD,),
     ),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..draws import standard_normal
 from ..layers.activations import ACTIVATIONS
 from . import pass_kernels
 from .config import RunConfig
@@ -89,10 +90,12 @@ def upstream_gradient(run: RunConfig, position: int, output: Array, loss: str) -
     def draw() -> Array:
         rng = np.random.default_rng([run.seed, GRADIENT_STREAM, position])
         if output.dtype == np.float64 or output.size > SCRATCH_VALUES:
-            return rng.standard_normal(output.shape).astype(output.dtype, copy=False)
+            return standard_normal(rng, output.shape, np.float64).astype(output.dtype, copy=False)
         # Drawn into this thread's float64 scratch (the very numbers: `out` only says where): a
         # fresh 0.8 MB array per run is 200 page faults at the texts' size.
-        return rng.standard_normal(output.shape, out=_draw_scratch(output.shape)).astype(output.dtype)
+        return standard_normal(rng, output.shape, np.float64, out=_draw_scratch(output.shape)).astype(
+            output.dtype
+        )
 
     # The draw depends on the seed, position and shape only (1.2 ms at 1000 x 100): a slider
     # dragged over the network's settings reuses it.

@@ -31,6 +31,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 from numpy.typing import NDArray
 
+from ..draws import standard_normal
 from ..layers.activations import ACTIVATIONS
 from ..layers.dense import Dense
 from ..layers.initializers import BIASES, INITIALIZERS, LSUV_MAX_PASSES
@@ -296,7 +297,7 @@ def _fixup(
     else:
         fan_in = w.shape[0]
         std = math.sqrt(2.0 / fan_in) * factor
-        weights = (rng.standard_normal(w.shape, dtype=np.float32) * np.float32(std)).astype(dtype)
+        weights = (standard_normal(rng, w.shape) * np.float32(std)).astype(dtype)
     bias = None if "b" not in dense.params else np.zeros_like(dense.params["b"])
     return Dense(weights, bias)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..draws import standard_normal
 from ..params import ParamSpec, ParamValue
 
 Params = Mapping[str, ParamValue]
@@ -34,7 +35,7 @@ def _f(p: Params, key: str) -> float:
 
 
 def _normal(samples: int, dim: int, rng: np.random.Generator, p: Params) -> Samples:
-    x = rng.standard_normal((samples, dim), dtype=np.float32)
+    x = standard_normal(rng, (samples, dim))
     x *= np.float32(_f(p, "input_std"))
     x += np.float32(_f(p, "input_mean"))
     return x
