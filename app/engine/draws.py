@@ -68,7 +68,7 @@ def _bitgen_call(member: int, returns: Any) -> Any:
     """A compiled call of the bit generator's function `member` on its state, given the address
     of its bitgen_t."""
 
-    @intrinsic  # type: ignore[misc]
+    @intrinsic
     def call(typingctx: Any, bitgen: Any) -> Any:
         def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
             pointer = ir.IntType(8).as_pointer()
