@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from llvmlite import ir  # type: ignore[import-untyped]
+from llvmlite import ir
 from numba import types as numba_types
 from numba.core import cgutils as numba_cgutils
 from numba.extending import intrinsic
@@ -64,32 +64,37 @@ def _vectors_at(context: Any, builder: Any, array_type: Any, array: Any, row: An
 
 
 @_intrinsic
-def _eight_lanes(typingctx: Any, a: Any, row: Any, lo: Any, blocks: Any) -> Any:
-    """(r0, ..., r7) with r_k = a[row, lo + k] + a[row, lo + 8 + k] + ... over `blocks` (>= 1)
-    blocks of 8, added in that order: NumPy's pairwise leaf's eight accumulators as one vector."""
-    signature = types.UniTuple(a.dtype, 8)(a, row, lo, blocks)
+def _eight_lanes(typingctx: Any, a: Any, r0: Any, r1: Any, r2: Any, r3: Any, lo: Any, blocks: Any) -> Any:
+    """For rows r0, r1, r2 and r3 of a, in turn, the eight values r_k = a[row, lo + k] + a[row,
+    lo + 8 + k] + ... over `blocks` (>= 1) blocks of 8, added in that order: NumPy's pairwise
+    leaf's eight accumulators as one vector per row (the four rows' chains of additions
+    interleave)."""
+    signature = types.UniTuple(a.dtype, 32)(a, r0, r1, r2, r3, lo, blocks)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         array_type = signature.args[0]
-        size = context.get_abi_sizeof(context.get_data_type(array_type.dtype))
-        at_row = _vectors_at(
-            context, builder, array_type, args[0], _intp(context, builder, signature.args[1], args[1]), 8
-        )
-        start = builder.bitcast(
-            builder.gep(
-                builder.bitcast(at_row, context.get_data_type(array_type.dtype).as_pointer()),
-                [_intp(context, builder, signature.args[2], args[2])],
-            ),
-            at_row.type,
-        )
-        count = _intp(context, builder, signature.args[3], args[3])
+        element = context.get_data_type(array_type.dtype)
+        size = context.get_abi_sizeof(element)
+        i32 = ir.IntType(32)
+        first = _intp(context, builder, signature.args[5], args[5])
+        starts = []
+        for q in range(4):
+            row = _intp(context, builder, signature.args[1 + q], args[1 + q])
+            at_row = _vectors_at(context, builder, array_type, args[0], row, 8)
+            at_first = builder.gep(builder.bitcast(at_row, element.as_pointer()), [first])
+            starts.append(builder.bitcast(at_first, at_row.type))
+        count = _intp(context, builder, signature.args[6], args[6])
         one = ir.Constant(count.type, 1)
-        total = cgutils.alloca_once_value(builder, builder.load(start, align=size))
+        totals = [cgutils.alloca_once_value(builder, builder.load(start, align=size)) for start in starts]
         with cgutils.for_range(builder, builder.sub(count, one)) as loop:
-            block = builder.load(builder.gep(start, [builder.add(loop.index, one)]), align=size)
-            builder.store(builder.fadd(builder.load(total), block), total)
-        lanes = builder.load(total)
-        values = [builder.extract_element(lanes, ir.Constant(ir.IntType(32), k)) for k in range(8)]
+            k = builder.add(loop.index, one)
+            for start, total in zip(starts, totals, strict=True):
+                block = builder.load(builder.gep(start, [k]), align=size)
+                builder.store(builder.fadd(builder.load(total), block), total)
+        values = []
+        for total in totals:
+            lanes = builder.load(total)
+            values += [builder.extract_element(lanes, ir.Constant(i32, k)) for k in range(8)]
         return context.make_tuple(builder, signature.return_type, values)
 
     return signature, codegen
@@ -164,52 +169,78 @@ def _einsum_dots(typingctx: Any, a: Any, b: Any, r0: Any, r1: Any, r2: Any, r3: 
     return signature, codegen
 
 
-# The row helpers take a 2-D array and a row index, not a row (a view made in a loop costs its
+# The row helpers take a 2-D array and row indices, not rows (a view made in a loop costs its
 # reference counting each time: ~0.5 of a pass at 1000 x 100), and rows of up to 128 values
-# call the pairwise sum's leaf directly (passing _row_sum its stacks doubled the sum's time).
+# call the pairwise sum's leaves directly (a call to _row_sums that LLVM does not inline costs
+# ~15 ns a call: 0.3 of a pass at 1000 x 100).
 @kernel
-def _pairwise_leaf(a: Any, row: int, lo: int, n: int) -> Any:
-    """NumPy's pairwise_sum of a[row, lo:lo + n] for n <= 128: below 8 values one after another,
-    otherwise eight accumulators over strides of 8 (one vector), added as a tree, then the rest
-    one by one."""
-    if n < 8:
-        res = a[row, lo]  # NumPy starts at -0.0, which a[lo] + ... equals bit for bit
-        for i in range(1, n):
-            res += a[row, lo + i]
-        return res
-    r = _eight_lanes(a, row, lo, n // 8)
-    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    i = n - n % 8
-    while i < n:
+def _short_sum(a: Any, row: int, lo: int, n: int) -> Any:
+    """NumPy's pairwise_sum of a[row, lo:lo + n] for n < 8: one value after another."""
+    res = a[row, lo]  # NumPy starts at -0.0, which a[lo] + ... equals bit for bit
+    for i in range(1, n):
         res += a[row, lo + i]
+    return res
+
+
+@kernel
+def _leaf_end(a: Any, row: int, lanes: Any, q: int, i: int, stop: int) -> Any:
+    """The end of a pairwise leaf: row q's eight accumulators (lanes[8q:8q + 8]) added as a tree,
+    then a[row, i:stop] one by one."""
+    k = 8 * q
+    res = ((lanes[k] + lanes[k + 1]) + (lanes[k + 2] + lanes[k + 3])) + (
+        (lanes[k + 4] + lanes[k + 5]) + (lanes[k + 6] + lanes[k + 7])
+    )
+    while i < stop:
+        res += a[row, i]
         i += 1
     return res
 
 
 @kernel
-def _row_sum(a: Any, row: int, stack: Any, values: Any) -> Any:
-    """np.add.reduce of a[row]: the reduction's +0.0, plus NumPy's pairwise sum, which past 128
-    values sums the two halves (split at a multiple of 8) alike and adds them. NumPy recurses;
-    here a stack of (start, count, halves done) and one of partial sums (numba's disk cache
-    breaks recursive kernels): 64 levels, any size."""
-    n = a.shape[1]
-    zero = a.dtype.type(0)
-    if n <= 128:
-        return zero + _pairwise_leaf(a, row, 0, n)
+def _pairwise_leaves(a: Any, r0: int, r1: int, r2: int, r3: int, lo: int, n: int) -> Any:
+    """NumPy's pairwise_sum of a[row, lo:lo + n] (n <= 128) for the four rows: below 8 values
+    one after another, otherwise eight accumulators over strides of 8 (one vector), added as a
+    tree, then the rest one by one."""
+    if n < 8:
+        return (
+            _short_sum(a, r0, lo, n),
+            _short_sum(a, r1, lo, n),
+            _short_sum(a, r2, lo, n),
+            _short_sum(a, r3, lo, n),
+        )
+    lanes = _eight_lanes(a, r0, r1, r2, r3, lo, n // 8)
+    i, stop = lo + n - n % 8, lo + n
+    return (
+        _leaf_end(a, r0, lanes, 0, i, stop),
+        _leaf_end(a, r1, lanes, 1, i, stop),
+        _leaf_end(a, r2, lanes, 2, i, stop),
+        _leaf_end(a, r3, lanes, 3, i, stop),
+    )
+
+
+@kernel
+def _pairwise_plan(n: int) -> Any:
+    """NumPy's pairwise sum of n values as a plan every row of that width follows: its leaves in
+    order, rows of (start, count, additions after it). Past 128 values NumPy sums the two halves
+    (split at a multiple of 8) alike and adds them, first + second; once a leaf is summed, each
+    subtree it completes adds its left partial sum to the right one. Built without recursion (a
+    stack of (start, count, halves done): numba's disk cache breaks recursive kernels), once per
+    layer, so a row's sum is a loop over its leaves with no stack to walk."""
+    plan = np.zeros((max(1, n // 32), 3), np.int64)  # (leaves hold 64 values or more)
+    stack = np.empty((64, 3), np.int64)
     stack[0, 0], stack[0, 1], stack[0, 2] = 0, n, 0
-    top, filled = 1, 0
+    top, leaves = 1, 0
     while top > 0:
         lo, m, done = stack[top - 1, 0], stack[top - 1, 1], stack[top - 1, 2]
         if m <= 128:
-            values[filled] = _pairwise_leaf(a, row, lo, m)
-            filled += 1
+            plan[leaves, 0], plan[leaves, 1] = lo, m
+            leaves += 1
             top -= 1
             continue
         half = m // 2
         half -= half % 8
         if done == 2:  # both halves summed: add them (first + second, as NumPy)
-            values[filled - 2] = values[filled - 2] + values[filled - 1]
-            filled -= 1
+            plan[leaves - 1, 2] += 1
             top -= 1
             continue
         stack[top - 1, 2] = done + 1
@@ -217,7 +248,24 @@ def _row_sum(a: Any, row: int, stack: Any, values: Any) -> Any:
         stack[top, 1] = half if done == 0 else m - half
         stack[top, 2] = 0
         top += 1
-    return zero + values[0]
+    return plan[:leaves]
+
+
+@kernel
+def _row_sums(a: Any, r0: int, r1: int, r2: int, r3: int, plan: Any, partial: Any) -> Any:
+    """NumPy's pairwise sums of the four rows (np.add.reduce adds them to +0.0) past 128 values,
+    by the plan of the rows' width (_pairwise_plan): each leaf's sums, then as many of the partial
+    sums held before it (partial: scratch of (8, 4) or more) added onto them, left + right."""
+    top = 0
+    for leaf in range(plan.shape[0]):
+        s0, s1, s2, s3 = _pairwise_leaves(a, r0, r1, r2, r3, plan[leaf, 0], plan[leaf, 1])
+        for _ in range(plan[leaf, 2]):
+            top -= 1
+            s0, s1 = partial[top, 0] + s0, partial[top, 1] + s1
+            s2, s3 = partial[top, 2] + s2, partial[top, 3] + s3
+        partial[top, 0], partial[top, 1], partial[top, 2], partial[top, 3] = s0, s1, s2, s3
+        top += 1
+    return partial[0, 0], partial[0, 1], partial[0, 2], partial[0, 3]
 
 
 @kernel
@@ -268,15 +316,17 @@ def row_forward(
     nf = x.dtype.type(w)
     zero, eps, one = x.dtype.type(0), x.dtype.type(EPS), x.dtype.type(1.0)
     inv = np.empty(n, x.dtype)
-    stack, values = np.empty((64, 3), np.int64), np.empty(64, x.dtype)  # the pairwise sums'
+    plan, partial = _pairwise_plan(w), np.empty((8, 4), x.dtype)  # the row sums'
     for i in range(0, n, 4):  # four rows at a time, for _einsum_dots
         last = min(i + 4, n)
         r1, r2, r3 = min(i + 1, n - 1), min(i + 2, n - 1), min(i + 3, n - 1)  # (the last again)
         if centred:
+            if w <= 128:
+                sums = _pairwise_leaves(x, i, r1, r2, r3, 0, w)
+            else:
+                sums = _row_sums(x, i, r1, r2, r3, plan, partial)
             for row in range(i, last):
-                m = (
-                    zero + _pairwise_leaf(x, row, 0, w) if w <= 128 else _row_sum(x, row, stack, values)
-                ) / nf
+                m = (zero + sums[row - i]) / nf
                 for j in range(w):
                     xhat[row, j] = x[row, j] - m
             q = _einsum_dots(xhat, xhat, i, r1, r2, r3)
@@ -358,9 +408,8 @@ def row_backward(
     nf = g.dtype.type(w)
     gg = np.zeros(w, g.dtype)
     bg = np.zeros(w, g.dtype)
-    stack, values = np.empty((64, 3), np.int64), np.empty(64, g.dtype)  # the pairwise sums'
+    plan, partial = _pairwise_plan(w), np.empty((8, 4), g.dtype)  # the row sums'
     zero = g.dtype.type(0)
-    m = zero
     for i in range(0, n, 4):  # four rows at a time, for _einsum_dots
         last = min(i + 4, n)
         r1, r2, r3 = min(i + 1, n - 1), min(i + 2, n - 1), min(i + 3, n - 1)  # (the last again)
@@ -372,23 +421,24 @@ def row_backward(
             if not unscaled:
                 for j in range(w):
                     out[row, j] = g[row, j] * gamma[j]
-        a = _einsum_dots(g if unscaled else out, xhat, i, r1, r2, r3)
+        d = g if unscaled else out  # (d, g times gamma, is in out's rows)
+        a = _einsum_dots(d, xhat, i, r1, r2, r3)
+        sums = a  # d's row sums, when centred
+        if centred and w <= 128:
+            sums = _pairwise_leaves(d, i, r1, r2, r3, 0, w)
+        elif centred:
+            sums = _row_sums(d, i, r1, r2, r3, plan, partial)
         for row in range(i, last):
             along = a[row - i] / nf
             r = inv[row]
+            m = (zero + sums[row - i]) / nf
             if unscaled and centred:
-                m = (
-                    zero + _pairwise_leaf(g, row, 0, w) if w <= 128 else _row_sum(g, row, stack, values)
-                ) / nf
                 for j in range(w):
                     out[row, j] = ((g[row, j] - m) - xhat[row, j] * along) * r
             elif unscaled:
                 for j in range(w):
                     out[row, j] = (g[row, j] - xhat[row, j] * along) * r
             elif centred:  # d (g * gamma) is in out's row
-                m = (
-                    zero + _pairwise_leaf(out, row, 0, w) if w <= 128 else _row_sum(out, row, stack, values)
-                ) / nf
                 for j in range(w):
                     out[row, j] = ((out[row, j] - m) - xhat[row, j] * along) * r
             else:

@@ -43,8 +43,20 @@ def _values(rng: np.random.Generator, shape: tuple[int, ...], dtype: type, mix: 
 
 
 # (a kernel's scalar comes back as a Python float: exact for both dtypes, cast back to compare)
-def _stacks(dtype: type) -> tuple[Array, Array]:
-    return np.empty((64, 3), np.int64), np.empty(64, dtype)
+def _row_sums_are_numpys(a: Array, what: str) -> None:
+    """The kernels' row sums (+0.0 plus the pairwise sums, as the kernels add them) of four rows
+    made of a (a, reversed, negated, a's values shuffled), by the leaves up to 128 values and by
+    the width's plan past them, against np.add.reduce over each row."""
+    rows = np.stack([a, a[::-1], -a, np.random.default_rng(a.size).permutation(a)])
+    dtype = a.dtype.type
+    for r in ((0, 1, 2, 3), (3, 2, 1, 0), (1, 1, 1, 1)):  # (the kernels' last rows repeat the last)
+        if a.size <= 128:
+            sums = kernels._pairwise_leaves(rows, r[0], r[1], r[2], r[3], 0, a.size)
+        else:
+            plan, partial = kernels._pairwise_plan(a.size), np.empty((8, 4), a.dtype)
+            sums = kernels._row_sums(rows, r[0], r[1], r[2], r[3], plan, partial)
+        got = np.array([dtype(0) + dtype(s) for s in sums], a.dtype)
+        same_bits(got, np.add.reduce(rows[list(r)], axis=1), f"{what}, rows {r}")
 
 
 # Lengths where NumPy's sums change shape: below and at 8, blocks of 16 (einsum's float32
@@ -86,17 +98,14 @@ LENGTHS = [
     seed=st.integers(0, 2**32 - 1),
 )
 def test_row_sums_are_numpys(n: int, dtype: type, mix: float, specials: bool, seed: int) -> None:
-    """_row_sum is np.add.reduce over a row (+0.0 plus NumPy's pairwise sum), _einsum_dots is
-    np.einsum('ij,ij->i') (16-byte lanes, no fused multiply-add)."""
+    """_pairwise_leaves and _row_sums are np.add.reduce over a row (+0.0 plus NumPy's pairwise
+    sum), _einsum_dots is np.einsum('ij,ij->i') (16-byte lanes, no fused multiply-add)."""
     rng = np.random.default_rng(seed)
     a, b = _values(rng, (2, n), dtype, mix)
     if specials and n >= 3:
         a[rng.integers(n)] = rng.choice([np.inf, -np.inf, np.nan])
-    stack, values = _stacks(dtype)
     with np.errstate(all="ignore"):
-        same_bits(
-            dtype(kernels._row_sum(a[None], 0, stack, values)), np.add.reduce(a[None], axis=1)[0], "row sum"
-        )
+        _row_sums_are_numpys(a, "row sums")
         _dots_are_numpys(np.stack([a, b]), np.stack([b, a]), "row dots")
         _dots_are_numpys(np.stack([a, b]), np.stack([a, b]), "row squares")
 
@@ -144,7 +153,6 @@ def test_einsum_dots_of_four_rows_are_einsums(dtype: type, width: int) -> None:
 @pytest.mark.parametrize("n", LENGTHS)
 def test_sums_of_signed_zeros_and_tiny_values(dtype: type, n: int) -> None:
     """All -0.0 (NumPy's sums give +0.0), -0.0 among +0.0, and subnormals only."""
-    stack, values = _stacks(dtype)
     tiny = np.finfo(dtype).smallest_subnormal
     rows: list[Array] = [
         np.full(n, -0.0, dtype),
@@ -153,11 +161,7 @@ def test_sums_of_signed_zeros_and_tiny_values(dtype: type, n: int) -> None:
         (np.arange(n) % 5 * tiny).astype(dtype),
     ]
     for a in rows:
-        same_bits(
-            dtype(kernels._row_sum(a[None], 0, stack, values)),
-            np.add.reduce(a[None], axis=1)[0],
-            f"sum {a[:3]}",
-        )
+        _row_sums_are_numpys(a, f"sum {a[:3]}")
         _dots_are_numpys(np.stack([a, a[::-1]]), np.stack([a, a[::-1]]), f"dots {a[:3]}")
 
 
