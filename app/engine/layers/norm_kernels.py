@@ -332,21 +332,35 @@ def row_forward(
             q = _einsum_dots(xhat, xhat, i, r1, r2, r3)
         else:
             q = _einsum_dots(x, x, i, r1, r2, r3)
-        for row in range(i, last):
+        for row in range(i, last):  # x-hat = (x - mean or x) * inv, and y from it in the same loop
             r = one / np.sqrt(q[row - i] / nf + eps)
             inv[row] = r
-            if centred:
+            if centred and scale and shift:
+                for j in range(w):
+                    t = xhat[row, j] * r
+                    xhat[row, j] = t
+                    y[row, j] = t * gamma[j] + beta[j]
+            elif centred and scale:
+                for j in range(w):
+                    t = xhat[row, j] * r
+                    xhat[row, j] = t
+                    y[row, j] = t * gamma[j]
+            elif centred:
                 for j in range(w):
                     xhat[row, j] *= r
+            elif scale and shift:
+                for j in range(w):
+                    t = x[row, j] * r
+                    xhat[row, j] = t
+                    y[row, j] = t * gamma[j] + beta[j]
+            elif scale:
+                for j in range(w):
+                    t = x[row, j] * r
+                    xhat[row, j] = t
+                    y[row, j] = t * gamma[j]
             else:
                 for j in range(w):
                     xhat[row, j] = x[row, j] * r
-            if scale and shift:
-                for j in range(w):
-                    y[row, j] = xhat[row, j] * gamma[j] + beta[j]
-            elif scale:
-                for j in range(w):
-                    y[row, j] = xhat[row, j] * gamma[j]
     return inv
 
 
@@ -413,12 +427,17 @@ def row_backward(
     for i in range(0, n, 4):  # four rows at a time, for _einsum_dots
         last = min(i + 4, n)
         r1, r2, r3 = min(i + 1, n - 1), min(i + 2, n - 1), min(i + 3, n - 1)  # (the last again)
-        for row in range(i, last):
-            if parameters:
+        for row in range(i, last):  # the parameters' sums and d = g * gamma in one loop
+            if parameters and not unscaled:
                 for j in range(w):
                     gg[j] = g[row, j] * xhat[row, j] + gg[j]
                     bg[j] = g[row, j] + bg[j]
-            if not unscaled:
+                    out[row, j] = g[row, j] * gamma[j]
+            elif parameters:
+                for j in range(w):
+                    gg[j] = g[row, j] * xhat[row, j] + gg[j]
+                    bg[j] = g[row, j] + bg[j]
+            elif not unscaled:
                 for j in range(w):
                     out[row, j] = g[row, j] * gamma[j]
         d = g if unscaled else out  # (d, g times gamma, is in out's rows)
