@@ -6,7 +6,6 @@ imports the engine, the codec and orjson only, as for /simulate and /units.
 
 from __future__ import annotations
 
-import gzip
 import math
 from typing import Any
 
@@ -22,7 +21,7 @@ from ..engine.network.diagnostics import (
     RunDiagnostics,
     run_diagnostics,
 )
-from .runner import GZIP_MIN_BYTES, Answer
+from .runner import Answer
 
 OPTIONS = orjson.OPT_SERIALIZE_NUMPY  # float64 as the shortest text that reads back the same
 
@@ -123,6 +122,4 @@ def diagnostics_dict(result: DiagnosticsResult) -> dict[str, Any]:
 
 def diagnostics_answer(config: ExperimentConfig, options: DiagnosticsOptions) -> Answer:
     """What an engine process does for /diagnostics: measure every run, serialize it."""
-    body = orjson.dumps(diagnostics_dict(run_diagnostics(config, options)), option=OPTIONS)
-    packed = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
-    return Answer(body, packed)
+    return Answer.of(orjson.dumps(diagnostics_dict(run_diagnostics(config, options)), option=OPTIONS))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 from functools import partial
 from typing import Annotated
 from urllib.parse import unquote_plus
@@ -17,7 +16,7 @@ from ..engine.params import ConfigError
 from ..settings import Settings, settings_of
 from .errors import config_error_response, overloaded_response
 from .payload import ensemble_dict, to_json
-from .runner import GZIP_MIN_BYTES, MAX_RETRY_AFTER, Answer, OverloadedError, Runner, Work
+from .runner import MAX_RETRY_AFTER, Answer, OverloadedError, Runner, Work
 from .schemas import SAITO_COMPARE, ExperimentSpec, SimulateResponse
 from .shared import (
     ERRORS,
@@ -87,9 +86,7 @@ def split_seeds(query: str) -> tuple[str, int | None]:
 def compute_ensemble(config: ExperimentConfig, seeds: int) -> Answer:
     """run_ensemble serialized, as the runner's `compute` does a single experiment (an engine
     process runs it)."""
-    body = to_json(ensemble_dict(run_ensemble(config, seeds)))
-    packed = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
-    return Answer(body, packed)
+    return Answer.of(to_json(ensemble_dict(run_ensemble(config, seeds))))
 
 
 async def answer_ensemble(

@@ -6,7 +6,6 @@ imports the engine, the codec and orjson only, as for /simulate.
 
 from __future__ import annotations
 
-import gzip
 from typing import Any
 
 import orjson
@@ -20,7 +19,7 @@ from ..engine.measure.unit_profile import (
     experiment_units,
 )
 from ..engine.network.config import ExperimentConfig
-from .runner import GZIP_MIN_BYTES, Answer
+from .runner import Answer
 
 # numpy arrays are written by orjson itself: float64 as the shortest text that reads back the
 # same float64, float32 (the matrix) the same float32; NaN and infinities as null.
@@ -66,6 +65,4 @@ def units_dict(result: UnitsResult) -> dict[str, Any]:
 
 def units_answer(config: ExperimentConfig, layer: int) -> Answer:
     """What an engine process does for /units: profile the layer of every run, serialize it."""
-    body = orjson.dumps(units_dict(experiment_units(config, layer)), option=OPTIONS)
-    packed = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
-    return Answer(body, packed)
+    return Answer.of(orjson.dumps(units_dict(experiment_units(config, layer)), option=OPTIONS))
