@@ -5,6 +5,8 @@ inf, NaN), float32 and float64, sizes around NumPy's blocks of 8, 16 and 128 and
 
 from __future__ import annotations
 
+import itertools
+
 import numba
 import numpy as np
 import pytest
@@ -49,14 +51,15 @@ def _row_sums_are_numpys(a: Array, what: str) -> None:
     the width's plan past them, against np.add.reduce over each row."""
     rows = np.stack([a, a[::-1], -a, np.random.default_rng(a.size).permutation(a)])
     dtype = a.dtype.type
-    for r in ((0, 1, 2, 3), (3, 2, 1, 0), (1, 1, 1, 1)):  # (the kernels' last rows repeat the last)
+    orders = ((0, 1, 2, 3), (3, 2, 1, 0), (1, 1, 1, 1))  # (the kernels' last rows repeat the last)
+    for r, together in itertools.product(orders, (True, False)):  # side by side, one after another
         if a.size <= 128:
-            sums = kernels._pairwise_leaves(rows, r[0], r[1], r[2], r[3], 0, a.size)
+            sums = kernels._pairwise_leaves(rows, r[0], r[1], r[2], r[3], 0, a.size, together)
         else:
             plan, partial = kernels._pairwise_plan(a.size), np.empty((8, 4), a.dtype)
-            sums = kernels._row_sums(rows, r[0], r[1], r[2], r[3], plan, partial)
+            sums = kernels._row_sums(rows, r[0], r[1], r[2], r[3], plan, partial, together)
         got = np.array([dtype(0) + dtype(s) for s in sums], a.dtype)
-        same_bits(got, np.add.reduce(rows[list(r)], axis=1), f"{what}, rows {r}")
+        same_bits(got, np.add.reduce(rows[list(r)], axis=1), f"{what}, rows {r}, together {together}")
 
 
 # Lengths where NumPy's sums change shape: below and at 8, blocks of 16 (einsum's float32
@@ -111,9 +114,20 @@ def test_row_sums_are_numpys(n: int, dtype: type, mix: float, specials: bool, se
 
 
 @numba.njit(**{**jit.OPTIONS, "cache": False})
-def _einsum_dots(a: Array, b: Array, rows: Array) -> tuple[float, float, float, float]:
+def _einsum_dots_of(a: Array, b: Array, rows: Array, together: bool) -> tuple[float, float, float, float]:
     """The intrinsic _einsum_dots of four rows, called from compiled code (as the kernels do)."""
-    return kernels._einsum_dots(a, b, rows[0], rows[1], rows[2], rows[3])  # type: ignore[no-any-return]
+    return kernels._einsum_dots(a, b, rows[0], rows[1], rows[2], rows[3], together)  # type: ignore[no-any-return]
+
+
+def _einsum_dots(a: Array, b: Array, rows: Array) -> tuple[float, ...]:
+    """_einsum_dots's four rows side by side and one after another: the same values (checked),
+    returned once."""
+    together, apart = _einsum_dots_of(a, b, rows, True), _einsum_dots_of(a, b, rows, False)
+    dtype = a.dtype.type
+    same_bits(
+        np.array(together, dtype), np.array(apart, dtype), "rows side by side against one after another"
+    )
+    return tuple(float(v) for v in together)
 
 
 def _dots_are_numpys(p: Array, q: Array, what: str) -> None:
@@ -274,6 +288,34 @@ def test_kernels_are_the_numpy_steps(
         if second or first:
             same_bits(grads[0], gamma_grad, "batch backward d gamma")
             same_bits(grads[1], beta_grad, "batch backward d beta")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_row_kernels_past_the_interleaving_size_are_the_numpy_steps(dtype: type) -> None:
+    """A layer past INTERLEAVE_BYTES (its rows read one after another, not four side by side):
+    the row kernels' outputs against the NumPy steps, both norms, each flag."""
+    rng = np.random.default_rng(7)
+    n, w = (1031, 1029) if dtype == np.float32 else (519, 1029)
+    x, g = _values(rng, (n, w), dtype, 0.01), _values(rng, (n, w), dtype, 0.0)
+    assert x.nbytes > kernels.INTERLEAVE_BYTES and not kernels._interleaved(x)
+    gamma: Array = (1 + rng.standard_normal(w) * 0.7).astype(dtype)
+    beta: Array = (rng.standard_normal(w) * 0.7).astype(dtype)
+    with np.errstate(all="ignore"):
+        for centred, first, second in itertools.product((False, True), repeat=3):
+            xhat, y = np.empty_like(x), np.empty_like(x)
+            inv = kernels.row_forward(x, gamma, beta, centred, first, second, xhat, y)
+            inv_ref, xhat_ref, y_ref = _row_forward_steps(x, gamma, beta, centred, first, second)
+            same_bits(inv, inv_ref, f"inv, centred {centred}")
+            same_bits(xhat, xhat_ref, f"x-hat, centred {centred}")
+            if first:
+                same_bits(y, y_ref, f"y, centred {centred}")
+            out = np.empty_like(g)
+            grads = kernels.row_backward(g, xhat, inv, gamma, centred, first, second, out)
+            dx, gamma_grad, beta_grad = _backward_steps(g, xhat, inv, gamma, 1, centred, first)
+            same_bits(out, dx, f"dx, centred {centred}, unscaled {first}")
+            if second:
+                same_bits(grads[0], gamma_grad, "d gamma")
+                same_bits(grads[1], beta_grad, "d beta")
 
 
 def test_the_comparison_sees_an_ulp_a_zeros_sign_and_a_nan() -> None:
