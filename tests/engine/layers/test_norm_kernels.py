@@ -291,9 +291,10 @@ def test_kernels_are_the_numpy_steps(
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_row_kernels_past_the_interleaving_size_are_the_numpy_steps(dtype: type) -> None:
-    """A layer past INTERLEAVE_BYTES (its rows read one after another, not four side by side):
-    the row kernels' outputs against the NumPy steps, both norms, each flag."""
+def test_kernels_past_the_interleaving_size_are_the_numpy_steps(dtype: type) -> None:
+    """A layer past INTERLEAVE_BYTES (its rows read one after another, not four side by side; the
+    batch kernels' column sums a row per loop): every kernel's outputs against the NumPy steps,
+    each norm and flag (the property test's layers are smaller: four rows side by side)."""
     rng = np.random.default_rng(7)
     n, w = (1031, 1029) if dtype == np.float32 else (519, 1029)
     x, g = _values(rng, (n, w), dtype, 0.01), _values(rng, (n, w), dtype, 0.0)
@@ -316,6 +317,22 @@ def test_row_kernels_past_the_interleaving_size_are_the_numpy_steps(dtype: type)
             if second:
                 same_bits(grads[0], gamma_grad, "d gamma")
                 same_bits(grads[1], beta_grad, "d beta")
+        for first, second in itertools.product((False, True), repeat=2):  # BatchNorm's, row by row
+            xhat, y = np.empty_like(x), np.empty_like(x)
+            got = kernels.batch_forward(x, gamma, beta, first, second, xhat, y)
+            mean, var, inv, xhat_ref, y_ref = _batch_forward_steps(x, gamma, beta, first, second)
+            for name, a, b in zip(("mean", "var", "inv"), got, (mean, var, inv), strict=True):
+                same_bits(a, b, f"batch {name}")
+            same_bits(xhat, xhat_ref, "batch x-hat")
+            if first:
+                same_bits(y, y_ref, "batch y")
+            out = np.empty_like(g)
+            grads = kernels.batch_backward(g, xhat, inv, gamma, first, second, out)
+            dx, gamma_grad, beta_grad = _backward_steps(g, xhat, inv, gamma, 0, True, first)
+            same_bits(out, dx, f"batch dx, unscaled {first}")
+            if first or second:
+                same_bits(grads[0], gamma_grad, "batch d gamma")
+                same_bits(grads[1], beta_grad, "batch d beta")
 
 
 def test_the_comparison_sees_an_ulp_a_zeros_sign_and_a_nan() -> None:
