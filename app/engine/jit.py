@@ -16,6 +16,7 @@ the first compilation on a machine; warm_up() compiles or loads them all at once
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -31,6 +32,11 @@ OPTIONS: dict[str, Any] = {  # cached on disk too, by kernel() (_PackageCache)
     "error_model": "numpy",  # a division by zero gives inf or NaN, as NumPy's does, not an exception
     "boundscheck": False,
 }
+
+# In the cache files' names: numba's cache index knows a kernel's source and numba's version, not
+# the options it was compiled under, so a change of OPTIONS would load kernels compiled under the
+# old ones (fastmath's reordered sums, say) until `make clean`.
+_OPTIONS_TAG = hashlib.sha256(repr(sorted(OPTIONS.items())).encode()).hexdigest()[:8]
 
 # The modules of app.engine (relative names: the package is installed as initscope) whose kernels
 # warm_up() compiles; each has a function warm_up() that calls its kernels once on tiny arrays,
@@ -57,7 +63,7 @@ def _by_package(base: type[Any]) -> type[Any]:
         package = ""
 
         def get_disambiguator(self) -> str:
-            return f"{super().get_disambiguator()}-{self.package}"
+            return f"{super().get_disambiguator()}-{_OPTIONS_TAG}-{self.package}"
 
         @classmethod
         def from_function(cls, py_func: Callable[..., Any], py_file: str) -> Any:

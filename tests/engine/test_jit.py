@@ -72,5 +72,14 @@ def test_cache_files_are_named_by_package() -> None:
     assert kernel(np.arange(4, dtype=np.float64)) == 6.0
 
 
+def test_cache_files_are_named_by_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kernels compiled under other options are other files: never loaded under these."""
+    kernel: Any = jit.kernel(total)
+    ours = kernel._cache._impl.filename_base
+    assert f"-{jit._OPTIONS_TAG}-" in ours
+    monkeypatch.setattr(jit, "_OPTIONS_TAG", "other")
+    assert jit.kernel(total)._cache._impl.filename_base != ours
+
+
 def test_warm_up_loads_every_kernel_module() -> None:
     jit.warm_up()
