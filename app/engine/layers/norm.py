@@ -22,6 +22,8 @@ bench/blocks_bench.py --norms-only measures them in passes over the layer.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -42,6 +44,12 @@ def _column_sums(x: Array) -> Array:
         return total
     sums: Array = np.add.reduce(x, axis=0, dtype=x.dtype)
     return sums
+
+
+@functools.lru_cache(maxsize=64)
+def _constant_bytes(dtype: np.dtype[np.floating], size: int, value: int) -> bytes:
+    """The bytes of `size` values `value` of `dtype` (a scale's or shift's at init)."""
+    return np.full(size, value, dtype).tobytes()
 
 
 class _Norm:
@@ -71,12 +79,17 @@ class _Norm:
 
     def _identity(self) -> bool:
         """Scale 1 and shift 0, as at init: y is x-hat itself (two passes fewer)."""
+        if not self._unscaled():
+            return False
         beta = self.params.get("beta")
-        return self._unscaled() and (beta is None or not beta.any())
+        # +0.0's bytes first (a shift of -0.0 counts as 0 too: beta.any() decides then)
+        return beta is None or beta.tobytes() == _constant_bytes(beta.dtype, beta.size, 0) or not beta.any()
 
     def _unscaled(self) -> bool:
-        # the array methods: np.all's and np.any's wrappers cost more than the test at width 100
-        return bool((self.params["gamma"] == 1).all())
+        """Scale 1 everywhere: gamma's bytes are 1.0's (the one float equal to 1), compared as
+        bytes (~0.9 us at width 100; (gamma == 1).all() ~1.8 us, on each layer's every pass)."""
+        gamma = self.params["gamma"]
+        return gamma.tobytes() == _constant_bytes(gamma.dtype, gamma.size, 1)
 
     def forward(self, x: Array, keep: bool = False) -> Array:
         if norm_kernels.fits(x, *self.params.values()):

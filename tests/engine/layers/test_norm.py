@@ -258,3 +258,33 @@ def test_the_reference_can_fail() -> None:
         _same_bits(a, np.array([np.nextafter(np.float32(1), np.float32(2)), 0.0], np.float32), "ulp")
     with pytest.raises(AssertionError):
         _same_bits(a, np.array([1.0, -0.0], np.float32), "sign")
+
+
+@pytest.mark.parametrize("kind", list(NORMS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scale_one_and_shift_zero_are_read_as_before(kind: str, dtype: type) -> None:
+    """_unscaled and _identity (compared as bytes) answer as (gamma == 1).all() and
+    not beta.any() did: -0.0 is a zero shift, one ulp off 1 or 0, NaN and -1 are not."""
+    width = 7
+    odd: list[Any] = [
+        np.nextafter(dtype(1), dtype(2)),
+        np.nextafter(dtype(1), dtype(0)),
+        -1.0,
+        np.nan,
+        0.0,
+        np.inf,
+    ]
+    for gamma_value in [1.0, *odd]:
+        betas: list[Any] = [0.0, -0.0, np.finfo(dtype).smallest_subnormal, 1.0, np.nan]
+        for beta_value in betas:
+            norm = NORMS[kind](width, dtype)
+            norm.params["gamma"][3] = gamma_value
+            if "beta" in norm.params:
+                norm.params["beta"][5] = beta_value
+            beta = norm.params.get("beta")
+            unscaled = bool((norm.params["gamma"] == 1).all())
+            assert norm._unscaled() == unscaled, (gamma_value, beta_value)
+            assert norm._identity() == (unscaled and (beta is None or not beta.any())), (
+                gamma_value,
+                beta_value,
+            )
