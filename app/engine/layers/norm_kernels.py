@@ -7,14 +7,17 @@ NumPy adds in, on a C-ordered (samples, units) array of 2 to 8192 units:
 
 - a column sum (np.einsum "ij->j", "ij,ij->j"): each column from +0.0, row after row, a product
   rounded before it is added;
-- a row sum (np.add.reduce over axis 1): +0.0 plus NumPy's pairwise sum of the row (_pairwise);
+- a row sum (np.add.reduce over axis 1): +0.0 plus NumPy's pairwise sum of the row (its leaves'
+  eight accumulators as one vector, _eight_lanes; past 128 values the width's plan of leaves and
+  additions, _pairwise_plan);
 - a row sum of products (np.einsum "ij,ij->i"): einsum's SIMD loop at NumPy's x86-64 baseline
   (16-byte vectors, no fused multiply-add): one accumulator per lane, blocks of four vectors added
   last to first, a zero-padded last vector, then the lanes added pairwise (_einsum_dots). Past 8192
   values einsum's buffer splits the row, so wider layers keep the NumPy steps.
 
 Elementwise steps are the same IEEE operations in the same order and dtype (a float32 layer stays
-float32: the scalars come in as the layer's dtype).
+float32: the scalars come in as the layer's dtype). The accumulators NumPy keeps in vector lanes
+are LLVM vectors here (numba intrinsics, below): numba's own compilation leaves such sums scalar.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ cgutils: Any = numba_cgutils
 Array = NDArray[np.floating]
 EPS = 1e-5  # added to the variance, as torch's default
 MAX_UNITS = 8192  # einsum's buffer (NPY_BUFSIZE elements): a wider row is summed in pieces
-INTERLEAVE_BYTES = 4 << 20  # the row kernels' layers up to this size are read four rows at once
+INTERLEAVE_BYTES = 4 << 20  # up to this size, four rows side by side (_interleaved); the batch
+# kernels' column sums four rows a loop
 
 
 # numba runs LLVM's loop vectorizer only (its SLP vectorizer is off: numba#8852), which keeps an
