@@ -14,14 +14,21 @@ answer. The same algorithms compiled, about 3 ns a value:
   compiled or NumPy's, continues the same stream (tests/engine/test_draws.py checks values and
   states over seeds, sizes and starts).
 
-The rare branches (0.7% of values) are NumPy's C code as numba transcribes it (numba.np.random),
-with its tables. Small draws (a bias) and other bit generators keep NumPy's call.
+The rare branches (0.7% of values) are NumPy's C code (numpy/random/src/distributions), with the
+tables numba.np.random copies. (numba's own transcription compares the float32 wedge in float32,
+where NumPy's C compares in double: it disagrees once in ~2.5e7 values, and every value after
+that is shifted by one.) Small draws (a bias) and other bit generators keep NumPy's call. One
+difference stays, outside the stream: a PCG64 holding no half draw keeps a stale `uinteger` in
+its state dict after NumPy's float32 call, and 0 after this one (`bit_generator.state` and a
+pickled generator differ there; the values drawn next do not).
 """
 
 from __future__ import annotations
 
 import ctypes
-from typing import Any
+import operator
+from collections.abc import Sequence
+from typing import Any, SupportsIndex
 
 import numpy as np
 from numpy.typing import NDArray
@@ -143,9 +150,9 @@ def _uniform32(bitgen: int, held: Any, own: bool) -> Any:
 
 
 @kernel
-def _fill_float32(bitgen: int, out: Any, generator_holds: bool) -> bool:
-    """out[:] = NumPy's random_standard_normal_f, value after value, for a PCG64. Returns whether
-    a half-draw is left unused here (never: the last value draws through the generator)."""
+def _fill_float32(bitgen: int, out: Any, generator_holds: bool) -> None:
+    """out[:] = NumPy's random_standard_normal_f, value after value, for a PCG64. No half draw is
+    left here at the end: the last value draws through the generator's own 32-bit call."""
     held = np.zeros(2, np.uint64)
     n = out.size
     first = generator_holds
@@ -171,31 +178,31 @@ def _fill_float32(bitgen: int, out: Any, generator_holds: bool) -> bool:
                 if (rabs >> uint32(8)) & uint32(1):
                     x = -x
                 break
-            f = _uniform32(bitgen, held, own)
-            if ((fi_float[idx - 1] - fi_float[idx]) * f + fi_float[idx]) < float32(
-                np.exp(-float32(0.5) * x * x)
-            ):
+            # the wedge: NumPy's C compares the float32 left side with exp(-0.5 * x * x) in double
+            # (-0.5 is a double; numba's transcription compares in float32, which disagrees about
+            # once in 2.5e7 values and shifts the stream by one from there)
+            edge = (fi_float[idx - 1] - fi_float[idx]) * _uniform32(bitgen, held, own) + fi_float[idx]
+            if float64(edge) < np.exp(-0.5 * float64(x) * float64(x)):
                 break
         out[i] = x
-    return bool(held[0])
 
 
 def standard_normal(
     rng: np.random.Generator,
-    shape: int | tuple[int, ...],
+    shape: SupportsIndex | Sequence[SupportsIndex],
     dtype: type[np.floating] = np.float32,
     out: NDArray[np.floating] | None = None,
 ) -> NDArray[np.floating]:
     """`rng.standard_normal(shape, dtype=dtype, out=out)`, the same values, and the generator
     left where that call leaves it."""
-    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    dims = (operator.index(shape),) if not isinstance(shape, Sequence) else tuple(map(operator.index, shape))
     kind, bits = np.dtype(dtype), rng.bit_generator
     compiled = (
         COMPILED
         and int(np.prod(dims)) >= MIN_VALUES
         and type(bits) is np.random.PCG64
         and kind in (np.float32, np.float64)
-        and (out is None or (out.shape == dims and out.dtype == kind and out.flags.c_contiguous))
+        and (out is None or (out.shape == dims and out.dtype == kind and out.flags.carray))
     )
     if not compiled:  # NumPy's call, which also says what is wrong with an `out`
         drawn: NDArray[np.floating] = rng.standard_normal(shape, dtype=dtype, out=out)

@@ -55,6 +55,22 @@ def test_standard_normal_many_seeds_cover_the_ziggurats_rare_branches() -> None:
     assert np.abs(got).max() > 3.4  # the tail (beyond ziggurat's r, 3.44) was taken somewhere
 
 
+@pytest.mark.parametrize("seed", [604, 736, 794, 1015, 1350, 1363])
+def test_standard_normal_float32_wedge_compares_in_double(seed: int) -> None:
+    """Seeds whose (1000, 100) float32 draw takes a wedge value where a float32 comparison with
+    exp(-x^2 / 2) and NumPy's double one disagree (numba's transcription of the ziggurat did the
+    former: the stream then shifted by one value, and these links' answers changed)."""
+    got = draws.standard_normal(np.random.default_rng(seed), (1000, 100))
+    same_bits(got, np.random.default_rng(seed).standard_normal((1000, 100), dtype=np.float32))
+
+
+def test_standard_normal_one_stream_of_ten_million_float32_values() -> None:
+    # one generator across many calls (the seeds above hold certain wedge disagreements)
+    ours, numpys = np.random.default_rng(2026), np.random.default_rng(2026)
+    for _ in range(10):
+        same_bits(draws.standard_normal(ours, 1_000_000), numpys.standard_normal(1_000_000, dtype=np.float32))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_standard_normal_shapes_and_out(dtype: type[np.floating]) -> None:
     shapes: list[int | tuple[int, ...]] = [(100, 100), (7, 11, 31), 5000]
@@ -63,6 +79,23 @@ def test_standard_normal_shapes_and_out(dtype: type[np.floating]) -> None:
         got = draws.standard_normal(np.random.default_rng(3), shape, dtype, out=out)
         assert got is out
         same_bits(out, np.random.default_rng(3).standard_normal(shape, dtype=dtype))
+
+
+def test_standard_normal_numpy_integer_sizes() -> None:
+    for shape in (np.int64(5000), (np.int32(50), np.int64(100))):
+        got = draws.standard_normal(np.random.default_rng(6), shape)
+        same_bits(got, np.random.default_rng(6).standard_normal(shape, dtype=np.float32))
+
+
+def test_standard_normal_out_numpy_refuses_is_refused_as_numpy_does() -> None:
+    """A read-only or misaligned `out` goes to NumPy's own call, which refuses it, never to the
+    compiled loop (which would write into it)."""
+    readonly = np.empty((100, 100), np.float32)
+    readonly.flags.writeable = False
+    misaligned = np.empty(100 * 100 * 4 + 1, np.uint8)[1:].view(np.float32).reshape(100, 100)
+    for out in (readonly, misaligned):
+        with pytest.raises(ValueError, match="contiguous, writable, aligned"):
+            draws.standard_normal(np.random.default_rng(3), (100, 100), np.float32, out=out)
 
 
 def test_standard_normal_bad_out_is_numpys_error() -> None:
