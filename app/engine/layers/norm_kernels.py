@@ -292,7 +292,8 @@ def _pairwise_plan(n: int) -> Any:
 def _row_sums(a: Any, r0: int, r1: int, r2: int, r3: int, plan: Any, partial: Any, interleave: bool) -> Any:
     """NumPy's pairwise sums of the four rows (np.add.reduce adds them to +0.0) past 128 values,
     by the plan of the rows' width (_pairwise_plan): each leaf's sums, then as many of the partial
-    sums held before it (partial: scratch of (8, 4) or more) added onto them, left + right."""
+    sums held before it added onto them, left + right (partial: scratch of (64, 4), a row for each
+    level of the tree: enough for any width; the kernels past MAX_UNITS are never called)."""
     top = 0
     for leaf in range(plan.shape[0]):
         s0, s1, s2, s3 = _pairwise_leaves(a, r0, r1, r2, r3, plan[leaf, 0], plan[leaf, 1], interleave)
@@ -364,7 +365,7 @@ def row_forward(
     nf = x.dtype.type(w)
     zero, eps, one = x.dtype.type(0), x.dtype.type(EPS), x.dtype.type(1.0)
     inv = np.empty(n, x.dtype)
-    plan, partial = _pairwise_plan(w), np.empty((8, 4), x.dtype)  # the row sums'
+    plan, partial = _pairwise_plan(w), np.empty((64, 4), x.dtype)  # the row sums' (any width)
     together = _interleaved(x)
     for i in range(0, n, 4):  # four rows at a time, for _einsum_dots
         last = min(i + 4, n)
@@ -499,7 +500,7 @@ def row_backward(
     nf = g.dtype.type(w)
     gg = np.zeros(w, g.dtype)
     bg = np.zeros(w, g.dtype)
-    plan, partial = _pairwise_plan(w), np.empty((8, 4), g.dtype)  # the row sums'
+    plan, partial = _pairwise_plan(w), np.empty((64, 4), g.dtype)  # the row sums' (any width)
     # Rows one after another (_einsum_dots and the sums not interleaved): x-hat was kept by the
     # forward pass and has usually left the cache (four rows side by side, LayerNorm's backward at
     # init took 2.20 passes at 1000 x 512 in blocks_bench, one after another 1.27).

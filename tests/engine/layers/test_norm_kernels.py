@@ -56,8 +56,9 @@ def _row_sums_are_numpys(a: Array, what: str) -> None:
         if a.size <= 128:
             sums = kernels._pairwise_leaves(rows, r[0], r[1], r[2], r[3], 0, a.size, together)
         else:
-            plan, partial = kernels._pairwise_plan(a.size), np.empty((8, 4), a.dtype)
-            sums = kernels._row_sums(rows, r[0], r[1], r[2], r[3], plan, partial, together)
+            plan, scratch = kernels._pairwise_plan(a.size), np.full((65, 4), 7.0, a.dtype)
+            sums = kernels._row_sums(rows, r[0], r[1], r[2], r[3], plan, scratch[:64], together)
+            assert (scratch[64] == 7.0).all(), f"{what}: the partial sums ran past the kernels' 64 rows"
         got = np.array([dtype(0) + dtype(s) for s in sums], a.dtype)
         same_bits(got, np.add.reduce(rows[list(r)], axis=1), f"{what}, rows {r}, together {together}")
 
@@ -90,6 +91,13 @@ LENGTHS = [
     4096,
     MAX_UNITS,
 ]
+
+
+@pytest.mark.parametrize("width", [MAX_UNITS + 1, 1 << 16, 1 << 20])
+def test_row_sums_past_the_kernels_widest_rows(width: int) -> None:
+    """The row sums hold any width in the kernels' 64 rows of partial sums (the layers stop at
+    MAX_UNITS, the sums themselves do not)."""
+    _row_sums_are_numpys(np.random.default_rng(width).standard_normal(width).astype(np.float32), "wide")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
