@@ -236,6 +236,53 @@ def _backward_steps(
     return out, gamma_grad, beta_grad
 
 
+def _row_kernels_are_the_steps(
+    x: Array, g: Array, gamma: Array, beta: Array, centred: bool, first: bool, second: bool
+) -> None:
+    """row_forward (y apart, and y in x-hat's own array) and row_backward against the NumPy steps."""
+    xhat, y = np.empty_like(x), np.empty_like(x)
+    inv = kernels.row_forward(x, gamma, beta, centred, first, second, xhat, y)
+    inv_ref, xhat_ref, y_ref = _row_forward_steps(x, gamma, beta, centred, first, second)
+    same_bits(inv, inv_ref, f"row forward inv, centred {centred}")
+    same_bits(xhat, xhat_ref, f"row forward x-hat, centred {centred}")
+    if first:
+        same_bits(y, y_ref, f"row forward y, centred {centred}")
+    one = np.empty_like(x)  # y in x-hat's own array (forward without keep): y's bits
+    kernels.row_forward(x, gamma, beta, centred, True, second, one, one)
+    same_bits(one, _row_forward_steps(x, gamma, beta, centred, True, second)[2], "row y in place")
+    out = np.empty_like(g)
+    grads = kernels.row_backward(g, xhat, inv, gamma, centred, first, second, out)
+    dx, gamma_grad, beta_grad = _backward_steps(g, xhat, inv, gamma, 1, centred, first)
+    same_bits(out, dx, f"row backward dx, centred {centred}, unscaled {first}")
+    if second:
+        same_bits(grads[0], gamma_grad, "row backward d gamma")
+        same_bits(grads[1], beta_grad, "row backward d beta")
+
+
+def _batch_kernels_are_the_steps(
+    x: Array, g: Array, gamma: Array, beta: Array, first: bool, second: bool
+) -> None:
+    """batch_forward (y apart, and y in x-hat's own array) and batch_backward against the steps."""
+    xhat, y = np.empty_like(x), np.empty_like(x)
+    got = kernels.batch_forward(x, gamma, beta, first, second, xhat, y)
+    mean, var, inv, xhat_ref, y_ref = _batch_forward_steps(x, gamma, beta, first, second)
+    for name, a, b in zip(("mean", "var", "inv"), got, (mean, var, inv), strict=True):
+        same_bits(a, b, f"batch forward {name}")
+    same_bits(xhat, xhat_ref, "batch forward x-hat")
+    if first:
+        same_bits(y, y_ref, "batch forward y")
+    one = np.empty_like(x)
+    kernels.batch_forward(x, gamma, beta, True, second, one, one)
+    same_bits(one, _batch_forward_steps(x, gamma, beta, True, second)[4], "batch y in place")
+    out = np.empty_like(g)
+    grads = kernels.batch_backward(g, xhat, inv, gamma, first, second, out)
+    dx, gamma_grad, beta_grad = _backward_steps(g, xhat, inv, gamma, 0, True, first)
+    same_bits(out, dx, f"batch backward dx, unscaled {first}")
+    if first or second:
+        same_bits(grads[0], gamma_grad, "batch backward d gamma")
+        same_bits(grads[1], beta_grad, "batch backward d beta")
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.one_of(st.integers(1, 300), st.sampled_from([1, 2, 1000])),
@@ -256,46 +303,9 @@ def test_kernels_are_the_numpy_steps(
     beta: Array = (rng.standard_normal(w) * 0.7).astype(dtype)
     first, second = flags  # scale (forward) or unscaled (backward); shift or the parameters
     with np.errstate(all="ignore"):
-        xhat, y = np.empty_like(x), np.empty_like(x)
-        got = kernels.batch_forward(x, gamma, beta, first, second, xhat, y)
-        mean, var, inv, xhat_ref, y_ref = _batch_forward_steps(x, gamma, beta, first, second)
-        for name, a, b in zip(("mean", "var", "inv"), got, (mean, var, inv), strict=True):
-            same_bits(a, b, f"batch forward {name}")
-        same_bits(xhat, xhat_ref, "batch forward x-hat")
-        if first:
-            same_bits(y, y_ref, "batch forward y")
-
+        _batch_kernels_are_the_steps(x, g, gamma, beta, first, second)
         for centred in (False, True):
-            row_xhat, row_y = np.empty_like(x), np.empty_like(x)
-            row_inv = kernels.row_forward(x, gamma, beta, centred, first, second, row_xhat, row_y)
-            inv_ref, xhat_ref, y_ref = _row_forward_steps(x, gamma, beta, centred, first, second)
-            same_bits(row_inv, inv_ref, f"row forward inv, centred {centred}")
-            same_bits(row_xhat, xhat_ref, f"row forward x-hat, centred {centred}")
-            if first:
-                same_bits(row_y, y_ref, f"row forward y, centred {centred}")
-            # y in x-hat's own array (forward without keep): y's bits
-            one = np.empty_like(x)
-            kernels.row_forward(x, gamma, beta, centred, True, second, one, one)
-            same_bits(one, _row_forward_steps(x, gamma, beta, centred, True, second)[2], "row y in place")
-
-            out = np.empty_like(g)
-            grads = kernels.row_backward(g, row_xhat, row_inv, gamma, centred, first, second, out)
-            dx, gamma_grad, beta_grad = _backward_steps(g, row_xhat, row_inv, gamma, 1, centred, first)
-            same_bits(out, dx, f"row backward dx, centred {centred}")
-            if second:
-                same_bits(grads[0], gamma_grad, "row backward d gamma")
-                same_bits(grads[1], beta_grad, "row backward d beta")
-
-        one = np.empty_like(x)
-        kernels.batch_forward(x, gamma, beta, True, second, one, one)
-        same_bits(one, _batch_forward_steps(x, gamma, beta, True, second)[4], "batch y in place")
-        out = np.empty_like(g)
-        grads = kernels.batch_backward(g, xhat, inv, gamma, first, second, out)
-        dx, gamma_grad, beta_grad = _backward_steps(g, xhat, inv, gamma, 0, True, first)
-        same_bits(out, dx, "batch backward dx")
-        if second or first:
-            same_bits(grads[0], gamma_grad, "batch backward d gamma")
-            same_bits(grads[1], beta_grad, "batch backward d beta")
+            _row_kernels_are_the_steps(x, g, gamma, beta, centred, first, second)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -311,36 +321,9 @@ def test_kernels_past_the_interleaving_size_are_the_numpy_steps(dtype: type) -> 
     beta: Array = (rng.standard_normal(w) * 0.7).astype(dtype)
     with np.errstate(all="ignore"):
         for centred, first, second in itertools.product((False, True), repeat=3):
-            xhat, y = np.empty_like(x), np.empty_like(x)
-            inv = kernels.row_forward(x, gamma, beta, centred, first, second, xhat, y)
-            inv_ref, xhat_ref, y_ref = _row_forward_steps(x, gamma, beta, centred, first, second)
-            same_bits(inv, inv_ref, f"inv, centred {centred}")
-            same_bits(xhat, xhat_ref, f"x-hat, centred {centred}")
-            if first:
-                same_bits(y, y_ref, f"y, centred {centred}")
-            out = np.empty_like(g)
-            grads = kernels.row_backward(g, xhat, inv, gamma, centred, first, second, out)
-            dx, gamma_grad, beta_grad = _backward_steps(g, xhat, inv, gamma, 1, centred, first)
-            same_bits(out, dx, f"dx, centred {centred}, unscaled {first}")
-            if second:
-                same_bits(grads[0], gamma_grad, "d gamma")
-                same_bits(grads[1], beta_grad, "d beta")
+            _row_kernels_are_the_steps(x, g, gamma, beta, centred, first, second)
         for first, second in itertools.product((False, True), repeat=2):  # BatchNorm's, row by row
-            xhat, y = np.empty_like(x), np.empty_like(x)
-            got = kernels.batch_forward(x, gamma, beta, first, second, xhat, y)
-            mean, var, inv, xhat_ref, y_ref = _batch_forward_steps(x, gamma, beta, first, second)
-            for name, a, b in zip(("mean", "var", "inv"), got, (mean, var, inv), strict=True):
-                same_bits(a, b, f"batch {name}")
-            same_bits(xhat, xhat_ref, "batch x-hat")
-            if first:
-                same_bits(y, y_ref, "batch y")
-            out = np.empty_like(g)
-            grads = kernels.batch_backward(g, xhat, inv, gamma, first, second, out)
-            dx, gamma_grad, beta_grad = _backward_steps(g, xhat, inv, gamma, 0, True, first)
-            same_bits(out, dx, f"batch dx, unscaled {first}")
-            if first or second:
-                same_bits(grads[0], gamma_grad, "batch d gamma")
-                same_bits(grads[1], beta_grad, "batch d beta")
+            _batch_kernels_are_the_steps(x, g, gamma, beta, first, second)
 
 
 def test_the_comparison_sees_an_ulp_a_zeros_sign_and_a_nan() -> None:
