@@ -68,6 +68,17 @@ def _vectors_at(context: Any, builder: Any, array_type: Any, array: Any, row: An
     return builder.bitcast(first, ir.VectorType(element, lanes).as_pointer())
 
 
+def _four_rows(builder: Any, together: Any, add_blocks: Any) -> None:
+    """Emit add_blocks(rows) for the four rows side by side when `together` (an i1) holds, else
+    for one row after another (see _interleaved)."""
+    with builder.if_else(together) as (side_by_side, in_turn):
+        with side_by_side:
+            add_blocks([0, 1, 2, 3])
+        with in_turn:
+            for q in range(4):
+                add_blocks([q])
+
+
 @_intrinsic
 def _eight_lanes(
     typingctx: Any, a: Any, r0: Any, r1: Any, r2: Any, r3: Any, lo: Any, blocks: Any, interleave: Any
@@ -101,12 +112,7 @@ def _eight_lanes(
                     block = builder.load(builder.gep(starts[q], [k]), align=size)
                     builder.store(builder.fadd(builder.load(totals[q]), block), totals[q])
 
-        with builder.if_else(args[7]) as (together, apart):
-            with together:
-                add_blocks([0, 1, 2, 3])
-            with apart:
-                for q in range(4):
-                    add_blocks([q])
+        _four_rows(builder, args[7], add_blocks)
         values = []
         for total in totals:
             lanes = builder.load(total)
@@ -156,12 +162,7 @@ def _einsum_dots(typingctx: Any, a: Any, b: Any, r0: Any, r1: Any, r2: Any, r3: 
                         s = builder.fadd(builder.fmul(x, y), s)
                     builder.store(s, sums[q])
 
-        with builder.if_else(args[6]) as (together, apart):
-            with together:
-                add_blocks([0, 1, 2, 3])
-            with apart:
-                for q in range(4):
-                    add_blocks([q])
+        _four_rows(builder, args[6], add_blocks)
         rest = builder.mul(blocks, ir.Constant(i64, 4 * lanes))
         last = builder.sub(n, ir.Constant(i64, 1))
         sa = [builder.bitcast(p, element.as_pointer()) for p in pa]
