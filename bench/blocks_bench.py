@@ -46,11 +46,13 @@ become subnormals, then zeros) against the power-of-two rescaled pass (blocks.sc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -60,6 +62,8 @@ from app.engine.network.architecture import Architecture
 from app.engine.network.config import ExperimentConfig, make_experiment
 from app.engine.network.experiment import run_experiment
 from app.engine.network.memo import DRAWS
+
+ROUNDS = 30  # rounds of --norms-only at the least (each call flushes the caches: ~3 ms)
 
 
 def config(samples: int, depth: int, width: int, gradients: bool, **arch: object) -> ExperimentConfig:
@@ -100,59 +104,90 @@ def norm_module_at(revision: str) -> ModuleType:
     return module
 
 
-def _norm_timers(
-    norms: dict[str, type[Norm]], z: np.ndarray, g: np.ndarray, tag: str
-) -> dict[str, Callable[[], object]]:
+# What a network's layer finds in the cache when it runs: the forward's input was just written
+# by the product before it, the backward's g by the product after it; x-hat was kept by the
+# forward pass long before, and the outputs go to memory the allocator hands out. Each timed call
+# (the unit's too) starts from that: the caches flushed, then its hot inputs read. Without it a
+# line's figure depended on what the calls before it had touched: the unit's z was read by every
+# forward, a backward's x-hat was warm or cold by its place in the round, and figures at 512 units
+# moved by ~0.3 of a pass between runs.
+Timer = tuple[Callable[[], object], tuple[np.ndarray, ...]]  # (the call, the inputs it finds hot)
+
+
+def _last_level_cache_bytes() -> int:
+    """The largest CPU cache's size as Linux reports it (0 when it does not)."""
+    sizes = []
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        with contextlib.suppress(OSError, ValueError):
+            text = (index / "size").read_text().strip()
+            sizes.append(int(text[:-1]) << {"K": 10, "M": 20}[text[-1]] if text[-1] in "KM" else int(text))
+    return max(sizes, default=0)
+
+
+class CacheState:
+    """Sets the caches as a network's layer finds them: flush (read a buffer twice the size of
+    the largest cache, at least 64 MiB), then read the call's hot inputs."""
+
+    def __init__(self) -> None:
+        size = max(64 << 20, 2 * _last_level_cache_bytes())
+        self._sweep = np.ones(size // 4, np.float32)
+
+    def set(self, hot: tuple[np.ndarray, ...]) -> None:
+        np.add.reduce(self._sweep)
+        for array in hot:
+            np.add.reduce(array, axis=None)
+
+
+def _norm_timers(norms: dict[str, type[Norm]], z: np.ndarray, g: np.ndarray, tag: str) -> dict[str, Timer]:
     width = z.shape[1]
-    timers: dict[str, Callable[[], object]] = {}
+    timers: dict[str, Timer] = {}
     for kind, norm_class in norms.items():
         norm, scaled = norm_class(width), _scaled(norm_class(width))
         norm.forward(z, keep=True)
-        timers[f"{kind}: forward{tag}"] = partial(norm.forward, z, keep=True)
-        timers[f"{kind}: backward{tag}"] = partial(norm.backward, g)
+        timers[f"{kind}: forward{tag}"] = partial(norm.forward, z, keep=True), (z,)
+        # (x-hat: the forward's, kept; a training's backward uses the x-hat of the forward before it)
+        timers[f"{kind}: backward{tag}"] = partial(norm.backward, g), (g,)
         at_init = norm_class(width)  # as an experiment at init runs it: no scale or shift gradients
         at_init.parameter_gradients = False
         at_init.forward(z, keep=True)
-        timers[f"{kind}: backward at init{tag}"] = partial(at_init.backward, g)
-        timers[f"{kind}: scaled forward{tag}"] = partial(scaled.forward, z, keep=True)
+        timers[f"{kind}: backward at init{tag}"] = partial(at_init.backward, g), (g,)
+        timers[f"{kind}: scaled forward{tag}"] = partial(scaled.forward, z, keep=True), (z,)
         scaled.forward(z, keep=True)
-        timers[f"{kind}: scaled backward{tag}"] = partial(scaled.backward, g)
+        timers[f"{kind}: scaled backward{tag}"] = partial(scaled.backward, g), (g,)
         if kind == "batch":  # a training's: the running averages move too
             training = norm_class(width)
             training.track = True  # type: ignore[attr-defined]
             _scaled(training)
-            timers[f"{kind}: training forward{tag}"] = partial(training.forward, z, keep=True)
+            timers[f"{kind}: training forward{tag}"] = partial(training.forward, z, keep=True), (z,)
     return timers
 
 
 def norm_passes(text: str, samples: int, width: int, repeats: int, against: str | None = None) -> None:
-    """Each norm's forward and backward in units of one pass, interleaved with the unit: min
-    over rounds of one call each, at least 4 x repeats rounds and ~0.2 s of units, timed by the
-    thread's own CPU time (on a shared machine, wall time counts other processes' turns too).
-    `against`: the same layers as at that git revision too, in a shuffled order each round (in a
-    fixed one, a call's place favours or penalizes it by up to ~0.5 of a pass at 4096x512)."""
+    """Each norm's forward and backward in units of one pass: min over rounds of one call each,
+    every call (the unit's too) from the caches a network's layer finds (CacheState), timed by
+    the thread's own CPU time (on a shared machine, wall time counts other processes' turns too).
+    `against`: the same layers as at that git revision too, in a shuffled order each round."""
     z = np.random.default_rng(1).standard_normal((samples, width), dtype=np.float32)
     g = np.random.default_rng(3).standard_normal((samples, width), dtype=np.float32)
-    timers: dict[str, Callable[[], object]] = {"unit": lambda: np.subtract(z, z.mean(axis=0))}
+    timers: dict[str, Timer] = {"unit": ((lambda: np.subtract(z, z.mean(axis=0))), (z,))}
     timers.update(_norm_timers(NORMS, z, g, ""))
     if against is not None:
         timers.update(_norm_timers(norm_module_at(against).NORMS, z, g, f" @{against}"))
-    start = time.thread_time()
-    timers["unit"]()
-    rounds = max(4 * repeats, min(400, int(0.2 / (time.thread_time() - start))))
+    caches = CacheState()
+    rounds = max(4 * repeats, ROUNDS)
     best = dict.fromkeys(timers, float("inf"))
     order, shuffle = list(timers.items()), np.random.default_rng(0).shuffle
     for _ in range(rounds):
-        if against is not None:
-            shuffle(order)
-        for name, timer in order:
+        shuffle(order)
+        for name, (timer, hot) in order:
+            caches.set(hot)
             start = time.thread_time()
             timer()
             best[name] = min(best[name], time.thread_time() - start)
     unit = best.pop("unit")
-    how = "shuffled rounds" if against is not None else "rounds"
     print(
-        f"{text:>14} one pass {unit * 1e6:.0f} us (min of {rounds} {how}); in passes, against the aim (<= 1):"
+        f"{text:>14} one pass {unit * 1e6:.0f} us (min of {rounds} shuffled rounds, each call from "
+        "flushed caches and its hot inputs); in passes, against the aim (<= 1):"
     )
     lines, missed = 0, []
     for name, seconds in best.items():

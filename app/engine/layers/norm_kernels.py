@@ -79,6 +79,19 @@ def _four_rows(builder: Any, together: Any, add_blocks: Any) -> None:
                 add_blocks([q])
 
 
+def _each_case(builder: Any, conditions: list[Any], emit: Any, chosen: tuple[bool, ...] = ()) -> None:
+    """emit(*flags) under each combination of the i1 `conditions`, tested once, outside the loop
+    emit makes: a loop of its own per case (a test inside a loop keeps LLVM from vectorizing it)."""
+    if not conditions:
+        emit(*chosen)
+        return
+    with builder.if_else(conditions[0]) as (yes, no):
+        with yes:
+            _each_case(builder, conditions[1:], emit, (*chosen, True))
+        with no:
+            _each_case(builder, conditions[1:], emit, (*chosen, False))
+
+
 @_intrinsic
 def _eight_lanes(
     typingctx: Any, a: Any, r0: Any, r1: Any, r2: Any, r3: Any, lo: Any, blocks: Any, interleave: Any
@@ -194,6 +207,172 @@ def _einsum_dots(typingctx: Any, a: Any, b: Any, r0: Any, r1: Any, r2: Any, r3: 
         return context.make_tuple(builder, signature.return_type, results)
 
     return signature, codegen
+
+
+UNIT = 16  # values a step of _dots_sums_and_output: an einsum block (float32; two, float64), two leaf lanes
+
+
+@_intrinsic
+def _dots_sums_and_output(
+    typingctx: Any, g: Any, xhat: Any, row: Any, ends: Any, leaf_sums: Any, out: Any, prev: Any,
+    m: Any, along: Any, r: Any, gamma: Any, gg: Any, bg: Any, scaled: Any, parameters: Any,
+) -> Any:  # fmt: skip
+    """One pass over row `row` of g and x-hat, UNIT values a step, doing at once what the row
+    backward needs of it, with d = g, or g * gamma when `scaled` (then also written to out[row]):
+    einsum's sum of d * x-hat over the row (as _einsum_dots: returned); NumPy's pairwise leaves of
+    d's row (each leaf's eight lanes from its first eight values, added as a tree into
+    leaf_sums[leaf]; leaf k ends before step ends[k]: leaves start and end at whole steps); with
+    `parameters`, gg += g * x-hat and bg += g; and, when prev >= 0, the output of the row before:
+    out[prev] = ((d[prev] - m) - x-hat[prev] * along) * r. The width is a multiple of UNIT.
+    Separate loops waited on each chain of additions in turn; here the chains and the elementwise
+    work share one loop over one stream of each array."""
+    signature = g.dtype(
+        g, xhat, row, ends, leaf_sums, out, prev, m, along, r, gamma, gg, bg, scaled, parameters
+    )
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        g_type, x_type, _, ends_type, sums_type, out_type = signature.args[:6]
+        gamma_type, gg_type, bg_type = signature.args[10:13]
+        element = context.get_data_type(g_type.dtype)
+        size = context.get_abi_sizeof(element)
+        lanes = 16 // size  # einsum's vectors: 16 bytes
+        per_step = UNIT // lanes  # einsum vectors a step
+        vector, eight = ir.VectorType(element, lanes), ir.VectorType(element, 8)
+        i64, i32 = ir.IntType(64), ir.IntType(32)
+        zero = ir.Constant(element, 0.0)
+        this = _intp(context, builder, signature.args[2], args[2])
+        before = _intp(context, builder, signature.args[6], args[6])
+        steps = builder.udiv(
+            builder.extract_value(context.make_array(g_type)(context, builder, args[0]).shape, 1),
+            ir.Constant(i64, UNIT),
+        )
+
+        def data(array_type: Any, array: Any, of: Any) -> Any:
+            return builder.bitcast(
+                context.make_array(array_type)(context, builder, array).data, of.as_pointer()
+            )
+
+        pg = _vectors_at(context, builder, g_type, args[0], this, 8)
+        px = _vectors_at(context, builder, x_type, args[1], this, 8)
+        pd_out = _vectors_at(context, builder, out_type, args[5], this, 8)  # d's row when scaled
+        vectors = ((gamma_type, args[10]), (gg_type, args[11]), (bg_type, args[12]))
+        p_gamma, p_gg, p_bg = (data(t, a, eight) for t, a in vectors)
+        ends_at = context.make_array(ends_type)(context, builder, args[3]).data
+        sums_at = context.make_array(sums_type)(context, builder, args[4]).data
+        dot = cgutils.alloca_once_value(builder, ir.Constant(vector, [zero] * lanes))
+        leaf_lanes = cgutils.alloca_once_value(builder, ir.Constant(eight, [zero] * 8))
+        leaf = cgutils.alloca_once_value(builder, ir.Constant(i64, 0))
+        leaf_start = cgutils.alloca_once_value(builder, ir.Constant(i64, 0))
+
+        def splat(value: Any) -> Any:
+            v = builder.insert_element(ir.Constant(eight, ir.Undefined), value, ir.Constant(i32, 0))
+            return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, 8), [0] * 8))
+
+        def pieces(v8: Any) -> list[Any]:
+            """A vector of eight as einsum's vectors of `lanes`, in order."""
+            return [
+                builder.shuffle_vector(
+                    v8, v8, ir.Constant(ir.VectorType(i32, lanes), list(range(q, q + lanes)))
+                )
+                for q in range(0, 8, lanes)
+            ]
+
+        def steps_loop(output: bool, scaled: bool, parameters: bool) -> None:
+            if output:
+                d_prev = (out_type, args[5]) if scaled else (g_type, args[0])
+                pp = _vectors_at(context, builder, *d_prev, before, 8)
+                pxp = _vectors_at(context, builder, x_type, args[1], before, 8)
+                po = _vectors_at(context, builder, out_type, args[5], before, 8)
+                mv, av, rv = splat(args[7]), splat(args[8]), splat(args[9])
+            with cgutils.for_range(builder, steps) as loop:
+                step = loop.index
+                pair = builder.mul(step, ir.Constant(i64, 2))
+                d8, ds, xs = [], [], []
+                for h in range(2):  # the step's values as two vectors of eight
+                    at = builder.add(pair, ir.Constant(i64, h))
+                    gv = builder.load(builder.gep(pg, [at]), align=size)
+                    xv = builder.load(builder.gep(px, [at]), align=size)
+                    dv = gv
+                    if scaled:
+                        dv = builder.fmul(gv, builder.load(builder.gep(p_gamma, [at]), align=size))
+                        builder.store(dv, builder.gep(pd_out, [at]), align=size)
+                    if parameters:
+                        at_gg, at_bg = builder.gep(p_gg, [at]), builder.gep(p_bg, [at])
+                        gx = builder.fadd(builder.fmul(gv, xv), builder.load(at_gg, align=size))
+                        builder.store(gx, at_gg, align=size)
+                        builder.store(builder.fadd(gv, builder.load(at_bg, align=size)), at_bg, align=size)
+                    d8.append(dv)
+                    ds += pieces(dv)
+                    xs += pieces(xv)
+                s = builder.load(dot)
+                for block in range(0, per_step, 4):  # blocks of four vectors, each last to first
+                    for k in (3, 2, 1, 0):
+                        s = builder.fadd(builder.fmul(ds[block + k], xs[block + k]), s)
+                builder.store(s, dot)
+                v0, v1 = d8
+                held = builder.load(leaf_lanes)
+                starts = builder.icmp_unsigned("==", step, builder.load(leaf_start))
+                acc = builder.fadd(builder.select(starts, v0, builder.fadd(held, v0)), v1)
+                builder.store(acc, leaf_lanes)
+                k = builder.load(leaf)
+                next_step = builder.add(step, ir.Constant(i64, 1))
+                ends_here = builder.icmp_unsigned("==", next_step, builder.load(builder.gep(ends_at, [k])))
+                with builder.if_then(ends_here):
+                    each = [builder.extract_element(acc, ir.Constant(i32, j)) for j in range(8)]
+                    left = builder.fadd(builder.fadd(each[0], each[1]), builder.fadd(each[2], each[3]))
+                    right = builder.fadd(builder.fadd(each[4], each[5]), builder.fadd(each[6], each[7]))
+                    builder.store(builder.fadd(left, right), builder.gep(sums_at, [k]))
+                    builder.store(builder.add(k, ir.Constant(i64, 1)), leaf)
+                    builder.store(next_step, leaf_start)
+                if output:
+                    for h in range(2):
+                        at = builder.add(pair, ir.Constant(i64, h))
+                        dv = builder.load(builder.gep(pp, [at]), align=size)
+                        xv = builder.load(builder.gep(pxp, [at]), align=size)
+                        value = builder.fmul(builder.fsub(builder.fsub(dv, mv), builder.fmul(xv, av)), rv)
+                        builder.store(value, builder.gep(po, [at]), align=size)
+
+        has_output = builder.icmp_signed(">=", before, ir.Constant(i64, 0))
+        scaled, parameters = (context.is_true(builder, signature.args[k], args[k]) for k in (13, 14))
+        _each_case(builder, [has_output, scaled, parameters], steps_loop)
+        s = builder.load(dot)
+        each = [builder.extract_element(s, ir.Constant(i32, k)) for k in range(lanes)]
+        if lanes == 4:
+            total = builder.fadd(builder.fadd(each[0], each[1]), builder.fadd(each[2], each[3]))
+        else:
+            total = builder.fadd(each[0], each[1])
+        return builder.fadd(zero, total)
+
+    return signature, codegen
+
+
+@kernel
+def _step_plan(w: int) -> Any:
+    """ends[k]: the step (UNIT values) before which leaf k of a row of width w ends, for
+    _dots_sums_and_output, or an empty array where a leaf starts or ends inside a step."""
+    plan = _pairwise_plan(w)
+    ends = np.empty(plan.shape[0], np.int64)
+    if w % UNIT:
+        return ends[:0]
+    for k in range(plan.shape[0]):
+        if plan[k, 0] % UNIT or plan[k, 1] % UNIT:
+            return ends[:0]
+        ends[k] = (plan[k, 0] + plan[k, 1]) // UNIT
+    return ends
+
+
+@kernel
+def _leaves_added(plan: Any, leaf_sums: Any, partial: Any) -> Any:
+    """The row sum from its leaves' sums, added as the plan says (as _row_sums does)."""
+    top = 0
+    for leaf in range(plan.shape[0]):
+        s = leaf_sums[leaf]
+        for _ in range(plan[leaf, 2]):
+            top -= 1
+            s = partial[top] + s
+        partial[top] = s
+        top += 1
+    return partial[0]
 
 
 # The row helpers take a 2-D array and row indices, not rows (a view made in a loop costs its
@@ -502,6 +681,10 @@ def row_backward(
     gg = np.zeros(w, g.dtype)
     bg = np.zeros(w, g.dtype)
     plan, partial = _pairwise_plan(w), np.empty((64, 4), g.dtype)  # the row sums' (any width)
+    ends = _step_plan(w)
+    if ends.size:
+        _row_backward_in_steps(g, xhat, inv, gamma, centred, unscaled, parameters, out, plan, ends, gg, bg)
+        return gg, bg
     # Rows one after another (_einsum_dots and the sums not interleaved): x-hat was kept by the
     # forward pass and has usually left the cache (four rows side by side, LayerNorm's backward at
     # init took 2.20 passes at 1000 x 512 in blocks_bench, one after another 1.27).
@@ -548,15 +731,41 @@ def row_backward(
     return gg, bg
 
 
+@kernel
+def _row_backward_in_steps(
+    g: Any, xhat: Any, inv: Any, gamma: Any, centred: bool, unscaled: bool, parameters: bool, out: Any,
+    plan: Any, ends: Any, gg: Any, bg: Any,
+) -> None:  # fmt: skip
+    """row_backward where each leaf of a row's pairwise sum spans whole steps (_step_plan): a row
+    at a time, its sums (_dots_sums_and_output) beside the output of the row before."""
+    n, w = g.shape
+    nf = g.dtype.type(w)
+    zero = g.dtype.type(0)
+    leaf_sums, partial = np.empty(ends.size, g.dtype), np.empty(64, g.dtype)
+    d = g if unscaled else out  # (d, g times gamma, is in out's rows)
+    prev, m, along, r = -1, zero, zero, zero
+    for row in range(n):
+        dot = _dots_sums_and_output(
+            g, xhat, row, ends, leaf_sums, out, prev, m, along, r, gamma, gg, bg, not unscaled, parameters
+        )
+        # RMSNorm's d - 0.0 is d, bit for bit (-0.0 and NaN too): one formula for both norms
+        m = (zero + _leaves_added(plan, leaf_sums, partial)) / nf if centred else zero
+        prev, along, r = row, dot / nf, inv[row]
+    if prev >= 0:
+        for j in range(w):
+            out[prev, j] = ((d[prev, j] - m) - xhat[prev, j] * along) * r
+
+
 def fits(*arrays: Array) -> bool:
-    """The kernels' layout: 2-D C-ordered float32 or float64 arrays of one dtype with 2 to
-    MAX_UNITS columns (one column and wider rows are summed in other orders by NumPy; other
-    layouts and mixed dtypes keep norm.py's NumPy steps)."""
+    """The kernels' layout: C-ordered float32 or float64 arrays of one dtype, the first 2-D with 2
+    to MAX_UNITS columns (one column and wider rows are summed in other orders by NumPy; the
+    scale, shift and statistics are read as contiguous vectors; other layouts and mixed dtypes
+    keep norm.py's NumPy steps)."""
     first = arrays[0]
     dtype = first.dtype
     if first.ndim != 2 or not 2 <= first.shape[1] <= MAX_UNITS or dtype not in _FLOATS:
         return False
-    return all(a.dtype == dtype and (a.ndim != 2 or a.flags.c_contiguous) for a in arrays)
+    return all(a.dtype == dtype and a.flags.c_contiguous for a in arrays)
 
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))  # (dtypes: ~0.4 us less a layer than types)

@@ -286,7 +286,7 @@ def _batch_kernels_are_the_steps(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.one_of(st.integers(1, 300), st.sampled_from([1, 2, 1000])),
-    w=st.one_of(st.integers(2, 300), st.sampled_from([2, 3, 16, 17, 128, 129, 513])),
+    w=st.one_of(st.integers(2, 300), st.sampled_from([2, 3, 16, 17, 128, 129, 256, 512, 513])),
     dtype=st.sampled_from(DTYPES),
     mix=st.sampled_from([0.0, 0.0, 0.02, 0.3]),
     flags=st.tuples(st.booleans(), st.booleans()),
@@ -326,6 +326,34 @@ def test_kernels_past_the_interleaving_size_are_the_numpy_steps(dtype: type) -> 
             _batch_kernels_are_the_steps(x, g, gamma, beta, first, second)
 
 
+def test_the_step_plan_takes_widths_whose_leaves_are_whole_steps() -> None:
+    """_step_plan: each leaf's end in steps of UNIT where every leaf of the width's pairwise sum
+    starts and ends at a whole step; none otherwise (those widths keep the loops of four rows)."""
+    for w in (16, 32, 48, 64, 96, 112, 128, 160, 256, 384, 512, 1024, 2048, 4096, MAX_UNITS):
+        plan, ends = kernels._pairwise_plan(w), kernels._step_plan(w)
+        assert ends.size == plan.shape[0], w
+        assert list(ends) == [(start + count) // kernels.UNIT for start, count, _ in plan], w
+    for w in (2, 8, 15, 17, 24, 100, 120, 136, 200, 1000, 784):  # 1000: leaves of 120, 128, ...
+        assert kernels._step_plan(w).size == 0, w
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("w", [16, 48, 128, 160, 512, 1024, 2048])
+def test_the_backward_in_steps_is_the_numpy_steps(dtype: type, w: int) -> None:
+    """Widths the row backward takes a row at a time (_dots_sums_and_output: its sums beside the
+    row before's output): dx and the parameters' gradients against the NumPy steps, each norm and
+    flag, with one, two, five and 37 rows and awkward values mixed in."""
+    assert kernels._step_plan(w).size
+    rng = np.random.default_rng(w)
+    for n in (1, 2, 5, 37):
+        x, g = _values(rng, (n, w), dtype, 0.02), _values(rng, (n, w), dtype, 0.01)
+        gamma: Array = (1 + rng.standard_normal(w) * 0.7).astype(dtype)
+        beta: Array = (rng.standard_normal(w) * 0.7).astype(dtype)
+        with np.errstate(all="ignore"):
+            for centred, first, second in itertools.product((False, True), repeat=3):
+                _row_kernels_are_the_steps(x, g, gamma, beta, centred, first, second)
+
+
 def test_the_comparison_sees_an_ulp_a_zeros_sign_and_a_nan() -> None:
     one = np.array([1.0, 0.0, 2.0], np.float32)
     for other in (
@@ -358,6 +386,7 @@ def test_fits_takes_a_networks_layers_only() -> None:
     assert not kernels.fits(np.asfortranarray(np.zeros((4, 3), np.float32)), p)
     assert not kernels.fits(np.zeros((4, 6), np.float32)[:, ::2], p)
     assert not kernels.fits(x, np.ones(3, np.float64))  # a wider scale: NumPy widens first
+    assert not kernels.fits(x, np.ones(6, np.float32)[::2])  # a strided scale: read as a vector
     assert not kernels.fits(np.zeros((4, 3), np.float16))
     assert not kernels.fits(np.zeros(3, np.float32))
 
