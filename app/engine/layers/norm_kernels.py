@@ -209,6 +209,106 @@ def _einsum_dots(typingctx: Any, a: Any, b: Any, r0: Any, r1: Any, r2: Any, r3: 
     return signature, codegen
 
 
+class _Steps:
+    """IR helpers of the intrinsics that walk rows UNIT values a step (_dots_sums_and_output,
+    _forward_step): each step's values as two vectors of eight, einsum's 16-byte pieces of them,
+    and the pairwise leaves' lanes carried from step to step."""
+
+    def __init__(self, context: Any, builder: Any, array_type: Any) -> None:
+        self.context, self.builder = context, builder
+        self.element = context.get_data_type(array_type.dtype)
+        self.size = context.get_abi_sizeof(self.element)
+        self.lanes = 16 // self.size  # einsum's vectors: 16 bytes (4 float32s, 2 float64s)
+        self.vector, self.eight = ir.VectorType(self.element, self.lanes), ir.VectorType(self.element, 8)
+        self.i64, self.i32 = ir.IntType(64), ir.IntType(32)
+        self.zero = ir.Constant(self.element, 0.0)
+
+    def const(self, value: int) -> Any:
+        return ir.Constant(self.i64, value)
+
+    def row(self, array_type: Any, array: Any, row: Any) -> Any:
+        """Row `row` (an i64) of a 2-D array as vectors of eight."""
+        return _vectors_at(self.context, self.builder, array_type, array, row, 8)
+
+    def vector_data(self, array_type: Any, array: Any) -> Any:
+        """A contiguous 1-D array's data as vectors of eight."""
+        data = self.context.make_array(array_type)(self.context, self.builder, array).data
+        return self.builder.bitcast(data, self.eight.as_pointer())
+
+    def load(self, pointer: Any, at: Any) -> Any:
+        return self.builder.load(self.builder.gep(pointer, [at]), align=self.size)
+
+    def store(self, value: Any, pointer: Any, at: Any) -> None:
+        self.builder.store(value, self.builder.gep(pointer, [at]), align=self.size)
+
+    def splat(self, value: Any) -> Any:
+        b, i32 = self.builder, self.i32
+        v = b.insert_element(ir.Constant(self.eight, ir.Undefined), value, ir.Constant(i32, 0))
+        return b.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, 8), [0] * 8))
+
+    def pieces(self, v8: Any) -> list[Any]:
+        """A vector of eight as einsum's vectors of `lanes`, in order."""
+        mask = ir.VectorType(self.i32, self.lanes)
+        return [
+            self.builder.shuffle_vector(v8, v8, ir.Constant(mask, list(range(q, q + self.lanes))))
+            for q in range(0, 8, self.lanes)
+        ]
+
+    def einsum_step(self, s: Any, a: list[Any], b: list[Any]) -> Any:
+        """s plus a step's products a * b (vectors of eight): einsum's blocks of four vectors of
+        `lanes`, each added last to first (p0 + (p1 + (p2 + (p3 + s))))."""
+        pa = [p for v in a for p in self.pieces(v)]
+        pb = [p for v in b for p in self.pieces(v)]
+        for block in range(0, len(pa), 4):
+            for k in (3, 2, 1, 0):
+                s = self.builder.fadd(self.builder.fmul(pa[block + k], pb[block + k]), s)
+        return s
+
+    def einsum_total(self, s: Any) -> Any:
+        """einsum's lanes added pairwise, onto its +0.0."""
+        b = self.builder
+        each = [b.extract_element(s, ir.Constant(self.i32, k)) for k in range(self.lanes)]
+        if self.lanes == 4:
+            total = b.fadd(b.fadd(each[0], each[1]), b.fadd(each[2], each[3]))
+        else:
+            total = b.fadd(each[0], each[1])
+        return b.fadd(self.zero, total)
+
+    def leaves(self, step: Any, values: list[Any], state: tuple[Any, Any, Any], ends: Any, sums: Any) -> None:
+        """Add a step's two vectors of eight to the current pairwise leaf's lanes (its first
+        eight values start them), and at the leaf's end (ends[leaf], in steps) store its lanes
+        added as a tree in sums[leaf] and go on to the next leaf. state: allocas of the lanes,
+        the leaf and its first step."""
+        b = self.builder
+        lanes, leaf, leaf_start = state
+        v0, v1 = values
+        starts = b.icmp_unsigned("==", step, b.load(leaf_start))
+        acc = b.fadd(b.select(starts, v0, b.fadd(b.load(lanes), v0)), v1)
+        b.store(acc, lanes)
+        k = b.load(leaf)
+        next_step = b.add(step, self.const(1))
+        with b.if_then(b.icmp_unsigned("==", next_step, b.load(b.gep(ends, [k])))):
+            each = [b.extract_element(acc, ir.Constant(self.i32, j)) for j in range(8)]
+            left = b.fadd(b.fadd(each[0], each[1]), b.fadd(each[2], each[3]))
+            right = b.fadd(b.fadd(each[4], each[5]), b.fadd(each[6], each[7]))
+            b.store(b.fadd(left, right), b.gep(sums, [k]))
+            b.store(b.add(k, self.const(1)), leaf)
+            b.store(next_step, leaf_start)
+
+    def leaf_state(self) -> tuple[Any, Any, Any]:
+        b = self.builder
+        return (
+            cgutils.alloca_once_value(b, ir.Constant(self.eight, [self.zero] * 8)),
+            cgutils.alloca_once_value(b, self.const(0)),
+            cgutils.alloca_once_value(b, self.const(0)),
+        )
+
+    def steps(self, array_type: Any, array: Any) -> Any:
+        """The rows' width in steps (a multiple of UNIT)."""
+        shape = self.context.make_array(array_type)(self.context, self.builder, array).shape
+        return self.builder.udiv(self.builder.extract_value(shape, 1), self.const(UNIT))
+
+
 UNIT = 16  # values a step of _dots_sums_and_output: an einsum block (float32; two, float64), two leaf lanes
 
 
@@ -232,116 +332,106 @@ def _dots_sums_and_output(
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         g_type, x_type, _, ends_type, sums_type, out_type = signature.args[:6]
-        gamma_type, gg_type, bg_type = signature.args[10:13]
-        element = context.get_data_type(g_type.dtype)
-        size = context.get_abi_sizeof(element)
-        lanes = 16 // size  # einsum's vectors: 16 bytes
-        per_step = UNIT // lanes  # einsum vectors a step
-        vector, eight = ir.VectorType(element, lanes), ir.VectorType(element, 8)
-        i64, i32 = ir.IntType(64), ir.IntType(32)
-        zero = ir.Constant(element, 0.0)
+        h = _Steps(context, builder, g_type)
         this = _intp(context, builder, signature.args[2], args[2])
         before = _intp(context, builder, signature.args[6], args[6])
-        steps = builder.udiv(
-            builder.extract_value(context.make_array(g_type)(context, builder, args[0]).shape, 1),
-            ir.Constant(i64, UNIT),
-        )
-
-        def data(array_type: Any, array: Any, of: Any) -> Any:
-            return builder.bitcast(
-                context.make_array(array_type)(context, builder, array).data, of.as_pointer()
-            )
-
-        pg = _vectors_at(context, builder, g_type, args[0], this, 8)
-        px = _vectors_at(context, builder, x_type, args[1], this, 8)
-        pd_out = _vectors_at(context, builder, out_type, args[5], this, 8)  # d's row when scaled
-        vectors = ((gamma_type, args[10]), (gg_type, args[11]), (bg_type, args[12]))
-        p_gamma, p_gg, p_bg = (data(t, a, eight) for t, a in vectors)
+        steps = h.steps(g_type, args[0])
+        pg, px = h.row(g_type, args[0], this), h.row(x_type, args[1], this)
+        pd_out = h.row(out_type, args[5], this)  # d's row, when scaled
+        p_gamma, p_gg, p_bg = (h.vector_data(signature.args[k], args[k]) for k in (10, 11, 12))
         ends_at = context.make_array(ends_type)(context, builder, args[3]).data
         sums_at = context.make_array(sums_type)(context, builder, args[4]).data
-        dot = cgutils.alloca_once_value(builder, ir.Constant(vector, [zero] * lanes))
-        leaf_lanes = cgutils.alloca_once_value(builder, ir.Constant(eight, [zero] * 8))
-        leaf = cgutils.alloca_once_value(builder, ir.Constant(i64, 0))
-        leaf_start = cgutils.alloca_once_value(builder, ir.Constant(i64, 0))
-
-        def splat(value: Any) -> Any:
-            v = builder.insert_element(ir.Constant(eight, ir.Undefined), value, ir.Constant(i32, 0))
-            return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, 8), [0] * 8))
-
-        def pieces(v8: Any) -> list[Any]:
-            """A vector of eight as einsum's vectors of `lanes`, in order."""
-            return [
-                builder.shuffle_vector(
-                    v8, v8, ir.Constant(ir.VectorType(i32, lanes), list(range(q, q + lanes)))
-                )
-                for q in range(0, 8, lanes)
-            ]
+        dot = cgutils.alloca_once_value(builder, ir.Constant(h.vector, [h.zero] * h.lanes))
+        leaf_state = h.leaf_state()
 
         def steps_loop(output: bool, scaled: bool, parameters: bool) -> None:
             if output:
-                d_prev = (out_type, args[5]) if scaled else (g_type, args[0])
-                pp = _vectors_at(context, builder, *d_prev, before, 8)
-                pxp = _vectors_at(context, builder, x_type, args[1], before, 8)
-                po = _vectors_at(context, builder, out_type, args[5], before, 8)
-                mv, av, rv = splat(args[7]), splat(args[8]), splat(args[9])
+                pp = h.row(out_type, args[5], before) if scaled else h.row(g_type, args[0], before)
+                pxp, po = h.row(x_type, args[1], before), h.row(out_type, args[5], before)
+                mv, av, rv = h.splat(args[7]), h.splat(args[8]), h.splat(args[9])
             with cgutils.for_range(builder, steps) as loop:
-                step = loop.index
-                pair = builder.mul(step, ir.Constant(i64, 2))
-                d8, ds, xs = [], [], []
-                for h in range(2):  # the step's values as two vectors of eight
-                    at = builder.add(pair, ir.Constant(i64, h))
-                    gv = builder.load(builder.gep(pg, [at]), align=size)
-                    xv = builder.load(builder.gep(px, [at]), align=size)
+                pair = builder.mul(loop.index, h.const(2))
+                at = [pair, builder.add(pair, h.const(1))]  # the step's two vectors of eight
+                ds, xs = [], []
+                for k in at:
+                    gv, xv = h.load(pg, k), h.load(px, k)
                     dv = gv
                     if scaled:
-                        dv = builder.fmul(gv, builder.load(builder.gep(p_gamma, [at]), align=size))
-                        builder.store(dv, builder.gep(pd_out, [at]), align=size)
+                        dv = builder.fmul(gv, h.load(p_gamma, k))
+                        h.store(dv, pd_out, k)
                     if parameters:
-                        at_gg, at_bg = builder.gep(p_gg, [at]), builder.gep(p_bg, [at])
-                        gx = builder.fadd(builder.fmul(gv, xv), builder.load(at_gg, align=size))
-                        builder.store(gx, at_gg, align=size)
-                        builder.store(builder.fadd(gv, builder.load(at_bg, align=size)), at_bg, align=size)
-                    d8.append(dv)
-                    ds += pieces(dv)
-                    xs += pieces(xv)
-                s = builder.load(dot)
-                for block in range(0, per_step, 4):  # blocks of four vectors, each last to first
-                    for k in (3, 2, 1, 0):
-                        s = builder.fadd(builder.fmul(ds[block + k], xs[block + k]), s)
-                builder.store(s, dot)
-                v0, v1 = d8
-                held = builder.load(leaf_lanes)
-                starts = builder.icmp_unsigned("==", step, builder.load(leaf_start))
-                acc = builder.fadd(builder.select(starts, v0, builder.fadd(held, v0)), v1)
-                builder.store(acc, leaf_lanes)
-                k = builder.load(leaf)
-                next_step = builder.add(step, ir.Constant(i64, 1))
-                ends_here = builder.icmp_unsigned("==", next_step, builder.load(builder.gep(ends_at, [k])))
-                with builder.if_then(ends_here):
-                    each = [builder.extract_element(acc, ir.Constant(i32, j)) for j in range(8)]
-                    left = builder.fadd(builder.fadd(each[0], each[1]), builder.fadd(each[2], each[3]))
-                    right = builder.fadd(builder.fadd(each[4], each[5]), builder.fadd(each[6], each[7]))
-                    builder.store(builder.fadd(left, right), builder.gep(sums_at, [k]))
-                    builder.store(builder.add(k, ir.Constant(i64, 1)), leaf)
-                    builder.store(next_step, leaf_start)
+                        h.store(builder.fadd(builder.fmul(gv, xv), h.load(p_gg, k)), p_gg, k)
+                        h.store(builder.fadd(gv, h.load(p_bg, k)), p_bg, k)
+                    ds.append(dv)
+                    xs.append(xv)
+                builder.store(h.einsum_step(builder.load(dot), ds, xs), dot)
+                h.leaves(loop.index, ds, leaf_state, ends_at, sums_at)
                 if output:
-                    for h in range(2):
-                        at = builder.add(pair, ir.Constant(i64, h))
-                        dv = builder.load(builder.gep(pp, [at]), align=size)
-                        xv = builder.load(builder.gep(pxp, [at]), align=size)
+                    for k in at:
+                        dv, xv = h.load(pp, k), h.load(pxp, k)
                         value = builder.fmul(builder.fsub(builder.fsub(dv, mv), builder.fmul(xv, av)), rv)
-                        builder.store(value, builder.gep(po, [at]), align=size)
+                        h.store(value, po, k)
 
-        has_output = builder.icmp_signed(">=", before, ir.Constant(i64, 0))
+        has_output = builder.icmp_signed(">=", before, h.const(0))
         scaled, parameters = (context.is_true(builder, signature.args[k], args[k]) for k in (13, 14))
         _each_case(builder, [has_output, scaled, parameters], steps_loop)
-        s = builder.load(dot)
-        each = [builder.extract_element(s, ir.Constant(i32, k)) for k in range(lanes)]
-        if lanes == 4:
-            total = builder.fadd(builder.fadd(each[0], each[1]), builder.fadd(each[2], each[3]))
-        else:
-            total = builder.fadd(each[0], each[1])
-        return builder.fadd(zero, total)
+        return h.einsum_total(builder.load(dot))
+
+    return signature, codegen
+
+
+@_intrinsic
+def _forward_step(
+    typingctx: Any, x: Any, a: Any, b: Any, c: Any, ends: Any, leaf_sums: Any, m_b: Any, m_c: Any,
+    r_c: Any, gamma: Any, beta: Any, xhat: Any, y: Any, centred: Any, scale: Any, shift: Any,
+) -> Any:  # fmt: skip
+    """A step of the row forward's pipeline of three rows, in one pass over each (UNIT values a
+    step): with `centred`, NumPy's pairwise leaves of x[a] (into leaf_sums, as
+    _dots_sums_and_output); einsum's sum of (x[b] - m_b) squared (returned: row b's mean is
+    known, its variance is made); and row c's output (its mean and inverse std known): x-hat[c] =
+    (x[c] - m_c) * r_c, then with `scale` y[c] = x-hat[c] * gamma (+ beta with `shift`). RMSNorm
+    passes zero means (x - 0.0 is x, bit for bit). The three chains of additions and the
+    elementwise work overlap; the forward's loops took each row's sum, squares and output in turn."""
+    signature = x.dtype(
+        x, a, b, c, ends, leaf_sums, m_b, m_c, r_c, gamma, beta, xhat, y, centred, scale, shift
+    )
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        x_type = signature.args[0]
+        h = _Steps(context, builder, x_type)
+        row_a, row_b, row_c = (_intp(context, builder, signature.args[k], args[k]) for k in (1, 2, 3))
+        steps = h.steps(x_type, args[0])
+        pa, pb, pc = (h.row(x_type, args[0], r) for r in (row_a, row_b, row_c))
+        p_xhat = h.row(signature.args[11], args[11], row_c)
+        p_y = h.row(signature.args[12], args[12], row_c)
+        p_gamma, p_beta = (
+            h.vector_data(signature.args[9], args[9]),
+            h.vector_data(signature.args[10], args[10]),
+        )
+        ends_at = context.make_array(signature.args[4])(context, builder, args[4]).data
+        sums_at = context.make_array(signature.args[5])(context, builder, args[5]).data
+        mb, mc, rc = h.splat(args[6]), h.splat(args[7]), h.splat(args[8])
+        dot = cgutils.alloca_once_value(builder, ir.Constant(h.vector, [h.zero] * h.lanes))
+        leaf_state = h.leaf_state()
+
+        def steps_loop(centred: bool, scale: bool, shift: bool) -> None:
+            with cgutils.for_range(builder, steps) as loop:
+                pair = builder.mul(loop.index, h.const(2))
+                at = [pair, builder.add(pair, h.const(1))]  # the step's two vectors of eight
+                if centred:
+                    h.leaves(loop.index, [h.load(pa, k) for k in at], leaf_state, ends_at, sums_at)
+                centred_b = [builder.fsub(h.load(pb, k), mb) for k in at]
+                builder.store(h.einsum_step(builder.load(dot), centred_b, centred_b), dot)
+                for k in at:
+                    t = builder.fmul(builder.fsub(h.load(pc, k), mc), rc)
+                    h.store(t, p_xhat, k)
+                    if scale:
+                        yv = builder.fmul(t, h.load(p_gamma, k))
+                        h.store(builder.fadd(yv, h.load(p_beta, k)) if shift else yv, p_y, k)
+
+        flags = [context.is_true(builder, signature.args[k], args[k]) for k in (13, 14, 15)]
+        _each_case(builder, flags, steps_loop)
+        return h.einsum_total(builder.load(dot))
 
     return signature, codegen
 
@@ -546,6 +636,10 @@ def row_forward(
     zero, eps, one = x.dtype.type(0), x.dtype.type(EPS), x.dtype.type(1.0)
     inv = np.empty(n, x.dtype)
     plan, partial = _pairwise_plan(w), np.empty((64, 4), x.dtype)  # the row sums' (any width)
+    ends = _step_plan(w)
+    if ends.size:
+        _row_forward_in_steps(x, gamma, beta, centred, scale, shift, xhat, y, plan, ends, inv)
+        return inv
     together = _interleaved(x)
     for i in range(0, n, 4):  # four rows at a time, for _einsum_dots
         last = min(i + 4, n)
@@ -592,6 +686,33 @@ def row_forward(
                 for j in range(w):
                     xhat[row, j] = x[row, j] * r
     return inv
+
+
+@kernel
+def _row_forward_in_steps(
+    x: Any, gamma: Any, beta: Any, centred: bool, scale: bool, shift: bool, xhat: Any, y: Any,
+    plan: Any, ends: Any, inv: Any,
+) -> None:  # fmt: skip
+    """row_forward where each leaf of a row's pairwise sum spans whole steps (_step_plan): step t
+    of the pipeline sums row t, squares row t - 1 around its mean and writes row t - 2 (_forward_step).
+    The first two steps and the last two run the stages they lack on rows in range, their results
+    unused: the sums of the last row again, the squares of row 0, and an output of row 0 that step
+    2 writes over (x-hat and y are written, never read)."""
+    n, w = x.shape
+    nf = x.dtype.type(w)
+    zero, eps, one = x.dtype.type(0), x.dtype.type(EPS), x.dtype.type(1.0)
+    leaf_sums, partial = np.empty(ends.size, x.dtype), np.empty(64, x.dtype)
+    m_b, m_c, r_c = zero, zero, zero  # row t - 1's mean; row t - 2's mean and inverse std
+    for t in range(n + 2 if n else 0):
+        a, b, c = min(t, n - 1), min(max(t - 1, 0), n - 1), max(t - 2, 0)
+        q = _forward_step(
+            x, a, b, c, ends, leaf_sums, m_b, m_c, r_c, gamma, beta, xhat, y, centred, scale, shift
+        )
+        r = one / np.sqrt(q / nf + eps)
+        if 1 <= t <= n:
+            inv[b] = r
+        m_c, r_c = m_b, r
+        m_b = (zero + _leaves_added(plan, leaf_sums, partial)) / nf if centred and t < n else zero
 
 
 @kernel

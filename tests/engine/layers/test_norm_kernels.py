@@ -339,13 +339,14 @@ def test_the_step_plan_takes_widths_whose_leaves_are_whole_steps() -> None:
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("w", [16, 48, 128, 160, 512, 1024, 2048])
-def test_the_backward_in_steps_is_the_numpy_steps(dtype: type, w: int) -> None:
-    """Widths the row backward takes a row at a time (_dots_sums_and_output: its sums beside the
-    row before's output): dx and the parameters' gradients against the NumPy steps, each norm and
-    flag, with one, two, five and 37 rows and awkward values mixed in."""
+def test_the_row_kernels_in_steps_are_the_numpy_steps(dtype: type, w: int) -> None:
+    """Widths the row kernels take in steps (the forward's pipeline of three rows, _forward_step;
+    the backward's sums beside the row before's output, _dots_sums_and_output): inv, x-hat, y
+    (apart and in x-hat's array), dx and the parameters' gradients against the NumPy steps, each
+    norm and flag, with one, two, three, five and 37 rows and awkward values mixed in."""
     assert kernels._step_plan(w).size
     rng = np.random.default_rng(w)
-    for n in (1, 2, 5, 37):
+    for n in (1, 2, 3, 5, 37):
         x, g = _values(rng, (n, w), dtype, 0.02), _values(rng, (n, w), dtype, 0.01)
         gamma: Array = (1 + rng.standard_normal(w) * 0.7).astype(dtype)
         beta: Array = (rng.standard_normal(w) * 0.7).astype(dtype)
