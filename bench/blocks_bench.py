@@ -29,8 +29,9 @@ before any output); a bare copy (one read, one write) is ~0.5-0.7 of it (`--step
 one copy" would be a stricter aim than the issue's.
 `--norms-only` times these alone (no experiments).
 
-`--against REV`: beside each norm line, the same layer as app/engine/layers/norm.py was at that git
-revision (loaded from `git show`), timed in the same rounds, the order shuffled each round.
+`--against REV`: beside each norm line, the same layer as app/engine/layers/norm.py and its kernels
+(norm_kernels.py) were at that git revision (loaded from `git show`; the kernels compiled in
+memory, a few seconds), timed in the same rounds, the order shuffled each round.
 
 `--steps`: what the unit and the norms are made of: the unit's two halves, a copy, an in-place
 scaling, and each single NumPy step the norms take (their sums, a subtraction or product with a
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import subprocess
 import time
 from collections.abc import Callable
@@ -93,15 +95,29 @@ def _scaled(norm: Norm) -> Norm:
     return norm
 
 
-def norm_module_at(revision: str) -> ModuleType:
-    """app/engine/layers/norm.py as it was at a git revision, loaded as a module of its own."""
+def _module_at(revision: str, path: str, name: str) -> ModuleType:
+    """A module's source as it was at a git revision, executed as a module of its own (its
+    relative imports: today's modules of its package, but for what is swapped in first)."""
     source = subprocess.run(
-        ["git", "show", f"{revision}:app/engine/layers/norm.py"], check=True, capture_output=True, text=True
+        ["git", "show", f"{revision}:{path}"], check=True, capture_output=True, text=True
     ).stdout
-    module = ModuleType(f"norm_at_{revision}")
-    module.__package__ = Norm.__module__.rpartition(".")[0]  # its relative imports: today's modules
-    exec(compile(source, f"{revision}:app/engine/layers/norm.py", "exec"), module.__dict__)
+    module = ModuleType(f"{name}_at_{revision}")
+    module.__package__ = Norm.__module__.rpartition(".")[0]
+    exec(compile(source, f"{revision}:{path}", "exec"), module.__dict__)
     return module
+
+
+def norm_module_at(revision: str) -> ModuleType:
+    """app/engine/layers/norm.py as it was at a git revision, with the kernels it called then
+    (norm_kernels.py of that revision, compiled in memory), loaded as modules of their own."""
+    package = importlib.import_module(Norm.__module__.rpartition(".")[0])
+    kernels = _module_at(revision, "app/engine/layers/norm_kernels.py", "norm_kernels")
+    today = package.norm_kernels
+    package.norm_kernels = kernels  # what `from . import norm_kernels` finds while norm.py loads
+    try:
+        return _module_at(revision, "app/engine/layers/norm.py", "norm")
+    finally:
+        package.norm_kernels = today
 
 
 # What a network's layer finds in the cache when it runs: the forward's input was just written

@@ -59,15 +59,16 @@ def test_the_bench_sizes_take_the_kernels(samples: int, width: int) -> None:
     for kind, norm_class in norm_module.NORMS.items():
         layer = blocks_bench._scaled(norm_class(width))
         layer.forward(x, keep=True)
-        assert layer._xhat is not None and layer._inv is not None, kind
+        assert layer._src is not None and layer._inv is not None, kind
         assert norm_kernels.fits(x, *layer.params.values()), kind
-        assert norm_kernels.fits(x, layer._xhat, layer._inv, layer.params["gamma"]), kind
+        assert norm_kernels.fits(x, layer._src, layer._inv, layer.params["gamma"]), kind
 
 
 def test_against_times_the_layers_of_a_revision_beside(capsys: pytest.CaptureFixture[str]) -> None:
     """--against REV: each line carries the same layer as it was at REV (here HEAD, in git)."""
     old = blocks_bench.norm_module_at("HEAD")
     assert old is not norm_module and sorted(old.NORMS) == sorted(norm_module.NORMS)
+    assert old.norm_kernels is not norm_kernels and old.norm_kernels.EPS == norm_kernels.EPS  # HEAD's
     blocks_bench.norm_passes("40x1x12", 40, 12, repeats=1, against="HEAD")
     out = capsys.readouterr().out
     assert "shuffled rounds" in out

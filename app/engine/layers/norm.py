@@ -68,7 +68,12 @@ class _Norm:
         if self.shift:
             self.params["beta"] = np.zeros(units, dtype=dtype)
         self.grads: dict[str, Array] = {}
-        self._xhat: Array | None = None
+        # What backward needs, kept by forward(keep=True): x-hat as (src - shift) * scale, shift
+        # and scale None when src is x-hat itself (a scaled layer taken by the kernels keeps its
+        # input x and its statistics instead: an array fewer to write), and 1 / sqrt(var + eps).
+        self._src: Array | None = None
+        self._shift: Array | None = None
+        self._scale: Array | None = None
         self._inv: Array | None = None
 
     def _sum_of_products(self, a: Array, b: Array) -> Array:
@@ -104,7 +109,7 @@ class _Norm:
         identity = self._identity()
         xhat = np.multiply(xhat, inv, out=xhat if self.centred else None)
         if keep:
-            self._xhat, self._inv = xhat, inv
+            self._keep(xhat, None, None, inv)
         if identity:
             return xhat
         # x-hat is kept for backward; without keep, y takes its buffer (when that keeps y's dtype)
@@ -116,22 +121,39 @@ class _Norm:
         return y
 
     def _compiled_forward(self, x: Array, keep: bool) -> Array:
-        """forward by the kernels (a network's C-ordered layers): x-hat and y in one pass over x
-        for LayerNorm and RMSNorm, three reads of x for BatchNorm; y is x-hat at scale 1 and
-        shift 0, and takes x-hat's array when it is not kept."""
+        """forward by the kernels (a network's C-ordered layers): y in one pass over x for
+        LayerNorm and RMSNorm, three reads of x for BatchNorm. y is x-hat itself at scale 1 and
+        shift 0; otherwise x-hat is not written where the kernels make it again in the backward
+        from x and the statistics (BatchNorm, and the row norms at widths taken in steps)."""
         identity = self._identity()
         gamma = self.params["gamma"]
         beta = self.params.get("beta", gamma)  # (unread without a shift)
-        xhat = np.empty(x.shape, x.dtype)
-        y = np.empty(x.shape, x.dtype) if keep and not identity else xhat
+        y = np.empty(x.shape, x.dtype)
         if self.axis == 0:
-            mean, var, inv = norm_kernels.batch_forward(x, gamma, beta, not identity, self.shift, xhat, y)
+            mean, var, inv = norm_kernels.batch_forward(x, gamma, beta, not identity, self.shift, y)
             self._observe(mean.reshape(self._kept), var.reshape(self._kept))
+            shift = mean.reshape(self._kept)
         else:
-            inv = norm_kernels.row_forward(x, gamma, beta, self.centred, not identity, self.shift, xhat, y)
+            remade = identity or norm_kernels.in_steps(x.shape[1])  # x-hat made again, or y
+            xhat = y if not keep or remade else np.empty(x.shape, x.dtype)
+            shift = np.empty(x.shape[0], x.dtype)
+            inv = norm_kernels.row_forward(
+                x, gamma, beta, self.centred, not identity, self.shift, xhat, y, shift
+            )
+            if keep and not remade:
+                self._keep(xhat, None, None, inv.reshape(self._kept))
+                return y
+            shift = shift.reshape(self._kept)
         if keep:
-            self._xhat, self._inv = xhat, inv.reshape(self._kept)
+            kept_inv = inv.reshape(self._kept)
+            if identity:
+                self._keep(y, None, None, kept_inv)
+            else:
+                self._keep(x, shift, kept_inv, kept_inv)
         return y
+
+    def _keep(self, src: Array, shift: Array | None, scale: Array | None, inv: Array) -> None:
+        self._src, self._shift, self._scale, self._inv = src, shift, scale, inv
 
     def _mean(self, x: Array) -> Array | None:
         """x.mean(axis, keepdims=True, dtype=x.dtype) bit for bit (tested), None when not centred."""
@@ -185,12 +207,13 @@ class _Norm:
         return y, xhat
 
     def backward(self, g: Array) -> Array:
-        xhat, inv = self._xhat, self._inv
-        if xhat is None or inv is None:
+        src, inv = self._src, self._inv
+        if src is None or inv is None:
             raise RuntimeError(f"{type(self).__name__}.backward needs forward(x, keep=True) first")
         unscaled = self._unscaled()
-        if norm_kernels.fits(g, xhat, inv, self.params["gamma"]) and g.shape == xhat.shape:
-            return self._compiled_backward(g, xhat, inv, unscaled)
+        if norm_kernels.fits(g, src, inv, self.params["gamma"]) and g.shape == src.shape:
+            return self._compiled_backward(g, src, inv, unscaled)
+        xhat = self._xhat()
         # Other layouts and dtypes: NumPy's whole-array steps.
         n = g.dtype.type(xhat.shape[self.axis])
         gamma_grad: Array | None = None
@@ -234,18 +257,33 @@ class _Norm:
         out *= inv
         return out.astype(g.dtype, copy=False)
 
-    def _compiled_backward(self, g: Array, xhat: Array, inv: Array, unscaled: bool) -> Array:
+    def _xhat(self) -> Array:
+        """x-hat from what forward kept: (src - shift) * scale in src's dtype, NumPy's steps (the
+        kernels' bits: two IEEE operations per value)."""
+        src, shift, scale = self._src, self._shift, self._scale
+        assert src is not None
+        if shift is None or scale is None:
+            return src
+        xhat: Array = np.subtract(src, shift)
+        return np.multiply(xhat, scale, out=xhat)
+
+    def _compiled_backward(self, g: Array, src: Array, inv: Array, unscaled: bool) -> Array:
         """backward by the kernels: dx and the parameters' gradients (when asked) in one pass
-        over g and x-hat for LayerNorm and RMSNorm, two for BatchNorm."""
+        over g and src for LayerNorm and RMSNorm, two for BatchNorm (x-hat made from src)."""
         out = np.empty(g.shape, g.dtype)
         gamma, wanted = self.params["gamma"], self.parameter_gradients
+        plain = self._shift is None or self._scale is None
+        inv = inv.ravel()
+        # (unread when plain: src is x-hat)
+        shift = inv if self._shift is None else self._shift.ravel()
+        scale = inv if self._scale is None else self._scale.ravel()
         if self.axis == 0:
             gamma_grad, beta_grad = norm_kernels.batch_backward(
-                g, xhat, inv.ravel(), gamma, unscaled, wanted, out
+                g, src, shift, scale, plain, inv, gamma, unscaled, wanted, out
             )
         else:
             gamma_grad, beta_grad = norm_kernels.row_backward(
-                g, xhat, inv.ravel(), gamma, self.centred, unscaled, wanted, out
+                g, src, shift, scale, plain, inv, gamma, self.centred, unscaled, wanted, out
             )
         if wanted:
             self.grads["gamma"] = gamma_grad

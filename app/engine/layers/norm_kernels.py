@@ -22,6 +22,7 @@ are LLVM vectors here (numba intrinsics, below): numba's own compilation leaves 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -314,11 +315,14 @@ UNIT = 16  # values a step of _dots_sums_and_output: an einsum block (float32; t
 
 @_intrinsic
 def _dots_sums_and_output(
-    typingctx: Any, g: Any, xhat: Any, row: Any, ends: Any, leaf_sums: Any, out: Any, prev: Any,
+    typingctx: Any, g: Any, src: Any, row: Any, ends: Any, leaf_sums: Any, out: Any, prev: Any,
     m: Any, along: Any, r: Any, gamma: Any, gg: Any, bg: Any, scaled: Any, parameters: Any,
+    plain: Any, src_shift: Any, src_scale: Any, prev_shift: Any, prev_scale: Any,
 ) -> Any:  # fmt: skip
-    """One pass over row `row` of g and x-hat, UNIT values a step, doing at once what the row
-    backward needs of it, with d = g, or g * gamma when `scaled` (then also written to out[row]):
+    """One pass over row `row` of g and src, UNIT values a step, doing at once what the row
+    backward needs of it, with x-hat = (src - src_shift) * src_scale (prev_shift and prev_scale
+    for the row before), or src itself when `plain`, and d = g, or g * gamma when `scaled` (then
+    also written to out[row]):
     einsum's sum of d * x-hat over the row (as _einsum_dots: returned); NumPy's pairwise leaves of
     d's row (each leaf's eight lanes from its first eight values, added as a tree into
     leaf_sums[leaf]; leaf k ends before step ends[k]: leaves start and end at whole steps); with
@@ -327,8 +331,9 @@ def _dots_sums_and_output(
     Separate loops waited on each chain of additions in turn; here the chains and the elementwise
     work share one loop over one stream of each array."""
     signature = g.dtype(
-        g, xhat, row, ends, leaf_sums, out, prev, m, along, r, gamma, gg, bg, scaled, parameters
-    )
+        g, src, row, ends, leaf_sums, out, prev, m, along, r, gamma, gg, bg, scaled, parameters,
+        plain, src_shift, src_scale, prev_shift, prev_scale,
+    )  # fmt: skip
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         g_type, x_type, _, ends_type, sums_type, out_type = signature.args[:6]
@@ -343,8 +348,12 @@ def _dots_sums_and_output(
         sums_at = context.make_array(sums_type)(context, builder, args[4]).data
         dot = cgutils.alloca_once_value(builder, ir.Constant(h.vector, [h.zero] * h.lanes))
         leaf_state = h.leaf_state()
+        shift_v, scale_v, prev_shift_v, prev_scale_v = (h.splat(args[k]) for k in (16, 17, 18, 19))
 
-        def steps_loop(output: bool, scaled: bool, parameters: bool) -> None:
+        def xhat(at: Any, shift: Any, scale: Any, plain: bool) -> Any:
+            return at if plain else builder.fmul(builder.fsub(at, shift), scale)
+
+        def steps_loop(output: bool, scaled: bool, parameters: bool, plain: bool) -> None:
             if output:
                 pp = h.row(out_type, args[5], before) if scaled else h.row(g_type, args[0], before)
                 pxp, po = h.row(x_type, args[1], before), h.row(out_type, args[5], before)
@@ -354,7 +363,8 @@ def _dots_sums_and_output(
                 at = [pair, builder.add(pair, h.const(1))]  # the step's two vectors of eight
                 ds, xs = [], []
                 for k in at:
-                    gv, xv = h.load(pg, k), h.load(px, k)
+                    gv = h.load(pg, k)
+                    xv = xhat(h.load(px, k), shift_v, scale_v, plain)
                     dv = gv
                     if scaled:
                         dv = builder.fmul(gv, h.load(p_gamma, k))
@@ -368,13 +378,16 @@ def _dots_sums_and_output(
                 h.leaves(loop.index, ds, leaf_state, ends_at, sums_at)
                 if output:
                     for k in at:
-                        dv, xv = h.load(pp, k), h.load(pxp, k)
+                        dv = h.load(pp, k)
+                        xv = xhat(h.load(pxp, k), prev_shift_v, prev_scale_v, plain)
                         value = builder.fmul(builder.fsub(builder.fsub(dv, mv), builder.fmul(xv, av)), rv)
                         h.store(value, po, k)
 
         has_output = builder.icmp_signed(">=", before, h.const(0))
-        scaled, parameters = (context.is_true(builder, signature.args[k], args[k]) for k in (13, 14))
-        _each_case(builder, [has_output, scaled, parameters], steps_loop)
+        scaled, parameters, plain = (
+            context.is_true(builder, signature.args[k], args[k]) for k in (13, 14, 15)
+        )
+        _each_case(builder, [has_output, scaled, parameters, plain], steps_loop)
         return h.einsum_total(builder.load(dot))
 
     return signature, codegen
@@ -383,18 +396,16 @@ def _dots_sums_and_output(
 @_intrinsic
 def _forward_step(
     typingctx: Any, x: Any, a: Any, b: Any, c: Any, ends: Any, leaf_sums: Any, m_b: Any, m_c: Any,
-    r_c: Any, gamma: Any, beta: Any, xhat: Any, y: Any, centred: Any, scale: Any, shift: Any,
+    r_c: Any, gamma: Any, beta: Any, y: Any, centred: Any, scale: Any, shift: Any,
 ) -> Any:  # fmt: skip
     """A step of the row forward's pipeline of three rows, in one pass over each (UNIT values a
     step): with `centred`, NumPy's pairwise leaves of x[a] (into leaf_sums, as
     _dots_sums_and_output); einsum's sum of (x[b] - m_b) squared (returned: row b's mean is
-    known, its variance is made); and row c's output (its mean and inverse std known): x-hat[c] =
-    (x[c] - m_c) * r_c, then with `scale` y[c] = x-hat[c] * gamma (+ beta with `shift`). RMSNorm
+    known, its variance is made); and row c's output (its mean and inverse std known): y[c] =
+    x-hat[c] = (x[c] - m_c) * r_c, or with `scale` x-hat[c] * gamma (+ beta with `shift`). RMSNorm
     passes zero means (x - 0.0 is x, bit for bit). The three chains of additions and the
     elementwise work overlap; the forward's loops took each row's sum, squares and output in turn."""
-    signature = x.dtype(
-        x, a, b, c, ends, leaf_sums, m_b, m_c, r_c, gamma, beta, xhat, y, centred, scale, shift
-    )
+    signature = x.dtype(x, a, b, c, ends, leaf_sums, m_b, m_c, r_c, gamma, beta, y, centred, scale, shift)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         x_type = signature.args[0]
@@ -402,8 +413,7 @@ def _forward_step(
         row_a, row_b, row_c = (_intp(context, builder, signature.args[k], args[k]) for k in (1, 2, 3))
         steps = h.steps(x_type, args[0])
         pa, pb, pc = (h.row(x_type, args[0], r) for r in (row_a, row_b, row_c))
-        p_xhat = h.row(signature.args[11], args[11], row_c)
-        p_y = h.row(signature.args[12], args[12], row_c)
+        p_y = h.row(signature.args[11], args[11], row_c)
         p_gamma, p_beta = (
             h.vector_data(signature.args[9], args[9]),
             h.vector_data(signature.args[10], args[10]),
@@ -424,12 +434,12 @@ def _forward_step(
                 builder.store(h.einsum_step(builder.load(dot), centred_b, centred_b), dot)
                 for k in at:
                     t = builder.fmul(builder.fsub(h.load(pc, k), mc), rc)
-                    h.store(t, p_xhat, k)
                     if scale:
-                        yv = builder.fmul(t, h.load(p_gamma, k))
-                        h.store(builder.fadd(yv, h.load(p_beta, k)) if shift else yv, p_y, k)
+                        t = builder.fmul(t, h.load(p_gamma, k))
+                        t = builder.fadd(t, h.load(p_beta, k)) if shift else t
+                    h.store(t, p_y, k)
 
-        flags = [context.is_true(builder, signature.args[k], args[k]) for k in (13, 14, 15)]
+        flags = [context.is_true(builder, signature.args[k], args[k]) for k in (12, 13, 14)]
         _each_case(builder, flags, steps_loop)
         return h.einsum_total(builder.load(dot))
 
@@ -577,12 +587,13 @@ def _row_sums(a: Any, r0: int, r1: int, r2: int, r3: int, plan: Any, partial: An
 
 
 @kernel
-def batch_forward(x: Any, gamma: Any, beta: Any, scale: bool, shift: bool, xhat: Any, y: Any) -> Any:
+def batch_forward(x: Any, gamma: Any, beta: Any, scale: bool, shift: bool, y: Any) -> Any:
     """BatchNorm's forward over a C-ordered (n, w) x: returns (mean, var, inv) per unit and writes
-    x-hat = (x - mean) * inv and, with `scale`, y = x-hat * gamma (+ beta with `shift`); xhat and
-    y may be one array (y written last). Three reads of x: its sums, its squares around the mean,
-    the output. (Each flag picks a loop of its own: a test inside a loop kept LLVM from
-    vectorizing it. No helper takes an array inside a loop: each call counts its references.)"""
+    y = x-hat = (x - mean) * inv, or with `scale` y = x-hat * gamma (+ beta with `shift`; x-hat
+    itself is not kept: a backward makes it again from x, mean and inv, the same bits). Three
+    reads of x: its sums, its squares around the mean, the output. (Each flag picks a loop of its
+    own: a test inside a loop kept LLVM from vectorizing it. No helper takes an array inside a
+    loop: each call counts its references.)"""
     n, w = x.shape
     nf = x.dtype.type(n)
     # The column sums take four rows a loop up to INTERLEAVE_BYTES (each column's running sum in a
@@ -611,26 +622,26 @@ def batch_forward(x: Any, gamma: Any, beta: Any, scale: bool, shift: bool, xhat:
     for i in range(n):
         if scale and shift:
             for j in range(w):
-                t = (x[i, j] - mean[j]) * inv[j]
-                xhat[i, j] = t
-                y[i, j] = t * gamma[j] + beta[j]
+                y[i, j] = ((x[i, j] - mean[j]) * inv[j]) * gamma[j] + beta[j]
         elif scale:
             for j in range(w):
-                t = (x[i, j] - mean[j]) * inv[j]
-                xhat[i, j] = t
-                y[i, j] = t * gamma[j]
+                y[i, j] = ((x[i, j] - mean[j]) * inv[j]) * gamma[j]
         else:
             for j in range(w):
-                xhat[i, j] = (x[i, j] - mean[j]) * inv[j]
+                y[i, j] = (x[i, j] - mean[j]) * inv[j]
     return mean, var, inv
 
 
 @kernel
 def row_forward(
-    x: Any, gamma: Any, beta: Any, centred: bool, scale: bool, shift: bool, xhat: Any, y: Any
+    x: Any, gamma: Any, beta: Any, centred: bool, scale: bool, shift: bool, xhat: Any, y: Any, means: Any
 ) -> Any:
     """LayerNorm's (centred) or RMSNorm's forward, a row at a time while it is in cache: returns
-    inv per sample and writes x-hat (and y with `scale`), as batch_forward. One read of x."""
+    inv per sample, writes each sample's mean into `means` (0 for RMSNorm) and y = x-hat, or with
+    `scale` y = x-hat * gamma (+ beta with `shift`), as batch_forward. Where the width is taken
+    in steps (in_steps) x-hat is not written (a backward makes it again from x, the means and
+    inv, the same bits); otherwise also into `xhat` (which may be y's array: y is written last).
+    One read of x."""
     n, w = x.shape
     nf = x.dtype.type(w)
     zero, eps, one = x.dtype.type(0), x.dtype.type(EPS), x.dtype.type(1.0)
@@ -638,7 +649,7 @@ def row_forward(
     plan, partial = _pairwise_plan(w), np.empty((64, 4), x.dtype)  # the row sums' (any width)
     ends = _step_plan(w)
     if ends.size:
-        _row_forward_in_steps(x, gamma, beta, centred, scale, shift, xhat, y, plan, ends, inv)
+        _row_forward_in_steps(x, gamma, beta, centred, scale, shift, y, plan, ends, inv, means)
         return inv
     together = _interleaved(x)
     for i in range(0, n, 4):  # four rows at a time, for _einsum_dots
@@ -651,10 +662,13 @@ def row_forward(
                 sums = _row_sums(x, i, r1, r2, r3, plan, partial, together)
             for row in range(i, last):
                 m = (zero + sums[row - i]) / nf
+                means[row] = m
                 for j in range(w):
                     xhat[row, j] = x[row, j] - m
             q = _einsum_dots(xhat, xhat, i, r1, r2, r3, together)
         else:
+            for row in range(i, last):
+                means[row] = zero
             q = _einsum_dots(x, x, i, r1, r2, r3, together)
         for row in range(i, last):  # x-hat = (x - mean or x) * inv, and y from it in the same loop
             r = one / np.sqrt(q[row - i] / nf + eps)
@@ -690,14 +704,14 @@ def row_forward(
 
 @kernel
 def _row_forward_in_steps(
-    x: Any, gamma: Any, beta: Any, centred: bool, scale: bool, shift: bool, xhat: Any, y: Any,
-    plan: Any, ends: Any, inv: Any,
+    x: Any, gamma: Any, beta: Any, centred: bool, scale: bool, shift: bool, y: Any,
+    plan: Any, ends: Any, inv: Any, means: Any,
 ) -> None:  # fmt: skip
     """row_forward where each leaf of a row's pairwise sum spans whole steps (_step_plan): step t
-    of the pipeline sums row t, squares row t - 1 around its mean and writes row t - 2 (_forward_step).
-    The first two steps and the last two run the stages they lack on rows in range, their results
-    unused: the sums of the last row again, the squares of row 0, and an output of row 0 that step
-    2 writes over (x-hat and y are written, never read)."""
+    of the pipeline sums row t, squares row t - 1 around its mean and writes row t - 2
+    (_forward_step). The first two steps and the last two run the stages they lack on rows in
+    range, their results unused: the sums of the last row again, the squares of row 0, and an
+    output of row 0 that step 2 writes over (y is written, never read)."""
     n, w = x.shape
     nf = x.dtype.type(w)
     zero, eps, one = x.dtype.type(0), x.dtype.type(EPS), x.dtype.type(1.0)
@@ -705,47 +719,67 @@ def _row_forward_in_steps(
     m_b, m_c, r_c = zero, zero, zero  # row t - 1's mean; row t - 2's mean and inverse std
     for t in range(n + 2 if n else 0):
         a, b, c = min(t, n - 1), min(max(t - 1, 0), n - 1), max(t - 2, 0)
-        q = _forward_step(
-            x, a, b, c, ends, leaf_sums, m_b, m_c, r_c, gamma, beta, xhat, y, centred, scale, shift
-        )
+        q = _forward_step(x, a, b, c, ends, leaf_sums, m_b, m_c, r_c, gamma, beta, y, centred, scale, shift)
         r = one / np.sqrt(q / nf + eps)
         if 1 <= t <= n:
             inv[b] = r
         m_c, r_c = m_b, r
         m_b = (zero + _leaves_added(plan, leaf_sums, partial)) / nf if centred and t < n else zero
+        if t < n:
+            means[t] = m_b
 
 
 @kernel
 def batch_backward(
-    g: Any, xhat: Any, inv: Any, gamma: Any, unscaled: bool, parameters: bool, out: Any
-) -> Any:
+    g: Any, src: Any, shift: Any, scale: Any, plain: bool, inv: Any, gamma: Any, unscaled: bool,
+    parameters: bool, out: Any,
+) -> Any:  # fmt: skip
     """BatchNorm's dx (into out) and, with `parameters` (or unscaled: dx is made of them), the
-    sums over the batch of g * x-hat and g (gamma's and beta's gradients), returned. With d = g
-    times gamma: dx = ((d - mean(d)) - x-hat * mean(d * x-hat)) * inv. Two reads of g and x-hat."""
+    sums over the batch of g * x-hat and g (gamma's and beta's gradients), returned. x-hat is
+    (src - shift) * scale per unit, the forward's x, mean and inv (the same bits as the x-hat it
+    computed), or, `plain`, src itself. With d = g times gamma: dx = ((d - mean(d)) - x-hat *
+    mean(d * x-hat)) * inv. Two reads of g and src, a row a loop (src comes from memory: four rows
+    a loop read it as four streams, 1.35 passes at 1000 x 512 in blocks_bench against 1.08)."""
     n, w = g.shape
     nf = g.dtype.type(n)
     gg = np.zeros(w, g.dtype)
     bg = np.zeros(w, g.dtype)
     along = np.zeros(w, g.dtype)
     mean = np.zeros(w, g.dtype)
-    # A row a loop (x-hat comes from memory: four rows a loop read it as four streams, 1.35 passes
-    # at 1000 x 512 in blocks_bench against 1.08)
+    # (Each case a loop of its own, `plain` too: a test inside them kept LLVM from vectorizing.)
     for i in range(n):
-        if unscaled:  # d is g: its sums are the parameters' gradients
+        if unscaled and plain:  # d is g: its sums are the parameters' gradients
             for j in range(w):
-                gg[j] = g[i, j] * xhat[i, j] + gg[j]
+                gg[j] = g[i, j] * src[i, j] + gg[j]
                 bg[j] = g[i, j] + bg[j]
-        elif parameters:
+        elif unscaled:
             for j in range(w):
-                gg[j] = g[i, j] * xhat[i, j] + gg[j]
+                gg[j] = g[i, j] * ((src[i, j] - shift[j]) * scale[j]) + gg[j]
+                bg[j] = g[i, j] + bg[j]
+        elif parameters and plain:
+            for j in range(w):
+                gg[j] = g[i, j] * src[i, j] + gg[j]
                 bg[j] = g[i, j] + bg[j]
                 d = g[i, j] * gamma[j]
-                along[j] = d * xhat[i, j] + along[j]
+                along[j] = d * src[i, j] + along[j]
+                mean[j] = d + mean[j]
+        elif parameters:
+            for j in range(w):
+                xh = (src[i, j] - shift[j]) * scale[j]
+                gg[j] = g[i, j] * xh + gg[j]
+                bg[j] = g[i, j] + bg[j]
+                d = g[i, j] * gamma[j]
+                along[j] = d * xh + along[j]
+                mean[j] = d + mean[j]
+        elif plain:
+            for j in range(w):
+                d = g[i, j] * gamma[j]
+                along[j] = d * src[i, j] + along[j]
                 mean[j] = d + mean[j]
         else:
             for j in range(w):
                 d = g[i, j] * gamma[j]
-                along[j] = d * xhat[i, j] + along[j]
+                along[j] = d * ((src[i, j] - shift[j]) * scale[j]) + along[j]
                 mean[j] = d + mean[j]
     if unscaled:
         along = gg / nf
@@ -754,23 +788,34 @@ def batch_backward(
         along = along / nf
         mean = mean / nf
     for i in range(n):
-        if unscaled:
+        if unscaled and plain:
             for j in range(w):
-                out[i, j] = ((g[i, j] - mean[j]) - xhat[i, j] * along[j]) * inv[j]
+                out[i, j] = ((g[i, j] - mean[j]) - src[i, j] * along[j]) * inv[j]
+        elif unscaled:
+            for j in range(w):
+                xh = (src[i, j] - shift[j]) * scale[j]
+                out[i, j] = ((g[i, j] - mean[j]) - xh * along[j]) * inv[j]
+        elif plain:
+            for j in range(w):
+                out[i, j] = ((g[i, j] * gamma[j] - mean[j]) - src[i, j] * along[j]) * inv[j]
         else:
             for j in range(w):
-                out[i, j] = ((g[i, j] * gamma[j] - mean[j]) - xhat[i, j] * along[j]) * inv[j]
+                xh = (src[i, j] - shift[j]) * scale[j]
+                out[i, j] = ((g[i, j] * gamma[j] - mean[j]) - xh * along[j]) * inv[j]
     return gg, bg
 
 
 @kernel
 def row_backward(
-    g: Any, xhat: Any, inv: Any, gamma: Any, centred: bool, unscaled: bool, parameters: bool, out: Any
-) -> Any:
+    g: Any, src: Any, shift: Any, scale: Any, plain: bool, inv: Any, gamma: Any, centred: bool,
+    unscaled: bool, parameters: bool, out: Any,
+) -> Any:  # fmt: skip
     """LayerNorm's (centred) or RMSNorm's dx (into out), a row at a time, and with `parameters`
-    the sums over the batch of g * x-hat and g, returned. dx = ((d - mean(d)) - x-hat * mean(d *
-    x-hat)) * inv per sample (RMSNorm without mean(d)), d = g times gamma (held in out's row
-    until it is replaced). One read of g and x-hat."""
+    the sums over the batch of g * x-hat and g, returned. x-hat is (src - shift) * scale per
+    sample: the forward's x, means and inv (the same bits as the x-hat it computed), or, `plain`,
+    x-hat itself (shift 0 and scale 1). dx = ((d - mean(d)) - x-hat * mean(d * x-hat)) * inv per
+    sample (RMSNorm without mean(d)), d = g times gamma (held in out's row until it is replaced).
+    One read of g and src."""
     n, w = g.shape
     nf = g.dtype.type(w)
     gg = np.zeros(w, g.dtype)
@@ -778,8 +823,16 @@ def row_backward(
     plan, partial = _pairwise_plan(w), np.empty((64, 4), g.dtype)  # the row sums' (any width)
     ends = _step_plan(w)
     if ends.size:
-        _row_backward_in_steps(g, xhat, inv, gamma, centred, unscaled, parameters, out, plan, ends, gg, bg)
+        _row_backward_in_steps(
+            g, src, shift, scale, plain, inv, gamma, centred, unscaled, parameters, out, plan, ends, gg, bg
+        )
         return gg, bg
+    xhat = src
+    if not plain:  # (the layers keep x-hat itself at these widths: in_steps)
+        xhat = np.empty_like(src)
+        for row in range(n):
+            for j in range(w):
+                xhat[row, j] = (src[row, j] - shift[row]) * scale[row]
     # Rows one after another (_einsum_dots and the sums not interleaved): x-hat was kept by the
     # forward pass and has usually left the cache (four rows side by side, LayerNorm's backward at
     # init took 2.20 passes at 1000 x 512 in blocks_bench, one after another 1.27).
@@ -828,8 +881,8 @@ def row_backward(
 
 @kernel
 def _row_backward_in_steps(
-    g: Any, xhat: Any, inv: Any, gamma: Any, centred: bool, unscaled: bool, parameters: bool, out: Any,
-    plan: Any, ends: Any, gg: Any, bg: Any,
+    g: Any, src: Any, shift: Any, scale: Any, plain: bool, inv: Any, gamma: Any, centred: bool,
+    unscaled: bool, parameters: bool, out: Any, plan: Any, ends: Any, gg: Any, bg: Any,
 ) -> None:  # fmt: skip
     """row_backward where each leaf of a row's pairwise sum spans whole steps (_step_plan): a row
     at a time, its sums (_dots_sums_and_output) beside the output of the row before."""
@@ -840,15 +893,18 @@ def _row_backward_in_steps(
     d = g if unscaled else out  # (d, g times gamma, is in out's rows)
     prev, m, along, r = -1, zero, zero, zero
     for row in range(n):
+        before = max(prev, 0)
         dot = _dots_sums_and_output(
-            g, xhat, row, ends, leaf_sums, out, prev, m, along, r, gamma, gg, bg, not unscaled, parameters
-        )
+            g, src, row, ends, leaf_sums, out, prev, m, along, r, gamma, gg, bg, not unscaled, parameters,
+            plain, shift[row], scale[row], shift[before], scale[before],
+        )  # fmt: skip
         # RMSNorm's d - 0.0 is d, bit for bit (-0.0 and NaN too): one formula for both norms
         m = (zero + _leaves_added(plan, leaf_sums, partial)) / nf if centred else zero
         prev, along, r = row, dot / nf, inv[row]
     if prev >= 0:
         for j in range(w):
-            out[prev, j] = ((d[prev, j] - m) - xhat[prev, j] * along) * r
+            xh = src[prev, j] if plain else (src[prev, j] - shift[prev]) * scale[prev]
+            out[prev, j] = ((d[prev, j] - m) - xh * along) * r
 
 
 def fits(*arrays: Array) -> bool:
@@ -866,14 +922,22 @@ def fits(*arrays: Array) -> bool:
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))  # (dtypes: ~0.4 us less a layer than types)
 
 
+@functools.lru_cache(maxsize=256)
+def in_steps(width: int) -> bool:
+    """Whether the row kernels take rows of this width in steps (_step_plan): then the forward
+    writes no x-hat, which a backward makes again from x, the means and inv."""
+    return bool(_step_plan(width).size)
+
+
 def warm_up() -> None:
     """Compile (or load) every kernel for float32 and float64 layers, with each flag's values."""
     for dtype in (np.float32, np.float64):
         x = np.arange(6, dtype=dtype).reshape(3, 2)
         p = np.ones(2, dtype)
+        rows = np.ones(3, dtype)
         for flag in (False, True):
             out = np.empty_like(x)
-            _, _, inv = batch_forward(x, p, p, flag, flag, out, out)
-            inv_rows = row_forward(x, p, p, flag, flag, flag, out, out)
-            batch_backward(x, out, inv, p, flag, flag, np.empty_like(x))
-            row_backward(x, out, inv_rows, p, flag, flag, flag, np.empty_like(x))
+            mean, _, inv = batch_forward(x, p, p, flag, flag, out)
+            inv_rows = row_forward(x, p, p, flag, flag, flag, out, out, rows)
+            batch_backward(x, x, mean, inv, flag, inv, p, flag, flag, np.empty_like(x))
+            row_backward(x, x, rows, inv_rows, flag, inv_rows, p, flag, flag, flag, np.empty_like(x))

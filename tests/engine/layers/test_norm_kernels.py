@@ -239,48 +239,59 @@ def _backward_steps(
 def _row_kernels_are_the_steps(
     x: Array, g: Array, gamma: Array, beta: Array, centred: bool, first: bool, second: bool
 ) -> None:
-    """row_forward (y apart, and y in x-hat's own array) and row_backward against the NumPy steps."""
-    xhat, y = np.empty_like(x), np.empty_like(x)
-    inv = kernels.row_forward(x, gamma, beta, centred, first, second, xhat, y)
+    """row_forward (inv, the means, y, and x-hat where the width is not taken in steps; y in
+    x-hat's own array) and row_backward, from x-hat itself and from x and the statistics, against
+    the NumPy steps."""
+    dt = x.dtype.type
+    xhat, y, means = np.empty_like(x), np.empty_like(x), np.empty(x.shape[0], x.dtype)
+    if not first:  # without a scale, y is x-hat: one array
+        y = xhat
+    inv = kernels.row_forward(x, gamma, beta, centred, first, second, xhat, y, means)
     inv_ref, xhat_ref, y_ref = _row_forward_steps(x, gamma, beta, centred, first, second)
+    means_ref = np.add.reduce(x, axis=1) / dt(x.shape[1]) if centred else np.zeros(x.shape[0], x.dtype)
     same_bits(inv, inv_ref, f"row forward inv, centred {centred}")
-    same_bits(xhat, xhat_ref, f"row forward x-hat, centred {centred}")
-    if first:
-        same_bits(y, y_ref, f"row forward y, centred {centred}")
+    same_bits(means, means_ref, f"row forward means, centred {centred}")
+    same_bits(y, y_ref, f"row forward y, centred {centred}, scale {first}")
+    if first and not kernels.in_steps(x.shape[1]):
+        same_bits(xhat, xhat_ref, f"row forward x-hat, centred {centred}")
     one = np.empty_like(x)  # y in x-hat's own array (forward without keep): y's bits
-    kernels.row_forward(x, gamma, beta, centred, True, second, one, one)
+    kernels.row_forward(x, gamma, beta, centred, True, second, one, one, means)
     same_bits(one, _row_forward_steps(x, gamma, beta, centred, True, second)[2], "row y in place")
-    out = np.empty_like(g)
-    grads = kernels.row_backward(g, xhat, inv, gamma, centred, first, second, out)
-    dx, gamma_grad, beta_grad = _backward_steps(g, xhat, inv, gamma, 1, centred, first)
-    same_bits(out, dx, f"row backward dx, centred {centred}, unscaled {first}")
-    if second:
-        same_bits(grads[0], gamma_grad, "row backward d gamma")
-        same_bits(grads[1], beta_grad, "row backward d beta")
+    dx, gamma_grad, beta_grad = _backward_steps(g, xhat_ref, inv_ref, gamma, 1, centred, first)
+    n = x.shape[0]
+    sources = {"x-hat": (xhat_ref, np.zeros(n, x.dtype), np.ones(n, x.dtype), True)}
+    sources["x and the statistics"] = (x, means_ref, inv_ref, False)
+    for source, (src, shift, scale, plain) in sources.items():
+        out = np.empty_like(g)
+        grads = kernels.row_backward(g, src, shift, scale, plain, inv, gamma, centred, first, second, out)
+        same_bits(out, dx, f"row backward dx from {source}, centred {centred}, unscaled {first}")
+        if second:
+            same_bits(grads[0], gamma_grad, f"row backward d gamma from {source}")
+            same_bits(grads[1], beta_grad, f"row backward d beta from {source}")
 
 
 def _batch_kernels_are_the_steps(
     x: Array, g: Array, gamma: Array, beta: Array, first: bool, second: bool
 ) -> None:
-    """batch_forward (y apart, and y in x-hat's own array) and batch_backward against the steps."""
-    xhat, y = np.empty_like(x), np.empty_like(x)
-    got = kernels.batch_forward(x, gamma, beta, first, second, xhat, y)
+    """batch_forward (its statistics and y) and batch_backward, from x-hat itself and from x and
+    the statistics, against the steps."""
+    y = np.empty_like(x)
+    got = kernels.batch_forward(x, gamma, beta, first, second, y)
     mean, var, inv, xhat_ref, y_ref = _batch_forward_steps(x, gamma, beta, first, second)
     for name, a, b in zip(("mean", "var", "inv"), got, (mean, var, inv), strict=True):
         same_bits(a, b, f"batch forward {name}")
-    same_bits(xhat, xhat_ref, "batch forward x-hat")
-    if first:
-        same_bits(y, y_ref, "batch forward y")
-    one = np.empty_like(x)
-    kernels.batch_forward(x, gamma, beta, True, second, one, one)
-    same_bits(one, _batch_forward_steps(x, gamma, beta, True, second)[4], "batch y in place")
-    out = np.empty_like(g)
-    grads = kernels.batch_backward(g, xhat, inv, gamma, first, second, out)
-    dx, gamma_grad, beta_grad = _backward_steps(g, xhat, inv, gamma, 0, True, first)
-    same_bits(out, dx, f"batch backward dx, unscaled {first}")
-    if first or second:
-        same_bits(grads[0], gamma_grad, "batch backward d gamma")
-        same_bits(grads[1], beta_grad, "batch backward d beta")
+    same_bits(y, y_ref, f"batch forward y, scale {first}")
+    dx, gamma_grad, beta_grad = _backward_steps(g, xhat_ref, inv, gamma, 0, True, first)
+    w = x.shape[1]
+    sources = {"x-hat": (xhat_ref, np.zeros(w, x.dtype), np.ones(w, x.dtype), True)}
+    sources["x and the statistics"] = (x, mean, inv, False)
+    for source, (src, shift, scale, plain) in sources.items():
+        out = np.empty_like(g)
+        grads = kernels.batch_backward(g, src, shift, scale, plain, inv, gamma, first, second, out)
+        same_bits(out, dx, f"batch backward dx from {source}, unscaled {first}")
+        if first or second:
+            same_bits(grads[0], gamma_grad, f"batch backward d gamma from {source}")
+            same_bits(grads[1], beta_grad, f"batch backward d beta from {source}")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
