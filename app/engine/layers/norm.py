@@ -310,9 +310,16 @@ class BatchNorm(_Norm):
         # forward's mean and einsum variance are x.mean(axis=0) and x.var(axis=0) bit for bit
         # (tested): a training step reads x twice less than computing them again.
         if self.track and mean is not None and var is not None:
-            m = self.MOMENTUM
-            self.running_mean = (m * self.running_mean + (1 - m) * mean[0]).astype(mean.dtype)
-            self.running_var = (m * self.running_var + (1 - m) * var[0]).astype(var.dtype)
+            # m * running + (1 - m) * batch with m and 1 - m as values of the dtype (as NumPy
+            # takes a Python float beside an array), each product rounded, then the sum
+            dtype = mean.dtype.type
+            m, rest = dtype(self.MOMENTUM), dtype(1 - self.MOMENTUM)
+            if norm_kernels.fits(mean, var, self.running_mean, self.running_var):
+                self.running_mean = norm_kernels.moved_averages(self.running_mean, mean[0], m, rest)
+                self.running_var = norm_kernels.moved_averages(self.running_var, var[0], m, rest)
+            else:
+                self.running_mean = (m * self.running_mean + rest * mean[0]).astype(mean.dtype)
+                self.running_var = (m * self.running_var + rest * var[0]).astype(var.dtype)
 
     def infer(self, x: Array) -> Array:
         """Evaluation mode: the moving averages instead of the batch's statistics."""

@@ -321,8 +321,8 @@ def _dots_sums_and_output(
 ) -> Any:  # fmt: skip
     """One pass over row `row` of g and src, UNIT values a step, doing at once what the row
     backward needs of it, with x-hat = (src - src_shift) * src_scale (prev_shift and prev_scale
-    for the row before), or src itself when `plain`, and d = g, or g * gamma when `scaled` (then
-    also written to out[row]):
+    for the row before), or src itself when `plain`, and d = g, or g * gamma when `scaled` (made
+    again for the row before's output: a product is cheaper than storing d and reading it back):
     einsum's sum of d * x-hat over the row (as _einsum_dots: returned); NumPy's pairwise leaves of
     d's row (each leaf's eight lanes from its first eight values, added as a tree into
     leaf_sums[leaf]; leaf k ends before step ends[k]: leaves start and end at whole steps); with
@@ -342,7 +342,6 @@ def _dots_sums_and_output(
         before = _intp(context, builder, signature.args[6], args[6])
         steps = h.steps(g_type, args[0])
         pg, px = h.row(g_type, args[0], this), h.row(x_type, args[1], this)
-        pd_out = h.row(out_type, args[5], this)  # d's row, when scaled
         p_gamma, p_gg, p_bg = (h.vector_data(signature.args[k], args[k]) for k in (10, 11, 12))
         ends_at = context.make_array(ends_type)(context, builder, args[3]).data
         sums_at = context.make_array(sums_type)(context, builder, args[4]).data
@@ -355,7 +354,7 @@ def _dots_sums_and_output(
 
         def steps_loop(output: bool, scaled: bool, parameters: bool, plain: bool) -> None:
             if output:
-                pp = h.row(out_type, args[5], before) if scaled else h.row(g_type, args[0], before)
+                pp = h.row(g_type, args[0], before)  # g; d = g * gamma made again when scaled
                 pxp, po = h.row(x_type, args[1], before), h.row(out_type, args[5], before)
                 mv, av, rv = h.splat(args[7]), h.splat(args[8]), h.splat(args[9])
             with cgutils.for_range(builder, steps) as loop:
@@ -368,7 +367,6 @@ def _dots_sums_and_output(
                     dv = gv
                     if scaled:
                         dv = builder.fmul(gv, h.load(p_gamma, k))
-                        h.store(dv, pd_out, k)
                     if parameters:
                         h.store(builder.fadd(builder.fmul(gv, xv), h.load(p_gg, k)), p_gg, k)
                         h.store(builder.fadd(gv, h.load(p_bg, k)), p_bg, k)
@@ -379,6 +377,7 @@ def _dots_sums_and_output(
                 if output:
                     for k in at:
                         dv = h.load(pp, k)
+                        dv = builder.fmul(dv, h.load(p_gamma, k)) if scaled else dv
                         xv = xhat(h.load(pxp, k), prev_shift_v, prev_scale_v, plain)
                         value = builder.fmul(builder.fsub(builder.fsub(dv, mv), builder.fmul(xv, av)), rv)
                         h.store(value, po, k)
@@ -630,6 +629,17 @@ def batch_forward(x: Any, gamma: Any, beta: Any, scale: bool, shift: bool, y: An
             for j in range(w):
                 y[i, j] = (x[i, j] - mean[j]) * inv[j]
     return mean, var, inv
+
+
+@kernel
+def moved_averages(running: Any, batch: Any, momentum: Any, rest: Any) -> Any:
+    """momentum * running + rest * batch, a new array: NumPy's steps for the moving averages
+    (each product rounded to the dtype, then their sum), in one loop instead of four ufuncs and
+    their temporaries. momentum and rest come in as values of the arrays' dtype."""
+    out = np.empty_like(running)
+    for j in range(running.size):
+        out[j] = momentum * running[j] + rest * batch[j]
+    return out
 
 
 @kernel
@@ -890,7 +900,6 @@ def _row_backward_in_steps(
     nf = g.dtype.type(w)
     zero = g.dtype.type(0)
     leaf_sums, partial = np.empty(ends.size, g.dtype), np.empty(64, g.dtype)
-    d = g if unscaled else out  # (d, g times gamma, is in out's rows)
     prev, m, along, r = -1, zero, zero, zero
     for row in range(n):
         before = max(prev, 0)
@@ -904,7 +913,8 @@ def _row_backward_in_steps(
     if prev >= 0:
         for j in range(w):
             xh = src[prev, j] if plain else (src[prev, j] - shift[prev]) * scale[prev]
-            out[prev, j] = ((d[prev, j] - m) - xh * along) * r
+            d = g[prev, j] if unscaled else g[prev, j] * gamma[j]
+            out[prev, j] = ((d - m) - xh * along) * r
 
 
 def fits(*arrays: Array) -> bool:
@@ -940,4 +950,5 @@ def warm_up() -> None:
             mean, _, inv = batch_forward(x, p, p, flag, flag, out)
             inv_rows = row_forward(x, p, p, flag, flag, flag, out, out, rows)
             batch_backward(x, x, mean, inv, flag, inv, p, flag, flag, np.empty_like(x))
+            moved_averages(p, p, dtype(0.9), dtype(0.1))
             row_backward(x, x, rows, inv_rows, flag, inv_rows, p, flag, flag, flag, np.empty_like(x))
