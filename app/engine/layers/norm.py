@@ -10,11 +10,13 @@ at init; RMSNorm has no shift, as in Zhang and Sennrich 2019 and torch.nn.RMSNor
 - RMSNorm: each sample over its units, by its root mean square (no centring).
 
 Forward and backward of a network's layers (C-ordered, one dtype, 2 to 8192 units) run as
-compiled kernels (norm_kernels.py): LayerNorm and RMSNorm a sample at a time while its row is in
-cache, in one pass over the layer; BatchNorm in three reads of x forward and two of g and x-hat
-backward (its statistics need every row first). They add in NumPy's orders, so every answer keeps
-its bits (tests/engine/layers/test_norm.py holds the formulas the layers had, and compares them
-bit for bit). Other layouts and dtypes (a float64 gradient through a float32 layer, a transposed
+compiled kernels (norm_kernels.py): LayerNorm and RMSNorm in one pass over the layer (at widths
+whose pairwise sums split into whole steps of 16 values, 512 say, a pipeline of rows in one
+loop); BatchNorm in three reads of x forward and two of g and x-hat backward (its statistics need
+every row first). A scaled layer keeps its input and statistics rather than writing x-hat: the
+backward kernels make x-hat again as they read it. They add in NumPy's orders, so every answer
+keeps its bits (tests/engine/layers/test_norm.py holds the formulas the layers had, and compares
+them bit for bit). Other layouts and dtypes (a float64 gradient through a float32 layer, a transposed
 or strided array, one unit, wider layers) keep the NumPy steps below: four passes forward (the
 sum, x - mean, the sum of squares, the scaling; RMSNorm two), four to eight backward.
 bench/blocks_bench.py --norms-only measures them in passes over the layer.

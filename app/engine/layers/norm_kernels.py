@@ -18,6 +18,12 @@ NumPy adds in, on a C-ordered (samples, units) array of 2 to 8192 units:
 Elementwise steps are the same IEEE operations in the same order and dtype (a float32 layer stays
 float32: the scalars come in as the layer's dtype). The accumulators NumPy keeps in vector lanes
 are LLVM vectors here (numba intrinsics, below): numba's own compilation leaves such sums scalar.
+
+Where every leaf of a row's pairwise sum starts and ends at a multiple of 16 values (_step_plan:
+widths such as 16, 128, 512, 1024; not 100 or 1000), the row kernels walk each row once, 16
+values a step, running its chains of additions beside each other and beside the elementwise work
+of the row before (_forward_step, _dots_sums_and_output): a loop per chain waited on each in
+turn, and four rows side by side read a layer that comes from memory as four streams.
 """
 
 from __future__ import annotations
