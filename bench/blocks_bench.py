@@ -50,12 +50,14 @@ import argparse
 import contextlib
 import importlib
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +67,7 @@ from app.engine.network.config import ExperimentConfig, make_experiment
 from app.engine.network.experiment import run_experiment
 from app.engine.network.memo import DRAWS
 
-ROUNDS = 30  # rounds of --norms-only at the least (each call flushes the caches: ~3 ms)
+ROUNDS = 30  # rounds of norm_passes at the least (each call flushes the caches: ~3 ms)
 
 
 def config(samples: int, depth: int, width: int, gradients: bool, **arch: object) -> ExperimentConfig:
@@ -109,15 +111,20 @@ def _module_at(revision: str, path: str, name: str) -> ModuleType:
 
 def norm_module_at(revision: str) -> ModuleType:
     """app/engine/layers/norm.py as it was at a git revision, with the kernels it called then
-    (norm_kernels.py of that revision, compiled in memory), loaded as modules of their own."""
-    package = importlib.import_module(Norm.__module__.rpartition(".")[0])
-    kernels = _module_at(revision, "app/engine/layers/norm_kernels.py", "norm_kernels")
+    (norm_kernels.py of that revision, compiled in memory; today's before the kernels existed),
+    loaded as modules of their own."""
+    package: Any = importlib.import_module(Norm.__module__.rpartition(".")[0])
     today = package.norm_kernels
-    package.norm_kernels = kernels  # what `from . import norm_kernels` finds while norm.py loads
+    try:
+        kernels = _module_at(revision, "app/engine/layers/norm_kernels.py", "norm_kernels")
+    except subprocess.CalledProcessError:  # a revision of NumPy-only layers
+        kernels = today
+    # what `from . import norm_kernels` (and `from .norm_kernels import ...`) find while norm.py loads
+    package.norm_kernels = sys.modules[today.__name__] = kernels
     try:
         return _module_at(revision, "app/engine/layers/norm.py", "norm")
     finally:
-        package.norm_kernels = today
+        package.norm_kernels = sys.modules[today.__name__] = today
 
 
 # What a network's layer finds in the cache when it runs: the forward's input was just written
@@ -134,7 +141,7 @@ def _last_level_cache_bytes() -> int:
     """The largest CPU cache's size as Linux reports it (0 when it does not)."""
     sizes = []
     for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, IndexError):
             text = (index / "size").read_text().strip()
             sizes.append(int(text[:-1]) << {"K": 10, "M": 20}[text[-1]] if text[-1] in "KM" else int(text))
     return max(sizes, default=0)

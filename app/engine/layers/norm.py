@@ -12,8 +12,8 @@ at init; RMSNorm has no shift, as in Zhang and Sennrich 2019 and torch.nn.RMSNor
 Forward and backward of a network's layers (C-ordered, one dtype, 2 to 8192 units) run as
 compiled kernels (norm_kernels.py): LayerNorm and RMSNorm in one pass over the layer (at widths
 whose pairwise sums split into whole steps of 16 values, 512 say, a pipeline of rows in one
-loop); BatchNorm in three reads of x forward and two of g and x-hat backward (its statistics need
-every row first). A scaled layer keeps its input and statistics rather than writing x-hat: the
+loop); BatchNorm in three reads of x forward and two of g and x-hat (or x) backward (its
+statistics need every row first). A scaled layer keeps its input and statistics rather than writing x-hat: the
 backward kernels make x-hat again as they read it. They add in NumPy's orders, so every answer
 keeps its bits (tests/engine/layers/test_norm.py holds the formulas the layers had, and compares
 them bit for bit). Other layouts and dtypes (a float64 gradient through a float32 layer, a transposed
@@ -99,6 +99,8 @@ class _Norm:
         return gamma.tobytes() == _constant_bytes(gamma.dtype, gamma.size, 1)
 
     def forward(self, x: Array, keep: bool = False) -> Array:
+        """y for x; with `keep`, what backward needs, which may be x itself (a scaled layer's, as
+        Dense keeps its input): x must not change until backward has run."""
         if norm_kernels.fits(x, *self.params.values()):
             return self._compiled_forward(x, keep)
         # Other layouts and dtypes: four NumPy passes over x (its sum, x - mean, the sum of
@@ -312,16 +314,17 @@ class BatchNorm(_Norm):
         # forward's mean and einsum variance are x.mean(axis=0) and x.var(axis=0) bit for bit
         # (tested): a training step reads x twice less than computing them again.
         if self.track and mean is not None and var is not None:
-            # m * running + (1 - m) * batch with m and 1 - m as values of the dtype (as NumPy
-            # takes a Python float beside an array), each product rounded, then the sum
-            dtype = mean.dtype.type
-            m, rest = dtype(self.MOMENTUM), dtype(1 - self.MOMENTUM)
+            m = self.MOMENTUM
             if norm_kernels.fits(mean, var, self.running_mean, self.running_var):
-                self.running_mean = norm_kernels.moved_averages(self.running_mean, mean[0], m, rest)
-                self.running_var = norm_kernels.moved_averages(self.running_var, var[0], m, rest)
+                # NumPy's steps below where the averages and the batch share a dtype: m and 1 - m
+                # as values of it (a Python float beside an array), each product rounded, the sum
+                dtype = mean.dtype.type
+                moved = functools.partial(norm_kernels.moved_averages, momentum=dtype(m), rest=dtype(1 - m))
+                self.running_mean = moved(self.running_mean, mean[0])
+                self.running_var = moved(self.running_var, var[0])
             else:
-                self.running_mean = (m * self.running_mean + rest * mean[0]).astype(mean.dtype)
-                self.running_var = (m * self.running_var + rest * var[0]).astype(var.dtype)
+                self.running_mean = (m * self.running_mean + (1 - m) * mean[0]).astype(mean.dtype)
+                self.running_var = (m * self.running_var + (1 - m) * var[0]).astype(var.dtype)
 
     def infer(self, x: Array) -> Array:
         """Evaluation mode: the moving averages instead of the batch's statistics."""

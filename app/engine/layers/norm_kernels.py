@@ -46,8 +46,8 @@ cgutils: Any = numba_cgutils
 Array = NDArray[np.floating]
 EPS = 1e-5  # added to the variance, as torch's default
 MAX_UNITS = 8192  # einsum's buffer (NPY_BUFSIZE elements): a wider row is summed in pieces
-INTERLEAVE_BYTES = 4 << 20  # up to this size, four rows side by side (_interleaved); the batch
-# kernels' column sums four rows a loop
+INTERLEAVE_BYTES = 4 << 20  # up to this size, four rows side by side (_interleaved); BatchNorm's
+# forward column sums four rows a loop
 
 
 # numba runs LLVM's loop vectorizer only (its SLP vectorizer is off: numba#8852), which keeps an
@@ -97,6 +97,17 @@ def _each_case(builder: Any, conditions: list[Any], emit: Any, chosen: tuple[boo
             _each_case(builder, conditions[1:], emit, (*chosen, True))
         with no:
             _each_case(builder, conditions[1:], emit, (*chosen, False))
+
+
+def _lanes_added(builder: Any, s: Any, zero: Any) -> Any:
+    """einsum's lanes (a vector of 4 or 2) added pairwise, ((s0 + s1) + (s2 + s3)), onto its +0.0."""
+    i32 = ir.IntType(32)
+    each = [builder.extract_element(s, ir.Constant(i32, k)) for k in range(s.type.count)]
+    if len(each) == 4:
+        total = builder.fadd(builder.fadd(each[0], each[1]), builder.fadd(each[2], each[3]))
+    else:
+        total = builder.fadd(each[0], each[1])
+    return builder.fadd(zero, total)
 
 
 @_intrinsic
@@ -202,15 +213,7 @@ def _einsum_dots(typingctx: Any, a: Any, b: Any, r0: Any, r1: Any, r2: Any, r3: 
                     products = builder.insert_element(products, product, ir.Constant(i32, lane))
                 s = builder.load(sums[q])
                 builder.store(builder.select(used, builder.fadd(products, s), s), sums[q])
-        results = []
-        for q in range(4):
-            s = builder.load(sums[q])
-            each = [builder.extract_element(s, ir.Constant(i32, k)) for k in range(lanes)]
-            if lanes == 4:
-                total = builder.fadd(builder.fadd(each[0], each[1]), builder.fadd(each[2], each[3]))
-            else:
-                total = builder.fadd(each[0], each[1])
-            results.append(builder.fadd(zero, total))
+        results = [_lanes_added(builder, builder.load(sums[q]), zero) for q in range(4)]
         return context.make_tuple(builder, signature.return_type, results)
 
     return signature, codegen
@@ -272,14 +275,7 @@ class _Steps:
         return s
 
     def einsum_total(self, s: Any) -> Any:
-        """einsum's lanes added pairwise, onto its +0.0."""
-        b = self.builder
-        each = [b.extract_element(s, ir.Constant(self.i32, k)) for k in range(self.lanes)]
-        if self.lanes == 4:
-            total = b.fadd(b.fadd(each[0], each[1]), b.fadd(each[2], each[3]))
-        else:
-            total = b.fadd(each[0], each[1])
-        return b.fadd(self.zero, total)
+        return _lanes_added(self.builder, s, self.zero)
 
     def leaves(self, step: Any, values: list[Any], state: tuple[Any, Any, Any], ends: Any, sums: Any) -> None:
         """Add a step's two vectors of eight to the current pairwise leaf's lanes (its first
@@ -316,14 +312,15 @@ class _Steps:
         return self.builder.udiv(self.builder.extract_value(shape, 1), self.const(UNIT))
 
 
-UNIT = 16  # values a step of _dots_sums_and_output: an einsum block (float32; two, float64), two leaf lanes
+UNIT = 16  # values a step of _forward_step and _dots_sums_and_output: an einsum block (float32; two,
+# float64), two vectors of a leaf's eight lanes
 
 
 @_intrinsic
 def _dots_sums_and_output(
     typingctx: Any, g: Any, src: Any, row: Any, ends: Any, leaf_sums: Any, out: Any, prev: Any,
     m: Any, along: Any, r: Any, gamma: Any, gg: Any, bg: Any, scaled: Any, parameters: Any,
-    plain: Any, src_shift: Any, src_scale: Any, prev_shift: Any, prev_scale: Any,
+    plain: Any, centred: Any, src_shift: Any, src_scale: Any, prev_shift: Any, prev_scale: Any,
 ) -> Any:  # fmt: skip
     """One pass over row `row` of g and src, UNIT values a step, doing at once what the row
     backward needs of it, with x-hat = (src - src_shift) * src_scale (prev_shift and prev_scale
@@ -331,14 +328,15 @@ def _dots_sums_and_output(
     again for the row before's output: a product is cheaper than storing d and reading it back):
     einsum's sum of d * x-hat over the row (as _einsum_dots: returned); NumPy's pairwise leaves of
     d's row (each leaf's eight lanes from its first eight values, added as a tree into
-    leaf_sums[leaf]; leaf k ends before step ends[k]: leaves start and end at whole steps); with
-    `parameters`, gg += g * x-hat and bg += g; and, when prev >= 0, the output of the row before:
-    out[prev] = ((d[prev] - m) - x-hat[prev] * along) * r. The width is a multiple of UNIT.
+    leaf_sums[leaf], when `centred`; leaf k ends before step ends[k]: leaves start and end at
+    whole steps); with `parameters`, gg += g * x-hat and bg += g; and, when prev >= 0, the output
+    of the row before: out[prev] = ((d[prev] - m) - x-hat[prev] * along) * r. The width is a
+    multiple of UNIT.
     Separate loops waited on each chain of additions in turn; here the chains and the elementwise
     work share one loop over one stream of each array."""
     signature = g.dtype(
         g, src, row, ends, leaf_sums, out, prev, m, along, r, gamma, gg, bg, scaled, parameters,
-        plain, src_shift, src_scale, prev_shift, prev_scale,
+        plain, centred, src_shift, src_scale, prev_shift, prev_scale,
     )  # fmt: skip
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
@@ -353,12 +351,12 @@ def _dots_sums_and_output(
         sums_at = context.make_array(sums_type)(context, builder, args[4]).data
         dot = cgutils.alloca_once_value(builder, ir.Constant(h.vector, [h.zero] * h.lanes))
         leaf_state = h.leaf_state()
-        shift_v, scale_v, prev_shift_v, prev_scale_v = (h.splat(args[k]) for k in (16, 17, 18, 19))
+        shift_v, scale_v, prev_shift_v, prev_scale_v = (h.splat(args[k]) for k in (17, 18, 19, 20))
 
         def xhat(at: Any, shift: Any, scale: Any, plain: bool) -> Any:
             return at if plain else builder.fmul(builder.fsub(at, shift), scale)
 
-        def steps_loop(output: bool, scaled: bool, parameters: bool, plain: bool) -> None:
+        def steps_loop(output: bool, scaled: bool, parameters: bool, plain: bool, centred: bool) -> None:
             if output:
                 pp = h.row(g_type, args[0], before)  # g; d = g * gamma made again when scaled
                 pxp, po = h.row(x_type, args[1], before), h.row(out_type, args[5], before)
@@ -379,7 +377,8 @@ def _dots_sums_and_output(
                     ds.append(dv)
                     xs.append(xv)
                 builder.store(h.einsum_step(builder.load(dot), ds, xs), dot)
-                h.leaves(loop.index, ds, leaf_state, ends_at, sums_at)
+                if centred:
+                    h.leaves(loop.index, ds, leaf_state, ends_at, sums_at)
                 if output:
                     for k in at:
                         dv = h.load(pp, k)
@@ -389,10 +388,8 @@ def _dots_sums_and_output(
                         h.store(value, po, k)
 
         has_output = builder.icmp_signed(">=", before, h.const(0))
-        scaled, parameters, plain = (
-            context.is_true(builder, signature.args[k], args[k]) for k in (13, 14, 15)
-        )
-        _each_case(builder, [has_output, scaled, parameters, plain], steps_loop)
+        flags = [context.is_true(builder, signature.args[k], args[k]) for k in (13, 14, 15, 16)]
+        _each_case(builder, [has_output, *flags], steps_loop)
         return h.einsum_total(builder.load(dot))
 
     return signature, codegen
@@ -662,11 +659,12 @@ def row_forward(
     nf = x.dtype.type(w)
     zero, eps, one = x.dtype.type(0), x.dtype.type(EPS), x.dtype.type(1.0)
     inv = np.empty(n, x.dtype)
-    plan, partial = _pairwise_plan(w), np.empty((64, 4), x.dtype)  # the row sums' (any width)
+    plan = _pairwise_plan(w)
     ends = _step_plan(w)
     if ends.size:
         _row_forward_in_steps(x, gamma, beta, centred, scale, shift, y, plan, ends, inv, means)
         return inv
+    partial = np.empty((64, 4), x.dtype)  # the row sums' (any width)
     together = _interleaved(x)
     for i in range(0, n, 4):  # four rows at a time, for _einsum_dots
         last = min(i + 4, n)
@@ -830,19 +828,20 @@ def row_backward(
     the sums over the batch of g * x-hat and g, returned. x-hat is (src - shift) * scale per
     sample: the forward's x, means and inv (the same bits as the x-hat it computed), or, `plain`,
     x-hat itself (shift 0 and scale 1). dx = ((d - mean(d)) - x-hat * mean(d * x-hat)) * inv per
-    sample (RMSNorm without mean(d)), d = g times gamma (held in out's row until it is replaced).
-    One read of g and src."""
+    sample (RMSNorm without mean(d)), d = g times gamma (at widths not taken in steps held in out's
+    row until it is replaced). One read of g and src."""
     n, w = g.shape
     nf = g.dtype.type(w)
     gg = np.zeros(w, g.dtype)
     bg = np.zeros(w, g.dtype)
-    plan, partial = _pairwise_plan(w), np.empty((64, 4), g.dtype)  # the row sums' (any width)
+    plan = _pairwise_plan(w)
     ends = _step_plan(w)
     if ends.size:
         _row_backward_in_steps(
             g, src, shift, scale, plain, inv, gamma, centred, unscaled, parameters, out, plan, ends, gg, bg
         )
         return gg, bg
+    partial = np.empty((64, 4), g.dtype)  # the row sums' (any width)
     xhat = src
     if not plain:  # (the layers keep x-hat itself at these widths: in_steps)
         xhat = np.empty_like(src)
@@ -911,7 +910,7 @@ def _row_backward_in_steps(
         before = max(prev, 0)
         dot = _dots_sums_and_output(
             g, src, row, ends, leaf_sums, out, prev, m, along, r, gamma, gg, bg, not unscaled, parameters,
-            plain, shift[row], scale[row], shift[before], scale[before],
+            plain, centred, shift[row], scale[row], shift[before], scale[before],
         )  # fmt: skip
         # RMSNorm's d - 0.0 is d, bit for bit (-0.0 and NaN too): one formula for both norms
         m = (zero + _leaves_added(plan, leaf_sums, partial)) / nf if centred else zero
@@ -925,14 +924,15 @@ def _row_backward_in_steps(
 
 def fits(*arrays: Array) -> bool:
     """The kernels' layout: C-ordered float32 or float64 arrays of one dtype, the first 2-D with 2
-    to MAX_UNITS columns (one column and wider rows are summed in other orders by NumPy; the
-    scale, shift and statistics are read as contiguous vectors; other layouts and mixed dtypes
-    keep norm.py's NumPy steps)."""
+    to MAX_UNITS columns, the vectors (scale, shift, moving averages) as long as its rows (one
+    column and wider rows are summed in other orders by NumPy; vectors are read as contiguous
+    memory; other layouts, lengths and mixed dtypes keep norm.py's NumPy steps)."""
     first = arrays[0]
     dtype = first.dtype
     if first.ndim != 2 or not 2 <= first.shape[1] <= MAX_UNITS or dtype not in _FLOATS:
         return False
-    return all(a.dtype == dtype and a.flags.c_contiguous for a in arrays)
+    width = first.shape[1]  # (a vector of another length: NumPy's steps refuse to broadcast it)
+    return all(a.dtype == dtype and a.flags.c_contiguous and (a.ndim != 1 or a.size == width) for a in arrays)
 
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))  # (dtypes: ~0.4 us less a layer than types)

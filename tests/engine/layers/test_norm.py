@@ -229,25 +229,29 @@ def test_norms_keep_their_bits_with_a_wider_gradient(kind: str) -> None:
     _check(kind, x, 2, scaled=True, grad_dtype=np.float64)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("dtype", "x_dtype"),
+    [(np.float32, np.float32), (np.float64, np.float64), (np.float32, np.float64), (np.float64, np.float32)],
+)
 @pytest.mark.parametrize("width", [1, 2, 64])
-def test_training_batch_norm_keeps_its_running_averages_bits(dtype: type, width: int) -> None:
-    """The moving averages take forward's mean and variance: the old formulas' bits, step by step."""
+def test_training_batch_norm_keeps_its_running_averages_bits(dtype: type, x_dtype: type, width: int) -> None:
+    """The moving averages take forward's mean and variance: the old formulas' bits, step by step
+    (moved_averages where the dtypes agree; a layer fed another dtype keeps NumPy's promotions)."""
     norm = BatchNorm(width, dtype)
     norm.track = True
     rng = np.random.default_rng(4)
     mean: Array = np.zeros(width, dtype)
     var: Array = np.ones(width, dtype)
     for step in range(5):
-        x = _input(rng, (100, width), dtype, "C", special=False)
+        x = _input(rng, (100, width), x_dtype, "C", special=False)
         _, _, _, batch_mean, batch_var = _old_forward(norm, x)
         assert batch_mean is not None
-        mean = (0.9 * mean + (1 - 0.9) * batch_mean[0]).astype(dtype)
-        var = (0.9 * var + (1 - 0.9) * batch_var[0]).astype(dtype)
+        mean = (0.9 * mean + (1 - 0.9) * batch_mean[0]).astype(batch_mean.dtype)
+        var = (0.9 * var + (1 - 0.9) * batch_var[0]).astype(batch_var.dtype)
         norm.forward(x, keep=True)
         _same_bits(norm.running_mean, mean, f"running mean, step {step}")
         _same_bits(norm.running_var, var, f"running variance, step {step}")
-        norm.backward(rng.standard_normal(x.shape).astype(dtype))
+        norm.backward(rng.standard_normal(x.shape).astype(x_dtype))
         _perturb(norm, rng)  # as an optimizer step would: the next forward scales and shifts
 
 
@@ -288,3 +292,15 @@ def test_scale_one_and_shift_zero_are_read_as_before(kind: str, dtype: type) -> 
                 gamma_value,
                 beta_value,
             )
+
+
+@pytest.mark.parametrize("kind", sorted(NORMS))
+def test_a_scaled_layer_refuses_an_input_of_another_width(kind: str) -> None:
+    """A scale and shift of 16 units beside 32 columns: NumPy's broadcasting error, as before the
+    kernels (which read the scale as a vector of the rows' length: `fits` sends them elsewhere)."""
+    layer = NORMS[kind](16)
+    _perturb(layer, np.random.default_rng(0))
+    x = np.ones((4, 32), np.float32)
+    assert not norm_kernels.fits(x, *layer.params.values())
+    with pytest.raises(ValueError, match="broadcast"):
+        layer.forward(x)

@@ -352,9 +352,10 @@ def test_the_step_plan_takes_widths_whose_leaves_are_whole_steps() -> None:
 @pytest.mark.parametrize("w", [16, 48, 128, 160, 512, 1024, 2048])
 def test_the_row_kernels_in_steps_are_the_numpy_steps(dtype: type, w: int) -> None:
     """Widths the row kernels take in steps (the forward's pipeline of three rows, _forward_step;
-    the backward's sums beside the row before's output, _dots_sums_and_output): inv, x-hat, y
-    (apart and in x-hat's array), dx and the parameters' gradients against the NumPy steps, each
-    norm and flag, with one, two, three, five and 37 rows and awkward values mixed in."""
+    the backward's sums beside the row before's output, _dots_sums_and_output): inv, the means, y
+    (apart and in x-hat's array; x-hat itself is not written there), dx and the parameters'
+    gradients from both sources against the NumPy steps, each norm and flag, with one, two, three,
+    five and 37 rows and awkward values mixed in."""
     assert kernels._step_plan(w).size
     rng = np.random.default_rng(w)
     for n in (1, 2, 3, 5, 37):
@@ -399,6 +400,7 @@ def test_fits_takes_a_networks_layers_only() -> None:
     assert not kernels.fits(np.zeros((4, 6), np.float32)[:, ::2], p)
     assert not kernels.fits(x, np.ones(3, np.float64))  # a wider scale: NumPy widens first
     assert not kernels.fits(x, np.ones(6, np.float32)[::2])  # a strided scale: read as a vector
+    assert not kernels.fits(x, np.ones(4, np.float32))  # another length: NumPy's steps refuse it
     assert not kernels.fits(np.zeros((4, 3), np.float16))
     assert not kernels.fits(np.zeros(3, np.float32))
 
