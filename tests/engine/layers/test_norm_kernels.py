@@ -6,6 +6,7 @@ inf, NaN), float32 and float64, sizes around NumPy's blocks of 8, 16 and 128 and
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numba
 import numpy as np
@@ -236,6 +237,36 @@ def _backward_steps(
     return out, gamma_grad, beta_grad
 
 
+Source = tuple[Array, Array, Array, bool]  # what a backward kernel reads: src, shift, scale, plain
+
+
+def _sources(x: Array, xhat: Array, shift: Array, scale: Array) -> dict[str, Source]:
+    """The two forms a layer keeps for its backward: x-hat itself (plain), or its input x with
+    the statistics that make x-hat again, (x - shift) * scale."""
+    count = shift.size
+    plain = (xhat, np.zeros(count, x.dtype), np.ones(count, x.dtype), True)
+    return {"x-hat": plain, "x and the statistics": (x, shift, scale, False)}
+
+
+def _backward_is_the_steps(
+    backward: Any,
+    sources: dict[str, Source],
+    expected: tuple[Array, Array, Array],
+    what: str,
+    gradients: bool,
+) -> None:
+    """backward(src, shift, scale, plain, out) -> the parameters' gradients, from each source:
+    dx (and those gradients) against the NumPy steps' `expected` (dx, d gamma, d beta)."""
+    dx, gamma_grad, beta_grad = expected
+    for source, (src, shift, scale, plain) in sources.items():
+        out = np.empty_like(dx)
+        grads = backward(src, shift, scale, plain, out)
+        same_bits(out, dx, f"{what}: dx from {source}")
+        if gradients:
+            same_bits(grads[0], gamma_grad, f"{what}: d gamma from {source}")
+            same_bits(grads[1], beta_grad, f"{what}: d beta from {source}")
+
+
 def _row_kernels_are_the_steps(
     x: Array, g: Array, gamma: Array, beta: Array, centred: bool, first: bool, second: bool
 ) -> None:
@@ -257,17 +288,15 @@ def _row_kernels_are_the_steps(
     one = np.empty_like(x)  # y in x-hat's own array (forward without keep): y's bits
     kernels.row_forward(x, gamma, beta, centred, True, second, one, one, means)
     same_bits(one, _row_forward_steps(x, gamma, beta, centred, True, second)[2], "row y in place")
-    dx, gamma_grad, beta_grad = _backward_steps(g, xhat_ref, inv_ref, gamma, 1, centred, first)
-    n = x.shape[0]
-    sources = {"x-hat": (xhat_ref, np.zeros(n, x.dtype), np.ones(n, x.dtype), True)}
-    sources["x and the statistics"] = (x, means_ref, inv_ref, False)
-    for source, (src, shift, scale, plain) in sources.items():
-        out = np.empty_like(g)
-        grads = kernels.row_backward(g, src, shift, scale, plain, inv, gamma, centred, first, second, out)
-        same_bits(out, dx, f"row backward dx from {source}, centred {centred}, unscaled {first}")
-        if second:
-            same_bits(grads[0], gamma_grad, f"row backward d gamma from {source}")
-            same_bits(grads[1], beta_grad, f"row backward d beta from {source}")
+    _backward_is_the_steps(
+        lambda src, shift, scale, plain, out: kernels.row_backward(
+            g, src, shift, scale, plain, inv, gamma, centred, first, second, out
+        ),
+        _sources(x, xhat_ref, means_ref, inv_ref),
+        _backward_steps(g, xhat_ref, inv_ref, gamma, 1, centred, first),
+        f"row backward, centred {centred}, unscaled {first}",
+        gradients=second,
+    )
 
 
 def _batch_kernels_are_the_steps(
@@ -281,17 +310,15 @@ def _batch_kernels_are_the_steps(
     for name, a, b in zip(("mean", "var", "inv"), got, (mean, var, inv), strict=True):
         same_bits(a, b, f"batch forward {name}")
     same_bits(y, y_ref, f"batch forward y, scale {first}")
-    dx, gamma_grad, beta_grad = _backward_steps(g, xhat_ref, inv, gamma, 0, True, first)
-    w = x.shape[1]
-    sources = {"x-hat": (xhat_ref, np.zeros(w, x.dtype), np.ones(w, x.dtype), True)}
-    sources["x and the statistics"] = (x, mean, inv, False)
-    for source, (src, shift, scale, plain) in sources.items():
-        out = np.empty_like(g)
-        grads = kernels.batch_backward(g, src, shift, scale, plain, inv, gamma, first, second, out)
-        same_bits(out, dx, f"batch backward dx from {source}, unscaled {first}")
-        if first or second:
-            same_bits(grads[0], gamma_grad, f"batch backward d gamma from {source}")
-            same_bits(grads[1], beta_grad, f"batch backward d beta from {source}")
+    _backward_is_the_steps(
+        lambda src, shift, scale, plain, out: kernels.batch_backward(
+            g, src, shift, scale, plain, inv, gamma, first, second, out
+        ),
+        _sources(x, xhat_ref, mean, inv),
+        _backward_steps(g, xhat_ref, inv, gamma, 0, True, first),
+        f"batch backward, unscaled {first}",
+        gradients=first or second,  # (unscaled, dx is made of them)
+    )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
