@@ -70,12 +70,11 @@ class _Norm:
         if self.shift:
             self.params["beta"] = np.zeros(units, dtype=dtype)
         self.grads: dict[str, Array] = {}
-        # What backward needs, kept by forward(keep=True): x-hat as (src - shift) * scale, shift
-        # and scale None when src is x-hat itself (a scaled layer taken by the kernels keeps its
-        # input x and its statistics instead: an array fewer to write), and 1 / sqrt(var + eps).
+        # What backward needs, kept by forward(keep=True): inv = 1 / sqrt(var + eps), and x-hat as
+        # (src - shift) * inv, shift None when src is x-hat itself (a scaled layer taken by the
+        # kernels keeps its input x and its means instead: an array fewer to write).
         self._src: Array | None = None
         self._shift: Array | None = None
-        self._scale: Array | None = None
         self._inv: Array | None = None
 
     def _sum_of_products(self, a: Array, b: Array) -> Array:
@@ -113,7 +112,7 @@ class _Norm:
         identity = self._identity()
         xhat = np.multiply(xhat, inv, out=xhat if self.centred else None)
         if keep:
-            self._keep(xhat, None, None, inv)
+            self._keep(xhat, None, inv)
         if identity:
             return xhat
         # x-hat is kept for backward; without keep, y takes its buffer (when that keeps y's dtype)
@@ -145,19 +144,19 @@ class _Norm:
                 x, gamma, beta, self.centred, not identity, self.shift, xhat, y, shift
             )
             if keep and not remade:
-                self._keep(xhat, None, None, inv.reshape(self._kept))
+                self._keep(xhat, None, inv.reshape(self._kept))
                 return y
             shift = shift.reshape(self._kept)
         if keep:
             kept_inv = inv.reshape(self._kept)
             if identity:
-                self._keep(y, None, None, kept_inv)
+                self._keep(y, None, kept_inv)
             else:
-                self._keep(x, shift, kept_inv, kept_inv)
+                self._keep(x, shift, kept_inv)
         return y
 
-    def _keep(self, src: Array, shift: Array | None, scale: Array | None, inv: Array) -> None:
-        self._src, self._shift, self._scale, self._inv = src, shift, scale, inv
+    def _keep(self, src: Array, shift: Array | None, inv: Array) -> None:
+        self._src, self._shift, self._inv = src, shift, inv
 
     def _mean(self, x: Array) -> Array | None:
         """x.mean(axis, keepdims=True, dtype=x.dtype) bit for bit (tested), None when not centred."""
@@ -262,25 +261,24 @@ class _Norm:
         return out.astype(g.dtype, copy=False)
 
     def _xhat(self) -> Array:
-        """x-hat from what forward kept: (src - shift) * scale in src's dtype, NumPy's steps (the
+        """x-hat from what forward kept: (src - shift) * inv in src's dtype, NumPy's steps (the
         kernels' bits: two IEEE operations per value)."""
-        src, shift, scale = self._src, self._shift, self._scale
-        assert src is not None
-        if shift is None or scale is None:
+        src, shift, inv = self._src, self._shift, self._inv
+        assert src is not None and inv is not None
+        if shift is None:
             return src
         xhat: Array = np.subtract(src, shift)
-        return np.multiply(xhat, scale, out=xhat)
+        return np.multiply(xhat, inv, out=xhat)
 
     def _compiled_backward(self, g: Array, src: Array, inv: Array, unscaled: bool) -> Array:
         """backward by the kernels: dx and the parameters' gradients (when asked) in one pass
         over g and src for LayerNorm and RMSNorm, two for BatchNorm (x-hat made from src)."""
         out = np.empty(g.shape, g.dtype)
         gamma, wanted = self.params["gamma"], self.parameter_gradients
-        plain = self._shift is None or self._scale is None
+        plain = self._shift is None
         inv = inv.ravel()
-        # (unread when plain: src is x-hat)
-        shift = inv if self._shift is None else self._shift.ravel()
-        scale = inv if self._scale is None else self._scale.ravel()
+        shift = inv if self._shift is None else self._shift.ravel()  # (unread when plain)
+        scale = inv  # x-hat = (x - shift) * inv
         if self.axis == 0:
             gamma_grad, beta_grad = norm_kernels.batch_backward(
                 g, src, shift, scale, plain, inv, gamma, unscaled, wanted, out
