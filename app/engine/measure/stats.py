@@ -104,7 +104,7 @@ def float32_gap(low: float, high: float) -> float:
 def _shift(limit: float, *values: float) -> int:
     """0 when max |values| is within [1 / limit, limit] (or 0); otherwise the k that brings it
     into [0.5, 1) as max |values| * 2**k."""
-    magnitude = max(abs(v) for v in values)
+    magnitude = max(map(abs, values))
     if magnitude == 0.0 or 1.0 / limit <= magnitude <= limit:
         return 0
     return -math.frexp(magnitude)[1]

@@ -765,6 +765,35 @@ def test_experiment_spread_in_a_forked_process() -> None:
         child.join(timeout=10)
 
 
+def test_in_line_tasks_return_futures_already_done() -> None:
+    """The in-line executor's futures hold the task's result and behave as a finished Future: no
+    waiting, no cancelling, callbacks at once, and no second result."""
+    ran: list[int] = []
+
+    def task(a: int, b: int = 0) -> int:
+        ran.append(a + b)
+        return a + b
+
+    future = experiment._InLine().submit(task, 2, b=3)
+    assert ran == [5]  # run at submit, in the caller's thread
+    assert future.done() and not future.running() and not future.cancelled()
+    assert future.result() == 5 and future.result(timeout=0) == 5 and future.exception() is None
+    assert not future.cancel()
+    seen: list[object] = []
+    future.add_done_callback(lambda done: seen.append(done.result()))
+    assert seen == [5]
+    with pytest.raises(RuntimeError, match="already done"):
+        future.set_result(6)
+    with pytest.raises(RuntimeError, match="already done"):
+        future.set_exception(ValueError())
+    with pytest.raises(ValueError, match="raised at once"):  # a task's error reaches the submitter
+        experiment._InLine().submit(_raises)
+
+
+def _raises() -> None:
+    raise ValueError("raised at once")
+
+
 def _counting_forward(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Patches experiment.forward to record the position of every run it computes."""
     positions: list[int] = []
