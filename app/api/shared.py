@@ -64,23 +64,26 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 async def answer_values(
-    values: codec.DecodedQuery, settings: Settings, runner: Runner, query: str | None = None
+    values: codec.DecodedQuery, settings: Settings, runner: Runner
 ) -> tuple[Answer, bool]:
     """Validate, bound, then run (or find in the cache): the one path of every experiment
     endpoint. Raises ConfigError (a BudgetError when over a limit) before any work starts, and
-    OverloadedError when the server is full. `query`, the share query as typed, is remembered
-    so that the same link is answered from the cache without decoding it again."""
+    OverloadedError when the server is full."""
     config = codec.to_experiment(values)
     cost = check_limits(config, settings.limits)
-    return await runner.answer(config, cost.macs, None if query is None else (query, settings.limits))
+    return await runner.answer(config, cost.macs)
 
 
 async def answer_query(query: str, settings: Settings, runner: Runner) -> tuple[Answer, bool]:
-    """`answer_values` of a share query; raises ConfigError (a CodecError) for a bad link."""
+    """`answer_values` of a share query; raises ConfigError (a CodecError) for a bad link. The
+    query, as typed, is remembered so that the same link is answered from the cache without
+    decoding it again; its checks come from checked_link, which the HTTP protocol's refusal
+    check has just made (a link met with another seed is not decoded again)."""
     cached = runner.cached_query(query, settings.limits)
     if cached is not None:
         return cached, True
-    return await answer_values(codec.decode(query), settings, runner, query)
+    config, macs = checked_link(query, settings.limits)
+    return await runner.answer(config, macs, (query, settings.limits))
 
 
 def query_refusal(query: str, settings: Settings, runner: Runner) -> OverloadedError | None:

@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app import codec
+from app.api.payload import result_dict, to_json
 from app.api.shared import checked_link
 from app.engine.network.cost import Limits, check_limits
+from app.engine.network.experiment import run_experiment
 from app.engine.params import ConfigError
+from app.main import create_app
 from app.presets import PRESETS
+from app.settings import Settings
 
 LINKS = [
     *(preset.query for preset in PRESETS.values()),
@@ -66,3 +73,24 @@ def test_checked_link_checks_each_limits_apart() -> None:
     with pytest.raises(ConfigError) as raised:
         checked_link(link.replace("seed=1", "seed=2"), Limits(max_depth=3))
     assert raised.value.field == "runs[0].depth"
+
+
+def test_a_link_asked_with_a_new_seed_is_not_decoded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flood a server meets (one link, ever new seeds) is decoded once, and each answer is
+    still the decoded link's own."""
+    link = "depth=2&width=6&samples=9&run=relu,he_normal&run=tanh,xavier,seed:5"
+    decoded: list[str] = []
+    decode = codec.decode
+
+    def counting(query: str) -> codec.DecodedQuery:
+        decoded.append(query)
+        return decode(query)
+
+    monkeypatch.setattr(codec, "decode", counting)
+    with TestClient(create_app(Settings())) as client:
+        answers = [client.get(f"/api/v1/simulate?{link}&seed={seed}") for seed in (41, 42, 43)]
+    assert [a.status_code for a in answers] == [200] * 3
+    assert decoded == [f"{link}&seed=41"]
+    for seed, answer in zip((41, 42, 43), answers, strict=True):
+        config = codec.to_experiment(decode(f"{link}&seed={seed}"))
+        assert answer.json() == json.loads(to_json(result_dict(run_experiment(config))))
