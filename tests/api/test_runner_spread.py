@@ -1,4 +1,5 @@
-"""The runner spreads an experiment over two threads only while it runs alone in the engines."""
+"""The runner spreads an experiment over two threads only while it runs alone in the engines, and
+hands each engine its next experiment ahead of its turn."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from pathlib import Path
 
 from app import codec
-from app.api.runner import SPREAD_THREADS, Answer, Runner
+from app.api.runner import QUEUED_PER_ENGINE, SPREAD_THREADS, Answer, Runner
 from app.engine.network.config import ExperimentConfig
 from app.engine.network.experiment import threads_asked
 from tests.event_loop import run as run_async
@@ -51,6 +52,35 @@ def test_runner_spreads_only_an_experiment_alone_in_the_engines() -> None:
 
         assert run_async(scenario()) == [str(SPREAD_THREADS).encode(), b"1", str(SPREAD_THREADS).encode()]
         assert runner._active == 0
+    finally:
+        _flag(held).unlink(missing_ok=True)
+        runner.close()
+
+
+def test_runner_hands_each_engine_its_next_experiment_ahead() -> None:
+    """With one engine busy, the next experiment already waits in the engine's pipe (it starts
+    there when the first ends, without a round trip through the server); the one after waits in
+    the server, its cost still counted."""
+    assert QUEUED_PER_ENGINE == 1
+    held = 2_000_001 + 2 * (time.monotonic_ns() % 10**6)
+    runner = Runner(1 << 20, 1, 10**12, work=_threads_answer)
+    try:
+
+        async def scenario() -> tuple[list[int], list[bytes]]:
+            tasks = [asyncio.ensure_future(runner.answer(_config(seed), 1)) for seed in (held, 6, 8)]
+            deadline = time.monotonic() + 60
+            while runner._active < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            seen = [runner._active, runner.pending_macs, len(runner._running)]
+            _flag(held).touch()
+            answers = [answer.json for answer, _ in await asyncio.gather(*tasks)]
+            return seen, answers
+
+        seen, answers = run_async(scenario())
+        assert seen == [2, 3, 3]  # two handed to the engine, the third waiting; all three counted
+        # the first ran alone; the second was handed over beside it, so it runs on one thread
+        assert answers[:2] == [str(SPREAD_THREADS).encode(), b"1"]
+        assert runner._active == 0 and runner.pending_macs == 0
     finally:
         _flag(held).unlink(missing_ok=True)
         runner.close()
