@@ -11,6 +11,9 @@ the server's HTTP handling alone, since the protocol answers it before the app),
 on every request (uncached: the engine runs each time), at `--connections` and then on one
 connection (one request at a time: the latency a user sees). Each experiment line reports its
 throughput as a ratio to /healthz's from the same run, so a noisy machine shifts them alike;
+then, the server stopped, as many processes as it has engines compute the same answers (run, JSON,
+gzip) back to back with no server, and the uncached throughput is printed as a ratio to theirs:
+what the server loses around its engines, apart from what the engines cost on this machine;
 issue 14's targets for the uncached lines are printed beside them (p50 at one connection,
 requests/s at `--connections`). wrk comes from Debian (`bash scripts/install-system-deps.sh
 wrk`). The server's peak RSS is read at the end. With --baseline, the two uncached targets only,
@@ -62,11 +65,15 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import httpx
 
+from app import codec
+from app.api.runner import compute
 from app.presets import PRESETS
+from app.settings import load_settings
 from tests.live import free_port, serve, wait_healthy
 
 # Each wrk thread numbers its requests from its own offset, so no two requests share a seed; a
@@ -456,11 +463,17 @@ def main() -> None:
         rows = [
             ("/healthz", wrk(f"{base}/healthz", args.duration, args.connections)),
             ("saito-compare, cached", wrk(experiment, args.duration, args.connections)),
+        ]
+        cpu = _server_cpu_seconds(server.pid)
+        rows.append(
             (
                 "saito-compare, new seed each",
                 wrk(experiment, args.duration, args.connections, NEW_SEED_SCRIPT.replace("BASE", "0")),
-            ),
-        ]
+            )
+        )
+        # (read before the backlog wrk's closed connections left is drained: those requests were
+        # read, their answers not counted)
+        server_ms = (_server_cpu_seconds(server.pid) - cpu) / max(rows[-1][1].requests, 1) * 1e3
         _drained(experiment)  # else the first requests on one connection wait out that backlog
         rows.append(
             (
@@ -469,6 +482,8 @@ def main() -> None:
             )
         )
         rss, _ = peak_rss_mib(server.pid)
+    engines = load_settings().max_in_flight * args.workers
+    ceiling = engines_alone(engines, args.duration, PRESETS["saito-compare"].query)
 
     baseline = rows[0][1].requests_per_second
     print(
@@ -483,8 +498,56 @@ def main() -> None:
             f"{load.p50_ms:8.1f} {load.p99_ms:8.1f} {load.requests:9d} {load.errors:7d}"
         )
     uncached, alone = rows[2][1], rows[3][1]
-    print(f"server peak RSS {rss:.0f} MiB")
+    print(
+        f"{'engines alone, new seed each':30} {ceiling:9.0f}  ({engines} processes computing answers back to "
+        f"back, no server; new seed each / engines alone: {uncached.requests_per_second / ceiling:.2f})"
+    )
+    print(
+        f"server peak RSS {rss:.0f} MiB; its event loops' CPU (not the engines') per uncached answer "
+        f"at {args.connections} connections: {server_ms:.2f} ms"
+    )
     _targets(uncached, alone, args.connections)
+
+
+def _engine_alone(
+    query: str, first_seed: int, seconds: float, go: Event, out: multiprocessing.connection.Connection
+) -> None:
+    """One engine's work with no server around it: `query`'s answers (compute: run, JSON, gzip,
+    as an engine process makes them) back to back, a new seed each, for `seconds` from `go`;
+    sends how many and the seconds they took."""
+    seeds = iter(range(first_seed, 2**32))
+    for _ in range(3):  # kernels loaded, theory cached, as in a server's warm engine
+        compute(codec.to_experiment(codec.decode(f"{query}&seed={next(seeds)}")))
+    out.send("ready")
+    go.wait()
+    answers, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        compute(codec.to_experiment(codec.decode(f"{query}&seed={next(seeds)}")))
+        answers += 1
+    out.send((answers, time.perf_counter() - start))
+
+
+def engines_alone(processes: int, seconds: float, query: str) -> float:
+    """Answers per second of `processes` processes each computing `query`'s answers back to back
+    (a new seed each), started together: the most a server with that many engines could serve."""
+    context = multiprocessing.get_context("spawn")
+    go = context.Event()
+    pipes = [context.Pipe(duplex=False) for _ in range(processes)]
+    workers = [
+        context.Process(target=_engine_alone, args=(query, 3_000_000_000 + k * 10**7, seconds, go, send))
+        for k, (_, send) in enumerate(pipes)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        for receive, _ in pipes:
+            receive.recv()  # ready
+        go.set()
+        results: list[tuple[int, float]] = [receive.recv() for receive, _ in pipes]
+    finally:
+        for worker in workers:
+            worker.join(timeout=60)
+    return sum(answers for answers, _ in results) / max(elapsed for _, elapsed in results)
 
 
 def _targets(uncached: Load, alone: Load, connections: int) -> None:
