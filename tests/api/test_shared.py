@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from cachetools import LRUCache
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app import codec
+from app.api import shared
 from app.api.payload import result_dict, to_json
 from app.api.shared import checked_link
 from app.engine.network.cost import Limits, check_limits
@@ -87,6 +89,7 @@ def test_a_link_asked_with_a_new_seed_is_not_decoded_again(monkeypatch: pytest.M
         return decode(query)
 
     monkeypatch.setattr(codec, "decode", counting)
+    monkeypatch.setattr(shared, "_CHECKED", LRUCache(maxsize=256))  # no link met before this test
     with TestClient(create_app(Settings())) as client:
         answers = [client.get(f"/api/v1/simulate?{link}&seed={seed}") for seed in (41, 42, 43)]
     assert [a.status_code for a in answers] == [200] * 3
