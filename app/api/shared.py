@@ -75,10 +75,11 @@ async def answer_values(
 
 
 async def answer_query(query: str, settings: Settings, runner: Runner) -> tuple[Answer, bool]:
-    """`answer_values` of a share query; raises ConfigError (a CodecError) for a bad link. The
-    query, as typed, is remembered so that the same link is answered from the cache without
-    decoding it again; its checks come from checked_link, which the HTTP protocol's refusal
-    check has just made (a link met with another seed is not decoded again)."""
+    """The answer to a share query, as answer_values gives it for the decoded link; raises
+    ConfigError (a CodecError) for a bad link. The query, as typed, is remembered so that the
+    same link is answered from the cache without decoding it again; its checks come from
+    checked_link, which the HTTP protocol's refusal check has just made (a link met with another
+    seed is not decoded again)."""
     cached = runner.cached_query(query, settings.limits)
     if cached is not None:
         return cached, True

@@ -61,7 +61,8 @@ def test_runner_hands_each_engine_its_next_experiment_ahead() -> None:
     """With one engine busy, the next experiment already waits in the engine's pipe (it starts
     there when the first ends, without a round trip through the server); the one after waits in
     the server, its cost still counted."""
-    assert QUEUED_PER_ENGINE == 1
+    handed = 1 + QUEUED_PER_ENGINE  # to the one engine: the one it runs and those queued
+    assert handed < 3  # (so the third waits in the server)
     held = 2_000_001 + 2 * (time.monotonic_ns() % 10**6)
     runner = Runner(1 << 20, 1, 10**12, work=_threads_answer)
     try:
@@ -69,7 +70,7 @@ def test_runner_hands_each_engine_its_next_experiment_ahead() -> None:
         async def scenario() -> tuple[list[int], list[bytes]]:
             tasks = [asyncio.ensure_future(runner.answer(_config(seed), 1)) for seed in (held, 6, 8)]
             deadline = time.monotonic() + 60
-            while runner._active < 2 and time.monotonic() < deadline:
+            while runner._active < handed and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
             seen = [runner._active, runner.pending_macs, len(runner._running)]
             _flag(held).touch()
@@ -77,7 +78,7 @@ def test_runner_hands_each_engine_its_next_experiment_ahead() -> None:
             return seen, answers
 
         seen, answers = run_async(scenario())
-        assert seen == [2, 3, 3]  # two handed to the engine, the third waiting; all three counted
+        assert seen == [handed, 3, 3]  # handed to the engine, the third waiting; all three counted
         # the first ran alone; the second was handed over beside it, so it runs on one thread
         assert answers[:2] == [str(SPREAD_THREADS).encode(), b"1"]
         assert runner._active == 0 and runner.pending_macs == 0
