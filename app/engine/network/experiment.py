@@ -145,6 +145,11 @@ class _LayerPlan:
         return LayerResult(self.index, self.units, self.activation, pre, stats, dead, distinct)
 
 
+def _own_grad_extent(work: RunWork, j: int, g: LayerGradient) -> None:
+    """Layer j's dL/dz extent, recorded in the run's work (unless it holds it)."""
+    work.grad_extents[j] = work.grad_extents[j] or scan(g.delta)
+
+
 def _own_extents(work: RunWork, j: int, layer: Layer) -> None:
     """Layer j's extents, recorded in the run's work (unless it holds them): what its row's shared
     ranges are made of."""
@@ -412,11 +417,11 @@ _WORKERS = _Workers(1)  # and the caller: two threads
 
 @dataclass
 class _Lanes:
-    """Where an experiment's tasks run. `chain`: each run's own steps (its next layer and that
-    layer's extents; going back, its next gradient), the critical path; `stats`: the rows'
-    summaries on the ranges the runs share, and the theory. In line (one thread); or the
-    summaries in a thread beside the main thread's products (large layers); or both spread over
-    _WORKERS, a run's steps first."""
+    """Where an experiment's tasks run. `chain`: each run's own steps (its next layer; going back,
+    its next gradient; and their extents, unless scans_aside), the critical path; `stats`: the
+    rows' summaries on the ranges the runs share, and the theory. In line (one thread); or the
+    summaries, extents first, in a thread beside the main thread's products (large layers); or
+    both spread over _WORKERS, a run's steps first."""
 
     chain: Executor
     stats: Executor
@@ -430,6 +435,13 @@ class _Lanes:
     @property
     def chain_in_line(self) -> bool:
         return isinstance(self.chain, _InLine)
+
+    @property
+    def scans_aside(self) -> bool:
+        """Whether a row's extents are scanned in its summaries' task rather than in each run's
+        step: with a summaries' thread of the experiment's own beside the chain (a run's step
+        then carries only what the next layer needs). Spread, each run's step scans its own."""
+        return self.owned is not None
 
     def __enter__(self) -> _Lanes:
         return self
@@ -472,6 +484,9 @@ class _ForwardPass:
             _collect(self.pending.pop(j), self.results)
 
 
+R = TypeVar("R")
+
+
 def _submit_forward_row(lanes: _Lanes, plans: dict[int, _LayerPlan]) -> dict[int, Callable[[], LayerResult]]:
     out: dict[int, Callable[[], LayerResult]] = {}
     for i, plan in plans.items():
@@ -480,7 +495,25 @@ def _submit_forward_row(lanes: _Lanes, plans: dict[int, _LayerPlan]) -> dict[int
     return out
 
 
-R = TypeVar("R")
+def _submit_scanned_row(
+    lanes: _Lanes, config: ExperimentConfig, j: int, works: list[RunWork], row: dict[int, Layer]
+) -> dict[int, Callable[[], LayerResult]]:
+    """Layer j of the runs in `row` as one task in lanes.stats: their extents, then their summaries
+    on the ranges the extents make. With the summaries' thread beside the chain, the scans (a tenth
+    of the chain's time at 4096x512) leave the critical path too."""
+
+    def summarize_row() -> dict[int, LayerResult]:
+        for i, layer in row.items():
+            _own_extents(works[i], j, layer)
+        plans = by_axes(config, row, partial(_plan_layer, config, j, works))
+        return {i: plan.result(plan.pre(), plan.post()) for i, plan in plans.items()}
+
+    done = lanes.stats.submit(summarize_row)
+    return {i: partial(_row_result, lanes, done, i) for i in row}
+
+
+def _row_result(lanes: _Lanes, row: Future[dict[int, R]], i: int) -> R:
+    return lanes.wait(row)[i]
 
 
 def _run_ahead(
@@ -557,7 +590,8 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], lanes: _Lanes) 
 
     def step(i: int, j: int) -> Layer:
         layer = next(streams[i])
-        _own_extents(works[i], j, layer)
+        if not lanes.scans_aside:
+            _own_extents(works[i], j, layer)
         if config.gradients:
             done.kept[i].append(layer)
             if i not in repeated:
@@ -578,7 +612,12 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], lanes: _Lanes) 
     previous: dict[int, Layer] = {}
 
     def summarize_previous(j: int, previous: dict[int, Layer]) -> None:
-        if previous:  # layer j - 1's summaries, while layer j is computed
+        if not previous:
+            return
+        # layer j - 1's summaries, while layer j is computed
+        if lanes.scans_aside:
+            rows[j - 1] = _submit_scanned_row(lanes, config, j - 1, works, previous)
+        else:
             plans = by_axes(config, previous, partial(_plan_layer, config, j - 1, works))
             rows[j - 1] = _submit_forward_row(lanes, plans)
 
@@ -623,7 +662,8 @@ def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, lanes: 
                 upstream = upstream_gradient(run, i, kept[i][-1].a, config.loss)
                 steps[i] = layer_gradients(run, kept[i], x, upstream)
         g = next(steps[i])
-        works[i].grad_extents[j] = works[i].grad_extents[j] or scan(g.delta)
+        if not lanes.scans_aside:
+            _own_grad_extent(works[i], j, g)
         if i in keep:
             works[i].grads[j] = g
         return g
@@ -633,21 +673,35 @@ def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, lanes: 
         parts = {i: works[i].parts_of(j, "grad") for i in grads}
         return gradient_plans(config, grads, extents, parts)  # type: ignore[arg-type]
 
-    rows: dict[int, tuple[dict[int, LayerGradient], dict[int, Future[TensorStats]]]] = {}
+    # per layer: its gradients, and per run a function that waits for its summary
+    rows: dict[int, tuple[dict[int, LayerGradient], dict[int, Callable[[], TensorStats]]]] = {}
     previous: dict[int, LayerGradient] = {}
+
+    def submit_row(j: int, here: dict[int, LayerGradient]) -> None:
+        if not lanes.scans_aside:
+            plans = by_axes(config, here, partial(plans_of, j))
+            rows[j] = (here, {i: partial(lanes.wait, lanes.stats.submit(plan)) for i, plan in plans.items()})
+            return
+
+        def summarize_row() -> dict[int, TensorStats]:  # the extents too, off the critical path
+            for i, g in here.items():
+                _own_grad_extent(works[i], j, g)
+            return {i: plan() for i, plan in by_axes(config, here, partial(plans_of, j)).items()}
+
+        done = lanes.stats.submit(summarize_row)
+        rows[j] = (here, {i: partial(_row_result, lanes, done, i) for i in here})
 
     def summarize_previous(j: int, previous: dict[int, LayerGradient]) -> None:
         if previous:  # layer j + 1's summaries, while layer j is computed
-            plans = by_axes(config, previous, partial(plans_of, j + 1))
-            rows[j + 1] = (previous, {i: lanes.stats.submit(plan) for i, plan in plans.items()})
+            submit_row(j + 1, previous)
 
     def finish(j: int) -> None:
         here, stats = rows.pop(j)
-        for i, s in stats.items():
+        for i, summary in stats.items():
             g = here[i]
             results[i][j] = replace(
                 results[i][j],
-                grad=lanes.wait(s),
+                grad=summary(),
                 weight_grad=WeightGradient(g.weight_norm, g.weight_std, g.grad_data_ratio),
             )
 
@@ -659,9 +713,7 @@ def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, lanes: 
         # every gradient is kept anyway: each run goes ahead, each row is summarized once complete
         ahead = _run_ahead(lanes, step, order, [run.depth for run in config.runs])
         for j in order:
-            here = {i: lanes.wait(future) for i, future in ahead.pop(j).items()}
-            plans = by_axes(config, here, partial(plans_of, j))
-            rows[j] = (here, {i: lanes.stats.submit(plan) for i, plan in plans.items()})
+            submit_row(j, {i: lanes.wait(future) for i, future in ahead.pop(j).items()})
         forward_pass.collect()
         for j in order:
             finish(j)

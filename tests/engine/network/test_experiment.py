@@ -10,6 +10,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from itertools import pairwise
@@ -21,7 +22,7 @@ import pytest
 
 from app.engine.layers.activations import ACTIVATIONS
 from app.engine.layers.initializers import INITIALIZERS
-from app.engine.measure.stats import PERCENTILES, TensorStats
+from app.engine.measure.stats import PERCENTILES, Extent, TensorStats, scan
 from app.engine.network import experiment
 from app.engine.network.backward import LayerGradient, backward, upstream_gradient
 from app.engine.network.config import ExperimentConfig, RunConfig, make_experiment
@@ -678,18 +679,49 @@ def test_experiment_summary_thread_gives_the_same_results(
     assert experiment.threads_asked() == 1
 
 
-def test_experiment_spread_repeated_runs_and_explicit_ranges() -> None:
-    """Spread over two threads, a repeated run's kept work (memo.RUNS) and explicit ranges give
-    the bits of a first request in line."""
+@pytest.mark.parametrize("lanes", ["spread", "summaries' thread"])
+def test_experiment_spread_repeated_runs_and_explicit_ranges(
+    monkeypatch: pytest.MonkeyPatch, lanes: str
+) -> None:
+    """Spread over two threads, or summarized (and scanned) in a thread beside the products, a
+    repeated run's kept work (memo.RUNS) and explicit ranges give the bits of a first request in
+    line."""
     shared = {**SAITO, "samples": 300, "depth": 3, "width": 40}
+    threads = 2 if lanes == "spread" else 1
     for post_range in ((0.0, 1.0), None):
         swept = make_experiment(shared, [{**SWEPT[0], "std": 0.7}, *SWEPT[1:]], post_range=post_range)
         DRAWS.clear()
         first = _bits(run_experiment(swept))
+        if lanes != "spread":
+            monkeypatch.setattr(experiment, "PIPELINE_MACS", 0)
         DRAWS.clear()
-        run_experiment(make_experiment(shared, SWEPT, post_range=post_range), threads=2)
+        run_experiment(make_experiment(shared, SWEPT, post_range=post_range), threads=threads)
         assert len(RUNS) == 3
-        assert _bits(run_experiment(swept, threads=2)) == first  # runs 1 and 2 repeated
+        assert _bits(run_experiment(swept, threads=threads)) == first  # runs 1 and 2 repeated
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("gradients", [True, False])
+def test_experiment_summaries_thread_scans_off_the_chain(
+    monkeypatch: pytest.MonkeyPatch, gradients: bool
+) -> None:
+    """With a summaries' thread beside the products, every extent (each layer's z and a, each
+    dL/dz) is scanned in that thread, none in the caller's, which computes the layers."""
+    monkeypatch.setattr(experiment, "PIPELINE_MACS", 0)
+    scanned_in: list[str] = []
+
+    def recording_scan(x: np.ndarray) -> Extent:
+        scanned_in.append(threading.current_thread().name)
+        return scan(x)
+
+    monkeypatch.setattr(experiment, "scan", recording_scan)
+    DRAWS.clear()
+    config = replace(THREADED, gradients=gradients)
+    run_experiment(config)
+    layers = sum(run.depth for run in config.runs)
+    assert len(scanned_in) == layers * (3 if gradients else 2)
+    assert threading.current_thread().name not in scanned_in
+    assert all(name.startswith("summarize") for name in scanned_in)
 
 
 def test_experiment_spread_experiments_at_once_share_the_workers() -> None:
