@@ -235,6 +235,25 @@ def header() -> None:
         print(f"WARNING: load {load:.2f} > {LOAD_WARNING}: the machine is busy, timings are noisy")
 
 
+UNSTEADY = 1.25  # a baseline whose median repeat is this much slower than its fastest one
+
+
+def unsteady(times: dict[str, list[float]], run: str) -> str | None:
+    """A warning when the bare chain's repeats spread by more than UNSTEADY (median over min): the
+    machine's speed changed during the run (another tenant on the core, a frequency change), and
+    a min over min then pits the engine against the chain's luckiest moment. With it, the ratio
+    of the medians, which such a moment does not set."""
+    bare, engine = times["bare"], times[run]
+    spread = statistics.median(bare) / min(bare)
+    if spread <= UNSTEADY:
+        return None
+    return (
+        f"WARNING: the bare chain's repeats took {min(bare) * 1e3:.0f} to {max(bare) * 1e3:.0f} ms "
+        f"(median / min {spread:.2f}): the machine's speed changed during the run; "
+        f"engine / bare by medians: {statistics.median(engine) / statistics.median(bare):.2f}"
+    )
+
+
 def ms(times: list[float]) -> str:
     return f"{min(times) * 1e3:9.2f} {statistics.median(times) * 1e3:9.2f}"
 
@@ -306,6 +325,9 @@ def main() -> None:
                 f"{experiment_cost(cfg).memory_bytes / MIB:7.0f} {cpu:7.2f}",
                 flush=True,
             )
+            warning = unsteady(times, run)
+            if warning:
+                print(warning, flush=True)
     print(
         "\nms: wall time per run (min and median of `rep` timed repeats, interleaved).\n"
         "bare matmul: a = a @ W per layer, float32, weights pre-drawn (untimed).\n"

@@ -41,3 +41,14 @@ def test_engine_draws_are_the_engines(gradients: bool, warm: bool, monkeypatch: 
             np.testing.assert_array_equal(got, want)
             assert got.dtype == want.dtype
     DRAWS.clear()
+
+
+def test_unsteady_warns_when_the_bare_chains_repeats_spread_and_gives_the_medians_ratio() -> None:
+    steady = {"bare": [1.0, 1.1, 1.2], "relu": [2.0, 2.2, 2.4]}
+    assert engine_bench.unsteady(steady, "relu") is None
+    # the chain fast once (3.1 s) and slow twice, the engine never fast: min over min says 1.83
+    bimodal = {"bare": [3.1, 5.5, 5.6], "relu": [5.67, 5.75, 5.8]}
+    warning = engine_bench.unsteady(bimodal, "relu")
+    assert warning is not None
+    assert "3100 to 5600 ms" in warning and "median / min 1.77" in warning
+    assert warning.endswith("engine / bare by medians: 1.05")
