@@ -144,15 +144,21 @@ class _LayerPlan:
         stats, (dead, distinct) = post
         return LayerResult(self.index, self.units, self.activation, pre, stats, dead, distinct)
 
+    def summarized(self) -> LayerResult:
+        """Both summaries, one after the other, in the caller's thread."""
+        return self.result(self.pre(), self.post())
 
-def _own_grad_extent(work: RunWork, j: int, g: LayerGradient) -> None:
-    """Layer j's dL/dz extent, recorded in the run's work (unless it holds it)."""
+
+def _own_grad_extent(works: list[RunWork], j: int, i: int, g: LayerGradient) -> None:
+    """Run i's layer j dL/dz extent, recorded in its work (unless it holds it)."""
+    work = works[i]
     work.grad_extents[j] = work.grad_extents[j] or scan(g.delta)
 
 
-def _own_extents(work: RunWork, j: int, layer: Layer) -> None:
-    """Layer j's extents, recorded in the run's work (unless it holds them): what its row's shared
-    ranges are made of."""
+def _own_extents(works: list[RunWork], j: int, i: int, layer: Layer) -> None:
+    """Run i's layer j extents, recorded in its work (unless it holds them): what its row's
+    shared ranges are made of."""
+    work = works[i]
     work.pre[j] = work.pre[j] or scan(layer.z)
     work.post[j] = work.post[j] or scan(layer.a)
 
@@ -485,6 +491,7 @@ class _ForwardPass:
 
 
 R = TypeVar("R")
+S = TypeVar("S")
 
 
 def _submit_forward_row(lanes: _Lanes, plans: dict[int, _LayerPlan]) -> dict[int, Callable[[], LayerResult]]:
@@ -496,17 +503,20 @@ def _submit_forward_row(lanes: _Lanes, plans: dict[int, _LayerPlan]) -> dict[int
 
 
 def _submit_scanned_row(
-    lanes: _Lanes, config: ExperimentConfig, j: int, works: list[RunWork], row: dict[int, Layer]
-) -> dict[int, Callable[[], LayerResult]]:
-    """Layer j of the runs in `row` as one task in lanes.stats: their extents, then their summaries
-    on the ranges the extents make. With the summaries' thread beside the chain, the scans (a tenth
+    lanes: _Lanes,
+    row: dict[int, R],
+    scan_own: Callable[[int, R], None],
+    summaries: Callable[[dict[int, R]], dict[int, Callable[[], S]]],
+) -> dict[int, Callable[[], S]]:
+    """A row (a layer, or a layer's gradients, of the runs in `row`) as one task in lanes.stats:
+    each run's extents (scan_own), then the summaries on the ranges they make; per run, a function
+    that waits for its summary. With the summaries' thread beside the chain, the scans (a tenth
     of the chain's time at 4096x512) leave the critical path too."""
 
-    def summarize_row() -> dict[int, LayerResult]:
-        for i, layer in row.items():
-            _own_extents(works[i], j, layer)
-        plans = by_axes(config, row, partial(_plan_layer, config, j, works))
-        return {i: plan.result(plan.pre(), plan.post()) for i, plan in plans.items()}
+    def summarize_row() -> dict[int, S]:
+        for i, item in row.items():
+            scan_own(i, item)
+        return {i: summary() for i, summary in summaries(row).items()}
 
     done = lanes.stats.submit(summarize_row)
     return {i: partial(_row_result, lanes, done, i) for i in row}
@@ -591,7 +601,7 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], lanes: _Lanes) 
     def step(i: int, j: int) -> Layer:
         layer = next(streams[i])
         if not lanes.scans_aside:
-            _own_extents(works[i], j, layer)
+            _own_extents(works, j, i, layer)
         if config.gradients:
             done.kept[i].append(layer)
             if i not in repeated:
@@ -615,11 +625,16 @@ def _forward(config: ExperimentConfig, dtype: type[np.floating], lanes: _Lanes) 
         if not previous:
             return
         # layer j - 1's summaries, while layer j is computed
+        plan = partial(_plan_layer, config, j - 1, works)
         if lanes.scans_aside:
-            rows[j - 1] = _submit_scanned_row(lanes, config, j - 1, works, previous)
+            rows[j - 1] = _submit_scanned_row(
+                lanes,
+                previous,
+                partial(_own_extents, works, j - 1),
+                lambda row: {i: p.summarized for i, p in by_axes(config, row, plan).items()},
+            )
         else:
-            plans = by_axes(config, previous, partial(_plan_layer, config, j - 1, works))
-            rows[j - 1] = _submit_forward_row(lanes, plans)
+            rows[j - 1] = _submit_forward_row(lanes, by_axes(config, previous, plan))
 
     for j in range(depth):
         if not config.gradients and j >= 2:
@@ -663,7 +678,7 @@ def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, lanes: 
                 steps[i] = layer_gradients(run, kept[i], x, upstream)
         g = next(steps[i])
         if not lanes.scans_aside:
-            _own_grad_extent(works[i], j, g)
+            _own_grad_extent(works, j, i, g)
         if i in keep:
             works[i].grads[j] = g
         return g
@@ -678,18 +693,11 @@ def _add_gradients(config: ExperimentConfig, forward_pass: _ForwardPass, lanes: 
     previous: dict[int, LayerGradient] = {}
 
     def submit_row(j: int, here: dict[int, LayerGradient]) -> None:
-        if not lanes.scans_aside:
-            plans = by_axes(config, here, partial(plans_of, j))
-            rows[j] = (here, {i: partial(lanes.wait, lanes.stats.submit(plan)) for i, plan in plans.items()})
-            return
-
-        def summarize_row() -> dict[int, TensorStats]:  # the extents too, off the critical path
-            for i, g in here.items():
-                _own_grad_extent(works[i], j, g)
-            return {i: plan() for i, plan in by_axes(config, here, partial(plans_of, j)).items()}
-
-        done = lanes.stats.submit(summarize_row)
-        rows[j] = (here, {i: partial(_row_result, lanes, done, i) for i in here})
+        plans = partial(by_axes, config, summarize=partial(plans_of, j))
+        if lanes.scans_aside:
+            rows[j] = (here, _submit_scanned_row(lanes, here, partial(_own_grad_extent, works, j), plans))
+        else:
+            rows[j] = (here, {i: partial(lanes.wait, lanes.stats.submit(p)) for i, p in plans(here).items()})
 
     def summarize_previous(j: int, previous: dict[int, LayerGradient]) -> None:
         if previous:  # layer j + 1's summaries, while layer j is computed

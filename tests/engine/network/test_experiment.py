@@ -692,13 +692,13 @@ def test_experiment_spread_repeated_runs_and_explicit_ranges(
         swept = make_experiment(shared, [{**SWEPT[0], "std": 0.7}, *SWEPT[1:]], post_range=post_range)
         DRAWS.clear()
         first = _bits(run_experiment(swept))
-        if lanes != "spread":
-            monkeypatch.setattr(experiment, "PIPELINE_MACS", 0)
-        DRAWS.clear()
-        run_experiment(make_experiment(shared, SWEPT, post_range=post_range), threads=threads)
-        assert len(RUNS) == 3
-        assert _bits(run_experiment(swept, threads=threads)) == first  # runs 1 and 2 repeated
-        monkeypatch.undo()
+        with monkeypatch.context() as patched:
+            if lanes != "spread":  # every experiment gets the summaries' thread
+                patched.setattr(experiment, "PIPELINE_MACS", 0)
+            DRAWS.clear()
+            run_experiment(make_experiment(shared, SWEPT, post_range=post_range), threads=threads)
+            assert len(RUNS) == 3
+            assert _bits(run_experiment(swept, threads=threads)) == first  # runs 1 and 2 repeated
 
 
 @pytest.mark.parametrize("gradients", [True, False])
