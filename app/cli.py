@@ -5,7 +5,8 @@
     initscope report --preset deep-relu-compare --out report.html
     initscope sweep --link "depth=30&run=tanh,xavier" --axis gain=0.5:4:lin:15 --out grid.csv
 
-Exit status: 0 done, 1 the API answered an error or could not be reached, 2 a usage error.
+Exit status: 0 done, 1 the API answered an error or could not be reached, 2 a usage error;
+`serve` stopped by SIGTERM exits 143 (the shell's status for it) after a graceful stop.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -143,7 +145,32 @@ def _compile_kernels() -> None:
     subprocess.run([sys.executable, "-c", f"import {__package__}.engine.warm"], check=False)
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where the process is (like KeyboardInterrupt, past `except Exception`)."""
+
+
 def _serve(args: argparse.Namespace) -> int:
+    """Serve until stopped. On SIGTERM, exit with the shell's status for it (128 + 15), after a
+    normal shutdown.
+
+    uvicorn stops gracefully on SIGTERM (docker stop, systemd, a test's terminate()), then raises
+    the signal again so that the process ends as terminated. With the default action there, the
+    process ended without unwinding or running its exit handlers: the workers' shared folder and
+    the engines' forkserver folder stayed behind in the temporary directory, per server stopped."""
+
+    def unwind(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, unwind)
+    try:
+        return _serve_until_stopped(args)
+    except _Terminated:
+        return 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _serve_until_stopped(args: argparse.Namespace) -> int:
     import uvicorn  # only here: the client commands need nothing but httpx
 
     from .http_protocol import HeaderTimeoutProtocol

@@ -308,3 +308,24 @@ def test_cli_serve_keeps_a_worker_that_is_slow_to_answer() -> None:
         time.sleep(1)
         assert _workers(proc.pid) == workers  # neither killed nor replaced
         assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("options", [(), ("--workers", "2")], ids=["one process", "two workers"])
+def test_cli_serve_stopped_by_sigterm_leaves_nothing_behind(tmp_path: Path, options: tuple[str, ...]) -> None:
+    # uvicorn raises SIGTERM again after its graceful stop; with the default action there the
+    # process ended without unwinding: the workers' shared folder and the engines' forkserver
+    # folder stayed in the temporary directory
+    import httpx
+
+    from tests.live import serve
+
+    with serve(environ={"TMPDIR": str(tmp_path)}, options=options) as (url, proc):
+        httpx.get(f"{url}/api/v1/simulate?{SHARE}", timeout=60).raise_for_status()  # starts the engines
+        assert [p.name.startswith("initscope-") for p in tmp_path.iterdir()].count(True) == 1
+    assert proc.returncode == (143 if not options else 0)  # the shell's status for SIGTERM
+    left = sorted(p.name for p in tmp_path.iterdir())
+    if options:
+        # uvicorn's workers end by the signal itself, past their exit handlers: the forkserver's
+        # folder of the worker that ran engines stays (multiprocessing's, "pymp-")
+        left = [name for name in left if not name.startswith("pymp-")]
+    assert left == []
