@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from functools import cache
+from pathlib import Path
 from typing import get_args
 
 import pytest
@@ -47,6 +48,20 @@ def test_claims_read_as_plain_words(name: str) -> None:
     assert "\n" not in claim.look_at + claim.reason
     assert claim.reason.endswith(".") and ". " not in claim.reason  # one sentence
     assert PRESETS[name].shows == claim.look_at and PRESETS[name].source == claim.source
+    # rows by the names the grid gives them ("BatchNorm"), not the link's identifiers
+    for identifier in _GRID_TYPE_NAMES:
+        assert identifier not in claim.look_at + claim.reason, (identifier, _GRID_TYPE_NAMES[identifier])
+
+
+def _grid_type_names() -> dict[str, str]:
+    """The layer types the grid's row labels rename (static/js/layers.js), as {identifier: name}."""
+    script = (Path(__file__).resolve().parents[1] / "static/js/layers.js").read_text()
+    names = re.search(r"const TYPE_NAMES = \{(.*?)\};", script)
+    assert names is not None
+    return dict(re.findall(r"(\w+): \"([^\"]+)\"", names.group(1)))
+
+
+_GRID_TYPE_NAMES = _grid_type_names()
 
 
 def test_claims_say_where_the_texts_and_the_measurement_disagree() -> None:

@@ -62,7 +62,7 @@ BN_SIGMOID = Claim(
     source=SAITO_BN,
     view=View("grid", "post"),
     look_at="The E1 network (sigmoid, weights std 1) without and with BatchNorm before each sigmoid: the "
-    "activations' U shape at 0 and 1, and what the rows after each batch_norm row look like.",
+    "activations' U shape at 0 and 1, and what the rows after each BatchNorm row look like.",
     verdict="holds",
     reason="Without BN the activations pile up at both ends (58% to 72% of them saturated in every "
     "layer); with BN before each sigmoid at most 0.052% are, and every layer is a bell around the "
@@ -191,7 +191,7 @@ BN_DEEP = Claim(
     "explosion.",
     source=YANG_BN,
     view=View("grid", "grad"),
-    look_at="The gradient dL/dz from the last layer back to layer 1: the batch_norm rows of the BN column "
+    look_at="The gradient dL/dz from the last layer back to layer 1: the BatchNorm rows of the BN column "
     "against the same ReLU stack with He weights and no BN (no theory line for BN: measured only).",
     verdict="holds",
     reason="In 50 ReLU layers with He weights and BatchNorm, dL/dz at layer 1 is 5.3 thousand times its size "
