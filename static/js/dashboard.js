@@ -4,7 +4,7 @@
 // A moving slider redraws live (the link untouched); its release, as any change, commits: the
 // link follows. Every request goes through one LatestOnly: the newest value wins.
 
-import { exportUrl, getCatalog, simulateBody, simulateQuery } from "./api.js";
+import { ApiError, exportUrl, getCatalog, refusedLinkMessage, simulateBody, simulateQuery, withoutRefused } from "./api.js";
 import { ensembleCaption } from "./bands.js";
 import { Controls } from "./controls.js";
 import { renderClaim } from "./claim-box.js";
@@ -550,8 +550,11 @@ function refused() {
 }
 
 /** Ask for an experiment (`body`, or a share `query`) and show it: `live` while a slider moves
- * (drawn only; the figures are not dimmed, the drag itself says they follow), else a commit. */
-async function run({ body, query, live = false, changedAt = state.changedAt }) {
+ * (drawn only; the figures are not dimmed, the drag itself says they follow), else a commit.
+ * A link refused before anything was shown is shown without the parts it was refused for
+ * (`refusals` so far), or else as the default experiment (`instead`), so that the controls are
+ * there to fix it. */
+async function run({ body, query, live = false, changedAt = state.changedAt, refusals = [], instead = false }) {
   const key = body ? JSON.stringify(body) : `?${query}`;
   const request = { body, query, key, commit: !live, changedAt, edits: state.edits };
   if (!live) {
@@ -561,8 +564,15 @@ async function run({ body, query, live = false, changedAt = state.changedAt }) {
   }
   try {
     await apply(await requests.submit(request), request);
+    if (refusals.length) showMessage(refusedLinkMessage(refusals, instead));
   } catch (err) {
     if (err.name === "AbortError") return; // a newer value took its place
+    if (!state.result && query !== undefined && !instead && err instanceof ApiError && err.status === 422) {
+      const { rest, dropped } = withoutRefused(query, err.detail);
+      const more = [...refusals, { message: err.message, dropped }];
+      if (dropped.length) return run({ query: rest, changedAt, refusals: more });
+      return run({ query: defaultShare(), changedAt, refusals: more, instead: true });
+    }
     const after = state.result ? "The figures still show the previous experiment" : "Fix the link, or pick a preset above.";
     // while a slider moves the controls stay under the visitor's hand; its release restores them
     const restored = state.result && !live ? ", and the controls are back to it." : state.result ? "." : "";
@@ -615,6 +625,8 @@ function claimHash(preset) {
   if (!preset.claim?.view) return null;
   return hashOf({ ...viewState(), ...preset.claim.view, layers: preset.claim.view.layers ?? "auto" });
 }
+
+const defaultShare = () => state.catalog.presets.find((p) => p.name === DEFAULT_PRESET).share;
 
 function loadQuery(query) {
   return run({ query });
@@ -713,7 +725,7 @@ async function main() {
   // and plotly's computed layout (axes' lengths in pixels): the first part's, with every part's axes
   Object.defineProperty($("figure"), "_fullLayout", { get: mainFullLayout });
   state.correlation = new CorrelationPanel($("correlation-list"), $("correlation-status"), PLOT_CONFIG);
-  await loadQuery(location.search.slice(1) || state.catalog.presets.find((p) => p.name === DEFAULT_PRESET).share);
+  await loadQuery(location.search.slice(1) || defaultShare());
 }
 
 main();

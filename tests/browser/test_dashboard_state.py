@@ -74,6 +74,35 @@ def test_dashboard_refused_request_keeps_the_previous_experiment_and_says_so(
     expect(page.locator("#status")).to_have_text("")
 
 
+def test_dashboard_refused_link_shows_the_rest_of_it_and_says_what_it_left_out(
+    page: Page, live_server: str, watch: Watch
+) -> None:
+    # a link refused on first load has no previous experiment to fall back to: the page shows
+    # the link without what was refused, so that the controls are there to fix it
+    watch.expect_error("status of 422")
+    open_page(page, f"{live_server}/?depth=100000&width=20&run=relu,he_normal&run=tanh,bogus")
+    message = page.locator("#message")
+    expect(message).to_contain_text("depth: must be between 1 and 10000")
+    expect(message).to_contain_text("unknown init 'bogus'")
+    expect(message).to_contain_text("show the link without depth=100000 and run=tanh,bogus")
+    rest = httpx.get(f"{live_server}/api/v1/simulate?width=20&run=relu,he_normal").json()
+    assert page.evaluate("location.search") == f"?{rest['share']}"
+    assert drawn_totals(page) == [sum(layer["post"]["counts"]) for layer in rest["runs"][0]["layers"]]
+    catalog = httpx.get(f"{live_server}/api/v1/catalog").json()
+    default_depth = next(f["default"] for f in catalog["fields"] if f["name"] == "depth")
+    expect(page.locator('#shared [data-field="depth"]')).to_have_value(str(default_depth))
+    expect(page.locator('#shared [data-field="width"]')).to_have_value("20")
+    expect(page.locator("#runs > fieldset.run")).to_have_count(1)
+
+    # its only run refused: the default experiment, said so
+    open_page(page, f"{live_server}/?run=relu,bogus")
+    expect(message).to_contain_text("unknown init 'bogus'")
+    expect(message).to_contain_text("show the default experiment instead")
+    expect(message).not_to_contain_text("at least one run")
+    assert page.evaluate("location.search") == f"?{PRESETS['saito-compare'].query}"
+    expect(page.locator("#runs > fieldset.run")).to_have_count(3)
+
+
 def test_dashboard_says_where_the_theory_does_not_apply(page: Page, live_server: str, watch: Watch) -> None:
     open_page(page, f"{live_server}/?{PRESETS['dead-relu'].query}#view=grid&kind=pre&log=0&layers=auto")
     notes = page.locator("#notes li")
