@@ -16,8 +16,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -c "import app.engine.warm" & pid=$$!; $(BIN)/python -c "import initscope.engine.warm" && wait $$pid
 	touch $@
 
+# PyTorch (CPU build) for the tests' comparisons with autograd, only where pip finds a wheel of it
+# without downloading one (its find-links): elsewhere those tests skip, since PyPI's torch would
+# be a CUDA build of several GB.
+TORCH ?= 2.13.0
+
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
+	@if $(BIN)/pip install --quiet --no-index --no-deps torch==$(TORCH) 2>/dev/null; then \
+		$(BIN)/pip install --quiet torch==$(TORCH); \
+	else echo "PyTorch $(TORCH) is not at hand without a download: the comparisons with autograd will skip"; fi
 	touch $@
 
 install: $(VENV)/.installed
