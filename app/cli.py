@@ -5,8 +5,8 @@
     initscope report --preset deep-relu-compare --out report.html
     initscope sweep --link "depth=30&run=tanh,xavier" --axis gain=0.5:4:lin:15 --out grid.csv
 
-Exit status: 0 done, 1 the API answered an error or could not be reached, 2 a usage error;
-`serve` stopped by SIGTERM exits 143 (the shell's status for it) after a graceful stop.
+Exit status: 0 done (`serve`: stopped by SIGTERM or Ctrl-C, after a graceful shutdown), 1 the API
+answered an error or could not be reached, 2 a usage error.
 """
 
 from __future__ import annotations
@@ -150,8 +150,8 @@ class _Terminated(BaseException):
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """Serve until stopped. On SIGTERM, exit with the shell's status for it (128 + 15), after a
-    normal shutdown.
+    """Serve until stopped. A SIGTERM is a stop asked for, as Ctrl-C is: after the graceful
+    shutdown the process exits 0, as it does with --workers and on Ctrl-C.
 
     uvicorn stops gracefully on SIGTERM (docker stop, systemd, a test's terminate()), then raises
     the signal again so that the process ends as terminated. With the default action there, the
@@ -165,7 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         return _serve_until_stopped(args)
     except _Terminated:
-        return 128 + signal.SIGTERM
+        return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -322,7 +322,7 @@ def test_cli_serve_stopped_by_sigterm_leaves_nothing_behind(tmp_path: Path, opti
     with serve(environ={"TMPDIR": str(tmp_path)}, options=options) as (url, proc):
         httpx.get(f"{url}/api/v1/simulate?{SHARE}", timeout=60).raise_for_status()  # starts the engines
         assert [p.name.startswith("initscope-") for p in tmp_path.iterdir()].count(True) == 1
-    assert proc.returncode == (143 if not options else 0)  # the shell's status for SIGTERM
+    assert proc.returncode == 0  # a stop asked for, as with --workers and Ctrl-C
     left = sorted(p.name for p in tmp_path.iterdir())
     if options:
         # uvicorn's workers end by the signal itself, past their exit handlers: the forkserver's

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -400,8 +399,8 @@ def test_train_sigterm_stops_a_streaming_training_and_exits() -> None:
         assert next(events)[0] == "start"
         _wait(lambda: bool(_running(url)))
         proc.terminate()
-        # uvicorn ends by raising the signal it caught again: -15 is a clean exit on SIGTERM
-        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)  # it waited for a million steps
+        # a stop asked for: 0 once the training stopped (it would have waited for a million steps)
+        assert proc.wait(timeout=30) == 0
 
 
 TWO_WORKERS = ("--workers", "2", "--no-access-log")
